@@ -1,0 +1,89 @@
+"""Read a corpus folder into cleaned articles; a file that cannot be read is reported, never fatal to the rest."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cleaning import clean, line_numbers
+from .errors import CorpusError
+from .records import Article
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A corpus file on disk: its path, its name in citations, and a hash of its bytes."""
+
+    path: Path
+    name: str  # relative to the corpus folder's parent, with forward slashes
+    sha256: str
+
+
+def list_sources(corpus_dir: Path) -> list[SourceFile]:
+    """Return the corpus's article files in a stable order, with their content hashes."""
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"corpus folder {corpus_dir} does not exist: pass --corpus DIR with your articles")
+    root = corpus_dir.resolve()
+    sources = []
+    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()):
+        if not path.resolve().is_relative_to(root):
+            log.warning("skipping %s: it links outside the corpus folder", path)
+            continue
+        name = path.relative_to(root.parent).as_posix()
+        sources.append(SourceFile(path=path, name=name, sha256=hashlib.sha256(path.read_bytes()).hexdigest()))
+    return sources
+
+
+def _looks_chinese(text: str) -> bool:
+    """True when most non-ASCII characters are CJK ideographs or punctuation, as real GB text decodes to."""
+    wide = [ch for ch in text if ord(ch) > 0x7F]
+    if not wide:
+        return True
+    cjk = sum(1 for ch in wide if "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" or ch in "“”‘’—…·")
+    return cjk / len(wide) >= 0.8
+
+
+def decode(data: bytes, name: str) -> str:
+    """Return the text of a UTF-8 (with or without BOM), UTF-16 or GBK/GB18030 file, or raise CorpusError."""
+    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise CorpusError(f"{name} looks binary, not text: remove it from the corpus folder")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        text = ""
+    if text and _looks_chinese(text):
+        return text
+    raise CorpusError(f"cannot tell the encoding of {name} (not UTF-8, UTF-16 or GB18030): save it as UTF-8")
+
+
+def read_article(source: SourceFile) -> Article:
+    """Return the cleaned article of one source file with its line map."""
+    raw = decode(source.path.read_bytes(), source.name)
+    cleaned = clean(raw)
+    if not cleaned.text.strip():
+        raise CorpusError(f"{source.name} has no text left after cleaning: check that it is an article")
+    return Article(
+        file=source.name,
+        title=cleaned.title or source.path.stem,
+        text=cleaned.text,
+        raw=raw,
+        origin=cleaned.origin,
+        line_of=line_numbers(raw, cleaned.origin),
+        sha256=source.sha256,
+    )
+
+
+def read_source_lines(source_path: Path) -> list[str]:
+    """Return the decoded lines of a source file (split at '\\n'), as citations count them."""
+    return decode(source_path.read_bytes(), source_path.name).split("\n")

@@ -1,0 +1,26 @@
+"""The few exceptions the library raises; each message says what to do next."""
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class: a user-facing problem whose message says how to fix it."""
+
+
+class ModelError(RagError, RuntimeError):
+    """The embedding model cannot be prepared or loaded."""
+
+
+class CorpusError(RagError, ValueError):
+    """The corpus folder or one of its files cannot be read."""
+
+
+class IndexMissingError(RagError, FileNotFoundError):
+    """There is no index where one was expected."""
+
+
+class IndexMismatchError(RagError, ValueError):
+    """The index on disk was built with other settings, another model or another format."""
+
+
+class QuestionError(RagError, ValueError):
+    """A question is empty, too long or otherwise unusable."""

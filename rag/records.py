@@ -1,0 +1,91 @@
+"""Small frozen records that flow between the stages of the pipeline."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Article:
+    """A cleaned article mapped back to its source: `text[i]` came from `raw[origin[i]]` on line `line_of[i]`."""
+
+    file: str  # path relative to the corpus folder's parent, e.g. "seeds/000_x.txt"
+    title: str
+    text: str
+    raw: str
+    origin: np.ndarray  # source offset of each clean character
+    line_of: np.ndarray  # 1-based source line of each clean character
+    sha256: str
+
+    def lines_of_span(self, start: int, end: int) -> tuple[int, int]:
+        """Return the (first, last) source line of clean characters start..end-1."""
+        return int(self.line_of[start]), int(self.line_of[max(start, end - 1)])
+
+    def source_slice(self, start: int, end: int) -> str:
+        """Return the source text from clean character `start` to `end - 1`, markup included."""
+        return self.raw[int(self.origin[start]) : int(self.origin[max(start, end - 1)]) + 1]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of an article with its source lines; `quote` stands in those lines."""
+
+    sentence_id: int
+    file: str
+    text: str  # clean text, as shown in answers
+    quote: str  # what a citation quotes: `text`, or the source slice when markup sits inside the sentence
+    line_start: int
+    line_end: int
+    char_start: int  # offsets in the article's clean text
+    char_end: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage: what is embedded and searched. Row i of the index is chunk i."""
+
+    chunk_id: int
+    file: str
+    title: str
+    text: str
+    line_start: int
+    line_end: int
+    sentence_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with its fused score and 1-based rank."""
+
+    chunk: Chunk
+    rank: int
+    score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered citation: the quoted sentence and the source lines it stands in."""
+
+    n: int
+    file: str
+    title: str
+    line_start: int
+    line_end: int
+    quote: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the bot says to one question, with its evidence."""
+
+    question: str
+    text: str
+    refused: bool
+    citations: tuple[Citation, ...]
+    hits: tuple[Hit, ...]
+    confidence: float
+    latency_ms: float = 0.0
+    timings_ms: dict[str, float] = field(default_factory=dict, compare=False)

