@@ -1,0 +1,264 @@
+"""Build or update the index: embed only articles that were added or changed since the last build."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import faiss
+import numpy as np
+
+from .chunking import SEPARATORS, article_sentences, chunk_article, make_splitter
+from .corpus import SourceFile, list_sources, read_article
+from .embedding import Embedder
+from .errors import CorpusError, IndexMismatchError, IndexMissingError
+from .lexical import build_lexical, shared_tokenizer
+from .records import Chunk, Sentence
+from .sentences import MAX_SENTENCE_CHARS
+from .settings import Settings
+from .store import Index, build_settings, check_compatible, load_index, read_manifest, replace_folder, write_index
+
+log = logging.getLogger(__name__)
+
+# Called as (texts_done, texts_total) while embedding; the CLI draws a progress bar from it.
+BuildProgress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did, for the CLI to show."""
+
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    skipped: tuple[tuple[str, str], ...]  # (file, reason)
+    chunks: int
+    sentences: int
+    seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _ArticleParts:
+    """One article's chunks, sentences and their vectors, numbered from zero within the article."""
+
+    source: SourceFile
+    title: str
+    chunks: tuple[Chunk, ...]
+    sentences: tuple[Sentence, ...]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+
+
+def _previous(settings: Settings) -> Index | None:
+    """Return the existing index if it can be reused for an incremental build."""
+    try:
+        return load_index(settings)
+    except IndexMissingError:
+        return None
+    except IndexMismatchError as why:
+        log.info("rebuilding from scratch: %s", why)
+        return None
+
+
+def _reuse(index: Index, entry: dict[str, Any], source: SourceFile) -> _ArticleParts:
+    first_chunk, n_chunks = entry["chunks"]
+    first_sentence, n_sentences = entry["sentences"]
+    chunks = tuple(
+        dataclasses.replace(c, chunk_id=c.chunk_id - first_chunk, sentence_ids=tuple(i - first_sentence for i in c.sentence_ids))
+        for c in index.chunks[first_chunk : first_chunk + n_chunks]
+    )
+    sentences = tuple(
+        dataclasses.replace(s, sentence_id=s.sentence_id - first_sentence)
+        for s in index.sentences[first_sentence : first_sentence + n_sentences]
+    )
+    return _ArticleParts(
+        source,
+        entry["title"],
+        chunks,
+        sentences,
+        np.asarray(index.vectors[first_chunk : first_chunk + n_chunks], dtype=np.float32),
+        np.asarray(index.sentence_vectors[first_sentence : first_sentence + n_sentences], dtype=np.float16),
+    )
+
+
+def _renumber(parts: list[_ArticleParts]) -> tuple[list[Chunk], list[Sentence], list[dict[str, Any]]]:
+    chunks: list[Chunk] = []
+    sentences: list[Sentence] = []
+    entries = []
+    for part in parts:
+        c0, s0 = len(chunks), len(sentences)
+        chunks.extend(
+            dataclasses.replace(c, chunk_id=c.chunk_id + c0, sentence_ids=tuple(i + s0 for i in c.sentence_ids))
+            for c in part.chunks
+        )
+        sentences.extend(dataclasses.replace(s, sentence_id=s.sentence_id + s0) for s in part.sentences)
+        entries.append(
+            {
+                "file": part.source.name,
+                "title": part.title,
+                "sha256": part.source.sha256,
+                "chunks": [c0, len(part.chunks)],
+                "sentences": [s0, len(part.sentences)],
+            }
+        )
+    return chunks, sentences, entries
+
+
+def _embed_new(fresh: list[_ArticleParts], embedder: Embedder, progress: BuildProgress | None) -> list[_ArticleParts]:
+    """Embed the chunks and sentences of new or changed articles in one pass each."""
+    chunk_texts = [c.text for part in fresh for c in part.chunks]
+    sentence_texts = [s.text for part in fresh for s in part.sentences]
+    total = len(chunk_texts) + len(sentence_texts)
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, total)
+
+    chunk_vectors = embedder.encode_passages(chunk_texts, tick) if chunk_texts else np.zeros((0, embedder.dimension))
+    sentence_vectors = embedder.encode_passages(sentence_texts, tick) if sentence_texts else np.zeros((0, embedder.dimension))
+    out = []
+    c = s = 0
+    for part in fresh:
+        nc, ns = len(part.chunks), len(part.sentences)
+        out.append(
+            dataclasses.replace(
+                part,
+                chunk_vectors=chunk_vectors[c : c + nc].astype(np.float32),
+                sentence_vectors=sentence_vectors[s : s + ns].astype(np.float16),
+            )
+        )
+        c, s = c + nc, s + ns
+    return out
+
+
+def build_index(settings: Settings, embedder: Embedder, progress: BuildProgress | None = None) -> BuildReport:
+    """Build or update the index in `settings.index_dir` from `settings.corpus_dir`; return what changed."""
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    sources = list_sources(settings.corpus_dir)
+    if not sources:
+        raise CorpusError(f"no .txt, .md or .html files in {settings.corpus_dir}: add articles or pass --corpus DIR")
+    previous = _previous(settings)
+    if previous is not None and previous.manifest.get("settings", {}).get("embed_model") != embedder.name:
+        previous = None
+    old_entries = {e["file"]: e for e in previous.manifest["articles"]} if previous else {}
+
+    splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
+    kept: dict[str, _ArticleParts] = {}
+    fresh: list[_ArticleParts] = []
+    skipped: list[tuple[str, str]] = []
+    added, changed, unchanged = [], [], []
+    tick = time.perf_counter()
+    for source in sources:
+        entry = old_entries.get(source.name)
+        if previous is not None and entry is not None and entry["sha256"] == source.sha256:
+            kept[source.name] = _reuse(previous, entry, source)
+            unchanged.append(source.name)
+            continue
+        try:
+            article = read_article(source)
+        except CorpusError as why:
+            log.warning("skipping %s", why)
+            skipped.append((source.name, str(why)))
+            continue
+        sentences = article_sentences(article, 0)
+        chunks = chunk_article(article, sentences, splitter, 0)
+        empty = np.zeros((0, embedder.dimension))
+        fresh.append(_ArticleParts(source, article.title, tuple(chunks), tuple(sentences), empty, empty))
+        (changed if entry is not None else added).append(source.name)
+    timings["clean_and_chunk"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    for part in _embed_new(fresh, embedder, progress):
+        kept[part.source.name] = part
+    timings["embed"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    parts = [kept[s.name] for s in sources if s.name in kept]
+    chunks, sentences, entries = _renumber(parts)
+    dimension = embedder.dimension
+    vectors = np.concatenate([p.chunk_vectors for p in parts]) if parts else np.zeros((0, dimension), np.float32)
+    sentence_vectors = np.concatenate([p.sentence_vectors for p in parts]) if parts else np.zeros((0, dimension))
+    dense = faiss.IndexFlatIP(dimension)
+    dense.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    tokenizer = shared_tokenizer()
+    lexical = build_lexical([tokenizer.tokens(c.text) for c in chunks], settings.bm25_k1, settings.bm25_b)
+    timings["lexical_and_faiss"] = time.perf_counter() - tick
+
+    removed = sorted(set(old_entries) - {s.name for s in sources})
+    manifest = {
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "settings": build_settings(settings),
+        "model": {
+            "name": embedder.name,
+            "dimension": dimension,
+            "query_prompt": embedder.query_prompt,
+            "passage_prompt": embedder.passage_prompt,
+            "similarity": "cosine = inner product of L2-normalised float32 vectors",
+        },
+        "chunking": {
+            "splitter": "langchain RecursiveCharacterTextSplitter",
+            "chunk_size": settings.chunk_size,
+            "chunk_overlap": settings.chunk_overlap,
+            "separators": SEPARATORS,
+            "max_sentence_chars": MAX_SENTENCE_CHARS,
+        },
+        "dense": {"faiss": "IndexFlatIP"},
+        "lexical": {"tokenizer": "jieba search mode + rag/data/userdict.txt + stopwords", "k1": settings.bm25_k1, "b": settings.bm25_b},
+        "counts": {
+            "articles": len(parts),
+            "chunks": len(chunks),
+            "sentences": len(sentences),
+            "vocabulary": len(lexical.vocabulary),
+        },
+        "corpus_dir": str(settings.corpus_dir),
+        "articles": entries,
+        "skipped": [{"file": f, "reason": r} for f, r in skipped],
+    }
+    index = Index(settings.index_dir, manifest, tuple(chunks), tuple(sentences), vectors, sentence_vectors, dense, lexical)
+
+    tick = time.perf_counter()
+    target = settings.index_dir
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir()
+    try:
+        write_index(staged, index)
+        replace_folder(staged, target)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    timings["write"] = time.perf_counter() - tick
+    return BuildReport(
+        tuple(added), tuple(changed), tuple(removed), tuple(unchanged), tuple(skipped),
+        len(chunks), len(sentences), time.perf_counter() - started, timings,
+    )
+
+
+def stale_reason(settings: Settings) -> str | None:
+    """Return why the index must be (re)built before use, or None when it is current."""
+    try:
+        manifest = read_manifest(settings.index_dir)
+        check_compatible(manifest, settings, settings.index_dir)
+    except (IndexMissingError, IndexMismatchError) as why:
+        return str(why)
+    built = {e["file"]: e["sha256"] for e in manifest.get("articles", [])}
+    built.update({e["file"]: "skipped" for e in manifest.get("skipped", [])})
+    try:
+        current = {s.name: s.sha256 for s in list_sources(settings.corpus_dir)}
+    except CorpusError as why:
+        return str(why)
+    if set(current) != set(built):
+        return f"articles were added or removed in {settings.corpus_dir}"
+    changed = [name for name, digest in current.items() if built[name] not in (digest, "skipped")]
+    return f"{changed[0]} changed since the last build" if changed else None

@@ -1,0 +1,130 @@
+"""The lexical side: jieba tokens with a domain dictionary and stopwords, BM25 weights in a sparse matrix."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from scipy import sparse
+
+log = logging.getLogger(__name__)
+
+_TOKEN_OK = re.compile(r"[0-9a-z\u3400-\u9fff]")
+
+
+class Tokenizer:
+    """jieba search-mode tokens, NFKC-normalised and lower-cased, stopwords and punctuation removed."""
+
+    def __init__(self) -> None:
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)  # jieba announces its dictionary loading on stderr otherwise
+        self._jieba = jieba.Tokenizer()
+        data = resources.files("rag") / "data"
+        with resources.as_file(data / "userdict.txt") as path:
+            self._jieba.load_userdict(str(path))
+        self.stopwords = frozenset((data / "stopwords.txt").read_text(encoding="utf-8").split())
+
+    def tokens(self, text: str) -> list[str]:
+        """Return the searchable tokens of `text` (search mode: long words also yield their parts)."""
+        normal = unicodedata.normalize("NFKC", text).lower()
+        out = []
+        for token in self._jieba.cut_for_search(normal, HMM=True):
+            token = token.strip()
+            if token and token not in self.stopwords and _TOKEN_OK.search(token):
+                out.append(token)
+        return out
+
+
+def coverage(weights: dict[str, float], tokens: set[str]) -> float:
+    """Share of a query's idf mass whose terms appear in `tokens` (those of a sentence or passage)."""
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0
+
+
+@lru_cache(maxsize=1)
+def shared_tokenizer() -> Tokenizer:
+    """Return the process-wide tokenizer (loading jieba's dictionary takes about a second)."""
+    return Tokenizer()
+
+
+@dataclass(frozen=True)
+class LexicalIndex:
+    """BM25 as a (documents × vocabulary) CSC matrix of term weights: a query's scores are a column sum."""
+
+    weights: sparse.csc_matrix
+    vocabulary: dict[str, int]
+    k1: float
+    b: float
+
+    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
+        """Return the BM25 score of every document for the query tokens (repeated tokens count again)."""
+        columns = [self.vocabulary[t] for t in query_tokens if t in self.vocabulary]
+        if not columns:
+            return np.zeros(self.weights.shape[0], dtype=np.float32)
+        return np.asarray(self.weights[:, columns].sum(axis=1), dtype=np.float32).ravel()
+
+    def term_weights(self, tokens: Sequence[str]) -> dict[str, float]:
+        """Return each distinct token's BM25 idf (a term the index has never seen weighs as the rarest)."""
+        n_docs = max(self.weights.shape[0], 1)
+        doc_freq = np.diff(self.weights.indptr)
+        out = {}
+        for token in dict.fromkeys(tokens):
+            column = self.vocabulary.get(token)
+            df = int(doc_freq[column]) if column is not None else 0
+            out[token] = float(np.log1p((n_docs - df + 0.5) / (df + 0.5)))
+        return out
+
+    def top(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Return up to k (row, score) pairs with a positive score, best first, ties by row."""
+        scores = self.scores(query_tokens)
+        positive = np.flatnonzero(scores > 0)
+        if positive.size > k:
+            positive = positive[np.argpartition(-scores[positive], k - 1)[:k]]
+        order = sorted(positive.tolist(), key=lambda row: (-scores[row], row))
+        return [(row, float(scores[row])) for row in order]
+
+    def save(self, folder: Path) -> None:
+        """Write lexical.npz (no pickles) and vocabulary.json into `folder`."""
+        sparse.save_npz(folder / "lexical.npz", self.weights.tocsc(), compressed=False)
+        terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        (folder / "vocabulary.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, k1: float, b: float) -> LexicalIndex:
+        """Read what `save` wrote."""
+        weights = sparse.load_npz(folder / "lexical.npz").tocsc()
+        terms = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
+        return cls(weights, {term: i for i, term in enumerate(terms)}, k1, b)
+
+
+def build_lexical(documents: Sequence[Sequence[str]], k1: float, b: float) -> LexicalIndex:
+    """Return the BM25 index of tokenised documents (Lucene's idf, which is never negative)."""
+    vocabulary: dict[str, int] = {}
+    rows, cols, counts = [], [], []
+    for row, tokens in enumerate(documents):
+        ids = np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in tokens), dtype=np.int64)
+        unique, tf = np.unique(ids, return_counts=True)
+        rows.append(np.full(unique.size, row))
+        cols.append(unique)
+        counts.append(tf)
+    n_docs = len(documents)
+    shape = (n_docs, len(vocabulary))
+    if not vocabulary:
+        return LexicalIndex(sparse.csc_matrix(shape, dtype=np.float32), vocabulary, k1, b)
+    row_ids, col_ids, tf = (np.concatenate(x) for x in (rows, cols, counts))
+    lengths = np.array([len(tokens) for tokens in documents], dtype=np.float64)
+    avg_length = max(lengths.mean(), 1e-9)
+    doc_freq = np.bincount(col_ids, minlength=len(vocabulary))
+    idf = np.log1p((n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
+    norm = k1 * (1 - b + b * lengths[row_ids] / avg_length)
+    values = idf[col_ids] * tf * (k1 + 1) / (tf + norm)
+    weights = sparse.csc_matrix((values.astype(np.float32), (row_ids, col_ids)), shape=shape)
+    return LexicalIndex(weights, vocabulary, k1, b)

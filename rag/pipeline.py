@@ -1,0 +1,121 @@
+"""The question-answering pipeline: validate, retrieve, compose, decline when the articles do not say."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from .answering import cite, refusal_text, score_sentences, select_sentences
+from .calibration import combine, signals
+from .embedding import Embedder, load_embedder
+from .errors import QuestionError
+from .lexical import Tokenizer, shared_tokenizer
+from .records import Answer
+from .search import hybrid_search
+from .settings import Settings
+from .store import Index, load_index
+
+log = logging.getLogger(__name__)
+
+
+class Assistant:
+    """Answers questions over one loaded index; safe to share between threads (it holds no per-question state)."""
+
+    def __init__(self, settings: Settings, index: Index, embedder: Embedder, tokenizer: Tokenizer) -> None:
+        self.settings = settings
+        self.index = index
+        self.embedder = embedder
+        self.tokenizer = tokenizer
+        self.titles = {entry["file"]: entry["title"] for entry in index.manifest.get("articles", [])}
+
+    @classmethod
+    def load(cls, settings: Settings, embedder: Embedder | None = None) -> Assistant:
+        """Return an assistant over the index the settings point at (checked against them)."""
+        index = load_index(settings)
+        return cls(settings, index, embedder or load_embedder(settings), shared_tokenizer())
+
+    def validate(self, question: str) -> str:
+        """Return the question stripped, or raise QuestionError saying what to change."""
+        question = (question or "").strip()
+        if not question:
+            raise QuestionError("the question is empty: type a question about the articles")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise QuestionError(f"the question is {len(question)} characters long; the limit is {limit}: shorten it")
+        return question
+
+    def ask(self, question: str, top_k: int | None = None) -> Answer:
+        """Return the answer to one question, with citations, or a decline with related passages."""
+        started = time.perf_counter()
+        question = self.validate(question)
+        settings = self.settings
+        top_k = max(1, min(top_k or settings.top_k, 100))
+        timings: dict[str, float] = {}
+
+        tick = time.perf_counter()
+        query_vector = self.embedder.encode_queries([question])[0]
+        tokens = self.tokenizer.tokens(question)
+        timings["embed_ms"] = (time.perf_counter() - tick) * 1000
+
+        tick = time.perf_counter()
+        hits = hybrid_search(
+            self.index, query_vector, tokens, max(top_k, settings.top_k), settings.candidates,
+            settings.rrf_k, settings.dense_weight, settings.lexical_weight,
+        )
+        timings["retrieve_ms"] = (time.perf_counter() - tick) * 1000
+
+        tick = time.perf_counter()
+        weights = self.index.lexical.term_weights(tokens)
+        scored = score_sentences(
+            self.index, hits, query_vector, weights, self.tokenizer,
+            settings.answer_passages, settings.sentence_lexical_weight, settings.sentence_rank_weight,
+        )
+        chosen = select_sentences(scored, settings.answer_max_sentences, settings.answer_max_chars)
+        confidence = combine(
+            signals(self.index, query_vector, weights, scored, hits, self.tokenizer), settings.confidence_weights
+        )
+        refused = not chosen or confidence < settings.refusal_threshold
+        if refused:
+            text, citations = refusal_text(question), ()
+        else:
+            text, citations = cite(chosen, self.titles)
+        timings["compose_ms"] = (time.perf_counter() - tick) * 1000
+        return Answer(
+            question=question,
+            text=text,
+            refused=refused,
+            citations=citations,
+            hits=tuple(hits[:top_k]),
+            confidence=confidence,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            timings_ms=timings,
+        )
+
+
+def answer_to_dict(answer: Answer, question_id: Any = None) -> dict[str, Any]:
+    """Return the answer in the JSON shape shared by `ask --json`, `batch` and the HTTP API."""
+    out: dict[str, Any] = {} if question_id is None else {"id": question_id}
+    out.update(
+        question=answer.question,
+        answer=answer.text,
+        refused=answer.refused,
+        confidence=round(answer.confidence, 4),
+        citations=[
+            {"n": c.n, "file": c.file, "title": c.title, "line_start": c.line_start, "line_end": c.line_end, "quote": c.quote}
+            for c in answer.citations
+        ],
+        passages=[
+            {
+                "rank": h.rank,
+                "file": h.chunk.file,
+                "title": h.chunk.title,
+                "line_start": h.chunk.line_start,
+                "line_end": h.chunk.line_end,
+                "text": h.chunk.text,
+                "score": round(h.score, 6),
+            }
+            for h in answer.hits
+        ],
+        latency_ms=round(answer.latency_ms, 2),
+    )
+    return out

@@ -1,0 +1,157 @@
+"""The index on disk: a folder of plain files with a manifest that is checked on load, replaced atomically."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import faiss
+import numpy as np
+
+from . import __version__
+from .errors import IndexMismatchError, IndexMissingError
+from .lexical import LexicalIndex
+from .records import Chunk, Sentence
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+REBUILD = "run `python -m rag build`"
+FILES = ("chunks.jsonl", "sentences.jsonl", "vectors.npy", "sentence_vectors.npy", "dense.faiss", "lexical.npz")
+
+
+@dataclass(frozen=True)
+class Index:
+    """Everything a question needs, loaded from an index folder. Row i of every array is chunk i."""
+
+    folder: Path
+    manifest: dict[str, Any]
+    chunks: tuple[Chunk, ...]
+    sentences: tuple[Sentence, ...]
+    vectors: np.ndarray  # chunk vectors, float32, L2-normalised
+    sentence_vectors: np.ndarray  # float16, L2-normalised; read only for candidate sentences
+    dense: faiss.Index
+    lexical: LexicalIndex
+
+
+def build_settings(settings: Settings) -> dict[str, Any]:
+    """Return the settings that shape an index's contents: a loaded index must match them."""
+    return {
+        "embed_model": settings.embed_model,
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+        "bm25_k1": settings.bm25_k1,
+        "bm25_b": settings.bm25_b,
+    }
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def write_index(folder: Path, index: Index) -> None:
+    """Write every file of `index` into an empty `folder`, the manifest last."""
+    _write_jsonl(folder / "chunks.jsonl", (asdict(c) for c in index.chunks))
+    _write_jsonl(folder / "sentences.jsonl", (asdict(s) for s in index.sentences))
+    np.save(folder / "vectors.npy", index.vectors.astype(np.float32), allow_pickle=False)
+    np.save(folder / "sentence_vectors.npy", index.sentence_vectors.astype(np.float16), allow_pickle=False)
+    faiss.write_index(index.dense, str(folder / "dense.faiss"))
+    index.lexical.save(folder)
+    manifest = dict(index.manifest, format_version=FORMAT_VERSION, package_version=__version__)
+    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def _is_index_or_empty(folder: Path) -> bool:
+    return not folder.exists() or (folder / "manifest.json").exists() or not any(folder.iterdir())
+
+
+def replace_folder(staged: Path, target: Path) -> None:
+    """Move a fully written `staged` folder to `target`; the old index is removed only once the new one is there."""
+    if not _is_index_or_empty(target):
+        shutil.rmtree(staged, ignore_errors=True)
+        raise IndexMismatchError(f"{target} exists and is not an index: choose another folder with --index")
+    retired = target.with_name(target.name + ".old")
+    shutil.rmtree(retired, ignore_errors=True)
+    if target.exists():
+        os.rename(target, retired)
+    os.rename(staged, target)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def recover(target: Path) -> None:
+    """Put back an index left aside by a build that died between the two renames of `replace_folder`."""
+    retired = target.with_name(target.name + ".old")
+    if (retired / "manifest.json").exists() and not (target / "manifest.json").exists():
+        if target.exists() and not any(target.iterdir()):
+            target.rmdir()
+        if not target.exists():
+            os.rename(retired, target)
+            log.warning("restored the previous index in %s after an interrupted build", target)
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """Return the manifest of the index in `folder`, or raise with what to do."""
+    recover(folder)
+    path = folder / "manifest.json"
+    if not path.exists():
+        raise IndexMissingError(f"no index in {folder}: {REBUILD}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise IndexMismatchError(f"the index in {folder} is damaged (manifest.json unreadable): {REBUILD}") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"the index in {folder} has format {manifest.get('format_version')}, this version reads "
+            f"{FORMAT_VERSION}: {REBUILD}"
+        )
+    return manifest
+
+
+def check_compatible(manifest: dict[str, Any], settings: Settings, folder: Path) -> None:
+    """Raise IndexMismatchError naming the first setting the index was built differently with."""
+    built = manifest.get("settings", {})
+    for key, wanted in build_settings(settings).items():
+        if built.get(key) != wanted:
+            raise IndexMismatchError(
+                f"the index in {folder} was built with {key}={built.get(key)!r}, settings ask for {wanted!r}: "
+                f"{REBUILD} (or set RAG_{key.upper()}={built.get(key)})"
+            )
+
+
+def load_index(settings: Settings) -> Index:
+    """Return the index in `settings.index_dir` after checking its manifest against the settings and its files."""
+    folder = settings.index_dir
+    manifest = read_manifest(folder)
+    check_compatible(manifest, settings, folder)
+    missing = [name for name in FILES if not (folder / name).exists()]
+    if missing:
+        raise IndexMismatchError(f"the index in {folder} is incomplete (no {missing[0]}): {REBUILD}")
+    chunks = tuple(Chunk(**{**row, "sentence_ids": tuple(row["sentence_ids"])}) for row in _read_jsonl(folder / "chunks.jsonl"))
+    sentences = tuple(Sentence(**row) for row in _read_jsonl(folder / "sentences.jsonl"))
+    vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
+    sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+    dense = faiss.read_index(str(folder / "dense.faiss"))
+    lexical = LexicalIndex.load(folder, settings.bm25_k1, settings.bm25_b)
+    counts = manifest.get("counts", {})
+    sizes = {
+        "chunks": (len(chunks), vectors.shape[0], dense.ntotal, lexical.weights.shape[0]),
+        "sentences": (len(sentences), sentence_vectors.shape[0]),
+    }
+    for name, found in sizes.items():
+        if len(set(found)) != 1 or found[0] != counts.get(name):
+            raise IndexMismatchError(f"the index in {folder} is damaged ({name} counts {found} disagree): {REBUILD}")
+    if manifest.get("package_version") != __version__:
+        log.info("index written by rag %s, running %s", manifest.get("package_version"), __version__)
+    return Index(folder, manifest, chunks, sentences, vectors, sentence_vectors, dense, lexical)

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rag.build import build_index, stale_reason
+from rag.embedding import HashingEmbedder
+from rag.errors import CorpusError, IndexMismatchError, IndexMissingError
+from rag.search import hybrid_search
+from rag.store import FORMAT_VERSION, load_index
+
+from support import SEEDS, TINY, fake_settings, write_corpus
+
+
+class CountingEmbedder(HashingEmbedder):
+    """The fake embedder, counting the passages it is asked to embed and optionally failing midway."""
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        super().__init__(64)
+        self.embedded: list[str] = []
+        self.fail_after = fail_after
+
+    def encode_passages(self, texts, progress=None):
+        if self.fail_after is not None and len(self.embedded) + len(texts) > self.fail_after:
+            raise RuntimeError("power cut")
+        self.embedded.extend(texts)
+        return super().encode_passages(texts, progress)
+
+
+def _search(settings, question="香蕉"):
+    index = load_index(settings)
+    embedder = HashingEmbedder(64)
+    from rag.lexical import shared_tokenizer
+
+    hits = hybrid_search(index, embedder.encode_queries([question])[0], shared_tokenizer().tokens(question), 5, 20, 60, 1.0, 1.0)
+    return [(h.chunk.file, h.chunk.text, h.chunk.line_start) for h in hits]
+
+
+def test_round_trip_build_save_load_gives_the_same_hits(tmp_path):
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))
+    build_index(settings, HashingEmbedder(64))
+    first = _search(settings)
+    assert first[0][0] == "corpus/b.md"
+    index = load_index(settings)
+    rows = np.asarray(index.vectors)
+    assert rows.dtype == np.float32 and np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-5)
+    assert index.dense.ntotal == len(index.chunks) == rows.shape[0]
+    assert first == _search(settings)
+
+
+def test_manifest_records_model_settings_counts_and_hashes(tmp_path):
+    settings = fake_settings(tmp_path, SEEDS)
+    build_index(settings, HashingEmbedder(64))
+    manifest = json.loads((settings.index_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["format_version"] == FORMAT_VERSION
+    assert manifest["model"]["name"] == "hash:64" and manifest["model"]["dimension"] == 64
+    assert manifest["chunking"]["chunk_size"] == settings.chunk_size
+    assert manifest["counts"]["articles"] == 5
+    assert all(len(a["sha256"]) == 64 for a in manifest["articles"])
+    assert "cosine" in manifest["model"]["similarity"] and manifest["built_at"]
+    chunk_lines = (settings.index_dir / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(chunk_lines) == manifest["counts"]["chunks"]
+    assert "文生视频" in "".join(chunk_lines)  # UTF-8, not \\u escapes
+
+
+def test_loading_with_another_model_or_chunking_says_how_to_rebuild(tmp_path):
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))
+    build_index(settings, HashingEmbedder(64))
+    with pytest.raises(IndexMismatchError, match=r"embed_model='hash:64'.*python -m rag build"):
+        load_index(settings.with_overrides(embed_model="hash:32"))
+    with pytest.raises(IndexMismatchError, match="chunk_size"):
+        load_index(settings.with_overrides(chunk_size=999))
+
+
+def test_missing_and_damaged_indexes_say_how_to_build(tmp_path):
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))
+    with pytest.raises(IndexMissingError, match="python -m rag build"):
+        load_index(settings)
+    build_index(settings, HashingEmbedder(64))
+    (settings.index_dir / "chunks.jsonl").write_text("", encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="damaged"):
+        load_index(settings)
+
+
+def test_incremental_build_embeds_only_added_and_changed_articles(tmp_path):
+    corpus = write_corpus(tmp_path, TINY)
+    settings = fake_settings(tmp_path, corpus)
+    build_index(settings, HashingEmbedder(64))
+    before = {c.text for c in load_index(settings).chunks if c.file == "corpus/a.txt"}
+
+    (corpus / "b.md").write_text("---\ntitle: 香蕉\n---\n\n香蕉是黄色的，猴子很喜欢吃香蕉。\n", encoding="utf-8")
+    (corpus / "c.html").unlink()
+    (corpus / "d.txt").write_text("葡萄可以酿酒。\n", encoding="utf-8")
+    embedder = CountingEmbedder()
+    report = build_index(settings, embedder)
+
+    assert report.changed == ("corpus/b.md",) and report.added == ("corpus/d.txt",)
+    assert report.removed == ("corpus/c.html",) and report.unchanged == ("corpus/a.txt",)
+    assert all("苹果" not in text for text in embedder.embedded)  # a.txt was reused, not re-embedded
+    index = load_index(settings)
+    assert {c.file for c in index.chunks} == {"corpus/a.txt", "corpus/b.md", "corpus/d.txt"}
+    assert {c.text for c in index.chunks if c.file == "corpus/a.txt"} == before
+    assert "猴子" in _search(settings, "猴子吃什么")[0][1]
+    # Reused rows still point at their own sentences after renumbering.
+    for chunk in index.chunks:
+        assert all(index.sentences[i].file == chunk.file for i in chunk.sentence_ids)
+    assert stale_reason(settings) is None
+
+
+def test_an_interrupted_build_leaves_the_previous_index_whole(tmp_path):
+    corpus = write_corpus(tmp_path, TINY)
+    settings = fake_settings(tmp_path, corpus)
+    build_index(settings, HashingEmbedder(64))
+    before = _search(settings)
+    (corpus / "e.txt").write_text("西瓜很甜。" * 50, encoding="utf-8")
+    with pytest.raises(RuntimeError, match="power cut"):
+        build_index(settings, CountingEmbedder(fail_after=0))
+    assert _search(settings) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "index"]  # no half-written folders left
+    assert "added" in stale_reason(settings)
+
+
+def test_one_unreadable_article_does_not_stop_the_others(tmp_path):
+    corpus = write_corpus(tmp_path, TINY)
+    (corpus / "bad.txt").write_bytes(bytes(range(128, 256)) * 8)
+    (corpus / "gbk.txt").write_bytes("葡萄可以酿成葡萄酒。".encode("gbk"))
+    settings = fake_settings(tmp_path, corpus)
+    report = build_index(settings, HashingEmbedder(64))
+    assert [name for name, _ in report.skipped] == ["corpus/bad.txt"]
+    assert "UTF-8" in report.skipped[0][1]
+    assert any("葡萄酒" in c.text for c in load_index(settings).chunks)
+
+
+def test_a_folder_that_is_not_an_index_is_never_replaced(tmp_path):
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))
+    settings.index_dir.mkdir()
+    (settings.index_dir / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="not an index"):
+        build_index(settings, HashingEmbedder(64))
+    assert (settings.index_dir / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_empty_corpus_says_what_to_add(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    with pytest.raises(CorpusError, match="add articles"):
+        build_index(fake_settings(tmp_path, tmp_path / "corpus"), HashingEmbedder(64))
