@@ -23,7 +23,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _progress_bar(description: str):
+def _progress_bar(description: str, unit: str = "text"):
     from tqdm import tqdm
 
     bar = None
@@ -31,7 +31,7 @@ def _progress_bar(description: str):
     def update(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, desc=description, unit="text", file=sys.stderr, disable=total == 0)
+            bar = tqdm(total=total, desc=description, unit=unit, file=sys.stderr, disable=total == 0)
         bar.n = done
         bar.refresh()
         if done >= total:
@@ -91,34 +91,31 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from .evaluate import load_questions
-    from .pipeline import Assistant, answer_to_dict
+    from .pipeline import Assistant
+    from .runs import answer_all, write_jsonl
 
     questions = load_questions(Path(args.questions))
     assistant = Assistant.load(_settings(args))
-    assistant.ask("Sora")  # warm-up, so latency_ms is that of a warm process
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as sink:
-        for question in tqdm(questions, desc="answering", unit="q", file=sys.stderr):
-            result = answer_to_dict(assistant.ask(question.question), question.id)
-            sink.write(json.dumps(result, ensure_ascii=False) + "\n")
-    print(f"wrote {len(questions)} answers to {out}", file=sys.stderr)
+    results = answer_all(assistant, questions, _progress_bar("answering", unit="q"))
+    write_jsonl(Path(args.output), results)
+    print(f"wrote {len(results)} answers to {args.output}", file=sys.stderr)
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluation_run import run_eval, run_compare
-
     if args.compare:
-        print(run_compare(Path(args.compare[0]), Path(args.compare[1])))
+        from .report import compare_runs
+
+        print(compare_runs(Path(args.compare[0]), Path(args.compare[1])))
         return 0
     if not args.questions:
         raise RagError("name a question file: python -m rag eval GOLD.jsonl [-o DIR]")
-    settings = _settings(args)
-    print(run_eval(settings, Path(args.questions), Path(args.output) if args.output else None))
+    from .runs import run_eval
+
+    run = run_eval(_settings(args), Path(args.questions), Path(args.output) if args.output else None,
+                   _progress_bar("answering", unit="q"))
+    print(run.describe())
     return 0
 
 

@@ -138,8 +138,13 @@ def load_index(settings: Settings) -> Index:
     missing = [name for name in FILES if not (folder / name).exists()]
     if missing:
         raise IndexMismatchError(f"the index in {folder} is incomplete (no {missing[0]}): {REBUILD}")
-    chunks = tuple(Chunk(**{**row, "sentence_ids": tuple(row["sentence_ids"])}) for row in _read_jsonl(folder / "chunks.jsonl"))
-    sentences = tuple(Sentence(**row) for row in _read_jsonl(folder / "sentences.jsonl"))
+    try:
+        chunks = tuple(
+            Chunk(**{**row, "sentence_ids": tuple(row["sentence_ids"])}) for row in _read_jsonl(folder / "chunks.jsonl")
+        )
+        sentences = tuple(Sentence(**row) for row in _read_jsonl(folder / "sentences.jsonl"))
+    except (TypeError, KeyError, ValueError) as error:
+        raise IndexMismatchError(f"the index in {folder} is damaged ({type(error).__name__} in its rows): {REBUILD}") from None
     vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
     sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
     dense = faiss.read_index(str(folder / "dense.faiss"))

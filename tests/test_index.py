@@ -79,6 +79,10 @@ def test_missing_and_damaged_indexes_say_how_to_build(tmp_path):
     with pytest.raises(IndexMissingError, match="python -m rag build"):
         load_index(settings)
     build_index(settings, HashingEmbedder(64))
+    sentences = settings.index_dir / "sentences.jsonl"
+    sentences.write_text(sentences.read_text(encoding="utf-8").replace('"quote"', '"quoted"'), encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="damaged"):
+        load_index(settings)
     (settings.index_dir / "chunks.jsonl").write_text("", encoding="utf-8")
     with pytest.raises(IndexMismatchError, match="damaged"):
         load_index(settings)
@@ -146,3 +150,16 @@ def test_empty_corpus_says_what_to_add(tmp_path):
     (tmp_path / "corpus").mkdir()
     with pytest.raises(CorpusError, match="add articles"):
         build_index(fake_settings(tmp_path, tmp_path / "corpus"), HashingEmbedder(64))
+
+
+def test_source_lines_serve_corpus_articles_and_nothing_else(tmp_path):
+    from rag.sources import SourceNotFoundError, source_lines
+
+    corpus = write_corpus(tmp_path, TINY)
+    (tmp_path / "secret.txt").write_text("password", encoding="utf-8")
+    (corpus / "link.txt").symlink_to(tmp_path / "secret.txt")
+    got = source_lines(corpus, "corpus/a.txt", 3, 3)
+    assert got.lines == ("苹果公司今天发布了新手机。新手机的价格是五千元。",) and got.total_lines == 6
+    for bad in ("corpus/../secret.txt", "/etc/passwd", str(tmp_path / "secret.txt"), "corpus/link.txt", "corpus/none.txt", "other/a.txt"):
+        with pytest.raises(SourceNotFoundError):
+            source_lines(corpus, bad)

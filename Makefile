@@ -1,0 +1,30 @@
+# Two commands do all the set-up on a fresh machine: `make run` (chat page) and `make test` (the tests).
+# Both create or reuse .venv/, install requirements.txt, convert the bundled model and build the index as needed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-$(shell sha256sum requirements.txt | cut -c1-16)
+
+.PHONY: run test build eval setup
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# torch first and alone, so no other package can pull a CUDA build of it.
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.requirements-*
+	@touch $@
+
+run: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) app.py
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+build: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m rag build
+
+eval: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m rag eval ../shared/eval/gold_public.jsonl -o runs/latest
