@@ -111,9 +111,11 @@ def _renumber(parts: list[_ArticleParts]) -> tuple[list[Chunk], list[Sentence], 
     return chunks, sentences, entries
 
 
-def _embed_new(fresh: list[_ArticleParts], embedder: Embedder, progress: BuildProgress | None) -> list[_ArticleParts]:
-    """Embed the chunks and sentences of new or changed articles in one pass each."""
-    chunk_texts = [c.text for part in fresh for c in part.chunks]
+def _embed_new(
+    fresh: list[_ArticleParts], embedder: Embedder, template: str, progress: BuildProgress | None
+) -> list[_ArticleParts]:
+    """Embed the chunks (through the passage template) and sentences of new or changed articles."""
+    chunk_texts = [template.format(title=part.title, text=c.text) for part in fresh for c in part.chunks]
     sentence_texts = [s.text for part in fresh for s in part.sentences]
     total = len(chunk_texts) + len(sentence_texts)
     done = 0
@@ -179,7 +181,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: BuildProgress 
     timings["clean_and_chunk"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    for part in _embed_new(fresh, embedder, progress):
+    for part in _embed_new(fresh, embedder, settings.passage_template, progress):
         kept[part.source.name] = part
     timings["embed"] = time.perf_counter() - tick
 

@@ -58,10 +58,7 @@ class Assistant:
         timings["embed_ms"] = (time.perf_counter() - tick) * 1000
 
         tick = time.perf_counter()
-        hits = hybrid_search(
-            self.index, query_vector, tokens, max(top_k, settings.top_k), settings.candidates,
-            settings.rrf_k, settings.dense_weight, settings.lexical_weight,
-        )
+        hits = hybrid_search(self.index, query_vector, tokens, max(top_k, settings.top_k), settings)
         timings["retrieve_ms"] = (time.perf_counter() - tick) * 1000
 
         tick = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense FAISS and BM25 rankings fused by weighted reciprocal rank fusion."""
+"""Hybrid retrieval: dense FAISS and BM25 candidates, fused by weighted scores (or reciprocal rank fusion)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from .records import Hit
+from .settings import Settings
 from .store import Index
 
 
@@ -43,20 +44,57 @@ def lexical_ranking(index: Index, query_tokens: Sequence[str], k: int) -> Rankin
     return Ranking(tuple(r for r, _ in top), tuple(s for _, s in top))
 
 
+def _zscore(values: np.ndarray) -> np.ndarray:
+    return (values - values.mean()) / (values.std() + 1e-9)
+
+
+def weighted_fusion(
+    index: Index,
+    rows: Sequence[int],
+    query_vector: np.ndarray,
+    query_tokens: Sequence[str],
+    weights: tuple[float, float, float],
+) -> list[tuple[int, float]]:
+    """Score candidates by dense z-score, max-normalised BM25 and idf-weighted query-term coverage.
+
+    Unlike RRF this keeps how far apart the candidates are; only the candidates' rows are read.
+    """
+    if not rows:
+        return []
+    dense_weight, bm25_weight, coverage_weight = weights
+    ordered = np.asarray(sorted(rows), dtype=np.int64)
+    dense = np.asarray(index.vectors[ordered], dtype=np.float32) @ query_vector.astype(np.float32)
+    bm25 = index.lexical.scores(query_tokens)[ordered]
+    term_weights = index.lexical.term_weights(query_tokens)
+    known = [(index.lexical.vocabulary[t], w) for t, w in term_weights.items() if t in index.lexical.vocabulary]
+    total = sum(term_weights.values())
+    coverage = np.zeros(len(ordered))
+    if known and total:
+        present = index.lexical.weights[ordered][:, [c for c, _ in known]] > 0
+        coverage = np.asarray(present @ np.array([w for _, w in known])).ravel() / total
+    score = (
+        dense_weight * _zscore(dense.astype(np.float64))
+        + bm25_weight * bm25 / max(float(bm25.max()), 1e-9)
+        + coverage_weight * coverage
+    )
+    return sorted(zip(ordered.tolist(), score.tolist()), key=lambda item: (-item[1], item[0]))
+
+
 def hybrid_search(
     index: Index,
     query_vector: np.ndarray,
     query_tokens: Sequence[str],
     top_k: int,
-    candidates: int,
-    rrf_k: int,
-    dense_weight: float,
-    lexical_weight: float,
+    settings: Settings,
 ) -> list[Hit]:
-    """Return the top_k fused hits, each with its rank on both sides for inspection."""
-    dense = dense_ranking(index, query_vector, candidates)
-    lexical = lexical_ranking(index, query_tokens, candidates)
-    fused = rrf([dense.rows, lexical.rows], [dense_weight, lexical_weight], rrf_k)
+    """Return the top_k hits of dense and lexical candidates fused as the settings say, with each side's rank."""
+    dense = dense_ranking(index, query_vector, settings.candidates)
+    lexical = lexical_ranking(index, query_tokens, settings.candidates)
+    if settings.fusion == "rrf":
+        fused = rrf([dense.rows, lexical.rows], [settings.dense_weight, settings.lexical_weight], settings.rrf_k)
+    else:
+        weights = (settings.dense_weight, settings.lexical_weight, settings.coverage_weight)
+        fused = weighted_fusion(index, sorted(set(dense.rows) | set(lexical.rows)), query_vector, query_tokens, weights)
     dense_rank = {row: rank for rank, row in enumerate(dense.rows, start=1)}
     lexical_rank = {row: rank for rank, row in enumerate(lexical.rows, start=1)}
     return [

@@ -45,6 +45,7 @@ def build_settings(settings: Settings) -> dict[str, Any]:
         "embed_model": settings.embed_model,
         "chunk_size": settings.chunk_size,
         "chunk_overlap": settings.chunk_overlap,
+        "passage_template": settings.passage_template,
         "bm25_k1": settings.bm25_k1,
         "bm25_b": settings.bm25_b,
     }

@@ -34,7 +34,7 @@ def _search(settings, question="香蕉"):
     embedder = HashingEmbedder(64)
     from rag.lexical import shared_tokenizer
 
-    hits = hybrid_search(index, embedder.encode_queries([question])[0], shared_tokenizer().tokens(question), 5, 20, 60, 1.0, 1.0)
+    hits = hybrid_search(index, embedder.encode_queries([question])[0], shared_tokenizer().tokens(question), 5, settings)
     return [(h.chunk.file, h.chunk.text, h.chunk.line_start) for h in hits]
 
 

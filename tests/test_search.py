@@ -65,3 +65,30 @@ def test_tokens_keep_domain_terms_and_drop_stopwords_and_punctuation():
 def test_coverage_is_the_share_of_idf_mass_found():
     assert coverage({"a": 3.0, "b": 1.0}, {"a"}) == 0.75
     assert coverage({}, {"a"}) == 0.0
+
+
+def test_weighted_fusion_equals_a_plain_recomputation_on_the_seeds(tmp_path):
+    from rag.build import build_index
+    from rag.embedding import HashingEmbedder
+    from rag.lexical import coverage as share
+    from rag.search import weighted_fusion
+    from rag.store import load_index
+    from support import SEEDS, fake_settings
+
+    settings = fake_settings(tmp_path, SEEDS)
+    build_index(settings, HashingEmbedder(64))
+    index = load_index(settings)
+    tokenizer = shared_tokenizer()
+    question = "Adobe股价在Sora发布后跌了多少"
+    tokens = tokenizer.tokens(question)
+    vector = HashingEmbedder(64).encode_queries([question])[0]
+    rows = list(range(0, len(index.chunks), 3))
+    fused = dict(weighted_fusion(index, rows, vector, tokens, (0.75, 0.5, 3.0)))
+
+    dense = np.array([float(index.vectors[r] @ vector) for r in rows])
+    bm25 = index.lexical.scores(tokens)[rows]
+    weights = index.lexical.term_weights(tokens)
+    covered = np.array([share(weights, set(tokenizer.tokens(index.chunks[r].text))) for r in rows])
+    expected = 0.75 * (dense - dense.mean()) / dense.std() + 0.5 * bm25 / bm25.max() + 3.0 * covered
+    assert np.allclose([fused[r] for r in rows], expected, atol=1e-4)
+    assert max(fused, key=fused.get) == rows[int(np.argmax(expected))]
