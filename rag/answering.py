@@ -94,28 +94,79 @@ def score_sentences(
     return sorted(scored, key=lambda s: (-s.score, s.sentence.sentence_id))
 
 
-def select_sentences(scored: Sequence[SentenceScore], max_sentences: int, max_chars: int) -> list[SentenceScore]:
-    """Pick the best sentences without near-repeats while they fit in `max_chars` (the first always fits)."""
-    chosen: list[SentenceScore] = []
+# A sentence that announces what follows (ends with a colon, leaves a quote open) or a list item that follows it.
+_LEADS_ON = re.compile(r"[：:]$|[“「][^”」]*$")
+_CONTINUES = re.compile(
+    r"^(?:其[一二三四五六七八九十]|第[一二三四五六七八九十]|[一二三四五六七八九十](?:是|就是|则是)|[0-9]+[、.．)]"
+    r"|[（(][0-9一二三四五六七八九十]+[)）]|(?:他|她|它)们?(?!们)|其(?![他它中实次]))"
+)
+# A speaker named after a quote ("…，”某某表示。") whose quote resumes in the next sentence.
+_SPEAKER_THEN_QUOTE = re.compile(r"(?:表示|说|称|指出|认为|写道)[。.]$")
+# A sentence that points back at what came before ("this principle", "a similar role").
+_REFERS_BACK = re.compile(r"这一|这种|这个|类似的|上述|同样的|该")
+
+
+def answer_block(index: Index, sentence: Sentence, max_chars: int) -> list[Sentence]:
+    """Return the sentence with the neighbours it cannot be read without, in document order, within max_chars."""
+    block = [sentence]
+    used = len(sentence.text)
+
+    def neighbour(sentence_id: int) -> Sentence | None:
+        if 0 <= sentence_id < len(index.sentences) and index.sentences[sentence_id].file == sentence.file:
+            return index.sentences[sentence_id]
+        return None
+
+    previous = neighbour(sentence.sentence_id - 1)
+    if previous and _REFERS_BACK.search(sentence.text[:12]) and used + len(previous.text) <= max_chars:
+        block.insert(0, previous)
+        used += len(previous.text)
+    following = neighbour(sentence.sentence_id + 1)
+    while following and (
+        _LEADS_ON.search(block[-1].text)
+        or _CONTINUES.match(following.text)
+        or (_SPEAKER_THEN_QUOTE.search(block[-1].text) and following.text.startswith(("“", '"', "「")))
+    ):
+        if used + len(following.text) > max_chars:
+            break
+        block.append(following)
+        used += len(following.text)
+        following = neighbour(following.sentence_id + 1)
+    return block
+
+
+def select_sentences(
+    index: Index, scored: Sequence[SentenceScore], max_blocks: int, max_chars: int, margin: float
+) -> list[Sentence]:
+    """Pick the best-scoring sentences with the neighbours they need, without repeats, within `max_chars`.
+
+    The best block is always kept; others join while they fit and score within `margin` of the best.
+    """
+    chosen: list[Sentence] = []
     used = 0
     best = scored[0].score if scored else 0.0
+    blocks = 0
     for candidate in scored:
-        if len(chosen) >= max_sentences:
+        if blocks >= max_blocks or (chosen and candidate.score < best - margin):
             break
-        if chosen and (used + len(candidate.sentence.text) > max_chars or candidate.score < best - 0.12):
+        if any(candidate.sentence.sentence_id == c.sentence_id for c in chosen):
             continue
-        if any(_near_duplicate(candidate.sentence.text, c.sentence.text) for c in chosen):
+        block = [
+            s for s in answer_block(index, candidate.sentence, max_chars)
+            if not any(s.sentence_id == c.sentence_id or _near_duplicate(s.text, c.text) for c in chosen)
+        ]
+        size = sum(len(s.text) for s in block)
+        if not block or (chosen and used + size > max_chars):
             continue
-        chosen.append(candidate)
-        used += len(candidate.sentence.text)
+        chosen.extend(block)
+        used += size
+        blocks += 1
     return chosen
 
 
-def cite(chosen: Sequence[SentenceScore], titles: dict[str, str]) -> tuple[str, tuple[Citation, ...]]:
+def cite(chosen: Sequence[Sentence], titles: dict[str, str]) -> tuple[str, tuple[Citation, ...]]:
     """Return the answer text with a [n] after each sentence, and the numbered citations."""
     parts, citations = [], []
-    for n, item in enumerate(chosen, start=1):
-        s = item.sentence
+    for n, s in enumerate(chosen, start=1):
         parts.append(f"{s.text}[{n}]")
         citations.append(Citation(n, s.file, titles.get(s.file, s.file), s.line_start, s.line_end, s.quote))
     return "".join(parts), tuple(citations)

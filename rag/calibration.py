@@ -1,9 +1,20 @@
-"""How sure the bot is that the retrieved sentences answer the question: a calibrated 0..1 signal."""
+"""How sure the bot is that the articles answer the question: a calibrated 0..1 confidence.
+
+Three signals, each comparable across questions and corpora:
+- dense_z: the best candidate sentence's cosine, in standard deviations above this question's similarity
+  to a fixed sample of the corpus's sentences. e5 scores sit between 0.75 and 0.9 even for unrelated
+  text, so only the distance from that floor means anything.
+- unknown: the share of the question's idf mass in words the corpus never uses ("估值", "GPU"): what
+  such a question asks about is not in the articles.
+- coverage: the share of the question's idf mass found in the top three passages together.
+Chinese questions combine all three; for other languages the lexical signals are meaningless over
+Chinese articles, so only dense_z speaks. The weights are a logistic fit (README, "Declining").
+"""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -11,24 +22,22 @@ from .lexical import Tokenizer, coverage
 from .records import Hit
 from .store import Index
 
-if TYPE_CHECKING:
-    from .answering import SentenceScore
-
-# Sentences sampled once per index to learn how similar this model finds unrelated text to a query:
-# e5 scores sit between 0.75 and 0.9 even for noise, so only the distance from that floor means anything.
 BACKGROUND_SAMPLE = 1024
+TOP_PASSAGES = 3
 
 
 @dataclass(frozen=True)
 class Signals:
-    """The evidence the decision uses, each comparable across questions."""
+    """The evidence the decision uses for one question."""
 
-    dense_z: float  # best sentence similarity, in standard deviations above this query's background
-    coverage: float  # share of the question's idf mass found in the best-covering top sentence
-    passage_coverage: float  # the same over the top passage
+    dense_z: float
+    unknown: float
+    coverage: float
+    lexical: bool  # whether the lexical signals apply (the question is Chinese)
 
 
 def _background(index: Index, query_vector: np.ndarray) -> tuple[float, float]:
+    """Mean and spread of the query's similarity to an evenly spaced sample of the corpus's sentences."""
     total = len(index.sentences)
     if total == 0:
         return 0.0, 1.0
@@ -41,24 +50,28 @@ def _background(index: Index, query_vector: np.ndarray) -> tuple[float, float]:
 def signals(
     index: Index,
     query_vector: np.ndarray,
-    weights: dict[str, float],
-    scored: Sequence[SentenceScore],
+    term_weights: dict[str, float],
+    best_sentence_similarity: float | None,
     hits: Sequence[Hit],
     tokenizer: Tokenizer,
-    top_sentences: int = 5,
+    lexical: bool,
 ) -> Signals:
     """Return the decision signals for one question."""
-    if not scored:
-        return Signals(-10.0, 0.0, 0.0)
+    if best_sentence_similarity is None or not hits:
+        return Signals(-10.0, 1.0, 0.0, lexical)
     mean, std = _background(index, query_vector)
-    best_dense = max(s.dense for s in scored)
-    best_cover = max(s.coverage for s in scored[:top_sentences])
-    passage_cover = coverage(weights, set(tokenizer.tokens(hits[0].chunk.text))) if hits else 0.0
-    return Signals((best_dense - mean) / std, best_cover, passage_cover)
+    total = sum(term_weights.values()) or 1.0
+    unknown = sum(w for t, w in term_weights.items() if t not in index.lexical.vocabulary) / total
+    top_tokens = {t for hit in hits[:TOP_PASSAGES] for t in tokenizer.tokens(hit.chunk.text)}
+    return Signals((best_sentence_similarity - mean) / std, unknown, coverage(term_weights, top_tokens), lexical)
 
 
-def combine(found: Signals, weights: Sequence[float]) -> float:
-    """Logistic combination of the signals with fitted weights (bias, dense_z, coverage, passage_coverage)."""
-    bias, w_dense, w_cover, w_passage = weights
-    x = bias + w_dense * found.dense_z + w_cover * found.coverage + w_passage * found.passage_coverage
+def confidence(found: Signals, lexical_weights: Sequence[float], dense_weights: Sequence[float]) -> float:
+    """Logistic confidence: (bias, dense_z, unknown, coverage) weights for Chinese, (bias, dense_z) otherwise."""
+    if found.lexical:
+        bias, w_dense, w_unknown, w_coverage = lexical_weights
+        x = bias + w_dense * found.dense_z + w_unknown * found.unknown + w_coverage * found.coverage
+    else:
+        bias, w_dense = dense_weights
+        x = bias + w_dense * found.dense_z
     return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))

@@ -5,8 +5,8 @@ import logging
 import time
 from typing import Any
 
-from .answering import cite, refusal_text, score_sentences, select_sentences
-from .calibration import combine, signals
+from .answering import cite, is_chinese, refusal_text, score_sentences, select_sentences
+from .calibration import confidence, signals
 from .embedding import Embedder, load_embedder
 from .errors import QuestionError
 from .lexical import Tokenizer, shared_tokenizer
@@ -67,11 +67,13 @@ class Assistant:
             self.index, hits, query_vector, weights, self.tokenizer,
             settings.answer_passages, settings.sentence_lexical_weight, settings.sentence_rank_weight,
         )
-        chosen = select_sentences(scored, settings.answer_max_sentences, settings.answer_max_chars)
-        confidence = combine(
-            signals(self.index, query_vector, weights, scored, hits, self.tokenizer), settings.confidence_weights
+        chosen = select_sentences(
+            self.index, scored, settings.answer_max_blocks, settings.answer_max_chars, settings.answer_score_margin
         )
-        refused = not chosen or confidence < settings.refusal_threshold
+        best_similarity = max((s.dense for s in scored), default=None)
+        found = signals(self.index, query_vector, weights, best_similarity, hits, self.tokenizer, is_chinese(question))
+        sure = confidence(found, settings.confidence_weights_zh, settings.confidence_weights_other)
+        refused = not chosen or sure < settings.refusal_threshold
         if refused:
             text, citations = refusal_text(question), ()
         else:
@@ -83,7 +85,7 @@ class Assistant:
             refused=refused,
             citations=citations,
             hits=tuple(hits[:top_k]),
-            confidence=confidence,
+            confidence=sure,
             latency_ms=(time.perf_counter() - started) * 1000,
             timings_ms=timings,
         )

@@ -58,15 +58,19 @@ class Settings:
     # Answer composition: sentences are drawn from this many top passages and ranked by
     # dense similarity + sentence_lexical_weight * query-term coverage + sentence_rank_weight / passage rank.
     answer_passages: int = 5
-    sentence_lexical_weight: float = 0.3
-    sentence_rank_weight: float = 0.02
-    # Answer composition: at most this many sentences and characters.
-    answer_max_sentences: int = 3
-    answer_max_chars: int = 200
-    # Logistic weights (bias, dense z-score, sentence coverage, passage coverage) of the answer confidence,
-    # and the confidence below which the bot declines; fitted on the gold questions (README).
-    confidence_weights: tuple[float, float, float, float] = (-4.0, 0.5, 3.0, 2.0)
-    refusal_threshold: float = 0.5
+    sentence_lexical_weight: float = 0.2
+    sentence_rank_weight: float = 0.05
+    # Answer composition: at most this many sentence blocks (a sentence with the neighbours it needs)
+    # and characters; blocks after the first must score within the margin of the best.
+    answer_max_blocks: int = 3
+    answer_max_chars: int = 250
+    answer_score_margin: float = 0.12
+    # Logistic weights of the answer confidence (rag/calibration.py): (bias, dense z, unknown-word share,
+    # top-passage coverage) for Chinese questions, (bias, dense z) for others; and the confidence below
+    # which the bot declines. Fitted on gold + tests/data/calibration.jsonl (README, "Declining").
+    confidence_weights_zh: tuple[float, float, float, float] = (-1.42, 0.88, -3.0, 1.62)
+    confidence_weights_other: tuple[float, float] = (-1.5, 1.5)
+    refusal_threshold: float = 0.3
     # Longest question accepted, in characters.
     max_question_chars: int = 2000
 
