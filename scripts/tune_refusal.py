@@ -1,0 +1,61 @@
+"""Fit the decline model on gold + calibration questions; print weights and leave-one-out rates per threshold.
+
+    .venv/bin/python scripts/tune_refusal.py ../shared/eval/gold_public.jsonl tests/data/calibration.jsonl
+
+Uses the index the settings point at (RAG_INDEX_DIR, default index/), built with the current settings.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from rag.answering import is_chinese, score_sentences
+from rag.calibration import signals
+from rag.evaluate import load_questions
+from rag.pipeline import Assistant
+from rag.search import hybrid_search
+from rag.settings import load_settings
+
+
+def fit(features: np.ndarray, labels: np.ndarray, l2: float = 0.3) -> np.ndarray:
+    """Return L2-regularised logistic regression weights (bias first) by Newton's method."""
+    x = np.hstack([np.ones((len(features), 1)), features])
+    w = np.zeros(x.shape[1])
+    penalty = l2 * np.diag(np.r_[0.0, np.ones(len(w) - 1)])
+    for _ in range(60):
+        p = 1 / (1 + np.exp(-x @ w))
+        w -= np.linalg.solve(x.T @ (x * (p * (1 - p))[:, None]) + penalty, x.T @ (p - labels) + penalty @ w)
+    return w
+
+
+def main(files: list[str]) -> None:
+    settings = load_settings()
+    assistant = Assistant.load(settings)
+    rows, labels = [], []
+    for question in (q for f in files for q in load_questions(Path(f))):
+        if question.answerable is None or not is_chinese(question.question):
+            continue
+        vector = assistant.embedder.encode_queries([question.question])[0]
+        tokens = assistant.tokenizer.tokens(question.question)
+        hits = hybrid_search(assistant.index, vector, tokens, settings.top_k, settings)
+        weights = assistant.index.lexical.term_weights(tokens)
+        scored = score_sentences(assistant.index, hits, vector, weights, assistant.tokenizer, settings.answer_passages,
+                                 settings.sentence_lexical_weight, settings.sentence_rank_weight)
+        found = signals(assistant.index, vector, weights, max((s.dense for s in scored), default=None), hits,
+                        assistant.tokenizer, True)
+        rows.append([found.dense_z, found.unknown, found.coverage])
+        labels.append(float(question.answerable))
+    x, y = np.array(rows), np.array(labels)
+    print("weights (bias, dense_z, unknown, coverage):", np.round(fit(x, y), 2))
+    loo = np.array([
+        1 / (1 + np.exp(-(w[0] + x[i] @ w[1:]))) for i in range(len(x)) for w in [fit(np.delete(x, i, 0), np.delete(y, i))]
+    ])
+    for threshold in (0.3, 0.4, 0.5, 0.6):
+        print(f"threshold {threshold}: declines unanswerable {np.mean(loo[y == 0] < threshold):.2f}, "
+              f"answerable {np.mean(loo[y == 1] < threshold):.2f} (leave-one-out)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

