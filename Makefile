@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-$(shell sha256sum requirements.txt | cut -c1-16)
 
-.PHONY: run test build eval setup
+.PHONY: run test build eval setup browser-deps
 
 setup: $(STAMP)
 
@@ -20,8 +20,14 @@ $(STAMP): requirements.txt
 run: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) app.py
 
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+# Headless Chromium for the browser tests (Playwright drives Debian's build) and CJK fonts for its screenshots.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 && dpkg -s fonts-noto-cjk >/dev/null 2>&1 || { \
+		SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-noto-cjk; }
 
 build: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m rag build

@@ -1,0 +1,121 @@
+"""What the page's events do: answer a question into the chat, open a source, report readiness.
+
+Every answer depends on its own question only: the chat history is passed through for display
+and never read, so a follow-up question gets the same answer it would get in a fresh chat.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Iterator
+
+from ..errors import QuestionError, RagError
+from ..sources import SourceNotFoundError, source_lines
+from .service import Service
+from .text import Language, language, say
+from .view import (
+    PANEL_WINDOW,
+    answer_frames,
+    notice_html,
+    panel_html,
+    panel_missing_html,
+    panel_placeholder_html,
+    parse_source_href,
+    question_html,
+    status_html,
+)
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+
+
+def _bot(content: str) -> Message:
+    return {"role": "assistant", "content": content}
+
+
+def _user(content: str) -> Message:
+    return {"role": "user", "content": content}
+
+
+class ChatHandlers:
+    """The event handlers of one page, over one service; they keep no state between calls."""
+
+    def __init__(self, service: Service, frame_delay: float = 0.04, frames: int = 8) -> None:
+        self.service = service
+        self.frame_delay = frame_delay  # seconds between streamed frames: visibly streaming, done in a third of a second
+        self.frames = frames
+
+    def ask(
+        self,
+        question: str | None,
+        history: list[Message] | None,
+        top_k: float | None = None,
+        show_passages: bool = False,
+        locale: str | None = "",
+    ) -> Iterator[tuple[str, list[Message]]]:
+        """Yield (what the question box should hold, the chat) while the answer streams in."""
+        question = question or ""
+        history = list(history or [])
+        lang: Language = language(locale, question)
+        if not question.strip():
+            yield question, history + [_bot(notice_html(say(lang, "empty_question"), "hint"))]
+            return
+        assistant = self.service.assistant
+        if assistant is None:
+            key, kind = ("failed", "error") if self.service.error else ("not_ready_reply", "hint")
+            yield question, history + [_bot(notice_html(say(lang, key, error=self.service.error), kind))]
+            return
+        try:
+            question = assistant.validate(question)
+        except QuestionError:
+            # Only an over-long question gets here (an empty one was answered above); it stays in the box to shorten.
+            limit = assistant.settings.max_question_chars
+            message = say(lang, "too_long", length=len(question.strip()), limit=limit)
+            yield question, history + [_bot(notice_html(message, "limit"))]
+            return
+        history.append(_user(question_html(question)))
+        yield "", history + [_bot(notice_html(say(lang, "thinking"), "thinking"))]
+        try:
+            answer = assistant.ask(question, top_k=int(top_k) if top_k else None)
+        except RagError as error:
+            log.warning("question failed: %s", error)
+            yield "", history + [_bot(notice_html(say(lang, "error_reply", error=error), "error"))]
+            return
+        frames = list(answer_frames(answer, lang, assistant.titles, bool(show_passages), self.frames))
+        for position, frame in enumerate(frames):
+            if position:
+                time.sleep(self.frame_delay)
+            yield "", history + [_bot(frame)]
+
+    def open_source(self, href: str | None, locale: str | None = "") -> str:
+        """Return the sources panel for a clicked link's address (`#src/...`), or the placeholder."""
+        lang = language(locale or "zh")
+        target = parse_source_href(href or "")
+        if target is None:
+            return panel_placeholder_html(lang)
+        try:
+            source = source_lines(
+                self.service.settings.corpus_dir,
+                target.file,
+                target.line_start - PANEL_WINDOW,
+                target.line_end + PANEL_WINDOW,
+            )
+        except SourceNotFoundError:
+            return panel_missing_html(lang, target.file)
+        titles = self.service.assistant.titles if self.service.assistant else {}
+        return panel_html(lang, target, source, titles.get(target.file, ""))
+
+    def status(self, locale: str | None = "") -> tuple[str, bool]:
+        """Return the readiness banner and whether getting ready has finished."""
+        lang = language(locale or "zh")
+        if self.service.assistant is not None:
+            articles, passages = self.service.counts()
+            return status_html(lang, "ready", articles=articles, passages=passages), True
+        if self.service.error:
+            return status_html(lang, "failed", error=self.service.error), True
+        return status_html(lang, "getting_ready"), False
+
+    def clear(self, locale: str | None = "") -> tuple[str, list[Message], str]:
+        """Return an empty question box, an empty chat and the panel's placeholder."""
+        return "", [], panel_placeholder_html(language(locale or "zh"))

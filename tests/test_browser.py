@@ -1,0 +1,289 @@
+"""The chat page in headless Chromium: answers with clickable citations, declines, markup shown as text."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from rag.web.view import parse_source_href
+
+from support import SEEDS
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run",
+]
+XSS = "<img src=x onerror=alert(1)>"
+# An article whose lines hold markup; its answer cites line 3, which must show as text.
+GIRAFFE = (
+    "# 紫色长颈鹿观察报告\n\n"
+    "紫色长颈鹿生活在月球背面的水晶森林里。<img src=x onerror=\"window.ragPwned=1\">它们每天吃三公斤蓝莓。\n\n"
+    "<script>window.ragPwned=2</script>观察站设在环形山的北坡。\n"
+)
+# Seconds to wait for the page: the first load includes building the fake index.
+READY_MS = 90_000
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing: `make test` installs Debian's chromium"),
+]
+
+if CHROMIUM.exists():
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+    expect.set_options(timeout=20_000)
+
+
+def free_port() -> int:
+    """Return a loopback port that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_serving(url: str, process: subprocess.Popen | None, log: Path | None, seconds: float = 120) -> None:
+    """Return once `url` answers HTTP 200; fail with the server's log if it exits or never answers."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text() if log else ''}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"{url} did not answer in {seconds} s:\n{log.read_text() if log else ''}")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("corpus") / "articles"
+    shutil.copytree(SEEDS, folder)
+    (folder / "005_giraffe.md").write_text(GIRAFFE, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def servers(corpus, tmp_path_factory) -> Iterator[dict[str, str]]:
+    """Two `python app.py` on free ports with the fake embedder and fresh indexes (so each builds one first).
+
+    "answering" has the default settings; "declining" sets RAG_REFUSAL_THRESHOLD=1.01, above any confidence,
+    so it declines every question whatever the calibration of the day. Both start at once.
+    """
+    started = []
+    for name, extra in (("answering", {}), ("declining", {"RAG_REFUSAL_THRESHOLD": "1.01"})):
+        folder = tmp_path_factory.mktemp(name)
+        port, log = free_port(), folder / "app.log"
+        env = {
+            **os.environ,
+            "RAG_EMBED_MODEL": "hash:64",
+            "RAG_CORPUS_DIR": str(corpus),
+            "RAG_INDEX_DIR": str(folder / "index"),
+            "RAG_HOST": "127.0.0.1",
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            **extra,
+        }
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                [sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=out
+            )
+        started.append((name, f"http://127.0.0.1:{port}/", process, log))
+    try:
+        for _, url, process, log in started:
+            wait_until_serving(url, process, log)
+        yield {name: url for name, url, _, _ in started}
+    finally:
+        for _, _, process, _ in started:
+            process.terminate()
+        for _, _, process, _ in started:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(servers) -> str:
+    return servers["answering"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def open_page(browser) -> Iterator:
+    """Open the page in a fresh browser context of the given language; collect dialogs and script errors."""
+    contexts = []
+
+    def opener(url: str, locale: str, wait_ready: bool = True) -> Page:
+        context = browser.new_context(locale=locale, viewport={"width": 1400, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.dialogs = []  # type: ignore[attr-defined]
+        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))  # type: ignore[attr-defined]
+        page.goto(url)
+        if wait_ready:
+            page.wait_for_selector(".rag-status-ready", timeout=READY_MS)
+        return page
+
+    yield opener
+    for context in contexts:
+        context.close()
+
+
+def ask(page: Page, question: str) -> None:
+    page.fill("#rag-question textarea", question)
+    page.press("#rag-question textarea", "Enter")
+
+
+def last_bot_message(page: Page):
+    return page.locator("#rag-chat .rag-answer").last
+
+
+def panel_shows_highlight_in_view(page: Page) -> None:
+    """Wait until the panel has scrolled its highlighted lines into its visible area."""
+    page.wait_for_function(
+        """() => {
+            const body = document.querySelector('#rag-sources .rag-panel-body');
+            const hl = body && body.querySelector('.rag-hl');
+            if (!hl) return false;
+            const b = body.getBoundingClientRect(), h = hl.getBoundingClientRect();
+            return h.top >= b.top - 1 && h.top < b.bottom - 10;
+        }""",
+        timeout=10_000,
+    )
+
+
+def test_answer_streams_in_and_its_marker_opens_the_highlighted_source(server, open_page):
+    page = open_page(server, "zh-CN")
+    expect(page.locator("#rag-send")).to_have_text("发送")
+    page.evaluate(
+        """() => {
+            window.ragFrames = [];
+            new MutationObserver(() => {
+                const texts = document.querySelectorAll('#rag-chat .rag-text');
+                const n = texts.length ? texts[texts.length - 1].textContent.length : 0;
+                if (n && window.ragFrames[window.ragFrames.length - 1] !== n) window.ragFrames.push(n);
+            }).observe(document.querySelector('#rag-chat'), {subtree: true, childList: true, characterData: true});
+        }"""
+    )
+    ask(page, "Adobe股价在Sora发布后怎么样了？")
+    answer = last_bot_message(page)
+    expect(answer.locator(".rag-sources")).to_be_visible()
+    expect(answer.locator(".rag-text")).to_contain_text("Adobe 股价随即暴跌超 7%")
+    frames = page.evaluate("window.ragFrames")
+    assert len(frames) >= 3 and frames == sorted(frames), frames  # it grew in several steps
+
+    marker = answer.locator(".rag-text a.rag-cite", has_text="[1]")
+    cited = parse_source_href(marker.get_attribute("href") or "")
+    assert cited is not None and cited.file.startswith("articles/")
+    entry = answer.locator(".rag-sources li").first  # [1] in the list below the answer: title, file, lines
+    lines = f"第 {cited.line_start} 行" if cited.line_start == cited.line_end else f"第 {cited.line_start}–{cited.line_end} 行"
+    expect(entry).to_contain_text(f"{cited.file} · {lines}")
+    title = entry.locator(".rag-source-title").inner_text()
+    assert title and Path(cited.file).stem not in title  # the article's own title, not its file name
+    sentence = answer.locator(".rag-text").inner_text().split("[1]")[0]
+
+    marker.click()
+    panel = page.locator("#rag-sources")
+    expect(panel.locator(".rag-panel-kind")).to_have_text("引用 [1]")
+    expect(panel.locator(".rag-panel-title")).to_have_text(title)
+    cited_numbers = [str(n) for n in range(cited.line_start, cited.line_end + 1)]
+    expect(panel.locator(".rag-hl .rag-ln")).to_have_text(cited_numbers)
+    expect(panel.locator(".rag-hl .rag-code").first).to_contain_text(sentence.strip()[:8])
+    shown = {int(n) for n in panel.locator(".rag-ln").all_inner_texts()}
+    context = [n for n in (*range(cited.line_start - 3, cited.line_start), *range(cited.line_end + 1, cited.line_end + 4)) if n in shown]
+    expect(panel.locator(".rag-context .rag-ln")).to_have_text([str(n) for n in context])
+    assert len(context) >= 3
+    panel_shows_highlight_in_view(page)
+
+
+def test_unanswerable_question_is_declined_with_related_reading(servers, open_page):
+    page = open_page(servers["declining"], "en-US")
+    expect(page.locator("#rag-send")).to_have_text("Send")
+    ask(page, "今天天气怎么样？")
+    answer = page.locator("#rag-chat .rag-refused").last
+    expect(answer.locator(".rag-refusal")).to_have_text("No answer found 资料中没有找到与此问题相关的内容。")
+    expect(answer.locator(".rag-related .rag-heading")).to_have_text("Related reading — not an answer, for reference only")
+    expect(answer.locator("a.rag-related-link")).to_have_count(3)
+    expect(page.locator("#rag-chat a.rag-cite")).to_have_count(0)  # nothing on the page is offered as a citation
+
+    answer.locator("a.rag-related-link").first.click()
+    panel = page.locator("#rag-sources")
+    expect(panel.locator(".rag-panel-kind")).to_have_text("Related reading (not an answer)")
+    expect(panel.locator(".rag-hl").first).to_be_visible()
+    panel_shows_highlight_in_view(page)
+
+
+def test_labels_and_server_text_share_the_language_gradio_chose(server, open_page):
+    # Gradio has Chinese labels for zh-CN and zh-TW only; a zh-HK browser gets English labels, so English answers too.
+    page = open_page(server, "zh-HK")
+    expect(page.locator("#rag-send")).to_have_text("Send")
+    expect(page.locator("#rag-status")).to_have_text(re.compile(r"^\s*Ready: 6 articles, \d+ passages\.\s*$"))
+    expect(page.locator("#rag-sources .rag-panel-empty")).to_contain_text("Click a marker such as [1]")
+
+
+def test_html_in_a_question_or_an_article_is_shown_as_text(server, open_page):
+    page = open_page(server, "zh-CN")
+    ask(page, XSS)
+    expect(page.locator("#rag-chat .rag-question").last).to_have_text(XSS)
+    expect(page.locator("#rag-chat .rag-refused, #rag-chat .rag-sources")).not_to_have_count(0)
+    assert page.locator("#rag-chat img").count() == 0
+
+    ask(page, "紫色长颈鹿生活在哪里？")
+    expect(last_bot_message(page).locator(".rag-sources")).to_contain_text("紫色长颈鹿观察报告")
+    last_bot_message(page).locator(".rag-text a.rag-cite", has_text="[1]").click()
+    highlighted = page.locator("#rag-sources .rag-hl .rag-code")
+    expect(highlighted).to_contain_text('<img src=x onerror="window.ragPwned=1">')
+    expect(page.locator("#rag-sources .rag-code", has_text="<script>window.ragPwned=2</script>")).to_have_count(1)
+    assert page.locator("#rag-sources img, #rag-sources script").count() == 0
+    assert page.evaluate("window.ragPwned") is None
+    assert page.dialogs == []  # type: ignore[attr-defined]
+
+
+def test_page_says_it_is_getting_ready_until_the_index_is_built(corpus, tmp_path, open_page):
+    from rag.settings import load_settings
+    from rag.web import Service, build_page, launch_options
+    from rag.web.service import build_and_load
+
+    release = threading.Event()
+
+    def gated_prepare(settings):
+        release.wait(60)
+        return build_and_load(settings)
+
+    settings = load_settings(env={}, corpus_dir=corpus, index_dir=tmp_path / "index", embed_model="hash:64")
+    blocks = build_page(Service(settings, prepare=gated_prepare).start())
+    port = free_port()
+    blocks.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options())
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_until_serving(url, None, None)
+        page = open_page(url, "zh-CN", wait_ready=False)
+        expect(page.locator("#rag-status")).to_contain_text("正在准备")
+        ask(page, "Adobe股价在Sora发布后怎么样了？")
+        expect(page.locator("#rag-chat .rag-notice").last).to_have_text("还在准备中（正在建立索引），请稍后再问。")
+        release.set()
+        expect(page.locator("#rag-status")).to_contain_text("已就绪：6 篇文章", timeout=READY_MS)
+        ask(page, "Adobe股价在Sora发布后怎么样了？")
+        expect(last_bot_message(page).locator(".rag-text a.rag-cite")).to_have_text(["[1]"])
+    finally:
+        release.set()
+        blocks.close()
