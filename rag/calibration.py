@@ -9,6 +9,9 @@ Three signals, each comparable across questions and corpora:
 - coverage: the share of the question's idf mass found in the top three passages together.
 Chinese questions combine all three; for other languages the lexical signals are meaningless over
 Chinese articles, so only dense_z speaks. The weights are a logistic fit (README, "Declining").
+Two gates come first, because dense similarity alone rates chit-chat highly: a question none of whose
+words the corpus knows ("Hello", "你是谁") is declined, and so is a Chinese question none of whose words
+appear in the top passages ("今天天气怎么样").
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ class Signals:
     unknown: float
     coverage: float
     lexical: bool  # whether the lexical signals apply (the question is Chinese)
+    known_terms: int = 0  # distinct question words the corpus uses
 
 
 def _background(index: Index, query_vector: np.ndarray) -> tuple[float, float]:
@@ -57,17 +61,21 @@ def signals(
     lexical: bool,
 ) -> Signals:
     """Return the decision signals for one question."""
-    if best_sentence_similarity is None or not hits:
-        return Signals(-10.0, 1.0, 0.0, lexical)
+    known = sum(1 for t in term_weights if t in index.lexical.vocabulary)
+    if best_sentence_similarity is None or not hits or not known:
+        return Signals(-10.0, 1.0, 0.0, lexical, known)
     mean, std = _background(index, query_vector)
     total = sum(term_weights.values()) or 1.0
     unknown = sum(w for t, w in term_weights.items() if t not in index.lexical.vocabulary) / total
     top_tokens = {t for hit in hits[:TOP_PASSAGES] for t in tokenizer.tokens(hit.chunk.text)}
-    return Signals((best_sentence_similarity - mean) / std, unknown, coverage(term_weights, top_tokens), lexical)
+    cover = coverage(term_weights, top_tokens)
+    return Signals((best_sentence_similarity - mean) / std, unknown, cover, lexical, known)
 
 
 def confidence(found: Signals, lexical_weights: Sequence[float], dense_weights: Sequence[float]) -> float:
     """Logistic confidence: (bias, dense_z, unknown, coverage) weights for Chinese, (bias, dense_z) otherwise."""
+    if not found.known_terms or (found.lexical and found.coverage == 0.0):
+        return 0.0
     if found.lexical:
         bias, w_dense, w_unknown, w_coverage = lexical_weights
         x = bias + w_dense * found.dense_z + w_unknown * found.unknown + w_coverage * found.coverage

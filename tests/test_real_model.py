@@ -52,6 +52,12 @@ def test_questions_the_articles_do_not_answer_are_mostly_declined(real):
     assert answer.hits  # related reading is still offered
 
 
+@pytest.mark.parametrize("question", ["今天天气怎么样？", "你是谁？", "推荐一本好书", "What's the weather like today?", "Hello"])
+def test_chit_chat_is_declined_not_answered_from_the_articles(real, question):
+    answer = real.ask(question)
+    assert answer.refused and not answer.citations
+
+
 def test_an_english_question_over_chinese_articles_is_answered_from_the_right_article(real):
     answer = real.ask("How did Adobe's stock react after Sora was released?")
     assert not answer.refused

@@ -92,3 +92,17 @@ def test_weighted_fusion_equals_a_plain_recomputation_on_the_seeds(tmp_path):
     expected = 0.75 * (dense - dense.mean()) / dense.std() + 0.5 * bm25 / bm25.max() + 3.0 * covered
     assert np.allclose([fused[r] for r in rows], expected, atol=1e-4)
     assert max(fused, key=fused.get) == rows[int(np.argmax(expected))]
+
+
+def test_confidence_gates_decline_questions_the_corpus_knows_nothing_of():
+    from rag.calibration import Signals, confidence
+
+    zh, other = (-1.42, 0.88, -3.0, 1.62), (-1.5, 1.5)
+    strong = Signals(dense_z=4.0, unknown=0.0, coverage=1.0, lexical=True, known_terms=3)
+    assert confidence(strong, zh, other) > 0.9
+    # No word of the question is used by the corpus ("Hello", "你是谁"): declined however similar it looks.
+    assert confidence(Signals(4.0, 1.0, 0.0, False, known_terms=0), zh, other) == 0.0
+    # A Chinese question none of whose words appear in the top passages.
+    assert confidence(Signals(4.0, 0.5, 0.0, True, known_terms=2), zh, other) == 0.0
+    # Worked by hand: x = -1.42 + 0.88*2 - 3.0*0.5 + 1.62*0.5 = -0.35 -> 1/(1+e^0.35) = 0.413
+    assert math.isclose(confidence(Signals(2.0, 0.5, 0.5, True, 2), zh, other), 1 / (1 + math.exp(0.35)), rel_tol=1e-9)
