@@ -252,8 +252,10 @@ def stale_reason(settings: Settings) -> str | None:
     try:
         manifest = read_manifest(settings.index_dir)
         check_compatible(manifest, settings, settings.index_dir)
-    except (IndexMissingError, IndexMismatchError) as why:
-        return str(why)
+    except IndexMissingError:
+        return "there is no index yet"
+    except IndexMismatchError as why:
+        return str(why).split(": run", 1)[0]
     built = {e["file"]: e["sha256"] for e in manifest.get("articles", [])}
     built.update({e["file"]: "skipped" for e in manifest.get("skipped", [])})
     try:
