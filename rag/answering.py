@@ -28,16 +28,6 @@ class SentenceScore:
     passage_rank: int
 
 
-@dataclass(frozen=True)
-class Composition:
-    """The composed answer text, its citations, and whether (and how confidently) it answers."""
-
-    text: str
-    citations: tuple[Citation, ...]
-    refused: bool
-    confidence: float
-
-
 def is_chinese(text: str) -> bool:
     """True when the text contains CJK ideographs (the answer and refusal follow the question's language)."""
     return bool(_CJK.search(text))

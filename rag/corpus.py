@@ -82,8 +82,3 @@ def read_article(source: SourceFile) -> Article:
         line_of=line_numbers(raw, cleaned.origin),
         sha256=source.sha256,
     )
-
-
-def read_source_lines(source_path: Path) -> list[str]:
-    """Return the decoded lines of a source file (split at '\\n'), as citations count them."""
-    return decode(source_path.read_bytes(), source_path.name).split("\n")
