@@ -21,7 +21,6 @@ from typing import Sequence
 
 import numpy as np
 
-from .lexical import Tokenizer, coverage
 from .records import Hit
 from .store import Index
 
@@ -57,7 +56,6 @@ def signals(
     term_weights: dict[str, float],
     best_sentence_similarity: float | None,
     hits: Sequence[Hit],
-    tokenizer: Tokenizer,
     lexical: bool,
 ) -> Signals:
     """Return the decision signals for one question."""
@@ -67,8 +65,9 @@ def signals(
     mean, std = _background(index, query_vector)
     total = sum(term_weights.values()) or 1.0
     unknown = sum(w for t, w in term_weights.items() if t not in index.lexical.vocabulary) / total
-    top_tokens = {t for hit in hits[:TOP_PASSAGES] for t in tokenizer.tokens(hit.chunk.text)}
-    cover = coverage(term_weights, top_tokens)
+    # The lexical index already knows which terms each passage holds: no re-tokenising at question time.
+    rows = [hit.chunk.chunk_id for hit in hits[:TOP_PASSAGES]]
+    cover = float(index.lexical.row_coverage(rows, term_weights, together=True)[0])
     return Signals((best_sentence_similarity - mean) / std, unknown, cover, lexical, known)
 
 

@@ -82,6 +82,17 @@ class LexicalIndex:
             out[token] = float(np.log1p((n_docs - df + 0.5) / (df + 0.5)))
         return out
 
+    def row_coverage(self, rows: Sequence[int], weights: dict[str, float], together: bool = False) -> np.ndarray:
+        """Share of the query's idf mass (`weights`) whose terms each row holds, or all rows `together` hold."""
+        total = sum(weights.values())
+        known = [(self.vocabulary[t], w) for t, w in weights.items() if t in self.vocabulary]
+        if not known or not total or not len(rows):
+            return np.zeros(1 if together else len(rows))
+        present = (self.weights[np.asarray(rows)][:, [c for c, _ in known]] > 0).toarray()
+        if together:
+            present = present.any(axis=0, keepdims=True)
+        return present @ np.array([w for _, w in known]) / total
+
     def top(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Return up to k (row, score) pairs with a positive score, best first, ties by row."""
         scores = self.scores(query_tokens)

@@ -71,7 +71,7 @@ class Assistant:
             self.index, scored, settings.answer_max_blocks, settings.answer_max_chars, settings.answer_score_margin
         )
         best_similarity = max((s.dense for s in scored), default=None)
-        found = signals(self.index, query_vector, weights, best_similarity, hits, self.tokenizer, is_chinese(question))
+        found = signals(self.index, query_vector, weights, best_similarity, hits, is_chinese(question))
         sure = confidence(found, settings.confidence_weights_zh, settings.confidence_weights_other)
         refused = not chosen or sure < settings.refusal_threshold
         if refused:

@@ -65,13 +65,7 @@ def weighted_fusion(
     ordered = np.asarray(sorted(rows), dtype=np.int64)
     dense = np.asarray(index.vectors[ordered], dtype=np.float32) @ query_vector.astype(np.float32)
     bm25 = index.lexical.scores(query_tokens)[ordered]
-    term_weights = index.lexical.term_weights(query_tokens)
-    known = [(index.lexical.vocabulary[t], w) for t, w in term_weights.items() if t in index.lexical.vocabulary]
-    total = sum(term_weights.values())
-    coverage = np.zeros(len(ordered))
-    if known and total:
-        present = index.lexical.weights[ordered][:, [c for c, _ in known]] > 0
-        coverage = np.asarray(present @ np.array([w for _, w in known])).ravel() / total
+    coverage = index.lexical.row_coverage(ordered, index.lexical.term_weights(query_tokens))
     score = (
         dense_weight * _zscore(dense.astype(np.float64))
         + bm25_weight * bm25 / max(float(bm25.max()), 1e-9)

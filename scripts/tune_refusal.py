@@ -43,8 +43,7 @@ def main(files: list[str]) -> None:
         weights = assistant.index.lexical.term_weights(tokens)
         scored = score_sentences(assistant.index, hits, vector, weights, assistant.tokenizer, settings.answer_passages,
                                  settings.sentence_lexical_weight, settings.sentence_rank_weight)
-        found = signals(assistant.index, vector, weights, max((s.dense for s in scored), default=None), hits,
-                        assistant.tokenizer, True)
+        found = signals(assistant.index, vector, weights, max((s.dense for s in scored), default=None), hits, True)
         rows.append([found.dense_z, found.unknown, found.coverage])
         labels.append(float(question.answerable))
     x, y = np.array(rows), np.array(labels)
