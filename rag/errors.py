@@ -24,3 +24,7 @@ class IndexMismatchError(RagError, ValueError):
 
 class QuestionError(RagError, ValueError):
     """A question is empty, too long or otherwise unusable."""
+
+
+class QuestionTooLongError(QuestionError):
+    """A question is over the length limit (the API answers 413 for it)."""

@@ -8,7 +8,7 @@ from typing import Any
 from .answering import cite, is_chinese, refusal_text, score_sentences, select_sentences
 from .calibration import confidence, signals
 from .embedding import Embedder, load_embedder
-from .errors import QuestionError
+from .errors import QuestionError, QuestionTooLongError
 from .lexical import Tokenizer, shared_tokenizer
 from .records import Answer
 from .search import hybrid_search
@@ -41,7 +41,7 @@ class Assistant:
             raise QuestionError("the question is empty: type a question about the articles")
         limit = self.settings.max_question_chars
         if len(question) > limit:
-            raise QuestionError(f"the question is {len(question)} characters long; the limit is {limit}: shorten it")
+            raise QuestionTooLongError(f"the question is {len(question)} characters long; the limit is {limit}: shorten it")
         return question
 
     def ask(self, question: str, top_k: int | None = None) -> Answer:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -74,6 +75,24 @@ class Settings:
     # Longest question accepted, in characters.
     max_question_chars: int = 2000
 
+    # The server (app.py): chat page, HTTP API and widget on one address. Loopback by default, so
+    # nothing is exposed until someone chooses to.
+    host: str = "127.0.0.1"
+    port: int = 7860
+    # Bearer token the HTTP API (/api/*) requires when set; read from RAG_API_TOKEN only, never a URL or a flag.
+    # The chat page and the widget never carry it (a key in a page or an iframe address leaks).
+    api_token: str = dataclasses.field(default="", repr=False)
+    # Origins whose scripts may call the API from a browser (CORS), e.g. "https://wiki.example.com"; none by default.
+    cors_origins: tuple[str, ...] = ()
+    # Origins allowed to frame the widget and the chat page (CSP frame-ancestors); none = same origin only.
+    frame_ancestors: tuple[str, ...] = ()
+    # Questions per client address per minute on the API and the widget (0 turns the limit off), and how many
+    # may come at once before the limit applies: a person asks a few a minute, a runaway script hundreds.
+    rate_limit_per_minute: int = 60
+    rate_limit_burst: int = 10
+    # Largest request body accepted, in bytes: a question at the length limit is ~6 KB of UTF-8 JSON.
+    max_request_bytes: int = 65536
+
     def with_overrides(self, **overrides: Any) -> Settings:
         """Return a copy with the given non-None fields replaced."""
         clean = {k: v for k, v in overrides.items() if v is not None}
@@ -88,6 +107,8 @@ def _coerce(name: str, raw: str, kind: Any) -> Any:
             return float(raw)
         if kind in (Path, "Path"):
             return Path(raw)
+        if str(kind).startswith("tuple[str"):
+            return tuple(part for part in re.split(r"[\s,]+", raw) if part)
         if str(kind).startswith("tuple"):
             return tuple(float(part) for part in raw.split(","))
     except ValueError:
