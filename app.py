@@ -1,4 +1,8 @@
-"""`python app.py [--host H] [--port P]`: the chat page, cited to the line (layout and formatting in rag/web)."""
+"""`python app.py [--host H] [--port P] ...`: the chat page at /, the HTTP API at /api, the widget at /embed, one port.
+
+Every flag has a `RAG_*` variable (RAG_HOST, RAG_PORT, RAG_CORS_ORIGINS, ...); the API token comes from
+RAG_API_TOKEN only. Layout and formatting live in rag/web, routes in rag/server, answers in rag.
+"""
 from __future__ import annotations
 
 import argparse
@@ -9,26 +13,44 @@ from typing import Sequence
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Return host, port and concurrency from the flags, else RAG_HOST / RAG_PORT, else 127.0.0.1:7860."""
-    parser = argparse.ArgumentParser(description="Chat page over the articles, every sentence cited to its lines.")
-    parser.add_argument("--host", default=os.environ.get("RAG_HOST") or "127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=os.environ.get("RAG_PORT") or "7860", help="port to listen on")
-    parser.add_argument("--concurrency", type=int, default=None, help="questions answered at once (default 8)")
+    """Return the flags; those left out fall back to RAG_* variables, then to the settings' defaults."""
+    parser = argparse.ArgumentParser(description="Chat page, HTTP API and wiki widget over the articles, cited to the line.")
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1; RAG_HOST)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 7860; RAG_PORT)")
+    parser.add_argument("--concurrency", type=int, default=None, help="chat-page questions answered at once (default 8)")
+    parser.add_argument("--cors-origins", help="origins whose scripts may call /api, space-separated (RAG_CORS_ORIGINS)")
+    parser.add_argument(
+        "--frame-ancestors", help="origins allowed to frame the widget, space-separated; default same origin only (RAG_FRAME_ANCESTORS)"
+    )
+    parser.add_argument("--rate-limit", type=int, help="questions per minute per client address, 0 = off (RAG_RATE_LIMIT_PER_MINUTE)")
     return parser.parse_args(argv)
 
 
+def _origins(value: str | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value.replace(",", " ").split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Start getting the index ready, then serve the page (it says it is getting ready until then)."""
+    """Start getting the index ready, then serve (the page and /api/health say it is getting ready until then)."""
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    import uvicorn
+
     from rag.errors import RagError
+    from rag.server import create_app
     from rag.settings import load_settings
-    from rag.web import CONCURRENCY, Service, build_page, launch_options
+    from rag.web import CONCURRENCY, Service, build_page
 
     try:
-        settings = load_settings()
+        settings = load_settings(
+            host=args.host,
+            port=args.port,
+            cors_origins=_origins(args.cors_origins),
+            frame_ancestors=_origins(args.frame_ancestors),
+            rate_limit_per_minute=args.rate_limit,
+        )
     except RagError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -36,7 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     service = Service(settings).start()
     page = build_page(service)
     page.queue(default_concurrency_limit=args.concurrency or CONCURRENCY)
-    page.launch(server_name=args.host, server_port=args.port, **launch_options())
+    app = create_app(service, page)
+    shown = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
+    base = f"http://{shown}:{settings.port}"
+    print(f"Running on {base}/  (API {base}/docs, widget {base}/widget.js)", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     return 0
 
 

@@ -1,26 +1,23 @@
 """The chat page in headless Chromium: answers with clickable citations, declines, markup shown as text."""
 from __future__ import annotations
 
-import os
+import html
+import http.server
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from rag.web.view import parse_source_href
 
+from servers import app_env, free_port, running_apps, wait_until_serving
 from support import SEEDS
 
 CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run",
 ]
@@ -31,6 +28,14 @@ GIRAFFE = (
     "紫色长颈鹿生活在月球背面的水晶森林里。<img src=x onerror=\"window.ragPwned=1\">它们每天吃三公斤蓝莓。\n\n"
     "<script>window.ragPwned=2</script>观察站设在环形山的北坡。\n"
 )
+# The wiki page's port, chosen before the servers start so one of them can allow it to frame the widget.
+WIKI_PORT = free_port()
+WIKI_PAGE = """<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>内部维基 · 项目周报</title>
+<style>button {{ background: red !important; font-size: 40px !important; }}</style></head>
+<body><h1>项目周报</h1><p>本周我们调研了文生视频模型。有问题请点右下角的按钮问问资料。</p>
+{snippet}
+</body></html>
+"""
 # Seconds to wait for the page: the first load includes building the fake index.
 READY_MS = 90_000
 
@@ -45,28 +50,6 @@ if CHROMIUM.exists():
     expect.set_options(timeout=20_000)
 
 
-def free_port() -> int:
-    """Return a loopback port that was free a moment ago."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_serving(url: str, process: subprocess.Popen | None, log: Path | None, seconds: float = 120) -> None:
-    """Return once `url` answers HTTP 200; fail with the server's log if it exits or never answers."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text() if log else ''}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"{url} did not answer in {seconds} s:\n{log.read_text() if log else ''}")
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("corpus") / "articles"
@@ -76,42 +59,45 @@ def corpus(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def wiki() -> Iterator[str]:
+    """A static "wiki page" on its own loopback port that includes the widget snippet of the app named by ?app=."""
+
+    class WikiPage(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the handler's required name)
+            app = parse_qs(urlsplit(self.path).query).get("app", [""])[0]
+            body = WIKI_PAGE.format(snippet=f'<script src="{html.escape(app)}widget.js" data-lang="zh" defer></script>')
+            data = body.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", WIKI_PORT), WikiPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{WIKI_PORT}/"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
 def servers(corpus, tmp_path_factory) -> Iterator[dict[str, str]]:
     """Two `python app.py` on free ports with the fake embedder and fresh indexes (so each builds one first).
 
-    "answering" has the default settings; "declining" sets RAG_REFUSAL_THRESHOLD=1.01, above any confidence,
-    so it declines every question whatever the calibration of the day. Both start at once.
+    "answering" has the default settings and lets the wiki page frame its widget; "declining" sets
+    RAG_REFUSAL_THRESHOLD=1.01, above any confidence, so it declines every question whatever the calibration
+    of the day, and keeps the default framing rule (same origin only). Both start at once.
     """
-    started = []
-    for name, extra in (("answering", {}), ("declining", {"RAG_REFUSAL_THRESHOLD": "1.01"})):
+    names = ("answering", "declining")
+    specs = []
+    allowed = {"RAG_FRAME_ANCESTORS": f"http://127.0.0.1:{WIKI_PORT}"}
+    for name, extra in zip(names, (allowed, {"RAG_REFUSAL_THRESHOLD": "1.01"})):
         folder = tmp_path_factory.mktemp(name)
-        port, log = free_port(), folder / "app.log"
-        env = {
-            **os.environ,
-            "RAG_EMBED_MODEL": "hash:64",
-            "RAG_CORPUS_DIR": str(corpus),
-            "RAG_INDEX_DIR": str(folder / "index"),
-            "RAG_HOST": "127.0.0.1",
-            "GRADIO_ANALYTICS_ENABLED": "False",
-            **extra,
-        }
-        with log.open("w") as out:
-            process = subprocess.Popen(
-                [sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=out
-            )
-        started.append((name, f"http://127.0.0.1:{port}/", process, log))
-    try:
-        for _, url, process, log in started:
-            wait_until_serving(url, process, log)
-        yield {name: url for name, url, _, _ in started}
-    finally:
-        for _, _, process, _ in started:
-            process.terminate()
-        for _, _, process, _ in started:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        specs.append((app_env(corpus, folder / "index", extra), folder))
+    with running_apps(specs) as started:
+        yield {name: server.url for name, server in zip(names, started)}
 
 
 @pytest.fixture(scope="module")
@@ -287,3 +273,36 @@ def test_page_says_it_is_getting_ready_until_the_index_is_built(corpus, tmp_path
     finally:
         release.set()
         blocks.close()
+
+
+def test_wiki_page_snippet_opens_the_widget_and_gets_a_cited_answer(servers, wiki, open_page):
+    page = open_page(wiki + "?app=" + servers["answering"], "zh-CN", wait_ready=False)
+    page.get_by_role("button", name="问问资料").click()
+    frame = page.frame_locator("#rag-widget iframe")
+    frame.locator("#rag-question").fill("Adobe股价在Sora发布后怎么样了？")
+    frame.locator("#rag-question").press("Enter")
+    answer = frame.locator(".rag-answer").last
+    expect(answer).to_contain_text("7%")
+    marker = answer.locator("button.rag-marker").first
+    expect(marker).to_have_text("[1]")
+    marker.click()
+    # The cited line opens in place, highlighted, with its line number.
+    cited = frame.locator("#rag-lines li.rag-cited").first
+    expect(cited).to_be_visible()
+    expect(cited).to_contain_text("7%")
+    assert int(cited.get_attribute("value")) >= 1
+    frame.locator("#rag-back").click()
+    expect(answer).to_be_visible()
+    # The wiki's own CSS (red 40px buttons) does not reach the widget.
+    size = page.locator("#rag-widget button.open").evaluate("b => getComputedStyle(b).fontSize")
+    assert size == "14px"
+
+
+def test_widget_is_refused_by_a_server_that_does_not_allow_the_wiki(servers, wiki, open_page):
+    page = open_page(wiki + "?app=" + servers["declining"], "zh-CN", wait_ready=False)
+    with page.expect_console_message(lambda message: "frame-ancestors" in message.text) as refusal:
+        page.get_by_role("button", name="问问资料").click()
+    assert "has been blocked" in refusal.value.text and "frame-ancestors 'self'" in refusal.value.text
+    # Chromium shows its error page in the frame instead of /embed: nothing of the chat loads inside.
+    embed = [frame for frame in page.frames if frame != page.main_frame]
+    assert len(embed) == 1 and embed[0].locator("#rag-question").count() == 0

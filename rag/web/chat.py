@@ -9,7 +9,10 @@ import logging
 import time
 from typing import Any, Iterator
 
+import gradio as gr
+
 from ..errors import QuestionError, RagError
+from ..pipeline import answer_to_dict
 from ..sources import SourceNotFoundError, source_lines
 from .service import Service
 from .text import Language, language, say
@@ -87,6 +90,16 @@ class ChatHandlers:
             if position:
                 time.sleep(self.frame_delay)
             yield "", history + [_bot(frame)]
+
+    def answer(self, question: str, top_k: int = 10) -> dict[str, Any]:
+        """Return the answer as `python -m rag ask --json` prints it: the page's named endpoint for gradio_client."""
+        assistant = self.service.assistant
+        if assistant is None:
+            raise gr.Error(self.service.error or "the index is being built: try again in a few seconds")
+        try:
+            return answer_to_dict(assistant.ask(question, top_k=int(top_k) if top_k else None))
+        except RagError as error:
+            raise gr.Error(str(error)) from None
 
     def open_source(self, href: str | None, locale: str | None = "") -> str:
         """Return the sources panel for a clicked link's address (`#src/...`), or the placeholder."""

@@ -117,6 +117,8 @@ def build_page(service: Service, handlers: ChatHandlers | None = None) -> gr.Blo
             concurrency_limit=None,
             show_progress="hidden",
         )
+        # The named endpoint for gradio_client and Gradio's "Use via API": the same JSON as the HTTP API's /api/ask.
+        gr.api(handlers.answer, api_name="answer", concurrency_id="ask")
         clear.click(handlers.clear, locale, [question, chatbot, panel], queue=False, api_visibility="private")
         # The chat's own bin icon empties the chat; the panel follows so no stale source stays open.
         chatbot.clear(lambda lang_code: handlers.clear(lang_code)[2], locale, panel, queue=False, api_visibility="private")

@@ -44,6 +44,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "failed": "启动失败：{error}",
         "not_ready_reply": "还在准备中（正在建立索引），请稍后再问。",
         "error_reply": "出错了：{error}",
+        "embed_intro": "问关于这些文章的问题。答案的每一句都标注出处，点击 [1] 这样的编号查看原文。",
+        "back": "← 返回",
     },
     "en": {
         "title": "Answers you can check",
@@ -79,6 +81,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "failed": "Could not start: {error}",
         "not_ready_reply": "Still getting ready (building the index): please ask again in a moment.",
         "error_reply": "Something went wrong: {error}",
+        "embed_intro": "Ask a question about the articles. Every sentence of an answer cites its source: click a marker like [1] to read it.",
+        "back": "← Back",
     },
 }
 

@@ -1,0 +1,169 @@
+// The widget's page: ask, show the cited answer, open a cited source in place. Text only ever goes in through
+// textContent, so markup in a question, an answer or an article shows as text.
+(function () {
+  "use strict";
+  var root = document.getElementById("rag-embed");
+  var base = root.dataset.base || "";
+  var tables = JSON.parse(document.getElementById("rag-strings").textContent);
+  var asked = new URLSearchParams(location.search).get("lang") || navigator.language || "";
+  var lang = asked.toLowerCase().split("-")[0] === "zh" ? "zh" : "en";
+  var WINDOW = 150; // lines of context fetched on each side of a citation
+  var RELATED = 3;  // related passages listed under a decline
+
+  function say(key, values) {
+    var text = tables[lang][key] || key;
+    Object.keys(values || {}).forEach(function (name) { text = text.split("{" + name + "}").join(String(values[name])); });
+    return text;
+  }
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function lines(start, end) {
+    return start === end ? say("line", { start: start }) : say("lines", { start: start, end: end });
+  }
+
+  var chat = document.getElementById("rag-chat");
+  var source = document.getElementById("rag-source");
+  var form = document.getElementById("rag-form");
+  var input = document.getElementById("rag-question");
+  var send = document.getElementById("rag-send");
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  document.getElementById("rag-intro").textContent = say("embed_intro");
+  document.getElementById("rag-back").textContent = say("back");
+  input.placeholder = say("input_placeholder");
+  send.textContent = say("send");
+
+  function sourceLink(label, target) {
+    var button = el("button", "", label);
+    button.type = "button";
+    button.addEventListener("click", function () { openSource(target); });
+    return button;
+  }
+
+  function renderAnswer(box, result) {
+    box.textContent = "";
+    if (result.refused) {
+      box.classList.add("rag-refused");
+      box.appendChild(el("h4", "", say("refused_title")));
+      box.appendChild(el("p", "", result.answer));
+      var related = el("ul", "rag-list");
+      related.appendChild(el("li", "rag-hint", say("related")));
+      result.passages.slice(0, RELATED).forEach(function (passage) {
+        var item = el("li");
+        item.appendChild(sourceLink(passage.title + " · " + lines(passage.line_start, passage.line_end), passage));
+        item.appendChild(el("span", "rag-quote", passage.text.length > 120 ? passage.text.slice(0, 120) + "…" : passage.text));
+        related.appendChild(item);
+      });
+      box.appendChild(related);
+      return;
+    }
+    var byNumber = {};
+    result.citations.forEach(function (citation) { byNumber[citation.n] = citation; });
+    var paragraph = el("p");
+    result.answer.split(/(\[\d+\])/).forEach(function (part) {
+      var marker = /^\[(\d+)\]$/.exec(part);
+      var citation = marker && byNumber[marker[1]];
+      if (!citation) { paragraph.appendChild(document.createTextNode(part)); return; }
+      var button = el("button", "rag-marker", part);
+      button.type = "button";
+      button.title = citation.title + " · " + lines(citation.line_start, citation.line_end);
+      button.addEventListener("click", function () { openSource(citation); });
+      paragraph.appendChild(button);
+    });
+    box.appendChild(paragraph);
+    var list = el("ol", "rag-list");
+    list.appendChild(el("li", "rag-hint", say("sources")));
+    result.citations.forEach(function (citation) {
+      var item = el("li");
+      item.appendChild(sourceLink("[" + citation.n + "] " + citation.title + " · " + lines(citation.line_start, citation.line_end), citation));
+      item.appendChild(el("span", "rag-quote", citation.quote));
+      list.appendChild(item);
+    });
+    box.appendChild(list);
+  }
+
+  function showError(box, status, message) {
+    box.classList.add("rag-error");
+    box.textContent = status === 503 ? say("not_ready_reply") : say("error_reply", { error: message });
+  }
+
+  function ask(question) {
+    chat.appendChild(el("div", "rag-question", question));
+    var box = el("div", "rag-answer", say("thinking"));
+    chat.appendChild(box);
+    box.scrollIntoView({ block: "end" });
+    send.disabled = true;
+    return fetch(base + "/embed/api/ask", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ question: question }),
+    }).then(function (response) {
+      return response.json().then(function (body) {
+        if (response.ok) renderAnswer(box, body); else showError(box, response.status, body.error || response.statusText);
+      });
+    }).catch(function (error) {
+      showError(box, 0, error.message);
+    }).then(function () {
+      send.disabled = false;
+      box.scrollIntoView({ block: "nearest" });
+    });
+  }
+
+  function openSource(target) {
+    var start = Math.max(1, target.line_start - WINDOW);
+    var url = base + "/embed/api/sources/" + target.file.split("/").map(encodeURIComponent).join("/") +
+      "?start=" + start + "&end=" + (target.line_end + WINDOW);
+    fetch(url).then(function (response) {
+      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+    }).then(function (reply) {
+      var list = document.getElementById("rag-lines");
+      list.textContent = "";
+      document.getElementById("rag-source-title").textContent = reply.ok ? (reply.body.title || target.file) : target.file;
+      document.getElementById("rag-source-range").textContent = reply.ok
+        ? lines(target.line_start, target.line_end) + " · " + target.file
+        : say("panel_missing", { file: target.file });
+      var first = null;
+      (reply.ok ? reply.body.lines : []).forEach(function (line) {
+        var item = el("li");
+        item.value = line.n;
+        var cited = line.n >= target.line_start && line.n <= target.line_end;
+        var at = cited && target.quote ? line.text.indexOf(target.quote) : -1;
+        if (at >= 0) {
+          // A long line (a whole HTML body) would hide the quote: mark exactly where it stands.
+          item.appendChild(document.createTextNode(line.text.slice(0, at)));
+          item.appendChild(el("mark", "", target.quote));
+          item.appendChild(document.createTextNode(line.text.slice(at + target.quote.length)));
+        } else {
+          item.textContent = line.text || "\u00a0";
+        }
+        if (cited) { item.classList.add("rag-cited"); first = first || item; }
+        list.appendChild(item);
+      });
+      chat.hidden = true;
+      source.hidden = false;
+      var mark = list.querySelector("mark");
+      (mark || first || list).scrollIntoView({ block: "center" });
+    });
+  }
+
+  document.getElementById("rag-back").addEventListener("click", function () {
+    source.hidden = true;
+    chat.hidden = false;
+  });
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var question = input.value.trim();
+    if (!question || send.disabled) return;
+    input.value = "";
+    ask(question);
+  });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+})();

@@ -1,0 +1,51 @@
+"""The widget: the /embed page made for an iframe, its assets, its own routes to the assistant, and widget.js."""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from ..web.service import Service
+from ..web.text import STRINGS
+from .api import make_router
+from .guards import RateLimiter
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+
+
+def embed_page(root_path: str, max_chars: int) -> str:
+    """Return the /embed page's HTML with the base path, the limit and the words of both languages filled in."""
+    # Inside <script type="application/json"> only "</" could end the element early; escape "<" altogether.
+    strings = json.dumps(STRINGS, ensure_ascii=False).replace("<", "\\u003c")
+    return (
+        (ASSETS / "embed.html").read_text(encoding="utf-8")
+        .replace("__BASE__", html.escape(root_path, quote=True))
+        .replace("__STRINGS__", strings)
+        .replace("__MAX_CHARS__", str(max_chars))
+    )
+
+
+def add_widget(app: FastAPI, service: Service, limiter: RateLimiter) -> None:
+    """Serve /embed, /embed/static/*, /embed/api/* (no token: the page holds none) and /widget.js on the app."""
+    pages = APIRouter(include_in_schema=False)
+
+    @pages.get("/embed", response_class=HTMLResponse)
+    def embed(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return HTMLResponse(embed_page(root, service.settings.max_question_chars), headers={"Cache-Control": "no-cache"})
+
+    @pages.get("/widget.js")
+    def widget() -> Response:
+        return Response(
+            (ASSETS / "widget.js").read_text(encoding="utf-8"),
+            media_type="text/javascript; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=300"},
+        )
+
+    app.include_router(pages)
+    app.include_router(make_router(service, limiter, token="", name="widget"), prefix="/embed/api", include_in_schema=False)
+    app.mount("/embed/static", StaticFiles(directory=ASSETS), name="embed-static")
