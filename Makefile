@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-$(shell sha256sum requirements.txt | cut -c1-16)
 
-.PHONY: run test build eval setup browser-deps
+.PHONY: run test build eval setup browser-deps bench bench-setup
 
 setup: $(STAMP)
 
@@ -34,3 +34,21 @@ build: $(STAMP)
 
 eval: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m rag eval ../shared/eval/gold_public.jsonl -o runs/latest
+
+# Benchmarks (BENCHMARKS.md) in a venv of their own: LangChain is for the comparison only, never in .venv.
+BENCH_VENV ?= .venv-bench
+BENCH_PY := $(BENCH_VENV)/bin/python
+BENCH_STAMP := $(BENCH_VENV)/.requirements-$(shell cat requirements.txt requirements-bench.txt | sha256sum | cut -c1-16)
+
+bench-setup: $(BENCH_STAMP)
+
+$(BENCH_STAMP): requirements.txt requirements-bench.txt
+	@test -x $(BENCH_PY) || $(PYTHON) -m venv $(BENCH_VENV)
+	@# torch first and alone, so no other package can pull a CUDA build of it.
+	$(BENCH_PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BENCH_PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	@rm -f $(BENCH_VENV)/.requirements-*
+	@touch $@
+
+bench: $(BENCH_STAMP)
+	HF_HUB_OFFLINE=1 nice -n 10 $(BENCH_PY) -m rag.bench --corpus seeds --runs 3 -o runs/bench-seeds.json

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -59,4 +60,7 @@ def describe() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": versions(),
+        # torch's intra-op threads (OMP_NUM_THREADS sets them); known once torch has been imported
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "torch_threads": sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None,
     }

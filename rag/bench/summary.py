@@ -45,7 +45,7 @@ def format_result(result: Mapping[str, Any]) -> str:
         f"corpus {corpus['name']}: {corpus['files']} files, {corpus['chars']:,} characters; "
         f"{_num(build['chunks'], 0)} chunks, {_num(build['sentences'], 0)} sentences; medians of {result['runs']} run(s)",
         f"machine: {machine['nproc']} cores {machine['cpu_model']}, {machine['memory_gib']} GiB, "
-        f"load {machine['load_average']} -> {machine.get('load_average_end')}",
+        f"load {machine['load_average']} -> {machine.get('load_average_end')}, torch threads {machine.get('torch_threads')}",
         f"build {_num(build['total_s'], 1)} s = model load {_num(build['model_load_s'], 1)} + jieba "
         f"{_num(build['tokenizer_load_s'], 1)} + clean/chunk {_num(build['clean_and_chunk_s'], 1)} + embed "
         f"{_num(build['embed_s'], 1)} + BM25/FAISS {_num(build['lexical_and_faiss_s'], 1)} + write {_num(build['write_s'], 2)}"

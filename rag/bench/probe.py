@@ -1,0 +1,114 @@
+"""Jobs run in a fresh process each, so that model-load time and peak memory are those a user's process sees."""
+from __future__ import annotations
+
+import math
+import random
+import resource
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..settings import Settings
+
+
+def in_fresh_process(job: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Return job(*args) run in a newly spawned Python process (nothing imported or cached from this one)."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(job, *args).result()
+
+
+def peak_rss_mib() -> float:
+    """Return this process's peak resident memory so far, in MiB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def folder_bytes(folder: Path) -> dict[str, int]:
+    """Return the size of every file in `folder`, by name."""
+    return {path.name: path.stat().st_size for path in sorted(folder.iterdir()) if path.is_file()}
+
+
+def build_job(settings: Settings, bare_limit: int, seed: int = 0) -> dict[str, Any]:
+    """Load the model and build a fresh index, timing each stage; then encode the same texts with bare
+    `SentenceTransformer.encode` (at most `bare_limit` of them, a seeded sample) in the same process."""
+    started = time.perf_counter()
+    from ..build import build_index
+    from ..embedding import load_embedder
+    from ..lexical import shared_tokenizer
+    from ..store import load_index
+
+    embedder = load_embedder(settings)
+    model_load_s = time.perf_counter() - started
+    tick = time.perf_counter()
+    shared_tokenizer()  # jieba's dictionary: a load like the model's, kept apart from the build stages
+    tokenizer_load_s = time.perf_counter() - tick
+    embedder.encode_queries(["预热"])  # the first forward pass allocates buffers; keep it out of both sides
+    shutil.rmtree(settings.index_dir, ignore_errors=True)  # a full build, never an incremental one
+    cpu = time.process_time()
+    report = build_index(settings, embedder)
+    build_cpu_s = time.process_time() - cpu  # all threads: less sensitive than wall time to a busy machine
+    build_peak = peak_rss_mib()
+    index = load_index(settings)
+    chunk_texts = [settings.passage_template.format(title=c.title, text=c.text) for c in index.chunks]
+    sentence_texts = [s.text for s in index.sentences]
+    bare = bare_encode(embedder, chunk_texts, sentence_texts, bare_limit, seed)
+    texts = len(chunk_texts) + len(sentence_texts)
+    return {
+        "articles": index.manifest["counts"]["articles"],
+        "chunks": len(chunk_texts),
+        "sentences": len(sentence_texts),
+        "model_load_s": model_load_s,
+        "tokenizer_load_s": tokenizer_load_s,
+        **{f"{stage}_s": seconds for stage, seconds in report.timings.items()},
+        "build_s": report.seconds,
+        "build_cpu_s": build_cpu_s,
+        "total_s": model_load_s + tokenizer_load_s + report.seconds,
+        "pipeline_texts_per_s": texts / report.timings["embed"],
+        **bare,
+        "peak_rss_mib": build_peak,
+        "index_bytes": folder_bytes(settings.index_dir),
+    }
+
+
+def bare_encode(
+    embedder: Any, chunk_texts: Sequence[str], sentence_texts: Sequence[str], limit: int, seed: int
+) -> dict[str, float]:
+    """Time `SentenceTransformer.encode` with its defaults on (a sample of) the pipeline's texts, chunks and
+    sentences apart; return texts per second for each and for both together."""
+    model = getattr(embedder, "model", None)
+    if model is None:  # the hashing fake has no SentenceTransformer to compare with
+        return {"bare_texts": 0.0, "bare_chunk_texts_per_s": math.nan, "bare_sentence_texts_per_s": math.nan,
+                "bare_texts_per_s": math.nan}
+    kinds = [("chunk", t) for t in chunk_texts] + [("sentence", t) for t in sentence_texts]
+    if len(kinds) > limit:
+        kinds = random.Random(seed).sample(kinds, limit)
+    out: dict[str, float] = {"bare_texts": float(len(kinds))}
+    total_s = 0.0
+    for kind in ("chunk", "sentence"):
+        texts = [embedder.passage_prompt + t for k, t in kinds if k == kind]
+        tick = time.perf_counter()
+        if texts:
+            model.encode(texts, normalize_embeddings=True)
+        seconds = time.perf_counter() - tick
+        total_s += seconds
+        out[f"bare_{kind}_texts_per_s"] = len(texts) / seconds if texts else float("nan")
+    out["bare_texts_per_s"] = len(kinds) / total_s if total_s else float("nan")
+    return out
+
+
+def serve_job(settings: Settings, questions: Sequence[str]) -> dict[str, Any]:
+    """Start as the chat page does (load model and index), answer every question once; return start-up time,
+    first-answer time and peak memory."""
+    started = time.perf_counter()
+    from ..pipeline import Assistant
+
+    assistant = Assistant.load(settings)
+    ready_s = time.perf_counter() - started
+    tick = time.perf_counter()
+    assistant.ask(questions[0])
+    first_answer_ms = (time.perf_counter() - tick) * 1000
+    for question in questions:
+        assistant.ask(question)
+    return {"ready_s": ready_s, "first_answer_ms": first_answer_ms, "peak_rss_mib": peak_rss_mib()}

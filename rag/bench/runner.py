@@ -1,0 +1,204 @@
+"""One benchmark run over one corpus: our build and questions, beside LangChain's ensemble, interleaved run by run."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..embedding import Embedder, load_embedder
+from ..evaluate import Question, load_questions, score_questions, summarize
+from ..pipeline import Assistant, answer_to_dict
+from ..settings import Settings
+from ..store import load_index
+from . import inews
+from .machine import describe
+from .probe import build_job, in_fresh_process, serve_job
+from .stats import known_item_hit, latency_summary, median_ratio, medians
+
+log = logging.getLogger(__name__)
+
+CORPORA = ("seeds", "inews-1000", "inews-all")
+REPO = Path(__file__).resolve().parents[2]
+SEEDS = REPO / "seeds"
+GOLD = REPO.parent / "shared" / "eval" / "gold_public.jsonl"
+STAGES = ("embed_ms", "retrieve_ms", "compose_ms", "total_ms")
+
+# Called with one line of progress for the person running the benchmark.
+Note = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A benchmark corpus: its folder and the questions asked of it (gold ones, or titles as known items)."""
+
+    name: str
+    folder: Path
+    gold: tuple[Question, ...] = ()
+    known_items: tuple[inews.KnownItem, ...] = ()
+
+    @property
+    def questions(self) -> list[str]:
+        """Return the question texts, gold first."""
+        return [q.question for q in self.gold] + [k.question for k in self.known_items]
+
+
+def prepare_corpus(name: str, work_dir: Path, cache_dir: Path, gold: Path = GOLD, known_items: int = 50) -> Corpus:
+    """Return the named corpus, writing the inews articles into `work_dir` when it is one of those."""
+    if name == "seeds":
+        return Corpus(name, SEEDS, gold=tuple(load_questions(gold)))
+    if name not in CORPORA:
+        raise ValueError(f"unknown corpus {name!r}: choose one of {', '.join(CORPORA)}")
+    articles = inews.load_articles(cache_dir)
+    if name == "inews-1000":
+        articles = articles[:1000]
+    folder = inews.write_corpus(articles, work_dir / name)
+    return Corpus(name, folder, known_items=tuple(inews.title_questions(articles, known_items)))
+
+
+def corpus_stats(folder: Path) -> dict[str, int]:
+    """Return the file count, bytes and characters of a corpus folder's articles."""
+    files = [p for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix in (".txt", ".md", ".html")]
+    data = [p.read_bytes() for p in files]
+    return {
+        "files": len(files),
+        "bytes": sum(len(d) for d in data),
+        "chars": sum(len(d.decode("utf-8", errors="replace")) for d in data),
+    }
+
+
+def _ask_all(assistant: Assistant, ensemble: Any, corpus: Corpus, top_k: int) -> tuple[list[dict], list[dict], dict]:
+    """Ask every question of ours and of LangChain's in turn; return both sides' results and latencies."""
+    ours, theirs = [], []
+    latencies: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    latencies.update(cpu_ms=[], ours_retrieval_ms=[], langchain_ms=[], langchain_cpu_ms=[])
+    ids = [q.id for q in corpus.gold] + [f"k{i}" for i in range(len(corpus.known_items))]
+    for qid, question in zip(ids, corpus.questions):
+        cpu = time.process_time()
+        answer = assistant.ask(question)
+        latencies["cpu_ms"].append((time.process_time() - cpu) * 1000)
+        for stage in ("embed_ms", "retrieve_ms", "compose_ms"):
+            latencies[stage].append(answer.timings_ms[stage])
+        latencies["total_ms"].append(answer.latency_ms)
+        latencies["ours_retrieval_ms"].append(answer.timings_ms["embed_ms"] + answer.timings_ms["retrieve_ms"])
+        ours.append(answer_to_dict(answer, qid))
+        if ensemble is not None:
+            from .alternative import retrieve  # LangChain is only imported when it is benchmarked
+
+            passages, elapsed_ms, cpu_ms = retrieve(ensemble, question, top_k)
+            latencies["langchain_ms"].append(elapsed_ms)
+            latencies["langchain_cpu_ms"].append(cpu_ms)
+            theirs.append({"id": qid, "answer": "", "refused": False, "passages": passages, "citations": []})
+    return ours, theirs, {k: v for k, v in latencies.items() if v}
+
+
+def quality(corpus: Corpus, results: Sequence[dict[str, Any]]) -> dict[str, float | None]:
+    """Return retrieval quality: gold metrics (rag.evaluate) for seeds, known-item hits for inews titles."""
+    out: dict[str, float | None] = {}
+    if corpus.gold:
+        metrics = summarize(score_questions(corpus.gold, results[: len(corpus.gold)], corpus.folder.parent)).overall
+        out.update({"hit@1": metrics.hit_at_1, "hit@5": metrics.hit_at_5, "mrr@10": metrics.mrr_at_10,
+                    "recall@5": metrics.recall_at_5})
+    if corpus.known_items:
+        ranked = [[p["file"] for p in r["passages"]] for r in results[len(corpus.gold):]]
+        gold_files = [k.file for k in corpus.known_items]
+        out.update({"known_item_hit@1": known_item_hit(ranked, gold_files, 1),
+                    "known_item_hit@5": known_item_hit(ranked, gold_files, 5)})
+    return out
+
+
+def _index_files(builds: Sequence[dict[str, Any]]) -> dict[str, int]:
+    return dict(builds[-1]["index_bytes"]) if builds else {}
+
+
+def run_benchmark(
+    corpus: Corpus, base: Settings, work_dir: Path, runs: int, langchain: bool = True, bare_limit: int = 2000,
+    note: Note = lambda line: None,
+) -> dict[str, Any]:
+    """Measure build, embedding throughput, question latency, memory, index size and retrieval quality."""
+    settings = base.with_overrides(corpus_dir=corpus.folder, index_dir=work_dir / corpus.name / "index")
+    result: dict[str, Any] = {"corpus": {"name": corpus.name, **corpus_stats(corpus.folder)}, "runs": runs,
+                              "machine": describe(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    embedder: Embedder | None = None
+    builds, langchain_builds, langchain_cpu, ensemble = [], [], [], None
+    for run in range(runs):
+        note(f"run {run + 1}/{runs}: our build in a fresh process")
+        builds.append(in_fresh_process(build_job, settings, bare_limit, run))
+        note(f"  build {builds[-1]['build_s']:.1f} s (embed {builds[-1]['embed_s']:.1f} s), "
+             f"{builds[-1]['chunks']} chunks + {builds[-1]['sentences']} sentences")
+        if langchain:
+            from .alternative import build_ensemble
+
+            embedder = embedder or load_embedder(settings)
+            ensemble = build_ensemble(load_index(settings).chunks, embedder, settings.top_k)
+            langchain_builds.append(ensemble.build_s)
+            langchain_cpu.append(ensemble.build_cpu_s)
+            note(f"  LangChain FAISS + BM25 ensemble {ensemble.build_s:.1f} s")
+
+    note("serving: load and answer every question in a fresh process")
+    serve = in_fresh_process(serve_job, settings, corpus.questions)
+    assistant = Assistant.load(settings, embedder or load_embedder(settings))
+    assistant.ask(corpus.questions[0])  # warm: latencies are those of a running app
+    passes = []
+    for run in range(runs):
+        note(f"questions, pass {run + 1}/{runs}: {len(corpus.questions)} questions")
+        ours, theirs, latencies = _ask_all(assistant, ensemble, corpus, settings.top_k)
+        passes.append(latency_summary(latencies))
+
+    build = medians([{k: v for k, v in b.items() if isinstance(v, (int, float))} for b in builds])
+    embed_ratio = median_ratio([b["pipeline_texts_per_s"] for b in builds], [b["bare_texts_per_s"] for b in builds])
+    question_medians = medians(passes)
+    result["ours"] = {
+        "build": build,
+        "build_runs": builds,
+        "embedding": {
+            "pipeline_texts_per_s": build["pipeline_texts_per_s"],
+            "bare_texts_per_s": build["bare_texts_per_s"],
+            "pipeline_over_bare": embed_ratio,
+            "bare_texts": build["bare_texts"],
+            "bare_chunk_texts_per_s": build["bare_chunk_texts_per_s"],
+            "bare_sentence_texts_per_s": build["bare_sentence_texts_per_s"],
+            # what share of embedding time goes to sentences, at the bare encoder's rates
+            "sentence_share": sentence_share(build),
+        },
+        "questions": {"count": len(corpus.questions), **question_medians},
+        "question_runs": passes,
+        "serve": serve,
+        "peak_rss_mib": {"build": build["peak_rss_mib"], "serve": serve["peak_rss_mib"]},
+        "index_bytes": _index_files(builds),
+        "index_bytes_total": sum(_index_files(builds).values()),
+        "quality": quality(corpus, ours),
+    }
+    if langchain:
+        result["langchain"] = {
+            "what": "FAISS.from_documents + BM25Retriever(preprocess_func=jieba.lcut) in "
+                    "EnsembleRetriever(weights=[0.5, 0.5]), k=top_k each, same chunks, same model",
+            "build_s": medians([{"build_s": s} for s in langchain_builds])["build_s"],
+            "build_cpu_s": medians([{"cpu": s} for s in langchain_cpu])["cpu"],
+            "build_runs": langchain_builds,
+            "questions": {k: v for k, v in question_medians.items() if k.startswith("langchain_")},
+            "quality": quality(corpus, theirs),
+        }
+        result["ratios"] = {
+            "build_ours_over_langchain": median_ratio([b["build_s"] for b in builds], langchain_builds),
+            "build_cpu_ours_over_langchain": median_ratio([b["build_cpu_s"] for b in builds], langchain_cpu),
+            "question_p50_ours_over_langchain": median_ratio(
+                [p["total_ms_p50"] for p in passes], [p["langchain_ms_p50"] for p in passes]),
+            "question_p95_ours_over_langchain": median_ratio(
+                [p["total_ms_p95"] for p in passes], [p["langchain_ms_p95"] for p in passes]),
+            "question_cpu_p50_ours_over_langchain": median_ratio(
+                [p["cpu_ms_p50"] for p in passes], [p["langchain_cpu_ms_p50"] for p in passes]),
+            "retrieval_p50_ours_over_langchain": median_ratio(
+                [p["ours_retrieval_ms_p50"] for p in passes], [p["langchain_ms_p50"] for p in passes]),
+        }
+    end = describe()
+    result["machine"].update(load_average_end=end["load_average"], torch_threads=end["torch_threads"])
+    return result
+
+
+def sentence_share(build: dict[str, float]) -> float:
+    """Return the share of embedding time spent on sentences, from counts and the bare per-kind rates."""
+    chunk_s = build["chunks"] / build["bare_chunk_texts_per_s"]
+    sentence_s = build["sentences"] / build["bare_sentence_texts_per_s"]
+    return sentence_s / (chunk_s + sentence_s)
