@@ -11,7 +11,7 @@ import pytest
 
 from rag.bench import inews
 from rag.bench.inews import DatasetError, NewsArticle
-from rag.bench.machine import cpu_model, memory_gib
+from rag.bench.machine import cpu_model, memory_gib, peak_rss_mib
 from rag.bench.stats import known_item_hit, latency_summary, median, median_ratio, medians, percentile
 from rag.bench.summary import targets
 from rag.build import build_index
@@ -121,6 +121,9 @@ def test_machine_facts_from_proc_text():
     assert cpu_model("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\n") == "Intel(R) Xeon(R) Processor"
     assert cpu_model("") == "unknown"
     assert memory_gib("MemTotal:       24675004 kB\nMemFree: 1 kB\n") == pytest.approx(23.53, abs=0.01)
+    # VmHWM is the peak, VmRSS only the present: a benchmark reporting VmRSS would under-report memory
+    assert peak_rss_mib("VmPeak:\t 9000000 kB\nVmHWM:\t 1536000 kB\nVmRSS:\t 900000 kB\n") == 1500.0
+    assert math.isnan(peak_rss_mib(""))
 
 
 def _result(p95_ms: float, ratio: float, ours_hit: float, their_hit: float) -> dict:

@@ -28,6 +28,12 @@ def memory_gib(meminfo: str) -> float:
     return int(found.group(1)) / 1024**2 if found else float("nan")
 
 
+def peak_rss_mib(status: str) -> float:
+    """Return VmHWM (peak resident memory) of /proc/PID/status text in MiB (NaN when absent)."""
+    found = re.search(r"^VmHWM:\s*(\d+)\s*kB", status, re.M)
+    return int(found.group(1)) / 1024 if found else float("nan")
+
+
 def _read(path: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8", errors="replace")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..settings import Settings
+from . import machine
 
 
 def in_fresh_process(job: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
@@ -21,8 +22,15 @@ def in_fresh_process(job: Callable[..., dict[str, Any]], *args: Any) -> dict[str
 
 
 def peak_rss_mib() -> float:
-    """Return this process's peak resident memory so far, in MiB (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Return this process's peak resident memory so far, in MiB.
+
+    VmHWM, not ru_maxrss: a spawned child's ru_maxrss starts at its parent's peak (it survives fork and exec),
+    so it would report the benchmark's own memory instead of the child's.
+    """
+    try:
+        return machine.peak_rss_mib(Path("/proc/self/status").read_text(encoding="utf-8"))
+    except OSError:  # not Linux: ru_maxrss is in KiB on Linux and most BSDs
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def folder_bytes(folder: Path) -> dict[str, int]:
