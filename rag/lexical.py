@@ -6,7 +6,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
@@ -71,14 +71,26 @@ class LexicalIndex:
             return np.zeros(self.weights.shape[0], dtype=np.float32)
         return np.asarray(self.weights[:, columns].sum(axis=1), dtype=np.float32).ravel()
 
+    def row_scores(self, rows: Sequence[int], query_tokens: Sequence[str]) -> np.ndarray:
+        """Return `scores(query_tokens)[rows]`, reading only the query's columns."""
+        columns = [self.vocabulary[t] for t in query_tokens if t in self.vocabulary]
+        if not columns or not len(rows):
+            return np.zeros(len(rows), dtype=np.float32)
+        # Columns first: picking rows of a CSC matrix walks every stored value, picking columns only theirs.
+        return np.asarray(self.weights[:, columns][np.asarray(rows)].sum(axis=1), dtype=np.float32).ravel()
+
+    @cached_property
+    def doc_freq(self) -> np.ndarray:
+        """Return how many documents hold each term (column lengths of the CSC matrix), computed once."""
+        return np.diff(self.weights.indptr)
+
     def term_weights(self, tokens: Sequence[str]) -> dict[str, float]:
         """Return each distinct token's BM25 idf (a term the index has never seen weighs as the rarest)."""
         n_docs = max(self.weights.shape[0], 1)
-        doc_freq = np.diff(self.weights.indptr)
         out = {}
         for token in dict.fromkeys(tokens):
             column = self.vocabulary.get(token)
-            df = int(doc_freq[column]) if column is not None else 0
+            df = int(self.doc_freq[column]) if column is not None else 0
             out[token] = float(np.log1p((n_docs - df + 0.5) / (df + 0.5)))
         return out
 
@@ -88,7 +100,7 @@ class LexicalIndex:
         known = [(self.vocabulary[t], w) for t, w in weights.items() if t in self.vocabulary]
         if not known or not total or not len(rows):
             return np.zeros(1 if together else len(rows))
-        present = (self.weights[np.asarray(rows)][:, [c for c, _ in known]] > 0).toarray()
+        present = (self.weights[:, [c for c, _ in known]][np.asarray(rows)] > 0).toarray()
         if together:
             present = present.any(axis=0, keepdims=True)
         return present @ np.array([w for _, w in known]) / total

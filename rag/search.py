@@ -64,7 +64,7 @@ def weighted_fusion(
     dense_weight, bm25_weight, coverage_weight = weights
     ordered = np.asarray(sorted(rows), dtype=np.int64)
     dense = np.asarray(index.vectors[ordered], dtype=np.float32) @ query_vector.astype(np.float32)
-    bm25 = index.lexical.scores(query_tokens)[ordered]
+    bm25 = index.lexical.row_scores(ordered, query_tokens)
     coverage = index.lexical.row_coverage(ordered, index.lexical.term_weights(query_tokens))
     score = (
         dense_weight * _zscore(dense.astype(np.float64))
