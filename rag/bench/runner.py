@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -15,7 +15,7 @@ from ..store import load_index
 from . import inews
 from .machine import describe
 from .probe import build_job, in_fresh_process, serve_job
-from .stats import known_item_hit, latency_summary, median_ratio, medians
+from .stats import known_item_hit, latency_summary, median, median_ratio, medians
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,106 @@ def _index_files(builds: Sequence[dict[str, Any]]) -> dict[str, int]:
     return dict(builds[-1]["index_bytes"]) if builds else {}
 
 
+@dataclass
+class _Measured:
+    """What the runs collected, before medians are taken."""
+
+    builds: list[dict[str, Any]] = field(default_factory=list)
+    langchain_builds: list[float] = field(default_factory=list)
+    langchain_build_cpu: list[float] = field(default_factory=list)
+    passes: list[dict[str, float]] = field(default_factory=list)
+    ours: list[dict[str, Any]] = field(default_factory=list)
+    theirs: list[dict[str, Any]] = field(default_factory=list)
+    serve: dict[str, Any] = field(default_factory=dict)
+
+
+def _measure(corpus: Corpus, settings: Settings, runs: int, langchain: bool, bare_limit: int, note: Note) -> _Measured:
+    """Build `runs` times (ours in a fresh process, then LangChain's), start a server, ask `runs` passes."""
+    measured = _Measured()
+    embedder: Embedder | None = None
+    ensemble = None
+    for run in range(runs):
+        note(f"run {run + 1}/{runs}: our build in a fresh process")
+        build = in_fresh_process(build_job, settings, bare_limit, run)
+        measured.builds.append(build)
+        note(f"  build {build['build_s']:.1f} s (embed {build['embed_s']:.1f} s), "
+             f"{build['chunks']} chunks + {build['sentences']} sentences")
+        if langchain:
+            from .alternative import build_ensemble  # LangChain is only imported when it is benchmarked
+
+            embedder = embedder or load_embedder(settings)
+            ensemble = build_ensemble(load_index(settings).chunks, embedder, settings.top_k)
+            measured.langchain_builds.append(ensemble.build_s)
+            measured.langchain_build_cpu.append(ensemble.build_cpu_s)
+            note(f"  LangChain FAISS + BM25 ensemble {ensemble.build_s:.1f} s")
+
+    note("serving: load and answer every question in a fresh process")
+    measured.serve = in_fresh_process(serve_job, settings, corpus.questions)
+    assistant = Assistant.load(settings, embedder or load_embedder(settings))
+    assistant.ask(corpus.questions[0])  # warm: latencies are those of a running app
+    for run in range(runs):
+        note(f"questions, pass {run + 1}/{runs}: {len(corpus.questions)} questions")
+        measured.ours, measured.theirs, latencies = _ask_all(assistant, ensemble, corpus, settings.top_k)
+        measured.passes.append(latency_summary(latencies))
+    return measured
+
+
+def _ours(corpus: Corpus, measured: _Measured) -> dict[str, Any]:
+    builds, passes = measured.builds, measured.passes
+    build = medians([{k: v for k, v in b.items() if isinstance(v, (int, float))} for b in builds])
+    return {
+        "build": build,
+        "build_runs": builds,
+        "embedding": {
+            "pipeline_texts_per_s": build["pipeline_texts_per_s"],
+            "bare_texts_per_s": build["bare_texts_per_s"],
+            "pipeline_over_bare": median_ratio(
+                [b["pipeline_texts_per_s"] for b in builds], [b["bare_texts_per_s"] for b in builds]),
+            "bare_texts": build["bare_texts"],
+            "bare_chunk_texts_per_s": build["bare_chunk_texts_per_s"],
+            "bare_sentence_texts_per_s": build["bare_sentence_texts_per_s"],
+            # what share of embedding time goes to sentences, at the bare encoder's rates
+            "sentence_share": sentence_share(build),
+        },
+        "questions": {"count": len(corpus.questions), **medians(passes)},
+        "question_runs": passes,
+        "serve": measured.serve,
+        "peak_rss_mib": {"build": build["peak_rss_mib"], "serve": measured.serve["peak_rss_mib"]},
+        "index_bytes": _index_files(builds),
+        "index_bytes_total": sum(_index_files(builds).values()),
+        "quality": quality(corpus, measured.ours),
+    }
+
+
+def _langchain(corpus: Corpus, measured: _Measured) -> dict[str, Any]:
+    return {
+        "what": "FAISS.from_documents + BM25Retriever(preprocess_func=jieba.lcut) in "
+                "EnsembleRetriever(weights=[0.5, 0.5]), k=top_k each, same chunks, same model",
+        "build_s": median(measured.langchain_builds),
+        "build_cpu_s": median(measured.langchain_build_cpu),
+        "build_runs": measured.langchain_builds,
+        "questions": {k: v for k, v in medians(measured.passes).items() if k.startswith("langchain_")},
+        "quality": quality(corpus, measured.theirs),
+    }
+
+
+def _ratios(measured: _Measured) -> dict[str, float]:
+    builds, passes = measured.builds, measured.passes
+
+    def paired(ours: str, theirs: str) -> float:
+        return median_ratio([p[ours] for p in passes], [p[theirs] for p in passes])
+
+    return {
+        "build_ours_over_langchain": median_ratio([b["build_s"] for b in builds], measured.langchain_builds),
+        "build_cpu_ours_over_langchain": median_ratio(
+            [b["build_cpu_s"] for b in builds], measured.langchain_build_cpu),
+        "question_p50_ours_over_langchain": paired("total_ms_p50", "langchain_ms_p50"),
+        "question_p95_ours_over_langchain": paired("total_ms_p95", "langchain_ms_p95"),
+        "question_cpu_p50_ours_over_langchain": paired("cpu_ms_p50", "langchain_cpu_ms_p50"),
+        "retrieval_p50_ours_over_langchain": paired("ours_retrieval_ms_p50", "langchain_ms_p50"),
+    }
+
+
 def run_benchmark(
     corpus: Corpus, base: Settings, work_dir: Path, runs: int, langchain: bool = True, bare_limit: int = 2000,
     note: Note = lambda line: None,
@@ -120,78 +220,11 @@ def run_benchmark(
     settings = base.with_overrides(corpus_dir=corpus.folder, index_dir=work_dir / corpus.name / "index")
     result: dict[str, Any] = {"corpus": {"name": corpus.name, **corpus_stats(corpus.folder)}, "runs": runs,
                               "machine": describe(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    embedder: Embedder | None = None
-    builds, langchain_builds, langchain_cpu, ensemble = [], [], [], None
-    for run in range(runs):
-        note(f"run {run + 1}/{runs}: our build in a fresh process")
-        builds.append(in_fresh_process(build_job, settings, bare_limit, run))
-        note(f"  build {builds[-1]['build_s']:.1f} s (embed {builds[-1]['embed_s']:.1f} s), "
-             f"{builds[-1]['chunks']} chunks + {builds[-1]['sentences']} sentences")
-        if langchain:
-            from .alternative import build_ensemble
-
-            embedder = embedder or load_embedder(settings)
-            ensemble = build_ensemble(load_index(settings).chunks, embedder, settings.top_k)
-            langchain_builds.append(ensemble.build_s)
-            langchain_cpu.append(ensemble.build_cpu_s)
-            note(f"  LangChain FAISS + BM25 ensemble {ensemble.build_s:.1f} s")
-
-    note("serving: load and answer every question in a fresh process")
-    serve = in_fresh_process(serve_job, settings, corpus.questions)
-    assistant = Assistant.load(settings, embedder or load_embedder(settings))
-    assistant.ask(corpus.questions[0])  # warm: latencies are those of a running app
-    passes = []
-    for run in range(runs):
-        note(f"questions, pass {run + 1}/{runs}: {len(corpus.questions)} questions")
-        ours, theirs, latencies = _ask_all(assistant, ensemble, corpus, settings.top_k)
-        passes.append(latency_summary(latencies))
-
-    build = medians([{k: v for k, v in b.items() if isinstance(v, (int, float))} for b in builds])
-    embed_ratio = median_ratio([b["pipeline_texts_per_s"] for b in builds], [b["bare_texts_per_s"] for b in builds])
-    question_medians = medians(passes)
-    result["ours"] = {
-        "build": build,
-        "build_runs": builds,
-        "embedding": {
-            "pipeline_texts_per_s": build["pipeline_texts_per_s"],
-            "bare_texts_per_s": build["bare_texts_per_s"],
-            "pipeline_over_bare": embed_ratio,
-            "bare_texts": build["bare_texts"],
-            "bare_chunk_texts_per_s": build["bare_chunk_texts_per_s"],
-            "bare_sentence_texts_per_s": build["bare_sentence_texts_per_s"],
-            # what share of embedding time goes to sentences, at the bare encoder's rates
-            "sentence_share": sentence_share(build),
-        },
-        "questions": {"count": len(corpus.questions), **question_medians},
-        "question_runs": passes,
-        "serve": serve,
-        "peak_rss_mib": {"build": build["peak_rss_mib"], "serve": serve["peak_rss_mib"]},
-        "index_bytes": _index_files(builds),
-        "index_bytes_total": sum(_index_files(builds).values()),
-        "quality": quality(corpus, ours),
-    }
+    measured = _measure(corpus, settings, runs, langchain, bare_limit, note)
+    result["ours"] = _ours(corpus, measured)
     if langchain:
-        result["langchain"] = {
-            "what": "FAISS.from_documents + BM25Retriever(preprocess_func=jieba.lcut) in "
-                    "EnsembleRetriever(weights=[0.5, 0.5]), k=top_k each, same chunks, same model",
-            "build_s": medians([{"build_s": s} for s in langchain_builds])["build_s"],
-            "build_cpu_s": medians([{"cpu": s} for s in langchain_cpu])["cpu"],
-            "build_runs": langchain_builds,
-            "questions": {k: v for k, v in question_medians.items() if k.startswith("langchain_")},
-            "quality": quality(corpus, theirs),
-        }
-        result["ratios"] = {
-            "build_ours_over_langchain": median_ratio([b["build_s"] for b in builds], langchain_builds),
-            "build_cpu_ours_over_langchain": median_ratio([b["build_cpu_s"] for b in builds], langchain_cpu),
-            "question_p50_ours_over_langchain": median_ratio(
-                [p["total_ms_p50"] for p in passes], [p["langchain_ms_p50"] for p in passes]),
-            "question_p95_ours_over_langchain": median_ratio(
-                [p["total_ms_p95"] for p in passes], [p["langchain_ms_p95"] for p in passes]),
-            "question_cpu_p50_ours_over_langchain": median_ratio(
-                [p["cpu_ms_p50"] for p in passes], [p["langchain_cpu_ms_p50"] for p in passes]),
-            "retrieval_p50_ours_over_langchain": median_ratio(
-                [p["ours_retrieval_ms_p50"] for p in passes], [p["langchain_ms_p50"] for p in passes]),
-        }
+        result["langchain"] = _langchain(corpus, measured)
+        result["ratios"] = _ratios(measured)
     end = describe()
     result["machine"].update(load_average_end=end["load_average"], torch_threads=end["torch_threads"])
     return result
