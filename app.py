@@ -26,10 +26,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _origins(value: str | None) -> tuple[str, ...] | None:
-    return None if value is None else tuple(value.replace(",", " ").split())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Start getting the index ready, then serve (the page and /api/health say it is getting ready until then)."""
     args = parse_args(argv)
@@ -40,15 +36,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from rag.errors import RagError
     from rag.server import create_app
-    from rag.settings import load_settings
+    from rag.settings import load_settings, parse_list
     from rag.web import CONCURRENCY, Service, build_page
 
     try:
         settings = load_settings(
             host=args.host,
             port=args.port,
-            cors_origins=_origins(args.cors_origins),
-            frame_ancestors=_origins(args.frame_ancestors),
+            cors_origins=None if args.cors_origins is None else parse_list(args.cors_origins),
+            frame_ancestors=None if args.frame_ancestors is None else parse_list(args.frame_ancestors),
             rate_limit_per_minute=args.rate_limit,
         )
     except RagError as error:

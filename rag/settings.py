@@ -99,6 +99,11 @@ class Settings:
         return dataclasses.replace(self, **clean)
 
 
+def parse_list(raw: str) -> tuple[str, ...]:
+    """Return the items of a list written with spaces and/or commas, e.g. "https://a.example, https://b.example"."""
+    return tuple(part for part in re.split(r"[\s,]+", raw) if part)
+
+
 def _coerce(name: str, raw: str, kind: Any) -> Any:
     try:
         if kind in (int, "int"):
@@ -108,7 +113,7 @@ def _coerce(name: str, raw: str, kind: Any) -> Any:
         if kind in (Path, "Path"):
             return Path(raw)
         if str(kind).startswith("tuple[str"):
-            return tuple(part for part in re.split(r"[\s,]+", raw) if part)
+            return parse_list(raw)
         if str(kind).startswith("tuple"):
             return tuple(float(part) for part in raw.split(","))
     except ValueError:
