@@ -17,13 +17,12 @@ from .guards import RateLimiter
 ASSETS = Path(__file__).resolve().parent / "assets"
 
 
-def embed_page(root_path: str, max_chars: int) -> str:
-    """Return the /embed page's HTML with the base path, the limit and the words of both languages filled in."""
+def embed_template(max_chars: int) -> str:
+    """Return the /embed page's HTML with the limit and the words of both languages filled in; `__BASE__` is left."""
     # Inside <script type="application/json"> only "</" could end the element early; escape "<" altogether.
     strings = json.dumps(STRINGS, ensure_ascii=False).replace("<", "\\u003c")
     return (
         (ASSETS / "embed.html").read_text(encoding="utf-8")
-        .replace("__BASE__", html.escape(root_path, quote=True))
         .replace("__STRINGS__", strings)
         .replace("__MAX_CHARS__", str(max_chars))
     )
@@ -32,16 +31,18 @@ def embed_page(root_path: str, max_chars: int) -> str:
 def add_widget(app: FastAPI, service: Service, limiter: RateLimiter) -> None:
     """Serve /embed, /embed/static/*, /embed/api/* (no token: the page holds none) and /widget.js on the app."""
     pages = APIRouter(include_in_schema=False)
+    template = embed_template(service.settings.max_question_chars)
+    script = (ASSETS / "widget.js").read_text(encoding="utf-8")
 
     @pages.get("/embed", response_class=HTMLResponse)
     def embed(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return HTMLResponse(embed_page(root, service.settings.max_question_chars), headers={"Cache-Control": "no-cache"})
+        root = html.escape(request.scope.get("root_path", ""), quote=True)
+        return HTMLResponse(template.replace("__BASE__", root), headers={"Cache-Control": "no-cache"})
 
     @pages.get("/widget.js")
     def widget() -> Response:
         return Response(
-            (ASSETS / "widget.js").read_text(encoding="utf-8"),
+            script,
             media_type="text/javascript; charset=utf-8",
             headers={"Cache-Control": "public, max-age=300"},
         )
