@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .lexical import Tokenizer, coverage
+from .lexical import coverage
 from .records import Citation, Hit, Sentence
 from .store import Index
 
@@ -57,7 +57,6 @@ def score_sentences(
     hits: Sequence[Hit],
     query_vector: np.ndarray,
     weights: dict[str, float],
-    tokenizer: Tokenizer,
     passages: int,
     lexical_weight: float,
     rank_weight: float,
@@ -77,7 +76,7 @@ def score_sentences(
     scored = []
     for sentence_id, similarity in zip(ids.tolist(), dense.tolist()):
         sentence = index.sentences[sentence_id]
-        cover = coverage(weights, set(tokenizer.tokens(sentence.text)))
+        cover = coverage(weights, set(sentence.terms))
         rank = seen[sentence_id]
         score = similarity + lexical_weight * cover + rank_weight / rank
         scored.append(SentenceScore(sentence, score, similarity, cover, rank))

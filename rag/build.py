@@ -156,6 +156,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: BuildProgress 
     old_entries = {e["file"]: e for e in previous.manifest["articles"]} if previous else {}
 
     splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
+    tokenizer = shared_tokenizer()
     kept: dict[str, _ArticleParts] = {}
     fresh: list[_ArticleParts] = []
     skipped: list[tuple[str, str]] = []
@@ -173,7 +174,10 @@ def build_index(settings: Settings, embedder: Embedder, progress: BuildProgress 
             log.warning("skipping %s", why)
             skipped.append((source.name, str(why)))
             continue
-        sentences = article_sentences(article, 0)
+        sentences = [
+            dataclasses.replace(s, terms=tuple(dict.fromkeys(tokenizer.tokens(s.text))))
+            for s in article_sentences(article, 0)
+        ]
         chunks = chunk_article(article, sentences, splitter, 0)
         empty = np.zeros((0, embedder.dimension))
         fresh.append(_ArticleParts(source, article.title, tuple(chunks), tuple(sentences), empty, empty))
@@ -193,7 +197,6 @@ def build_index(settings: Settings, embedder: Embedder, progress: BuildProgress 
     sentence_vectors = np.concatenate([p.sentence_vectors for p in parts]) if parts else np.zeros((0, dimension))
     dense = faiss.IndexFlatIP(dimension)
     dense.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    tokenizer = shared_tokenizer()
     lexical = build_lexical([tokenizer.tokens(c.text) for c in chunks], settings.bm25_k1, settings.bm25_b)
     timings["lexical_and_faiss"] = time.perf_counter() - tick
 

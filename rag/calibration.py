@@ -24,7 +24,6 @@ import numpy as np
 from .records import Hit
 from .store import Index
 
-BACKGROUND_SAMPLE = 1024
 TOP_PASSAGES = 3
 
 
@@ -41,12 +40,9 @@ class Signals:
 
 def _background(index: Index, query_vector: np.ndarray) -> tuple[float, float]:
     """Mean and spread of the query's similarity to an evenly spaced sample of the corpus's sentences."""
-    total = len(index.sentences)
-    if total == 0:
+    if len(index.sentences) == 0:
         return 0.0, 1.0
-    step = max(1, total // BACKGROUND_SAMPLE)
-    sample = np.asarray(index.sentence_vectors[::step][:BACKGROUND_SAMPLE], dtype=np.float32)
-    sims = sample @ query_vector.astype(np.float32)
+    sims = index.sentence_sample @ query_vector.astype(np.float32)
     return float(sims.mean()), float(max(sims.std(), 1e-3))
 
 

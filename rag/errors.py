@@ -28,3 +28,7 @@ class QuestionError(RagError, ValueError):
 
 class QuestionTooLongError(QuestionError):
     """A question is over the length limit (the API answers 413 for it)."""
+
+
+# What every message about an unusable index ends with.
+REBUILD = "run `python -m rag build`"

@@ -64,7 +64,7 @@ class Assistant:
         tick = time.perf_counter()
         weights = self.index.lexical.term_weights(tokens)
         scored = score_sentences(
-            self.index, hits, query_vector, weights, self.tokenizer,
+            self.index, hits, query_vector, weights,
             settings.answer_passages, settings.sentence_lexical_weight, settings.sentence_rank_weight,
         )
         chosen = select_sentences(

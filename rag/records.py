@@ -39,6 +39,8 @@ class Sentence:
     line_end: int
     char_start: int  # offsets in the article's clean text
     char_end: int
+    # The tokenizer's distinct tokens of `text`, stored by the build so a question runs no jieba over sentences.
+    terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

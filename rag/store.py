@@ -6,37 +6,54 @@ import logging
 import os
 import shutil
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Sequence
 
 import faiss
 import numpy as np
 
 from . import __version__
-from .errors import IndexMismatchError, IndexMissingError
+from .errors import REBUILD, IndexMismatchError, IndexMissingError
 from .lexical import LexicalIndex
 from .records import Chunk, Sentence
+from .rows import LazyRows, write_rows
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-REBUILD = "run `python -m rag build`"
-FILES = ("chunks.jsonl", "sentences.jsonl", "vectors.npy", "sentence_vectors.npy", "dense.faiss", "lexical.npz")
+# 2: rows read on demand through byte offsets (*.offsets.npy); sentences carry their tokens (`terms`).
+FORMAT_VERSION = 2
+FILES = (
+    "chunks.jsonl", "chunks.offsets.npy", "sentences.jsonl", "sentences.offsets.npy", "vectors.npy",
+    "sentence_vectors.npy", "dense.faiss", "lexical.npz", "vocabulary.json",
+)
+# Evenly spaced sentence vectors held in memory as the corpus's background similarity (rag/calibration.py).
+SENTENCE_SAMPLE = 1024
 
 
 @dataclass(frozen=True)
 class Index:
-    """Everything a question needs, loaded from an index folder. Row i of every array is chunk i."""
+    """Everything a question needs, loaded from an index folder. Row i of every array is chunk i.
+
+    Loading reads no rows: `chunks` and `sentences` parse a row when it is asked for, and the vectors and
+    the dense index are memory-mapped, so a question touches only its candidates.
+    """
 
     folder: Path
     manifest: dict[str, Any]
-    chunks: tuple[Chunk, ...]
-    sentences: tuple[Sentence, ...]
+    chunks: Sequence[Chunk]
+    sentences: Sequence[Sentence]
     vectors: np.ndarray  # chunk vectors, float32, L2-normalised
     sentence_vectors: np.ndarray  # float16, L2-normalised; read only for candidate sentences
     dense: faiss.Index
     lexical: LexicalIndex
+
+    @cached_property
+    def sentence_sample(self) -> np.ndarray:
+        """Return up to SENTENCE_SAMPLE evenly spaced sentence vectors as float32, read from disk once."""
+        step = max(1, len(self.sentences) // SENTENCE_SAMPLE)
+        return np.asarray(self.sentence_vectors[::step][:SENTENCE_SAMPLE], dtype=np.float32)
 
 
 def build_settings(settings: Settings) -> dict[str, Any]:
@@ -51,27 +68,21 @@ def build_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as out:
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """Write manifest.json with this format and package version; written last, it marks the folder complete."""
+    manifest = dict(manifest, format_version=FORMAT_VERSION, package_version=__version__)
+    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 def write_index(folder: Path, index: Index) -> None:
     """Write every file of `index` into an empty `folder`, the manifest last."""
-    _write_jsonl(folder / "chunks.jsonl", (asdict(c) for c in index.chunks))
-    _write_jsonl(folder / "sentences.jsonl", (asdict(s) for s in index.sentences))
-    np.save(folder / "vectors.npy", index.vectors.astype(np.float32), allow_pickle=False)
-    np.save(folder / "sentence_vectors.npy", index.sentence_vectors.astype(np.float16), allow_pickle=False)
+    write_rows(folder / "chunks.jsonl", (asdict(c) for c in index.chunks))
+    write_rows(folder / "sentences.jsonl", (asdict(s) for s in index.sentences))
+    np.save(folder / "vectors.npy", np.asarray(index.vectors, dtype=np.float32), allow_pickle=False)
+    np.save(folder / "sentence_vectors.npy", np.asarray(index.sentence_vectors, dtype=np.float16), allow_pickle=False)
     faiss.write_index(index.dense, str(folder / "dense.faiss"))
     index.lexical.save(folder)
-    manifest = dict(index.manifest, format_version=FORMAT_VERSION, package_version=__version__)
-    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_manifest(folder, index.manifest)
 
 
 def _is_index_or_empty(folder: Path) -> bool:
@@ -139,18 +150,16 @@ def load_index(settings: Settings) -> Index:
     missing = [name for name in FILES if not (folder / name).exists()]
     if missing:
         raise IndexMismatchError(f"the index in {folder} is incomplete (no {missing[0]}): {REBUILD}")
-    try:
-        chunks = tuple(
-            Chunk(**{**row, "sentence_ids": tuple(row["sentence_ids"])}) for row in _read_jsonl(folder / "chunks.jsonl")
-        )
-        sentences = tuple(Sentence(**row) for row in _read_jsonl(folder / "sentences.jsonl"))
-    except (TypeError, KeyError, ValueError) as error:
-        raise IndexMismatchError(f"the index in {folder} is damaged ({type(error).__name__} in its rows): {REBUILD}") from None
+    chunks = LazyRows(folder / "chunks.jsonl", _chunk)
+    sentences = LazyRows(folder / "sentences.jsonl", _sentence)
+    for rows in (chunks, sentences):
+        if len(rows):  # a row of another shape shows now, not at the first question
+            rows[0], rows[-1]
     vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
     sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
-    dense = faiss.read_index(str(folder / "dense.faiss"))
-    lexical = LexicalIndex.load(folder, settings.bm25_k1, settings.bm25_b)
     counts = manifest.get("counts", {})
+    dense = faiss.read_index(str(folder / "dense.faiss"), faiss.IO_FLAG_MMAP_IFC)
+    lexical = LexicalIndex.load(folder, settings.bm25_k1, settings.bm25_b)
     sizes = {
         "chunks": (len(chunks), vectors.shape[0], dense.ntotal, lexical.weights.shape[0]),
         "sentences": (len(sentences), sentence_vectors.shape[0]),
@@ -161,3 +170,15 @@ def load_index(settings: Settings) -> Index:
     if manifest.get("package_version") != __version__:
         log.info("index written by rag %s, running %s", manifest.get("package_version"), __version__)
     return Index(folder, manifest, chunks, sentences, vectors, sentence_vectors, dense, lexical)
+
+
+def _chunk(row_number: int, row: dict[str, Any]) -> Chunk:
+    if row["chunk_id"] != row_number:
+        raise ValueError("row out of place")
+    return Chunk(**{**row, "sentence_ids": tuple(row["sentence_ids"])})
+
+
+def _sentence(row_number: int, row: dict[str, Any]) -> Sentence:
+    if row["sentence_id"] != row_number:
+        raise ValueError("row out of place")
+    return Sentence(**{**row, "terms": tuple(row["terms"])})

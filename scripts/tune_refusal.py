@@ -41,7 +41,7 @@ def main(files: list[str]) -> None:
         tokens = assistant.tokenizer.tokens(question.question)
         hits = hybrid_search(assistant.index, vector, tokens, settings.top_k, settings)
         weights = assistant.index.lexical.term_weights(tokens)
-        scored = score_sentences(assistant.index, hits, vector, weights, assistant.tokenizer, settings.answer_passages,
+        scored = score_sentences(assistant.index, hits, vector, weights, settings.answer_passages,
                                  settings.sentence_lexical_weight, settings.sentence_rank_weight)
         found = signals(assistant.index, vector, weights, max((s.dense for s in scored), default=None), hits, True)
         rows.append([found.dense_z, found.unknown, found.coverage])

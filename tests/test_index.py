@@ -163,3 +163,73 @@ def test_source_lines_serve_corpus_articles_and_nothing_else(tmp_path):
     for bad in ("corpus/../secret.txt", "/etc/passwd", str(tmp_path / "secret.txt"), "corpus/link.txt", "corpus/none.txt", "other/a.txt"):
         with pytest.raises(SourceNotFoundError):
             source_lines(corpus, bad)
+
+
+def test_rows_are_read_by_id_and_equal_the_files_rows(tmp_path):
+    from rag.records import Chunk, Sentence
+
+    settings = fake_settings(tmp_path, SEEDS)
+    build_index(settings, HashingEmbedder(64))
+    index = load_index(settings)
+    lines = (settings.index_dir / "sentences.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(index.sentences) == len(lines) > 300
+
+    def parse(line: str) -> Sentence:
+        row = json.loads(line)
+        return Sentence(**{**row, "terms": tuple(row["terms"])})
+
+    for i in (0, 17, len(lines) - 1):
+        assert index.sentences[i] == parse(lines[i])
+    assert index.sentences[-1] == index.sentences[len(lines) - 1]
+    assert index.sentences[5:8] == [parse(line) for line in lines[5:8]]
+    chunk = index.chunks[42]
+    assert isinstance(chunk, Chunk) and chunk.chunk_id == 42 and chunk.sentence_ids
+    assert all(index.sentences[i].file == chunk.file for i in chunk.sentence_ids)
+    assert [c.chunk_id for c in index.chunks] == list(range(len(index.chunks)))
+    with pytest.raises(IndexError):
+        index.chunks[len(index.chunks)]
+
+
+def test_answers_from_rows_read_on_demand_equal_answers_from_rows_in_memory(tmp_path):
+    import dataclasses
+
+    from rag.lexical import shared_tokenizer
+    from rag.pipeline import Assistant
+
+    settings = fake_settings(tmp_path, SEEDS)
+    build_index(settings, HashingEmbedder(64))
+    lazy = load_index(settings)
+    held = dataclasses.replace(lazy, chunks=tuple(lazy.chunks), sentences=tuple(lazy.sentences))
+    for question in ("Sora是在哪一天发布的？", "Adobe股价跌了多少？", "What did OpenAI release?"):
+        a = Assistant(settings, lazy, HashingEmbedder(64), shared_tokenizer()).ask(question)
+        b = Assistant(settings, held, HashingEmbedder(64), shared_tokenizer()).ask(question)
+        assert (a.text, a.citations, a.hits, a.confidence) == (b.text, b.citations, b.hits, b.confidence)
+
+
+def test_a_row_damaged_in_place_says_how_to_rebuild_when_read(tmp_path):
+    settings = fake_settings(tmp_path, SEEDS)
+    build_index(settings, HashingEmbedder(64))
+    path = settings.index_dir / "sentences.jsonl"
+    lines = path.read_bytes().split(b"\n")
+    lines[100] = lines[100].replace(b'"quote"', b'"quota"')  # same length: the offsets still fit
+    path.write_bytes(b"\n".join(lines))
+    index = load_index(settings)
+    assert index.sentences[99].sentence_id == 99
+    with pytest.raises(IndexMismatchError, match=r"damaged \(sentences.jsonl: TypeError in row 100\).*python -m rag build"):
+        index.sentences[100]
+
+
+def test_an_index_of_the_previous_format_says_to_rebuild_and_a_build_replaces_it(tmp_path):
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))
+    build_index(settings, HashingEmbedder(64))
+    manifest_path = settings.index_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["format_version"] = 1
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    (settings.index_dir / "chunks.offsets.npy").unlink()  # format 1 had no offsets
+    with pytest.raises(IndexMismatchError, match=rf"has format 1, this version reads {FORMAT_VERSION}: run `python -m rag build`"):
+        load_index(settings)
+    assert "format 1" in stale_reason(settings)
+    report = build_index(settings, HashingEmbedder(64))
+    assert len(report.added) == 3 and not report.unchanged  # nothing reused from the old format
+    assert _search(settings)[0][0] == "corpus/b.md"
