@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-import faiss
 import numpy as np
 
 from .chunking import SEPARATORS, article_sentences, chunk_article, make_splitter
 from .corpus import SourceFile, list_sources, read_article
+from .dense import build_dense
 from .embedding import Embedder
 from .errors import CorpusError, IndexMismatchError, IndexMissingError
 from .lexical import build_lexical, shared_tokenizer
@@ -195,10 +195,9 @@ def build_index(settings: Settings, embedder: Embedder, progress: BuildProgress 
     dimension = embedder.dimension
     vectors = np.concatenate([p.chunk_vectors for p in parts]) if parts else np.zeros((0, dimension), np.float32)
     sentence_vectors = np.concatenate([p.sentence_vectors for p in parts]) if parts else np.zeros((0, dimension))
-    dense = faiss.IndexFlatIP(dimension)
-    dense.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    dense, dense_record = build_dense(vectors, settings, probes=sentence_vectors)
     lexical = build_lexical([tokenizer.tokens(c.text) for c in chunks], settings.bm25_k1, settings.bm25_b)
-    timings["lexical_and_faiss"] = time.perf_counter() - tick
+    timings["lexical_and_dense"] = time.perf_counter() - tick
 
     removed = sorted(set(old_entries) - {s.name for s in sources})
     manifest = {
@@ -218,7 +217,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: BuildProgress 
             "separators": SEPARATORS,
             "max_sentence_chars": MAX_SENTENCE_CHARS,
         },
-        "dense": {"faiss": "IndexFlatIP"},
+        "dense": dense_record,
         "lexical": {"tokenizer": "jieba search mode + rag/data/userdict.txt + stopwords", "k1": settings.bm25_k1, "b": settings.bm25_b},
         "counts": {
             "articles": len(parts),

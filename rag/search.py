@@ -6,6 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .dense import nearest
 from .records import Hit
 from .settings import Settings
 from .store import Index
@@ -28,14 +29,10 @@ def rrf(rankings: Sequence[Sequence[int]], weights: Sequence[float], k: int) -> 
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
-def dense_ranking(index: Index, query_vector: np.ndarray, k: int) -> Ranking:
-    """Return the k chunks nearest to the query vector by inner product."""
-    k = min(k, index.dense.ntotal)
-    if k == 0:
-        return Ranking((), ())
-    scores, rows = index.dense.search(np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32), k)
-    keep = rows[0] >= 0
-    return Ranking(tuple(rows[0][keep].tolist()), tuple(scores[0][keep].tolist()))
+def dense_ranking(index: Index, query_vector: np.ndarray, k: int, settings: Settings) -> Ranking:
+    """Return the k chunks nearest to the query vector by inner product (exact, or as the dense index finds them)."""
+    rows, scores = nearest(index.dense, index.vectors, query_vector, k, settings)
+    return Ranking(tuple(rows.tolist()), tuple(scores.tolist()))
 
 
 def lexical_ranking(index: Index, query_tokens: Sequence[str], k: int) -> Ranking:
@@ -82,7 +79,7 @@ def hybrid_search(
     settings: Settings,
 ) -> list[Hit]:
     """Return the top_k hits of dense and lexical candidates fused as the settings say, with each side's rank."""
-    dense = dense_ranking(index, query_vector, settings.candidates)
+    dense = dense_ranking(index, query_vector, settings.candidates, settings)
     lexical = lexical_ranking(index, query_tokens, settings.candidates)
     if settings.fusion == "rrf":
         fused = rrf([dense.rows, lexical.rows], [settings.dense_weight, settings.lexical_weight], settings.rrf_k)

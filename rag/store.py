@@ -14,6 +14,7 @@ import faiss
 import numpy as np
 
 from . import __version__
+from .dense import load_dense
 from .errors import REBUILD, IndexMismatchError, IndexMissingError
 from .lexical import LexicalIndex
 from .records import Chunk, Sentence
@@ -158,7 +159,7 @@ def load_index(settings: Settings) -> Index:
     vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
     sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
     counts = manifest.get("counts", {})
-    dense = faiss.read_index(str(folder / "dense.faiss"), faiss.IO_FLAG_MMAP_IFC)
+    dense = load_dense(folder / "dense.faiss", manifest.get("dense", {}), counts.get("chunks", -1), vectors.shape[1])
     lexical = LexicalIndex.load(folder, settings.bm25_k1, settings.bm25_b)
     sizes = {
         "chunks": (len(chunks), vectors.shape[0], dense.ntotal, lexical.weights.shape[0]),

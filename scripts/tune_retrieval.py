@@ -36,7 +36,7 @@ def main(gold: str, specs: list[str]) -> None:
         build_index(settings, embedder)
         index = load_index(settings)
         candidates = [
-            sorted(set(dense_ranking(index, v, 50).rows) | set(lexical_ranking(index, t, 50).rows))
+            sorted(set(dense_ranking(index, v, 50, settings).rows) | set(lexical_ranking(index, t, 50).rows))
             for v, t in zip(vectors, tokens)
         ]
         results = []
