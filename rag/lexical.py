@@ -138,16 +138,22 @@ def build_lexical(documents: Sequence[Sequence[str]], k1: float, b: float) -> Le
         rows.append(np.full(unique.size, row))
         cols.append(unique)
         counts.append(tf)
-    n_docs = len(documents)
-    shape = (n_docs, len(vocabulary))
+    shape = (len(documents), len(vocabulary))
     if not vocabulary:
         return LexicalIndex(sparse.csc_matrix(shape, dtype=np.float32), vocabulary, k1, b)
-    row_ids, col_ids, tf = (np.concatenate(x) for x in (rows, cols, counts))
     lengths = np.array([len(tokens) for tokens in documents], dtype=np.float64)
-    avg_length = max(lengths.mean(), 1e-9)
-    doc_freq = np.bincount(col_ids, minlength=len(vocabulary))
+    weights = bm25_matrix(np.concatenate(rows), np.concatenate(cols), np.concatenate(counts), lengths, len(vocabulary), k1, b)
+    return LexicalIndex(weights, vocabulary, k1, b)
+
+
+def bm25_matrix(
+    row_ids: np.ndarray, col_ids: np.ndarray, tf: np.ndarray, lengths: np.ndarray, terms: int, k1: float, b: float
+) -> sparse.csc_matrix:
+    """Return the (documents × terms) BM25 weights from each (document, term) pair's count and the document lengths."""
+    n_docs = len(lengths)
+    avg_length = max(float(np.mean(lengths)) if n_docs else 0.0, 1e-9)
+    doc_freq = np.bincount(col_ids, minlength=terms)
     idf = np.log1p((n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
     norm = k1 * (1 - b + b * lengths[row_ids] / avg_length)
     values = idf[col_ids] * tf * (k1 + 1) / (tf + norm)
-    weights = sparse.csc_matrix((values.astype(np.float32), (row_ids, col_ids)), shape=shape)
-    return LexicalIndex(weights, vocabulary, k1, b)
+    return sparse.csc_matrix((values.astype(np.float32), (row_ids, col_ids)), shape=(n_docs, terms))
