@@ -69,7 +69,9 @@ class HashingEmbedder:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model with the e5-style prompts from the settings."""
 
-    def __init__(self, name: str, path: str, query_prompt: str, passage_prompt: str, batch_size: int) -> None:
+    def __init__(
+        self, name: str, path: str, query_prompt: str, passage_prompt: str, batch_size: int, query_threads: int = 1
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
@@ -89,6 +91,7 @@ class SentenceTransformerEmbedder:
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
         self.batch_size = batch_size
+        self.query_threads = query_threads
 
     def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         return self.model.encode(
@@ -108,7 +111,15 @@ class SentenceTransformerEmbedder:
         return out
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self.query_prompt)
+        import torch
+
+        # torch's thread count is per calling thread (OpenMP): a build in another thread keeps its own.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(max(1, self.query_threads))
+        try:
+            return self._encode(texts, self.query_prompt)
+        finally:
+            torch.set_num_threads(threads)
 
 
 def resolve_model_path(settings: Settings) -> str:
@@ -131,5 +142,6 @@ def load_embedder(settings: Settings) -> Embedder:
     path = resolve_model_path(settings)
     log.info("loading embedding model %s from %s", settings.embed_model, path)
     return SentenceTransformerEmbedder(
-        settings.embed_model, path, settings.query_prompt, settings.passage_prompt, settings.embed_batch_size
+        settings.embed_model, path, settings.query_prompt, settings.passage_prompt, settings.embed_batch_size,
+        settings.question_threads,
     )

@@ -57,9 +57,10 @@ class Settings:
     hnsw_ef_search: int = 128
     # The approximate index returns this many times the candidates, re-scored exactly from vectors.npy.
     dense_refine: int = 2
-    # FAISS threads per question: one query gains nothing from two, and waits for a busy core (measured
-    # 16–24 ms lost at 10k–50k passages on a shared machine).
-    search_threads: int = 1
+    # Threads one question uses, for its embedding (torch) and its dense search (FAISS). A second thread
+    # waits for a busy core: with another job on the other core, embedding a question took 944 ms with
+    # two torch threads and 20–23 ms with one; exact search lost 16–24 ms at 10k–50k passages.
+    question_threads: int = 1
     # "weighted": dense_weight * z-scored cosine + lexical_weight * max-normalised BM25
     #   + coverage_weight * share of the question's idf mass present; "rrf": weighted reciprocal rank fusion.
     # Weights chosen by measurement on the public gold questions (README): stable across chunk sizes.

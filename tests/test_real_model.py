@@ -69,3 +69,20 @@ def test_cli_answers_with_line_citations_on_the_real_model(real, capsys):
     assert main(["ask", "Sora是在哪一天发布的？", *args]) == 0
     out = capsys.readouterr().out
     assert "2月16日" in out and "[1]" in out and "seeds/0" in out
+
+
+def test_a_question_is_embedded_on_one_thread_and_leaves_the_others_alone(real):
+    import numpy as np
+    import torch
+
+    embedder = real.embedder
+    before = torch.get_num_threads()
+    one = embedder.encode_queries(["Sora是在哪一天发布的？"])
+    assert torch.get_num_threads() == before  # a build in this thread keeps every core
+    torch.set_num_threads(2)
+    try:
+        two = embedder._encode(["Sora是在哪一天发布的？"], embedder.query_prompt)
+    finally:
+        torch.set_num_threads(before)
+    # One thread or two only changes rounding (scores move in the sixth decimal, answers do not).
+    assert float(one[0] @ two[0]) > 0.99999
