@@ -49,7 +49,7 @@ def measure(kind: str, size: int, efs: list[int], threads: list[int]) -> list[di
         recall = float(np.mean([len(f & t) / 10 for f, t in zip(found, truth)]))
         out = []
         for count in threads:
-            timing = settings.with_overrides(question_threads=count)
+            timing = settings.with_overrides(search_threads=count)
             _timed(index, vectors, queries[:10], timing)  # warm the caches and the thread pool
             spent = _timed(index, vectors, queries[:TIMED], timing)[1]
             row = {"kind": kind, "size": size, "index": name, **extra, "threads": count,

@@ -102,7 +102,7 @@ def nearest(
     # One question is one query: FAISS's threads would only wait on each other (and on busy cores).
     # The OpenMP thread count is per calling thread, so other threads (a build) keep theirs.
     threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(max(1, settings.question_threads))
+    faiss.omp_set_num_threads(max(1, settings.search_threads))
     try:
         if not isinstance(index, faiss.IndexHNSW):
             scores, rows = index.search(query, k)

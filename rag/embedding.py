@@ -70,7 +70,7 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model with the e5-style prompts from the settings."""
 
     def __init__(
-        self, name: str, path: str, query_prompt: str, passage_prompt: str, batch_size: int, query_threads: int = 1
+        self, name: str, path: str, query_prompt: str, passage_prompt: str, batch_size: int, query_threads: int = 0
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -111,11 +111,13 @@ class SentenceTransformerEmbedder:
         return out
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if self.query_threads <= 0:
+            return self._encode(texts, self.query_prompt)
         import torch
 
         # torch's thread count is per calling thread (OpenMP): a build in another thread keeps its own.
         threads = torch.get_num_threads()
-        torch.set_num_threads(max(1, self.query_threads))
+        torch.set_num_threads(self.query_threads)
         try:
             return self._encode(texts, self.query_prompt)
         finally:

@@ -57,10 +57,13 @@ class Settings:
     hnsw_ef_search: int = 128
     # The approximate index returns this many times the candidates, re-scored exactly from vectors.npy.
     dense_refine: int = 2
-    # Threads one question uses, for its embedding (torch) and its dense search (FAISS). A second thread
-    # waits for a busy core: with another job on the other core, embedding a question took 944 ms with
-    # two torch threads and 20–23 ms with one; exact search lost 16–24 ms at 10k–50k passages.
-    question_threads: int = 1
+    # FAISS threads per dense search: one query gains nothing from a second thread, which only waits for
+    # a busy core (exact search lost 16–24 ms at 10k–50k passages on this shared machine).
+    search_threads: int = 1
+    # torch threads that embed a question; 0 leaves torch's default (every core). Both cores free, two are
+    # faster (gold eval p50 21 ms against 41 with one); with another job on the other core, two took 944 ms
+    # to embed a question and one 20–23 ms. Set 1 on a shared machine or a server answering several at once.
+    question_threads: int = 0
     # "weighted": dense_weight * z-scored cosine + lexical_weight * max-normalised BM25
     #   + coverage_weight * share of the question's idf mass present; "rrf": weighted reciprocal rank fusion.
     # Weights chosen by measurement on the public gold questions (README): stable across chunk sizes.

@@ -75,7 +75,7 @@ def test_a_question_leaves_the_threads_of_a_build_alone():
     vectors, queries = _clustered(500, 16, seed=4)
     index, _ = build_dense(vectors, Settings())
     before = faiss.omp_get_max_threads()
-    nearest(index, vectors, queries[0], 5, Settings(question_threads=1))
+    nearest(index, vectors, queries[0], 5, Settings(search_threads=1))
     assert faiss.omp_get_max_threads() == before
 
 

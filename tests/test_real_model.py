@@ -71,17 +71,25 @@ def test_cli_answers_with_line_citations_on_the_real_model(real, capsys):
     assert "2月16日" in out and "[1]" in out and "seeds/0" in out
 
 
-def test_a_question_is_embedded_on_one_thread_and_leaves_the_others_alone(real):
-    import numpy as np
+def test_a_question_embedded_on_one_thread_leaves_the_others_alone(real, monkeypatch):
     import torch
 
     embedder = real.embedder
+    encode = embedder._encode
+    threads_seen = []
+
+    def spy(texts, prompt):
+        threads_seen.append(torch.get_num_threads())
+        return encode(texts, prompt)
+
+    monkeypatch.setattr(embedder, "_encode", spy)
+    monkeypatch.setattr(embedder, "query_threads", 1)  # RAG_QUESTION_THREADS=1
     before = torch.get_num_threads()
     one = embedder.encode_queries(["Sora是在哪一天发布的？"])
-    assert torch.get_num_threads() == before  # a build in this thread keeps every core
+    assert threads_seen == [1] and torch.get_num_threads() == before  # a build in this thread keeps every core
     torch.set_num_threads(2)
     try:
-        two = embedder._encode(["Sora是在哪一天发布的？"], embedder.query_prompt)
+        two = encode(["Sora是在哪一天发布的？"], embedder.query_prompt)
     finally:
         torch.set_num_threads(before)
     # One thread or two only changes rounding (scores move in the sixth decimal, answers do not).
