@@ -46,14 +46,14 @@ class Settings:
     # Candidates each side (dense, lexical) contributes to fusion.
     candidates: int = 50
     # The dense index follows the corpus size (rag/dense.py). Below this many passages it is exact
-    # (IndexFlatIP): bench/ann.py measured one question at 3.4 ms p50 / 5.3 ms p95 at 50k passages on
+    # (IndexFlatIP): rag/bench/ann.py measured one question at 3.4 ms p50 / 5.3 ms p95 at 50k passages on
     # one core, 10.5 ms at 100k, 106 ms at 1M. From it on, an HNSW graph over 8-bit codes (README, "Scale").
     dense_exact_below: int = 50_000
     # HNSW graph: neighbours per node and the candidate list while building (FAISS's usual values).
     hnsw_m: int = 32
     hnsw_ef_construction: int = 40
     # HNSW candidate list per question: recall@10 against exact search 0.998 at 1M passages, 1.3 ms
-    # (bench/ann.py, `latent` vectors); more is surer and slower. Read at question time: no rebuild.
+    # (rag/bench/ann.py, `latent` vectors); more is surer and slower. Read at question time: no rebuild.
     hnsw_ef_search: int = 128
     # The approximate index returns this many times the candidates, re-scored exactly from vectors.npy.
     dense_refine: int = 2

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from bench.synthetic import write_synthetic
-from bench.vectors import VectorModel
+from rag.bench.synthetic import write_synthetic
+from rag.bench.vectors import VectorModel
 from rag.embedding import HashingEmbedder
 from rag.lexical import shared_tokenizer
 from rag.pipeline import Assistant

@@ -1,12 +1,12 @@
 """Write a synthetic index in the real format: many passages of Chinese-like text with random unit vectors.
 
-    PYTHONPATH=. nice -n 10 .venv/bin/python bench/synthetic.py /tmp/synth1m --passages 1000000
+    nice -n 10 .venv/bin/python -m rag.bench.synthetic /tmp/synth1m --passages 1000000
 
 Text: words drawn independently with jieba's dictionary frequencies (Zipf-like), the words the tokenizer
 would keep (no stopwords, no punctuation); 70–130 words a passage, cut into 2–4 sentences ending in "。";
 10 passages an article. The lexical index is built from the drawn words (the same BM25 as a build, by
 rag.lexical.bm25_matrix) rather than by running jieba over the text, which would only re-cut the same words.
-Vectors: bench/vectors.py (`--vectors latent|islands|uniform`), passages float32, sentences float16. The
+Vectors: rag/bench/vectors.py (`--vectors latent|islands|uniform`), passages float32, sentences float16. The
 manifest names the bundled e5 model and the default settings, so the real `load_index`/`Assistant` load it.
 Nothing is written inside the repository; the folder is replaced atomically like a real build.
 """
@@ -30,7 +30,7 @@ import jieba
 import numpy as np
 from numpy.lib.format import open_memmap
 
-from bench.vectors import KINDS, VectorModel
+from .vectors import KINDS, VectorModel
 from rag.chunking import SEPARATORS
 from rag.dense import build_dense
 from rag.lexical import _TOKEN_OK, LexicalIndex, bm25_matrix
@@ -183,7 +183,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", type=Path, help="where to write the index (outside the repository)")
     parser.add_argument("--passages", type=int, default=1_000_000)
-    parser.add_argument("--vectors", choices=KINDS, default="latent", help="kind of synthetic vectors (bench/vectors.py)")
+    parser.add_argument("--vectors", choices=KINDS, default="latent", help="kind of synthetic vectors (rag/bench/vectors.py)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if Path(__file__).resolve().parent.parent in [args.folder.resolve(), *args.folder.resolve().parents]:

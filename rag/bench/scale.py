@@ -1,7 +1,7 @@
 """Load an index through the real `load_index` and `Assistant` and measure what a user waits for.
 
-    PYTHONPATH=. nice -n 10 .venv/bin/python bench/measure.py /tmp/synth1m --json /tmp/synth1m-measure.json
-    PYTHONPATH=. nice -n 10 .venv/bin/python bench/measure.py index --generated 0 --rounds 3   # the seeds
+    nice -n 10 .venv/bin/python -m rag.bench.scale /tmp/synth1m --json /tmp/synth1m-measure.json
+    nice -n 10 .venv/bin/python -m rag.bench.scale index --generated 0 --rounds 3   # the seeds
 
 Prints index load time, peak RSS (VmHWM, before the recall step, which reads every vector), question
 latency p50/p95 split into embed/retrieve/compose (Answer.timings_ms), and recall@10 of the dense index

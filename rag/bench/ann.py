@@ -1,8 +1,8 @@
 """Exact against approximate dense search at growing sizes: the figures behind `dense_exact_below` and `hnsw_ef_search`.
 
-    PYTHONPATH=. nice -n 10 .venv/bin/python bench/ann.py --sizes 10000 30000 50000 100000 300000 1000000 --json /tmp/ann.json
+    nice -n 10 .venv/bin/python -m rag.bench.ann --sizes 10000 30000 50000 100000 300000 1000000 --json /tmp/ann.json
 
-For each size and each kind of synthetic vectors (bench/vectors.py: `latent`, like real embeddings,
+For each size and each kind of synthetic vectors (rag/bench/vectors.py: `latent`, like real embeddings,
 `islands` and `uniform`, harder and hopeless), times one question at a time through rag.dense.nearest
 (what a question does) on the exact index and on HNSW+SQ8 at several efSearch, with 1 and with 2 FAISS
 threads, and measures recall@10 against brute force. Builds use every thread.
@@ -17,7 +17,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from bench.vectors import KINDS, VectorModel
+from .vectors import KINDS, VectorModel
 from rag.dense import build_dense, exact_top, nearest
 from rag.settings import Settings
 

@@ -1,1 +1,0 @@
-"""Scale measurements, run from the repository root with PYTHONPATH=. (each script's docstring gives its command)."""
