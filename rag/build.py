@@ -20,6 +20,7 @@ from .errors import CorpusError, IndexMismatchError, IndexMissingError
 from .lexical import build_lexical, shared_tokenizer
 from .records import Chunk, Sentence
 from .sentences import MAX_SENTENCE_CHARS
+from .spans import SentenceSpan, sentence_spans
 from .settings import Settings
 from .store import Index, build_settings, check_compatible, load_index, read_manifest, replace_folder, write_index
 
@@ -114,32 +115,49 @@ def _renumber(parts: list[_ArticleParts]) -> tuple[list[Chunk], list[Sentence], 
 def _embed_new(
     fresh: list[_ArticleParts], embedder: Embedder, template: str, progress: BuildProgress | None
 ) -> list[_ArticleParts]:
-    """Embed the chunks (through the passage template) and sentences of new or changed articles."""
-    chunk_texts = [template.format(title=part.title, text=c.text) for part in fresh for c in part.chunks]
-    sentence_texts = [s.text for part in fresh for s in part.sentences]
-    total = len(chunk_texts) + len(sentence_texts)
+    """Embed the chunks (through the passage template) of new or changed articles; each sentence's vector is
+    pooled from the forward pass of the chunk holding most of it (rag/spans.py), so sentences cost no encoding."""
+    texts: list[str] = []
+    marks: list[list[tuple[int, int]]] = []
+    homes: list[list[SentenceSpan]] = []  # per article: where each sentence is read from
+    for part in fresh:
+        spans = sentence_spans(part.chunks, part.sentences)
+        homes.append(spans)
+        first = len(texts)
+        texts.extend(template.format(title=part.title, text=chunk.text) for chunk in part.chunks)
+        marks.extend([] for _ in part.chunks)
+        head = template.format(title=part.title, text="\0").index("\0")  # where the chunk's text starts
+        for span in spans:
+            marks[first + span.chunk].append((head + span.start, head + span.end))
     done = 0
 
     def tick(n: int) -> None:
         nonlocal done
         done += n
         if progress:
-            progress(done, total)
+            progress(done, len(texts))
 
-    chunk_vectors = embedder.encode_passages(chunk_texts, tick) if chunk_texts else np.zeros((0, embedder.dimension))
-    sentence_vectors = embedder.encode_passages(sentence_texts, tick) if sentence_texts else np.zeros((0, embedder.dimension))
+    if texts:
+        vectors, pooled = embedder.encode_with_spans(texts, marks, tick)
+    else:
+        vectors, pooled = np.zeros((0, embedder.dimension), np.float32), []
     out = []
-    c = s = 0
-    for part in fresh:
-        nc, ns = len(part.chunks), len(part.sentences)
-        out.append(
-            dataclasses.replace(
-                part,
-                chunk_vectors=chunk_vectors[c : c + nc].astype(np.float32),
-                sentence_vectors=sentence_vectors[s : s + ns].astype(np.float16),
-            )
-        )
-        c, s = c + nc, s + ns
+    first = 0
+    for part, spans in zip(fresh, homes):
+        sentence_vectors = np.zeros((len(part.sentences), embedder.dimension), dtype=np.float16)
+        taken = dict.fromkeys(range(first, first + len(part.chunks)), 0)
+        for span in spans:
+            row = first + span.chunk
+            sentence_vectors[span.sentence] = pooled[row][taken[row]]
+            taken[row] += 1
+        unread = sorted(set(range(len(part.sentences))) - {span.sentence for span in spans})
+        if unread:  # no chunk overlaps them (cannot happen with the splitter's chunks): embed them alone
+            sentence_vectors[unread] = embedder.encode_passages([part.sentences[i].text for i in unread])
+        out.append(dataclasses.replace(
+            part, chunk_vectors=vectors[first : first + len(part.chunks)].astype(np.float32),
+            sentence_vectors=sentence_vectors,
+        ))
+        first += len(part.chunks)
     return out
 
 
@@ -208,6 +226,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: BuildProgress 
             "dimension": dimension,
             "query_prompt": embedder.query_prompt,
             "passage_prompt": embedder.passage_prompt,
+            "sentence_vectors": "mean of the token embeddings over the sentence, from its chunk's forward pass",
             "similarity": "cosine = inner product of L2-normalised float32 vectors",
         },
         "chunking": {

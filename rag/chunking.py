@@ -66,6 +66,6 @@ def chunk_article(
         last = bisect_left(starts, end)  # sentences starting before the chunk ends
         ids = tuple(s.sentence_id for s in sentences[first:last])
         chunks.append(
-            Chunk(first_id + offset, article.file, article.title, article.text[start:end], line_start, line_end, ids)
+            Chunk(first_id + offset, article.file, article.title, article.text[start:end], line_start, line_end, ids, start, end)
         )
     return chunks

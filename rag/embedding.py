@@ -5,7 +5,7 @@ import hashlib
 import logging
 import os
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -27,6 +27,12 @@ class Embedder(Protocol):
     passage_prompt: str
 
     def encode_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray: ...
+
+    def encode_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], progress: Progress | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Return the passages' vectors and, for each passage, one vector per character span of it."""
+        ...
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -61,6 +67,13 @@ class HashingEmbedder:
         if progress:
             progress(len(texts))
         return vectors.astype(np.float32)
+
+    def encode_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], progress: Progress | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        vectors = self.encode_passages(texts, progress)
+        pieces = [self.encode_passages([text[a:b] for a, b in marks]) for text, marks in zip(texts, spans)]
+        return vectors, [p.reshape(-1, self.dimension) for p in pieces]
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.encode_passages(texts)
@@ -110,6 +123,57 @@ class SentenceTransformerEmbedder:
                 progress(len(rows))
         return out
 
+    def encode_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], progress: Progress | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Embed each passage once; a span's vector is the mean of the passage's token embeddings over it.
+
+        The model mean-pools tokens into the passage vector, so a span's mean is the same kind of vector, read
+        in the passage's context. Spans the tokenizer cannot place (a slow tokenizer, a passage cut at the
+        model's length limit) are embedded on their own instead.
+        """
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        pooled: list[np.ndarray] = [np.zeros((len(marks), self.dimension), dtype=np.float32) for marks in spans]
+        alone: list[tuple[int, int]] = []  # (passage, span) embedded on their own
+        step = self.batch_size * 4
+        for begin in range(0, len(order), step):
+            rows = order[begin : begin + step]
+            batch = [texts[i] for i in rows]
+            outputs = self.model.encode(
+                batch, prompt=self.passage_prompt, batch_size=self.batch_size, output_value=None, convert_to_numpy=False
+            )
+            offsets = self._offsets(batch)
+            shift = len(self.passage_prompt)  # span offsets are in the text; the model reads prompt + text
+            for row, output, places in zip(rows, outputs, offsets):
+                vectors[row] = output["sentence_embedding"].float().numpy()
+                tokens = _tokens_with_offsets(output, places)
+                for j, (start, end) in enumerate(spans[row]):
+                    vector = _span_mean(*tokens, shift + start, shift + end) if tokens else None
+                    if vector is None:
+                        alone.append((row, j))
+                    else:
+                        pooled[row][j] = vector
+            if progress:
+                progress(len(rows))
+        if alone:
+            log.debug("%d spans embedded on their own", len(alone))
+            found = self._encode([texts[i][slice(*spans[i][j])] for i, j in alone], self.passage_prompt)
+            for (i, j), vector in zip(alone, found):
+                pooled[i][j] = vector
+        return _normalise(vectors), [_normalise(p) if len(p) else p for p in pooled]
+
+    def _offsets(self, texts: Sequence[str]) -> list[list[tuple[int, tuple[int, int]]] | None]:
+        """Return each prompted text's (token id, character offsets) pairs as the model tokenizes it (None if unknown)."""
+        tokenizer = self.model.tokenizer
+        if not getattr(tokenizer, "is_fast", False):
+            return [None] * len(texts)
+        found = tokenizer(
+            [self.passage_prompt + t for t in texts], return_offsets_mapping=True, truncation=True,
+            max_length=self.model.max_seq_length,
+        )
+        return [list(zip(ids, map(tuple, places))) for ids, places in zip(found["input_ids"], found["offset_mapping"])]
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         if self.query_threads <= 0:
             return self._encode(texts, self.query_prompt)
@@ -122,6 +186,24 @@ class SentenceTransformerEmbedder:
             return self._encode(texts, self.query_prompt)
         finally:
             torch.set_num_threads(threads)
+
+
+def _tokens_with_offsets(
+    output: dict[str, Any], places: list[tuple[int, tuple[int, int]]] | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return the passage's token embeddings and their character offsets, or None if the two tokenizations differ."""
+    if places is None:
+        return None
+    count = int(output["attention_mask"].sum())
+    if count != len(places) or output["input_ids"][:count].tolist() != [token for token, _ in places]:
+        return None
+    return output["token_embeddings"][:count].float().numpy(), np.asarray([p for _, p in places], dtype=np.int64)
+
+
+def _span_mean(embeddings: np.ndarray, offsets: np.ndarray, start: int, end: int) -> np.ndarray | None:
+    """Return the mean embedding of the tokens overlapping characters [start, end), or None if there are none."""
+    inside = (offsets[:, 1] > offsets[:, 0]) & (offsets[:, 0] < end) & (offsets[:, 1] > start)
+    return embeddings[inside].mean(axis=0) if inside.any() else None
 
 
 def resolve_model_path(settings: Settings) -> str:

@@ -54,6 +54,8 @@ class Chunk:
     line_start: int
     line_end: int
     sentence_ids: tuple[int, ...] = ()
+    char_start: int = 0  # offsets in the article's clean text: text == article.text[char_start:char_end]
+    char_end: int = 0
 
 
 @dataclass(frozen=True)

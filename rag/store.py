@@ -24,7 +24,8 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 # 2: rows read on demand through byte offsets (*.offsets.npy); sentences carry their tokens (`terms`).
-FORMAT_VERSION = 2
+# 3: chunks carry their article offsets; sentence vectors are pooled from their chunk's forward pass.
+FORMAT_VERSION = 3
 FILES = (
     "chunks.jsonl", "chunks.offsets.npy", "sentences.jsonl", "sentences.offsets.npy", "vectors.npy",
     "sentence_vectors.npy", "dense.faiss", "lexical.npz", "vocabulary.json",

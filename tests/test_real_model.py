@@ -94,3 +94,16 @@ def test_a_question_embedded_on_one_thread_leaves_the_others_alone(real, monkeyp
         torch.set_num_threads(before)
     # One thread or two only changes rounding (scores move in the sixth decimal, answers do not).
     assert float(one[0] @ two[0]) > 0.99999
+
+
+def test_a_sentence_vector_pooled_from_its_passage_reads_that_sentence(real):
+    embedder = real.embedder
+    first, second = "香蕉是一种黄色的热带水果，富含钾元素。", "量子计算机利用量子比特的叠加进行并行运算。"
+    text = f"杂谈\n{first}{second}"
+    start = text.index(first)
+    vectors, pooled = embedder.encode_with_spans([text], [[(start, start + len(first)), (start + len(first), len(text))]])
+    assert float(vectors[0] @ embedder.encode_passages([text])[0]) > 0.999  # the passage vector is unchanged
+    alone = embedder.encode_passages([first, second])
+    similarity = pooled[0] @ alone.T
+    # Each pooled vector is nearer its own sentence than the other: the spans read the right tokens.
+    assert similarity[0, 0] > similarity[0, 1] + 0.02 and similarity[1, 1] > similarity[1, 0] + 0.02
