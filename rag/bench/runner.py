@@ -135,7 +135,7 @@ def _measure(corpus: Corpus, settings: Settings, runs: int, langchain: bool, bar
         build = in_fresh_process(build_job, settings, bare_limit, run)
         measured.builds.append(build)
         note(f"  build {build['build_s']:.1f} s (embed {build['embed_s']:.1f} s), "
-             f"{build['chunks']} chunks + {build['sentences']} sentences")
+             f"{build['chunks']} chunks embedded, {build['sentences']} sentences pooled from them")
         if langchain:
             from .alternative import build_ensemble  # LangChain is only imported when it is benchmarked
 
@@ -168,10 +168,6 @@ def _ours(corpus: Corpus, measured: _Measured) -> dict[str, Any]:
             "pipeline_over_bare": median_ratio(
                 [b["pipeline_texts_per_s"] for b in builds], [b["bare_texts_per_s"] for b in builds]),
             "bare_texts": build["bare_texts"],
-            "bare_chunk_texts_per_s": build["bare_chunk_texts_per_s"],
-            "bare_sentence_texts_per_s": build["bare_sentence_texts_per_s"],
-            # what share of embedding time goes to sentences, at the bare encoder's rates
-            "sentence_share": sentence_share(build),
         },
         "questions": {"count": len(corpus.questions), **medians(passes)},
         "question_runs": passes,
@@ -228,10 +224,3 @@ def run_benchmark(
     end = describe()
     result["machine"].update(load_average_end=end["load_average"], torch_threads=end["torch_threads"])
     return result
-
-
-def sentence_share(build: dict[str, float]) -> float:
-    """Return the share of embedding time spent on sentences, from counts and the bare per-kind rates."""
-    chunk_s = build["chunks"] / build["bare_chunk_texts_per_s"]
-    sentence_s = build["sentences"] / build["bare_sentence_texts_per_s"]
-    return sentence_s / (chunk_s + sentence_s)
