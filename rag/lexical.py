@@ -64,20 +64,42 @@ class LexicalIndex:
     k1: float
     b: float
 
+    def _column(self, column: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return the rows (ascending) that hold term `column` and their weights: a slice of the CSC arrays."""
+        start, end = self.weights.indptr[column], self.weights.indptr[column + 1]
+        return self.weights.indices[start:end], self.weights.data[start:end]
+
+    def _in_column(self, column: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return which of the ascending `rows` hold term `column` (a mask) and, for those, the term's weights."""
+        held, values = self._column(column)
+        if not len(held):
+            return np.zeros(len(rows), dtype=bool), values
+        at = np.minimum(np.searchsorted(held, rows), len(held) - 1)
+        mask = held[at] == rows
+        return mask, values[at[mask]]
+
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         """Return the BM25 score of every document for the query tokens (repeated tokens count again)."""
-        columns = [self.vocabulary[t] for t in query_tokens if t in self.vocabulary]
-        if not columns:
-            return np.zeros(self.weights.shape[0], dtype=np.float32)
-        return np.asarray(self.weights[:, columns].sum(axis=1), dtype=np.float32).ravel()
+        out = np.zeros(self.weights.shape[0], dtype=np.float32)
+        for token in query_tokens:
+            column = self.vocabulary.get(token)
+            if column is not None:
+                held, values = self._column(column)
+                out[held] += values  # a column holds each row once
+        return out
 
     def row_scores(self, rows: Sequence[int], query_tokens: Sequence[str]) -> np.ndarray:
-        """Return `scores(query_tokens)[rows]`, reading only the query's columns."""
-        columns = [self.vocabulary[t] for t in query_tokens if t in self.vocabulary]
-        if not columns or not len(rows):
-            return np.zeros(len(rows), dtype=np.float32)
-        # Columns first: picking rows of a CSC matrix walks every stored value, picking columns only theirs.
-        return np.asarray(self.weights[:, columns][np.asarray(rows)].sum(axis=1), dtype=np.float32).ravel()
+        """Return `scores(query_tokens)[rows]`, reading only the query's columns where they meet `rows`."""
+        rows = np.asarray(rows, dtype=np.int64)
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        out = np.zeros(len(rows), dtype=np.float32)
+        for token in query_tokens:
+            column = self.vocabulary.get(token)
+            if column is not None and len(rows):
+                mask, values = self._in_column(column, ordered)
+                out[order[mask]] += values
+        return out
 
     @cached_property
     def doc_freq(self) -> np.ndarray:
@@ -97,13 +119,21 @@ class LexicalIndex:
     def row_coverage(self, rows: Sequence[int], weights: dict[str, float], together: bool = False) -> np.ndarray:
         """Share of the query's idf mass (`weights`) whose terms each row holds, or all rows `together` hold."""
         total = sum(weights.values())
-        known = [(self.vocabulary[t], w) for t, w in weights.items() if t in self.vocabulary]
-        if not known or not total or not len(rows):
+        rows = np.asarray(rows, dtype=np.int64)
+        if not total or not len(rows):
             return np.zeros(1 if together else len(rows))
-        present = (self.weights[:, [c for c, _ in known]][np.asarray(rows)] > 0).toarray()
-        if together:
-            present = present.any(axis=0, keepdims=True)
-        return present @ np.array([w for _, w in known]) / total
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        shares = np.zeros(len(rows))
+        union = 0.0
+        for term, weight in weights.items():
+            column = self.vocabulary.get(term)
+            if column is None:
+                continue
+            held = self._in_column(column, ordered)[0]
+            shares[order[held]] += weight
+            union += weight if held.any() else 0.0
+        return np.array([union / total]) if together else shares / total
 
     def top(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Return up to k (row, score) pairs with a positive score, best first, ties by row."""

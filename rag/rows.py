@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 from array import array
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar, overload
 
@@ -12,6 +13,10 @@ import numpy as np
 from .errors import REBUILD, IndexMismatchError
 
 T = TypeVar("T")
+
+# Parsed rows kept per file: questions keep coming back to the same passages and sentences, and a row costs
+# a read and a JSON parse. Bounded, so a million-passage index holds only its recently used rows.
+CACHED_ROWS = 16_384
 
 
 def offsets_path(path: Path) -> Path:
@@ -64,6 +69,7 @@ class LazyRows(Sequence[T], Generic[T]):
         self._parse = parse
         self._offsets = np.load(offsets_path(path), mmap_mode="r", allow_pickle=False)
         self._file = path.open("rb")
+        self._row: Callable[[int], T] = lru_cache(maxsize=CACHED_ROWS)(lambda i: self._read(i, i + 1)[0])
         size = os.fstat(self._file.fileno()).st_size
         if self._offsets.ndim != 1 or len(self._offsets) < 1 or self._offsets[0] != 0 or self._offsets[-1] != size:
             raise self._damaged("its offsets do not match the file")
@@ -104,7 +110,7 @@ class LazyRows(Sequence[T], Generic[T]):
         i = int(key) + n if int(key) < 0 else int(key)
         if not 0 <= i < n:
             raise IndexError(f"row {key} of {n}")
-        return self._read(i, i + 1)[0]
+        return self._row(i)
 
     def __iter__(self) -> Iterator[T]:
         step = 4096
