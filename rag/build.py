@@ -227,6 +227,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: BuildProgress 
             "query_prompt": embedder.query_prompt,
             "passage_prompt": embedder.passage_prompt,
             "sentence_vectors": "mean of the token embeddings over the sentence, from its chunk's forward pass",
+            "precision": getattr(embedder, "precision", "float32"),
             "similarity": "cosine = inner product of L2-normalised float32 vectors",
         },
         "chunking": {

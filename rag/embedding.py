@@ -1,6 +1,7 @@
 """Embedders: the real sentence-transformers model (offline by default) and a deterministic hashing fake."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -10,12 +11,15 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 
 from .errors import ModelError
-from .settings import DEFAULT_MODEL, Settings
+from .settings import DEFAULT_MODEL, Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
 # Called with the number of texts just embedded; the CLI turns it into a progress bar.
 Progress = Callable[[int], None]
+
+# Arithmetic of the model's matrix products (the `embed_precision` setting; rag/mixed.py).
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 class Embedder(Protocol):
@@ -83,7 +87,8 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model with the e5-style prompts from the settings."""
 
     def __init__(
-        self, name: str, path: str, query_prompt: str, passage_prompt: str, batch_size: int, query_threads: int = 0
+        self, name: str, path: str, query_prompt: str, passage_prompt: str, batch_size: int, query_threads: int = 0,
+        precision: str = "float32",
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -105,13 +110,30 @@ class SentenceTransformerEmbedder:
         self.passage_prompt = passage_prompt
         self.batch_size = batch_size
         self.query_threads = query_threads
+        self.precision = precision  # "float32", or "bfloat16" for the transformer's matrix products (rag/mixed.py)
+        if precision == "bfloat16":
+            from .mixed import mixed_linears
+
+            mixed_linears(self.model[0].auto_model.encoder)
 
     def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         return self.model.encode(
             list(texts), prompt=prompt, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
         ).astype(np.float32)
 
+    def passage_arithmetic(self) -> contextlib.AbstractContextManager[None]:
+        """Return the context this model embeds batches of passages in (autocast for bfloat16)."""
+        if self.precision == "float32":
+            return contextlib.nullcontext()
+        from .mixed import passage_arithmetic
+
+        return passage_arithmetic(self.precision)
+
     def encode_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        with self.passage_arithmetic():
+            return self._encode_passages(texts, progress)
+
+    def _encode_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         # Longest first keeps padding low inside each batch; the order is restored afterwards.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -140,9 +162,11 @@ class SentenceTransformerEmbedder:
         for begin in range(0, len(order), step):
             rows = order[begin : begin + step]
             batch = [texts[i] for i in rows]
-            outputs = self.model.encode(
-                batch, prompt=self.passage_prompt, batch_size=self.batch_size, output_value=None, convert_to_numpy=False
-            )
+            with self.passage_arithmetic():
+                outputs = self.model.encode(
+                    batch, prompt=self.passage_prompt, batch_size=self.batch_size, output_value=None,
+                    convert_to_numpy=False,
+                )
             offsets = self._offsets(batch)
             shift = len(self.passage_prompt)  # span offsets are in the text; the model reads prompt + text
             for row, output, places in zip(rows, outputs, offsets):
@@ -158,7 +182,7 @@ class SentenceTransformerEmbedder:
                 progress(len(rows))
         if alone:
             log.debug("%d spans embedded on their own", len(alone))
-            found = self._encode([texts[i][slice(*spans[i][j])] for i, j in alone], self.passage_prompt)
+            found = self.encode_passages([texts[i][slice(*spans[i][j])] for i, j in alone])
             for (i, j), vector in zip(alone, found):
                 pooled[i][j] = vector
         return _normalise(vectors), [_normalise(p) if len(p) else p for p in pooled]
@@ -216,6 +240,13 @@ def resolve_model_path(settings: Settings) -> str:
     return str(candidate) if candidate.exists() else settings.embed_model
 
 
+def check_precision(setting: str) -> str:
+    """Return the `embed_precision` setting if it is one this package knows, else raise SettingsError."""
+    if setting not in PRECISIONS:
+        raise SettingsError(f"RAG_EMBED_PRECISION={setting!r} is not one of {', '.join(PRECISIONS)}: fix or unset it")
+    return setting
+
+
 def load_embedder(settings: Settings) -> Embedder:
     """Return the embedder the settings name: `hash:N` for the fake, else a sentence-transformers model."""
     if settings.embed_model.startswith("hash:"):
@@ -223,9 +254,12 @@ def load_embedder(settings: Settings) -> Embedder:
             return HashingEmbedder(int(settings.embed_model.split(":", 1)[1]))
         except ValueError:
             raise ModelError(f"{settings.embed_model!r} is not hash:N with a whole number N") from None
+    from .mixed import resolve_precision  # torch only comes with the real model
+
+    precision = resolve_precision(check_precision(settings.embed_precision))
     path = resolve_model_path(settings)
-    log.info("loading embedding model %s from %s", settings.embed_model, path)
+    log.info("loading embedding model %s from %s (matrix products in %s)", settings.embed_model, path, precision)
     return SentenceTransformerEmbedder(
         settings.embed_model, path, settings.query_prompt, settings.passage_prompt, settings.embed_batch_size,
-        settings.question_threads,
+        settings.question_threads, precision,
     )

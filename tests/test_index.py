@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from rag.build import build_index, stale_reason
-from rag.embedding import HashingEmbedder
+from rag.embedding import HashingEmbedder, check_precision
 from rag.errors import CorpusError, IndexMismatchError, IndexMissingError
 from rag.search import hybrid_search
+from rag.settings import SettingsError
 from rag.store import FORMAT_VERSION, load_index
 
 from support import SEEDS, TINY, fake_settings, write_corpus
@@ -233,3 +234,9 @@ def test_an_index_of_the_previous_format_says_to_rebuild_and_a_build_replaces_it
     report = build_index(settings, HashingEmbedder(64))
     assert len(report.added) == 3 and not report.unchanged  # nothing reused from the old format
     assert _search(settings)[0][0] == "corpus/b.md"
+
+
+def test_an_unknown_embedding_precision_is_a_one_line_error_that_says_what_to_use():
+    with pytest.raises(SettingsError, match="RAG_EMBED_PRECISION='half' is not one of auto, float32, bfloat16"):
+        check_precision("half")
+    assert check_precision("float32") == "float32"

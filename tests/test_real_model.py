@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.build import build_index
@@ -107,3 +108,17 @@ def test_a_sentence_vector_pooled_from_its_passage_reads_that_sentence(real):
     similarity = pooled[0] @ alone.T
     # Each pooled vector is nearer its own sentence than the other: the spans read the right tokens.
     assert similarity[0, 0] > similarity[0, 1] + 0.02 and similarity[1, 1] > similarity[1, 0] + 0.02
+
+
+def test_bfloat16_arithmetic_keeps_the_float32_vectors(real):
+    texts = [real.settings.passage_template.format(title=c.title, text=c.text) for c in real.index.chunks[:16]]
+    questions = ["Sora是在哪一天发布的？", "How did Adobe's stock react after Sora was released?"]
+    plain = load_embedder(real.settings.with_overrides(embed_precision="float32"))
+    mixed = load_embedder(real.settings.with_overrides(embed_precision="bfloat16"))
+    assert plain.precision == "float32" and mixed.precision == "bfloat16"
+    # float32 sums: passages (autocast) and questions (bfloat16 weight copies) keep the vectors to 1e-4.
+    assert float(np.min(np.sum(plain.encode_passages(texts) * mixed.encode_passages(texts), axis=1))) > 0.9999
+    assert float(np.min(np.sum(plain.encode_queries(questions) * mixed.encode_queries(questions), axis=1))) > 0.9999
+    _, pooled = mixed.encode_with_spans(texts[:1], [[(0, 20)]])
+    _, reference = plain.encode_with_spans(texts[:1], [[(0, 20)]])
+    assert float(pooled[0][0] @ reference[0][0]) > 0.9999

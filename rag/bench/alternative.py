@@ -19,16 +19,23 @@ from ..records import Chunk
 
 
 class PipelineEmbeddings(Embeddings):
-    """Our embedder as LangChain Embeddings: same model, same e5 prompts, same normalised vectors."""
+    """Our model as LangChain Embeddings, the way LangChain's HuggingFaceEmbeddings uses it: one plain
+    `SentenceTransformer.encode` of all the texts (float32), with the e5 prompts and normalised vectors.
+    The hashing fake, which has no SentenceTransformer, is used through its own methods."""
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
+        self.model = getattr(embedder, "model", None)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embedder.encode_passages(texts).tolist()
+        if self.model is None:
+            return self.embedder.encode_passages(texts).tolist()
+        return self.model.encode(texts, prompt=self.embedder.passage_prompt, normalize_embeddings=True).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embedder.encode_queries([text])[0].tolist()
+        if self.model is None:
+            return self.embedder.encode_queries([text])[0].tolist()
+        return self.model.encode([text], prompt=self.embedder.query_prompt, normalize_embeddings=True)[0].tolist()
 
 
 @dataclass(frozen=True)

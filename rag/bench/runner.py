@@ -1,6 +1,8 @@
 """One benchmark run over one corpus: our build and questions, beside LangChain's ensemble, interleaved run by run."""
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import time
 from dataclasses import dataclass, field
@@ -128,7 +130,7 @@ class _Measured:
 def _measure(corpus: Corpus, settings: Settings, runs: int, langchain: bool, bare_limit: int, note: Note) -> _Measured:
     """Build `runs` times (ours in a fresh process, then LangChain's), start a server, ask `runs` passes."""
     measured = _Measured()
-    embedder: Embedder | None = None
+    plain: Embedder | None = None
     ensemble = None
     for run in range(runs):
         note(f"run {run + 1}/{runs}: our build in a fresh process")
@@ -139,15 +141,16 @@ def _measure(corpus: Corpus, settings: Settings, runs: int, langchain: bool, bar
         if langchain:
             from .alternative import build_ensemble  # LangChain is only imported when it is benchmarked
 
-            embedder = embedder or load_embedder(settings)
-            ensemble = build_ensemble(load_index(settings).chunks, embedder, settings.top_k)
+            # LangChain gets the model as a LangChain user loads it: float32, whatever ours multiplies in.
+            plain = plain or load_embedder(dataclasses.replace(settings, embed_precision="float32"))
+            ensemble = build_ensemble(load_index(settings).chunks, plain, settings.top_k)
             measured.langchain_builds.append(ensemble.build_s)
             measured.langchain_build_cpu.append(ensemble.build_cpu_s)
             note(f"  LangChain FAISS + BM25 ensemble {ensemble.build_s:.1f} s")
 
     note("serving: load and answer every question in a fresh process")
     measured.serve = in_fresh_process(serve_job, settings, corpus.questions)
-    assistant = Assistant.load(settings, embedder or load_embedder(settings))
+    assistant = Assistant.load(settings, load_embedder(settings))
     assistant.ask(corpus.questions[0])  # warm: latencies are those of a running app
     for run in range(runs):
         note(f"questions, pass {run + 1}/{runs}: {len(corpus.questions)} questions")
@@ -168,6 +171,8 @@ def _ours(corpus: Corpus, measured: _Measured) -> dict[str, Any]:
             "pipeline_over_bare": median_ratio(
                 [b["pipeline_texts_per_s"] for b in builds], [b["bare_texts_per_s"] for b in builds]),
             "bare_texts": build["bare_texts"],
+            "bare_float32_texts_per_s": build.get("bare_float32_texts_per_s", float("nan")),
+            "passage_precision": builds[0].get("passage_precision", "float32"),
         },
         "questions": {"count": len(corpus.questions), **medians(passes)},
         "question_runs": passes,
