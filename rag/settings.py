@@ -65,10 +65,12 @@ class Settings:
     # FAISS threads per dense search: one query gains nothing from a second thread, which only waits for
     # a busy core (exact search lost 16–24 ms at 10k–50k passages on this shared machine).
     search_threads: int = 1
-    # torch threads that embed a question; 0 leaves torch's default (every core). Both cores free, two are
-    # faster (gold eval p50 21 ms against 41 with one); with another job on the other core, two took 944 ms
-    # to embed a question and one 20–23 ms. Set 1 on a shared machine or a server answering several at once.
-    question_threads: int = 0
+    # torch threads that embed a question; 0 leaves torch's default (every core). One: a question is one short
+    # text, and torch's threads wait for each other at every layer, so a second thread that finds its core
+    # busy (another question, another program) stalls the whole question: with another job on the other core
+    # two threads took 944 ms to embed a question, one 20-23 ms. Both cores free, two are faster in float32
+    # (gold eval p50 21 against 41 ms); in bfloat16 one thread takes ~20 ms. Builds use every core.
+    question_threads: int = 1
     # "weighted": dense_weight * z-scored cosine + lexical_weight * max-normalised BM25
     #   + coverage_weight * share of the question's idf mass present; "rrf": weighted reciprocal rank fusion.
     # Weights chosen by measurement on the public gold questions (README): stable across chunk sizes.
