@@ -1,7 +1,10 @@
-"""The dense index, chosen by size: exact inner product for small corpora, an HNSW graph over 8-bit codes above a measured size.
+"""The dense index, chosen by size and by measured recall: exact inner product for small corpora; above a
+measured size an HNSW graph over 8-bit codes whose efSearch the build raises until recall@10 against exact
+search reaches `dense_min_recall`; where no affordable efSearch does (vectors with no neighbourhoods), a scan
+of every 8-bit code; and if even that misses, the exact index.
 
-Approximate candidates are re-scored exactly from the memory-mapped float32 vectors, so only which passages are
-found can differ from exact search, never their scores or order. Both kinds load memory-mapped.
+Graph and scan candidates are re-scored exactly from the memory-mapped float32 vectors, so only which
+passages are found can differ from exact search, never their scores or order. Every kind loads memory-mapped.
 """
 from __future__ import annotations
 
@@ -13,63 +16,118 @@ import faiss
 import numpy as np
 
 from .errors import REBUILD, IndexMismatchError
+from .probes import data_like, evenly_spaced, exact_top
 from .settings import Settings
+
+__all__ = ["APPROXIMATE", "EXACT", "SCAN", "build_dense", "exact_top", "load_dense", "nearest", "recall_at"]
 
 log = logging.getLogger(__name__)
 
 EXACT = "IndexFlatIP"
 APPROXIMATE = "IndexHNSWSQ"
+SCAN = "IndexScalarQuantizer"
 # Rows the 8-bit quantiser learns each dimension's range from.
 TRAIN_SAMPLE = 65_536
 # Rows added per call, so a memory-mapped matrix is never copied whole.
 ADD_BLOCK = 65_536
-# Sentence vectors used as questions when a build measures the approximate index against exact search.
+# Questions of each probe kind a build measures recall@10 with.
 RECALL_QUERIES = 200
 
 
-def _add(index: faiss.Index, vectors: np.ndarray) -> None:
+def _add(index: faiss.Index, vectors: np.ndarray) -> faiss.Index:
     for start in range(0, vectors.shape[0], ADD_BLOCK):
         index.add(np.ascontiguousarray(vectors[start : start + ADD_BLOCK], dtype=np.float32))
+    return index
+
+
+def _train_sample(vectors: np.ndarray) -> np.ndarray:
+    count = vectors.shape[0]
+    sample = np.random.default_rng(0).choice(count, size=min(count, TRAIN_SAMPLE), replace=False)
+    return np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32)
+
+
+def _graph(vectors: np.ndarray, settings: Settings) -> faiss.IndexHNSWSQ:
+    index = faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = settings.hnsw_ef_construction
+    index.train(_train_sample(vectors))
+    return _add(index, vectors)
+
+
+def _scan(vectors: np.ndarray) -> faiss.IndexScalarQuantizer:
+    index = faiss.IndexScalarQuantizer(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+    index.train(_train_sample(vectors))
+    return _add(index, vectors)
+
+
+class _Probes:
+    """The probe questions of a build and their exact top 10, computed once for every index tried."""
+
+    def __init__(self, vectors: np.ndarray, probes: np.ndarray | None) -> None:
+        self.vectors = vectors
+        self.sets: dict[str, np.ndarray] = {}
+        if probes is not None and len(probes):
+            self.sets["sentence_vectors"] = evenly_spaced(probes, RECALL_QUERIES)
+        self.sets["data_like"] = data_like(vectors, RECALL_QUERIES)
+        self.truth = {name: exact_top(vectors, queries, 10) for name, queries in self.sets.items()}
+
+    def recall(self, index: faiss.Index, settings: Settings) -> dict[str, float]:
+        """Return recall@10 per probe kind of `index` searched as a question searches it."""
+        return {
+            name: round(_recall(index, self.vectors, queries, self.truth[name], settings), 4)
+            for name, queries in self.sets.items()
+        }
+
+
+def _measured(recall: dict[str, float]) -> dict[str, Any]:
+    return {"recall_at_10": min(recall.values()), "recall_by_probe": recall}
 
 
 def build_dense(vectors: np.ndarray, settings: Settings, probes: np.ndarray | None = None) -> tuple[faiss.Index, dict[str, Any]]:
-    """Return the dense index of `vectors` (row i = chunk i) and the manifest record of its type and parameters.
+    """Return the dense index of `vectors` (row i = chunk i) and the manifest record of its type, parameters and recall.
 
     Args:
-        probes: query-like vectors (e.g. sentence vectors) to measure an approximate index's recall@10 with.
+        probes: question-like vectors (e.g. sentence vectors) that, with vectors drawn like the data, measure
+            recall@10 of an approximate index against exact search.
     """
     count, dimension = vectors.shape
+    record: dict[str, Any] = {"metric": "inner_product", "exact_below": settings.dense_exact_below}
     if count < settings.dense_exact_below:
-        index = faiss.IndexFlatIP(dimension)
-        _add(index, vectors)
-        return index, {"faiss": EXACT, "metric": "inner_product", "exact_below": settings.dense_exact_below}
-    index = faiss.IndexHNSWSQ(dimension, faiss.ScalarQuantizer.QT_8bit, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = settings.hnsw_ef_construction
-    sample = np.random.default_rng(0).choice(count, size=min(count, TRAIN_SAMPLE), replace=False)
-    index.train(np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32))
-    _add(index, vectors)
-    record: dict[str, Any] = {
-        "faiss": APPROXIMATE,
-        "factory": f"HNSW{settings.hnsw_m},SQ8",
-        "metric": "inner_product",
-        "exact_below": settings.dense_exact_below,
-        "m": settings.hnsw_m,
-        "ef_construction": settings.hnsw_ef_construction,
-        "ef_search": settings.hnsw_ef_search,
-        "refine": settings.dense_refine,
+        return _add(faiss.IndexFlatIP(dimension), vectors), {"faiss": EXACT, **record}
+    target = settings.dense_min_recall
+    checks = _Probes(vectors, probes)
+    record.update(min_recall=target, recall_queries={name: len(q) for name, q in checks.sets.items()})
+
+    graph = _graph(vectors, settings)
+    ef_search = settings.hnsw_ef_search
+    most = max(ef_search, int(count * settings.hnsw_ef_search_max_share))
+    tried = []
+    while True:
+        graph.hnsw.efSearch = ef_search  # written with the index; question time searches with it
+        recall = checks.recall(graph, settings)
+        tried.append({"ef_search": ef_search, **_measured(recall)})
+        log.info("HNSW%d,SQ8 efSearch %d: recall@10 %s", settings.hnsw_m, ef_search, recall)
+        if min(recall.values()) >= target or ef_search >= most:
+            break
+        ef_search = min(2 * ef_search, most)
+    graph_record = {
+        "factory": f"HNSW{settings.hnsw_m},SQ8", "m": settings.hnsw_m, "ef_construction": settings.hnsw_ef_construction,
+        "ef_search": ef_search, "refine": settings.dense_refine,
     }
-    if probes is not None and len(probes):
-        step = max(1, len(probes) // RECALL_QUERIES)
-        queries = np.asarray(probes[::step][:RECALL_QUERIES], dtype=np.float32)
-        record["recall_at_10"] = round(recall_at(index, vectors, queries, settings, 10), 4)
-        record["recall_queries"] = f"{len(queries)} evenly spaced sentence vectors"
-        log.info("approximate dense index %s: recall@10 %.3f against exact search", record["factory"], record["recall_at_10"])
-        if record["recall_at_10"] < 0.95:
-            log.warning(
-                "the approximate dense index finds %.0f%% of the exact top 10: raise RAG_HNSW_EF_SEARCH (now %d)",
-                100 * record["recall_at_10"], settings.hnsw_ef_search,
-            )
-    return index, record
+    if min(recall.values()) >= target:
+        return graph, {"faiss": APPROXIMATE, **record, **graph_record, **_measured(recall), "tried": tried}
+    del graph
+    log.info("no efSearch up to %d reaches recall@10 %.2f: scanning every 8-bit code instead", most, target)
+    rejected = {"rejected": {**graph_record, "tried": tried}}
+
+    scan = _scan(vectors)
+    recall = checks.recall(scan, settings)
+    scan_record = {"factory": "SQ8", "refine": settings.dense_refine}
+    if min(recall.values()) >= target:
+        return scan, {"faiss": SCAN, **record, **scan_record, **_measured(recall), **rejected}
+    del scan
+    log.warning("a scan of 8-bit codes finds recall@10 %s (under %.2f): the dense index is exact", recall, target)
+    rejected["rejected_scan"] = {**scan_record, **_measured(recall)}
+    return _add(faiss.IndexFlatIP(dimension), vectors), {"faiss": EXACT, **record, "recall_at_10": 1.0, **rejected}
 
 
 def load_dense(path: Path, record: dict[str, Any], count: int, dimension: int) -> faiss.Index:
@@ -88,6 +146,10 @@ def load_dense(path: Path, record: dict[str, Any], count: int, dimension: int) -
             f"the index in {path.parent} is damaged ({path.name} holds {index.ntotal} vectors of dimension {index.d}, "
             f"the manifest {count} of {dimension}): {REBUILD}"
         )
+    if isinstance(index, faiss.IndexHNSW):
+        # The manifest's efSearch is the one whose recall the build measured (indexes built before the
+        # build tuned it stored FAISS's default 16 in the file and searched with the setting).
+        index.hnsw.efSearch = int(record.get("ef_search", 0))
     return index
 
 
@@ -104,14 +166,18 @@ def nearest(
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(max(1, settings.search_threads))
     try:
-        if not isinstance(index, faiss.IndexHNSW):
+        if not isinstance(index, (faiss.IndexHNSW, faiss.IndexScalarQuantizer)):
             scores, rows = index.search(query, k)
             keep = rows[0] >= 0
             return rows[0][keep], scores[0][keep]
         wanted = min(index.ntotal, k * max(1, settings.dense_refine))
-        # The search parameters travel with the call, so threads sharing the index never race on efSearch.
-        params = faiss.SearchParametersHNSW(efSearch=max(settings.hnsw_ef_search, wanted))
-        _, found = index.search(query, wanted, params=params)
+        if isinstance(index, faiss.IndexHNSW):
+            # The build's measured efSearch, unless the settings ask for more. The parameters travel with
+            # the call, so threads sharing the index never race on them.
+            ef_search = max(index.hnsw.efSearch, settings.hnsw_ef_search, wanted)
+            _, found = index.search(query, wanted, params=faiss.SearchParametersHNSW(efSearch=ef_search))
+        else:
+            _, found = index.search(query, wanted)
     finally:
         faiss.omp_set_num_threads(threads)
     rows = np.sort(found[0][found[0] >= 0])  # memory-mapped rows are read in ascending order
@@ -120,28 +186,13 @@ def nearest(
     return rows[order], scores[order]
 
 
-def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int, block: int = ADD_BLOCK) -> np.ndarray:
-    """Return the rows of each query's k largest inner products by brute force (best first), reading `vectors` in blocks."""
-    count = vectors.shape[0]
-    k = min(k, count)
-    best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
-    best_rows = np.zeros((len(queries), 0), dtype=np.int64)
-    for start in range(0, count, block):
-        scores = queries @ np.asarray(vectors[start : start + block], dtype=np.float32).T
-        rows = np.broadcast_to(np.arange(start, start + scores.shape[1]), scores.shape)
-        scores = np.concatenate([best_scores, scores], axis=1)
-        rows = np.concatenate([best_rows, rows], axis=1)
-        keep = np.argpartition(-scores, k - 1, axis=1)[:, :k] if scores.shape[1] > k else np.argsort(-scores, axis=1)
-        best_scores = np.take_along_axis(scores, keep, axis=1)
-        best_rows = np.take_along_axis(rows, keep, axis=1)
-    order = np.argsort(-best_scores, axis=1, kind="stable")
-    return np.take_along_axis(best_rows, order, axis=1)
+def _recall(index: faiss.Index, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, settings: Settings) -> float:
+    found = [set(nearest(index, vectors, q, truth.shape[1], settings)[0].tolist()) for q in queries]
+    return float(np.mean([len(f & set(t.tolist())) / len(t) for f, t in zip(found, truth)]))
 
 
 def recall_at(index: faiss.Index, vectors: np.ndarray, queries: np.ndarray, settings: Settings, k: int = 10) -> float:
     """Return the share of each query's exact top k that `nearest` finds, averaged over the queries."""
     if len(queries) == 0 or index.ntotal == 0:
         return 1.0
-    truth = exact_top(vectors, queries, k)
-    found = [set(nearest(index, vectors, q, k, settings)[0].tolist()) for q in queries]
-    return float(np.mean([len(f & set(t.tolist())) / len(t) for f, t in zip(found, truth)]))
+    return _recall(index, vectors, np.asarray(queries, dtype=np.float32), exact_top(vectors, queries, k), settings)

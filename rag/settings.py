@@ -52,15 +52,25 @@ class Settings:
     candidates: int = 50
     # The dense index follows the corpus size (rag/dense.py). Below this many passages it is exact
     # (IndexFlatIP): rag/bench/ann.py measured one question at 3.4 ms p50 / 5.3 ms p95 at 50k passages on
-    # one core, 10.5 ms at 100k, 106 ms at 1M. From it on, an HNSW graph over 8-bit codes (README, "Scale").
+    # one core, 10.5 ms at 100k, 106 ms at 1M. From it on, an HNSW graph over 8-bit codes, or where no graph
+    # reaches dense_min_recall, a scan of every 8-bit code (README, "Scale").
     dense_exact_below: int = 50_000
+    # The recall@10 against exact search a build requires of the dense index, measured on 200 of its
+    # sentence vectors and on 200 vectors drawn like the passages (rag/probes.py); the smaller one counts.
+    dense_min_recall: float = 0.95
     # HNSW graph: neighbours per node and the candidate list while building (FAISS's usual values).
     hnsw_m: int = 32
     hnsw_ef_construction: int = 40
-    # HNSW candidate list per question: recall@10 against exact search 0.998 at 1M passages, 1.3 ms
-    # (rag/bench/ann.py, `latent` vectors); more is surer and slower. Read at question time: no rebuild.
+    # HNSW candidate list per question: where a build starts, and the least a question uses. The build
+    # doubles it until recall reaches dense_min_recall and records the value in the manifest; question time
+    # uses the larger of the two, so RAG_HNSW_EF_SEARCH can ask for more than the build chose, never less.
+    # `latent` vectors at 1M need 128 for the sentence probes, 256 for the data-like ones (0.984, 2.4 ms).
     hnsw_ef_search: int = 128
-    # The approximate index returns this many times the candidates, re-scored exactly from vectors.npy.
+    # Largest efSearch a build tries, as a share of the passages (1M: 8,000). A graph search costs about
+    # 6–10 µs per unit of efSearch, a scan of 8-bit codes 40–80 ns per passage (rag/bench/ann.py), so past
+    # about 1/130 of the passages scanning everything is faster: the build scans instead.
+    hnsw_ef_search_max_share: float = 0.008
+    # Graph and scan return this many times the candidates, re-scored exactly from vectors.npy.
     dense_refine: int = 2
     # FAISS threads per dense search: one query gains nothing from a second thread, which only waits for
     # a busy core (exact search lost 16–24 ms at 10k–50k passages on this shared machine).
