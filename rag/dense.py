@@ -19,7 +19,8 @@ from .errors import REBUILD, IndexMismatchError
 from .probes import data_like, evenly_spaced, exact_top
 from .settings import Settings
 
-__all__ = ["APPROXIMATE", "EXACT", "SCAN", "build_dense", "exact_top", "load_dense", "nearest", "recall_at"]
+__all__ = ["APPROXIMATE", "EXACT", "SCAN", "RecallCheck", "build_dense", "exact_top", "graph_index", "load_dense",
+           "nearest", "recall_at", "scan_index", "tune_graph"]
 
 log = logging.getLogger(__name__)
 
@@ -46,20 +47,22 @@ def _train_sample(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32)
 
 
-def _graph(vectors: np.ndarray, settings: Settings) -> faiss.IndexHNSWSQ:
+def graph_index(vectors: np.ndarray, settings: Settings) -> faiss.IndexHNSWSQ:
+    """Return an HNSW graph over 8-bit codes of `vectors`, its efSearch not yet tuned."""
     index = faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = settings.hnsw_ef_construction
     index.train(_train_sample(vectors))
     return _add(index, vectors)
 
 
-def _scan(vectors: np.ndarray) -> faiss.IndexScalarQuantizer:
+def scan_index(vectors: np.ndarray) -> faiss.IndexScalarQuantizer:
+    """Return the 8-bit codes of `vectors`, searched by scanning every one."""
     index = faiss.IndexScalarQuantizer(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
     index.train(_train_sample(vectors))
     return _add(index, vectors)
 
 
-class _Probes:
+class RecallCheck:
     """The probe questions of a build and their exact top 10, computed once for every index tried."""
 
     def __init__(self, vectors: np.ndarray, probes: np.ndarray | None) -> None:
@@ -82,6 +85,22 @@ def _measured(recall: dict[str, float]) -> dict[str, Any]:
     return {"recall_at_10": min(recall.values()), "recall_by_probe": recall}
 
 
+def tune_graph(graph: faiss.IndexHNSW, checks: RecallCheck, settings: Settings) -> tuple[int, dict[str, float], list[dict]]:
+    """Set `graph`'s efSearch to the first that reaches `dense_min_recall` (doubling from the setting, up to
+    its share of the rows); return it, its recall per probe kind and every value tried."""
+    ef_search = settings.hnsw_ef_search
+    most = max(ef_search, int(graph.ntotal * settings.hnsw_ef_search_max_share))
+    tried = []
+    while True:
+        graph.hnsw.efSearch = ef_search  # written with the index; question time searches with it
+        recall = checks.recall(graph, settings)
+        tried.append({"ef_search": ef_search, **_measured(recall)})
+        log.info("HNSW,SQ8 efSearch %d: recall@10 %s", ef_search, recall)
+        if min(recall.values()) >= settings.dense_min_recall or ef_search >= most:
+            return ef_search, recall, tried
+        ef_search = min(2 * ef_search, most)
+
+
 def build_dense(vectors: np.ndarray, settings: Settings, probes: np.ndarray | None = None) -> tuple[faiss.Index, dict[str, Any]]:
     """Return the dense index of `vectors` (row i = chunk i) and the manifest record of its type, parameters and recall.
 
@@ -94,21 +113,11 @@ def build_dense(vectors: np.ndarray, settings: Settings, probes: np.ndarray | No
     if count < settings.dense_exact_below:
         return _add(faiss.IndexFlatIP(dimension), vectors), {"faiss": EXACT, **record}
     target = settings.dense_min_recall
-    checks = _Probes(vectors, probes)
+    checks = RecallCheck(vectors, probes)
     record.update(min_recall=target, recall_queries={name: len(q) for name, q in checks.sets.items()})
 
-    graph = _graph(vectors, settings)
-    ef_search = settings.hnsw_ef_search
-    most = max(ef_search, int(count * settings.hnsw_ef_search_max_share))
-    tried = []
-    while True:
-        graph.hnsw.efSearch = ef_search  # written with the index; question time searches with it
-        recall = checks.recall(graph, settings)
-        tried.append({"ef_search": ef_search, **_measured(recall)})
-        log.info("HNSW%d,SQ8 efSearch %d: recall@10 %s", settings.hnsw_m, ef_search, recall)
-        if min(recall.values()) >= target or ef_search >= most:
-            break
-        ef_search = min(2 * ef_search, most)
+    graph = graph_index(vectors, settings)
+    ef_search, recall, tried = tune_graph(graph, checks, settings)
     graph_record = {
         "factory": f"HNSW{settings.hnsw_m},SQ8", "m": settings.hnsw_m, "ef_construction": settings.hnsw_ef_construction,
         "ef_search": ef_search, "refine": settings.dense_refine,
@@ -116,10 +125,10 @@ def build_dense(vectors: np.ndarray, settings: Settings, probes: np.ndarray | No
     if min(recall.values()) >= target:
         return graph, {"faiss": APPROXIMATE, **record, **graph_record, **_measured(recall), "tried": tried}
     del graph
-    log.info("no efSearch up to %d reaches recall@10 %.2f: scanning every 8-bit code instead", most, target)
+    log.info("no efSearch up to %d reaches recall@10 %.2f: scanning every 8-bit code instead", ef_search, target)
     rejected = {"rejected": {**graph_record, "tried": tried}}
 
-    scan = _scan(vectors)
+    scan = scan_index(vectors)
     recall = checks.recall(scan, settings)
     scan_record = {"factory": "SQ8", "refine": settings.dense_refine}
     if min(recall.values()) >= target:

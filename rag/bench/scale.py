@@ -124,7 +124,8 @@ def main() -> None:
         recall[name] = round(float(np.mean([len(f & set(t.tolist())) / 10 for f, t in zip(found, truth)])), 4)
     result["recall_at_10"] = recall
     result["recall_s"] = round(time.perf_counter() - started, 1)
-    result["hnsw_ef_search"] = settings.hnsw_ef_search
+    if hasattr(index.dense, "hnsw"):  # what a question searched with: the build's efSearch unless the settings ask more
+        result["hnsw_ef_search"] = max(index.dense.hnsw.efSearch, settings.hnsw_ef_search)
     print(json.dumps(result, ensure_ascii=False, indent=1))
     if args.json:
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
