@@ -66,10 +66,11 @@ class Settings:
     # uses the larger of the two, so RAG_HNSW_EF_SEARCH can ask for more than the build chose, never less.
     # `latent` vectors at 1M need 128 for the sentence probes, 256 for the data-like ones (0.984, 2.4 ms).
     hnsw_ef_search: int = 128
-    # Largest efSearch a build tries, as a share of the passages (1M: 8,000). A graph search costs about
-    # 6–10 µs per unit of efSearch, a scan of 8-bit codes 40–80 ns per passage (rag/bench/ann.py), so past
-    # about 1/130 of the passages scanning everything is faster: the build scans instead.
-    hnsw_ef_search_max_share: float = 0.008
+    # Largest efSearch a build tries, as a share of the passages (1M: 4,000). Past it a scan of every 8-bit
+    # code is faster: rag/bench/ann.py measured the graph at about 8 µs (100k) to 19 µs (1M) per unit of
+    # efSearch and the scan at 40 (100k) to 80 ns (1M) per passage, on one core; at 1M efSearch 4,096 took
+    # 77 ms, the scan 70–84. Uniform vectors at 1M would need more than 8,000 (recall 0.75 there).
+    hnsw_ef_search_max_share: float = 0.004
     # Graph and scan return this many times the candidates, re-scored exactly from vectors.npy.
     dense_refine: int = 2
     # FAISS threads per dense search: one query gains nothing from a second thread, which only waits for
