@@ -86,8 +86,7 @@ def _measured(recall: dict[str, float]) -> dict[str, Any]:
 
 
 def tune_graph(graph: faiss.IndexHNSW, checks: RecallCheck, settings: Settings) -> tuple[int, dict[str, float], list[dict]]:
-    """Set `graph`'s efSearch to the first that reaches `dense_min_recall` (doubling from the setting, up to
-    its share of the rows); return it, its recall per probe kind and every value tried."""
+    """Return the efSearch set on `graph` (the first to reach `dense_min_recall`, or the cap), its recall and all tried."""
     ef_search = settings.hnsw_ef_search
     most = max(ef_search, int(graph.ntotal * settings.hnsw_ef_search_max_share))
     tried = []

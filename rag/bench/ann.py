@@ -74,9 +74,12 @@ def measure(kind: str, size: int, efs: list[int], threads: list[int]) -> list[di
         return built, round(time.perf_counter() - started, 1)
 
     (index, record), seconds = timed_build(lambda: build_dense(vectors, settings, probes=sentences))
-    chosen = {"index": "build: " + record.get("factory", record["faiss"]), "ef_search": record.get("ef_search"),
-              "build_recall": record["recall_at_10"], "build_s": seconds,
-              "tried": [(t["ef_search"], t["recall_at_10"]) for t in record.get("tried", record.get("rejected", {}).get("tried", []))]}
+    tried = record.get("tried") or record.get("rejected", {}).get("tried", [])
+    chosen = {
+        "index": "build: " + record.get("factory", record["faiss"]), "ef_search": record.get("ef_search"),
+        "build_recall": record["recall_at_10"], "build_s": seconds,
+        "tried": [(t["ef_search"], t["recall_at_10"]) for t in tried],
+    }
     rows += _record({**base, **chosen}, index, vectors, queries, truth, settings, threads)
     del index
     exact, seconds = timed_build(lambda: build_dense(vectors, Settings(dense_exact_below=size + 1))[0])
@@ -101,23 +104,25 @@ def measure_folder(folder: Path, threads: list[int]) -> list[dict]:
     graph = faiss.read_index(str(folder / "dense.faiss"), faiss.IO_FLAG_MMAP_IFC)
     settings = Settings(dense_exact_below=0)
     checks = RecallCheck(vectors, probes)
-    started = time.perf_counter()
-    ef_search, recall, tried = tune_graph(graph, checks, settings) if isinstance(graph, faiss.IndexHNSW) else (None, {}, [])
     base = {"kind": str(folder), "size": vectors.shape[0]}
-    rows = []
-    queries = checks.sets["data_like"]
-    truth = [set(r.tolist()) for r in checks.truth["data_like"]]
-    if tried:
-        rows += _record({**base, "index": "retuned HNSW32,SQ8", "ef_search": ef_search, "build_recall": min(recall.values()),
-                         "tune_s": round(time.perf_counter() - started, 1), "tried": [(t["ef_search"], t["recall_by_probe"]) for t in tried]},
-                        graph, vectors, queries, truth, settings, threads)
+    queries, truth = checks.sets["data_like"], [set(rows.tolist()) for rows in checks.truth["data_like"]]
+    out = []
+    if isinstance(graph, faiss.IndexHNSW):
+        started = time.perf_counter()
+        ef_search, recall, tried = tune_graph(graph, checks, settings)
+        retuned = {
+            "index": "retuned HNSW32,SQ8", "ef_search": ef_search, "build_recall": min(recall.values()),
+            "tune_s": round(time.perf_counter() - started, 1), "tried": [(t["ef_search"], t["recall_by_probe"]) for t in tried],
+        }
+        out += _record({**base, **retuned}, graph, vectors, queries, truth, settings, threads)
     del graph
     started = time.perf_counter()
     scan = scan_index(vectors)
-    seconds = round(time.perf_counter() - started, 1)
-    rows += _record({**base, "index": "SQ8 scan", "build_s": seconds, "build_recall": min(checks.recall(scan, settings).values())},
-                    scan, vectors, queries, truth, settings, threads)
-    return rows
+    scanned = {
+        "index": "SQ8 scan", "build_s": round(time.perf_counter() - started, 1),
+        "build_recall": min(checks.recall(scan, settings).values()),
+    }
+    return out + _record({**base, **scanned}, scan, vectors, queries, truth, settings, threads)
 
 
 def main() -> None:
