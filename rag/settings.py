@@ -64,7 +64,8 @@ class Settings:
     # HNSW candidate list per question: where a build starts, and the least a question uses. The build
     # doubles it until recall reaches dense_min_recall and records the value in the manifest; question time
     # uses the larger of the two, so RAG_HNSW_EF_SEARCH can ask for more than the build chose, never less.
-    # `latent` vectors at 1M need 128 for the sentence probes, 256 for the data-like ones (0.984, 2.4 ms).
+    # `latent` vectors at 1M need 128 for the sentence probes, 256 for the data-like ones (0.982, 2.3–3.0 ms
+    # p50: `python -m rag.bench.ann --index /tmp/synth1m`).
     hnsw_ef_search: int = 128
     # Largest efSearch a build tries, as a share of the passages (1M: 4,000). Past it a scan of every 8-bit
     # code is faster: rag/bench/ann.py measured the graph at about 8 µs (100k) to 19 µs (1M) per unit of
