@@ -106,3 +106,16 @@ def test_confidence_gates_decline_questions_the_corpus_knows_nothing_of():
     assert confidence(Signals(4.0, 0.5, 0.0, True, known_terms=2), zh, other) == 0.0
     # Worked by hand: x = -1.42 + 0.88*2 - 3.0*0.5 + 1.62*0.5 = -0.35 -> 1/(1+e^0.35) = 0.413
     assert math.isclose(confidence(Signals(2.0, 0.5, 0.5, True, 2), zh, other), 1 / (1 + math.exp(0.35)), rel_tol=1e-9)
+
+
+def test_row_reads_give_the_full_scores_in_the_order_asked_and_coverage_of_rows_together():
+    docs = [["sora", "视频"], ["股价", "adobe", "股价"], ["sora", "股价"], [], ["openai", "sora", "视频"]]
+    index = build_lexical(docs, 1.2, 0.75)
+    query = ["sora", "股价", "股价", "未知"]
+    rows = [4, 1, 2, 0]  # hit order, not row order
+    assert np.allclose(index.row_scores(rows, query), index.scores(query)[rows])
+    weights = index.term_weights(query)
+    each = index.row_coverage(rows, weights)
+    assert np.allclose(each, [coverage(weights, set(docs[r])) for r in rows])
+    together = index.row_coverage([4, 1], weights, together=True)[0]
+    assert math.isclose(together, coverage(weights, set(docs[4]) | set(docs[1])))
