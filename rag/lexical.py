@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -88,17 +88,23 @@ class LexicalIndex:
                 out[held] += values  # a column holds each row once
         return out
 
+    def _meet(self, rows: np.ndarray, terms: Iterable[str]) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """For each of `terms` the index knows, yield it, the positions in `rows` (any order) of the rows that
+        hold it, and its weights there: only the term's column is read."""
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        for term in terms:
+            column = self.vocabulary.get(term)
+            if column is not None:
+                mask, values = self._in_column(column, ordered)
+                yield term, order[mask], values
+
     def row_scores(self, rows: Sequence[int], query_tokens: Sequence[str]) -> np.ndarray:
         """Return `scores(query_tokens)[rows]`, reading only the query's columns where they meet `rows`."""
         rows = np.asarray(rows, dtype=np.int64)
-        order = np.argsort(rows, kind="stable")
-        ordered = rows[order]
         out = np.zeros(len(rows), dtype=np.float32)
-        for token in query_tokens:
-            column = self.vocabulary.get(token)
-            if column is not None and len(rows):
-                mask, values = self._in_column(column, ordered)
-                out[order[mask]] += values
+        for _, at, values in self._meet(rows, query_tokens):
+            out[at] += values
         return out
 
     @cached_property
@@ -122,17 +128,11 @@ class LexicalIndex:
         rows = np.asarray(rows, dtype=np.int64)
         if not total or not len(rows):
             return np.zeros(1 if together else len(rows))
-        order = np.argsort(rows, kind="stable")
-        ordered = rows[order]
         shares = np.zeros(len(rows))
         union = 0.0
-        for term, weight in weights.items():
-            column = self.vocabulary.get(term)
-            if column is None:
-                continue
-            held = self._in_column(column, ordered)[0]
-            shares[order[held]] += weight
-            union += weight if held.any() else 0.0
+        for term, at, _ in self._meet(rows, weights):
+            shares[at] += weights[term]
+            union += weights[term] if len(at) else 0.0
         return np.array([union / total]) if together else shares / total
 
     def top(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
