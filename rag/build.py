@@ -20,7 +20,7 @@ from .errors import CorpusError, IndexMismatchError, IndexMissingError
 from .lexical import build_lexical, shared_tokenizer
 from .records import Chunk, Sentence
 from .sentences import MAX_SENTENCE_CHARS
-from .spans import SentenceSpan, sentence_spans
+from .spans import sentence_spans
 from .settings import Settings
 from .store import Index, build_settings, check_compatible, load_index, read_manifest, replace_folder, write_index
 
@@ -118,17 +118,17 @@ def _embed_new(
     """Embed the chunks (through the passage template) of new or changed articles; each sentence's vector is
     pooled from the forward pass of the chunk holding most of it (rag/spans.py), so sentences cost no encoding."""
     texts: list[str] = []
-    marks: list[list[tuple[int, int]]] = []
-    homes: list[list[SentenceSpan]] = []  # per article: where each sentence is read from
+    marks: list[list[tuple[int, int]]] = []  # per passage: the character spans pooled from it
+    owners: list[list[int]] = []  # per passage: the article's sentence each of those spans belongs to
     for part in fresh:
-        spans = sentence_spans(part.chunks, part.sentences)
-        homes.append(spans)
         first = len(texts)
         texts.extend(template.format(title=part.title, text=chunk.text) for chunk in part.chunks)
         marks.extend([] for _ in part.chunks)
+        owners.extend([] for _ in part.chunks)
         head = template.format(title=part.title, text="\0").index("\0")  # where the chunk's text starts
-        for span in spans:
+        for span in sentence_spans(part.chunks, part.sentences):
             marks[first + span.chunk].append((head + span.start, head + span.end))
+            owners[first + span.chunk].append(span.sentence)
     done = 0
 
     def tick(n: int) -> None:
@@ -143,15 +143,14 @@ def _embed_new(
         vectors, pooled = np.zeros((0, embedder.dimension), np.float32), []
     out = []
     first = 0
-    for part, spans in zip(fresh, homes):
+    for part in fresh:
         sentence_vectors = np.zeros((len(part.sentences), embedder.dimension), dtype=np.float16)
-        taken = dict.fromkeys(range(first, first + len(part.chunks)), 0)
-        for span in spans:
-            row = first + span.chunk
-            sentence_vectors[span.sentence] = pooled[row][taken[row]]
-            taken[row] += 1
-        unread = sorted(set(range(len(part.sentences))) - {span.sentence for span in spans})
-        if unread:  # no chunk overlaps them (cannot happen with the splitter's chunks): embed them alone
+        read = np.zeros(len(part.sentences), dtype=bool)
+        for row in range(first, first + len(part.chunks)):
+            sentence_vectors[owners[row]] = pooled[row]
+            read[owners[row]] = True
+        unread = np.flatnonzero(~read)
+        if len(unread):  # no chunk overlaps them (a heading the splitter dropped): embed them alone
             sentence_vectors[unread] = embedder.encode_passages([part.sentences[i].text for i in unread])
         out.append(dataclasses.replace(
             part, chunk_vectors=vectors[first : first + len(part.chunks)].astype(np.float32),
