@@ -125,8 +125,6 @@ class SentenceTransformerEmbedder:
 
     def passage_arithmetic(self) -> contextlib.AbstractContextManager[None]:
         """Return the context this model embeds batches of passages in (autocast for bfloat16)."""
-        if self.precision == "float32":
-            return contextlib.nullcontext()
         from .mixed import passage_arithmetic
 
         return passage_arithmetic(self.precision)

@@ -14,6 +14,7 @@ import contextlib
 
 import torch
 
+
 def native_bfloat16() -> bool:
     """Return whether this CPU multiplies bfloat16 in hardware (AMX tiles or AVX-512 BF16)."""
     probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
