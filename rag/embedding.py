@@ -199,17 +199,30 @@ class SentenceTransformerEmbedder:
         return [list(zip(ids, map(tuple, places))) for ids, places in zip(found["input_ids"], found["offset_mapping"])]
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        if self.query_threads <= 0:
-            return self._encode(texts, self.query_prompt)
         import torch
 
+        if self.query_threads <= 0:
+            return self._encode_questions(texts)
         # torch's thread count is per calling thread (OpenMP): a build in another thread keeps its own.
         threads = torch.get_num_threads()
         torch.set_num_threads(self.query_threads)
         try:
-            return self._encode(texts, self.query_prompt)
+            return self._encode_questions(texts)
         finally:
             torch.set_num_threads(threads)
+
+    def _encode_questions(self, texts: Sequence[str]) -> np.ndarray:
+        # The model's own preprocess and forward, without encode()'s sorting, batching and conversions: the
+        # same vectors, and 1-2 ms less of a question's ~15 (README, "Speed").
+        import torch
+
+        vectors = []
+        for start in range(0, len(texts), self.batch_size):
+            features = self.model.preprocess([self.query_prompt + t for t in texts[start : start + self.batch_size]])
+            with torch.inference_mode():
+                pooled = self.model(features)["sentence_embedding"]
+            vectors.append(torch.nn.functional.normalize(pooled.float(), dim=1).numpy())
+        return np.concatenate(vectors) if vectors else np.zeros((0, self.dimension), dtype=np.float32)
 
 
 def _tokens_with_offsets(

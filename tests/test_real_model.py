@@ -76,21 +76,21 @@ def test_a_question_embedded_on_one_thread_leaves_the_others_alone(real, monkeyp
     import torch
 
     embedder = real.embedder
-    encode = embedder._encode
+    encode = embedder._encode_questions
     threads_seen = []
 
-    def spy(texts, prompt):
+    def spy(texts):
         threads_seen.append(torch.get_num_threads())
-        return encode(texts, prompt)
+        return encode(texts)
 
-    monkeypatch.setattr(embedder, "_encode", spy)
+    monkeypatch.setattr(embedder, "_encode_questions", spy)
     monkeypatch.setattr(embedder, "query_threads", 1)  # RAG_QUESTION_THREADS=1
     before = torch.get_num_threads()
     one = embedder.encode_queries(["Sora是在哪一天发布的？"])
     assert threads_seen == [1] and torch.get_num_threads() == before  # a build in this thread keeps every core
     torch.set_num_threads(2)
     try:
-        two = encode(["Sora是在哪一天发布的？"], embedder.query_prompt)
+        two = encode(["Sora是在哪一天发布的？"])
     finally:
         torch.set_num_threads(before)
     # One thread or two only changes rounding (scores move in the sixth decimal, answers do not).
@@ -119,6 +119,9 @@ def test_bfloat16_arithmetic_keeps_the_float32_vectors(real):
     # float32 sums: passages (autocast) and questions (bfloat16 weight copies) keep the vectors to 1e-4.
     assert float(np.min(np.sum(plain.encode_passages(texts) * mixed.encode_passages(texts), axis=1))) > 0.9999
     assert float(np.min(np.sum(plain.encode_queries(questions) * mixed.encode_queries(questions), axis=1))) > 0.9999
+    # Questions skip encode()'s batching but not its arithmetic: the library's own vectors.
+    library = plain.model.encode([plain.query_prompt + q for q in questions], normalize_embeddings=True)
+    assert float(np.min(np.sum(plain.encode_queries(questions) * library, axis=1))) > 0.99999
     _, pooled = mixed.encode_with_spans(texts[:1], [[(0, 20)]])
     _, reference = plain.encode_with_spans(texts[:1], [[(0, 20)]])
     assert float(pooled[0][0] @ reference[0][0]) > 0.9999
