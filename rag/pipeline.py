@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from .answering import cite, is_chinese, refusal_text, score_sentences, select_sentences
+from .binding import unbound_pair
 from .calibration import confidence, signals
 from .embedding import Embedder, load_embedder
 from .errors import QuestionError, QuestionTooLongError
@@ -32,7 +33,9 @@ class Assistant:
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Assistant:
         """Return an assistant over the index the settings point at (checked against them)."""
         index = load_index(settings)
-        return cls(settings, index, embedder or load_embedder(settings), shared_tokenizer())
+        tokenizer = shared_tokenizer()
+        tokenizer.tagged("")  # read the part-of-speech tags now (~0.7 s), not on the first question
+        return cls(settings, index, embedder or load_embedder(settings), tokenizer)
 
     def validate(self, question: str) -> str:
         """Return the question stripped, or raise QuestionError saying what to change."""
@@ -71,7 +74,12 @@ class Assistant:
             self.index, scored, settings.answer_max_blocks, settings.answer_max_chars, settings.answer_score_margin
         )
         best_similarity = max((s.dense for s in scored), default=None)
-        found = signals(self.index, query_vector, weights, best_similarity, hits, is_chinese(question))
+        chinese = is_chinese(question)
+        unbound = (
+            unbound_pair(self.tokenizer.tagged(question), self.index.lexical, settings.entity_topic_share)
+            if chinese else None
+        )
+        found = signals(self.index, query_vector, weights, best_similarity, hits, chinese, unbound)
         sure = confidence(found, settings.confidence_weights_zh, settings.confidence_weights_other)
         refused = not chosen or sure < settings.refusal_threshold
         if refused:

@@ -111,6 +111,10 @@ class Settings:
     confidence_weights_zh: tuple[float, float, float, float] = (-1.01, 0.71, -3.11, 1.86)
     confidence_weights_other: tuple[float, float] = (-1.5, 1.5)
     refusal_threshold: float = 0.4
+    # A Chinese question asking for an attribute of a named entity ("英伟达的股价") is declined when no passage
+    # holds the two words together (rag/binding.py); an entity in more than this share of the passages is
+    # the corpus's topic (Sora, OpenAI) and is not checked.
+    entity_topic_share: float = 0.1
     # Longest question accepted, in characters.
     max_question_chars: int = 2000
 

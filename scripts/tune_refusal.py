@@ -1,5 +1,8 @@
 """Fit the decline model on gold + calibration questions; print weights and leave-one-out rates per threshold.
 
+The rates count the entity gate (rag/binding.py) as the bot does: a question it declines is declined at
+every threshold. The fit itself sees every question.
+
     .venv/bin/python scripts/tune_refusal.py ../shared/eval/gold_public.jsonl tests/data/calibration.jsonl
 
 Uses the index the settings point at (RAG_INDEX_DIR, default index/), built with the current settings.
@@ -12,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answering import is_chinese, score_sentences
+from rag.binding import unbound_pair
 from rag.calibration import signals
 from rag.evaluate import load_questions
 from rag.pipeline import Assistant
@@ -33,7 +37,7 @@ def fit(features: np.ndarray, labels: np.ndarray, l2: float = 0.3) -> np.ndarray
 def main(files: list[str]) -> None:
     settings = load_settings()
     assistant = Assistant.load(settings)
-    rows, labels = [], []
+    rows, labels, gated = [], [], []
     for question in (q for f in files for q in load_questions(Path(f))):
         if question.answerable is None or not is_chinese(question.question):
             continue
@@ -46,14 +50,18 @@ def main(files: list[str]) -> None:
         found = signals(assistant.index, vector, weights, max((s.dense for s in scored), default=None), hits, True)
         rows.append([found.dense_z, found.unknown, found.coverage])
         labels.append(float(question.answerable))
-    x, y = np.array(rows), np.array(labels)
+        tagged = assistant.tokenizer.tagged(question.question)
+        gated.append(unbound_pair(tagged, assistant.index.lexical, settings.entity_topic_share) is not None)
+    x, y, gate = np.array(rows), np.array(labels), np.array(gated)
+    print(f"entity gate declines {int(gate[y == 0].sum())} unanswerable and {int(gate[y == 1].sum())} answerable")
     print("weights (bias, dense_z, unknown, coverage):", np.round(fit(x, y), 2))
     loo = np.array([
         1 / (1 + np.exp(-(w[0] + x[i] @ w[1:]))) for i in range(len(x)) for w in [fit(np.delete(x, i, 0), np.delete(y, i))]
     ])
     for threshold in (0.3, 0.4, 0.5, 0.6):
-        print(f"threshold {threshold}: declines unanswerable {np.mean(loo[y == 0] < threshold):.2f}, "
-              f"answerable {np.mean(loo[y == 1] < threshold):.2f} (leave-one-out)")
+        declined = (loo < threshold) | gate
+        print(f"threshold {threshold}: declines unanswerable {np.mean(declined[y == 0]):.2f}, "
+              f"answerable {np.mean(declined[y == 1]):.2f} (leave-one-out)")
 
 
 if __name__ == "__main__":

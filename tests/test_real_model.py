@@ -40,6 +40,7 @@ def test_public_gold_questions_meet_the_floors(real):
     assert overall["hit@1"] >= 0.80 and overall["mrr@10"] >= 0.85
     assert overall["answer_keyword_recall@300c"] >= 0.80
     assert overall["false_refusal"] <= 0.05
+    assert overall["refusal_on_unanswerable"] >= 0.75
     english = summarize(score_questions(questions, results, SEEDS.parent)).by_type["english"].to_dict()
     assert english["hit@5"] >= 5 / 6
 
