@@ -33,9 +33,21 @@ def is_chinese(text: str) -> bool:
     return bool(_CJK.search(text))
 
 
-def refusal_text(question: str) -> str:
-    """Return the decline message in the question's language."""
-    return REFUSAL_ZH if is_chinese(question) else REFUSAL_EN
+def refusal_text(question: str, unbound: tuple[str, str] | None = None) -> str:
+    """Return the decline message in the question's language; for an entity-gate decline (rag/binding.py),
+    followed by why: both words are in the articles, never together."""
+    if not is_chinese(question):
+        return REFUSAL_EN
+    if unbound is None:
+        return REFUSAL_ZH
+    owner, owned = (_as_asked(question, word) for word in unbound)
+    return f"{REFUSAL_ZH}资料提到了“{owner}”，也提到了“{owned}”，但没有一处把两者放在一起。"
+
+
+def _as_asked(question: str, word: str) -> str:
+    """Return `word` (lower-cased by the tokenizer) spelled as the question spells it."""
+    found = re.search(re.escape(word), unicodedata.normalize("NFKC", question), re.IGNORECASE)
+    return found.group(0) if found else word
 
 
 def _normal(text: str) -> str:

@@ -83,7 +83,7 @@ class Assistant:
         sure = confidence(found, settings.confidence_weights_zh, settings.confidence_weights_other)
         refused = not chosen or sure < settings.refusal_threshold
         if refused:
-            text, citations = refusal_text(question), ()
+            text, citations = refusal_text(question, unbound), ()
         else:
             text, citations = cite(chosen, self.titles)
         timings["compose_ms"] = (time.perf_counter() - tick) * 1000

@@ -42,5 +42,9 @@ def test_the_bot_declines_an_entity_swapped_question_but_answers_the_original(tm
     swapped = assistant.ask("Sora发布后，英伟达的股价涨跌了多少？")
     assert swapped.refused and not swapped.citations and swapped.hits  # related reading is still offered
     assert swapped.confidence == 0.0
+    # The decline says why: both words are in the articles, never together.
+    assert swapped.text == "资料中没有找到与此问题相关的内容。资料提到了“英伟达”，也提到了“股价”，但没有一处把两者放在一起。"
+    latin = assistant.ask("Pika的股价是多少？")
+    assert latin.refused and "“Pika”" in latin.text  # spelled as asked, not as the index lower-cases it
     original = assistant.ask("Sora发布后，Adobe的股价涨跌了多少？")
     assert not original.refused and any("7%" in c.quote for c in original.citations)
