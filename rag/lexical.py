@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -42,9 +42,8 @@ class Tokenizer:
                 out.append(token)
         return out
 
-
     @cached_property
-    def _tagger(self):  # jieba's part-of-speech tagger over the same dictionary (reading its tags takes ~0.7 s)
+    def _tagger(self) -> Any:  # jieba's part-of-speech tagger over the same dictionary (its tags take ~0.7 s to read)
         import jieba.posseg
 
         return jieba.posseg.POSTokenizer(self._jieba)

@@ -47,6 +47,10 @@ class Assistant:
             raise QuestionTooLongError(f"the question is {len(question)} characters long; the limit is {limit}: shorten it")
         return question
 
+    def unbound(self, question: str) -> tuple[str, str] | None:
+        """Return an (entity, attribute) the question asks about that no passage holds together (rag/binding.py)."""
+        return unbound_pair(self.tokenizer.tagged(question), self.index.lexical, self.settings.entity_topic_share)
+
     def ask(self, question: str, top_k: int | None = None) -> Answer:
         """Return the answer to one question, with citations, or a decline with related passages."""
         started = time.perf_counter()
@@ -75,10 +79,7 @@ class Assistant:
         )
         best_similarity = max((s.dense for s in scored), default=None)
         chinese = is_chinese(question)
-        unbound = (
-            unbound_pair(self.tokenizer.tagged(question), self.index.lexical, settings.entity_topic_share)
-            if chinese else None
-        )
+        unbound = self.unbound(question) if chinese else None
         found = signals(self.index, query_vector, weights, best_similarity, hits, chinese, unbound)
         sure = confidence(found, settings.confidence_weights_zh, settings.confidence_weights_other)
         refused = not chosen or sure < settings.refusal_threshold

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from rag.answering import is_chinese, score_sentences
-from rag.binding import unbound_pair
 from rag.calibration import signals
 from rag.evaluate import load_questions
 from rag.pipeline import Assistant
@@ -50,8 +49,7 @@ def main(files: list[str]) -> None:
         found = signals(assistant.index, vector, weights, max((s.dense for s in scored), default=None), hits, True)
         rows.append([found.dense_z, found.unknown, found.coverage])
         labels.append(float(question.answerable))
-        tagged = assistant.tokenizer.tagged(question.question)
-        gated.append(unbound_pair(tagged, assistant.index.lexical, settings.entity_topic_share) is not None)
+        gated.append(assistant.unbound(question.question) is not None)
     x, y, gate = np.array(rows), np.array(labels), np.array(gated)
     print(f"entity gate declines {int(gate[y == 0].sum())} unanswerable and {int(gate[y == 1].sum())} answerable")
     print("weights (bias, dense_z, unknown, coverage):", np.round(fit(x, y), 2))
