@@ -39,7 +39,8 @@ class Settings:
     # Arithmetic of the model's matrix products: "bfloat16" (the transformer's Linear layers in bfloat16 with
     # float32 sums, the rest float32; rag/mixed.py), "float32", or "auto": bfloat16 where the CPU multiplies
     # it natively (AMX or AVX-512 BF16), else float32. On this machine's AMX cores the build embeds ~2.5x
-    # and a question ~1.3x faster, vectors within cosine 0.99999 of float32's (README, "Speed").
+    # and a question ~1.8x faster (packed weights, rag/mixed.py), vectors within cosine 0.99999 of float32's
+    # (README, "Speed").
     embed_precision: str = "auto"
     # Chunk size and overlap in characters; chosen by measurement on the public gold questions (README).
     chunk_size: int = 220
@@ -81,7 +82,7 @@ class Settings:
     # text, and torch's threads wait for each other at every layer, so a second thread that finds its core
     # busy (another question, another program) stalls the whole question: with another job on the other core
     # two threads took 944 ms to embed a question, one 20-23 ms. Both cores free, two are faster in float32
-    # (gold eval p50 21 against 41 ms); in bfloat16 one thread takes ~20 ms. Builds use every core.
+    # (gold eval p50 21 against 41 ms); in bfloat16 one thread takes ~13-15 ms. Builds use every core.
     question_threads: int = 1
     # "weighted": dense_weight * z-scored cosine + lexical_weight * max-normalised BM25
     #   + coverage_weight * share of the question's idf mass present; "rrf": weighted reciprocal rank fusion.
