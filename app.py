@@ -35,9 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import uvicorn
 
     from rag.errors import RagError
-    from rag.server import create_app
+    from rag.server import create_app, make_limiter
     from rag.settings import load_settings, parse_list
-    from rag.web import CONCURRENCY, Service, build_page
+    from rag.web import CONCURRENCY, ChatHandlers, Service, build_page
 
     try:
         settings = load_settings(
@@ -52,13 +52,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     # Builds the index first when it is missing or stale, with progress on the console.
     service = Service(settings).start()
-    page = build_page(service)
+    limiter = make_limiter(settings)
+    page = build_page(service, ChatHandlers(service, limiter=limiter))
     page.queue(default_concurrency_limit=args.concurrency or CONCURRENCY)
-    app = create_app(service, page)
+    app = create_app(service, page, limiter)
     shown = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
     base = f"http://{shown}:{settings.port}"
     print(f"Running on {base}/  (API {base}/docs, widget {base}/widget.js)", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    # X-Forwarded-For is believed only from the proxies named in RAG_TRUSTED_PROXIES: otherwise any client
+    # could choose the address its rate limit is counted against.
+    trusted = list(settings.trusted_proxies)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level="warning",
+        proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None,
+    )
     return 0
 
 

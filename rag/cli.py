@@ -119,6 +119,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_session(args: argparse.Namespace) -> int:
+    from .server.access import AccessPolicy, describe
+
+    settings = load_settings()
+    if not settings.api_token:
+        raise RagError("no RAG_API_TOKEN in the environment: without a token the page is open and needs no session")
+    policy = AccessPolicy(settings.api_token, settings.session_secret)
+    try:
+        session = policy.sessions.issue(args.hours or settings.session_hours)
+    except ValueError as error:
+        raise RagError(str(error)) from None
+    shown = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
+    base = args.base_url.rstrip("/") if args.base_url else f"http://{shown}:{settings.port}"
+    found = describe(session, base)
+    print(json.dumps(found, ensure_ascii=False) if args.json else found["url"])
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """Return the argument parser of `python -m rag`."""
     top = argparse.ArgumentParser(prog="python -m rag", description="Question answering over Chinese articles, cited to the line.")
@@ -153,6 +171,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="compare two run folders")
     common(p)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("session", help="print a link that opens the chat page for a while (needs RAG_API_TOKEN)")
+    p.add_argument("--hours", type=float, default=None, help="how long the link works (default: RAG_SESSION_HOURS, 8)")
+    p.add_argument("--base-url", help="the server's address as people reach it (default: http://RAG_HOST:RAG_PORT)")
+    p.add_argument("--json", action="store_true", help="print the session, its expiry and the link as JSON")
+    p.set_defaults(func=cmd_session)
     return top
 
 

@@ -134,8 +134,17 @@ class Settings:
     # may come at once before the limit applies: a person asks a few a minute, a runaway script hundreds.
     rate_limit_per_minute: int = 60
     rate_limit_burst: int = 10
-    # Largest request body accepted, in bytes: a question at the length limit is ~6 KB of UTF-8 JSON.
+    # Largest request body accepted on any route, in bytes: a question at the length limit is ~6 KB of UTF-8 JSON.
     max_request_bytes: int = 65536
+    # Hours a browser session lasts when minted without saying (`python -m rag session`, POST /api/sessions):
+    # a working day, so a link shared in the morning does not outlive it by much.
+    session_hours: float = 8.0
+    # Key that signs browser sessions; empty derives it from RAG_API_TOKEN, so a new token ends every session.
+    # Set it (RAG_SESSION_SECRET) only to keep sessions across a token change.
+    session_secret: str = dataclasses.field(default="", repr=False)
+    # Addresses of reverse proxies whose X-Forwarded-For names the real client (for the rate limit); none by
+    # default, so a client cannot pick its own address by sending the header.
+    trusted_proxies: tuple[str, ...] = ()
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Return a copy with the given non-None fields replaced."""

@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from rag.server.guards import RateLimiter, bearer_ok
+from rag.ratelimit import RateLimiter
+from rag.server.guards import bearer_ok
 
 from servers import ROOT, AppServer, app_env, free_port, running_apps, wait_until_serving
 from support import SEEDS
@@ -174,7 +175,7 @@ def test_a_chunked_body_over_the_limit_is_refused_before_it_is_read(apps):
     assert response.status == 413 and "over 65536 bytes" in json.loads(response.read())["error"]
 
 
-def test_the_token_is_needed_on_the_api_but_never_on_the_widget(apps):
+def test_the_token_or_a_minted_session_is_needed_on_the_api_and_the_widget(apps):
     guarded = apps["guarded"]
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
         status, sent, body = call(guarded, "GET", "/api/health", headers=headers)
@@ -182,10 +183,16 @@ def test_the_token_is_needed_on_the_api_but_never_on_the_widget(apps):
     # A token in the URL is not a way in.
     assert call(guarded, "GET", f"/api/health?token={TOKEN}&access_token={TOKEN}")[0] == 401
     assert call(guarded, "GET", "/api/health", headers={"Authorization": f"Bearer {TOKEN}"})[0] == 200
-    # The widget's page and its routes work without any key, and the page holds none.
+    # The widget's shell loads for anyone and holds no key; its routes need a session the wiki's server minted.
     status, _, page = call(guarded, "GET", "/embed")
     assert status == 200 and TOKEN not in page
-    assert call(guarded, "GET", f"/embed/api/sources/{ARTICLE}?start=1&end=3")[0] == 200
+    source = f"/embed/api/sources/{ARTICLE}?start=1&end=3"
+    assert call(guarded, "GET", source)[0] == 401
+    status, _, minted = call(guarded, "POST", "/api/sessions", {"hours": 1}, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert status == 200 and TOKEN not in json.dumps(minted) and minted["url"].endswith(minted["session"])
+    assert call(guarded, "GET", source, headers={"X-RAG-Session": minted["session"]})[0] == 200
+    # A session opens the routes but cannot mint further sessions: only the token can.
+    assert call(guarded, "POST", "/api/sessions", {}, headers={"X-RAG-Session": minted["session"]})[0] == 401
 
 
 def test_rate_limit_answers_429_with_retry_after_per_client(apps):

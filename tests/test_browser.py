@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import html
 import http.server
+import json
 import re
 import shutil
 import threading
+import urllib.request
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -30,6 +32,7 @@ GIRAFFE = (
 )
 # The wiki page's port, chosen before the servers start so one of them can allow it to frame the widget.
 WIKI_PORT = free_port()
+TOKEN = "browser-test-token"
 WIKI_PAGE = """<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>内部维基 · 项目周报</title>
 <style>button {{ background: red !important; font-size: 40px !important; }}</style></head>
 <body><h1>项目周报</h1><p>本周我们调研了文生视频模型。有问题请点右下角的按钮问问资料。</p>
@@ -64,8 +67,10 @@ def wiki() -> Iterator[str]:
 
     class WikiPage(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (the handler's required name)
-            app = parse_qs(urlsplit(self.path).query).get("app", [""])[0]
-            body = WIKI_PAGE.format(snippet=f'<script src="{html.escape(app)}widget.js" data-lang="zh" defer></script>')
+            query = parse_qs(urlsplit(self.path).query)
+            app, session = query.get("app", [""])[0], query.get("session", [""])[0]
+            minted = f' data-session="{html.escape(session)}"' if session else ""
+            body = WIKI_PAGE.format(snippet=f'<script src="{html.escape(app)}widget.js" data-lang="zh"{minted} defer></script>')
             data = body.encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -88,15 +93,18 @@ def servers(corpus, tmp_path_factory) -> Iterator[dict[str, str]]:
 
     "answering" has the default settings and lets the wiki page frame its widget; "declining" sets
     RAG_REFUSAL_THRESHOLD=1.01, above any confidence, so it declines every question whatever the calibration
-    of the day, and keeps the default framing rule (same origin only). Both start at once.
+    of the day, and keeps the default framing rule (same origin only); "guarded" is "answering" with an API
+    token. All start at once.
     """
-    names = ("answering", "declining")
+    names = ("answering", "declining", "guarded")
     specs = []
     allowed = {"RAG_FRAME_ANCESTORS": f"http://127.0.0.1:{WIKI_PORT}"}
-    for name, extra in zip(names, (allowed, {"RAG_REFUSAL_THRESHOLD": "1.01"})):
+    guarded = {**allowed, "RAG_API_TOKEN": TOKEN}
+    for name, extra in zip(names, (allowed, {"RAG_REFUSAL_THRESHOLD": "1.01"}, guarded)):
         folder = tmp_path_factory.mktemp(name)
         specs.append((app_env(corpus, folder / "index", extra), folder))
-    with running_apps(specs) as started:
+    # The widget's shell answers on every server, token or not.
+    with running_apps(specs, ready_path="embed") as started:
         yield {name: server.url for name, server in zip(names, started)}
 
 
@@ -306,3 +314,42 @@ def test_widget_is_refused_by_a_server_that_does_not_allow_the_wiki(servers, wik
     # Chromium shows its error page in the frame instead of /embed: nothing of the chat loads inside.
     embed = [frame for frame in page.frames if frame != page.main_frame]
     assert len(embed) == 1 and embed[0].locator("#rag-question").count() == 0
+
+
+def mint_session(server: str) -> dict:
+    """Mint a session with the token, as a wiki's server or an admin would."""
+    request = urllib.request.Request(
+        server + "api/sessions", data=b"{}", method="POST",
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_with_a_token_the_page_opens_only_through_a_session_link(servers, open_page):
+    guarded = servers["guarded"]
+    page = open_page(guarded, "zh-CN", wait_ready=False)
+    expect(page.locator("h1")).to_contain_text("Access link needed")
+    assert TOKEN not in page.content()
+    page.goto(guarded.rstrip("/") + mint_session(guarded)["url"])
+    page.wait_for_selector(".rag-status-ready", timeout=READY_MS)
+    ask(page, "Adobe股价在Sora发布后怎么样了？")
+    expect(last_bot_message(page).locator(".rag-text a.rag-cite")).to_have_text(["[1]"])
+    assert TOKEN not in page.content() and all(TOKEN not in c["value"] for c in page.context.cookies())
+
+
+def test_with_a_token_the_widget_answers_with_the_wikis_session_only(servers, wiki, open_page):
+    guarded = servers["guarded"]
+    for session, answers in (("", False), (mint_session(guarded)["session"], True)):
+        page = open_page(wiki + "?" + urlencode({"app": guarded, "session": session}), "zh-CN", wait_ready=False)
+        page.get_by_role("button", name="问问资料").click()
+        frame = page.frame_locator("#rag-widget iframe")
+        frame.locator("#rag-question").fill("Adobe股价在Sora发布后怎么样了？")
+        frame.locator("#rag-question").press("Enter")
+        answer = frame.locator(".rag-answer").last
+        if answers:
+            expect(answer).to_contain_text("7%")
+            expect(answer.locator("button.rag-marker").first).to_have_text("[1]")
+        else:
+            expect(answer).to_have_class(re.compile("rag-error"))
+            expect(answer).not_to_contain_text("7%")

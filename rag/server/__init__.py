@@ -1,6 +1,6 @@
 """The server: the chat page, the HTTP API and the widget from one process, on one port."""
 from __future__ import annotations
 
-from .app import create_app
+from .app import create_app, make_limiter
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "make_limiter"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,7 +11,7 @@ from ..errors import QuestionError, QuestionTooLongError
 from ..pipeline import Assistant, answer_to_dict
 from ..sources import SourceNotFoundError, source_lines
 from ..web.service import Service
-from .guards import RateLimiter, bearer_ok, retry_after
+from ..ratelimit import RateLimiter, retry_after
 
 # Most lines one sources request returns; the articles are news pages, far shorter.
 MAX_SOURCE_LINES = 2000
@@ -130,40 +130,38 @@ def client_key(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def make_router(service: Service, limiter: RateLimiter, token: str, name: str) -> APIRouter:
-    """Return the ask/sources/health routes; `token` (may be empty) is required as a bearer token on every route."""
+def spend_allowance(limiter: RateLimiter, request: Request) -> None:
+    """Take one request from the client's allowance, or raise a 429 saying how long to wait."""
+    wait = limiter.take(client_key(request))
+    if wait > 0:
+        raise ApiError(
+            429,
+            f"too many requests from this address: wait {retry_after(wait)} s and try again",
+            {"Retry-After": retry_after(wait)},
+        )
 
-    def authorised(request: Request) -> None:
-        if not bearer_ok(token, request.headers.get("authorization")):
-            raise ApiError(
-                401,
-                "this API needs a bearer token: send the header `Authorization: Bearer <token>` (the server's RAG_API_TOKEN)",
-                {"WWW-Authenticate": "Bearer"},
-            )
 
-    def within_limit(request: Request) -> None:
-        wait = limiter.take(client_key(request))
-        if wait > 0:
-            raise ApiError(
-                429,
-                f"too many requests from this address: wait {retry_after(wait)} s and try again",
-                {"Retry-After": retry_after(wait)},
-            )
+def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
+    """Return the ask/sources/health routes; who may call them is the access policy's business (rag/server/access.py).
 
-    router = APIRouter(dependencies=[Depends(authorised)], tags=[name])
+    The rate limit is spent inside each route, after its input was validated, so a malformed request (422)
+    costs no allowance.
+    """
+    router = APIRouter(tags=[name])
 
     @router.post(
         "/ask",
         response_model=AskResponse,
         responses=_errors(401, 413, 422, 429, 503),
-        dependencies=[Depends(within_limit)],
         summary="Answer a question, every sentence cited to its lines",
     )
-    def ask(body: AskRequest) -> dict[str, Any]:
+    def ask(body: AskRequest, request: Request) -> dict[str, Any]:
         """Return the same JSON as `python -m rag ask --json`."""
         assistant = ready_assistant(service)
         try:
-            answer = assistant.ask(body.question, top_k=body.top_k)
+            question = assistant.validate(body.question)
+            spend_allowance(limiter, request)
+            answer = assistant.ask(question, top_k=body.top_k)
         except QuestionTooLongError as error:
             raise ApiError(413, str(error)) from None
         except QuestionError as error:
@@ -174,10 +172,10 @@ def make_router(service: Service, limiter: RateLimiter, token: str, name: str) -
         "/sources/{file:path}",
         response_model=SourceOut,
         responses=_errors(401, 404, 422, 429),
-        dependencies=[Depends(within_limit)],
         summary="Lines of a corpus article, with their numbers",
     )
     def sources(
+        request: Request,
         file: str,
         start: int = Query(1, ge=1, description="First line, 1-based."),
         end: int | None = Query(None, ge=1, description="Last line, inclusive (default: the end of the file)."),
@@ -185,6 +183,7 @@ def make_router(service: Service, limiter: RateLimiter, token: str, name: str) -
         """Return lines start..end of an article of the corpus (clipped to the file); any other path is a 404."""
         if end is not None and end < start:
             raise ApiError(422, f"end ({end}) is before start ({start}): ask for start <= end")
+        spend_allowance(limiter, request)
         try:
             found = source_lines(service.settings.corpus_dir, file, start, end)
         except SourceNotFoundError as error:

@@ -13,13 +13,18 @@ from starlette.exceptions import HTTPException
 from .. import __version__
 from ..web.page import launch_options
 from ..web.service import Service
+from ..settings import Settings
+from .access import AccessGuard, AccessPolicy
 from .api import ApiError, make_router
 from .embed import add_widget
-from .guards import BodyLimit, FramingPolicy, RateLimiter
+from ..ratelimit import RateLimiter
+from .guards import BodyLimit, FramingPolicy
+from .sessions import session_routes
 
 DESCRIPTION = (
     "Answers from the articles, every sentence cited to the lines it came from; a decline when they do not say. "
-    "Send `Authorization: Bearer <token>` when the server sets RAG_API_TOKEN."
+    "Send `Authorization: Bearer <token>` when the server sets RAG_API_TOKEN (browsers use a session from "
+    "`POST /api/sessions` instead)."
 )
 
 
@@ -40,12 +45,24 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def create_app(service: Service, page: gr.Blocks | None = None) -> FastAPI:
-    """Return the server's app over the service; with a page, the chat page is mounted at / as well."""
+def make_limiter(settings: Settings) -> RateLimiter:
+    """Return the one rate limiter the API, the widget and the chat page share."""
+    return RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+
+
+def create_app(service: Service, page: gr.Blocks | None = None, limiter: RateLimiter | None = None) -> FastAPI:
+    """Return the server's app over the service; with a page, the chat page is mounted at / as well.
+
+    Pass the limiter the page's handlers spend from, so a client has one allowance across every route.
+    """
     settings = service.settings
     app = FastAPI(title="Answers you can check · 可核查的问答", version=__version__, description=DESCRIPTION)
-    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-    app.include_router(make_router(service, limiter, settings.api_token, "api"), prefix="/api")
+    limiter = limiter or make_limiter(settings)
+    policy = AccessPolicy(settings.api_token, settings.session_secret)
+    minting, installing = session_routes(policy, settings.session_hours)
+    app.include_router(minting, prefix="/api")
+    app.include_router(installing)
+    app.include_router(make_router(service, limiter, "api"), prefix="/api")
     add_widget(app, service, limiter)
 
     @app.exception_handler(ApiError)
@@ -64,15 +81,17 @@ def create_app(service: Service, page: gr.Blocks | None = None) -> FastAPI:
 
     if page is not None:
         gr.mount_gradio_app(app, page, path="/", **launch_options())
-    # Added innermost first: CORS must be outermost so even a 413 or 429 reaches an allowed origin's script.
-    app.add_middleware(BodyLimit, limit=settings.max_request_bytes, prefixes=("/api/", "/embed/"))
+    # Added innermost first: the access guard runs before the body is read, the body limit before any route,
+    # and CORS outermost so even a 401, 413 or 429 reaches an allowed origin's script.
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(AccessGuard, policy=policy)
     app.add_middleware(FramingPolicy, origins=settings.frame_ancestors)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", "X-RAG-Session"],
             max_age=600,
         )
     return app

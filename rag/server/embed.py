@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from ..web.service import Service
 from ..web.text import STRINGS
 from .api import make_router
-from .guards import RateLimiter
+from ..ratelimit import RateLimiter
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 
@@ -29,7 +29,7 @@ def embed_template(max_chars: int) -> str:
 
 
 def add_widget(app: FastAPI, service: Service, limiter: RateLimiter) -> None:
-    """Serve /embed, /embed/static/*, /embed/api/* (no token: the page holds none) and /widget.js on the app."""
+    """Serve /embed, /embed/static/*, /embed/api/* and /widget.js on the app (the access policy guards /embed/api)."""
     pages = APIRouter(include_in_schema=False)
     template = embed_template(service.settings.max_question_chars)
     script = (ASSETS / "widget.js").read_text(encoding="utf-8")
@@ -48,5 +48,5 @@ def add_widget(app: FastAPI, service: Service, limiter: RateLimiter) -> None:
         )
 
     app.include_router(pages)
-    app.include_router(make_router(service, limiter, token="", name="widget"), prefix="/embed/api", include_in_schema=False)
+    app.include_router(make_router(service, limiter, name="widget"), prefix="/embed/api", include_in_schema=False)
     app.mount("/embed/static", StaticFiles(directory=ASSETS), name="embed-static")

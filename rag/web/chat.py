@@ -13,6 +13,7 @@ import gradio as gr
 
 from ..errors import QuestionError, RagError
 from ..pipeline import answer_to_dict
+from ..ratelimit import RateLimiter, retry_after
 from ..sources import SourceNotFoundError, source_lines
 from .service import Service
 from .text import Language, language, say
@@ -44,8 +45,12 @@ def _user(content: str) -> Message:
 class ChatHandlers:
     """The event handlers of one page, over one service; they keep no state between calls."""
 
-    def __init__(self, service: Service, frame_delay: float = 0.04, frames: int = 8) -> None:
+    def __init__(
+        self, service: Service, frame_delay: float = 0.04, frames: int = 8, limiter: RateLimiter | None = None
+    ) -> None:
         self.service = service
+        # The server's limiter, shared with the API and the widget, so the page is no way around it.
+        self.limiter = limiter
         self.frame_delay = frame_delay  # seconds between streamed frames: visibly streaming, done in a third of a second
         self.frames = frames
 
@@ -56,6 +61,7 @@ class ChatHandlers:
         top_k: float | None = None,
         show_passages: bool = False,
         locale: str | None = "",
+        request: gr.Request | None = None,
     ) -> Iterator[tuple[str, list[Message]]]:
         """Yield (what the question box should hold, the chat) while the answer streams in."""
         question = question or ""
@@ -77,6 +83,10 @@ class ChatHandlers:
             message = say(lang, "too_long", length=len(question.strip()), limit=limit)
             yield question, history + [_bot(notice_html(message, "limit"))]
             return
+        wait = self._wait(request)
+        if wait:
+            yield question, history + [_bot(notice_html(say(lang, "too_many", seconds=wait), "limit"))]
+            return
         history.append(_user(question_html(question)))
         yield "", history + [_bot(notice_html(say(lang, "thinking"), "thinking"))]
         try:
@@ -91,15 +101,27 @@ class ChatHandlers:
                 time.sleep(self.frame_delay)
             yield "", history + [_bot(frame)]
 
-    def answer(self, question: str, top_k: int = 10) -> dict[str, Any]:
+    def answer(self, question: str, top_k: int = 10, request: gr.Request | None = None) -> dict[str, Any]:
         """Return the answer as `python -m rag ask --json` prints it: the page's named endpoint for gradio_client."""
         assistant = self.service.assistant
         if assistant is None:
             raise gr.Error(self.service.error or "the index is being built: try again in a few seconds")
         try:
+            question = assistant.validate(question)
+            wait = self._wait(request)
+            if wait:
+                raise gr.Error(f"too many requests from this address: wait {wait} s and try again")
             return answer_to_dict(assistant.ask(question, top_k=int(top_k) if top_k else None))
         except RagError as error:
             raise gr.Error(str(error)) from None
+
+    def _wait(self, request: gr.Request | None) -> str:
+        """Spend one question of the caller's allowance; return the seconds to wait ("" when allowed)."""
+        if self.limiter is None:
+            return ""
+        client = getattr(request, "client", None) if request is not None else None
+        wait = self.limiter.take(getattr(client, "host", None) or "unknown")
+        return retry_after(wait) if wait > 0 else ""
 
     def open_source(self, href: str | None, locale: str | None = "") -> str:
         """Return the sources panel for a clicked link's address (`#src/...`), or the placeholder."""

@@ -7,6 +7,10 @@
   var tables = JSON.parse(document.getElementById("rag-strings").textContent);
   var asked = new URLSearchParams(location.search).get("lang") || navigator.language || "";
   var lang = asked.toLowerCase().split("-")[0] === "zh" ? "zh" : "en";
+  // A session the wiki's server minted, handed over in the fragment; kept in memory and sent as a header.
+  var session = new URLSearchParams(location.hash.slice(1)).get("session") || "";
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+  var authorisation = session ? { "X-RAG-Session": session } : {};
   var WINDOW = 150; // lines of context fetched on each side of a citation
   var RELATED = 3;  // related passages listed under a decline
 
@@ -98,7 +102,7 @@
     send.disabled = true;
     return fetch(base + "/embed/api/ask", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: Object.assign({ "Content-Type": "application/json" }, authorisation),
       body: JSON.stringify({ question: question }),
     }).then(function (response) {
       return response.json().then(function (body) {
@@ -116,7 +120,7 @@
     var start = Math.max(1, target.line_start - WINDOW);
     var url = base + "/embed/api/sources/" + target.file.split("/").map(encodeURIComponent).join("/") +
       "?start=" + start + "&end=" + (target.line_end + WINDOW);
-    fetch(url).then(function (response) {
+    fetch(url, { headers: authorisation }).then(function (response) {
       return response.json().then(function (body) { return { ok: response.ok, body: body }; });
     }).then(function (reply) {
       var list = document.getElementById("rag-lines");

@@ -1,5 +1,6 @@
 // Drop-in chat widget: <script src="https://HOST/widget.js" data-lang="zh" defer></script> adds a floating button
-// that opens the server's /embed page in an iframe. It carries no key: the server decides who may frame it.
+// that opens the server's /embed page in an iframe. It carries no key: the server decides who may frame it, and
+// where the server sets a token, the wiki's server mints a short-lived session per page view (data-session).
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -60,7 +61,8 @@
     if (!frame) {
       // Loaded on first open only, so a wiki page pays nothing until someone asks.
       frame = document.createElement("iframe");
-      frame.src = base + "/embed?lang=" + lang;
+      // The session rides in the fragment, which no server, proxy or log ever sees.
+      frame.src = base + "/embed?lang=" + lang + (data.session ? "#session=" + encodeURIComponent(data.session) : "");
       frame.title = label;
       panel.appendChild(frame);
     }
