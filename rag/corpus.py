@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from .records import Article
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+# Share of characters that must be printable text for bytes without a byte-order mark to be read as UTF-16.
+_MIN_TEXT_SHARE = 0.95
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,55 @@ def _looks_chinese(text: str) -> bool:
     return cjk / len(wide) >= 0.8
 
 
+def _looks_like_text(text: str) -> bool:
+    """True when nearly every character is assigned, printable or a line/tab break, as real text decodes to."""
+    if not text:
+        return False
+    odd = sum(1 for ch in text if unicodedata.category(ch) in ("Cc", "Cn", "Co", "Cs") and ch not in "\t\n\r\f")
+    return odd <= len(text) * (1 - _MIN_TEXT_SHARE)
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """Return the text of UTF-16 bytes that have no byte-order mark, or None when they are not UTF-16 text.
+
+    ASCII characters (line breaks, digits, Latin letters) put a zero byte at each character's high half,
+    so the zeros fall on odd offsets in little-endian text and on even ones in big-endian text.
+    """
+    if len(data) % 2:
+        return None
+    zeros_odd = data[1::2].count(0)
+    zeros_even = data[0::2].count(0)
+    if zeros_odd == zeros_even:
+        return None
+    try:
+        text = data.decode("utf-16-le" if zeros_odd > zeros_even else "utf-16-be")
+    except UnicodeDecodeError:
+        return None
+    return text if "\x00" not in text and _looks_like_text(text) else None
+
+
+def _line_breaks(text: str) -> str:
+    """Return text with CRLF and lone CR (old Mac files) line breaks as LF, so every reader numbers lines alike."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def decode(data: bytes, name: str) -> str:
-    """Return the text of a UTF-8 (with or without BOM), UTF-16 or GBK/GB18030 file, or raise CorpusError."""
-    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise CorpusError(f"{name} looks binary, not text: remove it from the corpus folder")
+    """Return the text of a UTF-8 (with or without BOM), UTF-16 or GBK/GB18030 file, line breaks as LF, or raise CorpusError."""
+    return _line_breaks(_decode(data, name))
+
+
+def _decode(data: bytes, name: str) -> str:
+    """Return the file's text with its line breaks as they are, or raise CorpusError naming the file."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise CorpusError(f"{name} starts like UTF-16 but is not valid UTF-16: save it as UTF-8") from None
+    if b"\x00" in data:
+        text = _utf16_without_bom(data)
+        if text is None:
+            raise CorpusError(f"{name} looks binary, not text: remove it from the corpus folder")
+        return text
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -86,3 +86,29 @@ def test_undecodable_file_is_refused_with_its_name():
 def test_missing_corpus_folder_says_what_to_pass(tmp_path):
     with pytest.raises(CorpusError, match="--corpus"):
         list_sources(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_read_as_text(encoding):
+    text = "文生视频模型Sora发布了。\n一位时尚女性走在东京街道上，时长60秒。\nOpenAI said so on 16 February.\n"
+    assert decode(text.encode(encoding), "a.txt") == text
+    with pytest.raises(CorpusError, match="binary"):
+        decode(bytes(range(256)) * 8, "noise.txt")  # zeros on both halves: not text in any byte order
+
+
+def test_old_mac_line_breaks_are_line_breaks_for_citations_and_the_sources_route(tmp_path):
+    from rag.sources import source_lines
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    raw = "# 苹果公司发布新手机\r\r苹果公司今天发布了新手机。\r新手机的价格是五千元。\r\r这款手机有三个摄像头。\r"
+    (corpus / "mac.txt").write_bytes(raw.encode("utf-8"))
+    (corpus / "dos.txt").write_bytes(raw.replace("\r", "\r\n").encode("utf-8"))
+    for name in ("mac.txt", "dos.txt"):
+        article = read_article(SourceFile(corpus / name, f"corpus/{name}", ""))
+        shown = source_lines(corpus, f"corpus/{name}")
+        assert shown.total_lines == 7 and shown.lines[2] == "苹果公司今天发布了新手机。"
+        cited = {s.quote: (s.line_start, s.line_end) for s in article_sentences(article, 0)}
+        assert cited["新手机的价格是五千元。"] == (4, 4) and cited["这款手机有三个摄像头。"] == (6, 6)
+        for quote, (start, end) in cited.items():
+            assert quote in "".join(shown.lines[start - 1 : end])
