@@ -174,3 +174,13 @@ def line_numbers(raw: str, origin: np.ndarray) -> np.ndarray:
     """Return the 1-based source line of each offset in `origin` (lines split at '\\n')."""
     newlines = np.flatnonzero(np.frombuffer(raw.encode("utf-32-le"), dtype=np.uint32) == 0x0A)
     return np.searchsorted(newlines, origin, side="left") + 1
+
+
+def clean_lines(raw: str) -> list[str]:
+    """Return each line of `raw` (split at '\\n') as the index reads it: markup removed, entities decoded, "" if nothing is left."""
+    cleaned = clean(raw)
+    parts: list[list[str]] = [[] for _ in range(raw.count("\n") + 1)]
+    for char, line in zip(cleaned.text, line_numbers(raw, cleaned.origin).tolist()):
+        parts[line - 1].append(char)
+    # A block tag inside a line (</p><p>) became a line break in the clean text: within one line it is a space.
+    return [" ".join(piece.strip() for piece in "".join(chars).split("\n") if piece.strip()) for chars in parts]

@@ -18,6 +18,14 @@ SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 _MIN_TEXT_SHARE = 0.95
 
 
+class UndecodableError(CorpusError):
+    """A file's bytes are not text in an encoding the corpus reads; `reason` says what they are and what to do."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name} {reason}")
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class SourceFile:
     """A corpus file on disk: its path, its name in citations, and a hash of its bytes."""
@@ -84,21 +92,21 @@ def _line_breaks(text: str) -> str:
 
 
 def decode(data: bytes, name: str) -> str:
-    """Return the text of a UTF-8 (with or without BOM), UTF-16 or GBK/GB18030 file, line breaks as LF, or raise CorpusError."""
+    """Return the text of a UTF-8 (with or without BOM), UTF-16 or GBK/GB18030 file, line breaks as LF, or raise UndecodableError."""
     return _line_breaks(_decode(data, name))
 
 
 def _decode(data: bytes, name: str) -> str:
-    """Return the file's text with its line breaks as they are, or raise CorpusError naming the file."""
+    """Return the file's text with its line breaks as they are, or raise UndecodableError naming the file."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:
-            raise CorpusError(f"{name} starts like UTF-16 but is not valid UTF-16: save it as UTF-8") from None
+            raise UndecodableError(name, "starts like UTF-16 but is not valid UTF-16: save it as UTF-8") from None
     if b"\x00" in data:
         text = _utf16_without_bom(data)
         if text is None:
-            raise CorpusError(f"{name} looks binary, not text: remove it from the corpus folder")
+            raise UndecodableError(name, "looks binary, not text: remove it from the corpus folder")
         return text
     try:
         return data.decode("utf-8-sig")
@@ -110,7 +118,7 @@ def _decode(data: bytes, name: str) -> str:
         text = ""
     if text and _looks_chinese(text):
         return text
-    raise CorpusError(f"cannot tell the encoding of {name} (not UTF-8, UTF-16 or GB18030): save it as UTF-8")
+    raise UndecodableError(name, "is not UTF-8, UTF-16 or GB18030 text: save it as UTF-8")
 
 
 def read_article(source: SourceFile) -> Article:

@@ -15,6 +15,7 @@ from .records import Answer
 from .search import hybrid_search
 from .settings import Settings
 from .store import Index, load_index
+from .textnorm import not_text
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,11 @@ class Assistant:
         question = (question or "").strip()
         if not question:
             raise QuestionError("the question is empty: type a question about the articles")
+        bad = not_text(question)
+        if bad:
+            where = ", ".join(f"U+{ord(char):04X} at character {position}" for position, char in bad[:3])
+            more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+            raise QuestionError(f"the question has characters that are not valid text ({where}{more}): retype it")
         limit = self.settings.max_question_chars
         if len(question) > limit:
             raise QuestionTooLongError(f"the question is {len(question)} characters long; the limit is {limit}: shorten it")

@@ -4,12 +4,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import QuestionError, QuestionTooLongError
 from ..pipeline import Assistant, answer_to_dict
-from ..sources import SourceNotFoundError, source_lines
+from ..sources import SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
 from ..web.service import Service
 from ..ratelimit import RateLimiter, retry_after
 
@@ -71,6 +71,10 @@ class AskResponse(BaseModel):
 class SourceLine(BaseModel):
     n: int = Field(description="Line number in the file, 1-based.")
     text: str = Field(description="The line as in the file, markup included.")
+    clean: str = Field(
+        description="The line as the index read it: markup removed, HTML entities decoded (`&amp;` is `&`), "
+        "empty when nothing of it was kept. A citation's quote stands in its cited lines' `clean` text."
+    )
 
 
 class SourceOut(BaseModel):
@@ -188,6 +192,8 @@ def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
             found = source_lines(service.settings.corpus_dir, file, start, end)
         except SourceNotFoundError as error:
             raise ApiError(404, str(error)) from None
+        except (SourceUnreadableError, SourceRangeError) as error:
+            raise ApiError(422, str(error)) from None
         if found.line_end - found.line_start + 1 > MAX_SOURCE_LINES:
             raise ApiError(422, f"at most {MAX_SOURCE_LINES} lines per request: narrow start..end")
         titles = service.assistant.titles if service.assistant is not None else {}
@@ -197,7 +203,10 @@ def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
             "line_start": found.line_start,
             "line_end": found.line_end,
             "total_lines": found.total_lines,
-            "lines": [{"n": found.line_start + i, "text": text} for i, text in enumerate(found.lines)],
+            "lines": [
+                {"n": found.line_start + i, "text": text, "clean": clean}
+                for i, (text, clean) in enumerate(zip(found.lines, found.clean))
+            ],
         }
 
     @router.get(
@@ -217,6 +226,15 @@ def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
             status_code=503,
             headers={"Retry-After": str(BUILDING_RETRY_SECONDS)},
         )
+
+    @router.head("/health", include_in_schema=False)
+    def health_head() -> Response:
+        """Return the status and headers GET /health answers, without a body (for uptime checks and load balancers)."""
+        full = health()
+        if not isinstance(full, Response):
+            return Response(status_code=200)
+        headers = {k: v for k, v in full.headers.items() if k.lower() not in ("content-length", "content-type")}
+        return Response(status_code=full.status_code, headers=headers)
 
     @router.api_route("/{path:path}", methods=["GET", "POST"], include_in_schema=False)
     def unknown(path: str) -> None:

@@ -11,10 +11,11 @@ from typing import Any, Iterator
 
 import gradio as gr
 
-from ..errors import QuestionError, RagError
+from ..errors import QuestionError, QuestionTooLongError, RagError
 from ..pipeline import answer_to_dict
 from ..ratelimit import RateLimiter, retry_after
-from ..sources import SourceNotFoundError, source_lines
+from ..sources import SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
+from ..textnorm import shown
 from .service import Service
 from .text import Language, language, say
 from .view import (
@@ -23,6 +24,7 @@ from .view import (
     notice_html,
     panel_html,
     panel_missing_html,
+    panel_notice_html,
     panel_placeholder_html,
     parse_source_href,
     question_html,
@@ -77,11 +79,15 @@ class ChatHandlers:
             return
         try:
             question = assistant.validate(question)
-        except QuestionError:
-            # Only an over-long question gets here (an empty one was answered above); it stays in the box to shorten.
+        except QuestionTooLongError:
+            # The question stays in the box to shorten (an empty one was answered above).
             limit = assistant.settings.max_question_chars
             message = say(lang, "too_long", length=len(question.strip()), limit=limit)
             yield question, history + [_bot(notice_html(message, "limit"))]
+            return
+        except QuestionError:
+            # Characters that are not text (lone surrogates) cannot reach the browser: the box shows them as U+FFFD.
+            yield shown(question), history + [_bot(notice_html(say(lang, "not_text"), "limit"))]
             return
         wait = self._wait(request)
         if wait:
@@ -137,7 +143,11 @@ class ChatHandlers:
                 target.line_end + PANEL_WINDOW,
             )
         except SourceNotFoundError:
-            return panel_missing_html(lang, target.file)
+            return panel_missing_html(lang, shown(target.file))
+        except SourceUnreadableError:
+            return panel_notice_html(lang, "panel_unreadable", file=target.file)
+        except SourceRangeError as error:
+            return panel_notice_html(lang, "panel_past_end", file=target.file, total=error.total_lines, start=target.line_start)
         titles = self.service.assistant.titles if self.service.assistant else {}
         return panel_html(lang, target, source, titles.get(target.file, ""))
 

@@ -223,6 +223,11 @@ def panel_missing_html(lang: Language, file: str) -> str:
     return f'<div class="rag-panel rag-panel-empty">{escape(say(lang, "panel_missing", file=file))}</div>'
 
 
+def panel_notice_html(lang: Language, key: str, **values: object) -> str:
+    """Return the sources panel saying, in the string `key`, why the requested lines cannot be shown."""
+    return f'<div class="rag-panel rag-panel-empty">{escape(say(lang, key, **values))}</div>'
+
+
 def _panel_kind(lang: Language, target: SourceTarget) -> str:
     if target.kind == "cite":
         return say(lang, "panel_cited", n=target.n)
