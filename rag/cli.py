@@ -90,17 +90,28 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_batch(args: argparse.Namespace) -> int:
-    from .evaluate import load_questions
-    from .pipeline import Assistant
-    from .runs import answer_all, write_jsonl
+def _report_errors(name: str, records: Sequence[dict[str, Any]]) -> int:
+    """Print one line per record that got no answer (with its line of the question file); return how many."""
+    errors = [record for record in records if "error" in record]
+    for record in errors:
+        print(f"error: {name} line {record['line']}: {record['error']}", file=sys.stderr)
+    return len(errors)
 
-    questions = load_questions(Path(args.questions))
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .evaluate import read_questions
+    from .pipeline import Assistant
+    from .runs import answer_all, in_file_order, write_jsonl
+
+    found = read_questions(Path(args.questions))
     assistant = Assistant.load(_settings(args))
-    results = answer_all(assistant, questions, _progress_bar("answering", unit="q"))
-    write_jsonl(Path(args.output), results)
-    print(f"wrote {len(results)} answers to {args.output}", file=sys.stderr)
-    return 0
+    records = in_file_order(found, answer_all(assistant, found.questions, _progress_bar("answering", unit="q")))
+    write_jsonl(Path(args.output), records)
+    failed = _report_errors(found.name, records)
+    answered = len(records) - failed
+    unanswered = f" and {failed} error record{'s' if failed != 1 else ''} (see above)" if failed else ""
+    print(f"wrote {answered} answers{unanswered} to {args.output}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -116,7 +127,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     run = run_eval(_settings(args), Path(args.questions), Path(args.output) if args.output else None,
                    _progress_bar("answering", unit="q"))
     print(run.describe())
-    return 0
+    return 1 if _report_errors(Path(args.questions).name, run.errors) else 0
 
 
 def cmd_session(args: argparse.Namespace) -> int:
@@ -159,7 +170,12 @@ def parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("batch", help="answer a JSONL/CSV file of questions into a JSONL file")
+    p = sub.add_parser(
+        "batch",
+        help="answer a JSONL/CSV file of questions into a JSONL file",
+        description="Answer every question of the file; a line that is not a usable question is reported on "
+        "stderr with its number and gets an error record in the output; the exit code is then 1.",
+    )
     p.add_argument("questions")
     p.add_argument("-o", "--output", required=True)
     common(p)

@@ -9,12 +9,13 @@ import logging
 import re
 import statistics
 import unicodedata
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from rag.corpus import decode
 from rag.errors import RagError
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,25 @@ class Question:
     keywords: tuple[str, ...] = ()
     evidence: tuple[tuple[str, str], ...] = ()  # (file relative to the corpus folder, quote)
     type: str | None = None
+    line: int = field(default=0, compare=False)  # where the question file holds it (0: not read from a file)
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line of a questions file that is not a usable question: its number, its id when it has one, and why."""
+
+    line: int
+    id: str | None
+    error: str  # what is wrong; how to fix it
+
+
+@dataclass(frozen=True)
+class QuestionFile:
+    """What a questions file holds: its questions and the lines that could not be read as questions."""
+
+    name: str
+    questions: tuple[Question, ...]
+    bad_lines: tuple[BadLine, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,8 +158,11 @@ class Summary:
                 "by_type": {name: m.to_dict() for name, m in self.by_type.items()}}
 
 
-def load_questions(path: Path) -> list[Question]:
-    """Return the questions in a JSONL or CSV file (UTF-8, with or without BOM)."""
+def read_questions(path: Path) -> QuestionFile:
+    """Return a JSONL or CSV file's questions (UTF-8, with or without BOM) and its malformed lines, each by number.
+
+    Raises QuestionFileError only when the file as a whole cannot be read or holds no usable question.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -151,39 +174,64 @@ def load_questions(path: Path) -> list[Question]:
     suffix = path.suffix.lower()
     as_csv = suffix == ".csv" or (suffix not in _JSONL_SUFFIXES and not text.lstrip().startswith("{"))
     questions: list[Question] = []
+    bad: list[BadLine] = []
     seen: dict[str, int] = {}
     try:
         for line_no, row in (_csv_rows(text) if as_csv else _jsonl_rows(text)):
-            questions.append(_question_from_row(row, line_no))
-            if questions[-1].id in seen:
-                raise _RowProblem(line_no, f"id {questions[-1].id!r} already used on line "
-                                  f"{seen[questions[-1].id]}", "give every question its own id")
-            seen[questions[-1].id] = line_no
-    except _RowProblem as problem:
+            try:
+                if isinstance(row, _RowProblem):
+                    raise row
+                question = _question_from_row(row, line_no)
+                if question.id in seen:
+                    raise _RowProblem(line_no, f"id {question.id!r} already used on line {seen[question.id]}",
+                                      "give every question its own id")
+            except _RowProblem as problem:
+                _, what, fix = problem.args
+                qid = str(row.get("id", "")).strip() if isinstance(row, Mapping) and row.get("id") is not None else ""
+                bad.append(BadLine(line_no, qid or None, f"{what}; {fix}"))
+                continue
+            seen[question.id] = line_no
+            questions.append(question)
+    except _RowProblem as problem:  # the file as a whole (a CSV header) is unusable
         line_no, what, fix = problem.args
         raise QuestionFileError(f"{path.name} line {line_no}: {what}; {fix}") from None
     if not questions:
+        if bad:
+            more = f" (and {len(bad) - 1} more bad line{'s' if len(bad) > 2 else ''})" if len(bad) > 1 else ""
+            raise QuestionFileError(f"{path.name} line {bad[0].line}: {bad[0].error}{more}")
         raise QuestionFileError(f"{path.name}: no questions found; write one question a line "
                                 "with at least an id and a question")
-    logger.info("loaded %d questions from %s", len(questions), path)
-    return questions
+    logger.info("loaded %d questions from %s (%d bad lines)", len(questions), path, len(bad))
+    return QuestionFile(path.name, tuple(questions), tuple(bad))
+
+
+def load_questions(path: Path) -> list[Question]:
+    """Return the questions in a JSONL or CSV file (UTF-8, with or without BOM); a malformed line is an error."""
+    found = read_questions(path)
+    if found.bad_lines:
+        first = found.bad_lines[0]
+        raise QuestionFileError(f"{found.name} line {first.line}: {first.error}")
+    return list(found.questions)
 
 
 class _RowProblem(Exception):
-    """A malformed line: (line number, what is wrong, how to fix it); load_questions names the file."""
+    """A malformed line: (line number, what is wrong, how to fix it); read_questions names the file."""
 
 
-def _jsonl_rows(text: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+def _jsonl_rows(text: str) -> Iterator[tuple[int, Mapping[str, Any] | _RowProblem]]:
     for line_no, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise _RowProblem(line_no, f"not valid JSON ({exc.msg}, column {exc.colno})", _ONE_OBJECT) from None
-        if not isinstance(row, dict):
-            raise _RowProblem(line_no, "not a JSON object", _ONE_OBJECT)
-        yield line_no, row
+            yield line_no, _RowProblem(line_no, f"not valid JSON ({exc.msg}, column {exc.colno})", _ONE_OBJECT)
+            continue
+        except (ValueError, RecursionError):  # an integer of thousands of digits, or nesting thousands deep
+            yield line_no, _RowProblem(line_no, "not JSON this reader takes (a number too long or nesting too deep)",
+                                       _ONE_OBJECT)
+            continue
+        yield line_no, row if isinstance(row, dict) else _RowProblem(line_no, "not a JSON object", _ONE_OBJECT)
 
 
 def _csv_rows(text: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
@@ -220,7 +268,7 @@ def _question_from_row(row: Mapping[str, Any], line_no: int) -> Question:
     return Question(id=str(qid).strip(), question=text.strip(), answerable=answerable,
                     answer=str(answer) if answer not in (None, "") else None, keywords=keywords,
                     evidence=tuple((PurePosixPath(e["file"].replace("\\", "/")).as_posix(), e["quote"])
-                                   for e in evidence), type=qtype)
+                                   for e in evidence), type=qtype, line=line_no)
 
 
 def _parse_list(value: Any, name: str, line_no: int) -> list[Any]:
@@ -228,7 +276,7 @@ def _parse_list(value: Any, name: str, line_no: int) -> list[Any]:
         return [item.strip() for item in value.split("|") if item.strip()]
     try:
         value = json.loads(value) if isinstance(value, str) else value
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         raise _RowProblem(line_no, f"'{name}' is not valid JSON", f"write {name} as a JSON list") from None
     if not isinstance(value, (list, type(None))):
         raise _RowProblem(line_no, f"'{name}' is not a list", f"write {name} as a JSON list")
@@ -275,9 +323,10 @@ class SourceFiles:
         """Return the file's lines, or None when it is missing, unreadable or outside the root."""
         if file not in self._cache:
             path = self.root / file
-            try:  # relative_to refuses paths escaping the root; UnicodeDecodeError is a ValueError
+            try:  # relative_to refuses paths escaping the root; CorpusError (not text) is a ValueError
                 path.resolve().relative_to(self.root.resolve())
-                lines = path.read_text(encoding="utf-8-sig").split("\n")
+                # Read as the corpus reads it (its encodings, CR and CRLF line breaks): the lines a citation numbers.
+                lines = decode(path.read_bytes(), file).split("\n")
                 self._cache[file] = lines[:-1] if lines[-1] == "" else lines
             except (OSError, ValueError) as exc:
                 logger.debug("cited source %s unreadable: %s", path, exc)

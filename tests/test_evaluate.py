@@ -10,7 +10,7 @@ import pytest
 from rag.errors import RagError
 from rag.evaluate import (
     Question, QuestionFileError, ResultsMismatchError, SourceFiles, aggregate, check_citation,
-    citation_validity, context_passages, covers, load_questions, normalize, score_question,
+    citation_validity, context_passages, covers, load_questions, normalize, read_questions, score_question,
     score_questions, summarize,
 )
 
@@ -278,6 +278,21 @@ def test_malformed_jsonl_names_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text("id,question,answerable\nc1,一,false\nc2,二,maybe\n", encoding="utf-8")
     with pytest.raises(QuestionFileError, match="bad.csv line 3: 'answerable' is 'maybe'; write true or false"):
         load_questions(tmp_path / "bad.csv")
+
+
+def test_reading_keeps_every_good_line_and_names_each_bad_one(tmp_path: Path) -> None:
+    path = tmp_path / "qs.csv"
+    path.write_text("id,question,answerable\nc1,一,false\nc2,二,maybe\n,三,\nc4,四,\n", encoding="utf-8")
+    found = read_questions(path)
+    assert [(q.id, q.line) for q in found.questions] == [("c1", 2), ("c4", 5)]
+    assert [(b.line, b.id, b.error) for b in found.bad_lines] == [
+        (3, "c2", "'answerable' is 'maybe'; write true or false"),
+        (4, None, "missing 'id'; give every question an id such as q001"),
+    ]
+    path = tmp_path / "qs.jsonl"
+    path.write_text('{"id": "q1", "question": "一", "keywords": [' + "1" * 5000 + ']}\n"q2"\n', encoding="utf-8")
+    with pytest.raises(QuestionFileError, match=r"qs\.jsonl line 1: not JSON this reader takes \(a number too long.*\(and 1 more bad line\)"):
+        read_questions(path)
 
 
 def test_load_jsonl_with_bom(tmp_path: Path) -> None:

@@ -126,3 +126,62 @@ def test_a_question_that_is_not_valid_text_is_refused_everywhere_and_the_page_ke
     assert main(["ask", "Sora\udcff", *argv]) == 1  # bytes that are not UTF-8 on the command line
     err = capsys.readouterr().err
     assert err == "error: the question has characters that are not valid text (U+DCFF at character 5): retype it\n"
+
+
+def cli_paths(service: Service) -> list[str]:
+    settings = service.settings
+    return ["--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir), "--model", "hash:64"]
+
+
+def error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("error:")]
+
+
+def test_a_batch_reports_each_bad_line_by_number_and_answers_the_rest(service, tmp_path, capsys):
+    questions = tmp_path / "qs.jsonl"
+    questions.write_text(
+        '{"id": "q1", "question": "苹果手机多少钱？"}\n'
+        + json.dumps({"id": "q2", "question": "问" * 2001}) + "\n"
+        '{"id": "q3", "question": \n'
+        '{"id": "q4", "question": "Sora\\ud800"}\n'
+        "\n"
+        '{"id": "q1", "question": "又是q1"}\n'
+        '{"id": "q7", "question": "香蕉富含什么？"}\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "answers.jsonl"
+    assert main(["batch", str(questions), "-o", str(out), *cli_paths(service)]) == 1
+    err = capsys.readouterr().err
+    assert error_lines(err) == [
+        "error: qs.jsonl line 2: the question is 2001 characters long; the limit is 2000: shorten it",
+        'error: qs.jsonl line 3: not valid JSON (Expecting value, column 26); write one JSON object a line, e.g. {"id": "q1", "question": "…"}',
+        "error: qs.jsonl line 4: the question has characters that are not valid text (U+D800 at character 5): retype it",
+        "error: qs.jsonl line 6: id 'q1' already used on line 1; give every question its own id",
+    ]
+    assert f"wrote 2 answers and 4 error records (see above) to {out}" in err and "Traceback" not in err
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r.get("id") for r in records] == ["q1", "q2", None, "q4", "q1", "q7"]
+    assert records[0]["question"] == "苹果手机多少钱？" and records[-1]["question"] == "香蕉富含什么？"
+    assert "answer" in records[0] and "answer" in records[-1] and "error" not in records[0]
+    assert [r.get("line") for r in records] == [None, 2, 3, 4, 6, None]
+    assert all("answer" not in r and r["error"] for r in records[1:-1])
+    assert records[3]["question"] == SURROGATE  # written as its \ud800 escape, read back as it was
+
+
+def test_eval_scores_the_good_lines_and_names_the_bad_ones(service, tmp_path, capsys):
+    gold = tmp_path / "gold.jsonl"
+    rows = [
+        {"id": "g1", "question": "苹果手机多少钱？", "answerable": True, "type": "fact",
+         "evidence": [{"file": "a.txt", "quote": "新手机的价格是五千元"}]},
+        {"id": "g2", "question": "问" * 2001, "answerable": True, "type": "fact"},
+    ]
+    gold.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows) + "[1, 2]\n", encoding="utf-8")
+    assert main(["eval", str(gold), "-o", str(tmp_path / "run"), *cli_paths(service)]) == 1
+    captured = capsys.readouterr()
+    assert error_lines(captured.err) == [
+        "error: gold.jsonl line 2: the question is 2001 characters long; the limit is 2000: shorten it",
+        'error: gold.jsonl line 3: not a JSON object; write one JSON object a line, e.g. {"id": "q1", "question": "…"}',
+    ]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["overall"]["questions"] == 1 and metrics["overall"]["hit@1"] == 1.0
+    assert "overall" in captured.out
