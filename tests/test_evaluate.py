@@ -213,6 +213,17 @@ def test_source_files_are_read_once(corpus_parent: Path) -> None:
     assert SourceFiles(corpus_parent).lines("../../etc/passwd") is None  # outside the corpus parent
 
 
+
+def test_citations_are_checked_in_the_lines_the_corpus_reads(corpus_parent: Path) -> None:
+    """An old Mac file (CR line breaks) and a GBK file are numbered as the sources route numbers them."""
+    seeds = corpus_parent / "seeds"
+    (seeds / "mac.txt").write_bytes("第一行。\r第二行：Sora 发布。\r".encode("utf-8"))
+    (seeds / "gbk.txt").write_bytes("第一行。\n第二行：Sora 发布。\n".encode("gbk"))
+    sources = SourceFiles(corpus_parent)
+    for file in ("seeds/mac.txt", "seeds/gbk.txt"):
+        assert check_citation(cite(1, 2, 2, "第二行：Sora发布。", file=file), sources) is None
+
+
 # ---------------------------------------------------------------- aggregation
 
 def test_breakdown_by_type() -> None:
