@@ -177,7 +177,7 @@ def line_numbers(raw: str, origin: np.ndarray) -> np.ndarray:
 
 
 def clean_lines(raw: str) -> list[str]:
-    """Return each line of `raw` (split at '\\n') as the index reads it: markup removed, entities decoded, "" if nothing is left."""
+    """Return each line of `raw` (split at '\\n') as the index reads it: markup removed, entities decoded, "" if none kept."""
     cleaned = clean(raw)
     parts: list[list[str]] = [[] for _ in range(raw.count("\n") + 1)]
     for char, line in zip(cleaned.text, line_numbers(raw, cleaned.origin).tolist()):

@@ -63,7 +63,10 @@ def resolve_source(corpus_dir: Path, file: str) -> Path:
 
 
 def source_lines(corpus_dir: Path, file: str, line_start: int = 1, line_end: int | None = None) -> SourceLines:
-    """Return the article's lines in the range, clipped to the file; lines are as in the file, markup included."""
+    """Return the article's lines in the range, clipped to the file; lines are as in the file, markup included.
+
+    Raises SourceNotFoundError (not an article), SourceUnreadableError (not text), SourceRangeError (start past the end).
+    """
     path = resolve_source(corpus_dir, file)
     try:
         raw = decode(path.read_bytes(), file)
