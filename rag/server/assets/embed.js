@@ -128,20 +128,22 @@
       document.getElementById("rag-source-title").textContent = reply.ok ? (reply.body.title || target.file) : target.file;
       document.getElementById("rag-source-range").textContent = reply.ok
         ? lines(target.line_start, target.line_end) + " · " + target.file
-        : say("panel_missing", { file: target.file });
+        : (reply.body && reply.body.error) || say("panel_missing", { file: target.file });
       var first = null;
       (reply.ok ? reply.body.lines : []).forEach(function (line) {
         var item = el("li");
         item.value = line.n;
         var cited = line.n >= target.line_start && line.n <= target.line_end;
-        var at = cited && target.quote ? line.text.indexOf(target.quote) : -1;
+        // The line as the index read it (markup removed, entities decoded): the text a quote stands in.
+        var text = typeof line.clean === "string" ? line.clean : line.text;
+        var at = cited && target.quote ? text.indexOf(target.quote) : -1;
         if (at >= 0) {
           // A long line (a whole HTML body) would hide the quote: mark exactly where it stands.
-          item.appendChild(document.createTextNode(line.text.slice(0, at)));
+          item.appendChild(document.createTextNode(text.slice(0, at)));
           item.appendChild(el("mark", "", target.quote));
-          item.appendChild(document.createTextNode(line.text.slice(at + target.quote.length)));
+          item.appendChild(document.createTextNode(text.slice(at + target.quote.length)));
         } else {
-          item.textContent = line.text || "\u00a0";
+          item.textContent = text || "\u00a0";
         }
         if (cited) { item.classList.add("rag-cited"); first = first || item; }
         list.appendChild(item);
