@@ -16,7 +16,7 @@ from .chunking import SEPARATORS, article_sentences, chunk_article, make_splitte
 from .corpus import SourceFile, list_sources, read_article
 from .dense import build_dense
 from .embedding import Embedder
-from .errors import CorpusError, IndexMismatchError, IndexMissingError
+from .errors import CorpusError, IndexDamagedError, IndexMismatchError, IndexMissingError
 from .lexical import build_lexical, shared_tokenizer
 from .records import Chunk, Sentence
 from .sentences import MAX_SENTENCE_CHARS
@@ -58,9 +58,10 @@ class _ArticleParts:
 
 
 def _previous(settings: Settings) -> Index | None:
-    """Return the existing index if it can be reused for an incremental build."""
+    """Return the existing index if it can be reused for an incremental build (checked whole: damage in the
+    rows or vectors it lends would pass into the new index under fresh checksums)."""
     try:
-        return load_index(settings)
+        return load_index(settings, verify_all=True)
     except IndexMissingError:
         return None
     except IndexMismatchError as why:
@@ -275,6 +276,8 @@ def stale_reason(settings: Settings) -> str | None:
         check_compatible(manifest, settings, settings.index_dir)
     except IndexMissingError:
         return "there is no index yet"
+    except IndexDamagedError:
+        raise  # a damaged index is reported, not silently rebuilt: the user should know their disk lost data
     except IndexMismatchError as why:
         return str(why).split(": run", 1)[0]
     built = {e["file"]: e["sha256"] for e in manifest.get("articles", [])}

@@ -15,7 +15,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from .errors import REBUILD, IndexMismatchError
+from .errors import index_damaged
 from .probes import data_like, evenly_spaced, exact_top
 from .settings import Settings
 
@@ -142,17 +142,15 @@ def load_dense(path: Path, record: dict[str, Any], count: int, dimension: int) -
     """Return the dense index memory-mapped from `path`, after checking it is the one the manifest records."""
     try:
         index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
-    except RuntimeError:
-        raise IndexMismatchError(f"the index in {path.parent} is damaged ({path.name} unreadable): {REBUILD}") from None
+    except (RuntimeError, MemoryError, OverflowError):
+        raise index_damaged(path.parent, f"{path.name} cannot be read") from None
     found = type(index).__name__
     if found != record.get("faiss"):
-        raise IndexMismatchError(
-            f"the index in {path.parent} holds a {found} dense index, its manifest records {record.get('faiss')}: {REBUILD}"
-        )
+        raise index_damaged(path.parent, f"{path.name} holds a {found} dense index, the manifest records {record.get('faiss')}")
     if index.ntotal != count or index.d != dimension or index.metric_type != faiss.METRIC_INNER_PRODUCT:
-        raise IndexMismatchError(
-            f"the index in {path.parent} is damaged ({path.name} holds {index.ntotal} vectors of dimension {index.d}, "
-            f"the manifest {count} of {dimension}): {REBUILD}"
+        raise index_damaged(
+            path.parent,
+            f"{path.name} holds {index.ntotal} vectors of dimension {index.d}, the manifest {count} of {dimension}",
         )
     if isinstance(index, faiss.IndexHNSW):
         # The manifest's efSearch is the one whose recall the build measured (indexes built before the

@@ -22,6 +22,10 @@ class IndexMismatchError(RagError, ValueError):
     """The index on disk was built with other settings, another model or another format."""
 
 
+class IndexDamagedError(IndexMismatchError):
+    """A file of the index is missing, cut short, altered or unreadable since the build wrote it."""
+
+
 class QuestionError(RagError, ValueError):
     """A question is empty, too long or otherwise unusable."""
 
@@ -32,3 +36,8 @@ class QuestionTooLongError(QuestionError):
 
 # What every message about an unusable index ends with.
 REBUILD = "run `python -m rag build`"
+
+
+def index_damaged(folder: object, why: str) -> IndexDamagedError:
+    """Return the one error every kind of damage to the index in `folder` gives, saying what is wrong."""
+    return IndexDamagedError(f"index damaged: {why} (in {folder}): {REBUILD}")

@@ -176,9 +176,18 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path, k1: float, b: float) -> LexicalIndex:
-        """Read what `save` wrote."""
+        """Read what `save` wrote, or raise the damaged error when the two files are not what it writes."""
+        from .errors import index_damaged
+
         weights = sparse.load_npz(folder / "lexical.npz").tocsc()
-        terms = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
+        try:
+            terms = json.loads((folder / "vocabulary.json").read_bytes().decode("utf-8"))
+        except (ValueError, RecursionError):
+            raise index_damaged(folder, "vocabulary.json is not readable JSON") from None
+        if not isinstance(terms, list) or not all(isinstance(term, str) for term in terms):
+            raise index_damaged(folder, "vocabulary.json is not a list of terms")
+        if weights.dtype != np.float32 or weights.ndim != 2 or weights.shape[1] != len(terms):
+            raise index_damaged(folder, f"lexical.npz holds {weights.dtype} {weights.shape}, not a column per term")
         return cls(weights, {term: i for i, term in enumerate(terms)}, k1, b)
 
 

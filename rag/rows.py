@@ -6,17 +6,25 @@ import os
 from array import array
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar, overload
+from typing import Any, Callable, Generic, Iterable, Iterator, Protocol, Sequence, TypeVar, overload
 
 import numpy as np
 
-from .errors import REBUILD, IndexMismatchError
+from .errors import IndexDamagedError, index_damaged
 
 T = TypeVar("T")
 
 # Parsed rows kept per file: questions keep coming back to the same passages and sentences, and a row costs
 # a read and a JSON parse. Bounded, so a million-passage index holds only its recently used rows.
 CACHED_ROWS = 16_384
+
+
+class Health(Protocol):
+    """What rows ask before every read and tell when a row turns out damaged (rag/integrity.py IndexHealth)."""
+
+    def check(self) -> None: ...
+
+    def mark(self, error: IndexDamagedError) -> None: ...
 
 
 def offsets_path(path: Path) -> Path:
@@ -63,25 +71,37 @@ def write_rows(path: Path, rows: Iterable[dict[str, Any]]) -> int:
 class LazyRows(Sequence[T], Generic[T]):
     """Row i of a JSONL file, parsed only when asked for; safe to share between threads (reads use pread)."""
 
-    def __init__(self, path: Path, parse: Callable[[int, dict[str, Any]], T]) -> None:
-        """Open `path` and its offsets; `parse(i, row)` turns row i into a record or raises on a bad row."""
+    def __init__(self, path: Path, parse: Callable[[int, dict[str, Any]], T], health: Health | None = None) -> None:
+        """Open `path` and its offsets; `parse(i, row)` turns row i into a record or raises on a bad row;
+        `health` is asked before every read and told when a row is damaged."""
         self.path = path
         self._parse = parse
+        self._health = health
         self._offsets = np.load(offsets_path(path), mmap_mode="r", allow_pickle=False)
         self._file = path.open("rb")
         self._row: Callable[[int], T] = lru_cache(maxsize=CACHED_ROWS)(lambda i: self._read(i, i + 1)[0])
-        size = os.fstat(self._file.fileno()).st_size
-        if self._offsets.ndim != 1 or len(self._offsets) < 1 or self._offsets[0] != 0 or self._offsets[-1] != size:
+        self._size = os.fstat(self._file.fileno()).st_size
+        offsets = self._offsets
+        if (offsets.dtype != np.int64 or offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0
+                or offsets[-1] != self._size or not np.all(offsets[1:] > offsets[:-1])):
+            self._file.close()
             raise self._damaged("its offsets do not match the file")
 
-    def _damaged(self, why: str) -> IndexMismatchError:
-        return IndexMismatchError(f"the index in {self.path.parent} is damaged ({self.path.name}: {why}): {REBUILD}")
+    def _damaged(self, why: str) -> IndexDamagedError:
+        error = index_damaged(self.path.parent, f"{self.path.name}: {why}")
+        if self._health is not None:
+            self._health.mark(error)
+        return error
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
     def _read(self, start: int, stop: int) -> list[T]:
+        if self._health is not None:
+            self._health.check()
         begin, end = int(self._offsets[start]), int(self._offsets[stop])
+        if not 0 <= begin <= end <= self._size:
+            raise self._damaged(f"rows {start}..{stop - 1} are not where the offsets say")
         lines = os.pread(self._file.fileno(), end - begin, begin).split(b"\n")[:-1]
         if len(lines) != stop - start:
             raise self._damaged(f"rows {start}..{stop - 1} are not where the offsets say")
@@ -89,7 +109,7 @@ class LazyRows(Sequence[T], Generic[T]):
         for i, line in enumerate(lines, start=start):
             try:
                 out.append(self._parse(i, json.loads(line)))
-            except (TypeError, KeyError, ValueError) as error:
+            except (TypeError, KeyError, ValueError, AttributeError, RecursionError) as error:
                 raise self._damaged(f"{type(error).__name__} in row {i}") from None
         return out
 
@@ -110,6 +130,8 @@ class LazyRows(Sequence[T], Generic[T]):
         i = int(key) + n if int(key) < 0 else int(key)
         if not 0 <= i < n:
             raise IndexError(f"row {key} of {n}")
+        if self._health is not None:
+            self._health.check()  # the cache may hold the row from before the damage was found
         return self._row(i)
 
     def __iter__(self) -> Iterator[T]:

@@ -42,6 +42,10 @@ class Settings:
     # and a question ~1.8x faster (packed weights, rag/mixed.py), vectors within cosine 0.99999 of float32's
     # (README, "Speed").
     embed_precision: str = "auto"
+    # Index bytes whose whole sha256 is checked when it is loaded, smallest files first; larger files get a sampled
+    # hash at load and their whole hash in a background thread. Hashing runs at memory speed, so every index
+    # up to this size is checked whole before its first answer at a small cost (BENCHMARKS.md, "Index checks").
+    index_verify_bytes: int = 256 * 1024 * 1024
     # Chunk size and overlap in characters; chosen by measurement on the public gold questions (README).
     chunk_size: int = 220
     chunk_overlap: int = 40

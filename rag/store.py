@@ -5,17 +5,21 @@ import json
 import logging
 import os
 import shutil
+import tokenize
+import zipfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import faiss
 import numpy as np
 
 from . import __version__
 from .dense import load_dense
-from .errors import REBUILD, IndexMismatchError, IndexMissingError
+from .errors import REBUILD, IndexMismatchError, IndexMissingError, RagError, index_damaged
+from .integrity import IndexHealth, file_records, manifest_checksum, verify_files
 from .lexical import LexicalIndex
 from .records import Chunk, Sentence
 from .rows import LazyRows, write_rows
@@ -25,7 +29,8 @@ log = logging.getLogger(__name__)
 
 # 2: rows read on demand through byte offsets (*.offsets.npy); sentences carry their tokens (`terms`).
 # 3: chunks carry their article offsets; sentence vectors are pooled from their chunk's forward pass.
-FORMAT_VERSION = 3
+# 4: the manifest records each file's size and sha256, and a checksum of its own content.
+FORMAT_VERSION = 4
 FILES = (
     "chunks.jsonl", "chunks.offsets.npy", "sentences.jsonl", "sentences.offsets.npy", "vectors.npy",
     "sentence_vectors.npy", "dense.faiss", "lexical.npz", "vocabulary.json",
@@ -39,7 +44,9 @@ class Index:
     """Everything a question needs, loaded from an index folder. Row i of every array is chunk i.
 
     Loading reads no rows: `chunks` and `sentences` parse a row when it is asked for, and the vectors and
-    the dense index are memory-mapped, so a question touches only its candidates.
+    the dense index are memory-mapped, so a question touches only its candidates. `health` says whether a
+    check after loading (a row that does not parse, a file's background hash) found the index damaged; the
+    rows ask it before every read, so every question after that raises the damaged error.
     """
 
     folder: Path
@@ -50,6 +57,7 @@ class Index:
     sentence_vectors: np.ndarray  # float16, L2-normalised; read only for candidate sentences
     dense: faiss.Index
     lexical: LexicalIndex
+    health: IndexHealth | None = None
 
     @cached_property
     def sentence_sample(self) -> np.ndarray:
@@ -71,8 +79,10 @@ def build_settings(settings: Settings) -> dict[str, Any]:
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    """Write manifest.json with this format and package version; written last, it marks the folder complete."""
-    manifest = dict(manifest, format_version=FORMAT_VERSION, package_version=__version__)
+    """Write manifest.json with this format and package version, the size and hashes of every file of the
+    folder and its own checksum; written last, it marks the folder complete."""
+    manifest = dict(manifest, format_version=FORMAT_VERSION, package_version=__version__, files=file_records(folder, FILES))
+    manifest["checksum"] = manifest_checksum(manifest)
     (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
@@ -88,7 +98,10 @@ def write_index(folder: Path, index: Index) -> None:
 
 
 def _is_index_or_empty(folder: Path) -> bool:
-    return not folder.exists() or (folder / "manifest.json").exists() or not any(folder.iterdir())
+    """True for no folder, an empty one, an index, or what damage left of one (only index files)."""
+    if not folder.exists() or (folder / "manifest.json").exists():
+        return True
+    return all(path.name in FILES for path in folder.iterdir())
 
 
 def replace_folder(staged: Path, target: Path) -> None:
@@ -120,17 +133,60 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     recover(folder)
     path = folder / "manifest.json"
     if not path.exists():
+        if any((folder / name).exists() for name in FILES):
+            raise index_damaged(folder, "manifest.json is missing")
         raise IndexMissingError(f"no index in {folder}: {REBUILD}")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise IndexMismatchError(f"the index in {folder} is damaged (manifest.json unreadable): {REBUILD}") from None
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        raise index_damaged(folder, "manifest.json is not readable JSON") from None
+    if not isinstance(manifest, dict):
+        raise index_damaged(folder, "manifest.json is not a JSON object")
+    checksum = manifest.get("checksum")
+    if checksum is not None and checksum != manifest_checksum(manifest):
+        raise index_damaged(folder, "manifest.json does not match its checksum")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
             f"the index in {folder} has format {manifest.get('format_version')}, this version reads "
             f"{FORMAT_VERSION}: {REBUILD}"
         )
+    if checksum is None:
+        raise index_damaged(folder, "manifest.json carries no checksum")
+    _check_shape(manifest, folder)
     return manifest
+
+
+# The manifest's parts a load and a question read, with their JSON types.
+_PARTS = {"settings": dict, "model": dict, "dense": dict, "counts": dict, "files": dict, "articles": list, "skipped": list}
+
+
+def _check_shape(manifest: dict[str, Any], folder: Path) -> None:
+    """Raise the damaged error unless the manifest's parts have the types loading and answering rely on."""
+
+    def ints(value: Any, n: int) -> bool:
+        return isinstance(value, list) and len(value) == n and all(type(v) is int and v >= 0 for v in value)
+
+    for key, kind in _PARTS.items():
+        if not isinstance(manifest.get(key), kind):
+            raise index_damaged(folder, f"manifest.json's {key} is not a JSON {'object' if kind is dict else 'array'}")
+    counts, model = manifest["counts"], manifest["model"]
+    problems = [
+        not ints([counts.get("articles"), counts.get("chunks"), counts.get("sentences")], 3) and "counts",
+        not (isinstance(model.get("name"), str) and type(model.get("dimension")) is int) and "model",
+        not isinstance(manifest["dense"].get("faiss"), str) and "dense",
+    ]
+    for entry in manifest["articles"]:
+        if not (isinstance(entry, dict) and all(isinstance(entry.get(k), str) for k in ("file", "title", "sha256"))
+                and ints(entry.get("chunks"), 2) and ints(entry.get("sentences"), 2)):
+            problems.append("articles")
+            break
+    for entry in manifest["skipped"]:
+        if not (isinstance(entry, dict) and isinstance(entry.get("file"), str)):
+            problems.append("skipped")
+            break
+    wrong = [p for p in problems if p]
+    if wrong:
+        raise index_damaged(folder, f"manifest.json's {wrong[0]} do not have the types the build writes")
 
 
 def check_compatible(manifest: dict[str, Any], settings: Settings, folder: Path) -> None:
@@ -144,43 +200,102 @@ def check_compatible(manifest: dict[str, Any], settings: Settings, folder: Path)
             )
 
 
-def load_index(settings: Settings) -> Index:
-    """Return the index in `settings.index_dir` after checking its manifest against the settings and its files."""
+# What a damaged file can make numpy, scipy, zipfile or FAISS raise while it is read.
+_UNREADABLE = (
+    OSError, ValueError, EOFError, SyntaxError, OverflowError, MemoryError, TypeError, KeyError, IndexError,
+    AttributeError, RuntimeError, RecursionError, zipfile.BadZipFile, tokenize.TokenError,
+)
+
+
+@contextmanager
+def _reading(folder: Path, name: str) -> Iterator[None]:
+    """Turn any error from reading `name` into the damaged error (the library's own errors pass unchanged)."""
+    try:
+        yield
+    except RagError:
+        raise
+    except _UNREADABLE as error:
+        raise index_damaged(folder, f"{name} cannot be read ({type(error).__name__})") from None
+
+
+def _matrix(folder: Path, name: str, dtype: type, dimension: int) -> np.ndarray:
+    """Return the memory-mapped (rows × dimension) matrix `name`, or raise the damaged error."""
+    with _reading(folder, name):
+        matrix = np.load(folder / name, mmap_mode="r", allow_pickle=False)
+    if matrix.dtype != dtype or matrix.ndim != 2 or matrix.shape[1] != dimension:
+        raise index_damaged(folder, f"{name} holds {matrix.dtype} {matrix.shape}, not {np.dtype(dtype)} rows of {dimension}")
+    return matrix
+
+
+def load_index(settings: Settings, verify_all: bool = False) -> Index:
+    """Return the index in `settings.index_dir` after checking its manifest against the settings and its files.
+
+    Args:
+        verify_all: hash every file whole before returning, whatever `index_verify_bytes` allows (a build
+            that reuses the index's rows and vectors must not copy damage into the new index).
+    """
     folder = settings.index_dir
     manifest = read_manifest(folder)
     check_compatible(manifest, settings, folder)
-    missing = [name for name in FILES if not (folder / name).exists()]
-    if missing:
-        raise IndexMismatchError(f"the index in {folder} is incomplete (no {missing[0]}): {REBUILD}")
-    chunks = LazyRows(folder / "chunks.jsonl", _chunk)
-    sentences = LazyRows(folder / "sentences.jsonl", _sentence)
+    health = IndexHealth(folder)
+    verify_files(folder, FILES, manifest["files"], None if verify_all else settings.index_verify_bytes, health)
+    counts = manifest["counts"]
+    dimension = manifest["model"]["dimension"]
+    with _reading(folder, "chunks.jsonl"):
+        chunks = LazyRows(folder / "chunks.jsonl", partial(_chunk, counts["sentences"]), health)
+    with _reading(folder, "sentences.jsonl"):
+        sentences = LazyRows(folder / "sentences.jsonl", _sentence, health)
     for rows in (chunks, sentences):
         if len(rows):  # a row of another shape shows now, not at the first question
             rows[0], rows[-1]
-    vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
-    sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
-    counts = manifest.get("counts", {})
-    dense = load_dense(folder / "dense.faiss", manifest.get("dense", {}), counts.get("chunks", -1), vectors.shape[1])
-    lexical = LexicalIndex.load(folder, settings.bm25_k1, settings.bm25_b)
+    vectors = _matrix(folder, "vectors.npy", np.float32, dimension)
+    sentence_vectors = _matrix(folder, "sentence_vectors.npy", np.float16, dimension)
+    with _reading(folder, "dense.faiss"):
+        dense = load_dense(folder / "dense.faiss", manifest["dense"], counts["chunks"], dimension)
+    with _reading(folder, "lexical.npz"):
+        lexical = LexicalIndex.load(folder, settings.bm25_k1, settings.bm25_b)
     sizes = {
         "chunks": (len(chunks), vectors.shape[0], dense.ntotal, lexical.weights.shape[0]),
         "sentences": (len(sentences), sentence_vectors.shape[0]),
     }
     for name, found in sizes.items():
-        if len(set(found)) != 1 or found[0] != counts.get(name):
-            raise IndexMismatchError(f"the index in {folder} is damaged ({name} counts {found} disagree): {REBUILD}")
+        if len(set(found)) != 1 or found[0] != counts[name]:
+            raise index_damaged(folder, f"{name} counts {found} disagree with the manifest's {counts[name]}")
     if manifest.get("package_version") != __version__:
         log.info("index written by rag %s, running %s", manifest.get("package_version"), __version__)
-    return Index(folder, manifest, chunks, sentences, vectors, sentence_vectors, dense, lexical)
+    return Index(folder, manifest, chunks, sentences, vectors, sentence_vectors, dense, lexical, health)
 
 
-def _chunk(row_number: int, row: dict[str, Any]) -> Chunk:
+def _fields(row: dict[str, Any], kinds: dict[str, type], lists: dict[str, type], optional: set[str]) -> None:
+    """Raise TypeError unless `row` has these fields (all but the `optional` ones) of these types, its lists
+    holding items of these types."""
+    if not set(kinds).union(lists) >= set(row) >= set(kinds).union(lists) - optional:
+        raise TypeError("fields differ")
+    if not all(isinstance(row[key], kind) for key, kind in kinds.items() if key in row):
+        raise TypeError("a field of another type")
+    if not all(isinstance(row[key], list) and all(isinstance(v, kind) for v in row[key])
+               for key, kind in lists.items() if key in row):
+        raise TypeError("a list of another type")
+
+
+# Each row's fields and types, as the build writes them; those with a default in the record may be absent.
+_CHUNK = {"chunk_id": int, "file": str, "title": str, "text": str, "line_start": int, "line_end": int,
+          "char_start": int, "char_end": int}
+_SENTENCE = {"sentence_id": int, "file": str, "text": str, "quote": str, "line_start": int, "line_end": int,
+             "char_start": int, "char_end": int}
+
+
+def _chunk(sentence_count: int, row_number: int, row: dict[str, Any]) -> Chunk:
+    _fields(row, _CHUNK, {"sentence_ids": int}, {"sentence_ids", "char_start", "char_end"})
     if row["chunk_id"] != row_number:
         raise ValueError("row out of place")
-    return Chunk(**{**row, "sentence_ids": tuple(row["sentence_ids"])})
+    if not all(0 <= i < sentence_count for i in row.get("sentence_ids", ())):
+        raise ValueError("a sentence id out of range")
+    return Chunk(**{**row, "sentence_ids": tuple(row.get("sentence_ids", ()))})
 
 
 def _sentence(row_number: int, row: dict[str, Any]) -> Sentence:
+    _fields(row, _SENTENCE, {"terms": str}, {"terms"})
     if row["sentence_id"] != row_number:
         raise ValueError("row out of place")
-    return Sentence(**{**row, "terms": tuple(row["terms"])})
+    return Sentence(**{**row, "terms": tuple(row.get("terms", ()))})

@@ -7,12 +7,13 @@ import pytest
 
 from rag.build import build_index, stale_reason
 from rag.embedding import HashingEmbedder, check_precision
-from rag.errors import CorpusError, IndexMismatchError, IndexMissingError
+from rag.errors import CorpusError, IndexDamagedError, IndexMismatchError, IndexMissingError
 from rag.search import hybrid_search
 from rag.settings import SettingsError
 from rag.store import FORMAT_VERSION, load_index
 
 from support import SEEDS, TINY, fake_settings, write_corpus
+from test_damage import rehash
 
 
 class CountingEmbedder(HashingEmbedder):
@@ -214,9 +215,10 @@ def test_a_row_damaged_in_place_says_how_to_rebuild_when_read(tmp_path):
     lines = path.read_bytes().split(b"\n")
     lines[100] = lines[100].replace(b'"quote"', b'"quota"')  # same length: the offsets still fit
     path.write_bytes(b"\n".join(lines))
+    rehash(settings.index_dir)  # damage beyond the hashing budget that the sampled hash misses
     index = load_index(settings)
     assert index.sentences[99].sentence_id == 99
-    with pytest.raises(IndexMismatchError, match=r"damaged \(sentences.jsonl: TypeError in row 100\).*python -m rag build"):
+    with pytest.raises(IndexDamagedError, match=r"^index damaged: sentences.jsonl: TypeError in row 100 .*python -m rag build`$"):
         index.sentences[100]
 
 
@@ -226,6 +228,7 @@ def test_an_index_of_the_previous_format_says_to_rebuild_and_a_build_replaces_it
     manifest_path = settings.index_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     manifest["format_version"] = 1
+    del manifest["checksum"], manifest["files"]  # format 1 had neither
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
     (settings.index_dir / "chunks.offsets.npy").unlink()  # format 1 had no offsets
     with pytest.raises(IndexMismatchError, match=rf"has format 1, this version reads {FORMAT_VERSION}: run `python -m rag build`"):

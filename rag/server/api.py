@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import QuestionError, QuestionTooLongError
+from ..errors import IndexDamagedError, QuestionError, QuestionTooLongError
 from ..pipeline import Assistant, answer_to_dict
 from ..sources import SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
 from ..web.service import Service
@@ -105,7 +105,7 @@ def ready_assistant(service: Service) -> Assistant:
     if service.assistant is not None:
         return service.assistant
     if service.error is not None:
-        raise ApiError(503, f"the assistant could not start: {service.error}")
+        raise ApiError(503, f"the assistant cannot answer: {service.error}")
     raise ApiError(
         503,
         "the index is being built: try again in a few seconds",
@@ -170,6 +170,8 @@ def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
             raise ApiError(413, str(error)) from None
         except QuestionError as error:
             raise ApiError(422, str(error)) from None
+        except IndexDamagedError as error:  # found while answering: the service now reports it in health too
+            raise ApiError(503, str(error)) from None
         return answer_to_dict(answer)
 
     @router.get(

@@ -21,14 +21,40 @@ def build_and_load(settings: Settings) -> Assistant:
 
 
 class Service:
-    """Holds the one assistant of the process once it is ready, or the error that stopped it."""
+    """Holds the one assistant of the process once it is ready, or the error that stopped it.
+
+    An index found damaged after it was loaded (a row that does not parse, a file's background hash) turns the
+    service into a failed one: `assistant` is None from then on and `error` says to rebuild.
+    """
 
     def __init__(self, settings: Settings, prepare: Callable[[Settings], Assistant] = build_and_load) -> None:
         self.settings = settings
         self._prepare = prepare
         self._done = threading.Event()
-        self.assistant: Assistant | None = None
-        self.error: str | None = None
+        self._assistant: Assistant | None = None
+        self._error: str | None = None
+
+    def _damage(self) -> str | None:
+        health = getattr(self._assistant.index, "health", None) if self._assistant is not None else None
+        return str(health.error) if health is not None and health.error is not None else None
+
+    @property
+    def assistant(self) -> Assistant | None:
+        """The ready assistant, or None while getting ready, after a failed start or once the index is found damaged."""
+        return None if self._damage() else self._assistant
+
+    @assistant.setter
+    def assistant(self, assistant: Assistant | None) -> None:
+        self._assistant = assistant
+
+    @property
+    def error(self) -> str | None:
+        """Why the service cannot answer (a failed start, a damaged index), or None."""
+        return self._error or self._damage()
+
+    @error.setter
+    def error(self, error: str | None) -> None:
+        self._error = error
 
     def start(self) -> Service:
         """Start getting ready in a background thread; return self."""

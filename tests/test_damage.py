@@ -1,0 +1,252 @@
+"""A damaged index: every file cut, garbled, deleted or of the wrong type gives the one-line "index damaged:
+... run `python -m rag build`" error (at load, or at the first question that can see it), never a traceback or a
+changed answer; the server reports it; a build repairs it."""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from rag import integrity
+from rag.build import build_index
+from rag.embedding import HashingEmbedder
+from rag.errors import IndexDamagedError, RagError
+from rag.integrity import file_records, manifest_checksum
+from rag.pipeline import Assistant
+from rag.store import FILES, load_index
+
+from support import TINY, fake_settings, write_corpus
+
+QUESTIONS = ("香蕉富含什么？", "新手机的价格是多少？", "明天北京天气怎么样？")
+MODES = ("truncate", "garble", "delete", "empty", "wrong_type")
+ENDING = "run `python -m rag build`"
+
+
+def _wrong_type(path: Path) -> None:
+    """Replace the file with a well-formed file of the wrong JSON type or content type."""
+    name = path.name
+    if name == "manifest.json":
+        path.write_text("[]", encoding="utf-8")
+    elif name == "vocabulary.json":
+        path.write_text('{"香蕉": 0}', encoding="utf-8")
+    elif name.endswith(".jsonl"):
+        rows = path.read_bytes().count(b"\n")
+        path.write_bytes(b"[1, 2]\n" * rows)
+    elif name.endswith(".offsets.npy"):
+        np.save(path, np.linspace(0, 1, 7), allow_pickle=False)
+    elif name.endswith(".npy"):
+        np.save(path, np.zeros((3, 4, 5), dtype=np.int32), allow_pickle=False)
+    elif name == "dense.faiss":
+        faiss.write_index(faiss.IndexFlatL2(8), str(path))
+    elif name == "lexical.npz":
+        np.savez(path.with_suffix(""), weights=np.arange(6))
+    else:
+        raise AssertionError(name)
+
+
+def damage(path: Path, mode: str) -> None:
+    """Damage one file the way a disk, a copy or a person does."""
+    data = path.read_bytes()
+    if mode == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif mode == "garble":  # 64 bytes in the middle, each changed
+        middle = max(0, len(data) // 2 - 32)
+        garbled = bytes(b ^ 0x5A for b in data[middle : middle + 64])
+        path.write_bytes(data[:middle] + garbled + data[middle + 64 :])
+    elif mode == "delete":
+        path.unlink()
+    elif mode == "empty":
+        path.write_bytes(b"")
+    elif mode == "wrong_type":
+        _wrong_type(path)
+
+
+def rehash(folder: Path) -> None:
+    """Make the manifest's checksums agree with the files as they are now: damage the checksums cannot see,
+    as when a file comes from another build or lies beyond the hashing budget and the sample misses it."""
+    path = folder / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return  # the manifest itself is what is damaged
+    if not isinstance(manifest, dict):
+        return
+    manifest["files"] = file_records(folder, [name for name in FILES if (folder / name).exists()])
+    manifest["checksum"] = manifest_checksum(manifest)
+    path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+
+
+def answers(assistant: Assistant) -> list[tuple]:
+    """Return what a user sees of each question's answer."""
+    out = []
+    for question in QUESTIONS:
+        answer = assistant.ask(question)
+        out.append((answer.text, answer.refused, answer.citations, [(h.chunk, round(h.score, 6)) for h in answer.hits]))
+    return out
+
+
+def assert_damaged(error: BaseException) -> None:
+    assert isinstance(error, IndexDamagedError), repr(error)
+    message = str(error)
+    assert message.startswith("index damaged: ") and message.endswith(ENDING) and "\n" not in message
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, list[tuple]]:
+    """A whole index over TINY, and the answers it gives."""
+    folder = tmp_path_factory.mktemp("whole")
+    settings = fake_settings(folder, write_corpus(folder, TINY))
+    build_index(settings, HashingEmbedder(64))
+    return settings.index_dir, answers(Assistant.load(settings, HashingEmbedder(64)))
+
+
+def copy_of(built_index: Path, tmp_path: Path):
+    """Return settings over a fresh copy of the whole index (and its corpus)."""
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))
+    settings.index_dir.mkdir()
+    for path in built_index.iterdir():
+        (settings.index_dir / path.name).write_bytes(path.read_bytes())
+    return settings
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", [*FILES, "manifest.json"])
+def test_every_damaged_file_gives_the_one_line_error_at_load_and_a_build_repairs_it(built, tmp_path, name, mode):
+    index_dir, whole = built
+    settings = copy_of(index_dir, tmp_path)
+    damage(settings.index_dir / name, mode)
+    with pytest.raises(IndexDamagedError) as error:
+        load_index(settings)
+    assert_damaged(error.value)
+    assert name in str(error.value)
+    with pytest.raises(IndexDamagedError) as error:
+        Assistant.load(settings, HashingEmbedder(64))
+    assert_damaged(error.value)
+
+    build_index(settings, HashingEmbedder(64))  # what the message says to do
+    assert answers(Assistant.load(settings, HashingEmbedder(64))) == whole
+
+
+@pytest.mark.parametrize("mode", ("truncate", "garble", "empty", "wrong_type"))
+@pytest.mark.parametrize("name", [*FILES, "manifest.json"])
+def test_damage_the_checksums_cannot_see_is_never_a_traceback(built, tmp_path, name, mode):
+    """With the checksums made to agree, every reader still turns what it cannot read into the damaged error,
+    at load or at the question that reads it; only changed numbers inside a file can pass unseen."""
+    index_dir, _ = built
+    settings = copy_of(index_dir, tmp_path)
+    damage(settings.index_dir / name, mode)
+    rehash(settings.index_dir)
+    try:
+        assistant = Assistant.load(settings, HashingEmbedder(64))
+        answers(assistant)
+    except RagError as error:
+        assert_damaged(error)
+    else:
+        # Garbled vector values or bytes inside a string of a row read by no question stay unseen here.
+        assert mode == "garble", f"{name} {mode} went unnoticed"
+
+
+def test_a_row_damaged_in_place_is_the_damaged_error_when_read_and_every_later_question_too(built, tmp_path):
+    from rag.server.app import create_app
+    from rag.web.chat import ChatHandlers
+    from rag.web.service import Service
+    from fastapi.testclient import TestClient
+
+    settings = copy_of(built[0], tmp_path)
+    path = settings.index_dir / "chunks.jsonl"
+    lines = path.read_bytes().split(b"\n")
+    lines[1] = lines[1].replace(b'"title"', b'"titel"')  # same length: the offsets still fit
+    path.write_bytes(b"\n".join(lines))
+    rehash(settings.index_dir)
+
+    service = Service(settings, prepare=lambda s: Assistant.load(s, HashingEmbedder(64)))
+    service.run()
+    client = TestClient(create_app(service))
+    assert client.get("/api/health").json()["status"] == "ready"
+    assert service.assistant.index.chunks[0].chunk_id == 0  # the rows around it still read
+    response = client.post("/api/ask", json={"question": "新手机的价格是多少？"})
+    assert response.status_code == 503
+    assert response.json()["error"].startswith("index damaged: chunks.jsonl: TypeError in row 1")
+    assert response.json()["error"].endswith(ENDING)
+    health = client.get("/api/health")
+    assert health.status_code == 503 and health.json()["status"] == "failed"
+    assert health.json()["message"].startswith("index damaged: ") and health.json()["message"].endswith(ENDING)
+    again = client.post("/api/ask", json={"question": "香蕉富含什么？"})  # reads only undamaged rows
+    assert again.status_code == 503 and "index damaged: chunks.jsonl" in again.json()["error"]
+    banner, _ = ChatHandlers(service).status("en")
+    assert "index damaged: chunks.jsonl" in banner and "python -m rag build" in banner
+
+
+@pytest.mark.parametrize("name", ["vocabulary.json", "manifest.json"])
+def test_a_server_started_on_a_damaged_index_says_to_rebuild_in_health_and_the_page(built, tmp_path, name):
+    from rag.server.app import create_app
+    from rag.web.chat import ChatHandlers
+    from rag.web.service import Service
+    from fastapi.testclient import TestClient
+
+    settings = copy_of(built[0], tmp_path)
+    damage(settings.index_dir / name, "truncate")
+    service = Service(settings)  # the server's own start: build if stale, then load
+    service.run()
+    client = TestClient(create_app(service))
+    health = client.get("/api/health")
+    assert health.status_code == 503 and health.json()["status"] == "failed"
+    message = health.json()["message"]
+    assert message.startswith(f"index damaged: {name}") and message.endswith(ENDING)
+    ask = client.post("/api/ask", json={"question": "香蕉"})
+    assert ask.status_code == 503 and ask.json()["error"].endswith(ENDING) and "index damaged" in ask.json()["error"]
+    banner, finished = ChatHandlers(service).status("zh")
+    assert finished and f"index damaged: {name}" in banner
+
+
+def test_a_file_beyond_the_hashing_budget_is_checked_whole_in_the_background(tmp_path, monkeypatch):
+    monkeypatch.setattr(integrity, "SAMPLE_BLOCKS", 2)  # a sample of the first and last 16 bytes
+    monkeypatch.setattr(integrity, "SAMPLE_BLOCK_BYTES", 16)
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY), index_verify_bytes=0)
+    build_index(settings, HashingEmbedder(64))
+    whole = answers(Assistant.load(settings, HashingEmbedder(64)))
+
+    damage(settings.index_dir / "vectors.npy", "truncate")  # a size the manifest does not record: at load
+    with pytest.raises(IndexDamagedError, match="vectors.npy is"):
+        load_index(settings)
+    build_index(settings, HashingEmbedder(64))
+    path = settings.index_dir / "vectors.npy"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x5A  # between the sampled blocks: the load cannot see it
+    path.write_bytes(bytes(data))
+    release = threading.Event()
+    hash_whole = integrity.full_sha256
+
+    def held_back(handle):  # the background check waits until the load has returned
+        if threading.current_thread().name == "rag-index-check":
+            release.wait(30)
+        return hash_whole(handle)
+
+    monkeypatch.setattr(integrity, "full_sha256", held_back)
+    assistant = Assistant.load(settings, HashingEmbedder(64))
+    assert not assistant.index.health.wait(0)  # loaded, the whole hash still to come
+    release.set()
+    assert assistant.index.health.wait(30)
+    with pytest.raises(IndexDamagedError) as error:
+        answers(assistant)
+    assert_damaged(error.value)
+    assert "vectors.npy does not match its checksum" in str(error.value)
+
+    build_index(settings, HashingEmbedder(64))
+    assistant = Assistant.load(settings, HashingEmbedder(64))
+    assert assistant.index.health.wait(30) and answers(assistant) == whole
+
+
+def test_the_cli_says_index_damaged_in_one_line(built, tmp_path, capsys):
+    from rag.cli import main
+
+    settings = copy_of(built[0], tmp_path)
+    damage(settings.index_dir / "manifest.json", "wrong_type")
+    code = main(["ask", "香蕉", "--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir), "--model", "hash:64"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and err.startswith("error: index damaged: manifest.json is not a JSON object") and err.endswith(ENDING)
+    assert "\n" not in err
