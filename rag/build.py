@@ -4,10 +4,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # Called as (texts_done, texts_total) while embedding; the CLI draws a progress bar from it.
 BuildProgress = Callable[[int, int], None]
+# Called with one line saying which stage the build has reached ("embedding 95 passages"); the CLI prints it.
+BuildStage = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -161,13 +165,71 @@ def _embed_new(
     return out
 
 
-def build_index(settings: Settings, embedder: Embedder, progress: BuildProgress | None = None) -> BuildReport:
-    """Build or update the index in `settings.index_dir` from `settings.corpus_dir`; return what changed."""
+def _stage(stage: BuildStage | None, line: str) -> None:
+    log.info("%s", line)
+    if stage:
+        stage(line)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _started_at(pid: int) -> float | None:
+    """Return when process `pid` started (seconds since the epoch), where /proc says; else None."""
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def remove_abandoned(target: Path) -> list[Path]:
+    """Remove the staging folders (`.<index>.tmp-<pid>`) that killed builds left beside `target`; return them.
+
+    A folder whose build is still running is kept: its pid is alive and the process started before the
+    folder was last written. A live pid that started after it is another process that got the dead build's pid.
+    """
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.tmp-(\d+)")
+    removed = []
+    for folder in sorted(target.parent.glob(f".{target.name}.tmp-*")):
+        match = pattern.fullmatch(folder.name)
+        if not match or not folder.is_dir():
+            continue
+        pid = int(match.group(1))
+        if pid != os.getpid() and _alive(pid):
+            started = _started_at(pid)
+            if started is None or folder.stat().st_mtime >= started - 1:  # /proc's clock counts in ticks
+                continue
+        shutil.rmtree(folder, ignore_errors=True)
+        log.warning("removed %s, left by a build that was stopped while writing", folder)
+        removed.append(folder)
+    return removed
+
+
+def build_index(
+    settings: Settings, embedder: Embedder, progress: BuildProgress | None = None, stage: BuildStage | None = None
+) -> BuildReport:
+    """Build or update the index in `settings.index_dir` from `settings.corpus_dir`; return what changed.
+
+    Args:
+        progress: told (texts done, texts total) while passages are embedded.
+        stage: told one line as each stage starts: reading, embedding, the dense index, writing.
+    """
     started = time.perf_counter()
     timings: dict[str, float] = {}
     sources = list_sources(settings.corpus_dir)
     if not sources:
         raise CorpusError(f"no .txt, .md or .html files in {settings.corpus_dir}: add articles or pass --corpus DIR")
+    remove_abandoned(settings.index_dir)
+    _stage(stage, f"reading {len(sources)} articles in {settings.corpus_dir}")
     previous = _previous(settings)
     if previous is not None and previous.manifest.get("settings", {}).get("embed_model") != embedder.name:
         previous = None
@@ -181,6 +243,13 @@ def build_index(settings: Settings, embedder: Embedder, progress: BuildProgress 
     added, changed, unchanged = [], [], []
     tick = time.perf_counter()
     for source in sources:
+        size = source.path.stat().st_size
+        if size > settings.max_article_bytes:
+            why = (f"{source.name} is {size:,} bytes, over the limit of {settings.max_article_bytes:,} for one article: "
+                   f"split it, or raise RAG_MAX_ARTICLE_BYTES")
+            log.warning("skipping %s", why)
+            skipped.append((source.name, why))
+            continue
         entry = old_entries.get(source.name)
         if previous is not None and entry is not None and entry["sha256"] == source.sha256:
             kept[source.name] = _reuse(previous, entry, source)
@@ -203,6 +272,8 @@ def build_index(settings: Settings, embedder: Embedder, progress: BuildProgress 
     timings["clean_and_chunk"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
+    _stage(stage, f"embedding {sum(len(p.chunks) for p in fresh)} passages of {len(fresh)} new or changed articles"
+                  f" ({len(unchanged)} unchanged)")
     for part in _embed_new(fresh, embedder, settings.passage_template, progress):
         kept[part.source.name] = part
     timings["embed"] = time.perf_counter() - tick
@@ -213,6 +284,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: BuildProgress 
     dimension = embedder.dimension
     vectors = np.concatenate([p.chunk_vectors for p in parts]) if parts else np.zeros((0, dimension), np.float32)
     sentence_vectors = np.concatenate([p.sentence_vectors for p in parts]) if parts else np.zeros((0, dimension))
+    _stage(stage, f"building the dense and lexical indexes over {len(chunks)} passages")
     dense, dense_record = build_dense(vectors, settings, probes=sentence_vectors)
     lexical = build_lexical([tokenizer.tokens(c.text) for c in chunks], settings.bm25_k1, settings.bm25_b)
     timings["lexical_and_dense"] = time.perf_counter() - tick
@@ -253,6 +325,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: BuildProgress 
 
     tick = time.perf_counter()
     target = settings.index_dir
+    _stage(stage, f"writing the index to {target}")
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(staged, ignore_errors=True)

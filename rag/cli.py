@@ -40,6 +40,10 @@ def _progress_bar(description: str, unit: str = "text"):
     return update
 
 
+def _print_stage(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def build_if_needed(settings: Settings, force: bool = False) -> None:
     """Build or update the index when it is missing, stale or `force`d, printing progress to stderr."""
     from .build import build_index, stale_reason
@@ -49,7 +53,7 @@ def build_if_needed(settings: Settings, force: bool = False) -> None:
     if reason is None:
         return
     print(f"building the index in {settings.index_dir} ({reason})", file=sys.stderr)
-    report = build_index(settings, load_embedder(settings), _progress_bar("embedding"))
+    report = build_index(settings, load_embedder(settings), _progress_bar("embedding"), _print_stage)
     print(
         f"index ready: {report.chunks} passages, {report.sentences} sentences from "
         f"{len(report.added) + len(report.changed) + len(report.unchanged)} articles "

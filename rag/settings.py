@@ -42,6 +42,10 @@ class Settings:
     # and a question ~1.8x faster (packed weights, rag/mixed.py), vectors within cosine 0.99999 of float32's
     # (README, "Speed").
     embed_precision: str = "auto"
+    # Largest article file a build reads, in bytes; a larger one is skipped with a message. A news article is a
+    # few KB and a whole book a few MB; past that a file is most likely a dump or a log, and a build's time and
+    # memory grow with an article's size, so one such file could hold the whole build (BENCHMARKS.md, "Article size").
+    max_article_bytes: int = 4 * 1024 * 1024
     # Index bytes whose whole sha256 is checked when it is loaded, smallest files first; larger files get a sampled
     # hash at load and their whole hash in a background thread. Hashing runs at memory speed, so every index
     # up to this size is checked whole before its first answer at a small cost (BENCHMARKS.md, "Index checks").

@@ -1,10 +1,15 @@
 """A damaged index: every file cut, garbled, deleted or of the wrong type gives the one-line "index damaged:
 ... run `python -m rag build`" error (at load, or at the first question that can see it), never a traceback or a
-changed answer; the server reports it; a build repairs it."""
+changed answer; the server reports it; a build repairs it; killed builds' folders are cleaned up."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import faiss
@@ -12,7 +17,7 @@ import numpy as np
 import pytest
 
 from rag import integrity
-from rag.build import build_index
+from rag.build import build_index, remove_abandoned, stale_reason
 from rag.embedding import HashingEmbedder
 from rag.errors import IndexDamagedError, RagError
 from rag.integrity import file_records, manifest_checksum
@@ -21,6 +26,7 @@ from rag.store import FILES, load_index
 
 from support import TINY, fake_settings, write_corpus
 
+ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ("香蕉富含什么？", "新手机的价格是多少？", "明天北京天气怎么样？")
 MODES = ("truncate", "garble", "delete", "empty", "wrong_type")
 ENDING = "run `python -m rag build`"
@@ -250,3 +256,100 @@ def test_the_cli_says_index_damaged_in_one_line(built, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 1 and err.startswith("error: index damaged: manifest.json is not a JSON object") and err.endswith(ENDING)
     assert "\n" not in err
+
+
+# --- staging folders left by killed builds ---
+
+
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+def test_a_build_killed_while_writing_leaves_a_folder_the_next_build_removes(tmp_path):
+    corpus = write_corpus(tmp_path, TINY)
+    settings = fake_settings(tmp_path, corpus)
+    build_index(settings, HashingEmbedder(64))
+    before = answers(Assistant.load(settings, HashingEmbedder(64)))
+    (corpus / "d.txt").write_text("葡萄可以酿酒。\n", encoding="utf-8")
+    script = (
+        "import os, signal, sys\n"
+        "sys.path.insert(0, 'tests')\n"
+        "import rag.build, rag.store\n"
+        "from rag.embedding import HashingEmbedder\n"
+        "from support import fake_settings\n"
+        "from pathlib import Path\n"
+        "def write_and_die(folder, index):\n"
+        "    rag.store.write_rows(folder / 'chunks.jsonl', [])\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "rag.build.write_index = write_and_die\n"
+        f"rag.build.build_index(fake_settings(Path({str(tmp_path)!r}), Path({str(corpus)!r})), HashingEmbedder(64))\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    left = [p.name for p in tmp_path.iterdir() if p.name.startswith(".index.tmp-")]
+    assert len(left) == 1
+    assert answers(Assistant.load(settings, HashingEmbedder(64))) == before  # the old index is untouched
+
+    report = build_index(settings, HashingEmbedder(64))
+    assert report.added == ("corpus/d.txt",)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "index"]
+
+
+def test_only_staging_folders_of_builds_no_longer_running_are_removed(tmp_path):
+    target = tmp_path / "index"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    reused = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.2)
+        folders = {
+            "dead": tmp_path / f".index.tmp-{_dead_pid()}",
+            "running": tmp_path / f".index.tmp-{sleeper.pid}",  # another build writing right now
+            "reused": tmp_path / f".index.tmp-{reused.pid}",  # a dead build's pid, since taken by another process
+            "mine": tmp_path / f".index.tmp-{os.getpid()}",
+        }
+        for folder in folders.values():
+            folder.mkdir()
+            (folder / "vectors.npy").write_bytes(b"half")
+        an_hour_ago = time.time() - 3600
+        os.utime(folders["reused"], (an_hour_ago, an_hour_ago))
+        (tmp_path / ".other.tmp-1").mkdir()  # another index's: not ours to judge
+        removed = remove_abandoned(target)
+        assert sorted(removed) == sorted([folders["dead"], folders["reused"], folders["mine"]])
+        assert folders["running"].is_dir() and (tmp_path / ".other.tmp-1").is_dir()
+    finally:
+        sleeper.kill()
+        reused.kill()
+        sleeper.wait()
+        reused.wait()
+
+
+# --- articles over the size limit, and what a build says it is doing ---
+
+
+def test_an_article_over_the_size_limit_is_skipped_with_a_message(tmp_path):
+    corpus = write_corpus(tmp_path, TINY)
+    (corpus / "dump.txt").write_text("日志" * 1000, encoding="utf-8")  # 6,000 bytes
+    settings = fake_settings(tmp_path, corpus, max_article_bytes=4000)
+    report = build_index(settings, HashingEmbedder(64))
+    assert [name for name, _ in report.skipped] == ["corpus/dump.txt"]
+    assert "is 6,000 bytes, over the limit of 4,000" in report.skipped[0][1] and "RAG_MAX_ARTICLE_BYTES" in report.skipped[0][1]
+    index = load_index(settings)
+    assert {c.file for c in index.chunks} == {"corpus/a.txt", "corpus/b.md", "corpus/c.html"}
+    assert stale_reason(settings) is None  # a skipped article is not a reason to build again
+
+
+def test_the_cli_build_prints_each_stage_and_the_skipped_article(tmp_path, capsys, monkeypatch):
+    from rag.cli import main
+
+    corpus = write_corpus(tmp_path, TINY)
+    (corpus / "dump.txt").write_text("日志" * 1000, encoding="utf-8")
+    monkeypatch.setenv("RAG_MAX_ARTICLE_BYTES", "4000")
+    code = main(["build", "--corpus", str(corpus), "--index", str(tmp_path / "index"), "--model", "hash:64"])
+    err = capsys.readouterr().err
+    assert code == 0
+    stages = [line for line in err.splitlines() if line.startswith(("reading", "embedding ", "building the dense", "writing"))]
+    assert [line.split()[0] for line in stages] == ["reading", "embedding", "building", "writing"]
+    assert stages[0].startswith("reading 4 articles")
+    assert stages[1].startswith("embedding ") and "passages of 3 new or changed articles" in stages[1]
+    assert any(line.startswith("skipped corpus/dump.txt:") and "over the limit" in line for line in err.splitlines())
