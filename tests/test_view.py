@@ -271,7 +271,7 @@ def test_a_failed_start_is_shown_not_waited_on(tmp_path):
     service = Service(fake_settings(tmp_path, SEEDS), prepare=broken)
     service.run()
     banner, finished = ChatHandlers(service).status("en")
-    assert finished and Markup(banner).text == "Could not start: no index in /nowhere: run `python -m rag build`"
+    assert finished and Markup(banner).text == "Cannot answer: no index in /nowhere: run `python -m rag build`"
 
 
 def test_refusal_and_related_reading_are_escaped_too():
