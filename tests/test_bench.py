@@ -5,18 +5,17 @@ import math
 import pickle
 import zipfile
 from collections import OrderedDict
-from pathlib import Path
 
 import pytest
 
-from rag.bench import inews
-from rag.bench.inews import DatasetError, NewsArticle
-from rag.bench.machine import cpu_model, memory_gib, peak_rss_mib
-from rag.bench.stats import known_item_hit, latency_summary, median, median_ratio, medians, percentile
-from rag.bench.summary import targets
-from rag.build import build_index
+from bench import inews
+from bench.inews import DatasetError, NewsArticle
+from bench.machine import cpu_model, memory_gib, peak_rss_mib
+from bench.stats import known_item_hit, latency_summary, median, median_ratio, medians, percentile
+from bench.summary import targets
+from rag.index.build import build_index
 from rag.embedding import HashingEmbedder
-from rag.store import load_index
+from rag.index.store import load_index
 
 from support import fake_settings
 

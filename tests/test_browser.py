@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from rag.web.view import parse_source_href
+from rag.apps.web.view import parse_source_href
 
 from servers import app_env, free_port, running_apps, wait_until_serving
 from support import SEEDS
@@ -254,8 +254,8 @@ def test_html_in_a_question_or_an_article_is_shown_as_text(server, open_page):
 
 def test_page_says_it_is_getting_ready_until_the_index_is_built(corpus, tmp_path, open_page):
     from rag.settings import load_settings
-    from rag.web import Service, build_page, launch_options
-    from rag.web.service import build_and_load
+    from rag.apps.web import Service, build_page, launch_options
+    from rag.apps.web.service import build_and_load
 
     release = threading.Event()
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from rag.chunking import article_sentences, chunk_article, make_splitter
-from rag.corpus import SourceFile, read_article
-from rag.textnorm import normalize
+from rag.ingest.chunking import article_sentences, chunk_article, make_splitter
+from rag.ingest.corpus import SourceFile, read_article
+from rag.ingest.textnorm import normalize
 
 from support import SEEDS, stands_in_lines
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.cleaning import clean, line_numbers
-from rag.corpus import SourceFile, decode, list_sources, read_article
+from rag.ingest.cleaning import clean, line_numbers
+from rag.ingest.corpus import SourceFile, decode, list_sources, read_article
 from rag.errors import CorpusError
-from rag.chunking import article_sentences
+from rag.ingest.chunking import article_sentences
 
 from support import SEEDS, stands_in_lines
 
@@ -97,7 +97,7 @@ def test_utf16_without_a_byte_order_mark_is_read_as_text(encoding):
 
 
 def test_old_mac_line_breaks_are_line_breaks_for_citations_and_the_sources_route(tmp_path):
-    from rag.sources import source_lines
+    from rag.ingest.sources import source_lines
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

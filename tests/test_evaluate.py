@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from rag.errors import RagError
-from rag.evaluate import (
+from rag.eval.metrics import (
     Question, QuestionFileError, ResultsMismatchError, SourceFiles, aggregate, check_citation,
     citation_validity, context_passages, covers, load_questions, normalize, read_questions, score_question,
     score_questions, summarize,

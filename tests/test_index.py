@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from rag.build import build_index, stale_reason
+from rag.index.build import build_index, stale_reason
 from rag.embedding import HashingEmbedder, check_precision
 from rag.errors import CorpusError, IndexDamagedError, IndexMismatchError, IndexMissingError
-from rag.search import hybrid_search
+from rag.retrieval.search import hybrid_search
 from rag.settings import SettingsError
-from rag.store import FORMAT_VERSION, load_index
+from rag.index.store import FORMAT_VERSION, load_index
 
 from support import SEEDS, TINY, fake_settings, write_corpus
 from test_damage import rehash
@@ -34,7 +34,7 @@ class CountingEmbedder(HashingEmbedder):
 def _search(settings, question="香蕉"):
     index = load_index(settings)
     embedder = HashingEmbedder(64)
-    from rag.lexical import shared_tokenizer
+    from rag.index.lexical import shared_tokenizer
 
     hits = hybrid_search(index, embedder.encode_queries([question])[0], shared_tokenizer().tokens(question), 5, settings)
     return [(h.chunk.file, h.chunk.text, h.chunk.line_start) for h in hits]
@@ -155,7 +155,7 @@ def test_empty_corpus_says_what_to_add(tmp_path):
 
 
 def test_source_lines_serve_corpus_articles_and_nothing_else(tmp_path):
-    from rag.sources import SourceNotFoundError, source_lines
+    from rag.ingest.sources import SourceNotFoundError, source_lines
 
     corpus = write_corpus(tmp_path, TINY)
     (tmp_path / "secret.txt").write_text("password", encoding="utf-8")
@@ -195,8 +195,8 @@ def test_rows_are_read_by_id_and_equal_the_files_rows(tmp_path):
 def test_answers_from_rows_read_on_demand_equal_answers_from_rows_in_memory(tmp_path):
     import dataclasses
 
-    from rag.lexical import shared_tokenizer
-    from rag.pipeline import Assistant
+    from rag.index.lexical import shared_tokenizer
+    from rag.answer.assistant import Assistant
 
     settings = fake_settings(tmp_path, SEEDS)
     build_index(settings, HashingEmbedder(64))

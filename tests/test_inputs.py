@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.cli import main
+from rag.apps.cli import main
 from rag.errors import RagError
-from rag.server import create_app
-from rag.web import ChatHandlers, Service
+from rag.apps.server import create_app
+from rag.apps.web import ChatHandlers, Service
 
 from support import TINY, fake_settings, write_corpus
 

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from rag.build import build_index
-from rag.cli import main
+from rag.index.build import build_index
+from rag.apps.cli import main
 from rag.embedding import HashingEmbedder
 from rag.errors import QuestionError
-from rag.pipeline import Assistant, answer_to_dict
+from rag.answer.assistant import Assistant, answer_to_dict
 
 from support import SEEDS, TINY, fake_settings, stands_in_lines, write_corpus
 

@@ -6,12 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.build import build_index
-from rag.cli import main
+from rag.index.build import build_index
+from rag.apps.cli import main
 from rag.embedding import load_embedder
-from rag.evaluate import load_questions, score_questions, summarize
-from rag.pipeline import Assistant
-from rag.runs import answer_all
+from rag.eval.metrics import load_questions, score_questions, summarize
+from rag.answer.assistant import Assistant
+from rag.eval.runs import answer_all
 from rag.settings import load_settings
 
 from support import SEEDS

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from rag.errors import RagError
-from rag.evaluate import Question, score_questions, summarize
-from rag.report import RunFolderError, compare_runs, format_summary, render_svg_chart, write_run
+from rag.eval.metrics import Question, score_questions, summarize
+from rag.eval.report import RunFolderError, compare_runs, format_summary, render_svg_chart, write_run
 
 QUESTIONS = [
     Question(id="q1", question="Sora哪天发布？", answerable=True, keywords=("2月16日",),

@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 
-from rag.lexical import build_lexical, coverage, shared_tokenizer
-from rag.search import rrf
+from rag.index.lexical import build_lexical, coverage, shared_tokenizer
+from rag.retrieval.search import rrf
 
 
 def test_rrf_matches_hand_worked_scores_and_breaks_ties_by_id():
@@ -68,11 +68,11 @@ def test_coverage_is_the_share_of_idf_mass_found():
 
 
 def test_weighted_fusion_equals_a_plain_recomputation_on_the_seeds(tmp_path):
-    from rag.build import build_index
+    from rag.index.build import build_index
     from rag.embedding import HashingEmbedder
-    from rag.lexical import coverage as share
-    from rag.search import weighted_fusion
-    from rag.store import load_index
+    from rag.index.lexical import coverage as share
+    from rag.retrieval.search import weighted_fusion
+    from rag.index.store import load_index
     from support import SEEDS, fake_settings
 
     settings = fake_settings(tmp_path, SEEDS)
@@ -95,7 +95,7 @@ def test_weighted_fusion_equals_a_plain_recomputation_on_the_seeds(tmp_path):
 
 
 def test_confidence_gates_decline_questions_the_corpus_knows_nothing_of():
-    from rag.calibration import Signals, confidence
+    from rag.answer.decide import Signals, confidence
 
     zh, other = (-1.42, 0.88, -3.0, 1.62), (-1.5, 1.5)
     strong = Signals(dense_z=4.0, unknown=0.0, coverage=1.0, lexical=True, known_terms=3)

@@ -13,9 +13,9 @@ from fastapi.routing import _IncludedRouter
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute, Mount, WebSocketRoute
 
-from rag.server import create_app, make_limiter
-from rag.server.access import AccessPolicy, SessionSigner, is_public
-from rag.web import ChatHandlers, Service, build_page
+from rag.apps.server import create_app, make_limiter
+from rag.apps.server.access import AccessPolicy, SessionSigner, is_public
+from rag.apps.web import ChatHandlers, Service, build_page
 
 from servers import AppServer, app_env, running_apps
 from support import TINY, fake_settings, write_corpus
@@ -56,8 +56,8 @@ def guarded_app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("locks")
     corpus = write_corpus(folder, TINY)
     settings = fake_settings(folder, corpus, api_token=TOKEN, rate_limit_per_minute=0)
-    from rag.cli import build_if_needed
-    from rag.pipeline import Assistant
+    from rag.apps.cli import build_if_needed
+    from rag.answer.assistant import Assistant
 
     build_if_needed(settings)
     service = Service(settings, prepare=Assistant.load)

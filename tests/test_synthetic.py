@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from rag.bench.synthetic import write_synthetic
-from rag.bench.vectors import VectorModel
+from bench.synthetic import write_synthetic
+from bench.vectors import VectorModel
 from rag.embedding import HashingEmbedder
-from rag.lexical import shared_tokenizer
-from rag.pipeline import Assistant
+from rag.index.lexical import shared_tokenizer
+from rag.answer.assistant import Assistant
 from rag.settings import load_settings
-from rag.store import load_index
+from rag.index.store import load_index
 
 
 def test_the_synthetic_index_is_in_the_real_format_and_answers(tmp_path):

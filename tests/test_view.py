@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from rag.build import build_index
+from rag.index.build import build_index
 from rag.embedding import HashingEmbedder
 from rag.errors import IndexMissingError
-from rag.pipeline import Assistant
+from rag.answer.assistant import Assistant
 from rag.records import Answer, Chunk, Citation, Hit
-from rag.sources import SourceLines
-from rag.web import ChatHandlers, Service
-from rag.web.text import STRINGS, language
-from rag.web.view import (
+from rag.ingest.sources import SourceLines
+from rag.apps.web import ChatHandlers, Service
+from rag.apps.web.text import STRINGS, language
+from rag.apps.web.view import (
     SourceTarget,
     answer_frames,
     answer_html,

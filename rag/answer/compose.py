@@ -1,0 +1,173 @@
+"""Compose a short extractive answer from retrieved passages, cite every sentence, or decline."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from rag.index.lexical import coverage
+from rag.records import Citation, Hit, Sentence
+from rag.index.store import Index
+
+REFUSAL_ZH = "资料中没有找到与此问题相关的内容。"
+REFUSAL_EN = "The articles do not contain an answer to this question."
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@dataclass(frozen=True)
+class SentenceScore:
+    """A candidate answer sentence with the signals that ranked it."""
+
+    sentence: Sentence
+    score: float
+    dense: float
+    coverage: float
+    passage_rank: int
+
+
+def is_chinese(text: str) -> bool:
+    """True when the text contains CJK ideographs (the answer and refusal follow the question's language)."""
+    return bool(_CJK.search(text))
+
+
+def refusal_text(question: str, unbound: tuple[str, str] | None = None) -> str:
+    """Return the decline message in the question's language; for an entity-gate decline (rag/answer/entity_gate.py),
+    followed by why: both words are in the articles, never together."""
+    if not is_chinese(question):
+        return REFUSAL_EN
+    if unbound is None:
+        return REFUSAL_ZH
+    owner, owned = (_as_asked(question, word) for word in unbound)
+    return f"{REFUSAL_ZH}资料提到了“{owner}”，也提到了“{owned}”，但没有一处把两者放在一起。"
+
+
+def _as_asked(question: str, word: str) -> str:
+    """Return `word` (lower-cased by the tokenizer) spelled as the question spells it."""
+    found = re.search(re.escape(word), unicodedata.normalize("NFKC", question), re.IGNORECASE)
+    return found.group(0) if found else word
+
+
+def _normal(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _near_duplicate(a: str, b: str) -> bool:
+    """True when one sentence is contained in the other or they share most character bigrams."""
+    a, b = _normal(a), _normal(b)
+    if a in b or b in a:
+        return True
+    grams_a = {a[i : i + 2] for i in range(len(a) - 1)}
+    grams_b = {b[i : i + 2] for i in range(len(b) - 1)}
+    return bool(grams_a and grams_b) and len(grams_a & grams_b) / min(len(grams_a), len(grams_b)) > 0.7
+
+
+def score_sentences(
+    index: Index,
+    hits: Sequence[Hit],
+    query_vector: np.ndarray,
+    weights: dict[str, float],
+    passages: int,
+    lexical_weight: float,
+    rank_weight: float,
+) -> list[SentenceScore]:
+    """Score every sentence of the top passages: dense similarity, query-term coverage and passage rank."""
+    seen: dict[int, int] = {}
+    for hit in hits[:passages]:
+        for sentence_id in hit.chunk.sentence_ids:
+            seen.setdefault(sentence_id, hit.rank)
+    if not seen:
+        return []
+    ids = np.fromiter(seen, dtype=np.int64)
+    order = np.argsort(ids)  # memory-mapped rows are read in ascending order
+    vectors = np.asarray(index.sentence_vectors[ids[order]], dtype=np.float32)
+    dense = np.empty(len(ids), dtype=np.float32)
+    dense[order] = vectors @ query_vector.astype(np.float32)
+    scored = []
+    for sentence_id, similarity in zip(ids.tolist(), dense.tolist()):
+        sentence = index.sentences[sentence_id]
+        cover = coverage(weights, set(sentence.terms))
+        rank = seen[sentence_id]
+        score = similarity + lexical_weight * cover + rank_weight / rank
+        scored.append(SentenceScore(sentence, score, similarity, cover, rank))
+    return sorted(scored, key=lambda s: (-s.score, s.sentence.sentence_id))
+
+
+# A sentence that announces what follows (ends with a colon, leaves a quote open) or a list item that follows it.
+_LEADS_ON = re.compile(r"[：:]$|[“「][^”」]*$")
+_CONTINUES = re.compile(
+    r"^(?:其[一二三四五六七八九十]|第[一二三四五六七八九十]|[一二三四五六七八九十](?:是|就是|则是)|[0-9]+[、.．)]"
+    r"|[（(][0-9一二三四五六七八九十]+[)）]|(?:他|她|它)们?(?!们)|其(?![他它中实次]))"
+)
+# A speaker named after a quote ("…，”某某表示。") whose quote resumes in the next sentence.
+_SPEAKER_THEN_QUOTE = re.compile(r"(?:表示|说|称|指出|认为|写道)[。.]$")
+# A sentence that points back at what came before ("this principle", "a similar role").
+_REFERS_BACK = re.compile(r"这一|这种|这个|类似的|上述|同样的|该")
+
+
+def answer_block(index: Index, sentence: Sentence, max_chars: int) -> list[Sentence]:
+    """Return the sentence with the neighbours it cannot be read without, in document order, within max_chars."""
+    block = [sentence]
+    used = len(sentence.text)
+
+    def neighbour(sentence_id: int) -> Sentence | None:
+        if 0 <= sentence_id < len(index.sentences) and index.sentences[sentence_id].file == sentence.file:
+            return index.sentences[sentence_id]
+        return None
+
+    previous = neighbour(sentence.sentence_id - 1)
+    if previous and _REFERS_BACK.search(sentence.text[:12]) and used + len(previous.text) <= max_chars:
+        block.insert(0, previous)
+        used += len(previous.text)
+    following = neighbour(sentence.sentence_id + 1)
+    while following and (
+        _LEADS_ON.search(block[-1].text)
+        or _CONTINUES.match(following.text)
+        or (_SPEAKER_THEN_QUOTE.search(block[-1].text) and following.text.startswith(("“", '"', "「")))
+    ):
+        if used + len(following.text) > max_chars:
+            break
+        block.append(following)
+        used += len(following.text)
+        following = neighbour(following.sentence_id + 1)
+    return block
+
+
+def select_sentences(
+    index: Index, scored: Sequence[SentenceScore], max_blocks: int, max_chars: int, margin: float
+) -> list[Sentence]:
+    """Pick the best-scoring sentences with the neighbours they need, without repeats, within `max_chars`.
+
+    The best block is always kept; others join while they fit and score within `margin` of the best.
+    """
+    chosen: list[Sentence] = []
+    used = 0
+    best = scored[0].score if scored else 0.0
+    blocks = 0
+    for candidate in scored:
+        if blocks >= max_blocks or (chosen and candidate.score < best - margin):
+            break
+        if any(candidate.sentence.sentence_id == c.sentence_id for c in chosen):
+            continue
+        block = [
+            s for s in answer_block(index, candidate.sentence, max_chars)
+            if not any(s.sentence_id == c.sentence_id or _near_duplicate(s.text, c.text) for c in chosen)
+        ]
+        size = sum(len(s.text) for s in block)
+        if not block or (chosen and used + size > max_chars):
+            continue
+        chosen.extend(block)
+        used += size
+        blocks += 1
+    return chosen
+
+
+def cite(chosen: Sequence[Sentence], titles: dict[str, str]) -> tuple[str, tuple[Citation, ...]]:
+    """Return the answer text with a [n] after each sentence, and the numbered citations."""
+    parts, citations = [], []
+    for n, s in enumerate(chosen, start=1):
+        parts.append(f"{s.text}[{n}]")
+        citations.append(Citation(n, s.file, titles.get(s.file, s.file), s.line_start, s.line_end, s.quote))
+    return "".join(parts), tuple(citations)

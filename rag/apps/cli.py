@@ -1,0 +1,215 @@
+"""`python -m rag build | ask | batch | eval`: thin commands over the library; errors become one line and exit 1."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from rag.errors import RagError
+from rag.settings import Settings, load_settings
+
+log = logging.getLogger("rag.apps.cli")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        corpus_dir=getattr(args, "corpus", None),
+        index_dir=getattr(args, "index", None),
+        embed_model=getattr(args, "model", None),
+    )
+
+
+def _progress_bar(description: str, unit: str = "text"):
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=description, unit=unit, file=sys.stderr, disable=total == 0)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def _print_stage(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def build_if_needed(settings: Settings, force: bool = False) -> None:
+    """Build or update the index when it is missing, stale or `force`d, printing progress to stderr."""
+    from rag.index.build import build_index, stale_reason
+    from rag.embedding import load_embedder
+
+    reason = "asked to" if force else stale_reason(settings)
+    if reason is None:
+        return
+    print(f"building the index in {settings.index_dir} ({reason})", file=sys.stderr)
+    report = build_index(settings, load_embedder(settings), _progress_bar("embedding"), _print_stage)
+    print(
+        f"index ready: {report.chunks} passages, {report.sentences} sentences from "
+        f"{len(report.added) + len(report.changed) + len(report.unchanged)} articles "
+        f"({len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
+        f"{len(report.unchanged)} unchanged) in {report.seconds:.1f} s",
+        file=sys.stderr,
+    )
+    for name, reason in report.skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+
+
+def _format_answer(result: dict[str, Any]) -> str:
+    lines = [result["answer"], ""]
+    if result["refused"]:
+        lines.append("Related reading (not an answer):")
+        for p in result["passages"][:3]:
+            lines.append(f"  - {p['file']}:{p['line_start']}-{p['line_end']}  {p['text'][:80]}…")
+    else:
+        lines.append("Sources:")
+        for c in result["citations"]:
+            lines.append(f"  [{c['n']}] {c['file']}:{c['line_start']}-{c['line_end']}  {c['title']}")
+            lines.append(f"      “{c['quote']}”")
+    return "\n".join(lines)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    build_if_needed(_settings(args), force=True)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.answer.assistant import Assistant, answer_to_dict
+
+    settings = _settings(args)
+    answer = Assistant.load(settings).ask(args.question, top_k=args.top_k)
+    result = answer_to_dict(answer)
+    print(json.dumps(result, ensure_ascii=False, indent=2) if args.json else _format_answer(result))
+    return 0
+
+
+def _report_errors(name: str, records: Sequence[dict[str, Any]]) -> int:
+    """Print one line per record that got no answer (with its line of the question file); return how many."""
+    errors = [record for record in records if "error" in record]
+    for record in errors:
+        print(f"error: {name} line {record['line']}: {record['error']}", file=sys.stderr)
+    return len(errors)
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from rag.eval.metrics import read_questions
+    from rag.answer.assistant import Assistant
+    from rag.eval.runs import answer_all, in_file_order, write_jsonl
+
+    found = read_questions(Path(args.questions))
+    assistant = Assistant.load(_settings(args))
+    records = in_file_order(found, answer_all(assistant, found.questions, _progress_bar("answering", unit="q")))
+    write_jsonl(Path(args.output), records)
+    failed = _report_errors(found.name, records)
+    answered = len(records) - failed
+    unanswered = f" and {failed} error record{'s' if failed != 1 else ''} (see above)" if failed else ""
+    print(f"wrote {answered} answers{unanswered} to {args.output}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.compare:
+        from rag.eval.report import compare_runs
+
+        print(compare_runs(Path(args.compare[0]), Path(args.compare[1])))
+        return 0
+    if not args.questions:
+        raise RagError("name a question file: python -m rag eval GOLD.jsonl [-o DIR]")
+    from rag.eval.runs import run_eval
+
+    run = run_eval(_settings(args), Path(args.questions), Path(args.output) if args.output else None,
+                   _progress_bar("answering", unit="q"))
+    print(run.describe())
+    return 1 if _report_errors(Path(args.questions).name, run.errors) else 0
+
+
+def cmd_session(args: argparse.Namespace) -> int:
+    from rag.apps.server.access import AccessPolicy, describe
+
+    settings = load_settings()
+    if not settings.api_token:
+        raise RagError("no RAG_API_TOKEN in the environment: without a token the page is open and needs no session")
+    policy = AccessPolicy(settings.api_token, settings.session_secret)
+    try:
+        session = policy.sessions.issue(args.hours or settings.session_hours)
+    except ValueError as error:
+        raise RagError(str(error)) from None
+    shown = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
+    base = args.base_url.rstrip("/") if args.base_url else f"http://{shown}:{settings.port}"
+    found = describe(session, base)
+    print(json.dumps(found, ensure_ascii=False) if args.json else found["url"])
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """Return the argument parser of `python -m rag`."""
+    top = argparse.ArgumentParser(prog="python -m rag", description="Question answering over Chinese articles, cited to the line.")
+    top.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--corpus", type=Path, help="folder of articles (default: seeds, or RAG_CORPUS_DIR)")
+        p.add_argument("--index", type=Path, help="index folder (default: index, or RAG_INDEX_DIR)")
+        p.add_argument("--model", help="sentence-transformers model name or folder (default: bundled multilingual-e5-small)")
+
+    p = sub.add_parser("build", help="build or update the index")
+    common(p)
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("ask", help="answer one question")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--top-k", type=int, default=None, help="passages to list")
+    common(p)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser(
+        "batch",
+        help="answer a JSONL/CSV file of questions into a JSONL file",
+        description="Answer every question of the file; a line that is not a usable question is reported on "
+        "stderr with its number and gets an error record in the output; the exit code is then 1.",
+    )
+    p.add_argument("questions")
+    p.add_argument("-o", "--output", required=True)
+    common(p)
+    p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("eval", help="answer and score a gold question file; write metrics and a report")
+    p.add_argument("questions", nargs="?")
+    p.add_argument("-o", "--output", help="run folder (default: runs/<timestamp>)")
+    p.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="compare two run folders")
+    common(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("session", help="print a link that opens the chat page for a while (needs RAG_API_TOKEN)")
+    p.add_argument("--hours", type=float, default=None, help="how long the link works (default: RAG_SESSION_HOURS, 8)")
+    p.add_argument("--base-url", help="the server's address as people reach it (default: http://RAG_HOST:RAG_PORT)")
+    p.add_argument("--json", action="store_true", help="print the session, its expiry and the link as JSON")
+    p.set_defaults(func=cmd_session)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        return args.func(args)
+    except RagError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,246 @@
+"""The HTTP API's routes: they translate requests to the assistant and its answers to JSON, nothing more."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.errors import IndexDamagedError, QuestionError, QuestionTooLongError
+from rag.answer.assistant import Assistant, answer_to_dict
+from rag.ingest.sources import SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
+from rag.apps.web.service import Service
+from rag.apps.ratelimit import RateLimiter, retry_after
+
+# Most lines one sources request returns; the articles are news pages, far shorter.
+MAX_SOURCE_LINES = 2000
+# Seconds a client is told to wait while the index is being built.
+BUILDING_RETRY_SECONDS = 5
+
+
+class ApiError(Exception):
+    """An error the API answers with `{"error": message}` and the given status."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+class AskRequest(BaseModel):
+    """A question about the articles."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(description="The question, in Chinese or English.", examples=["Sora是在哪一天发布的？"])
+    top_k: int | None = Field(None, ge=1, le=100, description="Passages to list (default from the server's settings).")
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="The number of the answer's [n] marker.")
+    file: str = Field(description="The article, relative to the corpus folder's parent; pass it to /api/sources.")
+    title: str
+    line_start: int = Field(description="First cited line of the file, 1-based.")
+    line_end: int = Field(description="Last cited line, inclusive.")
+    quote: str = Field(description="The cited sentence; it stands in those lines.")
+
+
+class PassageOut(BaseModel):
+    rank: int
+    file: str
+    title: str
+    line_start: int
+    line_end: int
+    text: str
+    score: float
+
+
+class AskResponse(BaseModel):
+    """The answer: extractive sentences each followed by [n], or a decline with the passages as related reading."""
+
+    question: str
+    answer: str
+    refused: bool = Field(description="True when the articles do not hold the answer; `answer` then says so.")
+    confidence: float
+    citations: list[CitationOut]
+    passages: list[PassageOut] = Field(description="Retrieved passages, best first (related reading when refused).")
+    latency_ms: float
+
+
+class SourceLine(BaseModel):
+    n: int = Field(description="Line number in the file, 1-based.")
+    text: str = Field(description="The line as in the file, markup included.")
+    clean: str = Field(
+        description="The line as the index read it: markup removed, HTML entities decoded (`&amp;` is `&`), "
+        "empty when nothing of it was kept. A citation's quote stands in its cited lines' `clean` text."
+    )
+
+
+class SourceOut(BaseModel):
+    file: str
+    title: str
+    line_start: int
+    line_end: int
+    total_lines: int
+    lines: list[SourceLine]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ready", "building", "failed"]
+    message: str = ""
+    index: dict[str, Any] | None = Field(None, description="Summary of the index manifest, once it is loaded.")
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="What went wrong and what to do about it, in one line.")
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorOut} for status in statuses}
+
+
+def ready_assistant(service: Service) -> Assistant:
+    """Return the loaded assistant, or raise a 503 saying it is being built or why it could not start."""
+    if service.assistant is not None:
+        return service.assistant
+    if service.error is not None:
+        raise ApiError(503, f"the assistant cannot answer: {service.error}")
+    raise ApiError(
+        503,
+        "the index is being built: try again in a few seconds",
+        {"Retry-After": str(BUILDING_RETRY_SECONDS)},
+    )
+
+
+def index_summary(assistant: Assistant) -> dict[str, Any]:
+    """Return what a health check shows of the manifest: model, counts, build time, index type."""
+    manifest = assistant.index.manifest
+    counts = manifest.get("counts", {})
+    return {
+        "model": manifest.get("model", {}).get("name"),
+        "dimension": manifest.get("model", {}).get("dimension"),
+        "articles": counts.get("articles"),
+        "chunks": counts.get("chunks"),
+        "sentences": counts.get("sentences"),
+        "built_at": manifest.get("built_at"),
+        "format_version": manifest.get("format_version"),
+        "dense": manifest.get("dense"),
+    }
+
+
+def client_key(request: Request) -> str:
+    """Return the address the rate limit counts requests against."""
+    return request.client.host if request.client else "unknown"
+
+
+def spend_allowance(limiter: RateLimiter, request: Request) -> None:
+    """Take one request from the client's allowance, or raise a 429 saying how long to wait."""
+    wait = limiter.take(client_key(request))
+    if wait > 0:
+        raise ApiError(
+            429,
+            f"too many requests from this address: wait {retry_after(wait)} s and try again",
+            {"Retry-After": retry_after(wait)},
+        )
+
+
+def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
+    """Return the ask/sources/health routes; who may call them is the access policy's business (rag/server/access.py).
+
+    The rate limit is spent inside each route, after its input was validated, so a malformed request (422)
+    costs no allowance.
+    """
+    router = APIRouter(tags=[name])
+
+    @router.post(
+        "/ask",
+        response_model=AskResponse,
+        responses=_errors(401, 413, 422, 429, 503),
+        summary="Answer a question, every sentence cited to its lines",
+    )
+    def ask(body: AskRequest, request: Request) -> dict[str, Any]:
+        """Return the same JSON as `python -m rag ask --json`."""
+        assistant = ready_assistant(service)
+        try:
+            question = assistant.validate(body.question)
+            spend_allowance(limiter, request)
+            answer = assistant.ask(question, top_k=body.top_k)
+        except QuestionTooLongError as error:
+            raise ApiError(413, str(error)) from None
+        except QuestionError as error:
+            raise ApiError(422, str(error)) from None
+        except IndexDamagedError as error:  # found while answering: the service now reports it in health too
+            raise ApiError(503, str(error)) from None
+        return answer_to_dict(answer)
+
+    @router.get(
+        "/sources/{file:path}",
+        response_model=SourceOut,
+        responses=_errors(401, 404, 422, 429),
+        summary="Lines of a corpus article, with their numbers",
+    )
+    def sources(
+        request: Request,
+        file: str,
+        start: int = Query(1, ge=1, description="First line, 1-based."),
+        end: int | None = Query(None, ge=1, description="Last line, inclusive (default: the end of the file)."),
+    ) -> dict[str, Any]:
+        """Return lines start..end of an article of the corpus (clipped to the file); any other path is a 404."""
+        if end is not None and end < start:
+            raise ApiError(422, f"end ({end}) is before start ({start}): ask for start <= end")
+        spend_allowance(limiter, request)
+        try:
+            found = source_lines(service.settings.corpus_dir, file, start, end)
+        except SourceNotFoundError as error:
+            raise ApiError(404, str(error)) from None
+        except (SourceUnreadableError, SourceRangeError) as error:
+            raise ApiError(422, str(error)) from None
+        if found.line_end - found.line_start + 1 > MAX_SOURCE_LINES:
+            raise ApiError(422, f"at most {MAX_SOURCE_LINES} lines per request: narrow start..end")
+        titles = service.assistant.titles if service.assistant is not None else {}
+        return {
+            "file": found.file,
+            "title": titles.get(found.file, ""),
+            "line_start": found.line_start,
+            "line_end": found.line_end,
+            "total_lines": found.total_lines,
+            "lines": [
+                {"n": found.line_start + i, "text": text, "clean": clean}
+                for i, (text, clean) in enumerate(zip(found.lines, found.clean))
+            ],
+        }
+
+    @router.get(
+        "/health",
+        response_model=HealthOut,
+        responses={503: {"model": HealthOut}, 401: {"model": ErrorOut}},
+        summary="Whether the assistant is ready, and what its index holds",
+    )
+    def health() -> Any:
+        """Return 200 with the index summary when ready; 503 while building or after a failed start."""
+        if service.assistant is not None:
+            return {"status": "ready", "message": "", "index": index_summary(service.assistant)}
+        if service.error is not None:
+            return JSONResponse({"status": "failed", "message": service.error, "index": None}, status_code=503)
+        return JSONResponse(
+            {"status": "building", "message": "the index is being built", "index": None},
+            status_code=503,
+            headers={"Retry-After": str(BUILDING_RETRY_SECONDS)},
+        )
+
+    @router.head("/health", include_in_schema=False)
+    def health_head() -> Response:
+        """Return the status and headers GET /health answers, without a body (for uptime checks and load balancers)."""
+        full = health()
+        if not isinstance(full, Response):
+            return Response(status_code=200)
+        headers = {k: v for k, v in full.headers.items() if k.lower() not in ("content-length", "content-type")}
+        return Response(status_code=full.status_code, headers=headers)
+
+    @router.api_route("/{path:path}", methods=["GET", "POST"], include_in_schema=False)
+    def unknown(path: str) -> None:
+        raise ApiError(404, f"there is no endpoint /{path} here: see /docs for the API's endpoints")
+
+    return router
+

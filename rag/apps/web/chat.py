@@ -1,0 +1,166 @@
+"""What the page's events do: answer a question into the chat, open a source, report readiness.
+
+Every answer depends on its own question only: the chat history is passed through for display
+and never read, so a follow-up question gets the same answer it would get in a fresh chat.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Iterator
+
+import gradio as gr
+
+from rag.errors import QuestionError, QuestionTooLongError, RagError
+from rag.answer.assistant import answer_to_dict
+from rag.apps.ratelimit import RateLimiter, retry_after
+from rag.ingest.sources import SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
+from rag.ingest.textnorm import shown
+from rag.apps.web.service import Service
+from rag.apps.web.text import Language, language, say
+from rag.apps.web.view import (
+    PANEL_WINDOW,
+    answer_frames,
+    notice_html,
+    panel_html,
+    panel_missing_html,
+    panel_notice_html,
+    panel_placeholder_html,
+    parse_source_href,
+    question_html,
+    status_html,
+)
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+
+
+def _bot(content: str) -> Message:
+    return {"role": "assistant", "content": content}
+
+
+def _user(content: str) -> Message:
+    return {"role": "user", "content": content}
+
+
+class ChatHandlers:
+    """The event handlers of one page, over one service; they keep no state between calls."""
+
+    def __init__(
+        self, service: Service, frame_delay: float = 0.04, frames: int = 8, limiter: RateLimiter | None = None
+    ) -> None:
+        self.service = service
+        # The server's limiter, shared with the API and the widget, so the page is no way around it.
+        self.limiter = limiter
+        self.frame_delay = frame_delay  # seconds between streamed frames: visibly streaming, done in a third of a second
+        self.frames = frames
+
+    def ask(
+        self,
+        question: str | None,
+        history: list[Message] | None,
+        top_k: float | None = None,
+        show_passages: bool = False,
+        locale: str | None = "",
+        request: gr.Request | None = None,
+    ) -> Iterator[tuple[str, list[Message]]]:
+        """Yield (what the question box should hold, the chat) while the answer streams in."""
+        question = question or ""
+        history = list(history or [])
+        lang: Language = language(locale, question)
+        if not question.strip():
+            yield question, history + [_bot(notice_html(say(lang, "empty_question"), "hint"))]
+            return
+        assistant = self.service.assistant
+        if assistant is None:
+            key, kind = ("failed", "error") if self.service.error else ("not_ready_reply", "hint")
+            yield question, history + [_bot(notice_html(say(lang, key, error=self.service.error), kind))]
+            return
+        try:
+            question = assistant.validate(question)
+        except QuestionTooLongError:
+            # The question stays in the box to shorten (an empty one was answered above).
+            limit = assistant.settings.max_question_chars
+            message = say(lang, "too_long", length=len(question.strip()), limit=limit)
+            yield question, history + [_bot(notice_html(message, "limit"))]
+            return
+        except QuestionError:
+            # Characters that are not text (lone surrogates) cannot reach the browser: the box shows them as U+FFFD.
+            yield shown(question), history + [_bot(notice_html(say(lang, "not_text"), "limit"))]
+            return
+        wait = self._wait(request)
+        if wait:
+            yield question, history + [_bot(notice_html(say(lang, "too_many", seconds=wait), "limit"))]
+            return
+        history.append(_user(question_html(question)))
+        yield "", history + [_bot(notice_html(say(lang, "thinking"), "thinking"))]
+        try:
+            answer = assistant.ask(question, top_k=int(top_k) if top_k else None)
+        except RagError as error:
+            log.warning("question failed: %s", error)
+            yield "", history + [_bot(notice_html(say(lang, "error_reply", error=error), "error"))]
+            return
+        frames = list(answer_frames(answer, lang, assistant.titles, bool(show_passages), self.frames))
+        for position, frame in enumerate(frames):
+            if position:
+                time.sleep(self.frame_delay)
+            yield "", history + [_bot(frame)]
+
+    def answer(self, question: str, top_k: int = 10, request: gr.Request | None = None) -> dict[str, Any]:
+        """Return the answer as `python -m rag ask --json` prints it: the page's named endpoint for gradio_client."""
+        assistant = self.service.assistant
+        if assistant is None:
+            raise gr.Error(self.service.error or "the index is being built: try again in a few seconds")
+        try:
+            question = assistant.validate(question)
+            wait = self._wait(request)
+            if wait:
+                raise gr.Error(f"too many requests from this address: wait {wait} s and try again")
+            return answer_to_dict(assistant.ask(question, top_k=int(top_k) if top_k else None))
+        except RagError as error:
+            raise gr.Error(str(error)) from None
+
+    def _wait(self, request: gr.Request | None) -> str:
+        """Spend one question of the caller's allowance; return the seconds to wait ("" when allowed)."""
+        if self.limiter is None:
+            return ""
+        client = getattr(request, "client", None) if request is not None else None
+        wait = self.limiter.take(getattr(client, "host", None) or "unknown")
+        return retry_after(wait) if wait > 0 else ""
+
+    def open_source(self, href: str | None, locale: str | None = "") -> str:
+        """Return the sources panel for a clicked link's address (`#src/...`), or the placeholder."""
+        lang = language(locale or "zh")
+        target = parse_source_href(href or "")
+        if target is None:
+            return panel_placeholder_html(lang)
+        try:
+            source = source_lines(
+                self.service.settings.corpus_dir,
+                target.file,
+                target.line_start - PANEL_WINDOW,
+                target.line_end + PANEL_WINDOW,
+            )
+        except SourceNotFoundError:
+            return panel_missing_html(lang, shown(target.file))
+        except SourceUnreadableError:
+            return panel_notice_html(lang, "panel_unreadable", file=target.file)
+        except SourceRangeError as error:
+            return panel_notice_html(lang, "panel_past_end", file=target.file, total=error.total_lines, start=target.line_start)
+        titles = self.service.assistant.titles if self.service.assistant else {}
+        return panel_html(lang, target, source, titles.get(target.file, ""))
+
+    def status(self, locale: str | None = "") -> tuple[str, bool]:
+        """Return the readiness banner and whether getting ready has finished."""
+        lang = language(locale or "zh")
+        if self.service.assistant is not None:
+            articles, passages = self.service.counts()
+            return status_html(lang, "ready", articles=articles, passages=passages), True
+        if self.service.error:
+            return status_html(lang, "failed", error=self.service.error), True
+        return status_html(lang, "getting_ready"), False
+
+    def clear(self, locale: str | None = "") -> tuple[str, list[Message], str]:
+        """Return an empty question box, an empty chat and the panel's placeholder."""
+        return "", [], panel_placeholder_html(language(locale or "zh"))

@@ -1,0 +1,137 @@
+"""The Gradio page: chat on the left, sources panel on the right, wired to the chat handlers."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag.apps.web.chat import ChatHandlers
+from rag.apps.web.service import Service
+from rag.apps.web.text import i18n_tables
+from rag.apps.web.view import panel_placeholder_html, status_html
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+I18N = gr.I18n(**i18n_tables())
+# Questions answered at once; the rest wait in the queue in order. An answer is ~40 ms of CPU and
+# ~0.3 s of pauses while it streams, so 8 in flight keep the 2 cores busy without crowding them
+# (20 simultaneous users, real model: p95 1.5 s at 8, 2.2 s at 4, 3.1 s at 2; bench/concurrent_users.py).
+CONCURRENCY = 8
+EXAMPLES = (
+    "Adobe股价在Sora发布后怎么样了？",
+    "Sora是在哪一天发布的？",
+    "Sora采用了什么技术架构？",
+    "What is Sora?",
+)
+# The page's language as Gradio chose it from the browser's (it sets <html lang> before the app loads), so
+# the answers' words always match the labels': zh-CN and zh-TW are Chinese; zh-HK, which Gradio has no labels for, is English.
+LOCALE_JS = "() => (document.documentElement.lang || navigator.language || '')"
+# The hidden button's event takes the link address the page script stored when a link was clicked.
+OPEN_SOURCE_JS = "(target, locale) => [window.ragSourceTarget || target, locale]"
+
+
+def build_page(service: Service, handlers: ChatHandlers | None = None) -> gr.Blocks:
+    """Return the page's Blocks over the service (ready or still getting ready)."""
+    handlers = handlers or ChatHandlers(service)
+    settings = service.settings
+    with gr.Blocks(title="Answers you can check · 可核查的问答", fill_width=True) as page:
+        locale = gr.Textbox("", visible=False)
+        target = gr.Textbox(visible="hidden", elem_id="rag-target")
+        open_source = gr.Button("open", visible="hidden", elem_id="rag-open-source")
+        gr.Markdown(I18N("title"), elem_id="rag-title")
+        gr.Markdown(I18N("subtitle"), elem_id="rag-subtitle")
+        status = gr.HTML(status_html("zh", "getting_ready"), elem_id="rag-status")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    label=I18N("chat_label"),
+                    elem_id="rag-chat",
+                    height=560,
+                    render_markdown=False,  # messages are HTML the view escaped itself
+                    sanitize_html=True,
+                    allow_tags=False,
+                    feedback_options=None,
+                    group_consecutive_messages=False,
+                    buttons=["copy"],
+                )
+                with gr.Row():
+                    question = gr.Textbox(
+                        show_label=False,
+                        placeholder=I18N("input_placeholder"),
+                        elem_id="rag-question",
+                        scale=8,
+                        lines=1,
+                        max_lines=6,
+                        autofocus=True,
+                    )
+                    send = gr.Button(I18N("send"), variant="primary", scale=1, min_width=80, elem_id="rag-send")
+                    clear = gr.Button(I18N("clear"), scale=1, min_width=80, elem_id="rag-clear")
+                gr.Markdown(I18N("examples"), elem_id="rag-examples-label")
+                with gr.Row(elem_id="rag-examples"):
+                    example_buttons = [gr.Button(text, size="sm", variant="secondary") for text in EXAMPLES]
+                with gr.Accordion(I18N("settings"), open=False, elem_id="rag-settings"):
+                    top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label=I18N("top_k"), elem_id="rag-top-k")
+                    show_passages = gr.Checkbox(False, label=I18N("show_passages"), elem_id="rag-show-passages")
+            with gr.Column(scale=2):
+                panel = gr.HTML(
+                    panel_placeholder_html("zh"),
+                    label=I18N("sources_label"),
+                    show_label=True,
+                    container=True,
+                    elem_id="rag-sources",
+                )
+        timer = gr.Timer(1.0)
+
+        def refresh(lang_code: str) -> tuple[str, Any]:
+            banner, finished = handlers.status(lang_code)
+            return banner, gr.Timer(active=not finished)
+
+        ask_inputs = [question, chatbot, top_k, show_passages, locale]
+        page.load(None, None, locale, js=LOCALE_JS).then(
+            lambda lang_code: (*refresh(lang_code), handlers.clear(lang_code)[2]),
+            locale,
+            [status, timer, panel],
+            queue=False,
+            api_visibility="private",
+        )
+        timer.tick(refresh, locale, [status, timer], queue=False, show_progress="hidden", api_visibility="private")
+        gr.on(
+            [question.submit, send.click],
+            handlers.ask,
+            ask_inputs,
+            [question, chatbot],
+            api_name="ask",
+            concurrency_id="ask",
+            show_progress="minimal",
+        )
+        for button, text in zip(example_buttons, EXAMPLES):
+            button.click(lambda text=text: text, None, question, queue=False, api_visibility="private").then(
+                handlers.ask, ask_inputs, [question, chatbot], concurrency_id="ask", api_visibility="private"
+            )
+        open_source.click(
+            handlers.open_source,
+            [target, locale],
+            panel,
+            js=OPEN_SOURCE_JS,
+            api_name="source",
+            concurrency_limit=None,
+            show_progress="hidden",
+        )
+        # The named endpoint for gradio_client and Gradio's "Use via API": the same JSON as the HTTP API's /api/ask.
+        gr.api(handlers.answer, api_name="answer", concurrency_id="ask")
+        clear.click(handlers.clear, locale, [question, chatbot, panel], queue=False, api_visibility="private")
+        # The chat's own bin icon empties the chat; the panel follows so no stale source stays open.
+        chatbot.clear(lambda lang_code: handlers.clear(lang_code)[2], locale, panel, queue=False, api_visibility="private")
+    return page
+
+
+def launch_options() -> dict[str, Any]:
+    """Return the keyword arguments of `launch()` that style the page and make citations clickable."""
+    return {
+        "css": (ASSETS / "page.css").read_text(encoding="utf-8"),
+        "js": (ASSETS / "page.js").read_text(encoding="utf-8"),
+        "i18n": I18N,
+        "theme": gr.themes.Soft(),
+        # Gradio's settings menu can switch its own labels' language, which our answers would not follow.
+        "footer_links": ["api", "gradio"],
+    }

@@ -1,0 +1,85 @@
+"""Get the assistant ready in the background, so the page can open at once and say that it is getting ready."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from rag.errors import RagError
+from rag.answer.assistant import Assistant
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_and_load(settings: Settings) -> Assistant:
+    """Return the assistant, after building or updating the index when it is missing or stale (progress on stderr)."""
+    from rag.apps.cli import build_if_needed
+
+    build_if_needed(settings)
+    return Assistant.load(settings)
+
+
+class Service:
+    """Holds the one assistant of the process once it is ready, or the error that stopped it.
+
+    An index found damaged after it was loaded (a row that does not parse, a file's background hash) turns the
+    service into a failed one: `assistant` is None from then on and `error` says to rebuild.
+    """
+
+    def __init__(self, settings: Settings, prepare: Callable[[Settings], Assistant] = build_and_load) -> None:
+        self.settings = settings
+        self._prepare = prepare
+        self._done = threading.Event()
+        self._assistant: Assistant | None = None
+        self._error: str | None = None
+
+    def _damage(self) -> str | None:
+        health = getattr(self._assistant.index, "health", None) if self._assistant is not None else None
+        return str(health.error) if health is not None and health.error is not None else None
+
+    @property
+    def assistant(self) -> Assistant | None:
+        """The ready assistant, or None while getting ready, after a failed start or once the index is found damaged."""
+        return None if self._damage() else self._assistant
+
+    @assistant.setter
+    def assistant(self, assistant: Assistant | None) -> None:
+        self._assistant = assistant
+
+    @property
+    def error(self) -> str | None:
+        """Why the service cannot answer (a failed start, a damaged index), or None."""
+        return self._error or self._damage()
+
+    @error.setter
+    def error(self, error: str | None) -> None:
+        self._error = error
+
+    def start(self) -> Service:
+        """Start getting ready in a background thread; return self."""
+        threading.Thread(target=self.run, name="rag-prepare", daemon=True).start()
+        return self
+
+    def run(self) -> None:
+        """Get ready in this thread: build the index if needed, then load the assistant."""
+        try:
+            self.assistant = self._prepare(self.settings)
+        except RagError as error:
+            self.error = str(error)
+            log.error("cannot start: %s", error)
+        except Exception as error:  # the page must say it failed rather than wait for ever
+            self.error = f"{type(error).__name__}: {error}"
+            log.exception("cannot start")
+        finally:
+            self._done.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Return True once getting ready has finished (ready or failed), waiting at most `timeout` seconds."""
+        return self._done.wait(timeout)
+
+    def counts(self) -> tuple[int, int]:
+        """Return (articles, passages) of the loaded index, or (0, 0) before it is loaded."""
+        if self.assistant is None:
+            return 0, 0
+        return len(self.assistant.titles), len(self.assistant.index.chunks)

@@ -1,0 +1,123 @@
+"""The page's words in Chinese and English, and which of the two a browser gets."""
+from __future__ import annotations
+
+from typing import Literal
+
+from rag.answer.compose import is_chinese
+
+Language = Literal["zh", "en"]
+
+# One table serves both the static labels (handed to Gradio's I18n, which the browser
+# translates by its own language) and the HTML the server writes for each answer.
+STRINGS: dict[str, dict[str, str]] = {
+    "zh": {
+        "title": "可核查的问答",
+        "subtitle": "答案的每一句都标注出处：点击 [1] 这样的编号，右侧会打开原文并高亮被引用的行。",
+        "chat_label": "对话",
+        "input_placeholder": "输入关于这些文章的问题，按回车发送",
+        "send": "发送",
+        "clear": "清空对话",
+        "examples": "示例问题（点击即问）",
+        "settings": "设置",
+        "top_k": "检索段落数",
+        "show_passages": "显示检索到的段落",
+        "sources_label": "原文",
+        "panel_empty": "点击答案中的 [1] 等编号，这里会打开被引用的原文，高亮引用的行。",
+        "panel_lines": "第 {start}–{end} 行（共 {total} 行）",
+        "panel_line": "第 {start} 行（共 {total} 行）",
+        "panel_cited": "引用 [{n}]",
+        "panel_related": "相关阅读（不是答案）",
+        "panel_passage": "检索到的段落",
+        "panel_missing": "找不到这篇文章：{file}",
+        "panel_unreadable": "无法显示这篇文章：{file} 不是可读的文本。",
+        "panel_past_end": "{file} 只有 {total} 行，没有第 {start} 行：文章可能在建立索引之后改动过。",
+        "panel_elided": "……（省略 {count} 行）",
+        "sources": "出处",
+        "lines": "第 {start}–{end} 行",
+        "line": "第 {start} 行",
+        "refused_title": "没有找到答案",
+        "related": "相关阅读（不是答案，仅供参考）",
+        "passages": "检索到的段落（{count}）",
+        "thinking": "正在查找……",
+        "empty_question": "请先输入一个问题，例如：“Adobe股价在Sora发布后怎么样了？”",
+        "too_long": "问题太长：共 {length} 个字符，上限是 {limit} 个。请缩短后再问。",
+        "too_many": "提问太频繁了：请等 {seconds} 秒再问。",
+        "getting_ready": "正在准备：首次启动或文章有变化时需要先建立索引（进度见控制台），请稍候……",
+        "ready": "已就绪：{articles} 篇文章，{passages} 个段落。",
+        "failed": "无法回答：{error}",
+        "not_ready_reply": "还在准备中（正在建立索引），请稍后再问。",
+        "error_reply": "出错了：{error}",
+        "not_text": "问题里有无法识别的字符（已显示为 �）：请重新输入这些字。",
+        "embed_intro": "问关于这些文章的问题。答案的每一句都标注出处，点击 [1] 这样的编号查看原文。",
+        "back": "← 返回",
+    },
+    "en": {
+        "title": "Answers you can check",
+        "subtitle": "Every sentence of an answer cites its source: click a marker like [1] and the article opens on the right with the cited lines highlighted.",
+        "chat_label": "Chat",
+        "input_placeholder": "Ask a question about the articles and press Enter",
+        "send": "Send",
+        "clear": "Clear chat",
+        "examples": "Example questions (click to ask)",
+        "settings": "Settings",
+        "top_k": "Passages to retrieve",
+        "show_passages": "Show retrieved passages",
+        "sources_label": "Source",
+        "panel_empty": "Click a marker such as [1] in an answer to open the cited article here, with the cited lines highlighted.",
+        "panel_lines": "lines {start}–{end} of {total}",
+        "panel_line": "line {start} of {total}",
+        "panel_cited": "Citation [{n}]",
+        "panel_related": "Related reading (not an answer)",
+        "panel_passage": "Retrieved passage",
+        "panel_missing": "No such article: {file}",
+        "panel_unreadable": "This article cannot be shown: {file} is not readable text.",
+        "panel_past_end": "{file} has {total} lines, not line {start}: the article may have changed since the index was built.",
+        "panel_elided": "… ({count} lines not shown)",
+        "sources": "Sources",
+        "lines": "lines {start}–{end}",
+        "line": "line {start}",
+        "refused_title": "No answer found",
+        "related": "Related reading — not an answer, for reference only",
+        "passages": "Retrieved passages ({count})",
+        "thinking": "Looking it up…",
+        "empty_question": "Please type a question first, for example: “What is Sora?”",
+        "too_long": "The question is too long: {length} characters, the limit is {limit}. Please shorten it and ask again.",
+        "too_many": "Too many questions from this address: wait {seconds} s and ask again.",
+        "getting_ready": "Getting ready: the index is being built for the first time or after the articles changed (progress in the console). Please wait…",
+        "ready": "Ready: {articles} articles, {passages} passages.",
+        "failed": "Cannot answer: {error}",
+        "not_ready_reply": "Still getting ready (building the index): please ask again in a moment.",
+        "error_reply": "Something went wrong: {error}",
+        "not_text": "The question has characters that are not valid text (shown as �): please retype them.",
+        "embed_intro": "Ask a question about the articles. Every sentence of an answer cites its source: click a marker like [1] to read it.",
+        "back": "← Back",
+    },
+}
+
+# Keys that are static labels of components, translated by the browser through gr.I18n.
+LABEL_KEYS = (
+    "title", "subtitle", "chat_label", "input_placeholder", "send", "clear", "examples",
+    "settings", "top_k", "show_passages", "sources_label",
+)
+
+
+def language(locale: str | None, question: str = "") -> Language:
+    """Return "zh" for a Chinese browser locale (zh, zh-CN, zh-Hant-TW, ...), "en" for any other.
+
+    Without a locale (an API client that sent none) the question's own language decides.
+    """
+    locale = (locale or "").strip().lower().replace("_", "-")
+    if not locale:
+        return "zh" if is_chinese(question) else "en"
+    return "zh" if locale.split("-")[0] == "zh" else "en"
+
+
+def say(lang: Language, key: str, **values: object) -> str:
+    """Return the string `key` in `lang`, with `{name}` fields filled in (values are not escaped here)."""
+    template = STRINGS[lang][key]
+    return template.format(**values) if values else template
+
+
+def i18n_tables() -> dict[str, dict[str, str]]:
+    """Return the label tables in the shape gr.I18n takes: locale -> key -> text."""
+    return {lang: {key: table[key] for key in LABEL_KEYS} for lang, table in STRINGS.items()}

@@ -1,0 +1,365 @@
+"""Build or update the index: embed only articles that were added or changed since the last build."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from rag.ingest.chunking import SEPARATORS, article_sentences, chunk_article, make_splitter
+from rag.ingest.corpus import SourceFile, list_sources, read_article
+from rag.index.vectors.faiss_index import build_dense
+from rag.embedding import Embedder
+from rag.errors import CorpusError, IndexDamagedError, IndexMismatchError, IndexMissingError
+from rag.index.lexical import build_lexical, shared_tokenizer
+from rag.records import Chunk, Sentence
+from rag.ingest.sentences import MAX_SENTENCE_CHARS
+from rag.index.pooling import pooled_spans
+from rag.settings import Settings
+from rag.index.store import Index, build_settings, check_compatible, load_index, read_manifest, replace_folder, write_index
+
+log = logging.getLogger(__name__)
+
+# Called as (texts_done, texts_total) while embedding; the CLI draws a progress bar from it.
+BuildProgress = Callable[[int, int], None]
+# Called with one line saying which stage the build has reached ("embedding 95 passages"); the CLI prints it.
+BuildStage = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did, for the CLI to show."""
+
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    skipped: tuple[tuple[str, str], ...]  # (file, reason)
+    chunks: int
+    sentences: int
+    seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _ArticleParts:
+    """One article's chunks, sentences and their vectors, numbered from zero within the article."""
+
+    source: SourceFile
+    title: str
+    chunks: tuple[Chunk, ...]
+    sentences: tuple[Sentence, ...]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+
+
+def _previous(settings: Settings) -> Index | None:
+    """Return the existing index if it can be reused for an incremental build (checked whole: damage in the
+    rows or vectors it lends would pass into the new index under fresh checksums)."""
+    try:
+        return load_index(settings, verify_all=True)
+    except IndexMissingError:
+        return None
+    except IndexMismatchError as why:
+        log.info("rebuilding from scratch: %s", why)
+        return None
+
+
+def _reuse(index: Index, entry: dict[str, Any], source: SourceFile) -> _ArticleParts:
+    first_chunk, n_chunks = entry["chunks"]
+    first_sentence, n_sentences = entry["sentences"]
+    chunks = tuple(
+        dataclasses.replace(c, chunk_id=c.chunk_id - first_chunk, sentence_ids=tuple(i - first_sentence for i in c.sentence_ids))
+        for c in index.chunks[first_chunk : first_chunk + n_chunks]
+    )
+    sentences = tuple(
+        dataclasses.replace(s, sentence_id=s.sentence_id - first_sentence)
+        for s in index.sentences[first_sentence : first_sentence + n_sentences]
+    )
+    return _ArticleParts(
+        source,
+        entry["title"],
+        chunks,
+        sentences,
+        np.asarray(index.vectors[first_chunk : first_chunk + n_chunks], dtype=np.float32),
+        np.asarray(index.sentence_vectors[first_sentence : first_sentence + n_sentences], dtype=np.float16),
+    )
+
+
+def _renumber(parts: list[_ArticleParts]) -> tuple[list[Chunk], list[Sentence], list[dict[str, Any]]]:
+    chunks: list[Chunk] = []
+    sentences: list[Sentence] = []
+    entries = []
+    for part in parts:
+        c0, s0 = len(chunks), len(sentences)
+        chunks.extend(
+            dataclasses.replace(c, chunk_id=c.chunk_id + c0, sentence_ids=tuple(i + s0 for i in c.sentence_ids))
+            for c in part.chunks
+        )
+        sentences.extend(dataclasses.replace(s, sentence_id=s.sentence_id + s0) for s in part.sentences)
+        entries.append(
+            {
+                "file": part.source.name,
+                "title": part.title,
+                "sha256": part.source.sha256,
+                "chunks": [c0, len(part.chunks)],
+                "sentences": [s0, len(part.sentences)],
+            }
+        )
+    return chunks, sentences, entries
+
+
+def _embed_new(
+    fresh: list[_ArticleParts], embedder: Embedder, template: str, progress: BuildProgress | None
+) -> list[_ArticleParts]:
+    """Embed the chunks (through the passage template) of new or changed articles; each sentence's vector is
+    pooled from the forward pass of the chunk holding most of it (rag/index/pooling.py), so sentences cost no encoding."""
+    texts: list[str] = []
+    marks: list[list[tuple[int, int]]] = []  # per passage: the character spans pooled from it
+    owners: list[list[int]] = []  # per passage: the article's sentence each of those spans belongs to
+    for part in fresh:
+        first = len(texts)
+        texts.extend(template.format(title=part.title, text=chunk.text) for chunk in part.chunks)
+        marks.extend([] for _ in part.chunks)
+        owners.extend([] for _ in part.chunks)
+        head = template.format(title=part.title, text="\0").index("\0")  # where the chunk's text starts
+        for span in pooled_spans(part.chunks, part.sentences):
+            marks[first + span.chunk].append((head + span.start, head + span.end))
+            owners[first + span.chunk].append(span.sentence)
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, len(texts))
+
+    if texts:
+        vectors, pooled = embedder.encode_with_spans(texts, marks, tick)
+    else:
+        vectors, pooled = np.zeros((0, embedder.dimension), np.float32), []
+    out = []
+    first = 0
+    for part in fresh:
+        sentence_vectors = np.zeros((len(part.sentences), embedder.dimension), dtype=np.float16)
+        read = np.zeros(len(part.sentences), dtype=bool)
+        for row in range(first, first + len(part.chunks)):
+            sentence_vectors[owners[row]] = pooled[row]
+            read[owners[row]] = True
+        unread = np.flatnonzero(~read)
+        if len(unread):  # no chunk overlaps them (a heading the splitter dropped): embed them alone
+            sentence_vectors[unread] = embedder.encode_passages([part.sentences[i].text for i in unread])
+        out.append(dataclasses.replace(
+            part, chunk_vectors=vectors[first : first + len(part.chunks)].astype(np.float32),
+            sentence_vectors=sentence_vectors,
+        ))
+        first += len(part.chunks)
+    return out
+
+
+def _stage(stage: BuildStage | None, line: str) -> None:
+    log.info("%s", line)
+    if stage:
+        stage(line)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _started_at(pid: int) -> float | None:
+    """Return when process `pid` started (seconds since the epoch), where /proc says; else None."""
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def remove_abandoned(target: Path) -> list[Path]:
+    """Remove the staging folders (`.<index>.tmp-<pid>`) that killed builds left beside `target`; return them.
+
+    A folder whose build is still running is kept: its pid is alive and the process started before the
+    folder was last written. A live pid that started after it is another process that got the dead build's pid.
+    """
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.tmp-(\d+)")
+    removed = []
+    for folder in sorted(target.parent.glob(f".{target.name}.tmp-*")):
+        match = pattern.fullmatch(folder.name)
+        if not match or not folder.is_dir():
+            continue
+        pid = int(match.group(1))
+        if pid != os.getpid() and _alive(pid):
+            started = _started_at(pid)
+            if started is None or folder.stat().st_mtime >= started - 1:  # /proc's clock counts in ticks
+                continue
+        shutil.rmtree(folder, ignore_errors=True)
+        log.warning("removed %s, left by a build that was stopped while writing", folder)
+        removed.append(folder)
+    return removed
+
+
+def build_index(
+    settings: Settings, embedder: Embedder, progress: BuildProgress | None = None, stage: BuildStage | None = None
+) -> BuildReport:
+    """Build or update the index in `settings.index_dir` from `settings.corpus_dir`; return what changed.
+
+    Args:
+        progress: told (texts done, texts total) while passages are embedded.
+        stage: told one line as each stage starts: reading, embedding, the dense index, writing.
+    """
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    sources = list_sources(settings.corpus_dir)
+    if not sources:
+        raise CorpusError(f"no .txt, .md or .html files in {settings.corpus_dir}: add articles or pass --corpus DIR")
+    remove_abandoned(settings.index_dir)
+    _stage(stage, f"reading {len(sources)} articles in {settings.corpus_dir}")
+    previous = _previous(settings)
+    if previous is not None and previous.manifest.get("settings", {}).get("embed_model") != embedder.name:
+        previous = None
+    old_entries = {e["file"]: e for e in previous.manifest["articles"]} if previous else {}
+
+    splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
+    tokenizer = shared_tokenizer()
+    kept: dict[str, _ArticleParts] = {}
+    fresh: list[_ArticleParts] = []
+    skipped: list[tuple[str, str]] = []
+    added, changed, unchanged = [], [], []
+    tick = time.perf_counter()
+    for source in sources:
+        size = source.path.stat().st_size
+        if size > settings.max_article_bytes:
+            why = (f"{source.name} is {size:,} bytes, over the limit of {settings.max_article_bytes:,} for one article: "
+                   f"split it, or raise RAG_MAX_ARTICLE_BYTES")
+            log.warning("skipping %s", why)
+            skipped.append((source.name, why))
+            continue
+        entry = old_entries.get(source.name)
+        if previous is not None and entry is not None and entry["sha256"] == source.sha256:
+            kept[source.name] = _reuse(previous, entry, source)
+            unchanged.append(source.name)
+            continue
+        try:
+            article = read_article(source)
+        except CorpusError as why:
+            log.warning("skipping %s", why)
+            skipped.append((source.name, str(why)))
+            continue
+        sentences = [
+            dataclasses.replace(s, terms=tuple(dict.fromkeys(tokenizer.tokens(s.text))))
+            for s in article_sentences(article, 0)
+        ]
+        chunks = chunk_article(article, sentences, splitter, 0)
+        empty = np.zeros((0, embedder.dimension))
+        fresh.append(_ArticleParts(source, article.title, tuple(chunks), tuple(sentences), empty, empty))
+        (changed if entry is not None else added).append(source.name)
+    timings["clean_and_chunk"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    _stage(stage, f"embedding {sum(len(p.chunks) for p in fresh)} passages of {len(fresh)} new or changed articles"
+                  f" ({len(unchanged)} unchanged)")
+    for part in _embed_new(fresh, embedder, settings.passage_template, progress):
+        kept[part.source.name] = part
+    timings["embed"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    parts = [kept[s.name] for s in sources if s.name in kept]
+    chunks, sentences, entries = _renumber(parts)
+    dimension = embedder.dimension
+    vectors = np.concatenate([p.chunk_vectors for p in parts]) if parts else np.zeros((0, dimension), np.float32)
+    sentence_vectors = np.concatenate([p.sentence_vectors for p in parts]) if parts else np.zeros((0, dimension))
+    _stage(stage, f"building the dense and lexical indexes over {len(chunks)} passages")
+    dense, dense_record = build_dense(vectors, settings, probes=sentence_vectors)
+    lexical = build_lexical([tokenizer.tokens(c.text) for c in chunks], settings.bm25_k1, settings.bm25_b)
+    timings["lexical_and_dense"] = time.perf_counter() - tick
+
+    removed = sorted(set(old_entries) - {s.name for s in sources})
+    manifest = {
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "settings": build_settings(settings),
+        "model": {
+            "name": embedder.name,
+            "dimension": dimension,
+            "query_prompt": embedder.query_prompt,
+            "passage_prompt": embedder.passage_prompt,
+            "sentence_vectors": "mean of the token embeddings over the sentence, from its chunk's forward pass",
+            "precision": getattr(embedder, "precision", "float32"),
+            "similarity": "cosine = inner product of L2-normalised float32 vectors",
+        },
+        "chunking": {
+            "splitter": "langchain RecursiveCharacterTextSplitter",
+            "chunk_size": settings.chunk_size,
+            "chunk_overlap": settings.chunk_overlap,
+            "separators": SEPARATORS,
+            "max_sentence_chars": MAX_SENTENCE_CHARS,
+        },
+        "dense": dense_record,
+        "lexical": {"tokenizer": "jieba search mode + rag/data/userdict.txt + stopwords", "k1": settings.bm25_k1, "b": settings.bm25_b},
+        "counts": {
+            "articles": len(parts),
+            "chunks": len(chunks),
+            "sentences": len(sentences),
+            "vocabulary": len(lexical.vocabulary),
+        },
+        "corpus_dir": str(settings.corpus_dir),
+        "articles": entries,
+        "skipped": [{"file": f, "reason": r} for f, r in skipped],
+    }
+    index = Index(settings.index_dir, manifest, tuple(chunks), tuple(sentences), vectors, sentence_vectors, dense, lexical)
+
+    tick = time.perf_counter()
+    target = settings.index_dir
+    _stage(stage, f"writing the index to {target}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir()
+    try:
+        write_index(staged, index)
+        replace_folder(staged, target)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    timings["write"] = time.perf_counter() - tick
+    return BuildReport(
+        tuple(added), tuple(changed), tuple(removed), tuple(unchanged), tuple(skipped),
+        len(chunks), len(sentences), time.perf_counter() - started, timings,
+    )
+
+
+def stale_reason(settings: Settings) -> str | None:
+    """Return why the index must be (re)built before use, or None when it is current."""
+    try:
+        manifest = read_manifest(settings.index_dir)
+        check_compatible(manifest, settings, settings.index_dir)
+    except IndexMissingError:
+        return "there is no index yet"
+    except IndexDamagedError:
+        raise  # a damaged index is reported, not silently rebuilt: the user should know their disk lost data
+    except IndexMismatchError as why:
+        return str(why).split(": run", 1)[0]
+    built = {e["file"]: e["sha256"] for e in manifest.get("articles", [])}
+    built.update({e["file"]: "skipped" for e in manifest.get("skipped", [])})
+    try:
+        current = {s.name: s.sha256 for s in list_sources(settings.corpus_dir)}
+    except CorpusError as why:
+        return str(why)
+    if set(current) != set(built):
+        return f"articles were added or removed in {settings.corpus_dir}"
+    changed = [name for name, digest in current.items() if built[name] not in (digest, "skipped")]
+    return f"{changed[0]} changed since the last build" if changed else None

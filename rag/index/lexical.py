@@ -1,0 +1,222 @@
+"""The lexical side: jieba tokens with a domain dictionary and stopwords, BM25 weights in a sparse matrix."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+from scipy import sparse
+
+log = logging.getLogger(__name__)
+
+_TOKEN_OK = re.compile(r"[0-9a-z\u3400-\u9fff]")
+
+
+class Tokenizer:
+    """jieba search-mode tokens, NFKC-normalised and lower-cased, stopwords and punctuation removed."""
+
+    def __init__(self) -> None:
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)  # jieba announces its dictionary loading on stderr otherwise
+        self._jieba = jieba.Tokenizer()
+        data = resources.files("rag") / "data"
+        with resources.as_file(data / "userdict.txt") as path:
+            self._jieba.load_userdict(str(path))
+        self.stopwords = frozenset((data / "stopwords.txt").read_text(encoding="utf-8").split())
+
+    def tokens(self, text: str) -> list[str]:
+        """Return the searchable tokens of `text` (search mode: long words also yield their parts)."""
+        normal = unicodedata.normalize("NFKC", text).lower()
+        out = []
+        for token in self._jieba.cut_for_search(normal, HMM=True):
+            token = token.strip()
+            if token and token not in self.stopwords and _TOKEN_OK.search(token):
+                out.append(token)
+        return out
+
+    @cached_property
+    def _tagger(self) -> Any:  # jieba's part-of-speech tagger over the same dictionary (its tags take ~0.7 s to read)
+        import jieba.posseg
+
+        return jieba.posseg.POSTokenizer(self._jieba)
+
+    def tagged(self, text: str) -> list[tuple[str, str]]:
+        """Return the words of `text` (jieba's precise mode, lower-cased like tokens) with their part-of-speech
+        tags: jieba's, the domain dictionary's (英伟达 nt, 马斯克 nr), `eng` for Latin words, `x` for punctuation."""
+        normal = unicodedata.normalize("NFKC", text)
+        return [(word.strip().lower(), flag) for word, flag in self._tagger.cut(normal) if word.strip()]
+
+
+def coverage(weights: dict[str, float], tokens: set[str]) -> float:
+    """Share of a query's idf mass whose terms appear in `tokens` (those of a sentence or passage)."""
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0
+
+
+@lru_cache(maxsize=1)
+def shared_tokenizer() -> Tokenizer:
+    """Return the process-wide tokenizer (loading jieba's dictionary takes about a second)."""
+    return Tokenizer()
+
+
+@dataclass(frozen=True)
+class LexicalIndex:
+    """BM25 as a (documents × vocabulary) CSC matrix of term weights: a query's scores are a column sum."""
+
+    weights: sparse.csc_matrix
+    vocabulary: dict[str, int]
+    k1: float
+    b: float
+
+    def _column(self, column: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return the rows (ascending) that hold term `column` and their weights: a slice of the CSC arrays."""
+        start, end = self.weights.indptr[column], self.weights.indptr[column + 1]
+        return self.weights.indices[start:end], self.weights.data[start:end]
+
+    def _in_column(self, column: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return which of the ascending `rows` hold term `column` (a mask) and, for those, the term's weights."""
+        held, values = self._column(column)
+        if not len(held):
+            return np.zeros(len(rows), dtype=bool), values
+        at = np.minimum(np.searchsorted(held, rows), len(held) - 1)
+        mask = held[at] == rows
+        return mask, values[at[mask]]
+
+    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
+        """Return the BM25 score of every document for the query tokens (repeated tokens count again)."""
+        out = np.zeros(self.weights.shape[0], dtype=np.float32)
+        for token in query_tokens:
+            column = self.vocabulary.get(token)
+            if column is not None:
+                held, values = self._column(column)
+                out[held] += values  # a column holds each row once
+        return out
+
+    def _meet(self, rows: np.ndarray, terms: Iterable[str]) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """For each of `terms` the index knows, yield it, the positions in `rows` (any order) of the rows that
+        hold it, and its weights there: only the term's column is read."""
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        for term in terms:
+            column = self.vocabulary.get(term)
+            if column is not None:
+                mask, values = self._in_column(column, ordered)
+                yield term, order[mask], values
+
+    def row_scores(self, rows: Sequence[int], query_tokens: Sequence[str]) -> np.ndarray:
+        """Return `scores(query_tokens)[rows]`, reading only the query's columns where they meet `rows`."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(rows), dtype=np.float32)
+        for _, at, values in self._meet(rows, query_tokens):
+            out[at] += values
+        return out
+
+    @cached_property
+    def doc_freq(self) -> np.ndarray:
+        """Return how many documents hold each term (column lengths of the CSC matrix), computed once."""
+        return np.diff(self.weights.indptr)
+
+    def term_weights(self, tokens: Sequence[str]) -> dict[str, float]:
+        """Return each distinct token's BM25 idf (a term the index has never seen weighs as the rarest)."""
+        n_docs = max(self.weights.shape[0], 1)
+        out = {}
+        for token in dict.fromkeys(tokens):
+            column = self.vocabulary.get(token)
+            df = int(self.doc_freq[column]) if column is not None else 0
+            out[token] = float(np.log1p((n_docs - df + 0.5) / (df + 0.5)))
+        return out
+
+    def row_coverage(self, rows: Sequence[int], weights: dict[str, float], together: bool = False) -> np.ndarray:
+        """Share of the query's idf mass (`weights`) whose terms each row holds, or all rows `together` hold."""
+        total = sum(weights.values())
+        rows = np.asarray(rows, dtype=np.int64)
+        if not total or not len(rows):
+            return np.zeros(1 if together else len(rows))
+        shares = np.zeros(len(rows))
+        union = 0.0
+        for term, at, _ in self._meet(rows, weights):
+            shares[at] += weights[term]
+            union += weights[term] if len(at) else 0.0
+        return np.array([union / total]) if together else shares / total
+
+    def share(self, term: str) -> float:
+        """Return the share of documents that hold `term` (0 for a term the index has never seen)."""
+        column = self.vocabulary.get(term)
+        return int(self.doc_freq[column]) / max(self.weights.shape[0], 1) if column is not None else 0.0
+
+    def held_together(self, first: str, second: str) -> bool:
+        """Return whether some document holds both terms: the two columns' rows meet (both ascending)."""
+        a, b = self.vocabulary.get(first), self.vocabulary.get(second)
+        if a is None or b is None:
+            return False
+        return bool(np.intersect1d(self._column(a)[0], self._column(b)[0], assume_unique=True).size)
+
+    def top(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Return up to k (row, score) pairs with a positive score, best first, ties by row."""
+        scores = self.scores(query_tokens)
+        positive = np.flatnonzero(scores > 0)
+        if positive.size > k:
+            positive = positive[np.argpartition(-scores[positive], k - 1)[:k]]
+        order = sorted(positive.tolist(), key=lambda row: (-scores[row], row))
+        return [(row, float(scores[row])) for row in order]
+
+    def save(self, folder: Path) -> None:
+        """Write lexical.npz (no pickles) and vocabulary.json into `folder`."""
+        sparse.save_npz(folder / "lexical.npz", self.weights.tocsc(), compressed=False)
+        terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        (folder / "vocabulary.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, k1: float, b: float) -> LexicalIndex:
+        """Read what `save` wrote, or raise the damaged error when the two files are not what it writes."""
+        from rag.errors import index_damaged
+
+        weights = sparse.load_npz(folder / "lexical.npz").tocsc()
+        try:
+            terms = json.loads((folder / "vocabulary.json").read_bytes().decode("utf-8"))
+        except (ValueError, RecursionError):
+            raise index_damaged(folder, "vocabulary.json is not readable JSON") from None
+        if not isinstance(terms, list) or not all(isinstance(term, str) for term in terms):
+            raise index_damaged(folder, "vocabulary.json is not a list of terms")
+        if weights.dtype != np.float32 or weights.ndim != 2 or weights.shape[1] != len(terms):
+            raise index_damaged(folder, f"lexical.npz holds {weights.dtype} {weights.shape}, not a column per term")
+        return cls(weights, {term: i for i, term in enumerate(terms)}, k1, b)
+
+
+def build_lexical(documents: Sequence[Sequence[str]], k1: float, b: float) -> LexicalIndex:
+    """Return the BM25 index of tokenised documents (Lucene's idf, which is never negative)."""
+    vocabulary: dict[str, int] = {}
+    rows, cols, counts = [], [], []
+    for row, tokens in enumerate(documents):
+        ids = np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in tokens), dtype=np.int64)
+        unique, tf = np.unique(ids, return_counts=True)
+        rows.append(np.full(unique.size, row))
+        cols.append(unique)
+        counts.append(tf)
+    shape = (len(documents), len(vocabulary))
+    if not vocabulary:
+        return LexicalIndex(sparse.csc_matrix(shape, dtype=np.float32), vocabulary, k1, b)
+    lengths = np.array([len(tokens) for tokens in documents], dtype=np.float64)
+    weights = bm25_matrix(np.concatenate(rows), np.concatenate(cols), np.concatenate(counts), lengths, len(vocabulary), k1, b)
+    return LexicalIndex(weights, vocabulary, k1, b)
+
+
+def bm25_matrix(
+    row_ids: np.ndarray, col_ids: np.ndarray, tf: np.ndarray, lengths: np.ndarray, terms: int, k1: float, b: float
+) -> sparse.csc_matrix:
+    """Return the (documents × terms) BM25 weights from each (document, term) pair's count and the document lengths."""
+    n_docs = len(lengths)
+    avg_length = max(float(np.mean(lengths)) if n_docs else 0.0, 1e-9)
+    doc_freq = np.bincount(col_ids, minlength=terms)
+    idf = np.log1p((n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
+    norm = k1 * (1 - b + b * lengths[row_ids] / avg_length)
+    values = idf[col_ids] * tf * (k1 + 1) / (tf + norm)
+    return sparse.csc_matrix((values.astype(np.float32), (row_ids, col_ids)), shape=(n_docs, terms))

@@ -1,0 +1,71 @@
+"""Split an article into overlapping passages that know their source lines and sentences."""
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from typing import Sequence
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from rag.records import Article, Chunk, Sentence
+from rag.ingest.sentences import sentence_spans
+from rag.ingest.textnorm import stands_in, strip_tags
+
+# Paragraphs first, then lines, then Chinese and Western sentence ends, then clause breaks.
+SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", "…", "!", "?", ";", ". ", "，", ",", "、", " ", ""]
+
+
+def make_splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
+    """Return the text splitter with separators for Chinese sentence ends, paragraphs and lines."""
+    return RecursiveCharacterTextSplitter(
+        separators=SEPARATORS,
+        keep_separator="end",
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        strip_whitespace=True,
+    )
+
+
+def article_sentences(article: Article, first_id: int) -> list[Sentence]:
+    """Return the article's sentences with source lines and a quote that stands in them, numbered from `first_id`."""
+    lines = article.raw.split("\n")
+    sentences = []
+    for offset, (start, end) in enumerate(sentence_spans(article.text)):
+        line_start, line_end = article.lines_of_span(start, end)
+        text = article.text[start:end]
+        quote = text
+        if not stands_in(lines, line_start, line_end, text):
+            # Markup inside the sentence (e.g. **bold**): quote the source itself, tags removed.
+            quote = " ".join(strip_tags(article.source_slice(start, end)).split())
+        sentences.append(Sentence(first_id + offset, article.file, text, quote, line_start, line_end, start, end))
+    return sentences
+
+
+def _locate(text: str, pieces: Sequence[str]) -> list[tuple[int, int]]:
+    """Find each split piece in `text`, in order; overlap means a piece may start before the previous ended."""
+    spans = []
+    cursor = 0
+    for piece in pieces:
+        start = text.find(piece, cursor)
+        if start < 0:  # the splitter only strips and cuts, so this cannot happen; fail loudly if it ever does
+            raise AssertionError(f"chunk text not found in article: {piece[:30]!r}")
+        spans.append((start, start + len(piece)))
+        cursor = start + 1
+    return spans
+
+
+def chunk_article(
+    article: Article, sentences: Sequence[Sentence], splitter: RecursiveCharacterTextSplitter, first_id: int
+) -> list[Chunk]:
+    """Return the article's passages numbered from `first_id`, each with line range and overlapping sentences."""
+    starts = [s.char_start for s in sentences]
+    ends = [s.char_end for s in sentences]
+    chunks = []
+    for offset, (start, end) in enumerate(_locate(article.text, splitter.split_text(article.text))):
+        line_start, line_end = article.lines_of_span(start, end)
+        first = bisect_right(ends, start)  # first sentence ending after the chunk starts
+        last = bisect_left(starts, end)  # sentences starting before the chunk ends
+        ids = tuple(s.sentence_id for s in sentences[first:last])
+        chunks.append(
+            Chunk(first_id + offset, article.file, article.title, article.text[start:end], line_start, line_end, ids, start, end)
+        )
+    return chunks
