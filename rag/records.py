@@ -82,6 +82,45 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation, oldest first in a history: what was asked and answered."""
+
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True, eq=False)
+class Evidence:
+    """What retrieval found for one question: its vector and words, their weights, and the ranked passages."""
+
+    question: str
+    query_vector: np.ndarray
+    tokens: tuple[str, ...]
+    term_weights: dict[str, float]
+    hits: tuple[Hit, ...]
+    chinese: bool  # whether the question is Chinese, so the lexical side can speak for it
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A composed answer before the decision: text with [n] markers, its citations, the sentences it quotes."""
+
+    text: str
+    citations: tuple[Citation, ...]
+    sentences: tuple[Sentence, ...]
+    best_similarity: float | None  # the best candidate sentence's cosine to the question, None when there was none
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether the articles hold the answer: the confidence, the verdict, and what a decline should say."""
+
+    confidence: float
+    refused: bool
+    unbound: tuple[str, str] | None = None  # an (entity, attribute) no passage holds together, when that is why
+
+
+@dataclass(frozen=True)
 class Answer:
     """What the bot says to one question, with its evidence."""
 

@@ -103,6 +103,8 @@ class Settings:
     # BM25 parameters (Robertson defaults suit short news chunks).
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
+    # How answers are written (rag/answer/composer.py): "extractive" quotes the articles' own sentences.
+    composer: str = "extractive"
     # Answer composition: sentences are drawn from this many top passages and ranked by
     # dense similarity + sentence_lexical_weight * query-term coverage + sentence_rank_weight / passage rank.
     answer_passages: int = 5

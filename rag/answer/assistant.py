@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Sequence
 
-from rag.answer.compose import cite, is_chinese, refusal_text, score_sentences, select_sentences
+from rag.answer.compose import refusal_text
+from rag.answer.composer import Composer, make_composer
 from rag.answer.entity_gate import unbound_pair
-from rag.answer.decide import confidence, signals
+from rag.answer.decide import decide
 from rag.embedding import Embedder, load_embedder
 from rag.errors import QuestionError, QuestionTooLongError
 from rag.index.lexical import Tokenizer, shared_tokenizer
-from rag.records import Answer
-from rag.retrieval.search import hybrid_search
+from rag.records import Answer, Turn
+from rag.retrieval.retriever import Retriever
 from rag.settings import Settings
 from rag.index.store import Index, load_index
 from rag.ingest.textnorm import not_text
@@ -29,6 +30,8 @@ class Assistant:
         self.embedder = embedder
         self.tokenizer = tokenizer
         self.titles = {entry["file"]: entry["title"] for entry in index.manifest.get("articles", [])}
+        self.retriever = Retriever(settings, index, embedder, tokenizer)
+        self.composer: Composer = make_composer(settings, index, self.titles)
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Assistant:
@@ -57,50 +60,34 @@ class Assistant:
         """Return an (entity, attribute) the question asks about that no passage holds together (rag/answer/entity_gate.py)."""
         return unbound_pair(self.tokenizer.tagged(question), self.index.lexical, self.settings.entity_topic_share)
 
-    def ask(self, question: str, top_k: int | None = None) -> Answer:
-        """Return the answer to one question, with citations, or a decline with related passages."""
+    def ask(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
+        """Return the answer to one question, with citations, or a decline with related passages.
+
+        validate -> retrieve -> compose -> decide. `history` holds the earlier turns of a conversation, oldest
+        first; the extractive composer does not read it yet.
+        """
         started = time.perf_counter()
         question = self.validate(question)
-        settings = self.settings
-        top_k = max(1, min(top_k or settings.top_k, 100))
+        top_k = max(1, min(top_k or self.settings.top_k, 100))
         timings: dict[str, float] = {}
+        evidence = self.retriever.retrieve(question, top_k, timings)
 
         tick = time.perf_counter()
-        query_vector = self.embedder.encode_queries([question])[0]
-        tokens = self.tokenizer.tokens(question)
-        timings["embed_ms"] = (time.perf_counter() - tick) * 1000
-
-        tick = time.perf_counter()
-        hits = hybrid_search(self.index, query_vector, tokens, max(top_k, settings.top_k), settings)
-        timings["retrieve_ms"] = (time.perf_counter() - tick) * 1000
-
-        tick = time.perf_counter()
-        weights = self.index.lexical.term_weights(tokens)
-        scored = score_sentences(
-            self.index, hits, query_vector, weights,
-            settings.answer_passages, settings.sentence_lexical_weight, settings.sentence_rank_weight,
-        )
-        chosen = select_sentences(
-            self.index, scored, settings.answer_max_blocks, settings.answer_max_chars, settings.answer_score_margin
-        )
-        best_similarity = max((s.dense for s in scored), default=None)
-        chinese = is_chinese(question)
-        unbound = self.unbound(question) if chinese else None
-        found = signals(self.index, query_vector, weights, best_similarity, hits, chinese, unbound)
-        sure = confidence(found, settings.confidence_weights_zh, settings.confidence_weights_other)
-        refused = not chosen or sure < settings.refusal_threshold
-        if refused:
-            text, citations = refusal_text(question, unbound), ()
+        draft = self.composer.compose(evidence, tuple(history))
+        unbound = self.unbound(question) if evidence.chinese else None
+        decision = decide(self.index, evidence, draft, unbound, self.settings)
+        if decision.refused:
+            text, citations = refusal_text(question, decision.unbound), ()
         else:
-            text, citations = cite(chosen, self.titles)
+            text, citations = draft.text, draft.citations
         timings["compose_ms"] = (time.perf_counter() - tick) * 1000
         return Answer(
             question=question,
             text=text,
-            refused=refused,
+            refused=decision.refused,
             citations=citations,
-            hits=tuple(hits[:top_k]),
-            confidence=sure,
+            hits=evidence.hits[:top_k],
+            confidence=decision.confidence,
             latency_ms=(time.perf_counter() - started) * 1000,
             timings_ms=timings,
         )

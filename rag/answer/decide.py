@@ -23,7 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.records import Hit
+from rag.records import Decision, Draft, Evidence, Hit
+from rag.settings import Settings
 from rag.index.store import Index
 
 TOP_PASSAGES = 3
@@ -82,3 +83,10 @@ def confidence(found: Signals, lexical_weights: Sequence[float], dense_weights: 
         bias, w_dense = dense_weights
         x = bias + w_dense * found.dense_z
     return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
+
+
+def decide(index: Index, evidence: Evidence, draft: Draft, unbound: tuple[str, str] | None, settings: Settings) -> Decision:
+    """Return whether to answer with the draft or decline, and how sure: the same for every composer."""
+    found = signals(index, evidence.query_vector, evidence.term_weights, draft.best_similarity, evidence.hits, evidence.chinese, unbound)
+    sure = confidence(found, settings.confidence_weights_zh, settings.confidence_weights_other)
+    return Decision(sure, not draft.sentences or sure < settings.refusal_threshold, unbound)
