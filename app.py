@@ -37,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rag.errors import RagError
     from rag.apps.server import create_app, make_limiter
     from rag.settings import load_settings, parse_list
-    from rag.apps.web import CONCURRENCY, ChatHandlers, Service, build_page
+    from rag.apps.web import CONCURRENCY, ChatHandlers, build_page
+    from rag.apps.service import Service
 
     try:
         settings = load_settings(

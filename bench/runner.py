@@ -11,7 +11,8 @@ from typing import Any, Callable, Sequence
 
 from rag.embedding import Embedder, load_embedder
 from rag.eval.metrics import Question, load_questions, score_questions, summarize
-from rag.answer.assistant import Assistant, answer_to_dict
+from rag.answer.assistant import Assistant
+from rag.answer.schema import answer_to_dict
 from rag.settings import Settings
 from rag.index.store import load_index
 from bench import inews

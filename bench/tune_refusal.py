@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.compose import is_chinese, score_sentences
+from rag.answer.compose import is_chinese
 from rag.answer.decide import signals
 from rag.eval.metrics import load_questions
 from rag.answer.assistant import Assistant
-from rag.retrieval.search import hybrid_search
 from rag.settings import load_settings
 
 
@@ -40,13 +39,10 @@ def main(files: list[str]) -> None:
     for question in (q for f in files for q in load_questions(Path(f))):
         if question.answerable is None or not is_chinese(question.question):
             continue
-        vector = assistant.embedder.encode_queries([question.question])[0]
-        tokens = assistant.tokenizer.tokens(question.question)
-        hits = hybrid_search(assistant.index, vector, tokens, settings.top_k, settings)
-        weights = assistant.index.lexical.term_weights(tokens)
-        scored = score_sentences(assistant.index, hits, vector, weights, settings.answer_passages,
-                                 settings.sentence_lexical_weight, settings.sentence_rank_weight)
-        found = signals(assistant.index, vector, weights, max((s.dense for s in scored), default=None), hits, True)
+        # The same evidence and draft the assistant decides on: its own retriever and composer.
+        evidence = assistant.retriever.retrieve(question.question, settings.top_k)
+        draft = assistant.composer.compose(evidence)
+        found = signals(assistant.index, evidence.query_vector, evidence.term_weights, draft.best_similarity, evidence.hits, True)
         rows.append([found.dense_z, found.unknown, found.coverage])
         labels.append(float(question.answerable))
         gated.append(assistant.unbound(question.question) is not None)

@@ -247,7 +247,7 @@ def test_api_says_503_while_the_index_is_being_built(corpus, tmp_path):
 
     from rag.apps.server import create_app
     from rag.settings import load_settings
-    from rag.apps.web.service import Service, build_and_load
+    from rag.apps.service import Service, build_and_load
 
     release = threading.Event()
 

@@ -159,7 +159,7 @@ def test_damage_the_checksums_cannot_see_is_never_a_traceback(built, tmp_path, n
 def test_a_row_damaged_in_place_is_the_damaged_error_when_read_and_every_later_question_too(built, tmp_path):
     from rag.apps.server.app import create_app
     from rag.apps.web.chat import ChatHandlers
-    from rag.apps.web.service import Service
+    from rag.apps.service import Service
     from fastapi.testclient import TestClient
 
     settings = copy_of(built[0], tmp_path)
@@ -191,7 +191,7 @@ def test_a_row_damaged_in_place_is_the_damaged_error_when_read_and_every_later_q
 def test_a_server_started_on_a_damaged_index_says_to_rebuild_in_health_and_the_page(built, tmp_path, name):
     from rag.apps.server.app import create_app
     from rag.apps.web.chat import ChatHandlers
-    from rag.apps.web.service import Service
+    from rag.apps.service import Service
     from fastapi.testclient import TestClient
 
     settings = copy_of(built[0], tmp_path)

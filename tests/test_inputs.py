@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from rag.apps.cli import main
 from rag.errors import RagError
 from rag.apps.server import create_app
-from rag.apps.web import ChatHandlers, Service
+from rag.apps.web import ChatHandlers
+from rag.apps.service import Service
 
 from support import TINY, fake_settings, write_corpus
 

@@ -8,7 +8,8 @@ from rag.index.build import build_index
 from rag.apps.cli import main
 from rag.embedding import HashingEmbedder
 from rag.errors import QuestionError
-from rag.answer.assistant import Assistant, answer_to_dict
+from rag.answer.assistant import Assistant
+from rag.answer.schema import answer_to_dict
 
 from support import SEEDS, TINY, fake_settings, stands_in_lines, write_corpus
 

@@ -15,7 +15,8 @@ from starlette.routing import BaseRoute, Mount, WebSocketRoute
 
 from rag.apps.server import create_app, make_limiter
 from rag.apps.server.access import AccessPolicy, SessionSigner, is_public
-from rag.apps.web import ChatHandlers, Service, build_page
+from rag.apps.web import ChatHandlers, build_page
+from rag.apps.service import Service
 
 from servers import AppServer, app_env, running_apps
 from support import TINY, fake_settings, write_corpus
@@ -56,7 +57,7 @@ def guarded_app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("locks")
     corpus = write_corpus(folder, TINY)
     settings = fake_settings(folder, corpus, api_token=TOKEN, rate_limit_per_minute=0)
-    from rag.apps.cli import build_if_needed
+    from rag.apps.console import build_if_needed
     from rag.answer.assistant import Assistant
 
     build_if_needed(settings)

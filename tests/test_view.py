@@ -15,7 +15,8 @@ from rag.errors import IndexMissingError
 from rag.answer.assistant import Assistant
 from rag.records import Answer, Chunk, Citation, Hit
 from rag.ingest.sources import SourceLines
-from rag.apps.web import ChatHandlers, Service
+from rag.apps.web import ChatHandlers
+from rag.apps.service import Service
 from rag.apps.web.text import STRINGS, language
 from rag.apps.web.view import (
     SourceTarget,

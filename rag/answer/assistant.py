@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Sequence
+from typing import Sequence
 
 from rag.answer.compose import refusal_text
 from rag.answer.composer import Composer, make_composer
@@ -91,32 +91,3 @@ class Assistant:
             latency_ms=(time.perf_counter() - started) * 1000,
             timings_ms=timings,
         )
-
-
-def answer_to_dict(answer: Answer, question_id: Any = None) -> dict[str, Any]:
-    """Return the answer in the JSON shape shared by `ask --json`, `batch` and the HTTP API."""
-    out: dict[str, Any] = {} if question_id is None else {"id": question_id}
-    out.update(
-        question=answer.question,
-        answer=answer.text,
-        refused=answer.refused,
-        confidence=round(answer.confidence, 4),
-        citations=[
-            {"n": c.n, "file": c.file, "title": c.title, "line_start": c.line_start, "line_end": c.line_end, "quote": c.quote}
-            for c in answer.citations
-        ],
-        passages=[
-            {
-                "rank": h.rank,
-                "file": h.chunk.file,
-                "title": h.chunk.title,
-                "line_start": h.chunk.line_start,
-                "line_end": h.chunk.line_end,
-                "text": h.chunk.text,
-                "score": round(h.score, 6),
-            }
-            for h in answer.hits
-        ],
-        latency_ms=round(answer.latency_ms, 2),
-    )
-    return out

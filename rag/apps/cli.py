@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from rag.apps.console import build_if_needed, progress_bar
 from rag.errors import RagError
 from rag.settings import Settings, load_settings
 
@@ -21,48 +22,6 @@ def _settings(args: argparse.Namespace) -> Settings:
         index_dir=getattr(args, "index", None),
         embed_model=getattr(args, "model", None),
     )
-
-
-def _progress_bar(description: str, unit: str = "text"):
-    from tqdm import tqdm
-
-    bar = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc=description, unit=unit, file=sys.stderr, disable=total == 0)
-        bar.n = done
-        bar.refresh()
-        if done >= total:
-            bar.close()
-
-    return update
-
-
-def _print_stage(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-def build_if_needed(settings: Settings, force: bool = False) -> None:
-    """Build or update the index when it is missing, stale or `force`d, printing progress to stderr."""
-    from rag.index.build import build_index, stale_reason
-    from rag.embedding import load_embedder
-
-    reason = "asked to" if force else stale_reason(settings)
-    if reason is None:
-        return
-    print(f"building the index in {settings.index_dir} ({reason})", file=sys.stderr)
-    report = build_index(settings, load_embedder(settings), _progress_bar("embedding"), _print_stage)
-    print(
-        f"index ready: {report.chunks} passages, {report.sentences} sentences from "
-        f"{len(report.added) + len(report.changed) + len(report.unchanged)} articles "
-        f"({len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
-        f"{len(report.unchanged)} unchanged) in {report.seconds:.1f} s",
-        file=sys.stderr,
-    )
-    for name, reason in report.skipped:
-        print(f"skipped {name}: {reason}", file=sys.stderr)
 
 
 def _format_answer(result: dict[str, Any]) -> str:
@@ -85,7 +44,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.answer.assistant import Assistant, answer_to_dict
+    from rag.answer.assistant import Assistant
+    from rag.answer.schema import answer_to_dict
 
     settings = _settings(args)
     answer = Assistant.load(settings).ask(args.question, top_k=args.top_k)
@@ -109,7 +69,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     found = read_questions(Path(args.questions))
     assistant = Assistant.load(_settings(args))
-    records = in_file_order(found, answer_all(assistant, found.questions, _progress_bar("answering", unit="q")))
+    records = in_file_order(found, answer_all(assistant, found.questions, progress_bar("answering", unit="q")))
     write_jsonl(Path(args.output), records)
     failed = _report_errors(found.name, records)
     answered = len(records) - failed
@@ -129,7 +89,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rag.eval.runs import run_eval
 
     run = run_eval(_settings(args), Path(args.questions), Path(args.output) if args.output else None,
-                   _progress_bar("answering", unit="q"))
+                   progress_bar("answering", unit="q"))
     print(run.describe())
     return 1 if _report_errors(Path(args.questions).name, run.errors) else 0
 

@@ -9,7 +9,8 @@ from typing import Any, Callable, Sequence
 
 from rag.errors import QuestionError
 from rag.eval.metrics import Question, QuestionFile, Summary, read_questions, score_questions, summarize
-from rag.answer.assistant import Assistant, answer_to_dict
+from rag.answer.assistant import Assistant
+from rag.answer.schema import answer_to_dict
 from rag.eval.report import format_summary, write_run
 from rag.settings import Settings
 

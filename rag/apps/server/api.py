@@ -8,9 +8,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.errors import IndexDamagedError, QuestionError, QuestionTooLongError
-from rag.answer.assistant import Assistant, answer_to_dict
+from rag.answer.assistant import Assistant
+from rag.answer.schema import AnswerJSON, answer_to_dict
 from rag.ingest.sources import SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
-from rag.apps.web.service import Service
+from rag.apps.service import Service
 from rag.apps.ratelimit import RateLimiter, retry_after
 
 # Most lines one sources request returns; the articles are news pages, far shorter.
@@ -35,37 +36,6 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(description="The question, in Chinese or English.", examples=["Sora是在哪一天发布的？"])
     top_k: int | None = Field(None, ge=1, le=100, description="Passages to list (default from the server's settings).")
-
-
-class CitationOut(BaseModel):
-    n: int = Field(description="The number of the answer's [n] marker.")
-    file: str = Field(description="The article, relative to the corpus folder's parent; pass it to /api/sources.")
-    title: str
-    line_start: int = Field(description="First cited line of the file, 1-based.")
-    line_end: int = Field(description="Last cited line, inclusive.")
-    quote: str = Field(description="The cited sentence; it stands in those lines.")
-
-
-class PassageOut(BaseModel):
-    rank: int
-    file: str
-    title: str
-    line_start: int
-    line_end: int
-    text: str
-    score: float
-
-
-class AskResponse(BaseModel):
-    """The answer: extractive sentences each followed by [n], or a decline with the passages as related reading."""
-
-    question: str
-    answer: str
-    refused: bool = Field(description="True when the articles do not hold the answer; `answer` then says so.")
-    confidence: float
-    citations: list[CitationOut]
-    passages: list[PassageOut] = Field(description="Retrieved passages, best first (related reading when refused).")
-    latency_ms: float
 
 
 class SourceLine(BaseModel):
@@ -155,7 +125,8 @@ def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
 
     @router.post(
         "/ask",
-        response_model=AskResponse,
+        response_model=AnswerJSON,
+        response_model_exclude_none=True,
         responses=_errors(401, 413, 422, 429, 503),
         summary="Answer a question, every sentence cited to its lines",
     )

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 
 from rag import __version__
 from rag.apps.web.page import launch_options
-from rag.apps.web.service import Service
+from rag.apps.service import Service
 from rag.settings import Settings
 from rag.apps.server.access import AccessGuard, AccessPolicy
 from rag.apps.server.api import ApiError, make_router

@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from rag.apps.web.service import Service
+from rag.apps.service import Service
 from rag.apps.web.text import STRINGS
 from rag.apps.server.api import make_router
 from rag.apps.ratelimit import RateLimiter

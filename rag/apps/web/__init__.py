@@ -3,6 +3,5 @@ from __future__ import annotations
 
 from rag.apps.web.chat import ChatHandlers
 from rag.apps.web.page import CONCURRENCY, build_page, launch_options
-from rag.apps.web.service import Service
 
-__all__ = ["CONCURRENCY", "ChatHandlers", "Service", "build_page", "launch_options"]
+__all__ = ["CONCURRENCY", "ChatHandlers", "build_page", "launch_options"]

@@ -12,11 +12,11 @@ from typing import Any, Iterator
 import gradio as gr
 
 from rag.errors import QuestionError, QuestionTooLongError, RagError
-from rag.answer.assistant import answer_to_dict
+from rag.answer.schema import answer_to_dict
 from rag.apps.ratelimit import RateLimiter, retry_after
 from rag.ingest.sources import SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
 from rag.ingest.textnorm import shown
-from rag.apps.web.service import Service
+from rag.apps.service import Service
 from rag.apps.web.text import Language, language, say
 from rag.apps.web.view import (
     PANEL_WINDOW,

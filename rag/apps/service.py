@@ -5,6 +5,7 @@ import logging
 import threading
 from typing import Callable
 
+from rag.apps.console import build_if_needed
 from rag.errors import RagError
 from rag.answer.assistant import Assistant
 from rag.settings import Settings
@@ -14,8 +15,6 @@ log = logging.getLogger(__name__)
 
 def build_and_load(settings: Settings) -> Assistant:
     """Return the assistant, after building or updating the index when it is missing or stale (progress on stderr)."""
-    from rag.apps.cli import build_if_needed
-
     build_if_needed(settings)
     return Assistant.load(settings)
 

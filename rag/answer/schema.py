@@ -1,0 +1,72 @@
+"""The one JSON shape of an answer: `ask --json`, every `batch` line, `/api/ask` and the page's API endpoint."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from rag.records import Answer
+
+
+class CitationJSON(BaseModel):
+    """One numbered citation: the quoted sentence and the lines of the file it stands in."""
+
+    n: int = Field(description="The number of the answer's [n] marker.")
+    file: str = Field(description="The article, relative to the corpus folder's parent; pass it to /api/sources.")
+    title: str = Field(description="The article's title.")
+    line_start: int = Field(description="First cited line of the file, 1-based.")
+    line_end: int = Field(description="Last cited line, inclusive.")
+    quote: str = Field(description="The cited sentence; it stands in those lines (in their `clean` text).")
+
+
+class PassageJSON(BaseModel):
+    """A retrieved passage: related reading under a decline, evidence under an answer."""
+
+    rank: int = Field(description="1 for the best passage.")
+    file: str
+    title: str
+    line_start: int
+    line_end: int
+    text: str
+    score: float = Field(description="The fused retrieval score; comparable within one answer only.")
+
+
+class AnswerJSON(BaseModel):
+    """The answer: quoted sentences each followed by [n], or a decline with the passages as related reading."""
+
+    id: Any = Field(None, description="The question's id, in batch output only.")
+    question: str
+    answer: str
+    refused: bool = Field(description="True when the articles do not hold the answer; `answer` then says so.")
+    confidence: float = Field(description="How sure the bot is that the articles answer the question, 0 to 1.")
+    citations: list[CitationJSON]
+    passages: list[PassageJSON] = Field(description="Retrieved passages, best first (related reading when refused).")
+    latency_ms: float
+
+
+def answer_json(answer: Answer, question_id: Any = None) -> AnswerJSON:
+    """Return the answer as the schema's record."""
+    return AnswerJSON(
+        id=question_id,
+        question=answer.question,
+        answer=answer.text,
+        refused=answer.refused,
+        confidence=round(answer.confidence, 4),
+        citations=[
+            CitationJSON(n=c.n, file=c.file, title=c.title, line_start=c.line_start, line_end=c.line_end, quote=c.quote)
+            for c in answer.citations
+        ],
+        passages=[
+            PassageJSON(
+                rank=h.rank, file=h.chunk.file, title=h.chunk.title, line_start=h.chunk.line_start,
+                line_end=h.chunk.line_end, text=h.chunk.text, score=round(h.score, 6),
+            )
+            for h in answer.hits
+        ],
+        latency_ms=round(answer.latency_ms, 2),
+    )
+
+
+def answer_to_dict(answer: Answer, question_id: Any = None) -> dict[str, Any]:
+    """Return the answer as JSON-ready data; `id` comes first when given, and is absent otherwise."""
+    return answer_json(answer, question_id).model_dump(exclude_none=question_id is None)

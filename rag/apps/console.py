@@ -1,0 +1,51 @@
+"""What the apps print on the console while they work: progress bars and the lines of a build (the library prints nothing)."""
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+from rag.settings import Settings
+
+
+def progress_bar(description: str, unit: str = "text") -> Callable[[int, int], None]:
+    """Return a (done, total) callback that draws a tqdm bar on stderr, created at the first call."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=description, unit=unit, file=sys.stderr, disable=total == 0)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def print_stage(line: str) -> None:
+    """Print one line of what a build is doing on stderr."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def build_if_needed(settings: Settings, force: bool = False) -> None:
+    """Build or update the index when it is missing, stale or `force`d, printing progress to stderr."""
+    from rag.index.build import build_index, stale_reason
+    from rag.embedding import load_embedder
+
+    reason = "asked to" if force else stale_reason(settings)
+    if reason is None:
+        return
+    print(f"building the index in {settings.index_dir} ({reason})", file=sys.stderr)
+    report = build_index(settings, load_embedder(settings), progress_bar("embedding"), print_stage)
+    print(
+        f"index ready: {report.chunks} passages, {report.sentences} sentences from "
+        f"{len(report.added) + len(report.changed) + len(report.unchanged)} articles "
+        f"({len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
+        f"{len(report.unchanged)} unchanged) in {report.seconds:.1f} s",
+        file=sys.stderr,
+    )
+    for name, reason in report.skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
