@@ -14,13 +14,6 @@ from rag.answer.schema import answer_to_dict
 from support import SEEDS, TINY, fake_settings, stands_in_lines, write_corpus
 
 
-@pytest.fixture()
-def seeds_assistant(tmp_path):
-    settings = fake_settings(tmp_path, SEEDS)
-    build_index(settings, HashingEmbedder(64))
-    return Assistant.load(settings)
-
-
 def test_answers_cite_sentences_that_stand_in_the_cited_lines(seeds_assistant):
     answer = seeds_assistant.ask("Adobe股价在Sora发布后怎么样了？")
     assert answer.citations and not answer.refused

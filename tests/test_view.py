@@ -68,13 +68,6 @@ class Markup(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def seeds_assistant(tmp_path_factory) -> Assistant:
-    settings = fake_settings(tmp_path_factory.mktemp("seeds"), SEEDS)
-    build_index(settings, HashingEmbedder(64))
-    return Assistant.load(settings)
-
-
-@pytest.fixture(scope="module")
 def declining_assistant(seeds_assistant) -> Assistant:
     """The same index with a refusal threshold above any confidence: it declines every question."""
     return Assistant.load(seeds_assistant.settings.with_overrides(refusal_threshold=1.01))

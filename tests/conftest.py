@@ -1,0 +1,35 @@
+"""Fixtures any test may ask for: the deterministic fake embedder, and the seeds built with it once per session.
+
+The session's seeds index is read-only: a test that changes articles or settings builds its own index in
+its tmp_path (tests/support.py: `fake_settings`, `write_corpus`, `TINY`).
+"""
+from __future__ import annotations
+
+import pytest
+
+from rag.answer.assistant import Assistant
+from rag.embedding import HashingEmbedder
+from rag.index.build import build_index
+from rag.settings import Settings
+
+from support import SEEDS, fake_settings
+
+
+@pytest.fixture(scope="session")
+def fake_embedder() -> HashingEmbedder:
+    """Character n-grams hashed into 64 numbers: the same vectors on every machine, no model to load."""
+    return HashingEmbedder(64)
+
+
+@pytest.fixture(scope="session")
+def seeds_settings(tmp_path_factory, fake_embedder) -> Settings:
+    """Settings of an index over the bundled seeds, built once with the fake embedder."""
+    settings = fake_settings(tmp_path_factory.mktemp("seeds"), SEEDS)
+    build_index(settings, fake_embedder)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def seeds_assistant(seeds_settings, fake_embedder) -> Assistant:
+    """An assistant over the session's seeds index."""
+    return Assistant.load(seeds_settings, fake_embedder)
