@@ -38,7 +38,7 @@ class Assistant:
         """Return an assistant over the index the settings point at (checked against them)."""
         index = load_index(settings)
         tokenizer = shared_tokenizer()
-        tokenizer.tagged("")  # read the part-of-speech tags now (~0.7 s), not on the first question
+        tokenizer.tagged("")  # read the part-of-speech tags now, not on the first question
         return cls(settings, index, embedder or load_embedder(settings), tokenizer)
 
     def validate(self, question: str) -> str:

@@ -1,12 +1,12 @@
 """Mixed precision for CPUs that multiply bfloat16 natively (Intel AMX, AVX-512 BF16).
 
 Matrix products run in bfloat16 with float32 sums; embeddings, LayerNorm, softmax and pooling stay float32.
-Two paths, each the faster one measured for its job (README, "Speed"):
+Two paths, each the faster one measured for its job (docs/decisions.md):
 - a batch of passages runs under torch.autocast, which casts each weight once per call and keeps the
-  activations between products in bfloat16 (95 seed passages: 2.0 s against 6.3 s in float32, one thread);
+  activations between products in bfloat16;
 - a question, one short text, multiplies by bfloat16 copies of the weights made at load, laid out once for
-  oneDNN's tiles, with BERT's GELU fused into the product: autocast would re-cast every weight on every call
-  (29 ms), float32 takes 27, plain bfloat16 copies 18, packed and fused copies 15 (one thread, same process).
+  oneDNN's tiles, with BERT's GELU fused into the product: autocast would re-cast every weight on every call,
+  which costs a short text more than the product itself.
 Imported only with the real model: it needs torch.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ def resolve_precision(setting: str) -> str:
 def _packed(weight: torch.Tensor) -> tuple[torch.Tensor, bool]:
     """Return a bfloat16 copy of `weight` laid out once for oneDNN's matrix tiles, and whether it is packed.
 
-    Unpacked, oneDNN re-lays the weight out on every product, half the time of a question's short ones. The
+    Unpacked, oneDNN re-lays the weight out on every product, a large share of a short text's time. The
     packing ops are torch's own (inductor's frozen CPU graphs use them); a torch without them gets a plain copy.
     """
     plain = weight.detach().to(torch.bfloat16)

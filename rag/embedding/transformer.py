@@ -49,7 +49,7 @@ class SentenceTransformerEmbedder:
 
     def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         # The prompt joined here, not through encode(prompt=...): the same tokens and vectors (mean pooling
-        # includes the prompt), without the 5-40% that path added to a batch here (README, "Speed").
+        # includes the prompt), without the time that path added to a batch (docs/decisions.md).
         return self.model.encode(
             [prompt + t for t in texts], batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
         ).astype(np.float32)
@@ -144,7 +144,7 @@ class SentenceTransformerEmbedder:
 
     def _encode_questions(self, texts: Sequence[str]) -> np.ndarray:
         # The model's own preprocess and forward, without encode()'s sorting, batching and conversions: the
-        # same vectors, and 1-2 ms less of a question's ~15 (README, "Speed").
+        # same vectors in less time (docs/decisions.md).
         import torch
 
         vectors = []

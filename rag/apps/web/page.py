@@ -13,9 +13,8 @@ from rag.apps.web.view import panel_placeholder_html, status_html
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 I18N = gr.I18n(**i18n_tables())
-# Questions answered at once; the rest wait in the queue in order. An answer is ~40 ms of CPU and
-# ~0.3 s of pauses while it streams, so 8 in flight keep the 2 cores busy without crowding them
-# (20 simultaneous users, real model: p95 1.5 s at 8, 2.2 s at 4, 3.1 s at 2; bench/concurrent_users.py).
+# Questions answered at once; the rest wait in the queue in order. An answer is mostly the pauses of
+# streaming it in, so several in flight keep the cores busy without crowding them (docs/decisions.md).
 CONCURRENCY = 8
 EXAMPLES = (
     "Adobe股价在Sora发布后怎么样了？",
