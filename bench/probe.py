@@ -83,7 +83,7 @@ def build_job(settings: Settings, bare_limit: int, seed: int = 0) -> dict[str, A
         "bare_float32_texts_per_s": in_fresh_process(bare_job, plain, sample, bare_limit, seed)["texts_per_s"],
     }
     return {
-        "articles": index.manifest["counts"]["articles"],
+        "articles": index.manifest.counts.articles,
         "chunks": len(chunk_texts),
         "sentences": len(index.sentences),
         "model_load_s": model_load_s,

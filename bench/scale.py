@@ -12,6 +12,7 @@ the questions unless `--fake` (the hashing embedder, same dimension).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.index.vectors.faiss_index import exact_top, nearest
+from rag.index.vectors.faiss_index import FaissVectors
 from rag.embedding import HashingEmbedder, load_embedder
 from rag.eval.metrics import load_questions
 from rag.index.lexical import shared_tokenizer
@@ -87,10 +88,10 @@ def main() -> None:
     index = load_index(settings)
     result["load_index_s"] = round(time.perf_counter() - started, 3)
     result["memory_mib_after_load"] = memory_mib()
-    result["counts"] = index.manifest["counts"]
-    result["dense"] = {k: v for k, v in index.manifest["dense"].items()}
+    result["counts"] = dataclasses.asdict(index.manifest.counts)
+    result["dense"] = dict(index.manifest.dense)
     started = time.perf_counter()
-    dimension = index.manifest["model"]["dimension"]
+    dimension = index.manifest.model.dimension
     embedder = HashingEmbedder(dimension) if args.fake else load_embedder(settings)
     result["embedder"] = embedder.name
     result["load_model_s"] = round(time.perf_counter() - started, 3)
@@ -116,16 +117,19 @@ def main() -> None:
     started = time.perf_counter()
     question_vectors = embedder.encode_queries(questions)
     step = max(1, len(index.sentences) // RECALL_PROBES)
-    probes = np.asarray(index.sentence_vectors[::step][:RECALL_PROBES], dtype=np.float32)
+    probes = index.vectors.sentence_vectors(np.arange(0, len(index.sentences), step)[:RECALL_PROBES])
     recall = {}
+    vectors = index.vectors
+    if not isinstance(vectors, FaissVectors):
+        raise SystemExit(f"bench.scale measures the FAISS vector store, not {type(vectors).__name__}")
     for name, queries in (("question_vectors", question_vectors), ("sentence_vectors", probes)):
-        truth = exact_top(index.vectors, np.asarray(queries, dtype=np.float32), 10)
-        found = [set(nearest(index.dense, index.vectors, q, 10, settings)[0].tolist()) for q in queries]
+        truth = vectors.exact_top(np.asarray(queries, dtype=np.float32), 10)
+        found = [set(vectors.search(q, 10)[0].tolist()) for q in queries]
         recall[name] = round(float(np.mean([len(f & set(t.tolist())) / 10 for f, t in zip(found, truth)])), 4)
     result["recall_at_10"] = recall
     result["recall_s"] = round(time.perf_counter() - started, 1)
-    if hasattr(index.dense, "hnsw"):  # what a question searched with: the build's efSearch unless the settings ask more
-        result["hnsw_ef_search"] = max(index.dense.hnsw.efSearch, settings.hnsw_ef_search)
+    if hasattr(vectors.faiss_index, "hnsw"):  # what a question searched with: the build's efSearch unless the settings ask more
+        result["hnsw_ef_search"] = max(vectors.faiss_index.hnsw.efSearch, settings.hnsw_ef_search)
     print(json.dumps(result, ensure_ascii=False, indent=1))
     if args.json:
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")

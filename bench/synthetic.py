@@ -20,23 +20,21 @@ import os
 import shutil
 import time
 import unicodedata
-from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
-import faiss
 import jieba
 import numpy as np
 from numpy.lib.format import open_memmap
 
 from bench.vectors import KINDS, VectorModel
 from rag.ingest.chunking import SEPARATORS
-from rag.index.vectors.faiss_index import build_dense
 from rag.index.lexical import _TOKEN_OK, LexicalIndex, bm25_matrix
 from rag.index.rows import RowWriter
 from rag.settings import DEFAULT_MODEL, load_settings
+from rag.index.manifest import ArticleEntry, Counts, Manifest, ModelInfo
 from rag.index.store import build_settings, replace_folder, write_manifest
+from rag.index.vectors.factory import build_vectors
 
 PASSAGES_PER_ARTICLE = 10
 WORDS = (70, 130)  # words a passage, uniform in [70, 130)
@@ -63,7 +61,7 @@ def _cuts(rng: np.random.Generator, words: int, sentences: int) -> list[int]:
     return [0, *inner.tolist(), words]
 
 
-def write_synthetic(target: Path, passages: int, model: VectorModel, seed: int) -> dict[str, Any]:
+def write_synthetic(target: Path, passages: int, model: VectorModel, seed: int) -> Manifest:
     """Write a synthetic index of `passages` passages into `target`; return its manifest."""
     settings = load_settings(env={}, index_dir=target)
     rng = np.random.default_rng(seed)
@@ -118,10 +116,8 @@ def write_synthetic(target: Path, passages: int, model: VectorModel, seed: int) 
                         "chunk_id": row, "file": file, "title": title, "text": "".join(texts),
                         "line_start": line, "line_end": line, "sentence_ids": sentence_ids,
                     })
-                entries.append({
-                    "file": file, "title": title, "sha256": hashlib.sha256(file.encode()).hexdigest(),
-                    "chunks": [c0, chunk_rows.count - c0], "sentences": [s0, sentence_rows.count - s0],
-                })
+                entries.append(ArticleEntry(file, title, hashlib.sha256(file.encode()).hexdigest(),
+                                            (c0, chunk_rows.count - c0), (s0, sentence_rows.count - s0)))
             passage_of_sentence = np.repeat(np.arange(last - first), passage_sentences[first:last])
             sentence_vectors[first_sentence : sentence_rows.count] = model.sentences(passage_of_sentence, block_passages, rng)
             pairs, tf = np.unique(np.repeat(np.arange(first, last), passage_words[first:last]) * len(words) + ids,
@@ -147,33 +143,26 @@ def write_synthetic(target: Path, passages: int, model: VectorModel, seed: int) 
     tick = time.perf_counter()
     vectors = np.load(staged / "vectors.npy", mmap_mode="r")
     probes = np.load(staged / "sentence_vectors.npy", mmap_mode="r")
-    dense, dense_record = build_dense(vectors, settings, probes=probes)
-    faiss.write_index(dense, str(staged / "dense.faiss"))
+    dense = build_vectors(vectors, probes, settings)
+    dense.save(staged)  # the matrices are already in place: only the dense index is written
+    dense_record = dense.record()
     del dense, vectors, probes
     timings["dense_s"] = time.perf_counter() - tick
 
-    manifest = {
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "settings": build_settings(settings),
-        "model": {
-            "name": DEFAULT_MODEL,
-            "dimension": model.dimension,
-            "query_prompt": settings.query_prompt,
-            "passage_prompt": settings.passage_prompt,
-            "similarity": "cosine = inner product of L2-normalised float32 vectors",
-        },
-        "chunking": {"splitter": "synthetic", "chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
-                     "separators": SEPARATORS},
-        "dense": dense_record,
-        "lexical": {"tokenizer": "synthetic: jieba dictionary words drawn by frequency", "k1": settings.bm25_k1,
-                    "b": settings.bm25_b},
-        "counts": {"articles": len(entries), "chunks": passages, "sentences": sentences_total, "vocabulary": len(words)},
-        "corpus_dir": "synthetic",
-        "articles": entries,
-        "skipped": [],
-        "synthetic": {"seed": seed, "vectors": dataclasses.asdict(model), "timings": timings},
-    }
-    write_manifest(staged, manifest)
+    manifest = Manifest.create(
+        build_settings(settings),
+        ModelInfo(DEFAULT_MODEL, model.dimension, settings.query_prompt, settings.passage_prompt),
+        Counts(len(entries), passages, sentences_total, len(words)),
+        tuple(entries),
+        dense_record,
+        chunking={"splitter": "synthetic", "chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
+                  "separators": SEPARATORS},
+        lexical={"tokenizer": "synthetic: jieba dictionary words drawn by frequency", "k1": settings.bm25_k1,
+                 "b": settings.bm25_b},
+        corpus_dir="synthetic",
+        extra={"synthetic": {"seed": seed, "vectors": dataclasses.asdict(model), "timings": timings}},
+    )
+    manifest = write_manifest(staged, manifest)
     target.parent.mkdir(parents=True, exist_ok=True)
     replace_folder(staged, target)
     return manifest
@@ -191,8 +180,8 @@ def main() -> None:
     started = time.perf_counter()
     manifest = write_synthetic(args.folder, args.passages, VectorModel(kind=args.vectors), args.seed)
     size = sum(p.stat().st_size for p in args.folder.iterdir())
-    print(json.dumps({"folder": str(args.folder), "counts": manifest["counts"], "dense": manifest["dense"],
-                      "timings": manifest["synthetic"]["timings"], "bytes": size,
+    print(json.dumps({"folder": str(args.folder), "counts": dataclasses.asdict(manifest.counts), "dense": manifest.dense,
+                      "timings": manifest.extra["synthetic"]["timings"], "bytes": size,
                       "seconds": round(time.perf_counter() - started, 1)}, ensure_ascii=False, indent=1))
 
 

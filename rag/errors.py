@@ -1,6 +1,12 @@
 """The few exceptions the library raises; each message says what to do next."""
 from __future__ import annotations
 
+from typing import Literal
+
+# Why an index cannot be used as it is: its format, the settings or model it was built with, damage to its
+# files, or a folder that holds something else.
+MismatchReason = Literal["format", "settings", "model", "damaged", "not_an_index"]
+
 
 class RagError(Exception):
     """Base class: a user-facing problem whose message says how to fix it."""
@@ -19,11 +25,22 @@ class IndexMissingError(RagError, FileNotFoundError):
 
 
 class IndexMismatchError(RagError, ValueError):
-    """The index on disk was built with other settings, another model or another format."""
+    """The index on disk was built with other settings, another model or another format.
+
+    `reason` says which (callers branch on it, never on the message); `detail` is the message without what to do.
+    """
+
+    def __init__(self, message: str, reason: MismatchReason, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.reason: MismatchReason = reason
+        self.detail = message if detail is None else detail
 
 
 class IndexDamagedError(IndexMismatchError):
     """A file of the index is missing, cut short, altered or unreadable since the build wrote it."""
+
+    def __init__(self, message: str, reason: MismatchReason = "damaged", detail: str | None = None) -> None:
+        super().__init__(message, reason, detail)
 
 
 class QuestionError(RagError, ValueError):
@@ -40,4 +57,5 @@ REBUILD = "run `python -m rag build`"
 
 def index_damaged(folder: object, why: str) -> IndexDamagedError:
     """Return the one error every kind of damage to the index in `folder` gives, saying what is wrong."""
-    return IndexDamagedError(f"index damaged: {why} (in {folder}): {REBUILD}")
+    detail = f"index damaged: {why} (in {folder})"
+    return IndexDamagedError(f"{detail}: {REBUILD}", "damaged", detail)

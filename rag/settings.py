@@ -71,6 +71,9 @@ class IndexSettings:
     # codes, or where no graph reaches dense_min_recall, a scan of every 8-bit code (docs/speed-and-scale.md).
     dense_exact_below: int = 50_000
 
+    # Which VectorIndex implementation holds the dense vectors (rag/index/vectors/factory.py): "faiss".
+    vector_store: str = "faiss"
+
     # The recall@10 against exact search a build requires of the dense index, measured on 200 of its
     # sentence vectors and on 200 vectors drawn like the passages (rag/index/vectors/probes.py); the smaller one counts.
     dense_min_recall: float = 0.95

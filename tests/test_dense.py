@@ -136,5 +136,40 @@ def test_a_loaded_graph_searches_with_the_efsearch_its_manifest_records(tmp_path
     build_index(settings, HashingEmbedder(64))
     manifest = json.loads((settings.index_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["dense"]["faiss"] == APPROXIMATE and manifest["dense"]["recall_at_10"] >= 0.95
-    assert load_index(settings).dense.hnsw.efSearch == manifest["dense"]["ef_search"]
+    assert load_index(settings).vectors.faiss_index.hnsw.efSearch == manifest["dense"]["ef_search"]
     assert faiss.read_index(str(settings.index_dir / "dense.faiss")).hnsw.efSearch == manifest["dense"]["ef_search"]
+
+
+def test_the_faiss_vector_store_is_a_vector_index_that_saves_opens_and_searches_exactly(tmp_path):
+    from rag.index.vectors.base import VectorIndex
+    from rag.index.vectors.factory import build_vectors, open_vectors
+
+    vectors, queries = _clustered(3000, 32, seed=3)
+    sentences = vectors[::2].astype(np.float16)
+    settings = Settings(dense_exact_below=1000, dense_refine=2)  # an approximate index, re-scored exactly
+    built = build_vectors(vectors, sentences, settings)
+    assert isinstance(built, VectorIndex) and len(built) == 3000 and built.dimension == 32
+    built.save(tmp_path)
+    opened = open_vectors(tmp_path, built.record(), 3000, len(sentences), 32, settings)
+    for query in queries[:10]:
+        rows, scores = opened.search(query, 10)
+        assert np.array_equal(rows, built.search(query, 10)[0])
+        assert np.allclose(scores, vectors[rows] @ query, atol=1e-6)  # exact cosines, best first
+        assert np.all(np.diff(scores) <= 0)
+    picked = np.array([7, 2, 2999])
+    assert np.array_equal(opened.passage_vectors(picked), vectors[picked])
+    assert np.array_equal(opened.sentence_vectors(np.array([5, 1])), sentences[[5, 1]].astype(np.float32))
+    assert opened.sentence_sample().dtype == np.float32 and opened.sentence_sample().shape[1] == 32
+
+
+def test_a_vector_store_the_version_does_not_have_is_a_one_line_error(tmp_path):
+    from rag.errors import RagError
+    from rag.settings import load_settings
+
+    settings = fake_settings(tmp_path, SEEDS)
+    build_index(settings, HashingEmbedder(64))
+    elsewhere = load_settings(env={"RAG_VECTOR_STORE": "milvus"}, corpus_dir=SEEDS, index_dir=settings.index_dir,
+                              embed_model="hash:64")
+    for attempt in (lambda: build_index(elsewhere, HashingEmbedder(64)), lambda: load_index(elsewhere)):
+        with pytest.raises(RagError, match=r"^no vector store 'milvus': set RAG_VECTOR_STORE to one of faiss$"):
+            attempt()

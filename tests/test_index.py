@@ -46,9 +46,9 @@ def test_round_trip_build_save_load_gives_the_same_hits(tmp_path):
     first = _search(settings)
     assert first[0][0] == "corpus/b.md"
     index = load_index(settings)
-    rows = np.asarray(index.vectors)
+    rows = index.vectors.passage_vectors(np.arange(len(index.vectors)))
     assert rows.dtype == np.float32 and np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-5)
-    assert index.dense.ntotal == len(index.chunks) == rows.shape[0]
+    assert len(index.vectors) == len(index.chunks) == rows.shape[0] and index.vectors.dimension == 64
     assert first == _search(settings)
 
 
@@ -243,3 +243,65 @@ def test_an_unknown_embedding_precision_is_a_one_line_error_that_says_what_to_us
     with pytest.raises(SettingsError, match="RAG_EMBED_PRECISION='half' is not one of auto, float32, bfloat16"):
         check_precision("half")
     assert check_precision("float32") == "float32"
+
+
+def test_the_manifest_reads_back_as_typed_records_and_writes_the_same_json(tmp_path):
+    from rag.index.manifest import ArticleEntry, Manifest
+    from rag.index.store import read_manifest
+
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))
+    build_index(settings, HashingEmbedder(64))
+    on_disk = json.loads((settings.index_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_manifest(settings.index_dir)
+    assert manifest.model.name == "hash:64" and manifest.model.dimension == 64
+    assert (manifest.counts.articles, manifest.counts.chunks) == (3, len(load_index(settings).chunks))
+    assert all(isinstance(a, ArticleEntry) and len(a.sha256) == 64 for a in manifest.articles)
+    assert manifest.to_json() == on_disk and list(manifest.to_json()) == list(on_disk)  # same keys, same order
+    assert Manifest.from_json(on_disk, settings.index_dir) == manifest
+
+
+@pytest.mark.parametrize("part, value", [
+    ("counts", {"articles": 3, "chunks": "many", "sentences": 1}),
+    ("model", {"name": "hash:64", "dimension": "64"}),
+    ("articles", [{"file": "a.md", "title": "a", "sha256": "0", "chunks": [0], "sentences": [0, 1]}]),
+    ("skipped", [{"reason": "too big"}]),
+])
+def test_the_manifest_reader_turns_a_part_of_another_type_into_the_one_line_damaged_error(tmp_path, part, value):
+    from rag.index.integrity import manifest_checksum
+    from rag.index.manifest import Manifest
+
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))
+    build_index(settings, HashingEmbedder(64))
+    manifest = json.loads((settings.index_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest[part] = value
+    manifest["checksum"] = manifest_checksum(manifest)  # the checksum agrees: only the types can tell
+    with pytest.raises(IndexDamagedError, match=rf"^index damaged: manifest.json's {part} do not have the types .*build`$"):
+        Manifest.from_json(manifest, settings.index_dir)
+
+
+def test_a_mismatch_says_its_reason_without_its_message_being_parsed(tmp_path):
+    import dataclasses
+
+    from rag.index.store import replace_folder
+
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))
+    build_index(settings, HashingEmbedder(64))
+    reasons = {}
+    for name, changed in (("model", {"embed_model": "hash:32"}), ("settings", {"chunk_size": 99})):
+        with pytest.raises(IndexMismatchError) as error:
+            load_index(dataclasses.replace(settings, **changed))
+        reasons[name] = error.value.reason
+        assert error.value.detail == stale_reason(dataclasses.replace(settings, **changed))
+        assert "run `python -m rag build`" in str(error.value) and "run `" not in error.value.detail
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine", encoding="utf-8")
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    with pytest.raises(IndexMismatchError) as error:
+        replace_folder(staged, tmp_path / "other")
+    reasons["not_an_index"] = error.value.reason
+    (settings.index_dir / "vectors.npy").write_bytes(b"")
+    with pytest.raises(IndexMismatchError) as error:
+        load_index(settings)
+    reasons["damaged"] = error.value.reason
+    assert reasons == {"model": "model", "settings": "settings", "not_an_index": "not_an_index", "damaged": "damaged"}

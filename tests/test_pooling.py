@@ -63,4 +63,4 @@ def test_build_embeds_each_chunk_once_and_reads_sentences_from_it(tmp_path):
     fake = HashingEmbedder(64)
     for sentence in index.sentences:  # the fake reads a span as the text of that span
         expected = fake.encode_passages([sentence.text])[0]
-        assert np.allclose(np.asarray(index.sentence_vectors[sentence.sentence_id], dtype=np.float32), expected, atol=2e-3)
+        assert np.allclose(index.vectors.sentence_vectors(np.array([sentence.sentence_id]))[0], expected, atol=2e-3)

@@ -85,7 +85,7 @@ def test_weighted_fusion_equals_a_plain_recomputation_on_the_seeds(tmp_path):
     rows = list(range(0, len(index.chunks), 3))
     fused = dict(weighted_fusion(index, rows, vector, tokens, (0.75, 0.5, 3.0)))
 
-    dense = np.array([float(index.vectors[r] @ vector) for r in rows])
+    dense = np.array([float(index.vectors.passage_vectors(np.array([r]))[0] @ vector) for r in rows])
     bm25 = index.lexical.scores(tokens)[rows]
     weights = index.lexical.term_weights(tokens)
     covered = np.array([share(weights, set(tokenizer.tokens(index.chunks[r].text))) for r in rows])

@@ -13,8 +13,8 @@ def test_the_synthetic_index_is_in_the_real_format_and_answers(tmp_path):
     manifest = write_synthetic(tmp_path / "synthetic", 300, VectorModel(), seed=0)
     settings = load_settings(env={}, index_dir=tmp_path / "synthetic")
     index = load_index(settings)  # the real loader, with its manifest and count checks
-    assert len(index.chunks) == manifest["counts"]["chunks"] == 300
-    assert len(index.sentences) == manifest["counts"]["sentences"] > 600
+    assert len(index.chunks) == manifest.counts.chunks == 300
+    assert len(index.sentences) == manifest.counts.sentences > 600
     sentence = index.sentences[123]
     assert sentence.text.endswith("。") and set(sentence.terms) <= set(index.lexical.vocabulary)
     assistant = Assistant(settings, index, HashingEmbedder(384), shared_tokenizer())

@@ -29,7 +29,7 @@ class Assistant:
         self.index = index
         self.embedder = embedder
         self.tokenizer = tokenizer
-        self.titles = {entry["file"]: entry["title"] for entry in index.manifest.get("articles", [])}
+        self.titles = {entry.file: entry.title for entry in index.manifest.articles}
         self.retriever = Retriever(settings, index, embedder, tokenizer)
         self.composer: Composer = make_composer(settings, index, self.titles)
 

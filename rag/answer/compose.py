@@ -82,7 +82,7 @@ def score_sentences(
         return []
     ids = np.fromiter(seen, dtype=np.int64)
     order = np.argsort(ids)  # memory-mapped rows are read in ascending order
-    vectors = np.asarray(index.sentence_vectors[ids[order]], dtype=np.float32)
+    vectors = index.vectors.sentence_vectors(ids[order])
     dense = np.empty(len(ids), dtype=np.float32)
     dense[order] = vectors @ query_vector.astype(np.float32)
     scored = []

@@ -46,7 +46,7 @@ def _background(index: Index, query_vector: np.ndarray) -> tuple[float, float]:
     """Mean and spread of the query's similarity to an evenly spaced sample of the corpus's sentences."""
     if len(index.sentences) == 0:
         return 0.0, 1.0
-    sims = index.sentence_sample @ query_vector.astype(np.float32)
+    sims = index.vectors.sentence_sample() @ query_vector.astype(np.float32)
     return float(sims.mean()), float(max(sims.std(), 1e-3))
 
 

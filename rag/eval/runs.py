@@ -105,8 +105,8 @@ def run_eval(settings: Settings, questions_path: Path, out_dir: Path | None, pro
     info = {
         "questions_file": str(questions_path),
         "index": str(settings.index_dir),
-        "model": assistant.index.manifest["model"]["name"],
-        "built_at": assistant.index.manifest.get("built_at"),
+        "model": assistant.index.manifest.model.name,
+        "built_at": assistant.index.manifest.built_at,
     }
     files.update(write_run(folder, questions, [r for _, r in answered], scores, summary, info))
     return EvalRun(folder, summary, files, errors, len(answered))

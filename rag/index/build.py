@@ -8,18 +8,18 @@ import re
 import shutil
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from rag.ingest.chunking import SEPARATORS, article_sentences, chunk_article, make_splitter
 from rag.ingest.corpus import SourceFile, list_sources, read_article
-from rag.index.vectors.faiss_index import build_dense
 from rag.embedding import Embedder
-from rag.errors import CorpusError, IndexDamagedError, IndexMismatchError, IndexMissingError
+from rag.errors import CorpusError, IndexMismatchError, IndexMissingError
 from rag.index.lexical import build_lexical, shared_tokenizer
+from rag.index.manifest import ArticleEntry, Counts, Manifest, ModelInfo, SkippedEntry
+from rag.index.vectors.factory import build_vectors, check_store
 from rag.records import Chunk, Sentence
 from rag.ingest.sentences import MAX_SENTENCE_CHARS
 from rag.index.pooling import pooled_spans
@@ -69,13 +69,13 @@ def _previous(settings: Settings) -> Index | None:
     except IndexMissingError:
         return None
     except IndexMismatchError as why:
-        log.info("rebuilding from scratch: %s", why)
+        log.info("rebuilding from scratch (%s): %s", why.reason, why.detail)
         return None
 
 
-def _reuse(index: Index, entry: dict[str, Any], source: SourceFile) -> _ArticleParts:
-    first_chunk, n_chunks = entry["chunks"]
-    first_sentence, n_sentences = entry["sentences"]
+def _reuse(index: Index, entry: ArticleEntry, source: SourceFile) -> _ArticleParts:
+    first_chunk, n_chunks = entry.chunks
+    first_sentence, n_sentences = entry.sentences
     chunks = tuple(
         dataclasses.replace(c, chunk_id=c.chunk_id - first_chunk, sentence_ids=tuple(i - first_sentence for i in c.sentence_ids))
         for c in index.chunks[first_chunk : first_chunk + n_chunks]
@@ -86,15 +86,15 @@ def _reuse(index: Index, entry: dict[str, Any], source: SourceFile) -> _ArticleP
     )
     return _ArticleParts(
         source,
-        entry["title"],
+        entry.title,
         chunks,
         sentences,
-        np.asarray(index.vectors[first_chunk : first_chunk + n_chunks], dtype=np.float32),
-        np.asarray(index.sentence_vectors[first_sentence : first_sentence + n_sentences], dtype=np.float16),
+        index.vectors.passage_vectors(np.arange(first_chunk, first_chunk + n_chunks)),
+        index.vectors.sentence_vectors(np.arange(first_sentence, first_sentence + n_sentences)).astype(np.float16),
     )
 
 
-def _renumber(parts: list[_ArticleParts]) -> tuple[list[Chunk], list[Sentence], list[dict[str, Any]]]:
+def _renumber(parts: list[_ArticleParts]) -> tuple[list[Chunk], list[Sentence], list[ArticleEntry]]:
     chunks: list[Chunk] = []
     sentences: list[Sentence] = []
     entries = []
@@ -105,15 +105,8 @@ def _renumber(parts: list[_ArticleParts]) -> tuple[list[Chunk], list[Sentence], 
             for c in part.chunks
         )
         sentences.extend(dataclasses.replace(s, sentence_id=s.sentence_id + s0) for s in part.sentences)
-        entries.append(
-            {
-                "file": part.source.name,
-                "title": part.title,
-                "sha256": part.source.sha256,
-                "chunks": [c0, len(part.chunks)],
-                "sentences": [s0, len(part.sentences)],
-            }
-        )
+        entries.append(ArticleEntry(part.source.name, part.title, part.source.sha256, (c0, len(part.chunks)),
+                                    (s0, len(part.sentences))))
     return chunks, sentences, entries
 
 
@@ -225,15 +218,16 @@ def build_index(
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
+    check_store(settings)  # before any embedding is spent
     sources = list_sources(settings.corpus_dir)
     if not sources:
         raise CorpusError(f"no .txt, .md or .html files in {settings.corpus_dir}: add articles or pass --corpus DIR")
     remove_abandoned(settings.index_dir)
     _stage(stage, f"reading {len(sources)} articles in {settings.corpus_dir}")
     previous = _previous(settings)
-    if previous is not None and previous.manifest.get("settings", {}).get("embed_model") != embedder.name:
+    if previous is not None and previous.manifest.settings.get("embed_model") != embedder.name:
         previous = None
-    old_entries = {e["file"]: e for e in previous.manifest["articles"]} if previous else {}
+    old_entries = {e.file: e for e in previous.manifest.articles} if previous else {}
 
     splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
     tokenizer = shared_tokenizer()
@@ -251,7 +245,7 @@ def build_index(
             skipped.append((source.name, why))
             continue
         entry = old_entries.get(source.name)
-        if previous is not None and entry is not None and entry["sha256"] == source.sha256:
+        if previous is not None and entry is not None and entry.sha256 == source.sha256:
             kept[source.name] = _reuse(previous, entry, source)
             unchanged.append(source.name)
             continue
@@ -285,43 +279,33 @@ def build_index(
     vectors = np.concatenate([p.chunk_vectors for p in parts]) if parts else np.zeros((0, dimension), np.float32)
     sentence_vectors = np.concatenate([p.sentence_vectors for p in parts]) if parts else np.zeros((0, dimension))
     _stage(stage, f"building the dense and lexical indexes over {len(chunks)} passages")
-    dense, dense_record = build_dense(vectors, settings, probes=sentence_vectors)
+    dense = build_vectors(vectors, sentence_vectors, settings)
     lexical = build_lexical([tokenizer.tokens(c.text) for c in chunks], settings.bm25_k1, settings.bm25_b)
     timings["lexical_and_dense"] = time.perf_counter() - tick
 
     removed = sorted(set(old_entries) - {s.name for s in sources})
-    manifest = {
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "settings": build_settings(settings),
-        "model": {
-            "name": embedder.name,
-            "dimension": dimension,
-            "query_prompt": embedder.query_prompt,
-            "passage_prompt": embedder.passage_prompt,
-            "sentence_vectors": "mean of the token embeddings over the sentence, from its chunk's forward pass",
-            "precision": getattr(embedder, "precision", "float32"),
-            "similarity": "cosine = inner product of L2-normalised float32 vectors",
-        },
-        "chunking": {
+    manifest = Manifest.create(
+        build_settings(settings),
+        ModelInfo(
+            embedder.name, dimension, embedder.query_prompt, embedder.passage_prompt,
+            sentence_vectors="mean of the token embeddings over the sentence, from its chunk's forward pass",
+            precision=getattr(embedder, "precision", "float32"),
+        ),
+        Counts(len(parts), len(chunks), len(sentences), len(lexical.vocabulary)),
+        tuple(entries),
+        dense.record(),
+        skipped=tuple(SkippedEntry(f, r) for f, r in skipped),
+        chunking={
             "splitter": "langchain RecursiveCharacterTextSplitter",
             "chunk_size": settings.chunk_size,
             "chunk_overlap": settings.chunk_overlap,
             "separators": SEPARATORS,
             "max_sentence_chars": MAX_SENTENCE_CHARS,
         },
-        "dense": dense_record,
-        "lexical": {"tokenizer": "jieba search mode + rag/data/userdict.txt + stopwords", "k1": settings.bm25_k1, "b": settings.bm25_b},
-        "counts": {
-            "articles": len(parts),
-            "chunks": len(chunks),
-            "sentences": len(sentences),
-            "vocabulary": len(lexical.vocabulary),
-        },
-        "corpus_dir": str(settings.corpus_dir),
-        "articles": entries,
-        "skipped": [{"file": f, "reason": r} for f, r in skipped],
-    }
-    index = Index(settings.index_dir, manifest, tuple(chunks), tuple(sentences), vectors, sentence_vectors, dense, lexical)
+        lexical={"tokenizer": "jieba search mode + rag/data/userdict.txt + stopwords", "k1": settings.bm25_k1, "b": settings.bm25_b},
+        corpus_dir=str(settings.corpus_dir),
+    )
+    index = Index(settings.index_dir, manifest, tuple(chunks), tuple(sentences), dense, lexical)
 
     tick = time.perf_counter()
     target = settings.index_dir
@@ -349,12 +333,12 @@ def stale_reason(settings: Settings) -> str | None:
         check_compatible(manifest, settings, settings.index_dir)
     except IndexMissingError:
         return "there is no index yet"
-    except IndexDamagedError:
-        raise  # a damaged index is reported, not silently rebuilt: the user should know their disk lost data
     except IndexMismatchError as why:
-        return str(why).split(": run", 1)[0]
-    built = {e["file"]: e["sha256"] for e in manifest.get("articles", [])}
-    built.update({e["file"]: "skipped" for e in manifest.get("skipped", [])})
+        if why.reason == "damaged":
+            raise  # a damaged index is reported, not silently rebuilt: the user should know their disk lost data
+        return why.detail
+    built = {e.file: e.sha256 for e in manifest.articles}
+    built.update({e.file: "skipped" for e in manifest.skipped})
     try:
         current = {s.name: s.sha256 for s in list_sources(settings.corpus_dir)}
     except CorpusError as why:

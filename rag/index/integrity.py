@@ -11,10 +11,13 @@ import json
 import logging
 import os
 import threading
+import tokenize
+import zipfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any, Iterable, Iterator
 
-from rag.errors import IndexDamagedError, index_damaged
+from rag.errors import IndexDamagedError, RagError, index_damaged
 
 log = logging.getLogger(__name__)
 
@@ -170,3 +173,21 @@ def verify_files(folder: Path, names: Iterable[str], records: Any, budget: int |
         raise
     if later:
         health.verify_later(later)
+
+
+# What a damaged file can make numpy, scipy, zipfile or FAISS raise while it is read.
+_UNREADABLE = (
+    OSError, ValueError, EOFError, SyntaxError, OverflowError, MemoryError, TypeError, KeyError, IndexError,
+    AttributeError, RuntimeError, RecursionError, zipfile.BadZipFile, tokenize.TokenError,
+)
+
+
+@contextmanager
+def reading(folder: Path, name: str) -> Iterator[None]:
+    """Turn any error from reading `name` into the damaged error (the library's own errors pass unchanged)."""
+    try:
+        yield
+    except RagError:
+        raise
+    except _UNREADABLE as error:
+        raise index_damaged(folder, f"{name} cannot be read ({type(error).__name__})") from None

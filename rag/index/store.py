@@ -5,38 +5,31 @@ import json
 import logging
 import os
 import shutil
-import tokenize
-import zipfile
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from functools import cached_property, partial
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterator, Sequence
-
-import faiss
-import numpy as np
+from typing import Any, Sequence
 
 from rag import __version__
-from rag.index.vectors.faiss_index import load_dense
-from rag.errors import REBUILD, IndexMismatchError, IndexMissingError, RagError, index_damaged
-from rag.index.integrity import IndexHealth, file_records, manifest_checksum, verify_files
+from rag.errors import REBUILD, IndexMismatchError, IndexMissingError, index_damaged
+from rag.index.integrity import IndexHealth, file_records, reading, verify_files
 from rag.index.lexical import LexicalIndex
-from rag.records import Chunk, Sentence
+from rag.index.manifest import FORMAT_VERSION, Manifest
 from rag.index.rows import LazyRows, write_rows
+from rag.index.vectors.base import VectorIndex
+from rag.index.vectors.factory import open_vectors
+from rag.index.vectors.faiss_index import FILES as FAISS_FILES
+from rag.records import Chunk, Sentence
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# 2: rows read on demand through byte offsets (*.offsets.npy); sentences carry their tokens (`terms`).
-# 3: chunks carry their article offsets; sentence vectors are pooled from their chunk's forward pass.
-# 4: the manifest records each file's size and sha256, and a checksum of its own content.
-FORMAT_VERSION = 4
-FILES = (
-    "chunks.jsonl", "chunks.offsets.npy", "sentences.jsonl", "sentences.offsets.npy", "vectors.npy",
-    "sentence_vectors.npy", "dense.faiss", "lexical.npz", "vocabulary.json",
-)
-# Evenly spaced sentence vectors held in memory as the corpus's background similarity (rag/answer/decide.py).
-SENTENCE_SAMPLE = 1024
+__all__ = ["FILES", "FORMAT_VERSION", "Index", "build_settings", "check_compatible", "load_index", "read_manifest",
+           "recover", "replace_folder", "write_index", "write_manifest"]
+
+# The rows and the lexical index, then the vector store's files (a second store will make these follow its record).
+FILES = ("chunks.jsonl", "chunks.offsets.npy", "sentences.jsonl", "sentences.offsets.npy", *FAISS_FILES,
+         "lexical.npz", "vocabulary.json")
 
 
 @dataclass(frozen=True)
@@ -44,26 +37,18 @@ class Index:
     """Everything a question needs, loaded from an index folder. Row i of every array is chunk i.
 
     Loading reads no rows: `chunks` and `sentences` parse a row when it is asked for, and the vectors and
-    the dense index are memory-mapped, so a question touches only its candidates. `health` says whether a
+    the dense index are opened without reading them (FAISS memory-maps them), so a question touches only its candidates. `health` says whether a
     check after loading (a row that does not parse, a file's background hash) found the index damaged; the
     rows ask it before every read, so every question after that raises the damaged error.
     """
 
     folder: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     chunks: Sequence[Chunk]
     sentences: Sequence[Sentence]
-    vectors: np.ndarray  # chunk vectors, float32, L2-normalised
-    sentence_vectors: np.ndarray  # float16, L2-normalised; read only for candidate sentences
-    dense: faiss.Index
+    vectors: VectorIndex  # passage and sentence vectors, dense search (rag/index/vectors)
     lexical: LexicalIndex
     health: IndexHealth | None = None
-
-    @cached_property
-    def sentence_sample(self) -> np.ndarray:
-        """Return up to SENTENCE_SAMPLE evenly spaced sentence vectors as float32, read from disk once."""
-        step = max(1, len(self.sentences) // SENTENCE_SAMPLE)
-        return np.asarray(self.sentence_vectors[::step][:SENTENCE_SAMPLE], dtype=np.float32)
 
 
 def build_settings(settings: Settings) -> dict[str, Any]:
@@ -78,21 +63,19 @@ def build_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
-def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+def write_manifest(folder: Path, manifest: Manifest) -> Manifest:
     """Write manifest.json with this format and package version, the size and hashes of every file of the
-    folder and its own checksum; written last, it marks the folder complete."""
-    manifest = dict(manifest, format_version=FORMAT_VERSION, package_version=__version__, files=file_records(folder, FILES))
-    manifest["checksum"] = manifest_checksum(manifest)
-    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    folder and its own checksum; written last, it marks the folder complete. Return what was written."""
+    manifest = manifest.sealed(file_records(folder, FILES))
+    (folder / "manifest.json").write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
+    return manifest
 
 
 def write_index(folder: Path, index: Index) -> None:
     """Write every file of `index` into an empty `folder`, the manifest last."""
     write_rows(folder / "chunks.jsonl", (asdict(c) for c in index.chunks))
     write_rows(folder / "sentences.jsonl", (asdict(s) for s in index.sentences))
-    np.save(folder / "vectors.npy", np.asarray(index.vectors, dtype=np.float32), allow_pickle=False)
-    np.save(folder / "sentence_vectors.npy", np.asarray(index.sentence_vectors, dtype=np.float16), allow_pickle=False)
-    faiss.write_index(index.dense, str(folder / "dense.faiss"))
+    index.vectors.save(folder)
     index.lexical.save(folder)
     write_manifest(folder, index.manifest)
 
@@ -108,7 +91,8 @@ def replace_folder(staged: Path, target: Path) -> None:
     """Move a fully written `staged` folder to `target`; the old index is removed only once the new one is there."""
     if not _is_index_or_empty(target):
         shutil.rmtree(staged, ignore_errors=True)
-        raise IndexMismatchError(f"{target} exists and is not an index: choose another folder with --index")
+        detail = f"{target} exists and is not an index"
+        raise IndexMismatchError(f"{detail}: choose another folder with --index", "not_an_index", detail)
     retired = target.with_name(target.name + ".old")
     shutil.rmtree(retired, ignore_errors=True)
     if target.exists():
@@ -128,7 +112,7 @@ def recover(target: Path) -> None:
             log.warning("restored the previous index in %s after an interrupted build", target)
 
 
-def read_manifest(folder: Path) -> dict[str, Any]:
+def read_manifest(folder: Path) -> Manifest:
     """Return the manifest of the index in `folder`, or raise with what to do."""
     recover(folder)
     path = folder / "manifest.json"
@@ -137,94 +121,23 @@ def read_manifest(folder: Path) -> dict[str, Any]:
             raise index_damaged(folder, "manifest.json is missing")
         raise IndexMissingError(f"no index in {folder}: {REBUILD}")
     try:
-        manifest = json.loads(path.read_bytes().decode("utf-8"))
+        data = json.loads(path.read_bytes().decode("utf-8"))
     except (OSError, ValueError, RecursionError):
         raise index_damaged(folder, "manifest.json is not readable JSON") from None
-    if not isinstance(manifest, dict):
-        raise index_damaged(folder, "manifest.json is not a JSON object")
-    checksum = manifest.get("checksum")
-    if checksum is not None and checksum != manifest_checksum(manifest):
-        raise index_damaged(folder, "manifest.json does not match its checksum")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"the index in {folder} has format {manifest.get('format_version')}, this version reads "
-            f"{FORMAT_VERSION}: {REBUILD}"
-        )
-    if checksum is None:
-        raise index_damaged(folder, "manifest.json carries no checksum")
-    _check_shape(manifest, folder)
-    return manifest
+    return Manifest.from_json(data, folder)
 
 
-# The manifest's parts a load and a question read, with their JSON types.
-_PARTS = {"settings": dict, "model": dict, "dense": dict, "counts": dict, "files": dict, "articles": list, "skipped": list}
-
-
-def _check_shape(manifest: dict[str, Any], folder: Path) -> None:
-    """Raise the damaged error unless the manifest's parts have the types loading and answering rely on."""
-
-    def ints(value: Any, n: int) -> bool:
-        return isinstance(value, list) and len(value) == n and all(type(v) is int and v >= 0 for v in value)
-
-    for key, kind in _PARTS.items():
-        if not isinstance(manifest.get(key), kind):
-            raise index_damaged(folder, f"manifest.json's {key} is not a JSON {'object' if kind is dict else 'array'}")
-    counts, model = manifest["counts"], manifest["model"]
-    problems = [
-        not ints([counts.get("articles"), counts.get("chunks"), counts.get("sentences")], 3) and "counts",
-        not (isinstance(model.get("name"), str) and type(model.get("dimension")) is int) and "model",
-        not isinstance(manifest["dense"].get("faiss"), str) and "dense",
-    ]
-    for entry in manifest["articles"]:
-        if not (isinstance(entry, dict) and all(isinstance(entry.get(k), str) for k in ("file", "title", "sha256"))
-                and ints(entry.get("chunks"), 2) and ints(entry.get("sentences"), 2)):
-            problems.append("articles")
-            break
-    for entry in manifest["skipped"]:
-        if not (isinstance(entry, dict) and isinstance(entry.get("file"), str)):
-            problems.append("skipped")
-            break
-    wrong = [p for p in problems if p]
-    if wrong:
-        raise index_damaged(folder, f"manifest.json's {wrong[0]} do not have the types the build writes")
-
-
-def check_compatible(manifest: dict[str, Any], settings: Settings, folder: Path) -> None:
+def check_compatible(manifest: Manifest, settings: Settings, folder: Path) -> None:
     """Raise IndexMismatchError naming the first setting the index was built differently with."""
-    built = manifest.get("settings", {})
+    built = manifest.settings
     for key, wanted in build_settings(settings).items():
         if built.get(key) != wanted:
+            detail = f"the index in {folder} was built with {key}={built.get(key)!r}, settings ask for {wanted!r}"
             raise IndexMismatchError(
-                f"the index in {folder} was built with {key}={built.get(key)!r}, settings ask for {wanted!r}: "
-                f"{REBUILD} (or set RAG_{key.upper()}={built.get(key)})"
+                f"{detail}: {REBUILD} (or set RAG_{key.upper()}={built.get(key)})",
+                "model" if key == "embed_model" else "settings",
+                detail,
             )
-
-
-# What a damaged file can make numpy, scipy, zipfile or FAISS raise while it is read.
-_UNREADABLE = (
-    OSError, ValueError, EOFError, SyntaxError, OverflowError, MemoryError, TypeError, KeyError, IndexError,
-    AttributeError, RuntimeError, RecursionError, zipfile.BadZipFile, tokenize.TokenError,
-)
-
-
-@contextmanager
-def _reading(folder: Path, name: str) -> Iterator[None]:
-    """Turn any error from reading `name` into the damaged error (the library's own errors pass unchanged)."""
-    try:
-        yield
-    except RagError:
-        raise
-    except _UNREADABLE as error:
-        raise index_damaged(folder, f"{name} cannot be read ({type(error).__name__})") from None
-
-
-def _matrix(folder: Path, name: str, dtype: type, dimension: int) -> np.ndarray:
-    """Return the memory-mapped (rows × dimension) matrix `name`, or raise the damaged error."""
-    with _reading(folder, name):
-        matrix = np.load(folder / name, mmap_mode="r", allow_pickle=False)
-    if matrix.dtype != dtype or matrix.ndim != 2 or matrix.shape[1] != dimension:
-        raise index_damaged(folder, f"{name} holds {matrix.dtype} {matrix.shape}, not {np.dtype(dtype)} rows of {dimension}")
-    return matrix
 
 
 def load_index(settings: Settings, verify_all: bool = False) -> Index:
@@ -238,32 +151,28 @@ def load_index(settings: Settings, verify_all: bool = False) -> Index:
     manifest = read_manifest(folder)
     check_compatible(manifest, settings, folder)
     health = IndexHealth(folder)
-    verify_files(folder, FILES, manifest["files"], None if verify_all else settings.index_verify_bytes, health)
-    counts = manifest["counts"]
-    dimension = manifest["model"]["dimension"]
-    with _reading(folder, "chunks.jsonl"):
-        chunks = LazyRows(folder / "chunks.jsonl", partial(_chunk, counts["sentences"]), health)
-    with _reading(folder, "sentences.jsonl"):
+    verify_files(folder, FILES, manifest.files, None if verify_all else settings.index_verify_bytes, health)
+    counts = manifest.counts
+    with reading(folder, "chunks.jsonl"):
+        chunks = LazyRows(folder / "chunks.jsonl", partial(_chunk, counts.sentences), health)
+    with reading(folder, "sentences.jsonl"):
         sentences = LazyRows(folder / "sentences.jsonl", _sentence, health)
     for rows in (chunks, sentences):
         if len(rows):  # a row of another shape shows now, not at the first question
             rows[0], rows[-1]
-    vectors = _matrix(folder, "vectors.npy", np.float32, dimension)
-    sentence_vectors = _matrix(folder, "sentence_vectors.npy", np.float16, dimension)
-    with _reading(folder, "dense.faiss"):
-        dense = load_dense(folder / "dense.faiss", manifest["dense"], counts["chunks"], dimension)
-    with _reading(folder, "lexical.npz"):
+    vectors = open_vectors(folder, manifest.dense, counts.chunks, counts.sentences, manifest.model.dimension, settings)
+    with reading(folder, "lexical.npz"):
         lexical = LexicalIndex.load(folder, settings.bm25_k1, settings.bm25_b)
     sizes = {
-        "chunks": (len(chunks), vectors.shape[0], dense.ntotal, lexical.weights.shape[0]),
-        "sentences": (len(sentences), sentence_vectors.shape[0]),
+        "chunks": ((len(chunks), len(vectors), lexical.weights.shape[0]), counts.chunks),
+        "sentences": ((len(sentences),), counts.sentences),
     }
-    for name, found in sizes.items():
-        if len(set(found)) != 1 or found[0] != counts[name]:
-            raise index_damaged(folder, f"{name} counts {found} disagree with the manifest's {counts[name]}")
-    if manifest.get("package_version") != __version__:
-        log.info("index written by rag %s, running %s", manifest.get("package_version"), __version__)
-    return Index(folder, manifest, chunks, sentences, vectors, sentence_vectors, dense, lexical, health)
+    for name, (found, wanted) in sizes.items():
+        if len(set(found)) != 1 or found[0] != wanted:
+            raise index_damaged(folder, f"{name} counts {found} disagree with the manifest's {wanted}")
+    if manifest.package_version != __version__:
+        log.info("index written by rag %s, running %s", manifest.package_version, __version__)
+    return Index(folder, manifest, chunks, sentences, vectors, lexical, health)
 
 
 def _fields(row: dict[str, Any], kinds: dict[str, type], lists: dict[str, type], optional: set[str]) -> None:

@@ -6,7 +6,6 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.index.vectors.faiss_index import nearest
 from rag.records import Hit
 from rag.settings import Settings
 from rag.index.store import Index
@@ -31,7 +30,7 @@ def rrf(rankings: Sequence[Sequence[int]], weights: Sequence[float], k: int) -> 
 
 def dense_ranking(index: Index, query_vector: np.ndarray, k: int, settings: Settings) -> Ranking:
     """Return the k chunks nearest to the query vector by inner product (exact, or as the dense index finds them)."""
-    rows, scores = nearest(index.dense, index.vectors, query_vector, k, settings)
+    rows, scores = index.vectors.search(query_vector, k)
     return Ranking(tuple(rows.tolist()), tuple(scores.tolist()))
 
 
@@ -60,7 +59,7 @@ def weighted_fusion(
         return []
     dense_weight, bm25_weight, coverage_weight = weights
     ordered = np.asarray(sorted(rows), dtype=np.int64)
-    dense = np.asarray(index.vectors[ordered], dtype=np.float32) @ query_vector.astype(np.float32)
+    dense = index.vectors.passage_vectors(ordered) @ query_vector.astype(np.float32)
     bm25 = index.lexical.row_scores(ordered, query_tokens)
     coverage = index.lexical.row_coverage(ordered, index.lexical.term_weights(query_tokens))
     score = (

@@ -86,16 +86,15 @@ def ready_assistant(service: Service) -> Assistant:
 def index_summary(assistant: Assistant) -> dict[str, Any]:
     """Return what a health check shows of the manifest: model, counts, build time, index type."""
     manifest = assistant.index.manifest
-    counts = manifest.get("counts", {})
     return {
-        "model": manifest.get("model", {}).get("name"),
-        "dimension": manifest.get("model", {}).get("dimension"),
-        "articles": counts.get("articles"),
-        "chunks": counts.get("chunks"),
-        "sentences": counts.get("sentences"),
-        "built_at": manifest.get("built_at"),
-        "format_version": manifest.get("format_version"),
-        "dense": manifest.get("dense"),
+        "model": manifest.model.name,
+        "dimension": manifest.model.dimension,
+        "articles": manifest.counts.articles,
+        "chunks": manifest.counts.chunks,
+        "sentences": manifest.counts.sentences,
+        "built_at": manifest.built_at,
+        "format_version": manifest.format_version,
+        "dense": manifest.dense,
     }
 
 

@@ -5,10 +5,15 @@ of every 8-bit code; and if even that misses, the exact index.
 
 Graph and scan candidates are re-scored exactly from the memory-mapped float32 vectors, so only which
 passages are found can differ from exact search, never their scores or order. Every kind loads memory-mapped.
+
+`FaissVectors` is the `VectorIndex` (rag/index/vectors/base.py) over these files: vectors.npy (float32 passage
+vectors), sentence_vectors.npy (float16 sentence vectors) and dense.faiss.
 """
 from __future__ import annotations
 
 import logging
+import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +21,11 @@ import faiss
 import numpy as np
 
 from rag.errors import index_damaged
+from rag.index.integrity import reading
 from rag.index.vectors.probes import data_like, evenly_spaced, exact_top
 from rag.settings import Settings
 
-__all__ = ["APPROXIMATE", "EXACT", "SCAN", "RecallCheck", "build_dense", "exact_top", "graph_index", "load_dense",
+__all__ = ["APPROXIMATE", "EXACT", "SCAN", "FaissVectors", "RecallCheck", "build_dense", "build_faiss", "exact_top", "graph_index", "load_dense", "open_faiss",
            "nearest", "recall_at", "scan_index", "tune_graph"]
 
 log = logging.getLogger(__name__)
@@ -33,6 +39,9 @@ TRAIN_SAMPLE = 65_536
 ADD_BLOCK = 65_536
 # Questions of each probe kind a build measures recall@10 with.
 RECALL_QUERIES = 200
+# Evenly spaced sentence vectors held in memory as the corpus's background similarity (rag/answer/decide.py).
+SENTENCE_SAMPLE = 1024
+FILES = ("vectors.npy", "sentence_vectors.npy", "dense.faiss")
 
 
 def _add(index: faiss.Index, vectors: np.ndarray) -> faiss.Index:
@@ -202,3 +211,96 @@ def recall_at(index: faiss.Index, vectors: np.ndarray, queries: np.ndarray, sett
     if len(queries) == 0 or index.ntotal == 0:
         return 1.0
     return _recall(index, vectors, np.asarray(queries, dtype=np.float32), exact_top(vectors, queries, k), settings)
+
+
+class FaissVectors:
+    """The `VectorIndex` over a FAISS index and the float32 passage / float16 sentence matrices (memory-mapped
+    once loaded); searches with the settings it was built or opened with."""
+
+    files = FILES
+
+    def __init__(self, dense: faiss.Index, record: dict[str, Any], vectors: np.ndarray, sentences: np.ndarray,
+                 settings: Settings) -> None:
+        self._dense = dense
+        self._record = record
+        self._vectors = vectors
+        self._sentences = sentences
+        self._settings = settings
+
+    def __len__(self) -> int:
+        return int(self._vectors.shape[0])
+
+    @property
+    def dimension(self) -> int:
+        return int(self._vectors.shape[1])
+
+    @property
+    def faiss_index(self) -> faiss.Index:
+        """Return the FAISS index itself (for benchmarks of this implementation only)."""
+        return self._dense
+
+    def search(self, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return nearest(self._dense, self._vectors, query_vector, k, self._settings)
+
+    def passage_vectors(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self._vectors[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
+
+    def sentence_vectors(self, ids: np.ndarray) -> np.ndarray:
+        return np.asarray(self._sentences[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
+
+    @cached_property
+    def _sample(self) -> np.ndarray:
+        step = max(1, len(self._sentences) // SENTENCE_SAMPLE)
+        return np.asarray(self._sentences[::step][:SENTENCE_SAMPLE], dtype=np.float32)
+
+    def sentence_sample(self) -> np.ndarray:
+        return self._sample
+
+    def exact_top(self, queries: np.ndarray, k: int) -> np.ndarray:
+        """Return each query's exact top k rows by brute force (for benchmarks of recall)."""
+        return exact_top(self._vectors, np.asarray(queries, dtype=np.float32), k)
+
+    def record(self) -> dict[str, Any]:
+        return dict(self._record)
+
+    def save(self, folder: Path) -> None:
+        for name, matrix, dtype in (("vectors.npy", self._vectors, np.float32),
+                                    ("sentence_vectors.npy", self._sentences, np.float16)):
+            # A matrix already memory-mapped from this very file (a synthetic index writes them in place) stays.
+            target = folder / name
+            mapped = getattr(matrix, "filename", None) if isinstance(matrix, np.memmap) else None
+            if not (mapped and target.exists() and os.path.samefile(mapped, target)):
+                np.save(folder / name, np.asarray(matrix, dtype=dtype), allow_pickle=False)
+        faiss.write_index(self._dense, str(folder / "dense.faiss"))
+
+
+def build_faiss(chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, settings: Settings) -> FaissVectors:
+    """Return the FAISS vector index of these passage and sentence vectors (the sentences also probe its recall)."""
+    dense, record = build_dense(chunk_vectors, settings, probes=sentence_vectors)
+    return FaissVectors(dense, record, chunk_vectors, sentence_vectors, settings)
+
+
+def _matrix(folder: Path, name: str, dtype: type, dimension: int) -> np.ndarray:
+    """Return the memory-mapped (rows × dimension) matrix `name`, or raise the damaged error."""
+    with reading(folder, name):
+        matrix = np.load(folder / name, mmap_mode="r", allow_pickle=False)
+    if matrix.dtype != dtype or matrix.ndim != 2 or matrix.shape[1] != dimension:
+        raise index_damaged(folder, f"{name} holds {matrix.dtype} {matrix.shape}, not {np.dtype(dtype)} rows of {dimension}")
+    return matrix
+
+
+def open_faiss(folder: Path, record: dict[str, Any], chunks: int, sentences: int, dimension: int,
+               settings: Settings) -> FaissVectors:
+    """Return the FAISS vector index in `folder`, memory-mapped, after checking it against the manifest's record
+    and counts; raise the damaged error otherwise."""
+    vectors = _matrix(folder, "vectors.npy", np.float32, dimension)
+    sentence_vectors = _matrix(folder, "sentence_vectors.npy", np.float16, dimension)
+    if not isinstance(record.get("faiss"), str):
+        raise index_damaged(folder, "manifest.json's dense do not have the types the build writes")
+    with reading(folder, "dense.faiss"):
+        dense = load_dense(folder / "dense.faiss", record, chunks, dimension)
+    for name, found, wanted in (("chunks", (vectors.shape[0], dense.ntotal), chunks),
+                                ("sentences", (sentence_vectors.shape[0],), sentences)):
+        if len(set(found)) != 1 or found[0] != wanted:
+            raise index_damaged(folder, f"{name} counts {found} disagree with the manifest's {wanted}")
+    return FaissVectors(dense, record, vectors, sentence_vectors, settings)

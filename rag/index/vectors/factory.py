@@ -1,0 +1,52 @@
+"""Pick the `VectorIndex` implementation named by `settings.vector_store`, to build one or open a saved one."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.errors import RagError
+from rag.index.vectors.base import VectorIndex
+from rag.settings import Settings
+
+# The implementations `settings.vector_store` can name.
+STORES = ("faiss",)
+
+
+class VectorStoreError(RagError, ValueError):
+    """The settings name a vector store this version does not have."""
+
+
+def check_store(settings: Settings) -> str:
+    """Return the vector store the settings name, or raise the one-line error when this version has no such store."""
+    if settings.vector_store not in STORES:
+        raise VectorStoreError(
+            f"no vector store {settings.vector_store!r}: set RAG_VECTOR_STORE to one of {', '.join(STORES)}"
+        )
+    return settings.vector_store
+
+
+def vector_files(settings: Settings) -> tuple[str, ...]:
+    """Return the files the vector store writes into an index folder."""
+    check_store(settings)
+    from rag.index.vectors.faiss_index import FILES
+
+    return FILES
+
+
+def build_vectors(chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, settings: Settings) -> VectorIndex:
+    """Return a new vector index over these passage vectors (row i = chunk i) and sentence vectors (row i = sentence i)."""
+    check_store(settings)
+    from rag.index.vectors.faiss_index import build_faiss
+
+    return build_faiss(chunk_vectors, sentence_vectors, settings)
+
+
+def open_vectors(folder: Path, record: dict[str, Any], chunks: int, sentences: int, dimension: int,
+                 settings: Settings) -> VectorIndex:
+    """Return the vector index saved in `folder`, checked against the manifest's `record` and counts."""
+    check_store(settings)
+    from rag.index.vectors.faiss_index import open_faiss
+
+    return open_faiss(folder, record, chunks, sentences, dimension, settings)
