@@ -141,6 +141,7 @@ def test_a_loaded_graph_searches_with_the_efsearch_its_manifest_records(tmp_path
 
 
 def test_the_faiss_vector_store_is_a_vector_index_that_saves_opens_and_searches_exactly(tmp_path):
+    from rag.index.manifest import Counts
     from rag.index.vectors.base import VectorIndex
     from rag.index.vectors.factory import build_vectors, open_vectors
 
@@ -150,7 +151,7 @@ def test_the_faiss_vector_store_is_a_vector_index_that_saves_opens_and_searches_
     built = build_vectors(vectors, sentences, settings)
     assert isinstance(built, VectorIndex) and len(built) == 3000 and built.dimension == 32
     built.save(tmp_path)
-    opened = open_vectors(tmp_path, built.record(), 3000, len(sentences), 32, settings)
+    opened = open_vectors(tmp_path, built.record(), Counts(1, 3000, len(sentences)), 32, settings)
     for query in queries[:10]:
         rows, scores = opened.search(query, 10)
         assert np.array_equal(rows, built.search(query, 10)[0])

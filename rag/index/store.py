@@ -34,10 +34,11 @@ FILES = ("chunks.jsonl", "chunks.offsets.npy", "sentences.jsonl", "sentences.off
 
 @dataclass(frozen=True)
 class Index:
-    """Everything a question needs, loaded from an index folder. Row i of every array is chunk i.
+    """Everything a question needs, loaded from an index folder. Row i of `chunks`, of the passage vectors and of
+    the lexical weights is chunk i; row i of `sentences` and of the sentence vectors is sentence i.
 
-    Loading reads no rows: `chunks` and `sentences` parse a row when it is asked for, and the vectors and
-    the dense index are opened without reading them (FAISS memory-maps them), so a question touches only its candidates. `health` says whether a
+    Loading reads no rows: `chunks` and `sentences` parse a row when it is asked for, and the vector store is
+    opened without reading its vectors, so a question touches only its candidates. `health` says whether a
     check after loading (a row that does not parse, a file's background hash) found the index damaged; the
     rows ask it before every read, so every question after that raises the damaged error.
     """
@@ -160,7 +161,7 @@ def load_index(settings: Settings, verify_all: bool = False) -> Index:
     for rows in (chunks, sentences):
         if len(rows):  # a row of another shape shows now, not at the first question
             rows[0], rows[-1]
-    vectors = open_vectors(folder, manifest.dense, counts.chunks, counts.sentences, manifest.model.dimension, settings)
+    vectors = open_vectors(folder, manifest.dense, counts, manifest.model.dimension, settings)
     with reading(folder, "lexical.npz"):
         lexical = LexicalIndex.load(folder, settings.bm25_k1, settings.bm25_b)
     sizes = {

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import RagError
+from rag.index.manifest import Counts
 from rag.index.vectors.base import VectorIndex
 from rag.settings import Settings
 
@@ -43,10 +44,10 @@ def build_vectors(chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, setti
     return build_faiss(chunk_vectors, sentence_vectors, settings)
 
 
-def open_vectors(folder: Path, record: dict[str, Any], chunks: int, sentences: int, dimension: int,
-                 settings: Settings) -> VectorIndex:
-    """Return the vector index saved in `folder`, checked against the manifest's `record` and counts."""
+def open_vectors(folder: Path, record: dict[str, Any], counts: Counts, dimension: int, settings: Settings) -> VectorIndex:
+    """Return the vector index saved in `folder`, checked against the manifest's `record` (its `dense` part),
+    its counts of chunks and sentences and the model's dimension."""
     check_store(settings)
     from rag.index.vectors.faiss_index import open_faiss
 
-    return open_faiss(folder, record, chunks, sentences, dimension, settings)
+    return open_faiss(folder, record, counts.chunks, counts.sentences, dimension, settings)
