@@ -345,6 +345,8 @@ def test_with_a_token_the_widget_answers_with_the_wikis_session_only(servers, wi
         page = open_page(wiki + "?" + urlencode({"app": guarded, "session": session}), "zh-CN", wait_ready=False)
         page.get_by_role("button", name="问问资料").click()
         frame = page.frame_locator("#rag-widget iframe")
+        # The widget's script labels its button once it has read its session: ask only then, as a person would.
+        expect(frame.locator("#rag-send")).to_have_text("发送")
         frame.locator("#rag-question").fill("Adobe股价在Sora发布后怎么样了？")
         frame.locator("#rag-question").press("Enter")
         answer = frame.locator(".rag-answer").last
