@@ -119,6 +119,10 @@ class RetrievalSettings:
     # every core.
     question_threads: int = 1
 
+    # Milliseconds the server waits to gather questions into one forward pass, only while others are being
+    # embedded (a question alone never waits): a few, since under load they arrive within milliseconds of each other.
+    question_batch_window_ms: float = 2.0
+
     # "weighted": dense_weight * z-scored cosine + lexical_weight * max-normalised BM25
     #   + coverage_weight * share of the question's idf mass present; "rrf": weighted reciprocal rank fusion.
     # Weights chosen by measurement on the public gold questions, stable across chunk sizes (docs/quality.md).

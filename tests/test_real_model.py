@@ -14,6 +14,7 @@ from rag.answer.assistant import Assistant
 from rag.eval.runs import answer_all
 from rag.settings import load_settings
 
+from bench.load import QUESTIONS as LOAD_QUESTIONS
 from support import SEEDS
 
 GOLD = Path(__file__).resolve().parents[2] / "shared" / "eval" / "gold_public.jsonl"
@@ -126,3 +127,24 @@ def test_bfloat16_arithmetic_keeps_the_float32_vectors(real):
     _, pooled = mixed.encode_with_spans(texts[:1], [[(0, 20)]])
     _, reference = plain.encode_with_spans(texts[:1], [[(0, 20)]])
     assert float(pooled[0][0] @ reference[0][0]) > 0.9999
+
+
+def test_questions_embedded_in_one_batch_keep_their_vectors_and_answers(real):
+    # A server embeds the questions that arrive together in one pass (rag/embedding/batching.py): padded to
+    # the longest and multiplied with other rounding, each vector stays its own, and so does each answer.
+    questions = list(LOAD_QUESTIONS) + ["What is Sora?", "Sora"]
+    alone = np.concatenate([real.embedder.encode_queries([q]) for q in questions])
+    together = real.embedder.encode_queries(questions)
+    assert float(np.min(np.sum(alone * together, axis=1))) > 0.9999
+
+    class Batched:
+        name, dimension = real.embedder.name, real.embedder.dimension
+        query_prompt, passage_prompt = real.embedder.query_prompt, real.embedder.passage_prompt
+
+        def encode_queries(self, texts):
+            return together[[questions.index(t) for t in texts]]
+
+    batched = Assistant(real.settings, real.index, Batched(), real.tokenizer)
+    for question in questions:
+        mine, theirs = real.ask(question), batched.ask(question)
+        assert (theirs.text, theirs.citations, theirs.refused) == (mine.text, mine.citations, mine.refused), question

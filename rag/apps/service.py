@@ -8,15 +8,22 @@ from typing import Callable
 from rag.apps.console import build_if_needed
 from rag.errors import RagError
 from rag.answer.assistant import Assistant
+from rag.embedding import load_embedder
+from rag.embedding.batching import BatchingEmbedder
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def build_and_load(settings: Settings) -> Assistant:
-    """Return the assistant, after building or updating the index when it is missing or stale (progress on stderr)."""
+    """Return the assistant, after building or updating the index when it is missing or stale (progress on stderr).
+
+    Its questions are embedded in batches: a server answers many people at once, and the questions that
+    arrive together share one forward pass of the model (rag/embedding/batching.py).
+    """
     build_if_needed(settings)
-    return Assistant.load(settings)
+    embedder = BatchingEmbedder(load_embedder(settings), settings.retrieval.question_batch_window_ms / 1000)
+    return Assistant.load(settings, embedder)
 
 
 class Service:
