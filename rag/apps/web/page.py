@@ -14,8 +14,9 @@ from rag.apps.web.view import panel_placeholder_html, status_html
 ASSETS = Path(__file__).resolve().parent / "assets"
 I18N = gr.I18n(**i18n_tables())
 # Questions answered at once; the rest wait in the queue in order. An answer is mostly the pauses of
-# streaming it in, so several in flight keep the cores busy without crowding them (docs/decisions.md).
-CONCURRENCY = 8
+# streaming it in, and the questions in flight together are embedded in one forward pass
+# (rag/embedding/batching.py): more in flight make bigger batches, not a crowd (docs/decisions.md).
+CONCURRENCY = 20
 EXAMPLES = (
     "Adobe股价在Sora发布后怎么样了？",
     "Sora是在哪一天发布的？",
