@@ -2,7 +2,7 @@
 
 Usage (with the server running, e.g. `RAG_RATE_LIMIT_PER_MINUTE=0 python app.py --port 7861`):
 
-    python -m bench.load --url http://127.0.0.1:7861/ --clients 20 --questions 300 [--token T] [-o load.json]
+    python -m bench.load --url http://127.0.0.1:7861/ --clients 20 --questions 300 [--token T] [--pid PID] [-o load.json]
     python -m bench.load --url http://127.0.0.1:7861/ --mode gradio     # the page's /gradio_api/call/answer
 
 First every distinct question is asked once, alone, one after another: that is each question's reference
