@@ -78,6 +78,25 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def eval_sets(items: Sequence[str], settings: Settings) -> list[Any]:
+    """Return the question sets named on the command line: `GOLD` (over --corpus/--index) or `GOLD=CORPUS=INDEX`."""
+    from rag.eval.runs import EvalSet
+
+    sets, names = [], set()
+    for item in items:
+        parts = item.split("=")
+        if len(parts) not in (1, 3) or not all(parts):
+            raise RagError(f"cannot read the set {item!r}: write GOLD.jsonl, or GOLD.jsonl=CORPUS_DIR=INDEX_DIR")
+        gold = Path(parts[0])
+        own = settings if len(parts) == 1 else settings.with_overrides(corpus_dir=Path(parts[1]), index_dir=Path(parts[2]))
+        name = gold.stem if gold.stem not in names else f"{gold.parent.name}-{gold.stem}"
+        while name in names:
+            name += "+"
+        names.add(name)
+        sets.append(EvalSet(name, gold, own))
+    return sets
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.compare:
         from rag.eval.report import compare_runs
@@ -86,12 +105,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 0
     if not args.questions:
         raise RagError("name a question file: python -m rag eval GOLD.jsonl [-o DIR]")
-    from rag.eval.runs import run_eval
+    from rag.eval.runs import run_eval, run_eval_sets
 
-    run = run_eval(_settings(args), Path(args.questions), Path(args.output) if args.output else None,
-                   progress_bar("answering", unit="q"))
-    print(run.describe())
-    return 1 if _report_errors(Path(args.questions).name, run.errors) else 0
+    settings = _settings(args)
+    output = Path(args.output) if args.output else None
+    if len(args.questions) == 1 and "=" not in args.questions[0]:
+        run = run_eval(settings, Path(args.questions[0]), output, progress_bar("answering", unit="q"))
+        print(run.describe())
+        return 1 if _report_errors(Path(args.questions[0]).name, run.errors) else 0
+    sets = eval_sets(args.questions, settings)
+    multi = run_eval_sets(sets, output, progress_bar("answering", unit="q"))
+    print(multi.describe())
+    failed = sum(_report_errors(s.questions.name, one.errors) for s, (_, one) in zip(sets, multi.sets))
+    return 1 if failed else 0
 
 
 def cmd_session(args: argparse.Namespace) -> int:
@@ -145,9 +171,10 @@ def parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=cmd_batch)
 
-    p = sub.add_parser("eval", help="answer and score a gold question file; write metrics and a report")
-    p.add_argument("questions", nargs="?")
-    p.add_argument("-o", "--output", help="run folder (default: runs/<timestamp>)")
+    p = sub.add_parser("eval", help="answer and score gold question files; write metrics and a report per set")
+    p.add_argument("questions", nargs="*", metavar="GOLD",
+                   help="gold question file(s), each over --corpus/--index or written GOLD=CORPUS_DIR=INDEX_DIR")
+    p.add_argument("-o", "--output", help="run folder (default: runs/<timestamp>; one sub-folder per set when several)")
     p.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="compare two run folders")
     common(p)
     p.set_defaults(func=cmd_eval)

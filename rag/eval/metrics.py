@@ -21,7 +21,7 @@ from rag.errors import RagError
 logger = logging.getLogger(__name__)
 
 CONTEXT_CHARS = 1500  # README ctx_*@1500c: what fits in an answer panel or an LLM prompt
-ANSWER_PREFIX_CHARS = 300  # README answer_keyword_recall@300c: keywords must come this early
+ANSWER_PREFIX_CHARS = 300  # README answer_keyword_recall@300c / answer_contains@300c: the answer must come this early
 MRR_DEPTH = 10  # README mrr@10
 _WHITESPACE = re.compile(r"\s+")
 _TAG = re.compile(r"<[^>]+>")
@@ -51,6 +51,12 @@ class Question:
     evidence: tuple[tuple[str, str], ...] = ()  # (file relative to the corpus folder, quote)
     type: str | None = None
     line: int = field(default=0, compare=False)  # where the question file holds it (0: not read from a file)
+    alternatives: tuple[str, ...] = ()  # every accepted answer: a correct answer contains any one of them
+
+    @property
+    def accepted(self) -> tuple[str, ...]:
+        """Return the accepted answers: the gold `alternatives`, else its keywords."""
+        return self.alternatives or self.keywords
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,7 @@ class QuestionScore:
     keywords_found: tuple[str, ...] = ()
     keywords_missing: tuple[str, ...] = ()
     keyword_recall_at_300c: float | None = None
+    answer_contains_at_300c: bool | None = None
     citations: int = 0
     citations_valid: int = 0
     problems: tuple[str, ...] = ()
@@ -132,6 +139,7 @@ class Metrics:
     ctx_hit_at_1500c: float | None
     ctx_recall_at_1500c: float | None
     answer_keyword_recall_at_300c: float | None
+    answer_contains_at_300c: float | None
     answer_chars_median: float | None
     answer_chars_mean: float | None
     refusal_on_unanswerable: float | None
@@ -252,9 +260,12 @@ def _question_from_row(row: Mapping[str, Any], line_no: int) -> Question:
         raise _RowProblem(line_no, "missing 'question'", "give every question its text under 'question'")
     qtype = str(row.get("type") or "").strip() or None
     keywords = tuple(_parse_list(row.get("keywords"), "keywords", line_no))
+    alternatives = tuple(_parse_list(row.get("alternatives"), "alternatives", line_no))
     evidence = tuple(_parse_list(row.get("evidence"), "evidence", line_no))
     if not all(isinstance(k, str) for k in keywords):
         raise _RowProblem(line_no, "'keywords' holds a non-string", 'write keywords as ["…", "…"] or a|b')
+    if not all(isinstance(a, str) for a in alternatives):
+        raise _RowProblem(line_no, "'alternatives' holds a non-string", 'write alternatives as ["…", "…"] or a|b')
     if not all(isinstance(e, dict) and isinstance(e.get("file"), str) and isinstance(e.get("quote"), str)
                for e in evidence):
         raise _RowProblem(line_no, "'evidence' is malformed", 'write evidence as [{"file": "…", "quote": "…"}]')
@@ -268,7 +279,7 @@ def _question_from_row(row: Mapping[str, Any], line_no: int) -> Question:
     return Question(id=str(qid).strip(), question=text.strip(), answerable=answerable,
                     answer=str(answer) if answer not in (None, "") else None, keywords=keywords,
                     evidence=tuple((PurePosixPath(e["file"].replace("\\", "/")).as_posix(), e["quote"])
-                                   for e in evidence), type=qtype, line=line_no)
+                                   for e in evidence), type=qtype, line=line_no, alternatives=alternatives)
 
 
 def _parse_list(value: Any, name: str, line_no: int) -> list[Any]:
@@ -398,6 +409,12 @@ def _keywords(question: Question, answer: str, problems: list[str]) -> dict[str,
                 keyword_recall_at_300c=len(found) / len(question.keywords))
 
 
+def _contains(question: Question, answer: str, refused: bool) -> bool:
+    """Return whether a non-declined answer holds an accepted answer within its first ANSWER_PREFIX_CHARS."""
+    head = normalize(answer[:ANSWER_PREFIX_CHARS])
+    return not refused and any(normalize(a) and normalize(a) in head for a in question.accepted)
+
+
 def score_question(question: Question, result: Mapping[str, Any], corpus_parent: Path,
                    sources: SourceFiles | None = None) -> QuestionScore:
     """Return every per-question number and what went wrong for one pipeline result."""
@@ -414,6 +431,8 @@ def score_question(question: Question, result: Mapping[str, Any], corpus_parent:
     if question.answerable and question.keywords and question.type != "english":
         # a refusal already says why the keywords are missing: score them, don't list them
         parts.update(_keywords(question, answer, [] if refused else problems))
+    if question.answerable and question.accepted:
+        parts["answer_contains_at_300c"] = _contains(question, answer, refused)
     citations = list(result.get("citations") or [])
     citation_problems = [p for p in (check_citation(c, sources) for c in citations) if p]
     latency = result.get("latency_ms")
@@ -460,6 +479,7 @@ def aggregate(scores: Sequence[QuestionScore]) -> Metrics:
         **{name: _mean(getattr(s, name) for s in scores) for name in _SHARED_FIELDS},
         mrr_at_10=_mean(s.rr_at_10 for s in scores),
         answer_keyword_recall_at_300c=_mean(s.keyword_recall_at_300c for s in scores),
+        answer_contains_at_300c=_mean(s.answer_contains_at_300c for s in scores),
         answer_chars_median=float(statistics.median(answered)) if answered else None,
         answer_chars_mean=_mean(answered),
         refusal_on_unanswerable=_mean(s.refused for s in scores if s.answerable is False),

@@ -19,14 +19,15 @@ METRICS_FILE, QUESTIONS_FILE, HTML_FILE = "metrics.json", "questions.jsonl", "re
 # (label, Metrics field) for the terminal table; shares print as 0.00, the rest as whole numbers
 TABLE_COLUMNS = (("n", "questions"), ("hit@1", "hit_at_1"), ("hit@5", "hit_at_5"),
                  ("mrr@10", "mrr_at_10"), ("ctx@1500c", "ctx_hit_at_1500c"),
-                 ("kw@300c", "answer_keyword_recall_at_300c"), ("refusal", "refusal_on_unanswerable"),
+                 ("kw@300c", "answer_keyword_recall_at_300c"),
+                 ("has@300c", "answer_contains_at_300c"), ("refusal", "refusal_on_unanswerable"),
                  ("false_ref", "false_refusal"), ("cite_ok", "citation_validity"),
                  ("chars", "answer_chars_median"), ("p50_ms", "latency_p50_ms"))
 CHART_METRICS = (("hit@1", "hit_at_1"), ("hit@5", "hit_at_5"), ("mrr@10", "mrr_at_10"),
                  ("ctx_hit@1500c", "ctx_hit_at_1500c"),
                  ("keyword recall@300c", "answer_keyword_recall_at_300c"),
                  ("refusal on unanswerable", "refusal_on_unanswerable"))
-TYPE_DELTAS = ("hit@5", "mrr@10", "answer_keyword_recall@300c", "refusal_on_unanswerable", "false_refusal")
+TYPE_DELTAS = ("hit@5", "mrr@10", "answer_keyword_recall@300c", "answer_contains@300c", "refusal_on_unanswerable", "false_refusal")
 CHART_COLOURS = ("#4e79a7", "#a0cbe8", "#f28e2b", "#59a14f", "#b07aa1", "#e15759")
 _WHOLE_NUMBERS = {"questions", "answerable", "unanswerable", "citations", "answer_chars_median",
                   "answer_chars_mean", "latency_p50_ms", "latency_p95_ms"}
@@ -94,6 +95,15 @@ def format_summary(summary: Summary) -> str:
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
              for row in cells]
     return "\n".join(lines)
+
+
+def format_sets(summaries: Sequence[tuple[str, Summary]]) -> str:
+    """Return a plain-text table with one row of overall metrics per question set."""
+    cells = [["set", *(label for label, _ in TABLE_COLUMNS)]]
+    cells += [[name, *(_fmt(getattr(s.overall, field), field) for _, field in TABLE_COLUMNS)] for name, s in summaries]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+                     for row in cells)
 
 
 def render_svg_chart(summary: Summary) -> str:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -11,7 +11,7 @@ from rag.errors import QuestionError
 from rag.eval.metrics import Question, QuestionFile, Summary, read_questions, score_questions, summarize
 from rag.answer.assistant import Assistant
 from rag.answer.schema import answer_to_dict
-from rag.eval.report import format_summary, write_run
+from rag.eval.report import format_sets, format_summary, write_run
 from rag.settings import Settings
 
 # Called after each answered question with (done, total).
@@ -83,18 +83,35 @@ def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
             sink.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def run_eval(settings: Settings, questions_path: Path, out_dir: Path | None, progress: Progress | None = None) -> EvalRun:
-    """Answer and score a question file; write answers, metrics, per-question records and a report.
+@dataclass(frozen=True)
+class EvalSet:
+    """One question set of an evaluation and the corpus and index it is asked over."""
 
-    Lines that are not usable questions are left out of the scores and returned as the run's errors.
-    """
-    found = read_questions(questions_path)
+    name: str
+    questions: Path
+    settings: Settings
+
+
+def settings_record(settings: Settings) -> dict[str, Any]:
+    """Return the settings as plain JSON-ready data, without secrets (the API token, the session secret)."""
+    values = {k: v for k, v in asdict(settings).items() if k not in ("api_token", "session_secret")}
+    return json.loads(json.dumps(values, default=str))  # paths and other values as the strings they print as
+
+
+def evaluate_set(eval_set: EvalSet, folder: Path, progress: Progress | None = None) -> EvalRun:
+    """Answer and score one question set into `folder`: answers, metrics, per-question records, a report, and
+    the settings and index manifest it ran with. Lines that are not usable questions are left out of the
+    scores and returned as the run's errors."""
+    settings = eval_set.settings
+    found = read_questions(eval_set.questions)
     assistant = Assistant.load(settings)
     results = answer_all(assistant, found.questions, progress)
-    folder = out_dir or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     records = in_file_order(found, results)
     write_jsonl(folder / "answers.jsonl", records)
-    files = {"answers": folder / "answers.jsonl"}
+    manifest = folder / "index-manifest.json"
+    manifest.write_text(json.dumps(assistant.index.manifest.to_json(), ensure_ascii=False, indent=2, default=str) + "\n",
+                        encoding="utf-8")
+    files = {"answers": folder / "answers.jsonl", "index manifest": manifest}
     errors = tuple(record for record in records if "error" in record)
     answered = [(q, r) for q, r in zip(found.questions, results) if "error" not in r]
     questions = [q for q, _ in answered]
@@ -103,10 +120,54 @@ def run_eval(settings: Settings, questions_path: Path, out_dir: Path | None, pro
     scores = score_questions(questions, [r for _, r in answered], settings.corpus_dir.resolve().parent)
     summary = summarize(scores)
     info = {
-        "questions_file": str(questions_path),
+        "set": eval_set.name,
+        "questions_file": str(eval_set.questions),
+        "corpus": str(settings.corpus_dir),
         "index": str(settings.index_dir),
         "model": assistant.index.manifest.model.name,
         "built_at": assistant.index.manifest.built_at,
+        "settings": settings_record(settings),
     }
     files.update(write_run(folder, questions, [r for _, r in answered], scores, summary, info))
     return EvalRun(folder, summary, files, errors, len(answered))
+
+
+def run_eval(settings: Settings, questions_path: Path, out_dir: Path | None, progress: Progress | None = None) -> EvalRun:
+    """Answer and score a question file; write answers, metrics, per-question records and a report."""
+    folder = out_dir or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    return evaluate_set(EvalSet(Path(questions_path).stem, Path(questions_path), settings), folder, progress)
+
+
+@dataclass(frozen=True)
+class MultiRun:
+    """A run over several question sets: one sub-folder each, and sets.json with each set's overall metrics."""
+
+    folder: Path
+    sets: tuple[tuple[str, EvalRun], ...]
+
+    @property
+    def errors(self) -> tuple[dict[str, Any], ...]:
+        """Return every set's error records, each naming its set."""
+        return tuple(dict(record, set=name) for name, run in self.sets for record in run.errors)
+
+    def describe(self) -> str:
+        """Return the terminal text: one row of overall metrics per set, then where each set's files are."""
+        summaries = [(name, run.summary) for name, run in self.sets if run.summary]
+        lines = [format_sets(summaries)] if summaries else []
+        for name, run in self.sets:
+            if not run.summary:
+                lines.append(f"{name}: " + ("no gold fields in the question file: answers only" if run.answered
+                                            else "no question could be answered: see the errors"))
+            lines.append(f"{name}: {run.folder}")
+        lines.append(f"per-set metrics: {self.folder / 'sets.json'}")
+        return "\n".join(lines)
+
+
+def run_eval_sets(sets: Sequence[EvalSet], out_dir: Path | None, progress: Progress | None = None) -> MultiRun:
+    """Evaluate several question sets, each into its own sub-folder of the run folder, and summarise them."""
+    folder = out_dir or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    runs = tuple((s.name, evaluate_set(s, folder / s.name, progress)) for s in sets)
+    table = {name: (run.summary.overall.to_dict() if run.summary else None) for name, run in runs}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sets.json").write_text(json.dumps(table, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return MultiRun(folder, runs)
