@@ -109,15 +109,15 @@ class Draft:
     citations: tuple[Citation, ...]
     sentences: tuple[Sentence, ...]
     best_similarity: float | None  # the best candidate sentence's cosine to the question, None when there was none
+    similarities: tuple[float, ...] = ()  # every candidate sentence's cosine to the question (empty: not known)
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether the articles hold the answer: the confidence, the verdict, and what a decline should say."""
+    """Whether the articles hold the answer: the confidence and the verdict."""
 
     confidence: float
     refused: bool
-    unbound: tuple[str, str] | None = None  # an (entity, attribute) no passage holds together, when that is why
 
 
 @dataclass(frozen=True)

@@ -139,32 +139,26 @@ class AnswerSettings:
 
     # How answers are written (rag/answer/composer.py): "extractive" quotes the articles' own sentences.
     composer: str = "extractive"
-
-    # Answer composition: sentences are drawn from this many top passages and ranked by
-    # dense similarity + sentence_lexical_weight * query-term coverage + sentence_rank_weight / passage rank.
+    # Answer composition: candidate sentences are drawn from this many top passages, scored first by
+    # dense similarity + sentence_lexical_weight * query-term coverage + sentence_rank_weight / passage rank,
+    # then ranked by the fitted model (ranking_file below).
     answer_passages: int = 5
     sentence_lexical_weight: float = 0.2
     sentence_rank_weight: float = 0.05
 
     # Answer composition: at most this many sentence blocks (a sentence with the neighbours it needs)
-    # and characters; blocks after the first must score within the margin of the best: a wider margin gives
-    # longer answers that hold more keywords (docs/decisions.md).
+    # and characters; blocks after the first must score within the fitted ranking's margin of the best.
     answer_max_blocks: int = 3
     answer_max_chars: int = 250
-    answer_score_margin: float = 0.10
-
-    # Logistic weights of the answer confidence (rag/answer/decide.py): (bias, dense z, unknown-word share,
-    # top-passage coverage) for Chinese questions, (bias, dense z) for others; and the confidence below
-    # which the bot declines. Fitted on gold + tests/data/calibration.jsonl (docs/quality.md, "Declining").
-    confidence_weights_zh: tuple[float, float, float, float] = (-1.01, 0.71, -3.11, 1.86)
-    confidence_weights_other: tuple[float, float] = (-1.5, 1.5)
-    refusal_threshold: float = 0.4
-
-    # A Chinese question asking for an attribute of a named entity ("英伟达的股价") is declined when no passage
-    # holds the two words together (rag/answer/entity_gate.py); an entity in more than this share of the passages is
-    # the corpus's topic (Sora, OpenAI) and is not checked.
-    entity_topic_share: float = 0.1
-
+    # Answer or decline (rag/answer/decide.py): a logistic model over evidence features, fitted across
+    # question sets by bench/fit_decision.py into rag/data/decision.json (how it was made is written in the
+    # file). decision_file names another such file (e.g. a leave-one-set-out fit, to measure a set it never
+    # saw); refusal_threshold above 0 replaces the fitted thresholds (0: the file's, one per question language).
+    decision_file: str = ""
+    refusal_threshold: float = 0.0
+    # The answer sentence first (rag/answer/ranking.py): a linear ranking of candidate sentences fitted by
+    # bench/fit_ranking.py into rag/data/ranking.json; ranking_file names another such file.
+    ranking_file: str = ""
     # Longest question accepted, in characters.
     max_question_chars: int = 2000
 

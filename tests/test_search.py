@@ -94,20 +94,6 @@ def test_weighted_fusion_equals_a_plain_recomputation_on_the_seeds(tmp_path):
     assert max(fused, key=fused.get) == rows[int(np.argmax(expected))]
 
 
-def test_confidence_gates_decline_questions_the_corpus_knows_nothing_of():
-    from rag.answer.decide import Signals, confidence
-
-    zh, other = (-1.42, 0.88, -3.0, 1.62), (-1.5, 1.5)
-    strong = Signals(dense_z=4.0, unknown=0.0, coverage=1.0, lexical=True, known_terms=3)
-    assert confidence(strong, zh, other) > 0.9
-    # No word of the question is used by the corpus ("Hello", "你是谁"): declined however similar it looks.
-    assert confidence(Signals(4.0, 1.0, 0.0, False, known_terms=0), zh, other) == 0.0
-    # A Chinese question none of whose words appear in the top passages.
-    assert confidence(Signals(4.0, 0.5, 0.0, True, known_terms=2), zh, other) == 0.0
-    # Worked by hand: x = -1.42 + 0.88*2 - 3.0*0.5 + 1.62*0.5 = -0.35 -> 1/(1+e^0.35) = 0.413
-    assert math.isclose(confidence(Signals(2.0, 0.5, 0.5, True, 2), zh, other), 1 / (1 + math.exp(0.35)), rel_tol=1e-9)
-
-
 def test_row_reads_give_the_full_scores_in_the_order_asked_and_coverage_of_rows_together():
     docs = [["sora", "视频"], ["股价", "adobe", "股价"], ["sora", "股价"], [], ["openai", "sora", "视频"]]
     index = build_lexical(docs, 1.2, 0.75)

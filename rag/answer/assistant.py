@@ -7,12 +7,11 @@ from typing import Sequence
 
 from rag.answer.compose import refusal_text
 from rag.answer.composer import Composer, make_composer
-from rag.answer.entity_gate import unbound_pair
-from rag.answer.decide import decide
+from rag.answer.decide import Decider, Evidence as Features, for_index, load_params
 from rag.embedding import Embedder, load_embedder
 from rag.errors import QuestionError, QuestionTooLongError
 from rag.index.lexical import Tokenizer, shared_tokenizer
-from rag.records import Answer, Turn
+from rag.records import Answer, Decision, Draft, Evidence, Turn
 from rag.retrieval.retriever import Retriever
 from rag.settings import Settings
 from rag.index.store import Index, load_index
@@ -31,7 +30,10 @@ class Assistant:
         self.tokenizer = tokenizer
         self.titles = {entry.file: entry.title for entry in index.manifest.articles}
         self.retriever = Retriever(settings, index, embedder, tokenizer)
-        self.composer: Composer = make_composer(settings, index, self.titles)
+        word_tags = tokenizer.word_tags()
+        self.composer: Composer = make_composer(settings, index, self.titles, word_tags)
+        params = for_index(load_params(settings.decision_file), settings.refusal_threshold, index.manifest.model.name)
+        self.decider = Decider(index, params, self.titles, tokenizer.tokens, word_tags)
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Assistant:
@@ -56,9 +58,10 @@ class Assistant:
             raise QuestionTooLongError(f"the question is {len(question)} characters long; the limit is {limit}: shorten it")
         return question
 
-    def unbound(self, question: str) -> tuple[str, str] | None:
-        """Return an (entity, attribute) the question asks about that no passage holds together (rag/answer/entity_gate.py)."""
-        return unbound_pair(self.tokenizer.tagged(question), self.index.lexical, self.settings.entity_topic_share)
+    def consider(self, evidence: Evidence) -> tuple[Draft, Decision, Features]:
+        """Return the draft for retrieved evidence, the decision on it and the features it rests on."""
+        draft = self.composer.compose(evidence)
+        return draft, self.decider.decide(evidence, draft), self.decider.evidence(evidence, draft)
 
     def ask(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
         """Return the answer to one question, with citations, or a decline with related passages.
@@ -74,10 +77,9 @@ class Assistant:
 
         tick = time.perf_counter()
         draft = self.composer.compose(evidence, tuple(history))
-        unbound = self.unbound(question) if evidence.chinese else None
-        decision = decide(self.index, evidence, draft, unbound, self.settings)
+        decision = self.decider.decide(evidence, draft)
         if decision.refused:
-            text, citations = refusal_text(question, decision.unbound), ()
+            text, citations = refusal_text(question), ()
         else:
             text, citations = draft.text, draft.citations
         timings["compose_ms"] = (time.perf_counter() - tick) * 1000

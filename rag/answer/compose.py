@@ -33,21 +33,29 @@ def is_chinese(text: str) -> bool:
     return bool(_CJK.search(text))
 
 
-def refusal_text(question: str, unbound: tuple[str, str] | None = None) -> str:
-    """Return the decline message in the question's language; for an entity-gate decline (rag/answer/entity_gate.py),
-    followed by why: both words are in the articles, never together."""
-    if not is_chinese(question):
-        return REFUSAL_EN
-    if unbound is None:
-        return REFUSAL_ZH
-    owner, owned = (_as_asked(question, word) for word in unbound)
-    return f"{REFUSAL_ZH}资料提到了“{owner}”，也提到了“{owned}”，但没有一处把两者放在一起。"
+def refusal_text(question: str) -> str:
+    """Return the decline message in the question's language."""
+    return REFUSAL_ZH if is_chinese(question) else REFUSAL_EN
 
 
-def _as_asked(question: str, word: str) -> str:
-    """Return `word` (lower-cased by the tokenizer) spelled as the question spells it."""
-    found = re.search(re.escape(word), unicodedata.normalize("NFKC", question), re.IGNORECASE)
-    return found.group(0) if found else word
+# A sentence, or a piece of one, ends with one of these (closing quotes and brackets after them allowed).
+_ENDS_SENTENCE = re.compile(r"[。！？!?；;…\.．，,：:][”’\"'」』）)\]]*$")
+# A line that states who wrote an article, where it comes from or when: an answer, not a heading.
+_METADATA = re.compile(
+    r"^\W{0,2}(?:作者|文|采写|记者|撰文|编辑|来源|出处|原标题|发布时间|发布于|时间|日期|author|by|source|date)\s*[:：|｜]"
+    r"|\d{4}\s*[年\-/.]\s*\d{1,2}\s*[月\-/.]",
+    re.I,
+)
+HEADING_CHARS = 40
+
+
+def is_heading(sentence: Sentence, title: str = "") -> bool:
+    """Return whether a sentence is a heading or bare title: the article's title, or a short line that ends no
+    sentence and does not state metadata (author, source, date). Such a line is never quoted on its own."""
+    text = sentence.text.strip()
+    if title and text == title.strip():
+        return True
+    return len(text) <= HEADING_CHARS and not _ENDS_SENTENCE.search(text) and not _METADATA.search(text)
 
 
 def _normal(text: str) -> str:
@@ -118,11 +126,11 @@ def answer_block(index: Index, sentence: Sentence, max_chars: int) -> list[Sente
         return None
 
     previous = neighbour(sentence.sentence_id - 1)
-    if previous and _REFERS_BACK.search(sentence.text[:12]) and used + len(previous.text) <= max_chars:
+    if previous and not is_heading(previous) and _REFERS_BACK.search(sentence.text[:12]) and used + len(previous.text) <= max_chars:
         block.insert(0, previous)
         used += len(previous.text)
     following = neighbour(sentence.sentence_id + 1)
-    while following and (
+    while following and not is_heading(following) and (
         _LEADS_ON.search(block[-1].text)
         or _CONTINUES.match(following.text)
         or (_SPEAKER_THEN_QUOTE.search(block[-1].text) and following.text.startswith(("“", '"', "「")))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Mapping, Protocol, Sequence
 
-from rag.answer.compose import cite, score_sentences, select_sentences
+from rag.answer.compose import cite, is_chinese, score_sentences, select_sentences
+from rag.answer.ranking import load_ranking, rerank
 from rag.index.store import Index
 from rag.records import Draft, Evidence, Turn
 from rag.settings import Settings, SettingsError
@@ -27,28 +28,33 @@ class Composer(Protocol):
 class ExtractiveComposer:
     """Quotes the sentences that answer best, each cited to its lines; writes nothing of its own."""
 
-    def __init__(self, settings: Settings, index: Index, titles: Mapping[str, str]) -> None:
+    def __init__(self, settings: Settings, index: Index, titles: Mapping[str, str], word_tags: Mapping[str, str]) -> None:
         self.settings = settings
         self.index = index
         self.titles = dict(titles)
+        self.word_tags = word_tags
+        self.ranking = load_ranking(settings.ranking_file)
 
     def compose(self, evidence: Evidence, history: Sequence[Turn] = ()) -> Draft:
-        """Return the best-scoring sentences of the top passages, each followed by its [n]."""
+        """Return the sentences of the top passages that most likely answer (rag/answer/ranking.py), headings
+        left out, each followed by its [n]."""
         settings = self.settings
-        scored = score_sentences(
+        candidates = score_sentences(
             self.index, list(evidence.hits), evidence.query_vector, evidence.term_weights,
             settings.answer_passages, settings.sentence_lexical_weight, settings.sentence_rank_weight,
         )
-        chosen = select_sentences(
-            self.index, scored, settings.answer_max_blocks, settings.answer_max_chars, settings.answer_score_margin
+        scored = rerank(
+            self.index, candidates, evidence.question, evidence.term_weights, is_chinese(evidence.question),
+            self.word_tags, lambda file: self.titles.get(file, ""), self.ranking,
         )
+        chosen = select_sentences(self.index, scored, settings.answer_max_blocks, settings.answer_max_chars, self.ranking.margin)
         text, citations = cite(chosen, self.titles) if chosen else ("", ())
-        best = max((s.dense for s in scored), default=None)
-        return Draft(text, citations, tuple(chosen), best)
+        best = max((s.dense for s in candidates), default=None)
+        return Draft(text, citations, tuple(chosen), best, tuple(s.dense for s in candidates))
 
 
-def make_composer(settings: Settings, index: Index, titles: Mapping[str, str]) -> Composer:
-    """Return the composer the settings name (`composer`)."""
+def make_composer(settings: Settings, index: Index, titles: Mapping[str, str], word_tags: Mapping[str, str]) -> Composer:
+    """Return the composer the settings name (`composer`); `word_tags` are the dictionary's part-of-speech tags."""
     if settings.composer == "extractive":
-        return ExtractiveComposer(settings, index, titles)
+        return ExtractiveComposer(settings, index, titles, word_tags)
     raise SettingsError(f"RAG_COMPOSER={settings.composer!r} is not one of {', '.join(COMPOSERS)}: fix or unset it")

@@ -1,92 +1,274 @@
-"""How sure the bot is that the articles answer the question: a calibrated 0..1 confidence.
+"""Answer or decline, the same for every composer: evidence features that mean the same over any corpus, combined by a fitted logistic model.
 
-Three signals, each comparable across questions and corpora:
-- dense_z: the best candidate sentence's cosine, in standard deviations above this question's similarity
-  to a fixed sample of the corpus's sentences. e5 scores sit between 0.75 and 0.9 even for unrelated
-  text, so only the distance from that floor means anything.
-- unknown: the share of the question's idf mass in words the corpus never uses ("估值", "GPU"): what
-  such a question asks about is not in the articles.
-- coverage: the share of the question's idf mass found in the top three passages together.
-Chinese questions combine all three; for other languages the lexical signals are meaningless over
-Chinese articles, so only dense_z speaks. The weights are a logistic fit (README, "Declining").
-Three gates come first. Dense similarity alone rates chit-chat highly: a question none of whose words
-the corpus knows ("Hello", "你是谁") is declined, and so is a Chinese question none of whose words appear in
-the top passages ("今天天气怎么样"). And a Chinese question asking for an attribute of an entity that no
-passage mentions together with it ("英伟达的股价", rag/answer/entity_gate.py) is declined, however well the passages
-match word by word.
+Each feature asks one question of the retrieved passages and the chosen sentences, relative to this corpus:
+- dense_z: the best candidate sentence's cosine in standard deviations above the question's similarity to a
+  fixed sample of the corpus's sentences outside the top passages' articles (e5 scores sit high even for
+  unrelated text);
+- best_cosine: the best sentence's cosine itself, which no background moves (in a corpus all about one
+  subject the background is near every question of that subject);
+- sentence / passage peak: how far the best sentence and the best passage stand out from the other
+  candidates;
+- unknown: the share of the question's idf mass in words the corpus never uses;
+- passage / article coverage: the share of the question's idf mass that the best single passage, and the
+  best single article among the top passages, hold; the subject of an answerable question stands in one
+  article, the words of a question about something absent are spread over several;
+- title: the share of the question's idf mass in the title of the chosen sentence's article;
+- sentence coverage: the share in the chosen sentences;
+- kind: whether the question asks for a time, number, person, place or reason, and whether the first chosen
+  sentence holds one;
+- names: how many names (people, places, organisations, Latin words, numbers) the question holds: a question
+  about the articles names what it asks about, small talk seldom does;
+- agree: whether the dense and lexical sides both rank the top passage near the top.
+Lexical features mean nothing for a question in another language than the articles (its words cannot match),
+so they are zero there and a language indicator takes their place.
+
+The weights, the threshold and how they were made live in rag/data/decision.json, written by
+bench/fit_decision.py (cross-validated across question sets); nothing here is tuned by hand.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from rag.records import Decision, Draft, Evidence, Hit
-from rag.settings import Settings
+from rag.answer.questions import asked_kinds, holds_kind, named_words
+from rag.errors import RagError
+from rag.index.manifest import Manifest
 from rag.index.store import Index
+from rag.records import Decision, Draft, Evidence as Retrieved, Hit, Sentence
 
-TOP_PASSAGES = 3
+log = logging.getLogger(__name__)
+
+# The feature names, in the order of the fitted weights.
+FEATURES = (
+    "dense_z", "other_language",
+    "unknown", "passage_coverage", "article_coverage", "title_coverage", "sentence_coverage",
+    "kind_asked", "kind_found", "agree", "sentence_peak", "passage_peak", "best_cosine", "names",
+)
+TOP_PASSAGES = 5
 
 
 @dataclass(frozen=True)
-class Signals:
-    """The evidence the decision uses for one question."""
+class Evidence:
+    """The decision features of one question (FEATURES order) and the article the answer would quote."""
 
-    dense_z: float
-    unknown: float
-    coverage: float
-    lexical: bool  # whether the lexical signals apply (the question is Chinese)
-    known_terms: int = 0  # distinct question words the corpus uses
-    unbound: tuple[str, str] | None = None  # an (entity, attribute) the question asks about that no passage holds
+    values: tuple[float, ...]
+    known_terms: int  # distinct question words the corpus uses: none means nothing to match at all
+
+    def as_dict(self) -> dict[str, float]:
+        """Return the features by name."""
+        return dict(zip(FEATURES, self.values))
 
 
-def _background(index: Index, query_vector: np.ndarray) -> tuple[float, float]:
-    """Mean and spread of the query's similarity to an evenly spaced sample of the corpus's sentences."""
-    if len(index.sentences) == 0:
+@dataclass(frozen=True)
+class DecisionParams:
+    """A fitted logistic model: bias, one weight per feature (FEATURES order), feature centring and scale,
+    and the confidence below which the bot declines."""
+
+    bias: float
+    weights: tuple[float, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    threshold: float
+    threshold_other: float  # for questions in another language than the articles'
+    embed_model: str = ""  # the embedding model the fit holds for (dense features mean nothing for another)
+
+    def threshold_for(self, found: Evidence) -> float:
+        """Return the decline threshold for this question's language."""
+        return self.threshold_other if found.as_dict()["other_language"] else self.threshold
+
+
+class Articles:
+    """Each article's chunk rows, sentence ids and title, read from the index manifest once."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        # An entry's chunks and sentences are (first row, how many).
+        self.rows = {a.file: range(a.chunks[0], a.chunks[0] + a.chunks[1]) for a in manifest.articles}
+        self.titles = {a.file: a.title for a in manifest.articles}
+        self.sentences = {a.file: (a.sentences[0], a.sentences[0] + a.sentences[1]) for a in manifest.articles}
+
+
+def _outside(index: Index, articles: Articles, query_vector: np.ndarray, files: Sequence[str]) -> tuple[float, float]:
+    """Mean and spread of the query's similarity to the corpus sample, leaving out the sentences of `files`:
+    the background of the articles the question is not about."""
+    sample = index.vectors.sentence_sample()
+    if not len(sample):
         return 0.0, 1.0
-    sims = index.vectors.sentence_sample() @ query_vector.astype(np.float32)
+    step = max(1, len(index.sentences) // len(sample))  # the sample is every step-th sentence from the first
+    ids = np.arange(len(sample)) * step
+    keep = np.ones(len(sample), dtype=bool)
+    for file in files:
+        start, end = articles.sentences.get(file, (0, 0))
+        keep &= ~((ids >= start) & (ids < end))
+    if keep.sum() < 8:
+        keep[:] = True
+    sims = sample[keep] @ query_vector.astype(np.float32)
     return float(sims.mean()), float(max(sims.std(), 1e-3))
 
 
-def signals(
+def _share(weights: Mapping[str, float], terms: set[str]) -> float:
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in terms) / total if total else 0.0
+
+
+def evidence(
     index: Index,
+    articles: Articles,
+    question: str,
     query_vector: np.ndarray,
-    term_weights: dict[str, float],
-    best_sentence_similarity: float | None,
+    term_weights: Mapping[str, float],
     hits: Sequence[Hit],
-    lexical: bool,
-    unbound: tuple[str, str] | None = None,
-) -> Signals:
-    """Return the decision signals for one question."""
-    known = sum(1 for t in term_weights if t in index.lexical.vocabulary)
-    if best_sentence_similarity is None or not hits or not known:
-        return Signals(-10.0, 1.0, 0.0, lexical, known, unbound)
-    mean, std = _background(index, query_vector)
+    similarities: Sequence[float],
+    chosen: Sequence[Sentence],
+    chinese: bool,
+    title_terms: Callable[[str], frozenset[str]],
+    word_tags: Mapping[str, str],
+) -> Evidence:
+    """Return the decision features for one question (see the module docstring)."""
+    lexicon = index.lexical
+    known = sum(1 for t in term_weights if t in lexicon.vocabulary)
+    if not len(similarities) or not hits or not chosen:
+        return Evidence((-10.0, float(not chinese)) + (0.0,) * (len(FEATURES) - 2), known)
+    sims = np.asarray(similarities, dtype=np.float64)
+    best_similarity = float(sims.max())
+    # The background leaves out the articles of the top passages: a corpus of few long articles would
+    # otherwise count the question's own article as background and rate every answer lower.
+    files = list(dict.fromkeys(hit.chunk.file for hit in hits[:TOP_PASSAGES]))
+    mean, std = _outside(index, articles, query_vector, files)
+    dense_z = (best_similarity - mean) / std
+    # How far the best sentence and the best passage stand out from the other candidates: in a corpus all
+    # about one subject every passage is near the question, and only a peak says one of them answers it.
+    sentence_peak = (best_similarity - float(np.median(sims))) / (float(sims.std()) + 1e-3)
+    rows = sorted(hit.chunk.chunk_id for hit in hits)
+    passage_sims = index.vectors.passage_vectors(np.asarray(rows, dtype=np.int64)) @ query_vector.astype(np.float32)
+    passage_peak = (float(passage_sims.max()) - float(passage_sims.mean())) / (float(passage_sims.std()) + 1e-3)
+    shared = (dense_z, sentence_peak, passage_peak, best_similarity, float(min(named_words(question, word_tags), 3)))
+    kinds = asked_kinds(question)
+    first = chosen[0]
+    found = any(holds_kind(k, first.text, first.terms, word_tags) for k in kinds)
+    top = hits[0]
+    agree = float((top.dense_rank or 99) <= 3 and (top.lexical_rank or 99) <= 3)
+    if not chinese:
+        values = (dense_z, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, float(bool(kinds)), float(found), 0.0, *shared[1:])
+        return Evidence(values, known)
     total = sum(term_weights.values()) or 1.0
-    unknown = sum(w for t, w in term_weights.items() if t not in index.lexical.vocabulary) / total
-    # The lexical index already knows which terms each passage holds: no re-tokenising at question time.
-    rows = [hit.chunk.chunk_id for hit in hits[:TOP_PASSAGES]]
-    cover = float(index.lexical.row_coverage(rows, term_weights, together=True)[0])
-    return Signals((best_sentence_similarity - mean) / std, unknown, cover, lexical, known, unbound)
+    unknown = sum(w for t, w in term_weights.items() if t not in lexicon.vocabulary) / total
+    top_rows = [hit.chunk.chunk_id for hit in hits[:TOP_PASSAGES]]
+    passage = float(lexicon.row_coverage(top_rows, dict(term_weights)).max())
+    article = 0.0
+    for file in dict.fromkeys(hit.chunk.file for hit in hits[:TOP_PASSAGES]):
+        held = articles.rows.get(file)
+        if held is not None and len(held):
+            article = max(article, float(lexicon.row_coverage(list(held), dict(term_weights), together=True)[0]))
+    title = _share(term_weights, set(title_terms(first.file)))
+    sentence = _share(term_weights, {t for s in chosen for t in s.terms})
+    values = (dense_z, 0.0, unknown, passage, article, title, sentence, float(bool(kinds)), float(found), agree,
+              *shared[1:])
+    return Evidence(values, known)
 
 
-def confidence(found: Signals, lexical_weights: Sequence[float], dense_weights: Sequence[float]) -> float:
-    """Logistic confidence: (bias, dense_z, unknown, coverage) weights for Chinese, (bias, dense_z) otherwise."""
-    if not found.known_terms or (found.lexical and (found.coverage == 0.0 or found.unbound)):
+def confidence(found: Evidence, params: DecisionParams) -> float:
+    """Return the fitted model's probability that the articles answer the question; 0 for a question in the
+    articles' language none of whose words the corpus uses ("你是谁"): there is nothing to match."""
+    if not found.known_terms and not found.values[FEATURES.index("other_language")]:
         return 0.0
-    if found.lexical:
-        bias, w_dense, w_unknown, w_coverage = lexical_weights
-        x = bias + w_dense * found.dense_z + w_unknown * found.unknown + w_coverage * found.coverage
-    else:
-        bias, w_dense = dense_weights
-        x = bias + w_dense * found.dense_z
+    x = params.bias + sum(
+        w * (v - m) / s for w, v, m, s in zip(params.weights, found.values, params.mean, params.scale)
+    )
     return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
 
 
-def decide(index: Index, evidence: Evidence, draft: Draft, unbound: tuple[str, str] | None, settings: Settings) -> Decision:
-    """Return whether to answer with the draft or decline, and how sure: the same for every composer."""
-    found = signals(index, evidence.query_vector, evidence.term_weights, draft.best_similarity, evidence.hits, evidence.chinese, unbound)
-    sure = confidence(found, settings.confidence_weights_zh, settings.confidence_weights_other)
-    return Decision(sure, not draft.sentences or sure < settings.refusal_threshold, unbound)
+def params_from_dict(data: Mapping[str, object]) -> DecisionParams:
+    """Return the parameters written by bench/fit_decision.py (weights keyed by feature name)."""
+    model = data["model"]  # type: ignore[index]
+    weights = model["weights"]  # type: ignore[index]
+    return DecisionParams(
+        bias=float(model["bias"]),  # type: ignore[index]
+        weights=tuple(float(weights.get(name, 0.0)) for name in FEATURES),  # type: ignore[union-attr]
+        mean=tuple(float(model["mean"].get(name, 0.0)) for name in FEATURES),  # type: ignore[index]
+        scale=tuple(float(model["scale"].get(name, 1.0)) or 1.0 for name in FEATURES),  # type: ignore[index]
+        threshold=float(model["threshold"]),  # type: ignore[index]
+        threshold_other=float(model.get("threshold_other_language", model["threshold"])),  # type: ignore[union-attr]
+        embed_model=str(model.get("embed_model", "")),  # type: ignore[union-attr]
+    )
+
+
+class DecisionFileError(RagError, ValueError):
+    """A decision file cannot be read."""
+
+
+@lru_cache(maxsize=8)
+def load_params(path: str = "") -> DecisionParams:
+    """Return the fitted decision in `path`, or the one shipped in rag/data/decision.json when empty."""
+    try:
+        if not path:
+            text = (resources.files("rag") / "data" / "decision.json").read_text(encoding="utf-8")
+        else:
+            text = Path(path).read_text(encoding="utf-8")
+        return params_from_dict(json.loads(text))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DecisionFileError(
+            f"the decision file {path or 'rag/data/decision.json'} cannot be read ({exc.__class__.__name__}): "
+            "write it with bench/fit_decision.py or unset RAG_DECISION_FILE"
+        ) from None
+
+
+# The threshold when the fit does not hold for the index's model: only questions with nothing to match decline.
+UNFITTED_THRESHOLD = 1e-9
+
+
+def for_index(params: DecisionParams, threshold: float, model: str) -> DecisionParams:
+    """Return the parameters to use over an index built with `model`: one decline threshold for every
+    language when `threshold` > 0; when the fit was made for another model, a threshold that declines only
+    questions with nothing to match (its dense features would mislead), with a warning saying what to do."""
+    if threshold > 0:
+        return dataclasses.replace(params, threshold=threshold, threshold_other=threshold)
+    if params.embed_model and model != params.embed_model:
+        log.warning("the answer-or-decline model was fitted for %s, the index uses %s: it answers every question "
+                    "it finds passages for; fit one with bench/fit_decision.py", params.embed_model, model)
+        return dataclasses.replace(params, threshold=UNFITTED_THRESHOLD, threshold_other=UNFITTED_THRESHOLD)
+    return params
+
+
+class Decider:
+    """Decides for one index whether a draft answers its question: the fitted parameters, the index's articles,
+    the title tokens (tokenised when first needed) and the dictionary's word tags; holds no per-question state."""
+
+    def __init__(self, index: Index, params: DecisionParams, titles: Mapping[str, str],
+                 tokens: Callable[[str], list[str]], word_tags: Mapping[str, str]) -> None:
+        self.index = index
+        self.params = params
+        self.articles = Articles(index.manifest)
+        self.titles = dict(titles)
+        self.tokens = tokens
+        self.word_tags = word_tags
+        self._title_terms: dict[str, frozenset[str]] = {}
+
+    def title_terms(self, file: str) -> frozenset[str]:
+        """Return the tokens of an article's title."""
+        terms = self._title_terms.get(file)
+        if terms is None:
+            terms = self._title_terms[file] = frozenset(self.tokens(self.titles.get(file, "")))
+        return terms
+
+    def evidence(self, retrieved: Retrieved, draft: Draft) -> Evidence:
+        """Return the decision features of a question's retrieval and draft."""
+        similarities = draft.similarities or ((draft.best_similarity,) if draft.best_similarity is not None else ())
+        return evidence(
+            self.index, self.articles, retrieved.question, retrieved.query_vector, retrieved.term_weights,
+            retrieved.hits, similarities, draft.sentences, retrieved.chinese, self.title_terms, self.word_tags,
+        )
+
+    def decide(self, retrieved: Retrieved, draft: Draft) -> Decision:
+        """Return whether to answer with the draft or decline, and how sure."""
+        found = self.evidence(retrieved, draft)
+        sure = confidence(found, self.params)
+        return Decision(sure, not draft.sentences or sure < self.params.threshold_for(found))

@@ -48,6 +48,10 @@ class Tokenizer:
 
         return jieba.posseg.POSTokenizer(self._jieba)
 
+    def word_tags(self) -> dict[str, str]:
+        """Return the part-of-speech tag of each word of the tagger's dictionary (jieba's and the domain's)."""
+        return self._tagger.word_tag_tab
+
     def tagged(self, text: str) -> list[tuple[str, str]]:
         """Return the words of `text` (jieba's precise mode, lower-cased like tokens) with their part-of-speech
         tags: jieba's, the domain dictionary's (英伟达 nt, 马斯克 nr), `eng` for Latin words, `x` for punctuation."""

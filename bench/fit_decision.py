@@ -1,0 +1,272 @@
+"""Fit the answer-or-decline model (rag/answer/decide.py) across question sets, cross-validated leave-one-set-out.
+
+Each set is NAME=GOLD[+GOLD...]=CORPUS=INDEX (indexes built with `python -m rag build`). Every question is
+run through the pipeline up to the decision (Assistant.consider) and its features are kept, labelled by the
+gold `answerable`. With --cross, each set's answerable questions are also asked over the other sets' indexes
+(another corpus) as questions the articles do not answer, a seeded sample of at most --cross-max per pair;
+they count in their source set's fold. For each set, the model is fitted without it and reported on it;
+the threshold is the highest that keeps every training set's false refusal at or under --max-false.
+The model fitted on every set is written to --out with how it was made; --loso-dir also writes each
+fold's model (decision-without-NAME.json) so `RAG_DECISION_FILE=… python -m rag eval` reports a set
+with a model that never saw it.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fit_decision --cross \\
+        cmrc=../shared/eval/dev/cmrc-trial/gold.jsonl=../shared/eval/dev/cmrc-trial/corpus=/work/idx/cmrc \\
+        xquad-zh=../shared/eval/dev/xquad-dev/gold-zh.jsonl=../shared/eval/dev/xquad-dev/corpus=/work/idx/xquad \\
+        xquad-en=../shared/eval/dev/xquad-dev/gold-en.jsonl=../shared/eval/dev/xquad-dev/corpus=/work/idx/xquad \\
+        public=../shared/eval/gold_public.jsonl+tests/data/calibration.jsonl=seeds=/work/idx/seeds \\
+        --offtopic tests/data/offtopic.jsonl --out rag/data/decision.json --loso-dir runs/decision-loso
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shlex
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from rag.answer.compose import is_chinese
+from rag.answer.decide import FEATURES
+from rag.records import Evidence
+from rag.retrieval.search import hybrid_search
+from rag.eval.metrics import load_questions
+from rag.answer.assistant import Assistant
+from rag.settings import load_settings
+
+
+# A fold's answerable questions of one language choose the threshold only when there are this many.
+MIN_FOLD_ANSWERABLE = 20
+# The false refusal the threshold holds: over the training sets' answerable questions pooled, or the mean of
+# each set's ("fold"), which gives a small set as much say as a large one.
+THRESHOLD_BY = "fold"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One question asked over one index: its set (fold), features, label and whether it came from --cross."""
+
+    fold: str
+    qid: str
+    features: tuple[float, ...]
+    answerable: bool
+    cross: bool
+    language: str
+
+
+def parse_set(text: str) -> tuple[str, list[Path], Path, Path]:
+    """Return (name, gold files, corpus, index) of NAME=GOLD[+GOLD]=CORPUS=INDEX."""
+    parts = text.split("=")
+    if len(parts) != 4:
+        raise SystemExit(f"cannot read {text!r}: write NAME=GOLD[+GOLD]=CORPUS=INDEX")
+    return parts[0], [Path(p) for p in parts[1].split("+")], Path(parts[2]), Path(parts[3])
+
+
+def features(assistant: Assistant, question: str, vector: np.ndarray):  # -> rag.answer.decide.Evidence
+    """Return the decision features of one question, as Assistant.ask computes them (vector given)."""
+    tokens = assistant.tokenizer.tokens(question)
+    settings = assistant.settings
+    hits = hybrid_search(assistant.index, vector, tokens, settings.top_k, settings)
+    retrieved = Evidence(question, vector, tuple(tokens), assistant.index.lexical.term_weights(tokens), tuple(hits),
+                         is_chinese(question))
+    return assistant.consider(retrieved)[2]
+
+
+def collect(sets: list[tuple[str, list[Path], Path, Path]], cross: bool, cross_max: int, seed: int,
+            offtopic: Path | None = None, offtopic_fold: str = "") -> list[Row]:
+    """Return one feature row per (question, index) asked; the off-topic questions (which no corpus answers)
+    are asked over every set's index, in `offtopic_fold`'s fold."""
+    assistants = {name: Assistant.load(load_settings(corpus_dir=corpus, index_dir=index))
+                  for name, _, corpus, index in sets}
+    embedder = next(iter(assistants.values())).embedder
+    questions = {name: [q for f in files for q in load_questions(f) if q.answerable is not None]
+                 for name, files, _, _ in sets}
+    extra = load_questions(offtopic) if offtopic else []
+    texts = sorted({q.question for qs in questions.values() for q in qs} | {q.question for q in extra})
+    vectors = dict(zip(texts, embedder.encode_queries(texts)))
+    rng = random.Random(seed)
+    rows: list[Row] = []
+    for name, _, _, index in sets:
+        for target, _, _, target_index in sets:
+            if target != name and (not cross or target_index == index):
+                continue
+            assistant = assistants[target]
+            asked = questions[name]
+            if target != name:  # another corpus: the answerable questions become questions it cannot answer
+                asked = [q for q in asked if q.answerable]
+                asked = rng.sample(asked, min(cross_max, len(asked)))
+            for q in asked:
+                found = features(assistant, q.question, vectors[q.question])
+                language = "zh" if found.as_dict()["other_language"] == 0 else "other"
+                label = bool(q.answerable) and target == name
+                rows.append(Row(name, q.id, found.values, label, target != name, language))
+        print(f"collected {name}: {sum(r.fold == name for r in rows)} rows", file=sys.stderr)
+    for name, assistant in assistants.items():
+        for q in extra:
+            found = features(assistant, q.question, vectors[q.question])
+            language = "zh" if found.as_dict()["other_language"] == 0 else "other"
+            rows.append(Row(offtopic_fold or name, f"{q.id}@{name}", found.values, False, True, language))
+    return rows
+
+
+def embed_model(sets: list[tuple[str, list[Path], Path, Path]]) -> str:
+    """Return the embedding model the sets' indexes were built with (the fit holds for that model only)."""
+    names = {json.loads((index / "manifest.json").read_text(encoding="utf-8"))["model"]["name"] for *_, index in sets}
+    if len(names) != 1:
+        raise SystemExit(f"the indexes were built with different models ({', '.join(sorted(names))}): rebuild them with one")
+    return names.pop()
+
+
+def fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float) -> np.ndarray:
+    """Return L2-regularised weighted logistic regression weights (bias first) by Newton's method."""
+    design = np.hstack([np.ones((len(x), 1)), x])
+    w = np.zeros(design.shape[1])
+    penalty = l2 * np.diag(np.r_[0.0, np.ones(len(w) - 1)])
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-np.clip(design @ w, -50, 50)))
+        hessian = design.T @ (design * (weight * p * (1 - p))[:, None]) + penalty
+        step = np.linalg.solve(hessian, design.T @ (weight * (p - y)) + penalty @ w)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w
+
+
+@dataclass(frozen=True)
+class Model:
+    """A fitted model: bias and weights over standardised features, and the decline threshold."""
+
+    bias: float
+    weights: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    threshold: float
+    threshold_other: float
+
+    def thresholds(self, rows: list[Row]) -> np.ndarray:
+        """Return each row's decline threshold (by the question's language)."""
+        return np.array([self.threshold if r.language == "zh" else self.threshold_other for r in rows])
+
+    def confidence(self, x: np.ndarray) -> np.ndarray:
+        """Return the model's probability that each row is answerable."""
+        return 1 / (1 + np.exp(-np.clip(self.bias + ((x - self.mean) / self.scale) @ self.weights, -50, 50)))
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the model in rag/data/decision.json's shape."""
+        named = lambda values: {f: round(float(v), 6) for f, v in zip(FEATURES, values)}  # noqa: E731
+        return {"bias": round(self.bias, 6), "weights": named(self.weights), "mean": named(self.mean),
+                "scale": named(self.scale), "threshold": round(self.threshold, 4),
+                "threshold_other_language": round(self.threshold_other, 4)}
+
+
+def train(rows: list[Row], l2: float, max_false: float) -> Model:
+    """Fit on rows: every fold weighs the same, answerable and not equally within it; pick the threshold."""
+    x = np.array([r.features for r in rows])
+    y = np.array([float(r.answerable) for r in rows])
+    weight = np.ones(len(rows))
+    folds = sorted({r.fold for r in rows})
+    for fold in folds:
+        for label in (0.0, 1.0):
+            mask = np.array([r.fold == fold for r in rows]) & (y == label)
+            if mask.any():
+                weight[mask] = 1.0 / mask.sum()
+    weight *= len(rows) / weight.sum()
+    mean, scale = x.mean(0), x.std(0)
+    scale[scale < 1e-9] = 1.0
+    w = fit((x - mean) / scale, y, weight, l2)
+    model = Model(float(w[0]), w[1:], mean, scale, 0.5, 0.5)
+    p = model.confidence(x)
+    thresholds = {}
+    for language in ("zh", "other"):
+        groups = [np.array([r.fold == f and r.language == language and r.answerable for r in rows]) for f in folds]
+        groups = [g for g in groups if g.sum() >= MIN_FOLD_ANSWERABLE]
+        best = 0.05
+        for candidate in np.arange(0.05, 0.951, 0.01):
+            if not groups:
+                break
+            if THRESHOLD_BY == "fold":
+                false = float(np.mean([np.mean(p[g] < candidate) for g in groups]))
+            else:
+                false = float(np.mean(p[np.any(groups, axis=0)] < candidate))
+            if false <= max_false:
+                best = float(candidate)
+        thresholds[language] = best
+    return Model(model.bias, model.weights, mean, scale, thresholds["zh"], thresholds["other"])
+
+
+def report(rows: list[Row], model: Model) -> dict[str, float | int | None]:
+    """Return declined shares of a set's answerable, own unanswerable and cross-corpus questions."""
+    def declined(pick: list[Row]) -> float | None:
+        if not pick:
+            return None
+        p = model.confidence(np.array([r.features for r in pick]))
+        return round(float(np.mean(p < model.thresholds(pick))), 3)
+
+    return {
+        "declined_answerable": declined([r for r in rows if r.answerable]),
+        "declined_unanswerable": declined([r for r in rows if not r.answerable and not r.cross]),
+        "declined_other_corpus": declined([r for r in rows if r.cross]),
+        "answerable": sum(r.answerable for r in rows),
+        "unanswerable": sum(not r.answerable and not r.cross for r in rows),
+        "other_corpus": sum(r.cross for r in rows),
+    }
+
+
+def main() -> None:
+    top = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    top.add_argument("sets", nargs="+", metavar="NAME=GOLD[+GOLD]=CORPUS=INDEX")
+    top.add_argument("--cross", action="store_true", help="ask each set's answerable questions over the others' corpora")
+    top.add_argument("--cross-max", type=int, default=300, help="most questions per (set, other corpus) pair")
+    top.add_argument("--offtopic", type=Path, help="questions no corpus answers (greetings, chit-chat), asked over every index")
+    top.add_argument("--offtopic-fold", default="public", help="the set whose fold the off-topic questions join")
+    top.add_argument("--l2", type=float, default=1.0)
+    top.add_argument("--max-false", type=float, default=0.04, help="highest false refusal allowed on a training set")
+    top.add_argument("--seed", type=int, default=14)
+    top.add_argument("--out", type=Path, help="write the model fitted on every set here (rag/data/decision.json)")
+    top.add_argument("--loso-dir", type=Path, help="also write each leave-one-set-out model here")
+    top.add_argument("--rows", type=Path, help="write the feature rows here (JSON lines)")
+    top.add_argument("--from-rows", type=Path, help="fit on rows written by --rows instead of asking the questions")
+    args = top.parse_args()
+    sets = [parse_set(s) for s in args.sets]
+    if args.from_rows:
+        rows = [Row(**{**json.loads(line), "features": tuple(json.loads(line)["features"])})
+                for line in args.from_rows.read_text(encoding="utf-8").splitlines()]
+    else:
+        rows = collect(sets, args.cross, args.cross_max, args.seed, args.offtopic, args.offtopic_fold)
+    if args.rows:
+        args.rows.parent.mkdir(parents=True, exist_ok=True)
+        args.rows.write_text("".join(json.dumps(r.__dict__, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    held_out = {}
+    for name, *_ in sets:
+        model = train([r for r in rows if r.fold != name], args.l2, args.max_false)
+        held_out[name] = dict(report([r for r in rows if r.fold == name], model), threshold=round(model.threshold, 3),
+                              threshold_other=round(model.threshold_other, 3))
+        print(f"{name} (fitted without it): {held_out[name]}")
+        if args.loso_dir:
+            args.loso_dir.mkdir(parents=True, exist_ok=True)
+            (args.loso_dir / f"decision-without-{name}.json").write_text(
+                json.dumps({"model": dict(model.to_dict(), embed_model=embed_model(sets)), "fitted_without": name}, indent=2) + "\n", encoding="utf-8")
+    final = train(rows, args.l2, args.max_false)
+    print("fitted on every set:", json.dumps(final.to_dict(), ensure_ascii=False))
+    if args.out:
+        made = {
+            "script": "bench/fit_decision.py",
+            "command": "HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fit_decision " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "sets": {name: {"gold": [str(f) for f in files], "corpus": str(corpus)} for name, files, corpus, _ in sets},
+            "features": list(FEATURES),
+            "leave_one_set_out": held_out,
+            "in_sample": {name: report([r for r in rows if r.fold == name], final) for name, *_ in sets},
+        }
+        model = dict(final.to_dict(), embed_model=embed_model(sets))
+        args.out.write_text(json.dumps({"made": made, "model": model}, ensure_ascii=False, indent=2) + "\n",
+                            encoding="utf-8")
+        print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Fit the answer-sentence ranking (rag/answer/ranking.py) across question sets, cross-validated leave-one-set-out.
+
+Each set is NAME=GOLD[+GOLD...]=CORPUS=INDEX. For every answerable question with accepted answers (gold
+`alternatives`, else `keywords`), each candidate sentence of the top passages (headings left out) is labelled
+by whether it holds an accepted answer; a weighted logistic fit (every question weighs the same) gives the
+weights. The margin for sentences after the best is the smallest on a grid whose answers hold an accepted
+answer in their first 300 characters nearly as often (98%) as the best margin's, on the training sets.
+For each set the model is fitted without it and reported on it: how often the first sentence holds an
+accepted answer, and answer_contains@300c of the composed answer (before any decline).
+
+    HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fit_ranking \\
+        cmrc=../shared/eval/dev/cmrc-trial/gold.jsonl=../shared/eval/dev/cmrc-trial/corpus=/work/idx/cmrc \\
+        xquad-zh=../shared/eval/dev/xquad-dev/gold-zh.jsonl=../shared/eval/dev/xquad-dev/corpus=/work/idx/xquad \\
+        xquad-en=../shared/eval/dev/xquad-dev/gold-en.jsonl=../shared/eval/dev/xquad-dev/corpus=/work/idx/xquad \\
+        public=../shared/eval/gold_public.jsonl=seeds=/work/idx/seeds \\
+        --out rag/data/ranking.json --loso-dir runs/ranking-loso
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shlex
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.answer.compose import SentenceScore, is_chinese, is_heading, score_sentences, select_sentences
+from rag.eval.metrics import ANSWER_PREFIX_CHARS, load_questions, normalize
+from rag.answer.assistant import Assistant
+from rag.answer.ranking import FEATURES, features
+from rag.retrieval.search import hybrid_search
+from rag.settings import load_settings
+
+MARGINS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+
+
+@dataclass
+class Case:
+    """One question's candidates: features, labels, and what composing an answer needs."""
+
+    fold: str
+    x: np.ndarray
+    y: np.ndarray
+    candidates: list[SentenceScore]
+    accepted: tuple[str, ...]
+    assistant: Assistant
+
+
+def parse_set(text: str) -> tuple[str, list[Path], Path, Path]:
+    """Return (name, gold files, corpus, index) of NAME=GOLD[+GOLD]=CORPUS=INDEX."""
+    parts = text.split("=")
+    if len(parts) != 4:
+        raise SystemExit(f"cannot read {text!r}: write NAME=GOLD[+GOLD]=CORPUS=INDEX")
+    return parts[0], [Path(p) for p in parts[1].split("+")], Path(parts[2]), Path(parts[3])
+
+
+def collect(sets: list[tuple[str, list[Path], Path, Path]]) -> list[Case]:
+    """Return one case per answerable question with accepted answers."""
+    cases = []
+    for name, files, corpus, index in sets:
+        assistant = Assistant.load(load_settings(corpus_dir=corpus, index_dir=index))
+        settings = assistant.settings
+        questions = [q for f in files for q in load_questions(f) if q.answerable and q.accepted]
+        vectors = assistant.embedder.encode_queries([q.question for q in questions])
+        for q, vector in zip(questions, vectors):
+            tokens = assistant.tokenizer.tokens(q.question)
+            hits = hybrid_search(assistant.index, vector, tokens, settings.top_k, settings)
+            weights = assistant.index.lexical.term_weights(tokens)
+            candidates = [
+                s for s in score_sentences(assistant.index, hits, vector, weights, settings.answer_passages,
+                                           settings.sentence_lexical_weight, settings.sentence_rank_weight)
+                if not is_heading(s.sentence, assistant.titles.get(s.sentence.file, ""))
+            ]
+            if not candidates:
+                continue
+            accepted = tuple(a for a in (normalize(a) for a in q.accepted) if a)
+            x = features(assistant.index, candidates, q.question, weights, is_chinese(q.question), assistant.tokenizer.word_tags())
+            y = np.array([any(a in normalize(s.sentence.text) for a in accepted) for s in candidates], dtype=float)
+            cases.append(Case(name, x, y, candidates, accepted, assistant))
+        print(f"collected {name}: {sum(c.fold == name for c in cases)} questions", file=sys.stderr)
+    return cases
+
+
+def fit(cases: list[Case], l2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (weights, mean, scale): a weighted logistic fit over standardised features, every question
+    (with both kinds of candidate) weighing the same, half on its answer sentences, half on the others."""
+    useful = [c for c in cases if 0 < c.y.sum() < len(c.y)]
+    x = np.vstack([c.x for c in useful])
+    y = np.concatenate([c.y for c in useful])
+    weight = np.concatenate([np.where(c.y == 1, 0.5 / c.y.sum(), 0.5 / (len(c.y) - c.y.sum())) for c in useful])
+    weight *= len(y) / weight.sum()
+    mean, scale = x.mean(0), x.std(0)
+    scale[scale < 1e-9] = 1.0
+    design = np.hstack([np.ones((len(x), 1)), (x - mean) / scale])
+    w = np.zeros(design.shape[1])
+    penalty = l2 * np.diag(np.r_[0.0, np.ones(len(w) - 1)])
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-np.clip(design @ w, -50, 50)))
+        step = np.linalg.solve(design.T @ (design * (weight * p * (1 - p))[:, None]) + penalty,
+                               design.T @ (weight * (p - y)) + penalty @ w)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w[1:], mean, scale
+
+
+def answers(cases: list[Case], w: np.ndarray, mean: np.ndarray, scale: np.ndarray, margin: float) -> dict[str, float]:
+    """Return first-sentence accuracy, answer_contains@300c and median characters of the composed answers."""
+    first, contains, chars, oracle = [], [], [], []
+    for c in cases:
+        score = ((c.x - mean) / scale) @ w
+        ranked = sorted((dataclasses.replace(s, score=float(v)) for s, v in zip(c.candidates, score)),
+                        key=lambda s: (-s.score, s.sentence.sentence_id))
+        settings = c.assistant.settings
+        chosen = select_sentences(c.assistant.index, ranked, settings.answer_max_blocks, settings.answer_max_chars, margin)
+        text = normalize("".join(s.text for s in chosen)[:ANSWER_PREFIX_CHARS])
+        first.append(bool(c.y[int(np.argmax(score))]))
+        contains.append(any(a in text for a in c.accepted))
+        chars.append(sum(len(s.text) for s in chosen))
+        oracle.append(bool(c.y.any()))
+    return {"first_sentence_holds_answer": round(float(np.mean(first)), 3),
+            "answer_contains@300c": round(float(np.mean(contains)), 3),
+            "median_chars": float(np.median(chars)), "some_candidate_holds_answer": round(float(np.mean(oracle)), 3)}
+
+
+def choose_margin(cases: list[Case], w: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> float:
+    """Return the smallest margin whose answer_contains@300c (mean over the sets) is within 98% of the best."""
+    folds = sorted({c.fold for c in cases})
+    rates = {m: np.mean([answers([c for c in cases if c.fold == f], w, mean, scale, m)["answer_contains@300c"]
+                         for f in folds]) for m in MARGINS}
+    best = max(rates.values())
+    return min(m for m, r in rates.items() if r >= 0.98 * best)
+
+
+def model_dict(w: np.ndarray, mean: np.ndarray, scale: np.ndarray, margin: float) -> dict[str, Any]:
+    """Return the model in rag/data/ranking.json's shape."""
+    named = lambda values: {f: round(float(v), 6) for f, v in zip(FEATURES, values)}  # noqa: E731
+    return {"weights": named(w), "mean": named(mean), "scale": named(scale), "margin": margin}
+
+
+def main() -> None:
+    top = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    top.add_argument("sets", nargs="+", metavar="NAME=GOLD[+GOLD]=CORPUS=INDEX")
+    top.add_argument("--l2", type=float, default=1.0)
+    top.add_argument("--out", type=Path, help="write the model fitted on every set here (rag/data/ranking.json)")
+    top.add_argument("--loso-dir", type=Path, help="also write each leave-one-set-out model here")
+    args = top.parse_args()
+    sets = [parse_set(s) for s in args.sets]
+    cases = collect(sets)
+    held_out = {}
+    for name, *_ in sets:
+        train = [c for c in cases if c.fold != name]
+        w, mean, scale = fit(train, args.l2)
+        margin = choose_margin(train, w, mean, scale)
+        held_out[name] = dict(answers([c for c in cases if c.fold == name], w, mean, scale, margin), margin=margin)
+        print(f"{name} (fitted without it): {held_out[name]}")
+        if args.loso_dir:
+            args.loso_dir.mkdir(parents=True, exist_ok=True)
+            (args.loso_dir / f"ranking-without-{name}.json").write_text(
+                json.dumps({"model": model_dict(w, mean, scale, margin), "fitted_without": name}, indent=2) + "\n",
+                encoding="utf-8")
+    w, mean, scale = fit(cases, args.l2)
+    margin = choose_margin(cases, w, mean, scale)
+    final = model_dict(w, mean, scale, margin)
+    print("fitted on every set:", json.dumps(final))
+    if args.out:
+        made = {
+            "script": "bench/fit_ranking.py",
+            "command": "HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fit_ranking " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "sets": {name: {"gold": [str(f) for f in files], "corpus": str(corpus)} for name, files, corpus, _ in sets},
+            "features": list(FEATURES),
+            "leave_one_set_out": held_out,
+            "in_sample": {name: answers([c for c in cases if c.fold == name], w, mean, scale, margin) for name, *_ in sets},
+        }
+        args.out.write_text(json.dumps({"made": made, "model": final}, ensure_ascii=False, indent=2) + "\n",
+                            encoding="utf-8")
+        print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""What a question asks for, read from its words: its language and the kind of answer (a time, a number, a
+person, a place, a reason), and whether a candidate sentence holds that kind of thing.
+
+Both readings are cheap (regular expressions and dictionary look-ups over tokens the build stored), so they
+run on every candidate sentence without a second model pass. They are signals for the fitted decision
+(rag/answer/decide.py) and the sentence ranking, never rules on their own.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Mapping
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+# The kinds a question can ask for, from its question words (Chinese and English).
+KINDS = ("time", "number", "person", "place", "reason")
+_ASKS = {
+    "time": re.compile(
+        r"何时|什么时候|哪一?年|哪一?天|几月|几号|哪个月|何年|哪个时期|什么时间|什么年代|多少年|几几年|年份|日期|"
+        r"\bwhen\b|\bwhat (?:year|date|time|day|month|century|decade)\b|\bwhich (?:year|date|century|decade)\b",
+        re.I,
+    ),
+    "number": re.compile(
+        r"多少|几[个次人名位种岁天年座届场件部条只位支家所项倍分米层]|多[大高长重远久宽深]|几成|百分之|"
+        r"\bhow (?:many|much|long|old|far|large|big|tall|high)\b|\bwhat (?:percentage|percent|number|amount)\b",
+        re.I,
+    ),
+    "person": re.compile(r"谁|哪一?位|何人|什么人|哪些人|\bwho\b|\bwhom\b|\bwhose\b", re.I),
+    "place": re.compile(
+        r"哪里|哪儿|何地|何处|在哪|什么地方|哪个(?:国家|城市|地区|省|州|县)|哪座|哪国|\bwhere\b|"
+        r"\bwhat (?:country|city|state|region|place)\b|\bwhich (?:country|city|state|region|place)\b",
+        re.I,
+    ),
+    "reason": re.compile(r"为什么|为何|什么原因|原因是|怎么会|\bwhy\b|\bwhat (?:caused|causes)\b", re.I),
+}
+# What a sentence holding each kind looks like (on its text); person and place also use word tags.
+_HOLDS = {
+    "time": re.compile(
+        r"\d{1,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[一二三四五六七八九十〇零]{2,4}年|[一二三四五六七八九十]+月|"
+        r"世纪|年代|朝|时期|期间|之前|之后|以前|以后|当时|\b1[0-9]{3}\b|\b20[0-9]{2}\b|春|夏|秋|冬"
+    ),
+    "number": re.compile(r"\d|[一二三四五六七八九十百千万亿两半几数]+\s*(?:[个次人名位种岁天年座届场件部条只支家所项倍分米层%％]|万|亿)|百分之"),
+    "reason": re.compile(r"因为|由于|因此|所以|为了|导致|原因|使得|以便|从而|因而|鉴于|based|because|due to"),
+}
+_PERSON_TAGS = frozenset({"nr", "nrfg", "nrt"})
+_PLACE_TAGS = frozenset({"ns"})
+_PLACE_WORDS = re.compile(r"[省市县区州国城镇村岛山河湖海港湾街路]")
+
+
+def is_chinese(text: str) -> bool:
+    """True when the text contains CJK ideographs (the question is read as Chinese)."""
+    return bool(_CJK.search(text))
+
+
+def asked_kinds(question: str) -> frozenset[str]:
+    """Return the kinds of answer the question's words ask for (empty when none is recognised)."""
+    return frozenset(kind for kind, pattern in _ASKS.items() if pattern.search(question))
+
+
+def holds_kind(kind: str, text: str, terms: Iterable[str], tags: Mapping[str, str]) -> bool:
+    """Return whether a sentence (its text and stored tokens) holds something of `kind`; `tags` maps a word
+    to its dictionary part-of-speech tag."""
+    if kind in _HOLDS:
+        return bool(_HOLDS[kind].search(text))
+    if kind == "person":
+        return any(tags.get(term) in _PERSON_TAGS for term in terms)
+    if kind == "place":
+        return any(tags.get(term) in _PLACE_TAGS for term in terms) or bool(_PLACE_WORDS.search(text))
+    return False
+
+
+_NAME_TAGS = frozenset({"nr", "nrfg", "nrt", "ns", "nt", "nz"})
+_LATIN_OR_NUMBER = re.compile(r"[A-Za-z][A-Za-z0-9'\-]*|\d+(?:[.,]\d+)?")
+_CAPITALISED = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][A-Za-z0-9'\-]*|\b\d+(?:[.,]\d+)?\b")
+
+
+def named_words(question: str, tags: Mapping[str, str]) -> int:
+    """Return how many names a question holds: in Chinese, words the dictionary tags as names of people,
+    places, organisations or other proper nouns, and Latin words or numbers; in another language,
+    capitalised words after the first and numbers."""
+    if is_chinese(question):
+        latin = _LATIN_OR_NUMBER.findall(question)
+        rest = _LATIN_OR_NUMBER.sub(" ", question)
+        words = [w for w in re.split(r"[^\u3400-\u9fff]+", rest) if w]
+        names = sum(1 for chunk in words for i in range(len(chunk)) for j in range(i + 2, min(len(chunk), i + 6) + 1)
+                    if tags.get(chunk[i:j]) in _NAME_TAGS)
+        return len(latin) + names
+    return len(_CAPITALISED.findall(question.strip()))

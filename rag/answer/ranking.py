@@ -1,0 +1,130 @@
+"""The answer sentence first: candidate sentences ranked by how likely they hold the answer.
+
+A linear model over cheap features of each candidate sentence of the top passages (no second model pass):
+its cosine to the question, relative to the best candidate and to the other candidates; the share of the
+question's idf mass it holds, relative to the best candidate's; whether it holds the kind of answer the
+question asks for (a time, a number, a person, a place, a reason: rag/answer/questions.py); whether its neighbours
+hold the question's words (the answer often follows the sentence that repeats the question); its passage's
+rank; its length. The weights are fitted by bench/fit_ranking.py on the dev sets, cross-validated
+leave-one-set-out, into rag/data/ranking.json.
+
+Headings and bare titles (a short line that ends no sentence, or the article's title itself) never stand
+as an answer on their own; lines that state an article's author, source or date do.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from rag.answer.compose import SentenceScore, is_heading
+from rag.answer.questions import asked_kinds, holds_kind
+from rag.errors import RagError
+from rag.index.store import Index
+
+FEATURES = (
+    "dense_gap", "dense_z", "coverage", "coverage_gap", "kind_asked", "kind_found", "neighbour_coverage",
+    "inverse_rank", "log_chars", "other_language", "other_language_dense_gap", "novelty", "inverse_dense_rank",
+)
+
+
+@dataclass(frozen=True)
+class RankingParams:
+    """A fitted linear ranking: one weight per feature (FEATURES order) over standardised features, and the
+    score margin within which sentences after the best join the answer."""
+
+    weights: tuple[float, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    margin: float
+
+
+def features(
+    index: Index,
+    scored: Sequence[SentenceScore],
+    question: str,
+    weights: Mapping[str, float],
+    chinese: bool,
+    word_tags: Mapping[str, str],
+) -> np.ndarray:
+    """Return the (candidates x FEATURES) matrix of the scored sentences."""
+    if not scored:
+        return np.zeros((0, len(FEATURES)))
+    dense = np.array([s.dense for s in scored], dtype=np.float64)
+    cover = np.array([s.coverage for s in scored], dtype=np.float64)
+    kinds = asked_kinds(question)
+    total = sum(weights.values()) or 1.0
+    dense_rank = np.empty(len(dense))
+    dense_rank[np.argsort(-dense, kind="stable")] = np.arange(1, len(dense) + 1)
+    rows = []
+    for s, d, c, r in zip(scored, dense, cover, dense_rank):
+        sentence = s.sentence
+        found = any(holds_kind(k, sentence.text, sentence.terms, word_tags) for k in kinds)
+        near: set[str] = set()
+        for neighbour_id in (sentence.sentence_id - 1, sentence.sentence_id + 1):
+            if 0 <= neighbour_id < len(index.sentences):
+                neighbour = index.sentences[neighbour_id]
+                if neighbour.file == sentence.file:
+                    near.update(neighbour.terms)
+        neighbour_cover = sum(w for t, w in weights.items() if t in near) / total
+        gap = d - dense.max()
+        rows.append((
+            gap, (d - dense.mean()) / (dense.std() + 1e-3), c, c - cover.max(), float(bool(kinds)), float(found),
+            neighbour_cover, 1.0 / s.passage_rank, math.log(1 + len(sentence.text)),
+            float(not chinese), gap * float(not chinese),
+            sum(1 for t in sentence.terms if t not in weights) / max(len(sentence.terms), 1), 1.0 / r,
+        ))
+    return np.array(rows, dtype=np.float64)
+
+
+def rerank(
+    index: Index,
+    scored: Sequence[SentenceScore],
+    question: str,
+    weights: Mapping[str, float],
+    chinese: bool,
+    word_tags: Mapping[str, str],
+    titles: Callable[[str], str],
+    params: RankingParams,
+) -> list[SentenceScore]:
+    """Return the candidates without headings and bare titles, re-scored by the fitted model, best first."""
+    kept = [s for s in scored if not is_heading(s.sentence, titles(s.sentence.file))]
+    if not kept:
+        return []
+    x = features(index, kept, question, weights, chinese, word_tags)
+    score = ((x - np.array(params.mean)) / np.array(params.scale)) @ np.array(params.weights)
+    out = [dataclasses.replace(s, score=float(v)) for s, v in zip(kept, score)]
+    return sorted(out, key=lambda s: (-s.score, s.sentence.sentence_id))
+
+
+class RankingFileError(RagError, ValueError):
+    """A ranking file cannot be read."""
+
+
+@lru_cache(maxsize=8)
+def load_ranking(path: str = "") -> RankingParams:
+    """Return the fitted ranking in `path`, or the one shipped in rag/data/ranking.json when empty."""
+    try:
+        if path:
+            text = Path(path).read_text(encoding="utf-8")
+        else:
+            text = (resources.files("rag") / "data" / "ranking.json").read_text(encoding="utf-8")
+        model = json.loads(text)["model"]
+        return RankingParams(
+            weights=tuple(float(model["weights"].get(f, 0.0)) for f in FEATURES),
+            mean=tuple(float(model["mean"].get(f, 0.0)) for f in FEATURES),
+            scale=tuple(float(model["scale"].get(f, 1.0)) or 1.0 for f in FEATURES),
+            margin=float(model["margin"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RankingFileError(
+            f"the ranking file {path or 'rag/data/ranking.json'} cannot be read ({exc.__class__.__name__}): "
+            "write it with bench/fit_ranking.py or unset RAG_RANKING_FILE"
+        ) from None
