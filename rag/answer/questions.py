@@ -27,7 +27,7 @@ _ASKS = {
     ),
     "person": re.compile(r"谁|哪一?位|何人|什么人|哪些人|\bwho\b|\bwhom\b|\bwhose\b", re.I),
     "place": re.compile(
-        r"哪里|哪儿|何地|何处|在哪|什么地方|哪个(?:国家|城市|地区|省|州|县)|哪座|哪国|\bwhere\b|"
+        r"哪里|哪儿|何地|何处|在哪(?![一天年月个次些位])|什么地方|哪个(?:国家|城市|地区|省|州|县)|哪座|哪国|\bwhere\b|"
         r"\bwhat (?:country|city|state|region|place)\b|\bwhich (?:country|city|state|region|place)\b",
         re.I,
     ),

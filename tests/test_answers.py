@@ -1,0 +1,107 @@
+"""What a question asks for, headings never quoted, and the fitted decision's files and gates (no model)."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.answer.assistant import Assistant
+from rag.answer.compose import answer_block, is_heading
+from rag.answer.decide import FEATURES, Evidence, confidence, for_index, load_params
+from rag.answer.questions import asked_kinds, holds_kind, named_words
+from rag.answer.ranking import load_ranking
+from rag.errors import RagError
+from rag.index.build import build_index
+from rag.records import Sentence
+
+from support import fake_settings, write_corpus
+
+
+def sentence(text: str, sentence_id: int = 0) -> Sentence:
+    return Sentence(sentence_id, "corpus/a.md", text, text, 1, 1, 0, len(text))
+
+
+def test_the_kind_of_answer_a_question_asks_for_is_read_in_chinese_and_english():
+    assert asked_kinds("Sora是在哪一天发布的？") == {"time"}
+    assert asked_kinds("公司有多少员工？") == {"number"}
+    assert asked_kinds("谁是Sora团队的负责人？") == {"person"}
+    assert asked_kinds("When was Sora released?") == {"time"}
+    assert asked_kinds("How many points did the Panthers score?") == {"number"}
+    assert asked_kinds("Why did the stock fall?") == {"reason"}
+    assert asked_kinds("Sora的原理是什么？") == frozenset()
+
+
+def test_a_sentence_holds_a_time_or_a_number_and_a_question_names_its_subject():
+    assert holds_kind("time", "OpenAI于2月16日凌晨发布了Sora。", (), {})
+    assert not holds_kind("time", "Sora可以生成视频。", (), {})
+    assert holds_kind("number", "年假有5天。", (), {})
+    assert holds_kind("person", "负责人是李白。", ("负责人", "李白"), {"李白": "nr"})
+    assert named_words("How many points did the Panthers score?", {}) == 1
+    assert named_words("Hello", {}) == 0
+    assert named_words("Sora是在哪一天发布的？", {}) == 1
+
+
+def test_headings_and_bare_titles_are_told_from_sentences_and_metadata():
+    assert is_heading(sentence("未休年假[2]年假天数[3]"))
+    assert is_heading(sentence("One More Thing"))
+    assert is_heading(sentence("员工手册"), title="员工手册")
+    assert not is_heading(sentence("年假天数按工龄计算，满一年有5天。"))
+    assert not is_heading(sentence("作者：张三"))
+    assert not is_heading(sentence("2024年2月16日"))
+
+
+HANDBOOK = {
+    "handbook.md": "# 员工手册\n\n## 年假天数\n\n这个天数按工龄计算：工作满一年的员工每年有5天年假。\n\n"
+                   "## 食堂\n\n食堂每天11点半开饭。\n",
+}
+
+
+def test_a_heading_is_never_quoted_as_an_answer_nor_pulled_in_as_a_neighbour(tmp_path, fake_embedder):
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, HANDBOOK), refusal_threshold=1e-9)
+    build_index(settings, fake_embedder)
+    assistant = Assistant.load(settings, fake_embedder)
+    answer = assistant.ask("年假天数有几天？")
+    assert not answer.refused and answer.citations
+    assert all(not is_heading(sentence(c.quote)) for c in answer.citations)
+    assert "5天" in answer.text
+    index = assistant.index
+    after_heading = next(s for s in index.sentences if s.text.startswith("这个天数"))
+    assert [s.text for s in answer_block(index, after_heading, 250)][0] == after_heading.text
+
+
+def _evidence(**values: float) -> Evidence:
+    row = dict.fromkeys(FEATURES, 0.0)
+    row.update(values)
+    return Evidence(tuple(row[f] for f in FEATURES), known_terms=int(values.get("known", 1)))
+
+
+def test_a_chinese_question_with_no_word_the_corpus_uses_is_declined_an_english_one_is_weighed():
+    params = load_params()
+    assert confidence(_evidence(known=0, dense_z=9.0, best_cosine=0.9), params) == 0.0
+    assert confidence(_evidence(known=0, other_language=1.0, dense_z=9.0, best_cosine=0.9), params) > 0.0
+
+
+def test_the_shipped_decision_says_how_it_was_made_and_a_bad_file_is_one_line(tmp_path):
+    shipped = json.loads((Path(__file__).parents[1] / "rag" / "data" / "decision.json").read_text(encoding="utf-8"))
+    assert shipped["made"]["script"] == "bench/fit_decision.py"
+    assert set(shipped["made"]["leave_one_set_out"]) >= {"cmrc", "xquad-zh", "xquad-en", "public"}
+    assert 0 < shipped["model"]["threshold"] < 1 and set(shipped["model"]["weights"]) == set(FEATURES)
+    broken = tmp_path / "decision.json"
+    broken.write_text("{", encoding="utf-8")
+    for load in (load_params, load_ranking):
+        with pytest.raises(RagError) as caught:
+            load(str(broken))
+        assert "\n" not in str(caught.value) and "unset RAG_" in str(caught.value)
+
+
+def test_a_decision_fitted_for_another_model_only_declines_what_has_nothing_to_match(caplog):
+    params = load_params()
+    with caplog.at_level(logging.WARNING):
+        other = for_index(params, 0.0, "hash:64")
+    assert other.threshold < 1e-6 and other.threshold_other < 1e-6
+    assert "fit one with bench/fit_decision.py" in caplog.text
+    assert for_index(params, 0.0, params.embed_model) == params
+    assert for_index(params, 0.7, "hash:64").threshold == 0.7
