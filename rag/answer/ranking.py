@@ -61,6 +61,8 @@ def features(
     cover = np.array([s.coverage for s in scored], dtype=np.float64)
     kinds = asked_kinds(question)
     total = sum(weights.values()) or 1.0
+    best_dense, mean_dense, spread = float(dense.max()), float(dense.mean()), float(dense.std()) + 1e-3
+    best_cover = float(cover.max())
     dense_rank = np.empty(len(dense))
     dense_rank[np.argsort(-dense, kind="stable")] = np.arange(1, len(dense) + 1)
     rows = []
@@ -74,9 +76,9 @@ def features(
                 if neighbour.file == sentence.file:
                     near.update(neighbour.terms)
         neighbour_cover = sum(w for t, w in weights.items() if t in near) / total
-        gap = d - dense.max()
+        gap = d - best_dense
         rows.append((
-            gap, (d - dense.mean()) / (dense.std() + 1e-3), c, c - cover.max(), float(bool(kinds)), float(found),
+            gap, (d - mean_dense) / spread, c, c - best_cover, float(bool(kinds)), float(found),
             neighbour_cover, 1.0 / s.passage_rank, math.log(1 + len(sentence.text)),
             float(not chinese), gap * float(not chinese),
             sum(1 for t in sentence.terms if t not in weights) / max(len(sentence.terms), 1), 1.0 / r,
