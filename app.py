@@ -57,14 +57,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     page = build_page(service, ChatHandlers(service, limiter=limiter))
     page.queue(default_concurrency_limit=args.concurrency or CONCURRENCY)
     app = create_app(service, page, limiter)
-    shown = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
-    base = f"http://{shown}:{settings.port}"
+    shown = "localhost" if settings.server.host in ("0.0.0.0", "::") else settings.server.host
+    base = f"http://{shown}:{settings.server.port}"
     print(f"Running on {base}/  (API {base}/docs, widget {base}/widget.js)", flush=True)
     # X-Forwarded-For is believed only from the proxies named in RAG_TRUSTED_PROXIES: otherwise any client
     # could choose the address its rate limit is counted against.
-    trusted = list(settings.trusted_proxies)
+    trusted = list(settings.server.trusted_proxies)
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level="warning",
+        app, host=settings.server.host, port=settings.server.port, log_level="warning",
         proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None,
     )
     return 0

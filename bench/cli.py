@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         note(f"preparing {args.corpus} in {args.work}")
-        corpus = prepare_corpus(args.corpus, args.work, settings.cache_dir / "bench", args.gold, args.questions)
+        corpus = prepare_corpus(args.corpus, args.work, settings.index.cache_dir / "bench", args.gold, args.questions)
         result = run_benchmark(corpus, settings, args.work, args.runs, not args.skip_langchain, args.bare_limit, note)
     except RagError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -70,7 +70,7 @@ def features(assistant: Assistant, question: str, vector: np.ndarray):  # -> rag
     """Return the decision features of one question, as Assistant.ask computes them (vector given)."""
     tokens = assistant.tokenizer.tokens(question)
     settings = assistant.settings
-    hits = hybrid_search(assistant.index, vector, tokens, settings.top_k, settings)
+    hits = hybrid_search(assistant.index, vector, tokens, settings.retrieval.top_k, settings)
     retrieved = Evidence(question, vector, tuple(tokens), assistant.index.lexical.term_weights(tokens), tuple(hits),
                          is_chinese(question))
     return assistant.consider(retrieved)[2]

@@ -69,11 +69,11 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]]) -> list[Case]:
         vectors = assistant.embedder.encode_queries([q.question for q in questions])
         for q, vector in zip(questions, vectors):
             tokens = assistant.tokenizer.tokens(q.question)
-            hits = hybrid_search(assistant.index, vector, tokens, settings.top_k, settings)
+            hits = hybrid_search(assistant.index, vector, tokens, settings.retrieval.top_k, settings)
             weights = assistant.index.lexical.term_weights(tokens)
             candidates = [
-                s for s in score_sentences(assistant.index, hits, vector, weights, settings.answer_passages,
-                                           settings.sentence_lexical_weight, settings.sentence_rank_weight)
+                s for s in score_sentences(assistant.index, hits, vector, weights, settings.answer.answer_passages,
+                                           settings.answer.sentence_lexical_weight, settings.answer.sentence_rank_weight)
                 if not is_heading(s.sentence, assistant.titles.get(s.sentence.file, ""))
             ]
             if not candidates:
@@ -117,7 +117,7 @@ def answers(cases: list[Case], w: np.ndarray, mean: np.ndarray, scale: np.ndarra
         ranked = sorted((dataclasses.replace(s, score=float(v)) for s, v in zip(c.candidates, score)),
                         key=lambda s: (-s.score, s.sentence.sentence_id))
         settings = c.assistant.settings
-        chosen = select_sentences(c.assistant.index, ranked, settings.answer_max_blocks, settings.answer_max_chars, margin)
+        chosen = select_sentences(c.assistant.index, ranked, settings.answer.answer_max_blocks, settings.answer.answer_max_chars, margin)
         text = normalize("".join(s.text for s in chosen)[:ANSWER_PREFIX_CHARS])
         first.append(bool(c.y[int(np.argmax(score))]))
         contains.append(any(a in text for a in c.accepted))

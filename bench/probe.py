@@ -55,13 +55,13 @@ def build_job(settings: Settings, bare_limit: int, seed: int = 0) -> dict[str, A
     shared_tokenizer()  # jieba's dictionary: a load like the model's, kept apart from the build stages
     tokenizer_load_s = time.perf_counter() - tick
     embedder.encode_queries(["预热"])  # the first forward pass allocates buffers; keep it out of both sides
-    shutil.rmtree(settings.index_dir, ignore_errors=True)  # a full build, never an incremental one
+    shutil.rmtree(settings.index.index_dir, ignore_errors=True)  # a full build, never an incremental one
     cpu = time.process_time()
     report = build_index(settings, embedder)
     build_cpu_s = time.process_time() - cpu  # all threads: less sensitive than wall time to a busy machine
     build_peak = peak_rss_mib()
     index = load_index(settings)
-    chunk_texts = [settings.passage_template.format(title=c.title, text=c.text) for c in index.chunks]
+    chunk_texts = [settings.index.passage_template.format(title=c.title, text=c.text) for c in index.chunks]
     # The pipeline's overhead: its encode (passages, three pooled spans each, as a chunk holds about three
     # sentences) against a bare encode of the same sample, both in the build's arithmetic, alternated in this
     # process after the build has warmed the kernels; the faster of two tries each. Then a bare encode by
@@ -96,7 +96,7 @@ def build_job(settings: Settings, bare_limit: int, seed: int = 0) -> dict[str, A
         "pipeline_texts_per_s": len(chunk_texts) / report.timings["embed"],
         **bare,
         "peak_rss_mib": build_peak,
-        "index_bytes": folder_bytes(settings.index_dir),
+        "index_bytes": folder_bytes(settings.index.index_dir),
     }
 
 

@@ -144,7 +144,7 @@ def _measure(corpus: Corpus, settings: Settings, runs: int, langchain: bool, bar
 
             # LangChain gets the model as a LangChain user loads it: float32, whatever ours multiplies in.
             plain = plain or load_embedder(dataclasses.replace(settings, embed_precision="float32"))
-            ensemble = build_ensemble(load_index(settings).chunks, plain, settings.top_k)
+            ensemble = build_ensemble(load_index(settings).chunks, plain, settings.retrieval.top_k)
             measured.langchain_builds.append(ensemble.build_s)
             measured.langchain_build_cpu.append(ensemble.build_cpu_s)
             note(f"  LangChain FAISS + BM25 ensemble {ensemble.build_s:.1f} s")
@@ -155,7 +155,7 @@ def _measure(corpus: Corpus, settings: Settings, runs: int, langchain: bool, bar
     assistant.ask(corpus.questions[0])  # warm: latencies are those of a running app
     for run in range(runs):
         note(f"questions, pass {run + 1}/{runs}: {len(corpus.questions)} questions")
-        measured.ours, measured.theirs, latencies = _ask_all(assistant, ensemble, corpus, settings.top_k)
+        measured.ours, measured.theirs, latencies = _ask_all(assistant, ensemble, corpus, settings.retrieval.top_k)
         measured.passes.append(latency_summary(latencies))
     return measured
 

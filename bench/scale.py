@@ -129,7 +129,7 @@ def main() -> None:
     result["recall_at_10"] = recall
     result["recall_s"] = round(time.perf_counter() - started, 1)
     if hasattr(vectors.faiss_index, "hnsw"):  # what a question searched with: the build's efSearch unless the settings ask more
-        result["hnsw_ef_search"] = max(vectors.faiss_index.hnsw.efSearch, settings.hnsw_ef_search)
+        result["hnsw_ef_search"] = max(vectors.faiss_index.hnsw.efSearch, settings.index.hnsw_ef_search)
     print(json.dumps(result, ensure_ascii=False, indent=1))
     if args.json:
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")

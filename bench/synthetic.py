@@ -134,9 +134,9 @@ def write_synthetic(target: Path, passages: int, model: VectorModel, seed: int) 
     tick = time.perf_counter()
     row_ids, col_ids, tf = (np.concatenate(parts) for parts in (rows, cols, counts))
     del rows, cols, counts
-    weights = bm25_matrix(row_ids, col_ids, tf, passage_words.astype(np.float64), len(words), settings.bm25_k1, settings.bm25_b)
+    weights = bm25_matrix(row_ids, col_ids, tf, passage_words.astype(np.float64), len(words), settings.index.bm25_k1, settings.index.bm25_b)
     del row_ids, col_ids, tf
-    LexicalIndex(weights, {w: i for i, w in enumerate(words)}, settings.bm25_k1, settings.bm25_b).save(staged)
+    LexicalIndex(weights, {w: i for i, w in enumerate(words)}, settings.index.bm25_k1, settings.index.bm25_b).save(staged)
     del weights
     timings["lexical_s"] = time.perf_counter() - tick
 
@@ -151,14 +151,14 @@ def write_synthetic(target: Path, passages: int, model: VectorModel, seed: int) 
 
     manifest = Manifest.create(
         build_settings(settings),
-        ModelInfo(DEFAULT_MODEL, model.dimension, settings.query_prompt, settings.passage_prompt),
+        ModelInfo(DEFAULT_MODEL, model.dimension, settings.index.query_prompt, settings.index.passage_prompt),
         Counts(len(entries), passages, sentences_total, len(words)),
         tuple(entries),
         dense_record,
-        chunking={"splitter": "synthetic", "chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
+        chunking={"splitter": "synthetic", "chunk_size": settings.index.chunk_size, "chunk_overlap": settings.index.chunk_overlap,
                   "separators": SEPARATORS},
-        lexical={"tokenizer": "synthetic: jieba dictionary words drawn by frequency", "k1": settings.bm25_k1,
-                 "b": settings.bm25_b},
+        lexical={"tokenizer": "synthetic: jieba dictionary words drawn by frequency", "k1": settings.index.bm25_k1,
+                 "b": settings.index.bm25_b},
         corpus_dir="synthetic",
         extra={"synthetic": {"seed": seed, "vectors": dataclasses.asdict(model), "timings": timings}},
     )

@@ -261,7 +261,7 @@ class Settings:
         return Settings(self.index, self.retrieval, self.answer, self.server, **clean)
 
     def __getattr__(self, name: str) -> Any:
-        # A field read by its own name (settings.top_k) is found in its group. TRANSITIONAL: kept only while
+        # A field read by its own name (settings.retrieval.top_k) is found in its group. TRANSITIONAL: kept only while
         # callers move to grouped reads; removed once none is left.
         if name.startswith("__") or name in GROUPS:
             raise AttributeError(name)

@@ -299,7 +299,7 @@ def test_settings_read_origin_lists_from_the_environment():
     from rag.settings import load_settings
 
     settings = load_settings(env={"RAG_CORS_ORIGINS": "https://a.example, https://b.example", "RAG_FRAME_ANCESTORS": "https://w.example"})
-    assert settings.cors_origins == ("https://a.example", "https://b.example")
-    assert settings.frame_ancestors == ("https://w.example",)
+    assert settings.server.cors_origins == ("https://a.example", "https://b.example")
+    assert settings.server.frame_ancestors == ("https://w.example",)
     assert "hunter2" not in repr(load_settings(env={"RAG_API_TOKEN": "hunter2"}))
 

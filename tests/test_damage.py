@@ -107,15 +107,15 @@ def built(tmp_path_factory) -> tuple[Path, list[tuple]]:
     folder = tmp_path_factory.mktemp("whole")
     settings = fake_settings(folder, write_corpus(folder, TINY))
     build_index(settings, HashingEmbedder(64))
-    return settings.index_dir, answers(Assistant.load(settings, HashingEmbedder(64)))
+    return settings.index.index_dir, answers(Assistant.load(settings, HashingEmbedder(64)))
 
 
 def copy_of(built_index: Path, tmp_path: Path):
     """Return settings over a fresh copy of the whole index (and its corpus)."""
     settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))
-    settings.index_dir.mkdir()
+    settings.index.index_dir.mkdir()
     for path in built_index.iterdir():
-        (settings.index_dir / path.name).write_bytes(path.read_bytes())
+        (settings.index.index_dir / path.name).write_bytes(path.read_bytes())
     return settings
 
 
@@ -124,7 +124,7 @@ def copy_of(built_index: Path, tmp_path: Path):
 def test_every_damaged_file_gives_the_one_line_error_at_load_and_a_build_repairs_it(built, tmp_path, name, mode):
     index_dir, whole = built
     settings = copy_of(index_dir, tmp_path)
-    damage(settings.index_dir / name, mode)
+    damage(settings.index.index_dir / name, mode)
     with pytest.raises(IndexDamagedError) as error:
         load_index(settings)
     assert_damaged(error.value)
@@ -144,8 +144,8 @@ def test_damage_the_checksums_cannot_see_is_never_a_traceback(built, tmp_path, n
     at load or at the question that reads it; only changed numbers inside a file can pass unseen."""
     index_dir, _ = built
     settings = copy_of(index_dir, tmp_path)
-    damage(settings.index_dir / name, mode)
-    rehash(settings.index_dir)
+    damage(settings.index.index_dir / name, mode)
+    rehash(settings.index.index_dir)
     try:
         assistant = Assistant.load(settings, HashingEmbedder(64))
         answers(assistant)
@@ -163,11 +163,11 @@ def test_a_row_damaged_in_place_is_the_damaged_error_when_read_and_every_later_q
     from fastapi.testclient import TestClient
 
     settings = copy_of(built[0], tmp_path)
-    path = settings.index_dir / "chunks.jsonl"
+    path = settings.index.index_dir / "chunks.jsonl"
     lines = path.read_bytes().split(b"\n")
     lines[1] = lines[1].replace(b'"title"', b'"titel"')  # same length: the offsets still fit
     path.write_bytes(b"\n".join(lines))
-    rehash(settings.index_dir)
+    rehash(settings.index.index_dir)
 
     service = Service(settings, prepare=lambda s: Assistant.load(s, HashingEmbedder(64)))
     service.run()
@@ -195,7 +195,7 @@ def test_a_server_started_on_a_damaged_index_says_to_rebuild_in_health_and_the_p
     from fastapi.testclient import TestClient
 
     settings = copy_of(built[0], tmp_path)
-    damage(settings.index_dir / name, "truncate")
+    damage(settings.index.index_dir / name, "truncate")
     service = Service(settings)  # the server's own start: build if stale, then load
     service.run()
     client = TestClient(create_app(service))
@@ -216,11 +216,11 @@ def test_a_file_beyond_the_hashing_budget_is_checked_whole_in_the_background(tmp
     build_index(settings, HashingEmbedder(64))
     whole = answers(Assistant.load(settings, HashingEmbedder(64)))
 
-    damage(settings.index_dir / "vectors.npy", "truncate")  # a size the manifest does not record: at load
+    damage(settings.index.index_dir / "vectors.npy", "truncate")  # a size the manifest does not record: at load
     with pytest.raises(IndexDamagedError, match="vectors.npy is"):
         load_index(settings)
     build_index(settings, HashingEmbedder(64))
-    path = settings.index_dir / "vectors.npy"
+    path = settings.index.index_dir / "vectors.npy"
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x5A  # between the sampled blocks: the load cannot see it
     path.write_bytes(bytes(data))
@@ -251,8 +251,8 @@ def test_the_cli_says_index_damaged_in_one_line(built, tmp_path, capsys):
     from rag.apps.cli import main
 
     settings = copy_of(built[0], tmp_path)
-    damage(settings.index_dir / "manifest.json", "wrong_type")
-    code = main(["ask", "香蕉", "--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir), "--model", "hash:64"])
+    damage(settings.index.index_dir / "manifest.json", "wrong_type")
+    code = main(["ask", "香蕉", "--corpus", str(settings.index.corpus_dir), "--index", str(settings.index.index_dir), "--model", "hash:64"])
     err = capsys.readouterr().err.strip()
     assert code == 1 and err.startswith("error: index damaged: manifest.json is not a JSON object") and err.endswith(ENDING)
     assert "\n" not in err

@@ -134,10 +134,10 @@ def test_a_scan_index_loads_memory_mapped_and_is_checked(tmp_path):
 def test_a_loaded_graph_searches_with_the_efsearch_its_manifest_records(tmp_path):
     settings = fake_settings(tmp_path, SEEDS, dense_exact_below=10, dense_refine=1)
     build_index(settings, HashingEmbedder(64))
-    manifest = json.loads((settings.index_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((settings.index.index_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["dense"]["faiss"] == APPROXIMATE and manifest["dense"]["recall_at_10"] >= 0.95
     assert load_index(settings).vectors.faiss_index.hnsw.efSearch == manifest["dense"]["ef_search"]
-    assert faiss.read_index(str(settings.index_dir / "dense.faiss")).hnsw.efSearch == manifest["dense"]["ef_search"]
+    assert faiss.read_index(str(settings.index.index_dir / "dense.faiss")).hnsw.efSearch == manifest["dense"]["ef_search"]
 
 
 def test_the_faiss_vector_store_is_a_vector_index_that_saves_opens_and_searches_exactly(tmp_path):
@@ -169,7 +169,7 @@ def test_a_vector_store_the_version_does_not_have_is_a_one_line_error(tmp_path):
 
     settings = fake_settings(tmp_path, SEEDS)
     build_index(settings, HashingEmbedder(64))
-    elsewhere = load_settings(env={"RAG_VECTOR_STORE": "milvus"}, corpus_dir=SEEDS, index_dir=settings.index_dir,
+    elsewhere = load_settings(env={"RAG_VECTOR_STORE": "milvus"}, corpus_dir=SEEDS, index_dir=settings.index.index_dir,
                               embed_model="hash:64")
     for attempt in (lambda: build_index(elsewhere, HashingEmbedder(64)), lambda: load_index(elsewhere)):
         with pytest.raises(RagError, match=r"^no vector store 'milvus': set RAG_VECTOR_STORE to one of faiss$"):

@@ -55,14 +55,14 @@ def test_round_trip_build_save_load_gives_the_same_hits(tmp_path):
 def test_manifest_records_model_settings_counts_and_hashes(tmp_path):
     settings = fake_settings(tmp_path, SEEDS)
     build_index(settings, HashingEmbedder(64))
-    manifest = json.loads((settings.index_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((settings.index.index_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["model"]["name"] == "hash:64" and manifest["model"]["dimension"] == 64
-    assert manifest["chunking"]["chunk_size"] == settings.chunk_size
+    assert manifest["chunking"]["chunk_size"] == settings.index.chunk_size
     assert manifest["counts"]["articles"] == 5
     assert all(len(a["sha256"]) == 64 for a in manifest["articles"])
     assert "cosine" in manifest["model"]["similarity"] and manifest["built_at"]
-    chunk_lines = (settings.index_dir / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+    chunk_lines = (settings.index.index_dir / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(chunk_lines) == manifest["counts"]["chunks"]
     assert "文生视频" in "".join(chunk_lines)  # UTF-8, not \\u escapes
 
@@ -81,11 +81,11 @@ def test_missing_and_damaged_indexes_say_how_to_build(tmp_path):
     with pytest.raises(IndexMissingError, match="python -m rag build"):
         load_index(settings)
     build_index(settings, HashingEmbedder(64))
-    sentences = settings.index_dir / "sentences.jsonl"
+    sentences = settings.index.index_dir / "sentences.jsonl"
     sentences.write_text(sentences.read_text(encoding="utf-8").replace('"quote"', '"quoted"'), encoding="utf-8")
     with pytest.raises(IndexMismatchError, match="damaged"):
         load_index(settings)
-    (settings.index_dir / "chunks.jsonl").write_text("", encoding="utf-8")
+    (settings.index.index_dir / "chunks.jsonl").write_text("", encoding="utf-8")
     with pytest.raises(IndexMismatchError, match="damaged"):
         load_index(settings)
 
@@ -141,11 +141,11 @@ def test_one_unreadable_article_does_not_stop_the_others(tmp_path):
 
 def test_a_folder_that_is_not_an_index_is_never_replaced(tmp_path):
     settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))
-    settings.index_dir.mkdir()
-    (settings.index_dir / "notes.txt").write_text("mine", encoding="utf-8")
+    settings.index.index_dir.mkdir()
+    (settings.index.index_dir / "notes.txt").write_text("mine", encoding="utf-8")
     with pytest.raises(IndexMismatchError, match="not an index"):
         build_index(settings, HashingEmbedder(64))
-    assert (settings.index_dir / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert (settings.index.index_dir / "notes.txt").read_text(encoding="utf-8") == "mine"
 
 
 def test_empty_corpus_says_what_to_add(tmp_path):
@@ -173,7 +173,7 @@ def test_rows_are_read_by_id_and_equal_the_files_rows(tmp_path):
     settings = fake_settings(tmp_path, SEEDS)
     build_index(settings, HashingEmbedder(64))
     index = load_index(settings)
-    lines = (settings.index_dir / "sentences.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = (settings.index.index_dir / "sentences.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(index.sentences) == len(lines) > 300
 
     def parse(line: str) -> Sentence:
@@ -211,11 +211,11 @@ def test_answers_from_rows_read_on_demand_equal_answers_from_rows_in_memory(tmp_
 def test_a_row_damaged_in_place_says_how_to_rebuild_when_read(tmp_path):
     settings = fake_settings(tmp_path, SEEDS)
     build_index(settings, HashingEmbedder(64))
-    path = settings.index_dir / "sentences.jsonl"
+    path = settings.index.index_dir / "sentences.jsonl"
     lines = path.read_bytes().split(b"\n")
     lines[100] = lines[100].replace(b'"quote"', b'"quota"')  # same length: the offsets still fit
     path.write_bytes(b"\n".join(lines))
-    rehash(settings.index_dir)  # damage beyond the hashing budget that the sampled hash misses
+    rehash(settings.index.index_dir)  # damage beyond the hashing budget that the sampled hash misses
     index = load_index(settings)
     assert index.sentences[99].sentence_id == 99
     with pytest.raises(IndexDamagedError, match=r"^index damaged: sentences.jsonl: TypeError in row 100 .*python -m rag build`$"):
@@ -225,12 +225,12 @@ def test_a_row_damaged_in_place_says_how_to_rebuild_when_read(tmp_path):
 def test_an_index_of_the_previous_format_says_to_rebuild_and_a_build_replaces_it(tmp_path):
     settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))
     build_index(settings, HashingEmbedder(64))
-    manifest_path = settings.index_dir / "manifest.json"
+    manifest_path = settings.index.index_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     manifest["format_version"] = 1
     del manifest["checksum"], manifest["files"]  # format 1 had neither
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
-    (settings.index_dir / "chunks.offsets.npy").unlink()  # format 1 had no offsets
+    (settings.index.index_dir / "chunks.offsets.npy").unlink()  # format 1 had no offsets
     with pytest.raises(IndexMismatchError, match=rf"has format 1, this version reads {FORMAT_VERSION}: run `python -m rag build`"):
         load_index(settings)
     assert "format 1" in stale_reason(settings)
@@ -251,13 +251,13 @@ def test_the_manifest_reads_back_as_typed_records_and_writes_the_same_json(tmp_p
 
     settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))
     build_index(settings, HashingEmbedder(64))
-    on_disk = json.loads((settings.index_dir / "manifest.json").read_text(encoding="utf-8"))
-    manifest = read_manifest(settings.index_dir)
+    on_disk = json.loads((settings.index.index_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_manifest(settings.index.index_dir)
     assert manifest.model.name == "hash:64" and manifest.model.dimension == 64
     assert (manifest.counts.articles, manifest.counts.chunks) == (3, len(load_index(settings).chunks))
     assert all(isinstance(a, ArticleEntry) and len(a.sha256) == 64 for a in manifest.articles)
     assert manifest.to_json() == on_disk and list(manifest.to_json()) == list(on_disk)  # same keys, same order
-    assert Manifest.from_json(on_disk, settings.index_dir) == manifest
+    assert Manifest.from_json(on_disk, settings.index.index_dir) == manifest
 
 
 @pytest.mark.parametrize("part, value", [
@@ -272,11 +272,11 @@ def test_the_manifest_reader_turns_a_part_of_another_type_into_the_one_line_dama
 
     settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))
     build_index(settings, HashingEmbedder(64))
-    manifest = json.loads((settings.index_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((settings.index.index_dir / "manifest.json").read_text(encoding="utf-8"))
     manifest[part] = value
     manifest["checksum"] = manifest_checksum(manifest)  # the checksum agrees: only the types can tell
     with pytest.raises(IndexDamagedError, match=rf"^index damaged: manifest.json's {part} do not have the types .*build`$"):
-        Manifest.from_json(manifest, settings.index_dir)
+        Manifest.from_json(manifest, settings.index.index_dir)
 
 
 def test_a_mismatch_says_its_reason_without_its_message_being_parsed(tmp_path):
@@ -300,7 +300,7 @@ def test_a_mismatch_says_its_reason_without_its_message_being_parsed(tmp_path):
     with pytest.raises(IndexMismatchError) as error:
         replace_folder(staged, tmp_path / "other")
     reasons["not_an_index"] = error.value.reason
-    (settings.index_dir / "vectors.npy").write_bytes(b"")
+    (settings.index.index_dir / "vectors.npy").write_bytes(b"")
     with pytest.raises(IndexMismatchError) as error:
         load_index(settings)
     reasons["damaged"] = error.value.reason

@@ -122,7 +122,7 @@ def test_a_question_that_is_not_valid_text_is_refused_everywhere_and_the_page_ke
     assert box == "" and "五千元" in chat[-1]["content"]
 
     settings = service.settings
-    argv = ["--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir), "--model", "hash:64"]
+    argv = ["--corpus", str(settings.index.corpus_dir), "--index", str(settings.index.index_dir), "--model", "hash:64"]
     assert main(["ask", "Sora\udcff", *argv]) == 1  # bytes that are not UTF-8 on the command line
     err = capsys.readouterr().err
     assert err == "error: the question has characters that are not valid text (U+DCFF at character 5): retype it\n"
@@ -130,7 +130,7 @@ def test_a_question_that_is_not_valid_text_is_refused_everywhere_and_the_page_ke
 
 def cli_paths(service: Service) -> list[str]:
     settings = service.settings
-    return ["--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir), "--model", "hash:64"]
+    return ["--corpus", str(settings.index.corpus_dir), "--index", str(settings.index.index_dir), "--model", "hash:64"]
 
 
 def error_lines(err: str) -> list[str]:

@@ -53,7 +53,7 @@ def test_a_decline_lists_related_passages_but_cites_nothing(tmp_path):
 def test_cli_ask_prints_answer_and_sources_and_json(tmp_path, capsys, monkeypatch):
     settings = fake_settings(tmp_path, SEEDS)
     monkeypatch.setenv("RAG_EMBED_MODEL", "hash:64")
-    args = ["--index", str(settings.index_dir), "--corpus", str(SEEDS)]
+    args = ["--index", str(settings.index.index_dir), "--corpus", str(SEEDS)]
     assert main(["build", *args]) == 0
     assert main(["ask", "Adobe股价跌了多少？", *args]) == 0
     out = capsys.readouterr().out

@@ -80,7 +80,7 @@ def test_an_english_question_over_chinese_articles_is_answered_from_the_right_ar
 
 
 def test_cli_answers_with_line_citations_on_the_real_model(real, capsys):
-    args = ["--index", str(real.settings.index_dir), "--corpus", str(SEEDS)]
+    args = ["--index", str(real.settings.index.index_dir), "--corpus", str(SEEDS)]
     assert main(["ask", "Sora是在哪一天发布的？", *args]) == 0
     out = capsys.readouterr().out
     assert "2月16日" in out and "[1]" in out and "seeds/0" in out
@@ -125,7 +125,7 @@ def test_a_sentence_vector_pooled_from_its_passage_reads_that_sentence(real):
 
 
 def test_bfloat16_arithmetic_keeps_the_float32_vectors(real):
-    texts = [real.settings.passage_template.format(title=c.title, text=c.text) for c in real.index.chunks[:16]]
+    texts = [real.settings.index.passage_template.format(title=c.title, text=c.text) for c in real.index.chunks[:16]]
     questions = ["Sora是在哪一天发布的？", "How did Adobe's stock react after Sora was released?"]
     plain = load_embedder(real.settings.with_overrides(embed_precision="float32"))
     mixed = load_embedder(real.settings.with_overrides(embed_precision="bfloat16"))

@@ -20,5 +20,5 @@ def test_the_synthetic_index_is_in_the_real_format_and_answers(tmp_path):
     assistant = Assistant(settings, index, HashingEmbedder(384), shared_tokenizer())
     words = index.sentences[500].terms
     answer = assistant.ask(f"{words[0]}{words[1]}和{words[2]}有什么关系？")
-    assert len(answer.hits) == settings.top_k
+    assert len(answer.hits) == settings.retrieval.top_k
     assert any(500 in hit.chunk.sentence_ids for hit in answer.hits)  # the passage the words came from is found

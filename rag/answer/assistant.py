@@ -32,7 +32,7 @@ class Assistant:
         self.retriever = Retriever(settings, index, embedder, tokenizer)
         word_tags = tokenizer.word_tags()
         self.composer: Composer = make_composer(settings, index, self.titles, word_tags)
-        params = for_index(load_params(settings.decision_file), settings.refusal_threshold, index.manifest.model.name)
+        params = for_index(load_params(settings.answer.decision_file), settings.answer.refusal_threshold, index.manifest.model.name)
         self.decider = Decider(index, params, self.titles, tokenizer.tokens, word_tags)
 
     @classmethod
@@ -53,7 +53,7 @@ class Assistant:
             where = ", ".join(f"U+{ord(char):04X} at character {position}" for position, char in bad[:3])
             more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
             raise QuestionError(f"the question has characters that are not valid text ({where}{more}): retype it")
-        limit = self.settings.max_question_chars
+        limit = self.settings.answer.max_question_chars
         if len(question) > limit:
             raise QuestionTooLongError(f"the question is {len(question)} characters long; the limit is {limit}: shorten it")
         return question
@@ -71,7 +71,7 @@ class Assistant:
         """
         started = time.perf_counter()
         question = self.validate(question)
-        top_k = max(1, min(top_k or self.settings.top_k, 100))
+        top_k = max(1, min(top_k or self.settings.retrieval.top_k, 100))
         timings: dict[str, float] = {}
         evidence = self.retriever.retrieve(question, top_k, timings)
 

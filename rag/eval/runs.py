@@ -117,13 +117,13 @@ def evaluate_set(eval_set: EvalSet, folder: Path, progress: Progress | None = No
     questions = [q for q, _ in answered]
     if not any(q.answerable is not None for q in questions):
         return EvalRun(folder, None, files, errors, len(answered))
-    scores = score_questions(questions, [r for _, r in answered], settings.corpus_dir.resolve().parent)
+    scores = score_questions(questions, [r for _, r in answered], settings.index.corpus_dir.resolve().parent)
     summary = summarize(scores)
     info = {
         "set": eval_set.name,
         "questions_file": str(eval_set.questions),
-        "corpus": str(settings.corpus_dir),
-        "index": str(settings.index_dir),
+        "corpus": str(settings.index.corpus_dir),
+        "index": str(settings.index.index_dir),
         "model": assistant.index.manifest.model.name,
         "built_at": assistant.index.manifest.built_at,
         "settings": settings_record(settings),

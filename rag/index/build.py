@@ -210,7 +210,7 @@ def remove_abandoned(target: Path) -> list[Path]:
 def build_index(
     settings: Settings, embedder: Embedder, progress: BuildProgress | None = None, stage: BuildStage | None = None
 ) -> BuildReport:
-    """Build or update the index in `settings.index_dir` from `settings.corpus_dir`; return what changed.
+    """Build or update the index in `settings.index.index_dir` from `settings.index.corpus_dir`; return what changed.
 
     Args:
         progress: told (texts done, texts total) while passages are embedded.
@@ -219,17 +219,17 @@ def build_index(
     started = time.perf_counter()
     timings: dict[str, float] = {}
     check_store(settings)  # before any embedding is spent
-    sources = list_sources(settings.corpus_dir)
+    sources = list_sources(settings.index.corpus_dir)
     if not sources:
-        raise CorpusError(f"no .txt, .md or .html files in {settings.corpus_dir}: add articles or pass --corpus DIR")
-    remove_abandoned(settings.index_dir)
-    _stage(stage, f"reading {len(sources)} articles in {settings.corpus_dir}")
+        raise CorpusError(f"no .txt, .md or .html files in {settings.index.corpus_dir}: add articles or pass --corpus DIR")
+    remove_abandoned(settings.index.index_dir)
+    _stage(stage, f"reading {len(sources)} articles in {settings.index.corpus_dir}")
     previous = _previous(settings)
     if previous is not None and previous.manifest.settings.get("embed_model") != embedder.name:
         previous = None
     old_entries = {e.file: e for e in previous.manifest.articles} if previous else {}
 
-    splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
+    splitter = make_splitter(settings.index.chunk_size, settings.index.chunk_overlap)
     tokenizer = shared_tokenizer()
     kept: dict[str, _ArticleParts] = {}
     fresh: list[_ArticleParts] = []
@@ -238,8 +238,8 @@ def build_index(
     tick = time.perf_counter()
     for source in sources:
         size = source.path.stat().st_size
-        if size > settings.max_article_bytes:
-            why = (f"{source.name} is {size:,} bytes, over the limit of {settings.max_article_bytes:,} for one article: "
+        if size > settings.index.max_article_bytes:
+            why = (f"{source.name} is {size:,} bytes, over the limit of {settings.index.max_article_bytes:,} for one article: "
                    f"split it, or raise RAG_MAX_ARTICLE_BYTES")
             log.warning("skipping %s", why)
             skipped.append((source.name, why))
@@ -268,7 +268,7 @@ def build_index(
     tick = time.perf_counter()
     _stage(stage, f"embedding {sum(len(p.chunks) for p in fresh)} passages of {len(fresh)} new or changed articles"
                   f" ({len(unchanged)} unchanged)")
-    for part in _embed_new(fresh, embedder, settings.passage_template, progress):
+    for part in _embed_new(fresh, embedder, settings.index.passage_template, progress):
         kept[part.source.name] = part
     timings["embed"] = time.perf_counter() - tick
 
@@ -280,7 +280,7 @@ def build_index(
     sentence_vectors = np.concatenate([p.sentence_vectors for p in parts]) if parts else np.zeros((0, dimension))
     _stage(stage, f"building the dense and lexical indexes over {len(chunks)} passages")
     dense = build_vectors(vectors, sentence_vectors, settings)
-    lexical = build_lexical([tokenizer.tokens(c.text) for c in chunks], settings.bm25_k1, settings.bm25_b)
+    lexical = build_lexical([tokenizer.tokens(c.text) for c in chunks], settings.index.bm25_k1, settings.index.bm25_b)
     timings["lexical_and_dense"] = time.perf_counter() - tick
 
     removed = sorted(set(old_entries) - {s.name for s in sources})
@@ -297,18 +297,18 @@ def build_index(
         skipped=tuple(SkippedEntry(f, r) for f, r in skipped),
         chunking={
             "splitter": "langchain RecursiveCharacterTextSplitter",
-            "chunk_size": settings.chunk_size,
-            "chunk_overlap": settings.chunk_overlap,
+            "chunk_size": settings.index.chunk_size,
+            "chunk_overlap": settings.index.chunk_overlap,
             "separators": SEPARATORS,
             "max_sentence_chars": MAX_SENTENCE_CHARS,
         },
-        lexical={"tokenizer": "jieba search mode + rag/data/userdict.txt + stopwords", "k1": settings.bm25_k1, "b": settings.bm25_b},
-        corpus_dir=str(settings.corpus_dir),
+        lexical={"tokenizer": "jieba search mode + rag/data/userdict.txt + stopwords", "k1": settings.index.bm25_k1, "b": settings.index.bm25_b},
+        corpus_dir=str(settings.index.corpus_dir),
     )
-    index = Index(settings.index_dir, manifest, tuple(chunks), tuple(sentences), dense, lexical)
+    index = Index(settings.index.index_dir, manifest, tuple(chunks), tuple(sentences), dense, lexical)
 
     tick = time.perf_counter()
-    target = settings.index_dir
+    target = settings.index.index_dir
     _stage(stage, f"writing the index to {target}")
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = target.with_name(f".{target.name}.tmp-{os.getpid()}")
@@ -329,8 +329,8 @@ def build_index(
 def stale_reason(settings: Settings) -> str | None:
     """Return why the index must be (re)built before use, or None when it is current."""
     try:
-        manifest = read_manifest(settings.index_dir)
-        check_compatible(manifest, settings, settings.index_dir)
+        manifest = read_manifest(settings.index.index_dir)
+        check_compatible(manifest, settings, settings.index.index_dir)
     except IndexMissingError:
         return "there is no index yet"
     except IndexMismatchError as why:
@@ -340,10 +340,10 @@ def stale_reason(settings: Settings) -> str | None:
     built = {e.file: e.sha256 for e in manifest.articles}
     built.update({e.file: "skipped" for e in manifest.skipped})
     try:
-        current = {s.name: s.sha256 for s in list_sources(settings.corpus_dir)}
+        current = {s.name: s.sha256 for s in list_sources(settings.index.corpus_dir)}
     except CorpusError as why:
         return str(why)
     if set(current) != set(built):
-        return f"articles were added or removed in {settings.corpus_dir}"
+        return f"articles were added or removed in {settings.index.corpus_dir}"
     changed = [name for name, digest in current.items() if built[name] not in (digest, "skipped")]
     return f"{changed[0]} changed since the last build" if changed else None

@@ -55,12 +55,12 @@ class Index:
 def build_settings(settings: Settings) -> dict[str, Any]:
     """Return the settings that shape an index's contents: a loaded index must match them."""
     return {
-        "embed_model": settings.embed_model,
-        "chunk_size": settings.chunk_size,
-        "chunk_overlap": settings.chunk_overlap,
-        "passage_template": settings.passage_template,
-        "bm25_k1": settings.bm25_k1,
-        "bm25_b": settings.bm25_b,
+        "embed_model": settings.index.embed_model,
+        "chunk_size": settings.index.chunk_size,
+        "chunk_overlap": settings.index.chunk_overlap,
+        "passage_template": settings.index.passage_template,
+        "bm25_k1": settings.index.bm25_k1,
+        "bm25_b": settings.index.bm25_b,
     }
 
 
@@ -142,17 +142,17 @@ def check_compatible(manifest: Manifest, settings: Settings, folder: Path) -> No
 
 
 def load_index(settings: Settings, verify_all: bool = False) -> Index:
-    """Return the index in `settings.index_dir` after checking its manifest against the settings and its files.
+    """Return the index in `settings.index.index_dir` after checking its manifest against the settings and its files.
 
     Args:
         verify_all: hash every file whole before returning, whatever `index_verify_bytes` allows (a build
             that reuses the index's rows and vectors must not copy damage into the new index).
     """
-    folder = settings.index_dir
+    folder = settings.index.index_dir
     manifest = read_manifest(folder)
     check_compatible(manifest, settings, folder)
     health = IndexHealth(folder)
-    verify_files(folder, FILES, manifest.files, None if verify_all else settings.index_verify_bytes, health)
+    verify_files(folder, FILES, manifest.files, None if verify_all else settings.index.index_verify_bytes, health)
     counts = manifest.counts
     with reading(folder, "chunks.jsonl"):
         chunks = LazyRows(folder / "chunks.jsonl", partial(_chunk, counts.sentences), health)
@@ -163,7 +163,7 @@ def load_index(settings: Settings, verify_all: bool = False) -> Index:
             rows[0], rows[-1]
     vectors = open_vectors(folder, manifest.dense, counts, manifest.model.dimension, settings)
     with reading(folder, "lexical.npz"):
-        lexical = LexicalIndex.load(folder, settings.bm25_k1, settings.bm25_b)
+        lexical = LexicalIndex.load(folder, settings.index.bm25_k1, settings.index.bm25_b)
     sizes = {
         "chunks": ((len(chunks), len(vectors), lexical.weights.shape[0]), counts.chunks),
         "sentences": ((len(sentences),), counts.sentences),

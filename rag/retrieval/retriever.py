@@ -29,7 +29,7 @@ class Retriever:
         tokens = self.tokenizer.tokens(question)
         timings["embed_ms"] = (time.perf_counter() - tick) * 1000
         tick = time.perf_counter()
-        hits = hybrid_search(self.index, query_vector, tokens, max(top_k, self.settings.top_k), self.settings)
+        hits = hybrid_search(self.index, query_vector, tokens, max(top_k, self.settings.retrieval.top_k), self.settings)
         weights = self.index.lexical.term_weights(tokens)
         timings["retrieve_ms"] = (time.perf_counter() - tick) * 1000
         return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), is_chinese(question))

@@ -78,12 +78,12 @@ def hybrid_search(
     settings: Settings,
 ) -> list[Hit]:
     """Return the top_k hits of dense and lexical candidates fused as the settings say, with each side's rank."""
-    dense = dense_ranking(index, query_vector, settings.candidates, settings)
-    lexical = lexical_ranking(index, query_tokens, settings.candidates)
-    if settings.fusion == "rrf":
-        fused = rrf([dense.rows, lexical.rows], [settings.dense_weight, settings.lexical_weight], settings.rrf_k)
+    dense = dense_ranking(index, query_vector, settings.retrieval.candidates, settings)
+    lexical = lexical_ranking(index, query_tokens, settings.retrieval.candidates)
+    if settings.retrieval.fusion == "rrf":
+        fused = rrf([dense.rows, lexical.rows], [settings.retrieval.dense_weight, settings.retrieval.lexical_weight], settings.retrieval.rrf_k)
     else:
-        weights = (settings.dense_weight, settings.lexical_weight, settings.coverage_weight)
+        weights = (settings.retrieval.dense_weight, settings.retrieval.lexical_weight, settings.retrieval.coverage_weight)
         fused = weighted_fusion(index, sorted(set(dense.rows) | set(lexical.rows)), query_vector, query_tokens, weights)
     dense_rank = {row: rank for rank, row in enumerate(dense.rows, start=1)}
     lexical_rank = {row: rank for rank, row in enumerate(lexical.rows, start=1)}

@@ -161,7 +161,7 @@ def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
             raise ApiError(422, f"end ({end}) is before start ({start}): ask for start <= end")
         spend_allowance(limiter, request)
         try:
-            found = source_lines(service.settings.corpus_dir, file, start, end)
+            found = source_lines(service.settings.index.corpus_dir, file, start, end)
         except SourceNotFoundError as error:
             raise ApiError(404, str(error)) from None
         except (SourceUnreadableError, SourceRangeError) as error:

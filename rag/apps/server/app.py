@@ -47,7 +47,7 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 def make_limiter(settings: Settings) -> RateLimiter:
     """Return the one rate limiter the API, the widget and the chat page share."""
-    return RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    return RateLimiter(settings.server.rate_limit_per_minute, settings.server.rate_limit_burst)
 
 
 def create_app(service: Service, page: gr.Blocks | None = None, limiter: RateLimiter | None = None) -> FastAPI:
@@ -58,8 +58,8 @@ def create_app(service: Service, page: gr.Blocks | None = None, limiter: RateLim
     settings = service.settings
     app = FastAPI(title="Answers you can check · 可核查的问答", version=__version__, description=DESCRIPTION)
     limiter = limiter or make_limiter(settings)
-    policy = AccessPolicy(settings.api_token, settings.session_secret)
-    minting, installing = session_routes(policy, settings.session_hours)
+    policy = AccessPolicy(settings.server.api_token, settings.server.session_secret)
+    minting, installing = session_routes(policy, settings.server.session_hours)
     app.include_router(minting, prefix="/api")
     app.include_router(installing)
     app.include_router(make_router(service, limiter, "api"), prefix="/api")
@@ -83,13 +83,13 @@ def create_app(service: Service, page: gr.Blocks | None = None, limiter: RateLim
         gr.mount_gradio_app(app, page, path="/", **launch_options())
     # Added innermost first: the access guard runs before the body is read, the body limit before any route,
     # and CORS outermost so even a 401, 413 or 429 reaches an allowed origin's script.
-    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(BodyLimit, limit=settings.server.max_request_bytes)
     app.add_middleware(AccessGuard, policy=policy)
-    app.add_middleware(FramingPolicy, origins=settings.frame_ancestors)
-    if settings.cors_origins:
+    app.add_middleware(FramingPolicy, origins=settings.server.frame_ancestors)
+    if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=list(settings.cors_origins),
+            allow_origins=list(settings.server.cors_origins),
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "X-RAG-Session"],
             max_age=600,

@@ -31,7 +31,7 @@ def embed_template(max_chars: int) -> str:
 def add_widget(app: FastAPI, service: Service, limiter: RateLimiter) -> None:
     """Serve /embed, /embed/static/*, /embed/api/* and /widget.js on the app (the access policy guards /embed/api)."""
     pages = APIRouter(include_in_schema=False)
-    template = embed_template(service.settings.max_question_chars)
+    template = embed_template(service.settings.answer.max_question_chars)
     script = (ASSETS / "widget.js").read_text(encoding="utf-8")
 
     @pages.get("/embed", response_class=HTMLResponse)

@@ -81,7 +81,7 @@ class ChatHandlers:
             question = assistant.validate(question)
         except QuestionTooLongError:
             # The question stays in the box to shorten (an empty one was answered above).
-            limit = assistant.settings.max_question_chars
+            limit = assistant.settings.answer.max_question_chars
             message = say(lang, "too_long", length=len(question.strip()), limit=limit)
             yield question, history + [_bot(notice_html(message, "limit"))]
             return
@@ -137,7 +137,7 @@ class ChatHandlers:
             return panel_placeholder_html(lang)
         try:
             source = source_lines(
-                self.service.settings.corpus_dir,
+                self.service.settings.index.corpus_dir,
                 target.file,
                 target.line_start - PANEL_WINDOW,
                 target.line_end + PANEL_WINDOW,

@@ -70,7 +70,7 @@ def build_page(service: Service, handlers: ChatHandlers | None = None) -> gr.Blo
                 with gr.Row(elem_id="rag-examples"):
                     example_buttons = [gr.Button(text, size="sm", variant="secondary") for text in EXAMPLES]
                 with gr.Accordion(I18N("settings"), open=False, elem_id="rag-settings"):
-                    top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label=I18N("top_k"), elem_id="rag-top-k")
+                    top_k = gr.Slider(1, 20, value=settings.retrieval.top_k, step=1, label=I18N("top_k"), elem_id="rag-top-k")
                     show_passages = gr.Checkbox(False, label=I18N("show_passages"), elem_id="rag-show-passages")
             with gr.Column(scale=2):
                 panel = gr.HTML(

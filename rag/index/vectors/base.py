@@ -3,7 +3,7 @@
 An implementation holds the passage (chunk) vectors, row i = chunk i, and the sentence vectors, row i =
 sentence i, both L2-normalised, so an inner product is a cosine. Callers never see how they are stored (a
 memory-mapped file, a server): they ask for the rows they need. rag/index/vectors/factory.py picks the
-implementation by `settings.vector_store`.
+implementation by `settings.index.vector_store`.
 """
 from __future__ import annotations
 

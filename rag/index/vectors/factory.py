@@ -1,4 +1,4 @@
-"""Pick the `VectorIndex` implementation named by `settings.vector_store`, to build one or open a saved one."""
+"""Pick the `VectorIndex` implementation named by `settings.index.vector_store`, to build one or open a saved one."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +11,7 @@ from rag.index.manifest import Counts
 from rag.index.vectors.base import VectorIndex
 from rag.settings import Settings
 
-# The implementations `settings.vector_store` can name.
+# The implementations `settings.index.vector_store` can name.
 STORES = ("faiss",)
 
 
@@ -21,11 +21,11 @@ class VectorStoreError(RagError, ValueError):
 
 def check_store(settings: Settings) -> str:
     """Return the vector store the settings name, or raise the one-line error when this version has no such store."""
-    if settings.vector_store not in STORES:
+    if settings.index.vector_store not in STORES:
         raise VectorStoreError(
-            f"no vector store {settings.vector_store!r}: set RAG_VECTOR_STORE to one of {', '.join(STORES)}"
+            f"no vector store {settings.index.vector_store!r}: set RAG_VECTOR_STORE to one of {', '.join(STORES)}"
         )
-    return settings.vector_store
+    return settings.index.vector_store
 
 
 def vector_files(settings: Settings) -> tuple[str, ...]:

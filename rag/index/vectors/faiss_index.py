@@ -58,8 +58,8 @@ def _train_sample(vectors: np.ndarray) -> np.ndarray:
 
 def graph_index(vectors: np.ndarray, settings: Settings) -> faiss.IndexHNSWSQ:
     """Return an HNSW graph over 8-bit codes of `vectors`, its efSearch not yet tuned."""
-    index = faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = settings.hnsw_ef_construction
+    index = faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, settings.index.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = settings.index.hnsw_ef_construction
     index.train(_train_sample(vectors))
     return _add(index, vectors)
 
@@ -96,15 +96,15 @@ def _measured(recall: dict[str, float]) -> dict[str, Any]:
 
 def tune_graph(graph: faiss.IndexHNSW, checks: RecallCheck, settings: Settings) -> tuple[int, dict[str, float], list[dict]]:
     """Return the efSearch set on `graph` (the first to reach `dense_min_recall`, or the cap), its recall and all tried."""
-    ef_search = settings.hnsw_ef_search
-    most = max(ef_search, int(graph.ntotal * settings.hnsw_ef_search_max_share))
+    ef_search = settings.index.hnsw_ef_search
+    most = max(ef_search, int(graph.ntotal * settings.index.hnsw_ef_search_max_share))
     tried = []
     while True:
         graph.hnsw.efSearch = ef_search  # written with the index; question time searches with it
         recall = checks.recall(graph, settings)
         tried.append({"ef_search": ef_search, **_measured(recall)})
         log.info("HNSW,SQ8 efSearch %d: recall@10 %s", ef_search, recall)
-        if min(recall.values()) >= settings.dense_min_recall or ef_search >= most:
+        if min(recall.values()) >= settings.index.dense_min_recall or ef_search >= most:
             return ef_search, recall, tried
         ef_search = min(2 * ef_search, most)
 
@@ -117,18 +117,18 @@ def build_dense(vectors: np.ndarray, settings: Settings, probes: np.ndarray | No
             recall@10 of an approximate index against exact search.
     """
     count, dimension = vectors.shape
-    record: dict[str, Any] = {"metric": "inner_product", "exact_below": settings.dense_exact_below}
-    if count < settings.dense_exact_below:
+    record: dict[str, Any] = {"metric": "inner_product", "exact_below": settings.index.dense_exact_below}
+    if count < settings.index.dense_exact_below:
         return _add(faiss.IndexFlatIP(dimension), vectors), {"faiss": EXACT, **record}
-    target = settings.dense_min_recall
+    target = settings.index.dense_min_recall
     checks = RecallCheck(vectors, probes)
     record.update(min_recall=target, recall_queries={name: len(q) for name, q in checks.sets.items()})
 
     graph = graph_index(vectors, settings)
     ef_search, recall, tried = tune_graph(graph, checks, settings)
     graph_record = {
-        "factory": f"HNSW{settings.hnsw_m},SQ8", "m": settings.hnsw_m, "ef_construction": settings.hnsw_ef_construction,
-        "ef_search": ef_search, "refine": settings.dense_refine,
+        "factory": f"HNSW{settings.index.hnsw_m},SQ8", "m": settings.index.hnsw_m, "ef_construction": settings.index.hnsw_ef_construction,
+        "ef_search": ef_search, "refine": settings.index.dense_refine,
     }
     if min(recall.values()) >= target:
         return graph, {"faiss": APPROXIMATE, **record, **graph_record, **_measured(recall), "tried": tried}
@@ -138,7 +138,7 @@ def build_dense(vectors: np.ndarray, settings: Settings, probes: np.ndarray | No
 
     scan = scan_index(vectors)
     recall = checks.recall(scan, settings)
-    scan_record = {"factory": "SQ8", "refine": settings.dense_refine}
+    scan_record = {"factory": "SQ8", "refine": settings.index.dense_refine}
     if min(recall.values()) >= target:
         return scan, {"faiss": SCAN, **record, **scan_record, **_measured(recall), **rejected}
     del scan
@@ -179,17 +179,17 @@ def nearest(
     # One question is one query: FAISS's threads would only wait on each other (and on busy cores).
     # The OpenMP thread count is per calling thread, so other threads (a build) keep theirs.
     threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(max(1, settings.search_threads))
+    faiss.omp_set_num_threads(max(1, settings.retrieval.search_threads))
     try:
         if not isinstance(index, (faiss.IndexHNSW, faiss.IndexScalarQuantizer)):
             scores, rows = index.search(query, k)
             keep = rows[0] >= 0
             return rows[0][keep], scores[0][keep]
-        wanted = min(index.ntotal, k * max(1, settings.dense_refine))
+        wanted = min(index.ntotal, k * max(1, settings.index.dense_refine))
         if isinstance(index, faiss.IndexHNSW):
             # The build's measured efSearch, unless the settings ask for more. The parameters travel with
             # the call, so threads sharing the index never race on them.
-            ef_search = max(index.hnsw.efSearch, settings.hnsw_ef_search, wanted)
+            ef_search = max(index.hnsw.efSearch, settings.index.hnsw_ef_search, wanted)
             _, found = index.search(query, wanted, params=faiss.SearchParametersHNSW(efSearch=ef_search))
         else:
             _, found = index.search(query, wanted)
