@@ -21,6 +21,7 @@ run: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) app.py
 
 test: $(STAMP) browser-deps
+	$(PY) -m ruff check .
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
 # Headless Chromium for the browser tests (Playwright drives Debian's build) and CJK fonts for its screenshots.

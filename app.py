@@ -9,7 +9,7 @@ import argparse
 import logging
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -34,11 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     import uvicorn
 
-    from rag.errors import RagError
     from rag.apps.server import create_app, make_limiter
-    from rag.settings import load_settings, parse_list
-    from rag.apps.web import CONCURRENCY, ChatHandlers, build_page
     from rag.apps.service import Service
+    from rag.apps.web import CONCURRENCY, ChatHandlers, build_page
+    from rag.errors import RagError
+    from rag.settings import load_settings, parse_list
 
     try:
         settings = load_settings(

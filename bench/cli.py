@@ -9,13 +9,14 @@ import os
 import shlex
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from rag.errors import RagError
-from rag.settings import load_settings
 from bench.runner import CORPORA, GOLD, prepare_corpus, run_benchmark
 from bench.summary import format_result, targets
+from rag.errors import RagError
+from rag.settings import load_settings
 
 
 def parser() -> argparse.ArgumentParser:

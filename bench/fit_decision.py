@@ -25,19 +25,18 @@ import random
 import shlex
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from rag.answer.assistant import Assistant
 from rag.answer.compose import is_chinese
 from rag.answer.decide import FEATURES
+from rag.eval.metrics import load_questions
 from rag.records import Evidence
 from rag.retrieval.search import hybrid_search
-from rag.eval.metrics import load_questions
-from rag.answer.assistant import Assistant
 from rag.settings import load_settings
-
 
 # A fold's answerable questions of one language choose the threshold only when there are this many.
 MIN_FOLD_ANSWERABLE = 20
@@ -256,7 +255,7 @@ def main() -> None:
         made = {
             "script": "bench/fit_decision.py",
             "command": "HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fit_decision " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "sets": {name: {"gold": [str(f) for f in files], "corpus": str(corpus)} for name, files, corpus, _ in sets},
             "features": list(FEATURES),
             "leave_one_set_out": held_out,

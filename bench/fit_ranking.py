@@ -23,16 +23,16 @@ import json
 import shlex
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag.answer.compose import SentenceScore, is_chinese, is_heading, score_sentences, select_sentences
-from rag.eval.metrics import ANSWER_PREFIX_CHARS, load_questions, normalize
 from rag.answer.assistant import Assistant
+from rag.answer.compose import SentenceScore, is_chinese, is_heading, score_sentences, select_sentences
 from rag.answer.ranking import FEATURES, features
+from rag.eval.metrics import ANSWER_PREFIX_CHARS, load_questions, normalize
 from rag.retrieval.search import hybrid_search
 from rag.settings import load_settings
 
@@ -172,7 +172,7 @@ def main() -> None:
         made = {
             "script": "bench/fit_ranking.py",
             "command": "HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fit_ranking " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "sets": {name: {"gold": [str(f) for f in files], "corpus": str(corpus)} for name, files, corpus, _ in sets},
             "features": list(FEATURES),
             "leave_one_set_out": held_out,

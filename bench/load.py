@@ -27,8 +27,9 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from bench.concurrent_users import QUESTIONS as PAGE_QUESTIONS

@@ -8,13 +8,14 @@ import random
 import resource
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from rag.settings import Settings
 from bench import machine
+from rag.settings import Settings
 
 
 def in_fresh_process(job: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
@@ -44,8 +45,8 @@ def build_job(settings: Settings, bare_limit: int, seed: int = 0) -> dict[str, A
     """Load the model and build a fresh index, timing each stage; then encode the same texts with bare
     `SentenceTransformer.encode` (at most `bare_limit` of them, a seeded sample) in the same process."""
     started = time.perf_counter()
-    from rag.index.build import build_index
     from rag.embedding import load_embedder
+    from rag.index.build import build_index
     from rag.index.lexical import shared_tokenizer
     from rag.index.store import load_index
 

@@ -2,23 +2,23 @@
 from __future__ import annotations
 
 import dataclasses
-
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from rag.embedding import Embedder, load_embedder
-from rag.eval.metrics import Question, load_questions, score_questions, summarize
-from rag.answer.assistant import Assistant
-from rag.answer.schema import answer_to_dict
-from rag.settings import Settings
-from rag.index.store import load_index
 from bench import inews
 from bench.machine import describe
 from bench.probe import build_job, in_fresh_process, serve_job
 from bench.stats import known_item_hit, latency_summary, median, median_ratio, medians
+from rag.answer.assistant import Assistant
+from rag.answer.schema import answer_to_dict
+from rag.embedding import Embedder, load_embedder
+from rag.eval.metrics import Question, load_questions, score_questions, summarize
+from rag.index.store import load_index
+from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.index.vectors.faiss_index import FaissVectors
+from rag.answer.assistant import Assistant
 from rag.embedding import HashingEmbedder, load_embedder
 from rag.eval.metrics import load_questions
 from rag.index.lexical import shared_tokenizer
-from rag.answer.assistant import Assistant
-from rag.settings import load_settings
 from rag.index.store import load_index
+from rag.index.vectors.faiss_index import FaissVectors
+from rag.settings import load_settings
 
 GOLD = Path("../shared/eval/gold_public.jsonl")  # as in the README and Makefile
 RECALL_PROBES = 200

@@ -28,13 +28,13 @@ import numpy as np
 from numpy.lib.format import open_memmap
 
 from bench.vectors import KINDS, VectorModel
-from rag.ingest.chunking import SEPARATORS
 from rag.index.lexical import _TOKEN_OK, LexicalIndex, bm25_matrix
-from rag.index.rows import RowWriter
-from rag.settings import DEFAULT_MODEL, load_settings
 from rag.index.manifest import ArticleEntry, Counts, Manifest, ModelInfo
+from rag.index.rows import RowWriter
 from rag.index.store import build_settings, replace_folder, write_manifest
 from rag.index.vectors.factory import build_vectors
+from rag.ingest.chunking import SEPARATORS
+from rag.settings import DEFAULT_MODEL, load_settings
 
 PASSAGES_PER_ARTICLE = 10
 WORDS = (70, 130)  # words a passage, uniform in [70, 130)

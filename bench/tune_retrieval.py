@@ -10,14 +10,13 @@ import itertools
 import sys
 from pathlib import Path
 
-
-from rag.index.build import build_index
 from rag.embedding import load_embedder
 from rag.eval.metrics import context_passages, covers, load_questions
+from rag.index.build import build_index
 from rag.index.lexical import shared_tokenizer
+from rag.index.store import load_index
 from rag.retrieval.search import dense_ranking, lexical_ranking, weighted_fusion
 from rag.settings import load_settings
-from rag.index.store import load_index
 
 
 def main(gold: str, specs: list[str]) -> None:

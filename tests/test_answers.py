@@ -5,7 +5,6 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from rag.answer.assistant import Assistant

@@ -7,8 +7,9 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -246,8 +247,8 @@ def test_api_says_503_while_the_index_is_being_built(corpus, tmp_path):
     import uvicorn
 
     from rag.apps.server import create_app
-    from rag.settings import load_settings
     from rag.apps.service import Service, build_and_load
+    from rag.settings import load_settings
 
     release = threading.Event()
 

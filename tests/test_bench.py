@@ -13,8 +13,8 @@ from bench.inews import DatasetError, NewsArticle
 from bench.machine import cpu_model, memory_gib, peak_rss_mib
 from bench.stats import known_item_hit, latency_summary, median, median_ratio, medians, percentile
 from bench.summary import targets
-from rag.index.build import build_index
 from rag.embedding import HashingEmbedder
+from rag.index.build import build_index
 from rag.index.store import load_index
 
 from support import fake_settings

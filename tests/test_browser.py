@@ -8,8 +8,8 @@ import re
 import shutil
 import threading
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -253,10 +253,9 @@ def test_html_in_a_question_or_an_article_is_shown_as_text(server, open_page):
 
 
 def test_page_says_it_is_getting_ready_until_the_index_is_built(corpus, tmp_path, open_page):
-    from rag.settings import load_settings
+    from rag.apps.service import Service, build_and_load
     from rag.apps.web import build_page, launch_options
-    from rag.apps.service import Service
-    from rag.apps.service import build_and_load
+    from rag.settings import load_settings
 
     release = threading.Event()
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.ingest.cleaning import clean, line_numbers
-from rag.ingest.corpus import SourceFile, decode, list_sources, read_article
 from rag.errors import CorpusError
 from rag.ingest.chunking import article_sentences
+from rag.ingest.cleaning import clean, line_numbers
+from rag.ingest.corpus import SourceFile, decode, list_sources, read_article
 
 from support import SEEDS, stands_in_lines
 

@@ -16,12 +16,12 @@ import faiss
 import numpy as np
 import pytest
 
-from rag.index import integrity
-from rag.index.build import build_index, remove_abandoned, stale_reason
+from rag.answer.assistant import Assistant
 from rag.embedding import HashingEmbedder
 from rag.errors import IndexDamagedError, RagError
+from rag.index import integrity
+from rag.index.build import build_index, remove_abandoned, stale_reason
 from rag.index.integrity import file_records, manifest_checksum
-from rag.answer.assistant import Assistant
 from rag.index.store import FILES, load_index
 
 from support import TINY, fake_settings, write_corpus
@@ -157,10 +157,11 @@ def test_damage_the_checksums_cannot_see_is_never_a_traceback(built, tmp_path, n
 
 
 def test_a_row_damaged_in_place_is_the_damaged_error_when_read_and_every_later_question_too(built, tmp_path):
-    from rag.apps.server.app import create_app
-    from rag.apps.web.chat import ChatHandlers
-    from rag.apps.service import Service
     from fastapi.testclient import TestClient
+
+    from rag.apps.server.app import create_app
+    from rag.apps.service import Service
+    from rag.apps.web.chat import ChatHandlers
 
     settings = copy_of(built[0], tmp_path)
     path = settings.index.index_dir / "chunks.jsonl"
@@ -189,10 +190,11 @@ def test_a_row_damaged_in_place_is_the_damaged_error_when_read_and_every_later_q
 
 @pytest.mark.parametrize("name", ["vocabulary.json", "manifest.json"])
 def test_a_server_started_on_a_damaged_index_says_to_rebuild_in_health_and_the_page(built, tmp_path, name):
-    from rag.apps.server.app import create_app
-    from rag.apps.web.chat import ChatHandlers
-    from rag.apps.service import Service
     from fastapi.testclient import TestClient
+
+    from rag.apps.server.app import create_app
+    from rag.apps.service import Service
+    from rag.apps.web.chat import ChatHandlers
 
     settings = copy_of(built[0], tmp_path)
     damage(settings.index.index_dir / name, "truncate")

@@ -6,12 +6,12 @@ import faiss
 import numpy as np
 import pytest
 
-from rag.index.build import build_index
-from rag.index.vectors.faiss_index import APPROXIMATE, EXACT, SCAN, build_dense, exact_top, load_dense, nearest, recall_at
 from rag.embedding import HashingEmbedder
 from rag.errors import IndexMismatchError
-from rag.settings import Settings
+from rag.index.build import build_index
 from rag.index.store import load_index
+from rag.index.vectors.faiss_index import APPROXIMATE, EXACT, SCAN, build_dense, exact_top, load_dense, nearest, recall_at
+from rag.settings import Settings
 
 from support import SEEDS, fake_settings
 

@@ -9,9 +9,21 @@ import pytest
 
 from rag.errors import RagError
 from rag.eval.metrics import (
-    Question, QuestionFileError, ResultsMismatchError, SourceFiles, aggregate, check_citation,
-    citation_validity, context_passages, covers, load_questions, normalize, read_questions, score_question,
-    score_questions, summarize,
+    Question,
+    QuestionFileError,
+    ResultsMismatchError,
+    SourceFiles,
+    aggregate,
+    check_citation,
+    citation_validity,
+    context_passages,
+    covers,
+    load_questions,
+    normalize,
+    read_questions,
+    score_question,
+    score_questions,
+    summarize,
 )
 
 GOLD = Path("/work/shared/eval/gold_public.jsonl")
@@ -217,7 +229,7 @@ def test_source_files_are_read_once(corpus_parent: Path) -> None:
 def test_citations_are_checked_in_the_lines_the_corpus_reads(corpus_parent: Path) -> None:
     """An old Mac file (CR line breaks) and a GBK file are numbered as the sources route numbers them."""
     seeds = corpus_parent / "seeds"
-    (seeds / "mac.txt").write_bytes("第一行。\r第二行：Sora 发布。\r".encode("utf-8"))
+    (seeds / "mac.txt").write_bytes("第一行。\r第二行：Sora 发布。\r".encode())
     (seeds / "gbk.txt").write_bytes("第一行。\n第二行：Sora 发布。\n".encode("gbk"))
     sources = SourceFiles(corpus_parent)
     for file in ("seeds/mac.txt", "seeds/gbk.txt"):

@@ -4,16 +4,16 @@ import json
 
 import numpy as np
 import pytest
+from test_damage import rehash
 
-from rag.index.build import build_index, stale_reason
 from rag.embedding import HashingEmbedder, check_precision
 from rag.errors import CorpusError, IndexDamagedError, IndexMismatchError, IndexMissingError
+from rag.index.build import build_index, stale_reason
+from rag.index.store import FORMAT_VERSION, load_index
 from rag.retrieval.search import hybrid_search
 from rag.settings import SettingsError
-from rag.index.store import FORMAT_VERSION, load_index
 
 from support import SEEDS, TINY, fake_settings, write_corpus
-from test_damage import rehash
 
 
 class CountingEmbedder(HashingEmbedder):
@@ -195,8 +195,8 @@ def test_rows_are_read_by_id_and_equal_the_files_rows(tmp_path):
 def test_answers_from_rows_read_on_demand_equal_answers_from_rows_in_memory(tmp_path):
     import dataclasses
 
-    from rag.index.lexical import shared_tokenizer
     from rag.answer.assistant import Assistant
+    from rag.index.lexical import shared_tokenizer
 
     settings = fake_settings(tmp_path, SEEDS)
     build_index(settings, HashingEmbedder(64))

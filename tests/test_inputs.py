@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from rag.apps.cli import main
-from rag.errors import RagError
 from rag.apps.server import create_app
-from rag.apps.web import ChatHandlers
 from rag.apps.service import Service
+from rag.apps.web import ChatHandlers
+from rag.errors import RagError
 
 from support import TINY, fake_settings, write_corpus
 

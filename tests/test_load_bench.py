@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from bench import load
+
 from servers import AppServer, app_env, free_port, running_apps
 from support import SEEDS
 

@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from rag.index.build import build_index
+from rag.answer.assistant import Assistant
+from rag.answer.schema import answer_to_dict
 from rag.apps.cli import main
 from rag.embedding import HashingEmbedder
 from rag.errors import QuestionError
-from rag.answer.assistant import Assistant
-from rag.answer.schema import answer_to_dict
+from rag.index.build import build_index
 
 from support import SEEDS, TINY, fake_settings, stands_in_lines, write_corpus
 

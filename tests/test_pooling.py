@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.index.build import build_index
-from rag.ingest.chunking import article_sentences, chunk_article, make_splitter
-from rag.ingest.corpus import list_sources, read_article
 from rag.embedding import HashingEmbedder
-from rag.records import Chunk, Sentence
+from rag.index.build import build_index
 from rag.index.pooling import pooled_spans
 from rag.index.store import load_index
+from rag.ingest.chunking import article_sentences, chunk_article, make_splitter
+from rag.ingest.corpus import list_sources, read_article
+from rag.records import Chunk, Sentence
 
 from support import SEEDS, fake_settings, write_corpus
 

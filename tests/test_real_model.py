@@ -6,15 +6,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.index.build import build_index
+from bench.load import QUESTIONS as LOAD_QUESTIONS
+from rag.answer.assistant import Assistant
 from rag.apps.cli import main
 from rag.embedding import load_embedder
 from rag.eval.metrics import load_questions, score_questions, summarize
-from rag.answer.assistant import Assistant
 from rag.eval.runs import answer_all
+from rag.index.build import build_index
 from rag.settings import load_settings
 
-from bench.load import QUESTIONS as LOAD_QUESTIONS
 from support import SEEDS
 
 GOLD = Path(__file__).resolve().parents[2] / "shared" / "eval" / "gold_public.jsonl"

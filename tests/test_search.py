@@ -68,11 +68,12 @@ def test_coverage_is_the_share_of_idf_mass_found():
 
 
 def test_weighted_fusion_equals_a_plain_recomputation_on_the_seeds(tmp_path):
-    from rag.index.build import build_index
     from rag.embedding import HashingEmbedder
+    from rag.index.build import build_index
     from rag.index.lexical import coverage as share
-    from rag.retrieval.search import weighted_fusion
     from rag.index.store import load_index
+    from rag.retrieval.search import weighted_fusion
+
     from support import SEEDS, fake_settings
 
     settings = fake_settings(tmp_path, SEEDS)

@@ -6,21 +6,22 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from fastapi.routing import _IncludedRouter
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute, Mount, WebSocketRoute
+from starlette.websockets import WebSocketDisconnect
+from test_api import call
 
 from rag.apps.server import create_app, make_limiter
 from rag.apps.server.access import AccessPolicy, SessionSigner, is_public
-from rag.apps.web import ChatHandlers, build_page
 from rag.apps.service import Service
+from rag.apps.web import ChatHandlers, build_page
 
 from servers import AppServer, app_env, running_apps
 from support import TINY, fake_settings, write_corpus
-from test_api import call
 
 TOKEN = "locks-test-token"
 # Words of the corpus: a public route that shows any of them serves a document.
@@ -57,8 +58,8 @@ def guarded_app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("locks")
     corpus = write_corpus(folder, TINY)
     settings = fake_settings(folder, corpus, api_token=TOKEN, rate_limit_per_minute=0)
-    from rag.apps.console import build_if_needed
     from rag.answer.assistant import Assistant
+    from rag.apps.console import build_if_needed
 
     build_if_needed(settings)
     service = Service(settings, prepare=Assistant.load)
@@ -79,7 +80,7 @@ def test_every_route_needs_authorisation_or_serves_only_static_assets(guarded_ap
     for method, template, _ in routes:
         path = concrete(template)
         if method == "WEBSOCKET":
-            with pytest.raises(Exception):
+            with pytest.raises(WebSocketDisconnect):
                 with client.websocket_connect(path):
                     pass
             continue

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from bench.synthetic import write_synthetic
 from bench.vectors import VectorModel
+from rag.answer.assistant import Assistant
 from rag.embedding import HashingEmbedder
 from rag.index.lexical import shared_tokenizer
-from rag.answer.assistant import Assistant
-from rag.settings import load_settings
 from rag.index.store import load_index
+from rag.settings import load_settings
 
 
 def test_the_synthetic_index_is_in_the_real_format_and_answers(tmp_path):

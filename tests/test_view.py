@@ -9,14 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.index.build import build_index
-from rag.embedding import HashingEmbedder
-from rag.errors import IndexMissingError
 from rag.answer.assistant import Assistant
-from rag.records import Answer, Chunk, Citation, Hit
-from rag.ingest.sources import SourceLines
-from rag.apps.web import ChatHandlers
 from rag.apps.service import Service
+from rag.apps.web import ChatHandlers
 from rag.apps.web.text import STRINGS, language
 from rag.apps.web.view import (
     SourceTarget,
@@ -28,6 +23,11 @@ from rag.apps.web.view import (
     question_html,
     source_href,
 )
+from rag.embedding import HashingEmbedder
+from rag.errors import IndexMissingError
+from rag.index.build import build_index
+from rag.ingest.sources import SourceLines
+from rag.records import Answer, Chunk, Citation, Hit
 
 from support import SEEDS, fake_settings, write_corpus
 

@@ -3,19 +3,20 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from rag.answer.compose import refusal_text
 from rag.answer.composer import Composer, make_composer
-from rag.answer.decide import Decider, Evidence as Features, for_index, load_params
+from rag.answer.decide import Decider, for_index, load_params
+from rag.answer.decide import Evidence as Features
 from rag.embedding import Embedder, load_embedder
 from rag.errors import QuestionError, QuestionTooLongError
 from rag.index.lexical import Tokenizer, shared_tokenizer
+from rag.index.store import Index, load_index
+from rag.ingest.textnorm import not_text
 from rag.records import Answer, Decision, Draft, Evidence, Turn
 from rag.retrieval.retriever import Retriever
 from rag.settings import Settings
-from rag.index.store import Index, load_index
-from rag.ingest.textnorm import not_text
 
 log = logging.getLogger(__name__)
 

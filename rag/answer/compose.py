@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 from rag.index.lexical import coverage
-from rag.records import Citation, Hit, Sentence
 from rag.index.store import Index
+from rag.records import Citation, Hit, Sentence
 
 REFUSAL_ZH = "资料中没有找到与此问题相关的内容。"
 REFUSAL_EN = "The articles do not contain an answer to this question."

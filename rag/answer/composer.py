@@ -6,7 +6,8 @@ decision (rag/answer/decide.py) and the citations' line numbers never come from 
 """
 from __future__ import annotations
 
-from typing import Mapping, Protocol, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from rag.answer.compose import cite, is_chinese, score_sentences, select_sentences
 from rag.answer.ranking import load_ranking, rerank

@@ -31,11 +31,11 @@ import dataclasses
 import json
 import logging
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -43,7 +43,8 @@ from rag.answer.questions import asked_kinds, holds_kind, named_words
 from rag.errors import RagError
 from rag.index.manifest import Manifest
 from rag.index.store import Index
-from rag.records import Decision, Draft, Evidence as Retrieved, Hit, Sentence
+from rag.records import Decision, Draft, Hit, Sentence
+from rag.records import Evidence as Retrieved
 
 log = logging.getLogger(__name__)
 

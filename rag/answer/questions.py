@@ -8,7 +8,7 @@ run on every candidate sentence without a second model pass. They are signals fo
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 

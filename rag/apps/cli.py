@@ -6,8 +6,9 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from rag.apps.console import build_if_needed, progress_bar
 from rag.errors import RagError
@@ -63,8 +64,8 @@ def _report_errors(name: str, records: Sequence[dict[str, Any]]) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from rag.eval.metrics import read_questions
     from rag.answer.assistant import Assistant
+    from rag.eval.metrics import read_questions
     from rag.eval.runs import answer_all, in_file_order, write_jsonl
 
     found = read_questions(Path(args.questions))

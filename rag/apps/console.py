@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from rag.settings import Settings
 
@@ -32,8 +32,8 @@ def print_stage(line: str) -> None:
 
 def build_if_needed(settings: Settings, force: bool = False) -> None:
     """Build or update the index when it is missing, stale or `force`d, printing progress to stderr."""
-    from rag.index.build import build_index, stale_reason
     from rag.embedding import load_embedder
+    from rag.index.build import build_index, stale_reason
 
     reason = "asked to" if force else stale_reason(settings)
     if reason is None:

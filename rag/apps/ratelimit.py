@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 # Buckets kept before idle ones (full again) are dropped, so many one-off clients cannot grow memory without bound.
 MAX_TRACKED_CLIENTS = 10_000

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
-from rag.apps.console import build_if_needed
-from rag.errors import RagError
 from rag.answer.assistant import Assistant
+from rag.apps.console import build_if_needed
 from rag.embedding import load_embedder
 from rag.embedding.batching import BatchingEmbedder
+from rag.errors import RagError
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -299,7 +299,7 @@ def _tokenizer(model: _Model) -> Tokenizer:
         single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, sp["bos"]), (eos, sp["eos"])],
     )
-    tok.add_special_tokens([AddedToken(model.pieces[i], special=True, normalized=False) 
+    tok.add_special_tokens([AddedToken(model.pieces[i], special=True, normalized=False)
                             for i in sorted(sp.values())])
     return tok
 

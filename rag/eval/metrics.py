@@ -9,14 +9,15 @@ import logging
 import re
 import statistics
 import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from rag.ingest.corpus import decode
 from rag.errors import RagError
+from rag.ingest.corpus import decode
 
 logger = logging.getLogger(__name__)
 
@@ -187,20 +188,20 @@ def read_questions(path: Path) -> QuestionFile:
     try:
         for line_no, row in (_csv_rows(text) if as_csv else _jsonl_rows(text)):
             try:
-                if isinstance(row, _RowProblem):
+                if isinstance(row, _RowError):
                     raise row
                 question = _question_from_row(row, line_no)
                 if question.id in seen:
-                    raise _RowProblem(line_no, f"id {question.id!r} already used on line {seen[question.id]}",
+                    raise _RowError(line_no, f"id {question.id!r} already used on line {seen[question.id]}",
                                       "give every question its own id")
-            except _RowProblem as problem:
+            except _RowError as problem:
                 _, what, fix = problem.args
                 qid = str(row.get("id", "")).strip() if isinstance(row, Mapping) and row.get("id") is not None else ""
                 bad.append(BadLine(line_no, qid or None, f"{what}; {fix}"))
                 continue
             seen[question.id] = line_no
             questions.append(question)
-    except _RowProblem as problem:  # the file as a whole (a CSV header) is unusable
+    except _RowError as problem:  # the file as a whole (a CSV header) is unusable
         line_no, what, fix = problem.args
         raise QuestionFileError(f"{path.name} line {line_no}: {what}; {fix}") from None
     if not questions:
@@ -222,31 +223,31 @@ def load_questions(path: Path) -> list[Question]:
     return list(found.questions)
 
 
-class _RowProblem(Exception):
+class _RowError(Exception):
     """A malformed line: (line number, what is wrong, how to fix it); read_questions names the file."""
 
 
-def _jsonl_rows(text: str) -> Iterator[tuple[int, Mapping[str, Any] | _RowProblem]]:
+def _jsonl_rows(text: str) -> Iterator[tuple[int, Mapping[str, Any] | _RowError]]:
     for line_no, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield line_no, _RowProblem(line_no, f"not valid JSON ({exc.msg}, column {exc.colno})", _ONE_OBJECT)
+            yield line_no, _RowError(line_no, f"not valid JSON ({exc.msg}, column {exc.colno})", _ONE_OBJECT)
             continue
         except (ValueError, RecursionError):  # an integer of thousands of digits, or nesting thousands deep
-            yield line_no, _RowProblem(line_no, "not JSON this reader takes (a number too long or nesting too deep)",
+            yield line_no, _RowError(line_no, "not JSON this reader takes (a number too long or nesting too deep)",
                                        _ONE_OBJECT)
             continue
-        yield line_no, row if isinstance(row, dict) else _RowProblem(line_no, "not a JSON object", _ONE_OBJECT)
+        yield line_no, row if isinstance(row, dict) else _RowError(line_no, "not a JSON object", _ONE_OBJECT)
 
 
 def _csv_rows(text: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
     if "id" not in reader.fieldnames or "question" not in reader.fieldnames:
-        raise _RowProblem(1, f"header is {','.join(reader.fieldnames) or 'empty'}",
+        raise _RowError(1, f"header is {','.join(reader.fieldnames) or 'empty'}",
                           "start the CSV with a header row naming at least id,question")
     for row in reader:  # cells beyond the header land under the key None: ignored
         yield reader.line_num, {key: value for key, value in row.items() if key is not None}
@@ -255,24 +256,24 @@ def _csv_rows(text: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
 def _question_from_row(row: Mapping[str, Any], line_no: int) -> Question:
     qid, text, answer = row.get("id"), row.get("question"), row.get("answer")
     if qid is None or not str(qid).strip():
-        raise _RowProblem(line_no, "missing 'id'", "give every question an id such as q001")
+        raise _RowError(line_no, "missing 'id'", "give every question an id such as q001")
     if not isinstance(text, str) or not text.strip():
-        raise _RowProblem(line_no, "missing 'question'", "give every question its text under 'question'")
+        raise _RowError(line_no, "missing 'question'", "give every question its text under 'question'")
     qtype = str(row.get("type") or "").strip() or None
     keywords = tuple(_parse_list(row.get("keywords"), "keywords", line_no))
     alternatives = tuple(_parse_list(row.get("alternatives"), "alternatives", line_no))
     evidence = tuple(_parse_list(row.get("evidence"), "evidence", line_no))
     if not all(isinstance(k, str) for k in keywords):
-        raise _RowProblem(line_no, "'keywords' holds a non-string", 'write keywords as ["…", "…"] or a|b')
+        raise _RowError(line_no, "'keywords' holds a non-string", 'write keywords as ["…", "…"] or a|b')
     if not all(isinstance(a, str) for a in alternatives):
-        raise _RowProblem(line_no, "'alternatives' holds a non-string", 'write alternatives as ["…", "…"] or a|b')
+        raise _RowError(line_no, "'alternatives' holds a non-string", 'write alternatives as ["…", "…"] or a|b')
     if not all(isinstance(e, dict) and isinstance(e.get("file"), str) and isinstance(e.get("quote"), str)
                for e in evidence):
-        raise _RowProblem(line_no, "'evidence' is malformed", 'write evidence as [{"file": "…", "quote": "…"}]')
+        raise _RowError(line_no, "'evidence' is malformed", 'write evidence as [{"file": "…", "quote": "…"}]')
     answerable = row.get("answerable")
     if not (answerable is None or isinstance(answerable, bool)):
         if str(answerable).strip().lower() not in _BOOLS:
-            raise _RowProblem(line_no, f"'answerable' is {answerable!r}", "write true or false")
+            raise _RowError(line_no, f"'answerable' is {answerable!r}", "write true or false")
         answerable = _BOOLS[str(answerable).strip().lower()]
     if answerable is None and (qtype == "unanswerable" or evidence or keywords):
         answerable = qtype != "unanswerable"  # gold given without the flag
@@ -288,9 +289,9 @@ def _parse_list(value: Any, name: str, line_no: int) -> list[Any]:
     try:
         value = json.loads(value) if isinstance(value, str) else value
     except (ValueError, RecursionError):
-        raise _RowProblem(line_no, f"'{name}' is not valid JSON", f"write {name} as a JSON list") from None
+        raise _RowError(line_no, f"'{name}' is not valid JSON", f"write {name} as a JSON list") from None
     if not isinstance(value, (list, type(None))):
-        raise _RowProblem(line_no, f"'{name}' is not a list", f"write {name} as a JSON list")
+        raise _RowError(line_no, f"'{name}' is not a list", f"write {name} as a JSON list")
     return value or []
 
 

@@ -6,9 +6,10 @@ import json
 import logging
 import math
 import os
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from rag.errors import RagError
 from rag.eval.metrics import Metrics, Question, QuestionScore, Summary
@@ -74,7 +75,7 @@ def write_run(out_dir: Path, questions: Sequence[Question], results: Iterable[Ma
     score_by_id = {s.id: s for s in scores}
     records = [question_record(q, by_id.get(q.id, {}), score_by_id[q.id])
                for q in questions if q.id in score_by_id]
-    info = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    info = {"created": datetime.now(UTC).isoformat(timespec="seconds"),
             "questions": len(records), **(run_info or {})}
     paths = {"metrics": out_dir / METRICS_FILE, "questions": out_dir / QUESTIONS_FILE,
              "report": out_dir / HTML_FILE}

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from rag.errors import QuestionError
-from rag.eval.metrics import Question, QuestionFile, Summary, read_questions, score_questions, summarize
 from rag.answer.assistant import Assistant
 from rag.answer.schema import answer_to_dict
+from rag.errors import QuestionError
+from rag.eval.metrics import Question, QuestionFile, Summary, read_questions, score_questions, summarize
 from rag.eval.report import format_sets, format_summary, write_run
 from rag.settings import Settings
 

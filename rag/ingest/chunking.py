@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from typing import Sequence
+from collections.abc import Sequence
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from rag.records import Article, Chunk, Sentence
 from rag.ingest.sentences import sentence_spans
 from rag.ingest.textnorm import stands_in, strip_tags
+from rag.records import Article, Chunk, Sentence
 
 # Paragraphs first, then lines, then Chinese and Western sentence ends, then clause breaks.
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", "…", "!", "?", ";", ". ", "，", ",", "、", " ", ""]

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence, Union
 
 import numpy as np
 
 # A replacement piece: a literal string (mapped to the match start) or a group number whose text is kept in place.
-Piece = Union[str, int]
+Piece = str | int
 
 _CJK = "\u3400-\u9fff\uf900-\ufaff"
 _CJK_PUNCT = "，。、；：？！“”‘’（）《》【】…—"

@@ -7,8 +7,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.ingest.cleaning import clean, line_numbers
 from rag.errors import CorpusError
+from rag.ingest.cleaning import clean, line_numbers
 from rag.records import Article
 
 log = logging.getLogger(__name__)

@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.errors import RagError
 from rag.ingest.cleaning import clean_lines
 from rag.ingest.corpus import SUFFIXES, UndecodableError, decode
-from rag.errors import RagError
 from rag.ingest.textnorm import shown
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from typing import Sequence
+from collections.abc import Sequence
 
 _TAG = re.compile(r"<[^>]+>")
 # Lone UTF-16 surrogates: a str may hold them (JSON "\ud800", undecodable command-line bytes), but they are not

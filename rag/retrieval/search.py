@@ -1,14 +1,14 @@
 """Hybrid retrieval: dense FAISS and BM25 candidates, fused by weighted scores (or reciprocal rank fusion)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
+from rag.index.store import Index
 from rag.records import Hit
 from rag.settings import Settings
-from rag.index.store import Index
 
 
 @dataclass(frozen=True)

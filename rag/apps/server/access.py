@@ -17,9 +17,10 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from typing import Any, Callable
+from typing import Any
 
 from rag.apps.server.guards import ASGIApp, Receive, Scope, Send, bearer_ok, send_json
 

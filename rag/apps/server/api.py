@@ -7,12 +7,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.errors import IndexDamagedError, QuestionError, QuestionTooLongError
 from rag.answer.assistant import Assistant
 from rag.answer.schema import AnswerJSON, answer_to_dict
-from rag.ingest.sources import SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
-from rag.apps.service import Service
 from rag.apps.ratelimit import RateLimiter, retry_after
+from rag.apps.service import Service
+from rag.errors import IndexDamagedError, QuestionError, QuestionTooLongError
+from rag.ingest.sources import SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
 
 # Most lines one sources request returns; the articles are news pages, far shorter.
 MAX_SOURCE_LINES = 2000

@@ -11,15 +11,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from rag import __version__
-from rag.apps.web.page import launch_options
-from rag.apps.service import Service
-from rag.settings import Settings
+from rag.apps.ratelimit import RateLimiter
 from rag.apps.server.access import AccessGuard, AccessPolicy
 from rag.apps.server.api import ApiError, make_router
 from rag.apps.server.embed import add_widget
-from rag.apps.ratelimit import RateLimiter
 from rag.apps.server.guards import BodyLimit, FramingPolicy
 from rag.apps.server.sessions import session_routes
+from rag.apps.service import Service
+from rag.apps.web.page import launch_options
+from rag.settings import Settings
 
 DESCRIPTION = (
     "Answers from the articles, every sentence cited to the lines it came from; a decline when they do not say. "

@@ -9,10 +9,10 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from rag.apps.ratelimit import RateLimiter
+from rag.apps.server.api import make_router
 from rag.apps.service import Service
 from rag.apps.web.text import STRINGS
-from rag.apps.server.api import make_router
-from rag.apps.ratelimit import RateLimiter
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import Any, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 # ASGI types, spelled out to keep this module free of framework imports.
 Scope = dict[str, Any]

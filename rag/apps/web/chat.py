@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import gradio as gr
 
-from rag.errors import QuestionError, QuestionTooLongError, RagError
 from rag.answer.schema import answer_to_dict
 from rag.apps.ratelimit import RateLimiter, retry_after
-from rag.ingest.sources import SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
-from rag.ingest.textnorm import shown
 from rag.apps.service import Service
 from rag.apps.web.text import Language, language, say
 from rag.apps.web.view import (
@@ -30,6 +28,9 @@ from rag.apps.web.view import (
     question_html,
     status_html,
 )
+from rag.errors import QuestionError, QuestionTooLongError, RagError
+from rag.ingest.sources import SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
+from rag.ingest.textnorm import shown
 
 log = logging.getLogger(__name__)
 

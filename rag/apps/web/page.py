@@ -6,8 +6,8 @@ from typing import Any
 
 import gradio as gr
 
-from rag.apps.web.chat import ChatHandlers
 from rag.apps.service import Service
+from rag.apps.web.chat import ChatHandlers
 from rag.apps.web.text import i18n_tables
 from rag.apps.web.view import panel_placeholder_html, status_html
 

@@ -53,7 +53,10 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "en": {
         "title": "Answers you can check",
-        "subtitle": "Every sentence of an answer cites its source: click a marker like [1] and the article opens on the right with the cited lines highlighted.",
+        "subtitle": (
+            "Every sentence of an answer cites its source: click a marker like [1] and the article opens on the right "
+            "with the cited lines highlighted."
+        ),
         "chat_label": "Chat",
         "input_placeholder": "Ask a question about the articles and press Enter",
         "send": "Send",

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Literal, Mapping, Sequence
+from typing import Literal
 from urllib.parse import quote, unquote
 
-from rag.records import Answer, Citation, Hit
-from rag.ingest.sources import SourceLines
 from rag.apps.web.text import Language, say
+from rag.ingest.sources import SourceLines
+from rag.records import Answer, Citation, Hit
 
 # Lines of context kept visible above the cited lines when the panel scrolls to them.
 CONTEXT_LINES = 3
