@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.dev_sets import parse_set
 from rag.answer.assistant import Assistant
 from rag.answer.compose import is_chinese
 from rag.answer.decide import FEATURES
@@ -55,14 +56,6 @@ class Row:
     answerable: bool
     cross: bool
     language: str
-
-
-def parse_set(text: str) -> tuple[str, list[Path], Path, Path]:
-    """Return (name, gold files, corpus, index) of NAME=GOLD[+GOLD]=CORPUS=INDEX."""
-    parts = text.split("=")
-    if len(parts) != 4:
-        raise SystemExit(f"cannot read {text!r}: write NAME=GOLD[+GOLD]=CORPUS=INDEX")
-    return parts[0], [Path(p) for p in parts[1].split("+")], Path(parts[2]), Path(parts[3])
 
 
 def features(assistant: Assistant, question: str, vector: np.ndarray):  # -> rag.answer.decide.Evidence

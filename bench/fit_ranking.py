@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.dev_sets import parse_set
 from rag.answer.assistant import Assistant
 from rag.answer.compose import SentenceScore, is_chinese, is_heading, score_sentences, select_sentences
 from rag.answer.ranking import FEATURES, features
@@ -49,14 +50,6 @@ class Case:
     candidates: list[SentenceScore]
     accepted: tuple[str, ...]
     assistant: Assistant
-
-
-def parse_set(text: str) -> tuple[str, list[Path], Path, Path]:
-    """Return (name, gold files, corpus, index) of NAME=GOLD[+GOLD]=CORPUS=INDEX."""
-    parts = text.split("=")
-    if len(parts) != 4:
-        raise SystemExit(f"cannot read {text!r}: write NAME=GOLD[+GOLD]=CORPUS=INDEX")
-    return parts[0], [Path(p) for p in parts[1].split("+")], Path(parts[2]), Path(parts[3])
 
 
 def collect(sets: list[tuple[str, list[Path], Path, Path]]) -> list[Case]:
