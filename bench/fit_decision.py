@@ -22,15 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shlex
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from bench.dev_sets import parse_set
+from bench.dev_sets import parse_set, provenance
 from rag.answer.assistant import Assistant
 from rag.answer.compose import is_chinese
 from rag.answer.decide import FEATURES
@@ -245,15 +243,8 @@ def main() -> None:
     final = train(rows, args.l2, args.max_false)
     print("fitted on every set:", json.dumps(final.to_dict(), ensure_ascii=False))
     if args.out:
-        made = {
-            "script": "bench/fit_decision.py",
-            "command": "HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fit_decision " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-            "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "sets": {name: {"gold": [str(f) for f in files], "corpus": str(corpus)} for name, files, corpus, _ in sets},
-            "features": list(FEATURES),
-            "leave_one_set_out": held_out,
-            "in_sample": {name: report([r for r in rows if r.fold == name], final) for name, *_ in sets},
-        }
+        in_sample = {name: report([r for r in rows if r.fold == name], final) for name, *_ in sets}
+        made = provenance("bench.fit_decision", sets, list(FEATURES), held_out, in_sample)
         model = dict(final.to_dict(), embed_model=embed_model(sets))
         args.out.write_text(json.dumps({"made": made, "model": model}, ensure_ascii=False, indent=2) + "\n",
                             encoding="utf-8")

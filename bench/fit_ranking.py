@@ -20,16 +20,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import shlex
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.dev_sets import parse_set
+from bench.dev_sets import parse_set, provenance
 from rag.answer.assistant import Assistant
 from rag.answer.compose import SentenceScore, is_chinese, is_heading, score_sentences, select_sentences
 from rag.answer.ranking import FEATURES, features
@@ -162,15 +160,8 @@ def main() -> None:
     final = model_dict(w, mean, scale, margin)
     print("fitted on every set:", json.dumps(final))
     if args.out:
-        made = {
-            "script": "bench/fit_ranking.py",
-            "command": "HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fit_ranking " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-            "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "sets": {name: {"gold": [str(f) for f in files], "corpus": str(corpus)} for name, files, corpus, _ in sets},
-            "features": list(FEATURES),
-            "leave_one_set_out": held_out,
-            "in_sample": {name: answers([c for c in cases if c.fold == name], w, mean, scale, margin) for name, *_ in sets},
-        }
+        in_sample = {name: answers([c for c in cases if c.fold == name], w, mean, scale, margin) for name, *_ in sets}
+        made = provenance("bench.fit_ranking", sets, list(FEATURES), held_out, in_sample)
         args.out.write_text(json.dumps({"made": made, "model": final}, ensure_ascii=False, indent=2) + "\n",
                             encoding="utf-8")
         print(f"wrote {args.out}", file=sys.stderr)
