@@ -30,9 +30,9 @@ import numpy as np
 
 from bench.dev_sets import parse_set, provenance
 from rag.answer.assistant import Assistant
-from rag.answer.compose import is_chinese
 from rag.answer.decide import FEATURES
 from rag.eval.metrics import load_questions
+from rag.ingest.language import is_chinese
 from rag.records import Evidence
 from rag.retrieval.search import hybrid_search
 from rag.settings import load_settings

@@ -29,7 +29,7 @@ import numpy as np
 
 from bench.dev_sets import parse_set, provenance
 from rag.answer.assistant import Assistant
-from rag.answer.compose import SentenceScore, is_chinese, is_heading, score_sentences, select_sentences
+from rag.answer.extractive import SentenceScore, is_chinese, is_heading, score_sentences, select_sentences
 from rag.answer.ranking import FEATURES, features
 from rag.eval.metrics import ANSWER_PREFIX_CHARS, load_questions, normalize
 from rag.retrieval.search import hybrid_search

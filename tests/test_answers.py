@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from rag.answer.assistant import Assistant
-from rag.answer.compose import answer_block, is_heading
 from rag.answer.decide import FEATURES, Evidence, confidence, for_index, load_params
+from rag.answer.extractive import answer_block, is_heading
 from rag.answer.questions import asked_kinds, holds_kind, named_words
 from rag.answer.ranking import load_ranking
 from rag.errors import RagError

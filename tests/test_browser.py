@@ -147,6 +147,13 @@ def ask(page: Page, question: str) -> None:
     page.press("#rag-question textarea", "Enter")
 
 
+def ask_widget(frame, question: str) -> None:
+    """Ask in the widget as a person would: once its script has labelled the send button (it has read its session)."""
+    expect(frame.locator("#rag-send")).to_have_text(re.compile(r"发送|Send"))
+    frame.locator("#rag-question").fill(question)
+    frame.locator("#rag-question").press("Enter")
+
+
 def last_bot_message(page: Page):
     return page.locator("#rag-chat .rag-answer").last
 
@@ -287,8 +294,7 @@ def test_wiki_page_snippet_opens_the_widget_and_gets_a_cited_answer(servers, wik
     page = open_page(wiki + "?app=" + servers["answering"], "zh-CN", wait_ready=False)
     page.get_by_role("button", name="问问资料").click()
     frame = page.frame_locator("#rag-widget iframe")
-    frame.locator("#rag-question").fill("Adobe股价在Sora发布后怎么样了？")
-    frame.locator("#rag-question").press("Enter")
+    ask_widget(frame, "Adobe股价在Sora发布后怎么样了？")
     answer = frame.locator(".rag-answer").last
     expect(answer).to_contain_text("7%")
     marker = answer.locator("button.rag-marker").first
@@ -344,10 +350,7 @@ def test_with_a_token_the_widget_answers_with_the_wikis_session_only(servers, wi
         page = open_page(wiki + "?" + urlencode({"app": guarded, "session": session}), "zh-CN", wait_ready=False)
         page.get_by_role("button", name="问问资料").click()
         frame = page.frame_locator("#rag-widget iframe")
-        # The widget's script labels its button once it has read its session: ask only then, as a person would.
-        expect(frame.locator("#rag-send")).to_have_text("发送")
-        frame.locator("#rag-question").fill("Adobe股价在Sora发布后怎么样了？")
-        frame.locator("#rag-question").press("Enter")
+        ask_widget(frame, "Adobe股价在Sora发布后怎么样了？")
         answer = frame.locator(".rag-answer").last
         if answers:
             expect(answer).to_contain_text("7%")

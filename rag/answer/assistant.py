@@ -5,10 +5,10 @@ import logging
 import time
 from collections.abc import Sequence
 
-from rag.answer.compose import refusal_text
 from rag.answer.composer import Composer, make_composer
 from rag.answer.decide import Decider, for_index, load_params
 from rag.answer.decide import Evidence as Features
+from rag.answer.extractive import refusal_text
 from rag.embedding import Embedder, load_embedder
 from rag.errors import QuestionError, QuestionTooLongError
 from rag.index.lexical import Tokenizer, shared_tokenizer

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from rag.answer.compose import cite, is_chinese, score_sentences, select_sentences
+from rag.answer.extractive import cite, score_sentences, select_sentences
 from rag.answer.ranking import load_ranking, rerank
 from rag.index.store import Index
+from rag.ingest.language import is_chinese
 from rag.records import Draft, Evidence, Turn
 from rag.settings import Settings, SettingsError
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.compose import SentenceScore, is_heading
+from rag.answer.extractive import SentenceScore, is_heading
 from rag.answer.questions import asked_kinds, holds_kind
 from rag.errors import RagError
 from rag.index.store import Index

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import time
 
-from rag.answer.compose import is_chinese
 from rag.embedding import Embedder
 from rag.index.lexical import Tokenizer
 from rag.index.store import Index
+from rag.ingest.language import is_chinese
 from rag.records import Evidence
 from rag.retrieval.search import hybrid_search
 from rag.settings import Settings

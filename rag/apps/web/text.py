@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from rag.answer.compose import is_chinese
+from rag.ingest.language import is_chinese
 
 Language = Literal["zh", "en"]
 

@@ -10,11 +10,11 @@ import numpy as np
 
 from rag.index.lexical import coverage
 from rag.index.store import Index
+from rag.ingest.language import is_chinese
 from rag.records import Citation, Hit, Sentence
 
 REFUSAL_ZH = "资料中没有找到与此问题相关的内容。"
 REFUSAL_EN = "The articles do not contain an answer to this question."
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,6 @@ class SentenceScore:
     dense: float
     coverage: float
     passage_rank: int
-
-
-def is_chinese(text: str) -> bool:
-    """True when the text contains CJK ideographs (the answer and refusal follow the question's language)."""
-    return bool(_CJK.search(text))
 
 
 def refusal_text(question: str) -> str:
