@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.apps.console import build_if_needed, progress_bar
-from rag.errors import RagError
+from rag.errors import CorpusError, IndexMismatchError, IndexMissingError, RagError
 from rag.settings import Settings, load_settings
 
 log = logging.getLogger("rag.apps.cli")
@@ -23,6 +23,31 @@ def _settings(args: argparse.Namespace) -> Settings:
         index_dir=getattr(args, "index", None),
         embed_model=getattr(args, "model", None),
     )
+
+
+def _built_from(settings: Settings) -> Path | None:
+    """Return the other corpus folder the index in `settings.index_dir` was built from, or None (same, or no index)."""
+    from rag.index.store import other_corpus, read_manifest
+
+    try:
+        manifest = read_manifest(settings.index_dir)
+    except (IndexMissingError, IndexMismatchError):
+        return None  # loading reports these with what to do
+    return other_corpus(manifest, settings.corpus_dir)
+
+
+def check_corpus(settings: Settings) -> None:
+    """Raise unless the corpus folder exists and the index to be loaded was built from it."""
+    corpus = settings.corpus_dir
+    if not corpus.is_dir():
+        raise CorpusError(f"corpus folder {corpus} does not exist: pass --corpus DIR with your articles")
+    built = _built_from(settings)
+    if built is not None:
+        raise IndexMismatchError(
+            f"the index in {settings.index_dir} was built from {built}, not {corpus}: pass the --index of {corpus}'s "
+            f"index, or run `python -m rag build --corpus {corpus} --index DIR`",
+            "settings",
+        )
 
 
 def _format_answer(result: dict[str, Any]) -> str:
@@ -40,7 +65,15 @@ def _format_answer(result: dict[str, Any]) -> str:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    build_if_needed(_settings(args), force=True)
+    settings = _settings(args)
+    built = _built_from(settings) if args.index is None and settings.corpus_dir.is_dir() else None
+    if built is not None:  # one index folder per corpus: building another corpus here would drop this one's index
+        raise IndexMismatchError(
+            f"the index in {settings.index_dir} was built from {built}, not {settings.corpus_dir}: "
+            f"pass --index DIR to build {settings.corpus_dir} into its own index folder",
+            "settings",
+        )
+    build_if_needed(settings, force=True)
     return 0
 
 
@@ -49,6 +82,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from rag.answer.schema import answer_to_dict
 
     settings = _settings(args)
+    check_corpus(settings)
     answer = Assistant.load(settings).ask(args.question, top_k=args.top_k)
     result = answer_to_dict(answer)
     print(json.dumps(result, ensure_ascii=False, indent=2) if args.json else _format_answer(result))
@@ -68,8 +102,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from rag.eval.metrics import read_questions
     from rag.eval.runs import answer_all, in_file_order, write_jsonl
 
+    settings = _settings(args)
+    check_corpus(settings)
     found = read_questions(Path(args.questions))
-    assistant = Assistant.load(_settings(args))
+    assistant = Assistant.load(settings)
     records = in_file_order(found, answer_all(assistant, found.questions, progress_bar("answering", unit="q")))
     write_jsonl(Path(args.output), records)
     failed = _report_errors(found.name, records)
@@ -111,10 +147,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings = _settings(args)
     output = Path(args.output) if args.output else None
     if len(args.questions) == 1 and "=" not in args.questions[0]:
+        check_corpus(settings)
         run = run_eval(settings, Path(args.questions[0]), output, progress_bar("answering", unit="q"))
         print(run.describe())
         return 1 if _report_errors(Path(args.questions[0]).name, run.errors) else 0
     sets = eval_sets(args.questions, settings)
+    for one in sets:
+        check_corpus(one.settings)
     multi = run_eval_sets(sets, output, progress_bar("answering", unit="q"))
     print(multi.describe())
     failed = sum(_report_errors(s.questions.name, one.errors) for s, (_, one) in zip(sets, multi.sets))

@@ -303,7 +303,7 @@ def build_index(
             "max_sentence_chars": MAX_SENTENCE_CHARS,
         },
         lexical={"tokenizer": "jieba search mode + rag/data/userdict.txt + stopwords", "k1": settings.index.bm25_k1, "b": settings.index.bm25_b},
-        corpus_dir=str(settings.index.corpus_dir),
+        corpus_dir=str(settings.index.corpus_dir.resolve()),  # absolute: a later load from another folder compares it
     )
     index = Index(settings.index.index_dir, manifest, tuple(chunks), tuple(sentences), dense, lexical)
 

@@ -24,7 +24,7 @@ from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FILES", "FORMAT_VERSION", "Index", "build_settings", "check_compatible", "load_index", "read_manifest",
+__all__ = ["FILES", "FORMAT_VERSION", "Index", "build_settings", "check_compatible", "corpus_of", "load_index", "read_manifest",
            "recover", "replace_folder", "write_index", "write_manifest"]
 
 # The rows and the lexical index, then the vector store's files (a second store will make these follow its record).
@@ -139,6 +139,19 @@ def check_compatible(manifest: Manifest, settings: Settings, folder: Path) -> No
                 "model" if key == "embed_model" else "settings",
                 detail,
             )
+
+
+def corpus_of(manifest: Manifest) -> Path | None:
+    """Return the corpus folder the index was built from, resolved, or None when the manifest does not say."""
+    if not manifest.corpus_dir:
+        return None
+    return Path(manifest.corpus_dir).resolve()
+
+
+def other_corpus(manifest: Manifest, corpus_dir: Path) -> Path | None:
+    """Return the corpus folder the index was built from when it is not `corpus_dir`, else None."""
+    built = corpus_of(manifest)
+    return built if built is not None and built != corpus_dir.resolve() else None
 
 
 def load_index(settings: Settings, verify_all: bool = False) -> Index:

@@ -1,0 +1,65 @@
+"""One index per corpus: a missing corpus folder or an index built from another corpus is a one-line error."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rag.apps.cli import main
+from tests.support import TINY, write_corpus
+
+OTHER = {"n.txt": "# 笔记\n\n年假是10天。\n"}
+
+
+def _err_lines(capsys) -> list[str]:
+    return [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+
+
+def _build(corpus: Path, index: Path) -> None:
+    assert main(["build", "--corpus", str(corpus), "--index", str(index), "--model", "hash:64"]) == 0
+
+
+def test_asking_over_a_corpus_folder_that_does_not_exist_is_an_error_not_the_seeds(tmp_path, capsys, monkeypatch):
+    corpus = write_corpus(tmp_path, TINY)
+    _build(corpus, tmp_path / "index")
+    capsys.readouterr()
+    code = main(["ask", "香蕉是什么", "--corpus", str(tmp_path / "no/such/folder"), "--index", str(tmp_path / "index"),
+                 "--model", "hash:64"])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == ""
+    assert captured.err.strip().startswith("error: corpus folder") and "does not exist" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_ask_batch_and_eval_refuse_an_index_built_from_another_corpus(tmp_path, capsys):
+    seeds = write_corpus(tmp_path / "a", TINY)
+    notes = write_corpus(tmp_path / "b", OTHER)
+    _build(seeds, tmp_path / "index")
+    capsys.readouterr()
+    paths = ["--corpus", str(notes), "--index", str(tmp_path / "index"), "--model", "hash:64"]
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "q1", "question": "年假几天"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    for argv in (["ask", "年假几天"], ["batch", str(questions), "-o", str(tmp_path / "out.jsonl")], ["eval", str(questions)]):
+        assert main([*argv, *paths]) == 1, argv
+        lines = _err_lines(capsys)
+        assert len(lines) == 1 and "built from" in lines[0] and "--index" in lines[0], lines
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_building_another_corpus_without_index_keeps_the_existing_index(tmp_path, capsys, monkeypatch):
+    seeds = write_corpus(tmp_path / "a", TINY)
+    notes = write_corpus(tmp_path / "b", OTHER)
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", "--corpus", str(seeds), "--model", "hash:64"]) == 0
+    before = (tmp_path / "index" / "manifest.json").read_bytes()
+    capsys.readouterr()
+    assert main(["build", "--corpus", str(notes), "--model", "hash:64"]) == 1
+    lines = _err_lines(capsys)
+    assert len(lines) == 1 and "--index DIR" in lines[0], lines
+    assert (tmp_path / "index" / "manifest.json").read_bytes() == before
+    # its own index folder builds, and answers from its own notes
+    assert main(["build", "--corpus", str(notes), "--index", "notes-index", "--model", "hash:64"]) == 0
+    assert main(["ask", "年假几天", "--json", "--corpus", str(notes), "--index", "notes-index", "--model", "hash:64"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert all(c["file"].startswith("corpus/n.txt") for c in answer["citations"])
+    # rebuilding the same corpus into its default index still works
+    assert main(["build", "--corpus", str(seeds), "--model", "hash:64"]) == 0
