@@ -83,7 +83,8 @@ def write_synthetic(target: Path, passages: int, model: VectorModel, seed: int) 
     entries = []
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    with RowWriter(staged / "chunks.jsonl") as chunk_rows, RowWriter(staged / "sentences.jsonl") as sentence_rows:
+    with RowWriter(staged / "chunks.jsonl") as chunk_rows, RowWriter(staged / "sentences.jsonl") as sentence_rows, \
+            RowWriter(staged / "articles.jsonl") as article_rows:
         for first_article in range(0, articles_total, BLOCK_ARTICLES):
             last_article = min(first_article + BLOCK_ARTICLES, articles_total)
             first, last = first_article * PASSAGES_PER_ARTICLE, min(last_article * PASSAGES_PER_ARTICLE, passages)
@@ -97,6 +98,7 @@ def write_synthetic(target: Path, passages: int, model: VectorModel, seed: int) 
                 file = f"synthetic/{article:06d}.txt"
                 title = f"合成文章{article:06d}"
                 c0, s0, chars = chunk_rows.count, sentence_rows.count, 0
+                lines = []  # the article's text, one passage a line, kept as a build keeps it (articles.jsonl)
                 for row in range(article * PASSAGES_PER_ARTICLE, min((article + 1) * PASSAGES_PER_ARTICLE, passages)):
                     local = row - first
                     drawn = ids[starts[local] : ends[local]].tolist()
@@ -112,12 +114,14 @@ def write_synthetic(target: Path, passages: int, model: VectorModel, seed: int) 
                             "terms": list(dict.fromkeys(piece)),
                         })
                         chars += len(text)
+                    lines.append("".join(texts))
                     chunk_rows.write({
                         "chunk_id": row, "file": file, "title": title, "text": "".join(texts),
                         "line_start": line, "line_end": line, "sentence_ids": sentence_ids,
                     })
-                entries.append(ArticleEntry(file, title, hashlib.sha256(file.encode()).hexdigest(),
-                                            (c0, chunk_rows.count - c0), (s0, sentence_rows.count - s0)))
+                digest = hashlib.sha256(file.encode()).hexdigest()
+                entries.append(ArticleEntry(file, title, digest, (c0, chunk_rows.count - c0), (s0, sentence_rows.count - s0)))
+                article_rows.write({"file": file, "sha256": digest, "raw": "\n".join(lines)})
             passage_of_sentence = np.repeat(np.arange(last - first), passage_sentences[first:last])
             sentence_vectors[first_sentence : sentence_rows.count] = model.sentences(passage_of_sentence, block_passages, rng)
             pairs, tf = np.unique(np.repeat(np.arange(first, last), passage_words[first:last]) * len(words) + ids,

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from rag.apps.cli import main
-from tests.support import TINY, write_corpus
+from support import TINY, write_corpus
 
 OTHER = {"n.txt": "# 笔记\n\n年假是10天。\n"}
 
@@ -63,3 +63,40 @@ def test_building_another_corpus_without_index_keeps_the_existing_index(tmp_path
     assert all(c["file"].startswith("corpus/n.txt") for c in answer["citations"])
     # rebuilding the same corpus into its default index still works
     assert main(["build", "--corpus", str(seeds), "--model", "hash:64"]) == 0
+
+
+LEAVE = {"leave.md": "# 休假制度\n\n员工每年有带薪年假。\n\n年假是10天，可以分次休完。\n\n病假需要医生证明。\n",
+         "food.md": "# 食堂\n\n食堂中午十二点开门。\n"}
+
+
+def test_after_a_file_is_edited_a_citation_still_stands_in_the_lines_the_sources_show(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from rag.apps.server import create_app
+    from rag.apps.service import Service
+    from rag.apps.web import ChatHandlers
+    from support import fake_settings
+
+    corpus = write_corpus(tmp_path, LEAVE)
+    service = Service(fake_settings(tmp_path, corpus, rate_limit_per_minute=0)).start()
+    assert service.wait(120) and service.assistant is not None, service.error
+    client = TestClient(create_app(service), raise_server_exceptions=False)
+    path = corpus / "leave.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("10天", "12天"), encoding="utf-8")
+
+    answer = client.post("/api/ask", json={"question": "员工的年假是多少天"}).json()
+    assert not answer["refused"] and answer["citations"], answer
+    for citation in answer["citations"]:
+        for prefix in ("/api", "/embed/api"):
+            shown = client.get(f"{prefix}/sources/{citation['file']}?start={citation['line_start']}&end={citation['line_end']}")
+            assert shown.status_code == 200
+            body = shown.json()
+            clean = "".join("".join(line["clean"] for line in body["lines"]).split())
+            assert "".join(citation["quote"].split()) in clean, (citation, body)
+            assert body["stale"] is True
+    assert any("10天" in c["quote"] for c in answer["citations"])
+    href = f"#src/cite/1/{answer['citations'][0]['line_start']}-{answer['citations'][0]['line_end']}/corpus%2Fleave.md"
+    panel = ChatHandlers(service, frame_delay=0).open_source(href, "zh-CN")
+    assert "10天" in panel and "12天" not in panel
+    unchanged = client.get("/api/sources/corpus/food.md?start=3&end=3").json()
+    assert unchanged["stale"] is False and unchanged["lines"][0]["clean"] == "食堂中午十二点开门。"

@@ -16,7 +16,7 @@ import numpy as np
 from rag.ingest.chunking import SEPARATORS, article_sentences, chunk_article, make_splitter
 from rag.ingest.corpus import SourceFile, list_sources, read_article
 from rag.embedding import Embedder
-from rag.errors import CorpusError, IndexMismatchError, IndexMissingError
+from rag.errors import CorpusError, IndexMismatchError, IndexMissingError, index_damaged
 from rag.index.lexical import build_lexical, shared_tokenizer
 from rag.index.manifest import ArticleEntry, Counts, Manifest, ModelInfo, SkippedEntry
 from rag.index.vectors.factory import build_vectors, check_store
@@ -24,7 +24,7 @@ from rag.records import Chunk, Sentence
 from rag.ingest.sentences import MAX_SENTENCE_CHARS
 from rag.index.pooling import pooled_spans
 from rag.settings import Settings
-from rag.index.store import Index, build_settings, check_compatible, load_index, read_manifest, replace_folder, write_index
+from rag.index.store import ArticleText, Index, build_settings, check_compatible, load_index, read_manifest, replace_folder, write_index
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class _ArticleParts:
     sentences: tuple[Sentence, ...]
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
+    raw: str = ""  # the article's text as read, kept with the index (store.py ArticleText)
 
 
 def _previous(settings: Settings) -> Index | None:
@@ -91,7 +92,16 @@ def _reuse(index: Index, entry: ArticleEntry, source: SourceFile) -> _ArticlePar
         sentences,
         index.vectors.passage_vectors(np.arange(first_chunk, first_chunk + n_chunks)),
         index.vectors.sentence_vectors(np.arange(first_sentence, first_sentence + n_sentences)).astype(np.float16),
+        _kept_text(index, entry),
     )
+
+
+def _kept_text(index: Index, entry: ArticleEntry) -> str:
+    """Return the text the previous build read for an unchanged article."""
+    kept = index.text_of(entry.file)
+    if kept is None or kept.sha256 != entry.sha256:
+        raise index_damaged(index.folder, f"articles.jsonl does not hold the text of {entry.file}")
+    return kept.raw
 
 
 def _renumber(parts: list[_ArticleParts]) -> tuple[list[Chunk], list[Sentence], list[ArticleEntry]]:
@@ -261,7 +271,7 @@ def build_index(
         ]
         chunks = chunk_article(article, sentences, splitter, 0)
         empty = np.zeros((0, embedder.dimension))
-        fresh.append(_ArticleParts(source, article.title, tuple(chunks), tuple(sentences), empty, empty))
+        fresh.append(_ArticleParts(source, article.title, tuple(chunks), tuple(sentences), empty, empty, article.raw))
         (changed if entry is not None else added).append(source.name)
     timings["clean_and_chunk"] = time.perf_counter() - tick
 
@@ -305,7 +315,8 @@ def build_index(
         lexical={"tokenizer": "jieba search mode + rag/data/userdict.txt + stopwords", "k1": settings.index.bm25_k1, "b": settings.index.bm25_b},
         corpus_dir=str(settings.index.corpus_dir.resolve()),  # absolute: a later load from another folder compares it
     )
-    index = Index(settings.index.index_dir, manifest, tuple(chunks), tuple(sentences), dense, lexical)
+    texts = tuple(ArticleText(p.source.name, p.source.sha256, p.raw) for p in parts)
+    index = Index(settings.index.index_dir, manifest, tuple(chunks), tuple(sentences), dense, lexical, texts=texts)
 
     tick = time.perf_counter()
     target = settings.index.index_dir

@@ -6,7 +6,7 @@ import logging
 import os
 import shutil
 from dataclasses import asdict, dataclass
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -24,12 +24,21 @@ from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FILES", "FORMAT_VERSION", "Index", "build_settings", "check_compatible", "corpus_of", "load_index", "read_manifest",
+__all__ = ["FILES", "FORMAT_VERSION", "ArticleText", "Index", "build_settings", "check_compatible", "corpus_of", "load_index", "read_manifest",
            "recover", "replace_folder", "write_index", "write_manifest"]
 
 # The rows and the lexical index, then the vector store's files (a second store will make these follow its record).
 FILES = ("chunks.jsonl", "chunks.offsets.npy", "sentences.jsonl", "sentences.offsets.npy", *FAISS_FILES,
-         "lexical.npz", "vocabulary.json")
+         "lexical.npz", "vocabulary.json", "articles.jsonl", "articles.offsets.npy")
+
+
+@dataclass(frozen=True)
+class ArticleText:
+    """One article's text as the build read it (line breaks as LF): what its citations quote, shown for its lines."""
+
+    file: str
+    sha256: str
+    raw: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,16 @@ class Index:
     vectors: VectorIndex  # passage and sentence vectors, dense search (rag/index/vectors)
     lexical: LexicalIndex
     health: IndexHealth | None = None
+    texts: Sequence[ArticleText] = ()  # row i is the text of manifest.articles[i]
+
+    @cached_property
+    def _rows(self) -> dict[str, int]:
+        return {entry.file: i for i, entry in enumerate(self.manifest.articles)}
+
+    def text_of(self, file: str) -> ArticleText | None:
+        """Return the indexed text of article `file` (as cited), or None when the index does not hold it."""
+        row = self._rows.get(file)
+        return self.texts[row] if row is not None and row < len(self.texts) else None
 
 
 def build_settings(settings: Settings) -> dict[str, Any]:
@@ -76,6 +95,7 @@ def write_index(folder: Path, index: Index) -> None:
     """Write every file of `index` into an empty `folder`, the manifest last."""
     write_rows(folder / "chunks.jsonl", (asdict(c) for c in index.chunks))
     write_rows(folder / "sentences.jsonl", (asdict(s) for s in index.sentences))
+    write_rows(folder / "articles.jsonl", (asdict(t) for t in index.texts))
     index.vectors.save(folder)
     index.lexical.save(folder)
     write_manifest(folder, index.manifest)
@@ -171,6 +191,8 @@ def load_index(settings: Settings, verify_all: bool = False) -> Index:
         chunks = LazyRows(folder / "chunks.jsonl", partial(_chunk, counts.sentences), health)
     with reading(folder, "sentences.jsonl"):
         sentences = LazyRows(folder / "sentences.jsonl", _sentence, health)
+    with reading(folder, "articles.jsonl"):
+        texts = LazyRows(folder / "articles.jsonl", _article_text, health)
     for rows in (chunks, sentences):
         if len(rows):  # a row of another shape shows now, not at the first question
             rows[0], rows[-1]
@@ -180,13 +202,14 @@ def load_index(settings: Settings, verify_all: bool = False) -> Index:
     sizes = {
         "chunks": ((len(chunks), len(vectors), lexical.weights.shape[0]), counts.chunks),
         "sentences": ((len(sentences),), counts.sentences),
+        "articles": ((len(texts), len(manifest.articles)), counts.articles),
     }
     for name, (found, wanted) in sizes.items():
         if len(set(found)) != 1 or found[0] != wanted:
             raise index_damaged(folder, f"{name} counts {found} disagree with the manifest's {wanted}")
     if manifest.package_version != __version__:
         log.info("index written by rag %s, running %s", manifest.package_version, __version__)
-    return Index(folder, manifest, chunks, sentences, vectors, lexical, health)
+    return Index(folder, manifest, chunks, sentences, vectors, lexical, health, texts)
 
 
 def _fields(row: dict[str, Any], kinds: dict[str, type], lists: dict[str, type], optional: set[str]) -> None:
@@ -222,3 +245,8 @@ def _sentence(row_number: int, row: dict[str, Any]) -> Sentence:
     if row["sentence_id"] != row_number:
         raise ValueError("row out of place")
     return Sentence(**{**row, "terms": tuple(row.get("terms", ()))})
+
+
+def _article_text(row_number: int, row: dict[str, Any]) -> ArticleText:
+    _fields(row, {"file": str, "sha256": str, "raw": str}, {}, set())
+    return ArticleText(**row)

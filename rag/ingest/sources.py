@@ -1,8 +1,10 @@
 """Read numbered lines of a corpus article for display, refusing any path outside the corpus."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from rag.errors import RagError
 from rag.ingest.cleaning import clean_lines
@@ -40,6 +42,15 @@ class SourceLines:
     lines: tuple[str, ...]
     total_lines: int
     clean: tuple[str, ...] = ()
+    stale: bool = False  # the file changed (or went) since the build: these are the lines as indexed
+
+
+class Indexed(Protocol):
+    """An article's text as the index holds it (rag/index/store.py ArticleText)."""
+
+    file: str
+    sha256: str
+    raw: str
 
 
 def _not_an_article(file: str) -> SourceNotFoundError:
@@ -62,22 +73,43 @@ def resolve_source(corpus_dir: Path, file: str) -> Path:
     return resolved
 
 
-def source_lines(corpus_dir: Path, file: str, line_start: int = 1, line_end: int | None = None) -> SourceLines:
-    """Return the article's lines in the range, clipped to the file; lines are as in the file, markup included.
+def _changed(corpus_dir: Path, indexed: Indexed) -> bool:
+    """True when the article's file is gone or its bytes are not those the index was built from."""
+    try:
+        return hashlib.sha256(resolve_source(corpus_dir, indexed.file).read_bytes()).hexdigest() != indexed.sha256
+    except (SourceNotFoundError, OSError):
+        return True
 
+
+def source_lines(
+    corpus_dir: Path, file: str, line_start: int = 1, line_end: int | None = None, indexed: Indexed | None = None
+) -> SourceLines:
+    """Return the article's lines in the range, clipped to it; lines are as in the file, markup included.
+
+    With `indexed` (the index's text of this article) the lines are those the index was built from, so a
+    citation's quote stands in them even after the file was edited; `stale` then says the file changed.
     Raises SourceNotFoundError (not an article), SourceUnreadableError (not text), SourceRangeError (start past the end).
     """
-    path = resolve_source(corpus_dir, file)
-    try:
-        raw = decode(path.read_bytes(), file)
-    except UndecodableError as error:
-        raise SourceUnreadableError(f"{file} cannot be shown: it {error.reason}") from None
-    except OSError as error:
-        raise SourceUnreadableError(f"{file} cannot be shown: it cannot be read ({error.strerror})") from None
+    stale = False
+    if indexed is not None:
+        raw, stale = indexed.raw, _changed(corpus_dir, indexed)
+    else:
+        raw = _read(corpus_dir, file)
     lines = raw.split("\n")
     if line_start > len(lines):
         raise SourceRangeError(f"{file} has {len(lines)} lines: ask for start <= {len(lines)}", len(lines))
     start = max(1, line_start)
     end = min(len(lines), line_end if line_end is not None else len(lines))
     clean = clean_lines(raw)[start - 1 : end]
-    return SourceLines(file, start, max(start, end), tuple(lines[start - 1 : end]), len(lines), tuple(clean))
+    return SourceLines(file, start, max(start, end), tuple(lines[start - 1 : end]), len(lines), tuple(clean), stale)
+
+
+def _read(corpus_dir: Path, file: str) -> str:
+    """Return the text of the corpus article `file` as it is on disk now."""
+    path = resolve_source(corpus_dir, file)
+    try:
+        return decode(path.read_bytes(), file)
+    except UndecodableError as error:
+        raise SourceUnreadableError(f"{file} cannot be shown: it {error.reason}") from None
+    except OSError as error:
+        raise SourceUnreadableError(f"{file} cannot be shown: it cannot be read ({error.strerror})") from None

@@ -54,6 +54,7 @@ class SourceOut(BaseModel):
     line_end: int
     total_lines: int
     lines: list[SourceLine]
+    stale: bool = Field(False, description="The file changed since the index was built: the lines are those indexed.")
 
 
 class HealthOut(BaseModel):
@@ -161,7 +162,8 @@ def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
             raise ApiError(422, f"end ({end}) is before start ({start}): ask for start <= end")
         spend_allowance(limiter, request)
         try:
-            found = source_lines(service.settings.index.corpus_dir, file, start, end)
+            indexed = service.assistant.index.text_of(file) if service.assistant is not None else None
+            found = source_lines(service.settings.index.corpus_dir, file, start, end, indexed)
         except SourceNotFoundError as error:
             raise ApiError(404, str(error)) from None
         except (SourceUnreadableError, SourceRangeError) as error:
@@ -175,6 +177,7 @@ def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
             "line_start": found.line_start,
             "line_end": found.line_end,
             "total_lines": found.total_lines,
+            "stale": found.stale,
             "lines": [
                 {"n": found.line_start + i, "text": text, "clean": clean}
                 for i, (text, clean) in enumerate(zip(found.lines, found.clean))

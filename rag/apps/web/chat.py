@@ -137,11 +137,13 @@ class ChatHandlers:
         if target is None:
             return panel_placeholder_html(lang)
         try:
+            assistant = self.service.assistant
             source = source_lines(
                 self.service.settings.index.corpus_dir,
                 target.file,
                 target.line_start - PANEL_WINDOW,
                 target.line_end + PANEL_WINDOW,
+                assistant.index.text_of(target.file) if assistant is not None else None,
             )
         except SourceNotFoundError:
             return panel_missing_html(lang, shown(target.file))
