@@ -17,6 +17,7 @@ class Article:
     origin: np.ndarray  # source offset of each clean character
     line_of: np.ndarray  # 1-based source line of each clean character
     sha256: str
+    pages: tuple[int, ...] = ()  # a PDF's first line of each page (rag/ingest/formats.py), else empty
 
     def lines_of_span(self, start: int, end: int) -> tuple[int, int]:
         """Return the (first, last) source line of clean characters start..end-1."""
@@ -79,6 +80,8 @@ class Citation:
     line_start: int
     line_end: int
     quote: str
+    page: int | None = None  # in a PDF: the page of line_start and its line on that page
+    page_line: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The question-answering pipeline: validate, retrieve, compose, decline when the articles do not say."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -13,8 +14,9 @@ from rag.embedding import Embedder, load_embedder
 from rag.errors import QuestionError, QuestionTooLongError
 from rag.index.lexical import Tokenizer, shared_tokenizer
 from rag.index.store import Index, load_index
+from rag.ingest.formats import page_line
 from rag.ingest.textnorm import not_text
-from rag.records import Answer, Decision, Draft, Evidence, Turn
+from rag.records import Answer, Citation, Decision, Draft, Evidence, Turn
 from rag.retrieval.retriever import Retriever
 from rag.settings import Settings
 
@@ -64,6 +66,14 @@ class Assistant:
         draft = self.composer.compose(evidence)
         return draft, self.decider.decide(evidence, draft), self.decider.evidence(evidence, draft)
 
+    def on_page(self, citation: Citation) -> Citation:
+        """Return the citation with its page and line on the page when it cites a PDF, else as it is."""
+        kept = self.index.text_of(citation.file)
+        if kept is None or not kept.pages:
+            return citation
+        page, line = page_line(kept.pages, citation.line_start)
+        return dataclasses.replace(citation, page=page, page_line=line)
+
     def ask(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
         """Return the answer to one question, with citations, or a decline with related passages.
 
@@ -88,7 +98,7 @@ class Assistant:
             question=question,
             text=text,
             refused=decision.refused,
-            citations=citations,
+            citations=tuple(self.on_page(c) for c in citations),
             hits=evidence.hits[:top_k],
             confidence=decision.confidence,
             latency_ms=(time.perf_counter() - started) * 1000,

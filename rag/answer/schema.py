@@ -17,6 +17,8 @@ class CitationJSON(BaseModel):
     line_start: int = Field(description="First cited line of the file, 1-based.")
     line_end: int = Field(description="Last cited line, inclusive.")
     quote: str = Field(description="The cited sentence; it stands in those lines (in their `clean` text).")
+    page: int | None = Field(None, description="In a PDF: the page the cited lines start on, 1-based (absent otherwise).")
+    page_line: int | None = Field(None, description="In a PDF: the number of line_start on that page, 1-based.")
 
 
 class PassageJSON(BaseModel):
@@ -53,7 +55,8 @@ def answer_json(answer: Answer, question_id: Any = None) -> AnswerJSON:
         refused=answer.refused,
         confidence=round(answer.confidence, 4),
         citations=[
-            CitationJSON(n=c.n, file=c.file, title=c.title, line_start=c.line_start, line_end=c.line_end, quote=c.quote)
+            CitationJSON(n=c.n, file=c.file, title=c.title, line_start=c.line_start, line_end=c.line_end, quote=c.quote,
+                         page=c.page, page_line=c.page_line)
             for c in answer.citations
         ],
         passages=[
@@ -69,4 +72,9 @@ def answer_json(answer: Answer, question_id: Any = None) -> AnswerJSON:
 
 def answer_to_dict(answer: Answer, question_id: Any = None) -> dict[str, Any]:
     """Return the answer as JSON-ready data; `id` comes first when given, and is absent otherwise."""
-    return answer_json(answer, question_id).model_dump(exclude_none=question_id is None)
+    data = answer_json(answer, question_id).model_dump(exclude_none=question_id is None)
+    for citation in data["citations"]:  # only a PDF's citations name a page
+        for key in ("page", "page_line"):
+            if citation.get(key, 0) is None:
+                del citation[key]
+    return data

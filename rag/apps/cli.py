@@ -59,7 +59,8 @@ def _format_answer(result: dict[str, Any]) -> str:
     else:
         lines.append("Sources:")
         for c in result["citations"]:
-            lines.append(f"  [{c['n']}] {c['file']}:{c['line_start']}-{c['line_end']}  {c['title']}")
+            page = f" (p. {c['page']}, line {c['page_line']})" if c.get("page") else ""
+            lines.append(f"  [{c['n']}] {c['file']}:{c['line_start']}-{c['line_end']}{page}  {c['title']}")
             lines.append(f"      “{c['quote']}”")
     return "\n".join(lines)
 

@@ -60,6 +60,7 @@ class _ArticleParts:
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
     raw: str = ""  # the article's text as read, kept with the index (store.py ArticleText)
+    pages: tuple[int, ...] = ()  # a PDF's first line of each page
 
 
 def _previous(settings: Settings) -> Index | None:
@@ -92,16 +93,16 @@ def _reuse(index: Index, entry: ArticleEntry, source: SourceFile) -> _ArticlePar
         sentences,
         index.vectors.passage_vectors(np.arange(first_chunk, first_chunk + n_chunks)),
         index.vectors.sentence_vectors(np.arange(first_sentence, first_sentence + n_sentences)).astype(np.float16),
-        _kept_text(index, entry),
+        *_kept_text(index, entry),
     )
 
 
-def _kept_text(index: Index, entry: ArticleEntry) -> str:
-    """Return the text the previous build read for an unchanged article."""
+def _kept_text(index: Index, entry: ArticleEntry) -> tuple[str, tuple[int, ...]]:
+    """Return the text (and a PDF's page starts) the previous build read for an unchanged article."""
     kept = index.text_of(entry.file)
     if kept is None or kept.sha256 != entry.sha256:
         raise index_damaged(index.folder, f"articles.jsonl does not hold the text of {entry.file}")
-    return kept.raw
+    return kept.raw, kept.pages
 
 
 def _renumber(parts: list[_ArticleParts]) -> tuple[list[Chunk], list[Sentence], list[ArticleEntry]]:
@@ -231,7 +232,7 @@ def build_index(
     check_store(settings)  # before any embedding is spent
     sources = list_sources(settings.index.corpus_dir)
     if not sources:
-        raise CorpusError(f"no .txt, .md or .html files in {settings.index.corpus_dir}: add articles or pass --corpus DIR")
+        raise CorpusError(f"no .txt, .md, .html, .pdf or .docx files in {settings.index.corpus_dir}: add articles or pass --corpus DIR")
     remove_abandoned(settings.index.index_dir)
     _stage(stage, f"reading {len(sources)} articles in {settings.index.corpus_dir}")
     previous = _previous(settings)
@@ -271,7 +272,8 @@ def build_index(
         ]
         chunks = chunk_article(article, sentences, splitter, 0)
         empty = np.zeros((0, embedder.dimension))
-        fresh.append(_ArticleParts(source, article.title, tuple(chunks), tuple(sentences), empty, empty, article.raw))
+        fresh.append(_ArticleParts(source, article.title, tuple(chunks), tuple(sentences), empty, empty, article.raw,
+                                   article.pages))
         (changed if entry is not None else added).append(source.name)
     timings["clean_and_chunk"] = time.perf_counter() - tick
 
@@ -315,7 +317,7 @@ def build_index(
         lexical={"tokenizer": "jieba search mode + rag/data/userdict.txt + stopwords", "k1": settings.index.bm25_k1, "b": settings.index.bm25_b},
         corpus_dir=str(settings.index.corpus_dir.resolve()),  # absolute: a later load from another folder compares it
     )
-    texts = tuple(ArticleText(p.source.name, p.source.sha256, p.raw) for p in parts)
+    texts = tuple(ArticleText(p.source.name, p.source.sha256, p.raw, p.pages) for p in parts)
     index = Index(settings.index.index_dir, manifest, tuple(chunks), tuple(sentences), dense, lexical, texts=texts)
 
     tick = time.perf_counter()

@@ -39,6 +39,7 @@ class ArticleText:
     file: str
     sha256: str
     raw: str
+    pages: tuple[int, ...] = ()  # a PDF's first line (1-based) of each page; empty for other formats
 
 
 @dataclass(frozen=True)
@@ -248,5 +249,5 @@ def _sentence(row_number: int, row: dict[str, Any]) -> Sentence:
 
 
 def _article_text(row_number: int, row: dict[str, Any]) -> ArticleText:
-    _fields(row, {"file": str, "sha256": str, "raw": str}, {}, set())
-    return ArticleText(**row)
+    _fields(row, {"file": str, "sha256": str, "raw": str}, {"pages": int}, {"pages"})
+    return ArticleText(row["file"], row["sha256"], row["raw"], tuple(row.get("pages", ())))

@@ -7,23 +7,18 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.ingest.formats import DOCUMENT_SUFFIXES, Extracted, UndecodableError, extract
 from rag.errors import CorpusError
 from rag.ingest.cleaning import clean, line_numbers
 from rag.records import Article
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", *DOCUMENT_SUFFIXES)
+
+__all__ = ["SUFFIXES", "SourceFile", "UndecodableError", "decode", "list_sources", "read_article", "read_text"]
 # Share of characters that must be printable text for bytes without a byte-order mark to be read as UTF-16.
 _MIN_TEXT_SHARE = 0.95
-
-
-class UndecodableError(CorpusError):
-    """A file's bytes are not text in an encoding the corpus reads; `reason` says what they are and what to do."""
-
-    def __init__(self, name: str, reason: str) -> None:
-        super().__init__(f"{name} {reason}")
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -121,9 +116,18 @@ def _decode(data: bytes, name: str) -> str:
     raise UndecodableError(name, "is not UTF-8, UTF-16 or GB18030 text: save it as UTF-8")
 
 
+def read_text(data: bytes, name: str) -> Extracted:
+    """Return the text of a corpus file's bytes (a PDF's or DOCX's extracted, any other decoded), or raise UndecodableError."""
+    suffix = Path(name).suffix.lower()
+    if suffix in DOCUMENT_SUFFIXES:
+        return extract(data, name, suffix)
+    return Extracted(decode(data, name))
+
+
 def read_article(source: SourceFile) -> Article:
     """Return the cleaned article of one source file with its line map."""
-    raw = decode(source.path.read_bytes(), source.name)
+    extracted = read_text(source.path.read_bytes(), source.name)
+    raw = extracted.raw
     cleaned = clean(raw)
     if not cleaned.text.strip():
         raise CorpusError(f"{source.name} has no text left after cleaning: check that it is an article")
@@ -135,4 +139,5 @@ def read_article(source: SourceFile) -> Article:
         origin=cleaned.origin,
         line_of=line_numbers(raw, cleaned.origin),
         sha256=source.sha256,
+        pages=extracted.pages,
     )

@@ -8,7 +8,8 @@ from typing import Protocol
 
 from rag.errors import RagError
 from rag.ingest.cleaning import clean_lines
-from rag.ingest.corpus import SUFFIXES, UndecodableError, decode
+from rag.ingest.corpus import SUFFIXES, UndecodableError, read_text
+from rag.ingest.formats import page_line
 from rag.ingest.textnorm import shown
 
 
@@ -43,6 +44,11 @@ class SourceLines:
     total_lines: int
     clean: tuple[str, ...] = ()
     stale: bool = False  # the file changed (or went) since the build: these are the lines as indexed
+    pages: tuple[int, ...] = ()  # a PDF's first line of each page
+
+    def page_of(self, line: int) -> tuple[int, int] | None:
+        """Return (page, line on the page) of line `line` of a PDF, or None for other formats."""
+        return page_line(self.pages, line) if self.pages else None
 
 
 class Indexed(Protocol):
@@ -51,6 +57,7 @@ class Indexed(Protocol):
     file: str
     sha256: str
     raw: str
+    pages: tuple[int, ...]
 
 
 def _not_an_article(file: str) -> SourceNotFoundError:
@@ -92,23 +99,25 @@ def source_lines(
     """
     stale = False
     if indexed is not None:
-        raw, stale = indexed.raw, _changed(corpus_dir, indexed)
+        raw, pages, stale = indexed.raw, indexed.pages, _changed(corpus_dir, indexed)
     else:
-        raw = _read(corpus_dir, file)
+        raw, pages = _read(corpus_dir, file)
     lines = raw.split("\n")
     if line_start > len(lines):
         raise SourceRangeError(f"{file} has {len(lines)} lines: ask for start <= {len(lines)}", len(lines))
     start = max(1, line_start)
     end = min(len(lines), line_end if line_end is not None else len(lines))
     clean = clean_lines(raw)[start - 1 : end]
-    return SourceLines(file, start, max(start, end), tuple(lines[start - 1 : end]), len(lines), tuple(clean), stale)
+    return SourceLines(file, start, max(start, end), tuple(lines[start - 1 : end]), len(lines), tuple(clean), stale,
+                       tuple(pages))
 
 
-def _read(corpus_dir: Path, file: str) -> str:
-    """Return the text of the corpus article `file` as it is on disk now."""
+def _read(corpus_dir: Path, file: str) -> tuple[str, tuple[int, ...]]:
+    """Return the text of the corpus article `file` as it is on disk now, and a PDF's page starts."""
     path = resolve_source(corpus_dir, file)
     try:
-        return decode(path.read_bytes(), file)
+        found = read_text(path.read_bytes(), file)
+        return found.raw, found.pages
     except UndecodableError as error:
         raise SourceUnreadableError(f"{file} cannot be shown: it {error.reason}") from None
     except OSError as error:

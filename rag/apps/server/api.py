@@ -12,7 +12,7 @@ from rag.answer.schema import AnswerJSON, answer_to_dict
 from rag.apps.ratelimit import RateLimiter, retry_after
 from rag.apps.service import Service
 from rag.errors import IndexDamagedError, QuestionError, QuestionTooLongError
-from rag.ingest.sources import SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
+from rag.ingest.sources import SourceLines, SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
 
 # Most lines one sources request returns; the articles are news pages, far shorter.
 MAX_SOURCE_LINES = 2000
@@ -45,6 +45,8 @@ class SourceLine(BaseModel):
         description="The line as the index read it: markup removed, HTML entities decoded (`&amp;` is `&`), "
         "empty when nothing of it was kept. A citation's quote stands in its cited lines' `clean` text."
     )
+    page: int | None = Field(None, description="In a PDF: the page the line is on, 1-based.")
+    page_line: int | None = Field(None, description="In a PDF: the line's number on its page, 1-based.")
 
 
 class SourceOut(BaseModel):
@@ -115,6 +117,12 @@ def spend_allowance(limiter: RateLimiter, request: Request) -> None:
         )
 
 
+def _line(found: SourceLines, n: int, text: str, clean: str) -> dict[str, Any]:
+    """Return one line of a sources answer; a PDF's lines also name their page and their line on it."""
+    where = found.page_of(n)
+    return {"n": n, "text": text, "clean": clean, **({} if where is None else {"page": where[0], "page_line": where[1]})}
+
+
 def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
     """Return the ask/sources/health routes; who may call them is the access policy's business (rag/server/access.py).
 
@@ -178,10 +186,7 @@ def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
             "line_end": found.line_end,
             "total_lines": found.total_lines,
             "stale": found.stale,
-            "lines": [
-                {"n": found.line_start + i, "text": text, "clean": clean}
-                for i, (text, clean) in enumerate(zip(found.lines, found.clean))
-            ],
+            "lines": [_line(found, found.line_start + i, text, clean) for i, (text, clean) in enumerate(zip(found.lines, found.clean))],
         }
 
     @router.get(
