@@ -4,8 +4,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
 from rag.apps.cli import main
-from support import TINY, write_corpus
+from rag.apps.server import create_app
+from rag.apps.service import Service
+from rag.apps.web import ChatHandlers
+
+from support import TINY, fake_settings, write_corpus
 
 OTHER = {"n.txt": "# 笔记\n\n年假是10天。\n"}
 
@@ -70,13 +76,6 @@ LEAVE = {"leave.md": "# 休假制度\n\n员工每年有带薪年假。\n\n年假
 
 
 def test_after_a_file_is_edited_a_citation_still_stands_in_the_lines_the_sources_show(tmp_path):
-    from fastapi.testclient import TestClient
-
-    from rag.apps.server import create_app
-    from rag.apps.service import Service
-    from rag.apps.web import ChatHandlers
-    from support import fake_settings
-
     corpus = write_corpus(tmp_path, LEAVE)
     service = Service(fake_settings(tmp_path, corpus, rate_limit_per_minute=0)).start()
     assert service.wait(120) and service.assistant is not None, service.error
@@ -97,6 +96,6 @@ def test_after_a_file_is_edited_a_citation_still_stands_in_the_lines_the_sources
     assert any("10天" in c["quote"] for c in answer["citations"])
     href = f"#src/cite/1/{answer['citations'][0]['line_start']}-{answer['citations'][0]['line_end']}/corpus%2Fleave.md"
     panel = ChatHandlers(service, frame_delay=0).open_source(href, "zh-CN")
-    assert "10天" in panel and "12天" not in panel
+    assert "10天" in panel and "12天" not in panel and "建立索引之后改动过" in panel
     unchanged = client.get("/api/sources/corpus/food.md?start=3&end=3").json()
     assert unchanged["stale"] is False and unchanged["lines"][0]["clean"] == "食堂中午十二点开门。"

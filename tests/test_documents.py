@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from rag.apps.server import create_app
 from rag.apps.service import Service
+from rag.apps.web import ChatHandlers
 from rag.embedding import load_embedder
 from rag.index.build import build_index
 
@@ -132,11 +133,21 @@ def test_unreadable_documents_are_skipped_with_one_line_each(corpus, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def client(corpus, tmp_path_factory) -> TestClient:
+def service(corpus, tmp_path_factory) -> Service:
     settings = fake_settings(tmp_path_factory.mktemp("documents-index"), corpus, rate_limit_per_minute=0)
-    service = Service(settings).start()
-    assert service.wait(120) and service.assistant is not None, service.error
+    ready = Service(settings).start()
+    assert ready.wait(120) and ready.assistant is not None, ready.error
+    return ready
+
+
+@pytest.fixture(scope="module")
+def client(service) -> TestClient:
     return TestClient(create_app(service), raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def handlers(service) -> ChatHandlers:
+    return ChatHandlers(service, frame_delay=0)
 
 
 def _shown(client: TestClient, citation: dict) -> dict:
@@ -148,7 +159,7 @@ def _shown(client: TestClient, citation: dict) -> dict:
     return body
 
 
-def test_a_pdf_answer_cites_the_page_and_the_line_on_it(client):
+def test_a_pdf_answer_cites_the_page_and_the_line_on_it(client, handlers):
     answer = client.post("/api/ask", json={"question": "发票复印件可以报销吗"}).json()
     assert not answer["refused"], answer
     citation = next(c for c in answer["citations"] if c["file"] == "corpus/travel.pdf")
@@ -156,6 +167,9 @@ def test_a_pdf_answer_cites_the_page_and_the_line_on_it(client):
     assert (citation["page"], citation["page_line"]) == (2, 2)
     body = _shown(client, citation)
     assert [(line["page"], line["page_line"]) for line in body["lines"]] == [(2, 2)]
+    href = f"#src/cite/{citation['n']}/{citation['line_start']}-{citation['line_end']}/corpus%2Ftravel.pdf"
+    panel = handlers.open_source(href, "zh-CN")
+    assert "第 2 页第 2 行" in panel and "复印件不予报销" in panel
 
 
 def test_a_docx_answer_cites_its_paragraph_as_a_line(client):

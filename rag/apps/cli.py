@@ -26,25 +26,25 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _built_from(settings: Settings) -> Path | None:
-    """Return the other corpus folder the index in `settings.index_dir` was built from, or None (same, or no index)."""
+    """Return the other corpus folder the index in `settings.index.index_dir` was built from, or None (same, or no index)."""
     from rag.index.store import other_corpus, read_manifest
 
     try:
-        manifest = read_manifest(settings.index_dir)
+        manifest = read_manifest(settings.index.index_dir)
     except (IndexMissingError, IndexMismatchError):
         return None  # loading reports these with what to do
-    return other_corpus(manifest, settings.corpus_dir)
+    return other_corpus(manifest, settings.index.corpus_dir)
 
 
 def check_corpus(settings: Settings) -> None:
     """Raise unless the corpus folder exists and the index to be loaded was built from it."""
-    corpus = settings.corpus_dir
+    corpus = settings.index.corpus_dir
     if not corpus.is_dir():
         raise CorpusError(f"corpus folder {corpus} does not exist: pass --corpus DIR with your articles")
     built = _built_from(settings)
     if built is not None:
         raise IndexMismatchError(
-            f"the index in {settings.index_dir} was built from {built}, not {corpus}: pass the --index of {corpus}'s "
+            f"the index in {settings.index.index_dir} was built from {built}, not {corpus}: pass the --index of {corpus}'s "
             f"index, or run `python -m rag build --corpus {corpus} --index DIR`",
             "settings",
         )
@@ -67,11 +67,11 @@ def _format_answer(result: dict[str, Any]) -> str:
 
 def cmd_build(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    built = _built_from(settings) if args.index is None and settings.corpus_dir.is_dir() else None
+    built = _built_from(settings) if args.index is None and settings.index.corpus_dir.is_dir() else None
     if built is not None:  # one index folder per corpus: building another corpus here would drop this one's index
         raise IndexMismatchError(
-            f"the index in {settings.index_dir} was built from {built}, not {settings.corpus_dir}: "
-            f"pass --index DIR to build {settings.corpus_dir} into its own index folder",
+            f"the index in {settings.index.index_dir} was built from {built}, not {settings.index.corpus_dir}: "
+            f"pass --index DIR to build {settings.index.corpus_dir} into its own index folder",
             "settings",
         )
     build_if_needed(settings, force=True)

@@ -7,9 +7,9 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.ingest.formats import DOCUMENT_SUFFIXES, Extracted, UndecodableError, extract
 from rag.errors import CorpusError
 from rag.ingest.cleaning import clean, line_numbers
+from rag.ingest.formats import DOCUMENT_SUFFIXES, Extracted, UndecodableError, extract
 from rag.records import Article
 
 log = logging.getLogger(__name__)

@@ -246,6 +246,9 @@ def panel_html(lang: Language, target: SourceTarget, source: SourceLines, title:
     anchor = max(source.line_start, cited_start - CONTEXT_LINES)
     where_key = "panel_line" if cited_start == cited_end else "panel_lines"
     where = say(lang, where_key, start=cited_start, end=cited_end, total=source.total_lines)
+    on_page = source.page_of(cited_start)
+    if on_page is not None:
+        where += " · " + say(lang, "panel_page", page=on_page[0], line=on_page[1])
     rows = []
     if source.line_start > 1:
         rows.append(f'<div class="rag-elided">{escape(say(lang, "panel_elided", count=source.line_start - 1))}</div>')
@@ -266,7 +269,9 @@ def panel_html(lang: Language, target: SourceTarget, source: SourceLines, title:
     heading = (
         f'<div class="rag-panel-head"><div class="rag-panel-kind rag-kind-{target.kind}">{escape(_panel_kind(lang, target))}</div>'
         + (f'<div class="rag-panel-title">{escape(title)}</div>' if title else "")
-        + f'<div class="rag-where">{escape(target.file)} · {escape(where)}</div></div>'
+        + f'<div class="rag-where">{escape(target.file)} · {escape(where)}</div>'
+        + (f'<div class="rag-stale">{escape(say(lang, "panel_stale"))}</div>' if source.stale else "")
+        + "</div>"
     )
     return (
         f'<div class="rag-panel" data-target="{html.escape(source_href(target))}">{heading}'
