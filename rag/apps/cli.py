@@ -44,8 +44,8 @@ def check_corpus(settings: Settings) -> None:
     built = _built_from(settings)
     if built is not None:
         raise IndexMismatchError(
-            f"the index in {settings.index.index_dir} was built from {built}, not {corpus}: pass the --index of {corpus}'s "
-            f"index, or run `python -m rag build --corpus {corpus} --index DIR`",
+            f"the index in {settings.index.index_dir} was built from {built}, not {corpus}: pass --index DIR of an index built "
+            f"from {corpus}, or build one: `python -m rag build --corpus {corpus} --index DIR`",
             "settings",
         )
 
