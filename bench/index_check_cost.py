@@ -43,7 +43,7 @@ def main() -> None:
         "index": str(args.index),
         "chunks": manifest["counts"]["chunks"],
         "bytes": sum(files.values()),
-        "budget_bytes": base.index_verify_bytes,
+        "budget_bytes": base.index.index_verify_bytes,
         "load_avg": os.getloadavg(),
         "default_budget": _timed(base, args.runs),
         "default_budget_and_background_done": _timed(base, args.runs, wait=True),

@@ -261,17 +261,6 @@ class Settings:
         clean = {k: v for k, v in overrides.items() if v is not None}
         return Settings(self.index, self.retrieval, self.answer, self.server, **clean)
 
-    def __getattr__(self, name: str) -> Any:
-        # A field read by its own name (settings.retrieval.top_k) is found in its group. TRANSITIONAL: kept only while
-        # callers move to grouped reads; removed once none is left.
-        if name.startswith("__") or name in GROUPS:
-            raise AttributeError(name)
-        for group in GROUPS:
-            values = object.__getattribute__(self, group)
-            if hasattr(values, name):
-                return getattr(values, name)
-        raise AttributeError(f"no setting named {name!r}")
-
     def flat(self) -> dict[str, Any]:
         """Return every field by its own name (as the RAG_* variables spell them), group by group."""
         return {f.name: getattr(getattr(self, g), f.name) for g, kind in GROUPS.items() for f in fields(kind)}
