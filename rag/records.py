@@ -135,3 +135,5 @@ class Answer:
     confidence: float
     latency_ms: float = 0.0
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
+    understood_as: str | None = None  # the standalone question a follow-up was taken as, when it differs
+    small_talk: bool = False  # a reply to a greeting, thanks or "what can you do", written without the articles

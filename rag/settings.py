@@ -163,6 +163,11 @@ class AnswerSettings:
     # Longest question accepted, in characters.
     max_question_chars: int = 2000
 
+    # Earlier turns a question may come with (`history`, oldest first), and the longest question or answer one
+    # turn may hold: a follow-up leans on the last turn or two, so a longer history only costs the request.
+    max_history_turns: int = 20
+    max_history_chars: int = 4000
+
 
 @dataclass(frozen=True)
 class ServerSettings:

@@ -228,12 +228,16 @@ def test_empty_question_gets_a_hint_and_overlong_one_the_limit_without_any_work(
     assert len(chat) == 1 and asked == []
 
 
-def test_follow_up_questions_are_answered_on_their_own_terms(markup_handlers):
+def test_follow_up_questions_carry_the_subject_of_the_chat_before_them(markup_handlers):
     _, first = final_chat(markup_handlers, "紫色长颈鹿生活在哪里？")
     _, follow_up = final_chat(markup_handlers, "它们吃什么？", history=first)
-    _, fresh = final_chat(markup_handlers, "它们吃什么？")
+    _, standalone = final_chat(markup_handlers, "紫色长颈鹿吃什么？")
     assert follow_up[:2] == first
-    assert follow_up[2:] == fresh
+    shown = Markup(follow_up[-1]["content"]).text
+    assert shown.startswith("理解为：紫色长颈鹿吃什么？")
+    assert "蓝莓" in shown
+    # Answered as the standalone question is, with the same citations.
+    assert follow_up[-1]["content"].count('class="rag-cite"') == standalone[-1]["content"].count('class="rag-cite"')
 
 
 def test_page_says_it_is_getting_ready_until_the_assistant_is_loaded(tmp_path):

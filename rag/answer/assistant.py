@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 
 from rag.answer.composer import Composer, make_composer
+from rag.answer.conversation import check_history, small_talk_reply, understand
 from rag.answer.decide import Decider, for_index, load_params
 from rag.answer.decide import Evidence as Features
 from rag.answer.extractive import refusal_text
@@ -77,11 +78,18 @@ class Assistant:
     def ask(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
         """Return the answer to one question, with citations, or a decline with related passages.
 
-        validate -> retrieve -> compose -> decide. `history` holds the earlier turns of a conversation, oldest
-        first; the extractive composer does not read it yet.
+        validate -> understand -> retrieve -> compose -> decide. `history` holds the earlier turns of a
+        conversation, oldest first: a follow-up is made standalone from them (rag/answer/conversation.py).
         """
         started = time.perf_counter()
-        question = self.validate(question)
+        asked = self.validate(question)
+        check_history(history, self.settings.answer.max_history_turns, self.settings.answer.max_history_chars)
+        understood = understand(asked, history, self.tokenizer)
+        if understood.small_talk:
+            reply = small_talk_reply(understood.small_talk, asked, self.titles)
+            latency = (time.perf_counter() - started) * 1000
+            return Answer(asked, reply, False, (), (), 0.0, latency, small_talk=True)
+        question = understood.question
         top_k = max(1, min(top_k or self.settings.retrieval.top_k, 100))
         timings: dict[str, float] = {}
         evidence = self.retriever.retrieve(question, top_k, timings)
@@ -95,7 +103,8 @@ class Assistant:
             text, citations = draft.text, draft.citations
         timings["compose_ms"] = (time.perf_counter() - tick) * 1000
         return Answer(
-            question=question,
+            question=asked,
+            understood_as=question if question != asked else None,
             text=text,
             refused=decision.refused,
             citations=tuple(self.on_page(c) for c in citations),

@@ -38,6 +38,13 @@ class AnswerJSON(BaseModel):
 
     id: Any = Field(None, description="The question's id, in batch output only.")
     question: str
+    understood_as: str | None = Field(
+        None, description="The standalone question a follow-up was taken as (the earlier turns' subject carried in); "
+        "absent when the question was taken as asked."
+    )
+    small_talk: bool | None = Field(
+        None, description="True for a reply to a greeting, thanks or 'what can you do': the bot's own words, no citations."
+    )
     answer: str
     refused: bool = Field(description="True when the articles do not hold the answer; `answer` then says so.")
     confidence: float = Field(description="How sure the bot is that the articles answer the question, 0 to 1.")
@@ -51,6 +58,8 @@ def answer_json(answer: Answer, question_id: Any = None) -> AnswerJSON:
     return AnswerJSON(
         id=question_id,
         question=answer.question,
+        understood_as=answer.understood_as,
+        small_talk=answer.small_talk or None,
         answer=answer.text,
         refused=answer.refused,
         confidence=round(answer.confidence, 4),
@@ -77,4 +86,7 @@ def answer_to_dict(answer: Answer, question_id: Any = None) -> dict[str, Any]:
         for key in ("page", "page_line"):
             if citation.get(key, 0) is None:
                 del citation[key]
+    for optional in ("understood_as", "small_talk"):  # only there when they say something
+        if data.get(optional) is None:
+            data.pop(optional, None)
     return data

@@ -13,6 +13,7 @@ from rag.apps.ratelimit import RateLimiter, retry_after
 from rag.apps.service import Service
 from rag.errors import IndexDamagedError, QuestionError, QuestionTooLongError
 from rag.ingest.sources import SourceLines, SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
+from rag.records import Turn
 
 # Most lines one sources request returns; the articles are news pages, far shorter.
 MAX_SOURCE_LINES = 2000
@@ -30,12 +31,25 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+class TurnIn(BaseModel):
+    """One earlier exchange of the conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(description="What was asked.", examples=["Sora是在哪一天发布的？"])
+    answer: str = Field("", description="What the bot answered (its `answer` field).")
+
+
 class AskRequest(BaseModel):
-    """A question about the articles."""
+    """A question about the articles, with the conversation's earlier turns when it is a follow-up."""
 
     model_config = ConfigDict(extra="forbid")
     question: str = Field(description="The question, in Chinese or English.", examples=["Sora是在哪一天发布的？"])
     top_k: int | None = Field(None, ge=1, le=100, description="Passages to list (default from the server's settings).")
+    history: list[TurnIn] = Field(
+        default_factory=list,
+        description="Earlier turns, oldest first, so a follow-up (\"它是谁发布的？\", \"What about its length?\") is "
+        "understood; at most `max_history_turns` (413 past it).",
+    )
 
 
 class SourceLine(BaseModel):
@@ -143,8 +157,9 @@ def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
         assistant = ready_assistant(service)
         try:
             question = assistant.validate(body.question)
+            history = [Turn(turn.question, turn.answer) for turn in body.history]
             spend_allowance(limiter, request)
-            answer = assistant.ask(question, top_k=body.top_k)
+            answer = assistant.ask(question, top_k=body.top_k, history=history)
         except QuestionTooLongError as error:
             raise ApiError(413, str(error)) from None
         except QuestionError as error:

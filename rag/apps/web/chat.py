@@ -1,11 +1,13 @@
 """What the page's events do: answer a question into the chat, open a source, report readiness.
 
-Every answer depends on its own question only: the chat history is passed through for display
-and never read, so a follow-up question gets the same answer it would get in a fresh chat.
+The chat's earlier turns go with each question as its history, so a follow-up ("它是谁发布的？") is
+understood with the subject of the turns before it (rag/answer/conversation.py).
 """
 from __future__ import annotations
 
+import html
 import logging
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +17,7 @@ import gradio as gr
 from rag.answer.schema import answer_to_dict
 from rag.apps.ratelimit import RateLimiter, retry_after
 from rag.apps.service import Service
+from rag.records import Turn
 from rag.apps.web.text import Language, language, say
 from rag.apps.web.view import (
     PANEL_WINDOW,
@@ -35,6 +38,31 @@ from rag.ingest.textnorm import shown
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
+
+_TAGS = re.compile(r"<[^>]*>")
+
+
+def _plain(content: Any) -> str:
+    """Return a chat message's text without its markup (Gradio may hand content back as a list of parts)."""
+    if isinstance(content, list):
+        content = " ".join(_plain(part) for part in content)
+    elif isinstance(content, dict):
+        content = content.get("text") or content.get("content") or ""
+    return html.unescape(_TAGS.sub(" ", str(content or ""))).strip()
+
+
+def turns_from_chat(history: list[Message], limit: int, max_chars: int) -> list[Turn]:
+    """Return the chat's last `limit` question-and-answer turns, oldest first, in plain text."""
+    turns: list[Turn] = []
+    for position, message in enumerate(history):
+        # The page writes each question as a rag-question message; notices answer no question.
+        content = message.get("content")
+        if message.get("role") != "user" or "rag-question" not in str(content):
+            continue
+        following = history[position + 1] if position + 1 < len(history) else {}
+        answer = _plain(following.get("content")) if following.get("role") == "assistant" else ""
+        turns.append(Turn(_plain(content)[:max_chars], answer[:max_chars]))
+    return turns[-limit:] if limit > 0 else []
 
 
 def _bot(content: str) -> Message:
@@ -94,10 +122,12 @@ class ChatHandlers:
         if wait:
             yield question, history + [_bot(notice_html(say(lang, "too_many", seconds=wait), "limit"))]
             return
+        settings = assistant.settings
+        turns = turns_from_chat(history, settings.answer.max_history_turns, settings.answer.max_history_chars)
         history.append(_user(question_html(question)))
         yield "", history + [_bot(notice_html(say(lang, "thinking"), "thinking"))]
         try:
-            answer = assistant.ask(question, top_k=int(top_k) if top_k else None)
+            answer = assistant.ask(question, top_k=int(top_k) if top_k else None, history=turns)
         except RagError as error:
             log.warning("question failed: %s", error)
             yield "", history + [_bot(notice_html(say(lang, "error_reply", error=error), "error"))]

@@ -52,6 +52,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "not_text": "问题里有无法识别的字符（已显示为 �）：请重新输入这些字。",
         "embed_intro": "问关于这些文章的问题。答案的每一句都标注出处，点击 [1] 这样的编号查看原文。",
         "back": "← 返回",
+        "understood_as": "理解为：{question}",
     },
     "en": {
         "title": "Answers you can check",
@@ -98,6 +99,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "not_text": "The question has characters that are not valid text (shown as �): please retype them.",
         "embed_intro": "Ask a question about the articles. Every sentence of an answer cites its source: click a marker like [1] to read it.",
         "back": "← Back",
+        "understood_as": "Understood as: {question}",
     },
 }
 

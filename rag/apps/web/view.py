@@ -175,6 +175,12 @@ def answer_html(
 ) -> str:
     """Return the bot's chat message for an answer or a decline; `shown` reveals only that many characters."""
     complete = shown is None or shown >= len(answer.text)
+    understood = (
+        f'<div class="rag-understood">{escape(say(lang, "understood_as", question=answer.understood_as))}</div>'
+        if answer.understood_as else ""
+    )
+    if answer.small_talk:
+        return f'<div class="rag-answer rag-small-talk"><div class="rag-text">{escape(answer.text)}</div></div>'
     if answer.refused:
         related = answer.hits[:RELATED_SHOWN]
         body = (
@@ -188,8 +194,8 @@ def answer_html(
             )
         if show_passages and answer.hits:
             body += _passages_html(answer, lang, titles)
-        return f'<div class="rag-answer rag-refused">{body}</div>'
-    body = f'<div class="rag-text">{_answer_text_html(answer, lang, None if complete else shown)}</div>'
+        return f'<div class="rag-answer rag-refused">{understood}{body}</div>'
+    body = understood + f'<div class="rag-text">{_answer_text_html(answer, lang, None if complete else shown)}</div>'
     if complete:
         body += _sources_list_html(answer, lang)
         if show_passages and answer.hits:

@@ -13,6 +13,8 @@
   var authorisation = session ? { "X-RAG-Session": session } : {};
   var WINDOW = 150; // lines of context fetched on each side of a citation
   var RELATED = 3;  // related passages listed under a decline
+  var TURNS = 10;   // earlier turns sent with a question, so a follow-up ("它是谁发布的？") is understood
+  var turns = [];   // this conversation's turns, kept in memory only
 
   function say(key, values) {
     var text = tables[lang][key] || key;
@@ -49,6 +51,8 @@
 
   function renderAnswer(box, result) {
     box.textContent = "";
+    if (result.understood_as) box.appendChild(el("p", "rag-understood", say("understood_as", { question: result.understood_as })));
+    if (result.small_talk) { box.appendChild(el("p", "", result.answer)); return; }
     if (result.refused) {
       box.classList.add("rag-refused");
       box.appendChild(el("h4", "", say("refused_title")));
@@ -103,10 +107,12 @@
     return fetch(base + "/embed/api/ask", {
       method: "POST",
       headers: Object.assign({ "Content-Type": "application/json" }, authorisation),
-      body: JSON.stringify({ question: question }),
+      body: JSON.stringify({ question: question, history: turns.slice(-TURNS) }),
     }).then(function (response) {
       return response.json().then(function (body) {
-        if (response.ok) renderAnswer(box, body); else showError(box, response.status, body.error || response.statusText);
+        if (!response.ok) { showError(box, response.status, body.error || response.statusText); return; }
+        renderAnswer(box, body);
+        turns.push({ question: question, answer: body.answer });
       });
     }).catch(function (error) {
       showError(box, 0, error.message);

@@ -1,0 +1,249 @@
+"""The conversation around a question: small talk gets a short reply, a follow-up becomes a standalone question.
+
+Rules only, no model: a follow-up that leans on an earlier turn ("它是什么时候发布的？", "那价格呢？",
+"What about its length?") gets the subject of the earlier turn carried into it before retrieval, so
+retrieval and the decision see the question a reader would have understood.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from rag.errors import QuestionTooLongError
+from rag.records import Turn
+
+# Small talk is the whole message, so a question that merely contains "谢谢" or "help" is still a question.
+_END = r"[\s!！。.,，~～?？呀啊哦呢吧啦嘛]*"
+GREETING = re.compile(
+    rf"^(你好|您好|你们好|大家好|嗨|哈喽|哈啰|早上好|上午好|下午好|晚上好|在吗|在不在|hi|hello|hey|hiya|good (morning|afternoon|evening))(呀|啊)?{_END}$",
+    re.IGNORECASE,
+)
+THANKS = re.compile(
+    rf"^(好的?|ok(ay)?|嗯)?{_END}(谢谢(你|您)?|多谢|感谢(你|您)?|谢了|谢啦|thanks?( you)?( so much| a lot)?|thx|ty|cheers)"
+    rf"{_END}$",
+    re.IGNORECASE,
+)
+HELP = re.compile(
+    r"^(你|您)?(能|可以|会)(做|干)?(什么|啥)(事)?|^你是谁|^(帮助|使用说明|怎么用)|^help|^what can you do|^who are you"
+    r"|^what do you know|^what are you"
+)
+_HELP_TAIL = re.compile(rf"{_END}$")
+
+# Words that stand for something named earlier. 其 only as a determiner: 其中/其他/其实/尤其… are not.
+_ZH_POSSESSIVE = re.compile(r"(它们|他们|她们|它|他|她)的")
+_ZH_PRONOUN = re.compile(r"它们|他们|她们|它|他|她")
+_ZH_QI = re.compile(r"(?<![尤极与])其(?![中他它余实次])")
+_ZH_DETERMINER = re.compile(r"(该|此|这个|这款|这家|这项|这种|这部|这段|这一|这位)(?=[\u4e00-\u9fff])")
+_ZH_LEADING_THIS = re.compile(r"^这(?=是|有|能|会|可以|属于|指)")
+_ZH_ELLIPSIS = re.compile(r"^(?P<lead>那么|那|还有|而|另外)?\s*(?P<rest>.{1,30}?)\s*(?P<tail>呢|怎么样|如何)\s*[？?!！。]*$")
+_ZH_LEAD = re.compile(r"^(那么|那|还有|而|另外)\s*")
+_EN_POSSESSIVE = re.compile(r"\b(its|their|his|her)\b", re.IGNORECASE)
+_EN_PRONOUN = re.compile(r"\b(it|they|them|he|she|him)\b", re.IGNORECASE)
+_EN_THIS = re.compile(r"\b(this|that|the) (model|company|product|tool|video|system|article|one)\b", re.IGNORECASE)
+_EN_ELLIPSIS = re.compile(r"^(and\s+)?(what|how)\s+about\s+(?P<rest>.+?)\s*\??$", re.IGNORECASE)
+_LATIN = re.compile(r"[A-Za-z][A-Za-z0-9.+\-]*[A-Za-z0-9+]")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+# Tags of names (jieba's and the domain dictionary's): a subject a follow-up can lean on.
+_NAME_TAGS = {"nz", "nt", "nr", "ns", "nrt", "nrfg", "eng"}
+_EN_STOPWORDS = frozenset(
+    ["what", "how", "when", "who", "whom", "whose", "which", "why", "where", "is", "are", "was", "were", "did", "does", "do", "can", "could", "would", "should", "will", "the", "a", "an", "and", "or", "of", "in", "on", "at", "to", "for", "from", "by", "with", "after", "before", "about", "tell", "me", "please", "explain", "describe", "i", "you", "we", "it", "its", "they", "them", "their", "this", "that", "these", "those", "he", "she", "his", "her", "there", "here", "list", "give", "show"]
+)
+_ZH_NOT_SUBJECT = frozenset({"什么", "哪", "哪一天", "哪些", "多少", "怎么", "怎么样", "如何", "为什么", "谁", "那", "这", "它"})
+# Attributes asked "how much/long" of, so the standalone form asks 多少 rather than 什么.
+_AMOUNTS = ("价格", "股价", "市值", "时长", "长度", "多长", "分辨率", "价钱", "费用", "成本", "数量", "规模", "参数")
+TITLES_SHOWN = 8
+
+
+class Tagger(Protocol):
+    """What the resolver needs of the tokenizer: words with part-of-speech tags (rag/index/lexical.py)."""
+
+    def tagged(self, text: str) -> list[tuple[str, str]]:
+        """Return (word, tag) pairs, lower-cased."""
+        ...
+
+
+@dataclass(frozen=True)
+class Understood:
+    """A message as understood: the standalone question, or the kind of small talk it is."""
+
+    question: str  # the standalone question retrieval sees (the message itself when it needs nothing carried)
+    small_talk: str | None = None  # "greeting", "thanks" or "help" when the message is not a question
+    subject: str | None = None  # what was carried from an earlier turn, when anything was
+
+
+def small_talk_kind(message: str) -> str | None:
+    """Return "greeting", "thanks" or "help" when the whole message is one, else None."""
+    text = unicodedata.normalize("NFKC", message).strip().lower()
+    if GREETING.match(text):
+        return "greeting"
+    if THANKS.match(text):
+        return "thanks"
+    match = HELP.match(text)
+    if match and _HELP_TAIL.fullmatch(text[match.end():]):
+        return "help"
+    return None
+
+
+def is_chinese_text(text: str) -> bool:
+    """Return whether the text holds Chinese characters (then it is answered in Chinese)."""
+    return bool(_CJK.search(text))
+
+
+def _original(question: str, word: str) -> str:
+    # Tags come lower-cased and NFKC-normalised; a subject is carried as the user spelled it.
+    normal = unicodedata.normalize("NFKC", question)
+    at = normal.lower().find(word)
+    return normal[at : at + len(word)] if at >= 0 else word
+
+
+def subject_of(question: str, tagger: Tagger) -> str | None:
+    """Return what the question is about: its first name (Sora, OpenAI, 英伟达), else its leading nouns, else None."""
+    chinese = is_chinese_text(question)
+    words = tagger.tagged(question)
+    for word, tag in words:
+        if tag not in _NAME_TAGS or word in _EN_STOPWORDS or len(word) < 2:
+            continue
+        spelled = _original(question, word)
+        # In an English sentence every word is `eng`: only a capitalised one or one with digits is a name.
+        if tag == "eng" and not chinese and spelled == spelled.lower() and not any(c.isdigit() for c in spelled):
+            continue
+        return spelled
+    if not chinese:
+        return None
+    lead: list[str] = []
+    for word, tag in words:
+        if word in ("那", "那么", "请问", "还有"):
+            continue
+        if tag.startswith("n") and word not in _ZH_NOT_SUBJECT:
+            lead.append(word)
+        else:
+            break
+    return _original(question, "".join(lead)) if lead else None
+
+
+def _has_reference(question: str) -> bool:
+    if is_chinese_text(question):
+        return bool(
+            _ZH_PRONOUN.search(question) or _ZH_QI.search(question) or _ZH_DETERMINER.search(question)
+            or _ZH_LEADING_THIS.search(question)
+        )
+    return bool(_EN_POSSESSIVE.search(question) or _EN_PRONOUN.search(question) or _EN_THIS.search(question))
+
+
+def _replace_references(question: str, subject: str) -> str:
+    if is_chinese_text(question):
+        text = _ZH_POSSESSIVE.sub(subject + "的", question)
+        text = _ZH_PRONOUN.sub(subject, text)
+        text = _ZH_QI.sub(subject, text)
+        text = _ZH_DETERMINER.sub(subject, text)
+        return _ZH_LEADING_THIS.sub(subject, text)
+    text = _EN_THIS.sub(subject, question)
+    text = _EN_POSSESSIVE.sub(subject + "'s", text)
+    return _EN_PRONOUN.sub(subject, text)
+
+
+def _is_name(text: str, tagger: Tagger) -> bool:
+    words = [(w, t) for w, t in tagger.tagged(text) if t != "x"]
+    if len(words) != 1:
+        return bool(_LATIN.fullmatch(text.strip()))
+    _, tag = words[0]
+    return tag in _NAME_TAGS and (tag != "eng" or not text.strip().islower())
+
+
+def _ellipsis(question: str, subject: str, previous: str, tagger: Tagger) -> str | None:
+    # "那Shutterstock呢？" swaps the earlier question's subject; "那价格呢？" asks the subject's attribute.
+    match = _ZH_ELLIPSIS.match(question) if is_chinese_text(question) else _EN_ELLIPSIS.match(question)
+    if match is None or (is_chinese_text(question) and not match.group("lead") and match.group("tail") != "呢"):
+        return None
+    rest = match.group("rest").strip()
+    if not rest:
+        return None
+    if not _has_reference(rest) and _is_name(rest, tagger) and subject in previous and rest != subject:
+        return previous.replace(subject, rest, 1)
+    resolved = _replace_references(rest, subject) if _has_reference(rest) else rest
+    # "那英伟达的股价呢？" names its own subject: nothing to carry into it.
+    own = None if _has_reference(rest) else subject_of(rest, tagger)
+    if is_chinese_text(question) or is_chinese_text(rest):
+        if subject not in resolved and not (own and own != rest and _is_name(own, tagger)):
+            resolved = f"{subject}的{resolved}"
+        asks = "是多少" if any(word in resolved for word in _AMOUNTS) else "是什么"
+        return f"{resolved}{asks}？"
+    if subject not in resolved:
+        resolved = f"the {rest.removeprefix('the ')} of {subject}"
+    return f"What about {resolved}?"
+
+
+def resolve(question: str, subject: str | None, previous: str | None, tagger: Tagger) -> str:
+    """Return the question made standalone with the earlier turn's subject, or unchanged when it needs none."""
+    if not subject or previous is None:
+        return question
+    if subject in question and not _ZH_LEAD.match(question):
+        return question
+    elided = _ellipsis(question, subject, previous, tagger)
+    if elided is not None:
+        return elided
+    if _has_reference(question):
+        return _ZH_LEAD.sub("", _replace_references(question, subject))
+    return question
+
+
+def understand(message: str, history: Sequence[Turn], tagger: Tagger) -> Understood:
+    """Return the message as understood after the earlier turns (oldest first): small talk, or a standalone question."""
+    kind = small_talk_kind(message)
+    if kind is not None:
+        return Understood(message, small_talk=kind)
+    subject: str | None = None
+    previous: str | None = None
+    # Earlier follow-ups are resolved in turn, so a third question can lean on a second that leaned on the first.
+    for turn in history:
+        if small_talk_kind(turn.question) is not None:
+            continue
+        standalone = resolve(turn.question, subject, previous, tagger)
+        subject = subject_of(standalone, tagger) or subject
+        previous = standalone
+    standalone = resolve(message, subject, previous, tagger)
+    return Understood(standalone, subject=subject if standalone != message else None)
+
+
+def check_history(history: Sequence[Turn], max_turns: int, max_chars: int) -> None:
+    """Raise QuestionTooLongError (413 in the API) when the history is longer than the limits; return None."""
+    if len(history) > max_turns:
+        raise QuestionTooLongError(
+            f"the history has {len(history)} turns; the limit is {max_turns}: send only the last {max_turns}"
+        )
+    for position, turn in enumerate(history, start=1):
+        longest = max(len(turn.question), len(turn.answer))
+        if longest > max_chars:
+            raise QuestionTooLongError(
+                f"turn {position} of the history is {longest} characters long; the limit is {max_chars}: shorten it"
+            )
+
+
+def small_talk_reply(kind: str, message: str, titles: Mapping[str, str]) -> str:
+    """Return the short reply to a greeting, thanks or "what can you do", naming the articles the bot knows."""
+    names = sorted(set(titles.values()))
+    chinese = is_chinese_text(message) or not message.isascii()
+    if chinese:
+        listed = "、".join(f"《{name}》" for name in names[:TITLES_SHOWN])
+        more = f"等 {len(names)} 篇" if len(names) > TITLES_SHOWN else f"共 {len(names)} 篇"
+        known = f"我能回答的是这些文章里的内容：{listed}（{more}）。" if names else "目前还没有收录文章。"
+        opening = {
+            "greeting": "你好！我是文章问答助手，答案的每一句都引自原文并标出出处。",
+            "thanks": "不客气！",
+            "help": "我只根据收录的文章回答问题，答案的每一句都引自原文并标出出处；文章里没有的，我会直说。",
+        }[kind]
+        return opening + known + ("还有什么想问的，请继续提问。" if kind == "thanks" else "请直接提问。")
+    listed = "; ".join(f"“{name}”" for name in names[:TITLES_SHOWN])
+    more = f" and {len(names) - TITLES_SHOWN} more" if len(names) > TITLES_SHOWN else ""
+    known = f"I answer from these articles: {listed}{more}. " if names else "No articles are indexed yet. "
+    opening = {
+        "greeting": "Hello! I answer questions about the articles, quoting them and citing every sentence. ",
+        "thanks": "You're welcome! ",
+        "help": "I answer only from the indexed articles, quoting them with a citation per sentence, and say so "
+        "when they do not hold the answer. ",
+    }[kind]
+    return opening + known + ("Ask me anything else about them." if kind == "thanks" else "Ask away.")

@@ -1,0 +1,116 @@
+"""Conversations: follow-ups made standalone from earlier turns, small talk answered without a decline, history limits."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rag.answer.conversation import small_talk_kind, understand
+from rag.apps.server.app import create_app
+from rag.apps.service import Service
+from rag.index.lexical import shared_tokenizer
+from rag.records import Turn
+
+FOLLOW_UPS = Path(__file__).parent / "data" / "followups_sora.jsonl"
+
+
+def follow_ups() -> list[dict]:
+    return [json.loads(line) for line in FOLLOW_UPS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def turns(*questions: str) -> list[Turn]:
+    return [Turn(question, "") for question in questions]
+
+
+@pytest.mark.parametrize(
+    "history, question, standalone",
+    [
+        (["Sora是在哪一天发布的？"], "它是哪家公司发布的？", "Sora是哪家公司发布的？"),
+        (["Adobe股价在Sora发布后怎么样了？"], "那Shutterstock呢？", "Shutterstock股价在Sora发布后怎么样了？"),
+        (["Sora是什么？"], "那价格呢？", "Sora的价格是多少？"),
+        (["What is Sora?"], "What about its length?", "What about Sora's length?"),
+        (["Sora是什么？"], "When was it released?", "When was Sora released?"),
+        (["OpenAI发布了什么模型？"], "它之前发布过什么产品？", "OpenAI之前发布过什么产品？"),
+        (["文生视频模型是什么？"], "它有什么用？", "文生视频模型有什么用？"),
+        # A follow-up of a follow-up still leans on the first turn's subject.
+        (["Sora是什么？", "它是谁发布的？"], "其视频有多长？", "Sora视频有多长？"),
+        # Questions that name their own subject are taken as asked.
+        (["Sora是什么？"], "英伟达股价如何？", "英伟达股价如何？"),
+        (["Sora是什么？"], "那英伟达的股价呢？", "英伟达的股价是多少？"),
+        (["Sora是什么？"], "其中哪家公司跌得最多？", "其中哪家公司跌得最多？"),
+        ([], "它是什么时候发布的？", "它是什么时候发布的？"),
+    ],
+)
+def test_a_follow_up_carries_the_subject_of_the_earlier_turns(history, question, standalone):
+    assert understand(question, turns(*history), shared_tokenizer()).question == standalone
+
+
+@pytest.mark.parametrize(
+    "message, kind",
+    [("你好", "greeting"), ("您好！", "greeting"), ("Hello!", "greeting"), ("谢谢", "thanks"), ("好的，谢谢！", "thanks"),
+     ("thanks a lot", "thanks"), ("你能做什么？", "help"), ("help", "help"), ("What can you do?", "help"),
+     ("谢谢你告诉我Sora是什么", None), ("Sora能帮助谁？", None), ("你好，Sora是什么？", None)],
+)
+def test_small_talk_is_the_whole_message_only(message, kind):
+    assert small_talk_kind(message) == kind
+
+
+@pytest.mark.parametrize("message", ["你好", "谢谢！", "你能做什么？", "hello", "thanks", "what can you do?"])
+def test_greetings_thanks_and_help_get_a_reply_naming_the_articles_not_a_decline(seeds_assistant, message):
+    answer = seeds_assistant.ask(message)
+    assert not answer.refused and answer.small_talk
+    assert answer.citations == () and answer.hits == ()
+    assert "Sora爆火，一次典型的OpenAI式胜利" in answer.text
+    assert ("资料" in answer.text) is False  # not the decline sentence
+    assert ("I answer" in answer.text) == message.isascii()
+
+
+@pytest.mark.parametrize("case", follow_ups(), ids=lambda case: case["id"])
+def test_each_sora_follow_up_is_answered_as_its_standalone_form(seeds_assistant, case):
+    history = []
+    for turn in case["history"]:
+        history.append(Turn(turn["question"], seeds_assistant.ask(turn["question"], history=history).text))
+    follow_up = seeds_assistant.ask(case["question"], history=history)
+    standalone = seeds_assistant.ask(case["standalone"])
+    assert follow_up.question == case["question"] and follow_up.understood_as
+    assert follow_up.refused == standalone.refused
+    cited = [(c.file, c.line_start, c.line_end, c.quote) for c in follow_up.citations]
+    assert cited == [(c.file, c.line_start, c.line_end, c.quote) for c in standalone.citations]
+    # Without the earlier turns the same words are a different question.
+    assert seeds_assistant.ask(case["question"]).understood_as is None
+
+
+@pytest.fixture(scope="module")
+def client(seeds_settings, fake_embedder):
+    from rag.answer.assistant import Assistant
+
+    settings = seeds_settings.with_overrides(rate_limit_per_minute=0, max_history_turns=3, max_history_chars=50)
+    service = Service(settings, prepare=lambda s: Assistant.load(s, fake_embedder))
+    service.run()
+    return TestClient(create_app(service))
+
+
+def test_api_takes_the_history_and_says_how_it_understood_the_question(client):
+    first = client.post("/api/ask", json={"question": "Sora是在哪一天发布的？"}).json()
+    assert "understood_as" not in first and "small_talk" not in first
+    body = {"question": "它是哪家公司发布的？", "history": [{"question": first["question"], "answer": first["answer"][:50]}]}
+    reply = client.post("/api/ask", json=body)
+    assert reply.status_code == 200
+    assert reply.json()["question"] == "它是哪家公司发布的？"
+    assert reply.json()["understood_as"] == "Sora是哪家公司发布的？"
+    hello = client.post("/api/ask", json={"question": "你好"}).json()
+    assert hello["small_talk"] is True and hello["refused"] is False and hello["citations"] == []
+
+
+def test_api_refuses_a_history_past_its_limits_in_one_line(client):
+    too_many = [{"question": "Sora是什么？", "answer": ""}] * 4
+    reply = client.post("/api/ask", json={"question": "它是谁发布的？", "history": too_many})
+    assert reply.status_code == 413
+    assert reply.json() == {"error": "the history has 4 turns; the limit is 3: send only the last 3"}
+    too_long = [{"question": "Sora是什么？", "answer": "长" * 51}]
+    reply = client.post("/api/ask", json={"question": "它是谁发布的？", "history": too_long})
+    assert reply.status_code == 413 and "turn 1 of the history is 51 characters long" in reply.json()["error"]
+    odd = client.post("/api/ask", json={"question": "它是谁发布的？", "history": [{"q": "Sora"}]})
+    assert odd.status_code == 422 and odd.json()["error"].startswith("history.0.")
