@@ -204,6 +204,10 @@ class ServerSettings:
     # Set it (RAG_SESSION_SECRET) only to keep sessions across a token change.
     session_secret: str = dataclasses.field(default="", repr=False)
 
+    # Folder of the readers' thumbs up/down (an SQLite file, rag/apps/feedback.py): kept apart from the index,
+    # which a rebuild replaces, so no verdict is lost to a build.
+    feedback_dir: Path = Path("feedback")
+
     # Addresses of reverse proxies whose X-Forwarded-For names the real client (for the rate limit); none by
     # default, so a client cannot pick its own address by sending the header.
     trusted_proxies: tuple[str, ...] = ()

@@ -358,3 +358,65 @@ def test_with_a_token_the_widget_answers_with_the_wikis_session_only(servers, wi
         else:
             expect(answer).to_have_class(re.compile("rag-error"))
             expect(answer).not_to_contain_text("7%")
+
+
+@pytest.fixture(scope="module")
+def talking(corpus, tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """An app.py the wiki may frame, with its own feedback folder: (its address, that folder)."""
+    folder = tmp_path_factory.mktemp("talking")
+    extra = {"RAG_FRAME_ANCESTORS": f"http://127.0.0.1:{WIKI_PORT}", "RAG_FEEDBACK_DIR": str(folder / "feedback")}
+    with running_apps([(app_env(corpus, folder / "index", extra), folder)], ready_path="embed") as started:
+        yield started[0].url, folder / "feedback"
+
+
+def exported_feedback(folder: Path) -> list[dict]:
+    """Return what `python -m rag feedback` prints for the folder, one record a line."""
+    import subprocess
+    import sys
+
+    ROOT = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-m", "rag", "feedback", "--dir", str(folder)], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_page_follow_up_leans_on_the_turn_before_and_thumbs_are_stored(talking, open_page):
+    url, feedback = talking
+    page = open_page(url, "en-US")
+    ask(page, "紫色长颈鹿生活在哪里？")
+    expect(last_bot_message(page).locator(".rag-text")).to_contain_text("水晶森林")
+    ask(page, "它们吃什么？")
+    answer = page.locator("#rag-chat .rag-answer").nth(1)
+    expect(answer.locator(".rag-understood")).to_have_text("Understood as: 紫色长颈鹿吃什么？")
+    expect(answer.locator(".rag-text")).to_contain_text("蓝莓")
+    page.fill("#rag-comment textarea", "答得对")
+    page.locator("#rag-chat button[aria-label='Like']").last.click()
+    expect(page.locator("#rag-feedback-notice")).to_contain_text("Thanks, your feedback is stored.")
+    (record,) = exported_feedback(feedback)
+    assert record["rating"] == "up" and record["origin"] == "page" and record["comment"] == "答得对"
+    assert record["question"] == "它们吃什么？" and record["understood_as"] == "紫色长颈鹿吃什么？"
+    assert "蓝莓" in record["answer"] and record["citations"][0]["file"] == "articles/005_giraffe.md"
+
+
+def test_widget_follow_up_leans_on_the_turn_before_and_thumbs_are_stored(talking, wiki, open_page):
+    url, feedback = talking
+    before = len(exported_feedback(feedback)) if (feedback / "feedback.sqlite3").exists() else 0
+    page = open_page(wiki + "?app=" + url, "zh-CN", wait_ready=False)
+    page.get_by_role("button", name="问问资料").click()
+    frame = page.frame_locator("#rag-widget iframe")
+    for question in ("Adobe股价在Sora发布后怎么样了？", "那Shutterstock呢？"):
+        frame.locator("#rag-question").fill(question)
+        frame.locator("#rag-question").press("Enter")
+        expect(frame.locator(".rag-answer")).to_have_count(1 if "Adobe" in question else 2)
+        expect(frame.locator(".rag-answer").last.locator(".rag-feedback")).to_be_visible()
+    answer = frame.locator(".rag-answer").last
+    expect(answer.locator(".rag-understood")).to_have_text("理解为：Shutterstock股价在Sora发布后怎么样了？")
+    expect(answer.locator("button.rag-marker").first).to_have_text("[1]")
+    answer.locator(".rag-feedback-comment").fill("想看更多细节")
+    answer.locator("button.rag-thumb-down").click()
+    expect(answer.locator(".rag-feedback")).to_have_text("谢谢反馈，已记录。")
+    record = exported_feedback(feedback)[before]
+    assert record["rating"] == "down" and record["origin"] == "widget" and record["comment"] == "想看更多细节"
+    assert record["question"] == "那Shutterstock呢？" and record["understood_as"] == "Shutterstock股价在Sora发布后怎么样了？"
+    assert record["citations"] and "Shutterstock" in record["answer"]

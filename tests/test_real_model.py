@@ -70,7 +70,9 @@ _ENGLISH_SMALL_TALK = pytest.mark.xfail(strict=True, reason="English small talk 
 ])
 def test_chit_chat_is_declined_not_answered_from_the_articles(real, question):
     answer = real.ask(question)
-    assert answer.refused and not answer.citations
+    assert not answer.citations
+    # A greeting or "who are you" gets the short reply naming the articles; any other chit-chat a decline.
+    assert answer.small_talk if question in ("你是谁？", "Hello") else answer.refused
 
 
 def test_an_english_question_over_chinese_articles_is_answered_from_the_right_article(real):

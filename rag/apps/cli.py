@@ -1,4 +1,4 @@
-"""`python -m rag build | ask | batch | eval`: thin commands over the library; errors become one line and exit 1."""
+"""`python -m rag build | ask | batch | eval | session | feedback`: thin commands over the library; errors become one line and exit 1."""
 from __future__ import annotations
 
 import argparse
@@ -179,6 +179,25 @@ def cmd_session(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from rag.apps.feedback import as_questions, open_store, to_csv, to_jsonl
+
+    settings = load_settings(feedback_dir=args.dir)
+    if not (settings.server.feedback_dir / "feedback.sqlite3").is_file():
+        raise RagError(f"no feedback stored in {settings.server.feedback_dir}: readers' thumbs land there (RAG_FEEDBACK_DIR)")
+    records = list(open_store(settings).records())
+    if args.as_questions:
+        text = to_jsonl(as_questions(records))
+    else:
+        text = to_csv(records) if args.format == "csv" else to_jsonl(records)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {len(records)} records to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """Return the argument parser of `python -m rag`."""
     top = argparse.ArgumentParser(prog="python -m rag", description="Question answering over Chinese articles, cited to the line.")
@@ -225,6 +244,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", help="the server's address as people reach it (default: http://RAG_HOST:RAG_PORT)")
     p.add_argument("--json", action="store_true", help="print the session, its expiry and the link as JSON")
     p.set_defaults(func=cmd_session)
+    p = sub.add_parser(
+        "feedback",
+        help="export the readers' thumbs up/down (JSONL or CSV), or turn them into a question file for eval",
+    )
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="export format (default: jsonl)")
+    p.add_argument("--as-questions", action="store_true",
+                   help="write a question file for `rag eval`: thumbs-up answers' quotes as gold evidence, "
+                   "thumbs-down questions without gold")
+    p.add_argument("--dir", type=Path, help="feedback folder (default: feedback, or RAG_FEEDBACK_DIR)")
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.set_defaults(func=cmd_feedback)
     return top
 
 

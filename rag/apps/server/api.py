@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rag.answer.assistant import Assistant
 from rag.answer.schema import AnswerJSON, answer_to_dict
+from rag.apps.feedback import FeedbackError, feedback_from_json, open_store
 from rag.apps.ratelimit import RateLimiter, retry_after
 from rag.apps.service import Service
 from rag.errors import IndexDamagedError, QuestionError, QuestionTooLongError
@@ -50,6 +51,23 @@ class AskRequest(BaseModel):
         description="Earlier turns, oldest first, so a follow-up (\"它是谁发布的？\", \"What about its length?\") is "
         "understood; at most `max_history_turns` (413 past it).",
     )
+
+
+class FeedbackIn(BaseModel):
+    """A reader's thumbs up or down on an answer, with what the answer said."""
+
+    model_config = ConfigDict(extra="forbid")
+    rating: Literal["up", "down"] = Field(description="Thumbs up or down.")
+    question: str = Field(description="The question as asked.", max_length=4000)
+    answer: str = Field("", description="The answer's `answer` field.", max_length=20000)
+    citations: list[dict[str, Any]] = Field(default_factory=list, description="The answer's `citations`.", max_length=50)
+    understood_as: str | None = Field(None, description="The answer's `understood_as`, when it had one.", max_length=4000)
+    refused: bool = False
+    comment: str = Field("", description="What the reader adds, optional.", max_length=2000)
+
+
+class FeedbackOut(BaseModel):
+    id: int = Field(description="The stored verdict's number.")
 
 
 class SourceLine(BaseModel):
@@ -167,6 +185,22 @@ def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
         except IndexDamagedError as error:  # found while answering: the service now reports it in health too
             raise ApiError(503, str(error)) from None
         return answer_to_dict(answer)
+
+    @router.post(
+        "/feedback",
+        response_model=FeedbackOut,
+        status_code=201,
+        responses=_errors(401, 413, 422, 429, 503),
+        summary="Store a reader's thumbs up or down on an answer",
+    )
+    def feedback(body: FeedbackIn, request: Request) -> dict[str, Any]:
+        """Return the id of the stored verdict; `python -m rag feedback` exports them."""
+        spend_allowance(limiter, request)
+        try:
+            stored = open_store(service.settings).add(feedback_from_json(body.model_dump(), name), service.settings)
+        except FeedbackError as error:
+            raise ApiError(503, str(error)) from None
+        return {"id": stored}
 
     @router.get(
         "/sources/{file:path}",

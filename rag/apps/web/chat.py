@@ -17,6 +17,7 @@ import gradio as gr
 from rag.answer.schema import answer_to_dict
 from rag.apps.ratelimit import RateLimiter, retry_after
 from rag.apps.service import Service
+from rag.apps.feedback import Feedback, FeedbackError, open_store
 from rag.records import Turn
 from rag.apps.web.text import Language, language, say
 from rag.apps.web.view import (
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 Message = dict[str, Any]
 
 _TAGS = re.compile(r"<[^>]*>")
+_TEXT_DIV = re.compile(r'<div class="rag-text">(.*?)</div>', re.S)
+_MARKER = re.compile(r'<a class="rag-cite" href="([^"]*)"[^>]*>\[\d+\]</a>')
+_UNDERSTOOD = re.compile(r'<div class="rag-understood">(.*?)</div>', re.S)
+_REFUSAL = re.compile(r'<div class="rag-refusal">(.*?)</div>', re.S)
 
 
 def _plain(content: Any) -> str:
@@ -48,7 +53,7 @@ def _plain(content: Any) -> str:
         content = " ".join(_plain(part) for part in content)
     elif isinstance(content, dict):
         content = content.get("text") or content.get("content") or ""
-    return html.unescape(_TAGS.sub(" ", str(content or ""))).strip()
+    return html.unescape(_TAGS.sub("", str(content or "").replace("<br>", "\n"))).strip()
 
 
 def turns_from_chat(history: list[Message], limit: int, max_chars: int) -> list[Turn]:
@@ -71,6 +76,36 @@ def _bot(content: str) -> Message:
 
 def _user(content: str) -> Message:
     return {"role": "user", "content": content}
+
+
+def verdict_from_chat(history: list[Message], index: int, rating: str, comment: str) -> Feedback | None:
+    """Return the feedback on the chat's answer at `index`, read back from the message the page wrote; None
+    when that message is no answer (a notice, a question)."""
+    if not 0 <= index < len(history) or history[index].get("role") != "assistant":
+        return None
+    content = str(history[index].get("content") or "")
+    if "rag-answer" not in content:
+        return None
+    question = next(
+        (_plain(m.get("content")) for m in reversed(history[:index]) if m.get("role") == "user"), ""
+    )
+    understood = _UNDERSTOOD.search(content)
+    understood_as = _plain(understood.group(1)).split("：", 1)[-1].split(": ", 1)[-1] if understood else None
+    refusal = _REFUSAL.search(content)
+    citations = []
+    text_div = _TEXT_DIV.search(content)
+    answer = _plain(refusal.group(1)) if refusal else _plain(text_div.group(1)) if text_div else _plain(content)
+    if text_div and not refusal:
+        # The quote of each citation is the text just before its marker.
+        parts = _MARKER.split(text_div.group(1))
+        for position in range(1, len(parts), 2):
+            target = parse_source_href(html.unescape(parts[position]))
+            if target is not None:
+                citations.append({
+                    "n": target.n, "file": target.file, "line_start": target.line_start,
+                    "line_end": target.line_end, "quote": _plain(parts[position - 1]),
+                })
+    return Feedback(rating, question, answer, tuple(citations), understood_as, bool(refusal), comment, "page")
 
 
 class ChatHandlers:
@@ -159,6 +194,24 @@ class ChatHandlers:
         client = getattr(request, "client", None) if request is not None else None
         wait = self.limiter.take(getattr(client, "host", None) or "unknown")
         return retry_after(wait) if wait > 0 else ""
+
+    def feedback(
+        self, history: list[Message] | None, comment: str | None, locale: str | None, like: gr.LikeData
+    ) -> tuple[str, str]:
+        """Store a thumbs up or down on the clicked answer; return (the comment box emptied, a one-line notice)."""
+        lang = language(locale or "zh")
+        liked = like.liked
+        rating = "up" if liked is True or liked == "Like" else "down" if liked is False or liked == "Dislike" else None
+        index = like.index if isinstance(like.index, int) else like.index[0]
+        verdict = verdict_from_chat(list(history or []), index, rating or "", (comment or "").strip())
+        if rating is None or verdict is None:
+            return comment or "", ""
+        try:
+            open_store(self.service.settings).add(verdict, self.service.settings)
+        except FeedbackError as error:
+            log.warning("feedback not stored: %s", error)
+            return comment or "", notice_html(say(lang, "error_reply", error=error), "error")
+        return "", notice_html(say(lang, "feedback_thanks"), "hint")
 
     def open_source(self, href: str | None, locale: str | None = "") -> str:
         """Return the sources panel for a clicked link's address (`#src/...`), or the placeholder."""

@@ -50,7 +50,7 @@ def build_page(service: Service, handlers: ChatHandlers | None = None) -> gr.Blo
                     render_markdown=False,  # messages are HTML the view escaped itself
                     sanitize_html=True,
                     allow_tags=False,
-                    feedback_options=None,
+                    feedback_options=("Like", "Dislike"),  # thumbs on every answer, stored by handlers.feedback
                     group_consecutive_messages=False,
                     buttons=["copy"],
                 )
@@ -66,6 +66,10 @@ def build_page(service: Service, handlers: ChatHandlers | None = None) -> gr.Blo
                     )
                     send = gr.Button(I18N("send"), variant="primary", scale=1, min_width=80, elem_id="rag-send")
                     clear = gr.Button(I18N("clear"), scale=1, min_width=80, elem_id="rag-clear")
+                comment = gr.Textbox(
+                    show_label=False, placeholder=I18N("feedback_comment"), elem_id="rag-comment", lines=1, max_lines=3
+                )
+                feedback_notice = gr.HTML("", elem_id="rag-feedback-notice")
                 gr.Markdown(I18N("examples"), elem_id="rag-examples-label")
                 with gr.Row(elem_id="rag-examples"):
                     example_buttons = [gr.Button(text, size="sm", variant="secondary") for text in EXAMPLES]
@@ -119,6 +123,9 @@ def build_page(service: Service, handlers: ChatHandlers | None = None) -> gr.Blo
         )
         # The named endpoint for gradio_client and Gradio's "Use via API": the same JSON as the HTTP API's /api/ask.
         gr.api(handlers.answer, api_name="answer", concurrency_id="ask")
+        chatbot.like(
+            handlers.feedback, [chatbot, comment, locale], [comment, feedback_notice], queue=False, api_visibility="private"
+        )
         clear.click(handlers.clear, locale, [question, chatbot, panel], queue=False, api_visibility="private")
         # The chat's own bin icon empties the chat; the panel follows so no stale source stays open.
         chatbot.clear(lambda lang_code: handlers.clear(lang_code)[2], locale, panel, queue=False, api_visibility="private")

@@ -53,6 +53,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "embed_intro": "问关于这些文章的问题。答案的每一句都标注出处，点击 [1] 这样的编号查看原文。",
         "back": "← 返回",
         "understood_as": "理解为：{question}",
+        "feedback_thanks": "谢谢反馈，已记录。",
+        "feedback_comment": "对回答的意见（可选，点 👍 或 👎 时一起提交）",
+        "feedback_up": "有帮助",
+        "feedback_down": "没帮助",
+        "feedback_comment_short": "意见（可选）",
     },
     "en": {
         "title": "Answers you can check",
@@ -100,13 +105,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "embed_intro": "Ask a question about the articles. Every sentence of an answer cites its source: click a marker like [1] to read it.",
         "back": "← Back",
         "understood_as": "Understood as: {question}",
+        "feedback_thanks": "Thanks, your feedback is stored.",
+        "feedback_comment": "Comment on an answer (optional, sent with your 👍 or 👎)",
+        "feedback_up": "Helpful",
+        "feedback_down": "Not helpful",
+        "feedback_comment_short": "Comment (optional)",
     },
 }
 
 # Keys that are static labels of components, translated by the browser through gr.I18n.
 LABEL_KEYS = (
     "title", "subtitle", "chat_label", "input_placeholder", "send", "clear", "examples",
-    "settings", "top_k", "show_passages", "sources_label",
+    "settings", "top_k", "show_passages", "sources_label", "feedback_comment",
 )
 
 

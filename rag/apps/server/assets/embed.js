@@ -93,6 +93,40 @@
     box.appendChild(list);
   }
 
+  // Thumbs up/down with an optional comment under an answer, stored by the server (POST /embed/api/feedback).
+  function feedbackRow(result) {
+    var row = el("div", "rag-feedback");
+    var comment = el("input", "rag-feedback-comment");
+    comment.type = "text";
+    comment.maxLength = 2000;
+    comment.placeholder = say("feedback_comment_short");
+    row.appendChild(comment);
+    [["up", "\ud83d\udc4d", "feedback_up"], ["down", "\ud83d\udc4e", "feedback_down"]].forEach(function (choice) {
+      var button = el("button", "rag-thumb rag-thumb-" + choice[0], choice[1]);
+      button.type = "button";
+      button.title = say(choice[2]);
+      button.setAttribute("aria-label", say(choice[2]));
+      button.addEventListener("click", function () {
+        var body = {
+          rating: choice[0], question: result.question, answer: result.answer, citations: result.citations,
+          refused: result.refused, comment: comment.value.trim(),
+        };
+        if (result.understood_as) body.understood_as = result.understood_as;
+        fetch(base + "/embed/api/feedback", {
+          method: "POST",
+          headers: Object.assign({ "Content-Type": "application/json" }, authorisation),
+          body: JSON.stringify(body),
+        }).then(function (response) {
+          return response.json().then(function (reply) {
+            row.textContent = response.ok ? say("feedback_thanks") : say("error_reply", { error: reply.error || response.statusText });
+          });
+        }).catch(function (error) { row.textContent = say("error_reply", { error: error.message }); });
+      });
+      row.appendChild(button);
+    });
+    return row;
+  }
+
   function showError(box, status, message) {
     box.classList.add("rag-error");
     box.textContent = status === 503 ? say("not_ready_reply") : say("error_reply", { error: message });
@@ -112,6 +146,7 @@
       return response.json().then(function (body) {
         if (!response.ok) { showError(box, response.status, body.error || response.statusText); return; }
         renderAnswer(box, body);
+        if (!body.small_talk) box.appendChild(feedbackRow(body));
         turns.push({ question: question, answer: body.answer });
       });
     }).catch(function (error) {
