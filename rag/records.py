@@ -113,6 +113,9 @@ class Draft:
     sentences: tuple[Sentence, ...]
     best_similarity: float | None  # the best candidate sentence's cosine to the question, None when there was none
     similarities: tuple[float, ...] = ()  # every candidate sentence's cosine to the question (empty: not known)
+    notice: str = ""  # what the reader should know about how it was written (a generated answer fell back, …)
+    generated: bool = False  # written by a language model (every sentence checked), not quoted
+    checks: dict = field(default_factory=dict, compare=False)  # generated sentences kept, dropped and why
 
 
 @dataclass(frozen=True)
@@ -137,3 +140,6 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
     understood_as: str | None = None  # the standalone question a follow-up was taken as, when it differs
     small_talk: bool = False  # a reply to a greeting, thanks or "what can you do", written without the articles
+    notice: str = ""  # from the draft: e.g. the generated answer fell back to quoting
+    generated: bool = False  # the text is a language model's, each sentence checked against its citations
+    checks: dict = field(default_factory=dict, compare=False)  # generated sentences kept, dropped and why

@@ -163,6 +163,21 @@ class AnswerSettings:
     # Longest question accepted, in characters.
     max_question_chars: int = 2000
 
+    # Generated answers (rag/answer/llm_composer.py): any OpenAI-compatible chat endpoint, e.g.
+    # "http://127.0.0.1:11434/v1" (Ollama); empty keeps answers extractive and the bot offline. The key is read
+    # from RAG_LLM_API_KEY only and never shown (a browser never sees it; logs name only the endpoint).
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = dataclasses.field(default="", repr=False)
+    # Seconds to wait for the endpoint before quoting instead, and the longest reply asked for, in tokens.
+    llm_timeout: float = 30.0
+    llm_max_tokens: int = 400
+    # A generated sentence is kept when its meaning is this many standard deviations closer to a sentence of its
+    # cited passages than to the corpus at large (the same yardstick as the decision's dense_z), after its numbers,
+    # names and key terms were found there; an answer keeping less than this share of its sentences is quoted instead.
+    llm_min_z: float = 1.0
+    llm_min_kept: float = 0.5
+
     # Earlier turns a question may come with (`history`, oldest first), and the longest question or answer one
     # turn may hold: a follow-up leans on the last turn or two, so a longer history only costs the request.
     max_history_turns: int = 20

@@ -35,9 +35,10 @@ class Assistant:
         self.titles = {entry.file: entry.title for entry in index.manifest.articles}
         self.retriever = Retriever(settings, index, embedder, tokenizer)
         word_tags = tokenizer.word_tags()
-        self.composer: Composer = make_composer(settings, index, self.titles, word_tags)
         params = for_index(load_params(settings.answer.decision_file), settings.answer.refusal_threshold, index.manifest.model.name)
         self.decider = Decider(index, params, self.titles, tokenizer.tokens, word_tags)
+        # A language model's composer asks the decider first, so a declined question never reaches the model.
+        self.composer: Composer = make_composer(settings, index, self.titles, word_tags, embedder, self.decider)
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Assistant:
@@ -112,4 +113,7 @@ class Assistant:
             confidence=decision.confidence,
             latency_ms=(time.perf_counter() - started) * 1000,
             timings_ms=timings,
+            notice="" if decision.refused else draft.notice,
+            generated=draft.generated and not decision.refused,
+            checks=draft.checks,
         )

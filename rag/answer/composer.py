@@ -7,16 +7,17 @@ decision (rag/answer/decide.py) and the citations' line numbers never come from 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from rag.answer.extractive import cite, score_sentences, select_sentences
 from rag.answer.ranking import load_ranking, rerank
+from rag.embedding import Embedder
 from rag.index.store import Index
 from rag.ingest.language import is_chinese
 from rag.records import Draft, Evidence, Turn
 from rag.settings import Settings, SettingsError
 
-COMPOSERS = ("extractive",)
+COMPOSERS = ("extractive", "llm")
 
 
 class Composer(Protocol):
@@ -55,8 +56,21 @@ class ExtractiveComposer:
         return Draft(text, citations, tuple(chosen), best, tuple(s.dense for s in candidates))
 
 
-def make_composer(settings: Settings, index: Index, titles: Mapping[str, str], word_tags: Mapping[str, str]) -> Composer:
-    """Return the composer the settings name (`composer`); `word_tags` are the dictionary's part-of-speech tags."""
-    if settings.answer.composer == "extractive":
+def make_composer(
+    settings: Settings, index: Index, titles: Mapping[str, str], word_tags: Mapping[str, str],
+    embedder: Embedder | None = None, decider: Any = None,
+) -> Composer:
+    """Return the composer the settings name (`composer`), a language model's once `llm_base_url` is set;
+    `word_tags` are the dictionary's part-of-speech tags, `decider` the assistant's decision (rag/answer/decide.py)."""
+    answer = settings.answer
+    if answer.composer == "llm" or (answer.composer == "extractive" and answer.llm_base_url):
+        if not (answer.llm_base_url and answer.llm_model) or embedder is None or decider is None:
+            raise SettingsError(
+                "generated answers need RAG_LLM_BASE_URL and RAG_LLM_MODEL (an OpenAI-compatible endpoint): set both"
+            )
+        from rag.answer.llm_composer import LLMComposer  # it imports this module
+
+        return LLMComposer(settings, index, titles, ExtractiveComposer(settings, index, titles, word_tags), embedder, decider)
+    if answer.composer == "extractive":
         return ExtractiveComposer(settings, index, titles, word_tags)
-    raise SettingsError(f"RAG_COMPOSER={settings.answer.composer!r} is not one of {', '.join(COMPOSERS)}: fix or unset it")
+    raise SettingsError(f"RAG_COMPOSER={answer.composer!r} is not one of {', '.join(COMPOSERS)}: fix or unset it")

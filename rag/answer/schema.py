@@ -46,6 +46,13 @@ class AnswerJSON(BaseModel):
         None, description="True for a reply to a greeting, thanks or 'what can you do': the bot's own words, no citations."
     )
     answer: str
+    generated: bool | None = Field(
+        None, description="True when a language model wrote `answer` (each sentence checked against its citations)."
+    )
+    notice: str | None = Field(None, description="What the reader should know about how the answer was written.")
+    checks: dict[str, Any] | None = Field(
+        None, description="Generated sentences kept and dropped, and why, when a language model was asked."
+    )
     refused: bool = Field(description="True when the articles do not hold the answer; `answer` then says so.")
     confidence: float = Field(description="How sure the bot is that the articles answer the question, 0 to 1.")
     citations: list[CitationJSON]
@@ -60,6 +67,9 @@ def answer_json(answer: Answer, question_id: Any = None) -> AnswerJSON:
         question=answer.question,
         understood_as=answer.understood_as,
         small_talk=answer.small_talk or None,
+        generated=answer.generated or None,
+        notice=answer.notice or None,
+        checks=answer.checks or None,
         answer=answer.text,
         refused=answer.refused,
         confidence=round(answer.confidence, 4),
@@ -86,7 +96,7 @@ def answer_to_dict(answer: Answer, question_id: Any = None) -> dict[str, Any]:
         for key in ("page", "page_line"):
             if citation.get(key, 0) is None:
                 del citation[key]
-    for optional in ("understood_as", "small_talk"):  # only there when they say something
+    for optional in ("understood_as", "small_talk", "generated", "notice", "checks"):  # only there when they say something
         if data.get(optional) is None:
             data.pop(optional, None)
     return data

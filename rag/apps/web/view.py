@@ -179,6 +179,8 @@ def answer_html(
         f'<div class="rag-understood">{escape(say(lang, "understood_as", question=answer.understood_as))}</div>'
         if answer.understood_as else ""
     )
+    if answer.notice:
+        understood += f'<div class="rag-understood rag-answer-notice">{escape(answer.notice)}</div>'
     if answer.small_talk:
         return f'<div class="rag-answer rag-small-talk"><div class="rag-text">{escape(answer.text)}</div></div>'
     if answer.refused:

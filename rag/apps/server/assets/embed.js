@@ -52,6 +52,7 @@
   function renderAnswer(box, result) {
     box.textContent = "";
     if (result.understood_as) box.appendChild(el("p", "rag-understood", say("understood_as", { question: result.understood_as })));
+    if (result.notice) box.appendChild(el("p", "rag-understood rag-answer-notice", result.notice));
     if (result.small_talk) { box.appendChild(el("p", "", result.answer)); return; }
     if (result.refused) {
       box.classList.add("rag-refused");

@@ -1,0 +1,150 @@
+"""Generated answers against a scripted OpenAI-compatible endpoint on loopback: every sentence checked, decisions ours."""
+from __future__ import annotations
+
+import http.server
+import json
+import logging
+import re
+import threading
+from typing import Callable, Iterator
+
+import pytest
+
+from rag.answer.assistant import Assistant
+from rag.answer.llm_composer import split_generated
+from rag.answer.schema import answer_to_dict
+
+from servers import free_port
+
+QUESTION = "Adobe股价在Sora发布后怎么样了？"
+TRUE = "Sora 发布后，Adobe 股价随即暴跌超 7%。"
+KEY = "sk-never-shown-0123456789"
+
+
+class Scripted:
+    """A chat endpoint whose reply a test writes from the request; it keeps every request it got."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.headers: list[dict] = []
+        self.reply: Callable[[str], str] = lambda user: ""
+        self.status = 200
+
+
+@pytest.fixture()
+def endpoint() -> Iterator[tuple[str, Scripted]]:
+    script = Scripted()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (the handler's required name)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            script.requests.append(body)
+            script.headers.append(dict(self.headers))
+            user = body["messages"][-1]["content"]
+            data = json.dumps({"choices": [{"message": {"role": "assistant", "content": script.reply(user)}}]}).encode()
+            self.send_response(script.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1", script
+    server.shutdown()
+
+
+def number_of(user: str, words: str) -> int:
+    """Return the number the prompt gave the passage holding `words`."""
+    for line in user.splitlines():
+        found = re.match(r"\[(\d+)\] ", line)
+        if found and words in line.replace(" ", ""):
+            return int(found.group(1))
+    raise AssertionError(f"no passage with {words} in the prompt")
+
+
+def assistant(seeds_settings, fake_embedder, url: str, **more) -> Assistant:
+    settings = seeds_settings.with_overrides(llm_base_url=url, llm_model="scripted", llm_api_key=KEY, **more)
+    return Assistant.load(settings, fake_embedder)
+
+
+def test_split_generated_reads_markers_before_or_after_the_full_stop():
+    assert split_generated("甲是乙[1]。丙是丁。[2][3] Sora launched [1]. No marker.") == [
+        ("甲是乙。", (1,)), ("丙是丁。", (2, 3)), ("Sora launched.", (1,)), ("No marker.", ()),
+    ]
+
+
+def test_a_sentence_with_a_number_the_passage_lacks_is_dropped_and_a_true_one_kept_with_its_lines(
+    seeds_settings, fake_embedder, endpoint, seeds_assistant
+):
+    url, script = endpoint
+    script.reply = lambda user: (
+        f"{TRUE}[{number_of(user, 'Adobe股价随即暴跌超7%')}] Adobe 股价随后一周上涨了 12%。[{number_of(user, 'Adobe股价随即暴跌超7%')}]"
+    )
+    answer = assistant(seeds_settings, fake_embedder, url).ask(QUESTION)
+    assert answer.generated and not answer.refused
+    assert answer.text == TRUE + "[1]"
+    (citation,) = answer.citations
+    assert "Adobe 股价随即暴跌超 7%" in citation.quote
+    assert (citation.file, citation.line_start, citation.line_end) == ("seeds/000_fa970c9a7ff3279d.txt", 5, 5)
+    assert answer.checks["kept"] == 1 and answer.checks["dropped"] == 1
+    assert answer.checks["reasons"] == {"not in the cited passages": 1}
+    assert answer.notice == "已删去 1 句原文不支持的生成内容。"
+    # The passages went to the model numbered, with the rules and the question's language.
+    system, user = script.requests[0]["messages"]
+    assert "[1]" in system["content"] and "用简体中文回答" in system["content"] and QUESTION in user["content"]
+    assert script.headers[0]["Authorization"] == f"Bearer {KEY}"
+    data = answer_to_dict(answer)
+    assert data["generated"] is True and KEY not in json.dumps(data)
+
+
+def test_an_answer_that_keeps_too_little_is_quoted_instead_with_a_notice(
+    seeds_settings, fake_embedder, endpoint, seeds_assistant
+):
+    url, script = endpoint
+    script.reply = lambda user: "Adobe 股价上涨了 50%。[1] 苹果公司发布了 Vision Pro。[2]"
+    answer = assistant(seeds_settings, fake_embedder, url).ask(QUESTION)
+    quoted = seeds_assistant.ask(QUESTION)
+    assert not answer.generated and answer.text == quoted.text and answer.citations == quoted.citations
+    assert answer.notice == "生成的回答经核对后可信的内容太少，以下是原文摘录。"
+    assert answer.checks["kept"] == 0 and answer.checks["dropped"] == 2
+
+
+def test_endpoint_down_gives_the_extractive_answer_and_a_notice_and_the_key_is_never_logged(
+    seeds_settings, fake_embedder, seeds_assistant, caplog
+):
+    down = f"http://127.0.0.1:{free_port()}/v1"
+    with caplog.at_level(logging.DEBUG):
+        answer = assistant(seeds_settings, fake_embedder, down, llm_timeout=5).ask("How did Adobe's stock react after Sora was released?")
+    quoted = seeds_assistant.ask("How did Adobe's stock react after Sora was released?")
+    assert answer.text == quoted.text and answer.citations == quoted.citations and not answer.generated
+    assert answer.notice.startswith("The generated answer is unavailable")
+    assert "cannot be reached" in caplog.text and KEY not in caplog.text
+    assert KEY not in repr(seeds_settings.with_overrides(llm_api_key=KEY))
+
+
+def test_rate_limits_fall_back_and_declined_questions_never_reach_the_model(seeds_settings, fake_embedder, endpoint):
+    url, script = endpoint
+    script.status = 429
+    bot = assistant(seeds_settings, fake_embedder, url)
+    limited = bot.ask(QUESTION)
+    assert not limited.generated and limited.citations and "unavailable" not in limited.notice
+    assert limited.notice.startswith("生成的回答暂不可用")
+    asked = len(script.requests)
+    # A threshold above any confidence declines every question: none of them may reach the model.
+    declining = assistant(seeds_settings, fake_embedder, url, refusal_threshold=1.01)
+    declined = declining.ask(QUESTION)
+    assert declined.refused and len(script.requests) == asked and not declined.notice
+
+
+def test_an_english_question_gets_an_english_answer_with_the_chinese_quote(seeds_settings, fake_embedder, endpoint):
+    url, script = endpoint
+    script.reply = lambda user: f"After Sora was released, Adobe shares fell more than 7%. [{number_of(user, 'Adobe股价随即暴跌超7%')}]"
+    # The fake embedder knows no English-Chinese pairs: the meaning check is left to the real model here.
+    answer = assistant(seeds_settings, fake_embedder, url, llm_min_z=-10).ask("How did Adobe's stock react after Sora was released?")
+    assert "Answer in English." in script.requests[0]["messages"][0]["content"]
+    assert answer.generated and answer.text == "After Sora was released, Adobe shares fell more than 7%.[1]"
+    assert "暴跌超 7%" in answer.citations[0].quote
