@@ -148,3 +148,25 @@ def test_an_english_question_gets_an_english_answer_with_the_chinese_quote(seeds
     assert "Answer in English." in script.requests[0]["messages"][0]["content"]
     assert answer.generated and answer.text == "After Sora was released, Adobe shares fell more than 7%.[1]"
     assert "暴跌超 7%" in answer.citations[0].quote
+
+
+def test_eval_reports_how_many_generated_sentences_were_kept_dropped_and_why(seeds_settings, endpoint, tmp_path):
+    from rag.eval.runs import run_eval
+
+    url, script = endpoint
+    script.reply = lambda user: (
+        f"{TRUE}[{number_of(user, 'Adobe股价随即暴跌超7%')}] 苹果公司的股价上涨了 3%。[1] 没有出处的一句话。"
+    )
+    questions = tmp_path / "questions.jsonl"
+    rows = [{"id": "a", "question": QUESTION, "answerable": True, "keywords": ["7%"]},
+            {"id": "b", "question": "Sora是什么？", "answerable": True}]
+    questions.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    settings = seeds_settings.with_overrides(llm_base_url=url, llm_model="scripted", llm_api_key=KEY)
+    run = run_eval(settings, questions, tmp_path / "run")
+    assert all(KEY not in path.read_text(encoding="utf-8") for path in (tmp_path / "run").rglob("*") if path.is_file())
+    assert run.generation == {
+        "answers_asked": 1, "answers_generated": 0, "answers_fell_back": 1, "sentences_kept": 1, "sentences_dropped": 2,
+        "dropped_because": {"not in the cited passages": 1, "no citation": 1},
+    }
+    assert "generated answers: 0 of 1 asked (1 quoted instead); sentences kept 1, dropped 2" in run.describe()
+    assert json.loads((tmp_path / "run" / "generation.json").read_text(encoding="utf-8")) == run.generation

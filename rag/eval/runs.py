@@ -11,6 +11,7 @@ from typing import Any
 from rag.answer.assistant import Assistant
 from rag.answer.schema import answer_to_dict
 from rag.errors import QuestionError
+from rag.eval.generation import format_generation, generation_summary
 from rag.eval.metrics import Question, QuestionFile, Summary, read_questions, score_questions, summarize
 from rag.eval.report import format_sets, format_summary, write_run
 from rag.settings import Settings
@@ -28,6 +29,7 @@ class EvalRun:
     files: dict[str, Path]
     errors: tuple[dict[str, Any], ...] = ()  # error records, as in answers.jsonl: {"line", "id"?, "question"?, "error"}
     answered: int = 0
+    generation: dict[str, Any] | None = None  # generated sentences kept and dropped, in a run with a language model
 
     def describe(self) -> str:
         """Return the terminal text for the run: the metrics table and where the files are."""
@@ -37,6 +39,8 @@ class EvalRun:
             lines = ["no gold fields in the question file: answers only"]
         else:
             lines = ["no question could be answered: see the errors"]
+        if self.generation:
+            lines.append(format_generation(self.generation))
         lines += [f"{name}: {path}" for name, path in self.files.items()]
         return "\n".join(lines)
 
@@ -94,8 +98,13 @@ class EvalSet:
 
 
 def settings_record(settings: Settings) -> dict[str, Any]:
-    """Return the settings as plain JSON-ready data, without secrets (the API token, the session secret)."""
-    values = {k: v for k, v in asdict(settings).items() if k not in ("api_token", "session_secret")}
+    """Return the settings as plain JSON-ready data, without secrets (the API token, the session secret, the
+    language model's key)."""
+    secrets = ("api_token", "session_secret", "llm_api_key")
+    values = {
+        k: ({name: value for name, value in v.items() if name not in secrets} if isinstance(v, dict) else v)
+        for k, v in asdict(settings).items() if k not in secrets
+    }
     return json.loads(json.dumps(values, default=str))  # paths and other values as the strings they print as
 
 
@@ -109,15 +118,20 @@ def evaluate_set(eval_set: EvalSet, folder: Path, progress: Progress | None = No
     results = answer_all(assistant, found.questions, progress)
     records = in_file_order(found, results)
     write_jsonl(folder / "answers.jsonl", records)
+    generation = generation_summary(records)
+    if generation:
+        (folder / "generation.json").write_text(json.dumps(generation, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     manifest = folder / "index-manifest.json"
     manifest.write_text(json.dumps(assistant.index.manifest.to_json(), ensure_ascii=False, indent=2, default=str) + "\n",
                         encoding="utf-8")
     files = {"answers": folder / "answers.jsonl", "index manifest": manifest}
+    if generation:
+        files["generation"] = folder / "generation.json"
     errors = tuple(record for record in records if "error" in record)
     answered = [(q, r) for q, r in zip(found.questions, results) if "error" not in r]
     questions = [q for q, _ in answered]
     if not any(q.answerable is not None for q in questions):
-        return EvalRun(folder, None, files, errors, len(answered))
+        return EvalRun(folder, None, files, errors, len(answered), generation)
     scores = score_questions(questions, [r for _, r in answered], settings.index.corpus_dir.resolve().parent)
     summary = summarize(scores)
     info = {
@@ -130,7 +144,7 @@ def evaluate_set(eval_set: EvalSet, folder: Path, progress: Progress | None = No
         "settings": settings_record(settings),
     }
     files.update(write_run(folder, questions, [r for _, r in answered], scores, summary, info))
-    return EvalRun(folder, summary, files, errors, len(answered))
+    return EvalRun(folder, summary, files, errors, len(answered), generation)
 
 
 def run_eval(settings: Settings, questions_path: Path, out_dir: Path | None, progress: Progress | None = None) -> EvalRun:
