@@ -162,3 +162,20 @@ def test_questions_embedded_in_one_batch_keep_their_vectors_and_answers(real):
     for question in questions:
         mine, theirs = real.ask(question), batched.ask(question)
         assert (theirs.text, theirs.citations, theirs.refused) == (mine.text, mine.citations, mine.refused), question
+
+
+def test_sora_follow_ups_are_answered_as_their_standalone_forms_on_the_real_model(real):
+    import json
+
+    from rag.records import Turn
+
+    cases = [json.loads(line) for line in (CALIBRATION.parent / "followups_sora.jsonl").read_text(encoding="utf-8").splitlines()]
+    for case in cases:
+        history: list[Turn] = []
+        for turn in case["history"]:
+            history.append(Turn(turn["question"], real.ask(turn["question"], history=history).text))
+        follow_up, standalone = real.ask(case["question"], history=history), real.ask(case["standalone"])
+        assert follow_up.refused == standalone.refused, case["id"]
+        assert [(c.file, c.line_start, c.line_end) for c in follow_up.citations] == [
+            (c.file, c.line_start, c.line_end) for c in standalone.citations
+        ], case["id"]
