@@ -41,6 +41,9 @@ def turns(*questions: str) -> list[Turn]:
         (["Sora是什么？"], "那英伟达的股价呢？", "英伟达的股价是多少？"),
         (["Sora是什么？"], "其中哪家公司跌得最多？", "其中哪家公司跌得最多？"),
         ([], "它是什么时候发布的？", "它是什么时候发布的？"),
+        # 其 and its after the question's own name point back at that name, not at the earlier turn.
+        (["Adobe股价怎么样？"], "Sora的核心技术是什么？其原理如何？", "Sora的核心技术是什么？其原理如何？"),
+        (["What is Sora?"], "How did Adobe react and what was its loss?", "How did Adobe react and what was its loss?"),
     ],
 )
 def test_a_follow_up_carries_the_subject_of_the_earlier_turns(history, question, standalone):

@@ -187,8 +187,22 @@ def resolve(question: str, subject: str | None, previous: str | None, tagger: Ta
     if elided is not None:
         return elided
     if _has_reference(question):
+        if _binds_locally(question, tagger):
+            return question
         return _ZH_LEAD.sub("", _replace_references(question, subject))
     return question
+
+
+def _binds_locally(question: str, tagger: Tagger) -> bool:
+    # "Sora的核心技术是什么？其原理如何？": 其/该/its after a name of the question's own point back at that name.
+    own = subject_of(question, tagger)
+    if not own:
+        return False
+    at = question.find(own)
+    determiners = [_ZH_QI, _ZH_DETERMINER, _EN_POSSESSIVE, _EN_THIS]
+    first = min((m.start() for pattern in determiners for m in [pattern.search(question)] if m), default=-1)
+    personal = min((m.start() for pattern in (_ZH_PRONOUN, _EN_PRONOUN) for m in [pattern.search(question)] if m), default=-1)
+    return 0 <= at < first and (personal < 0 or personal > first)
 
 
 def understand(message: str, history: Sequence[Turn], tagger: Tagger) -> Understood:
