@@ -9,12 +9,11 @@ import threading
 from typing import Callable, Iterator
 
 import pytest
+from servers import free_port
 
 from rag.answer.assistant import Assistant
 from rag.answer.llm_composer import split_generated
 from rag.answer.schema import answer_to_dict
-
-from servers import free_port
 
 QUESTION = "Adobe股价在Sora发布后怎么样了？"
 TRUE = "Sora 发布后，Adobe 股价随即暴跌超 7%。"
@@ -36,7 +35,7 @@ def endpoint() -> Iterator[tuple[str, Scripted]]:
     script = Scripted()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (the handler's required name)
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             script.requests.append(body)
             script.headers.append(dict(self.headers))

@@ -49,7 +49,7 @@ class ChatClient:
         except urllib.error.HTTPError as error:
             cause = "rate limited (429)" if error.code == 429 else f"HTTP {error.code}"
             raise LLMError(f"the language model at {self.base_url} answered {cause}") from None
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise LLMError(f"the language model at {self.base_url} did not answer within {self.timeout:g} s") from None
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
