@@ -37,9 +37,10 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9\-]*[A-Za-z0-9]")
 _NAME_TAGS = {"nr", "ns", "nt", "nz", "nrt", "nrfg"}
 _NOUN_TAGS = {"n", "vn", "nz", "nt", "nr", "ns"}
-_COMMON_CAPITALISED = frozenset(
-    ["the", "a", "an", "this", "that", "these", "those", "it", "its", "in", "on", "at", "after", "before", "when", "while", "however", "but", "and", "or", "so", "yes", "no", "according", "sora's"]
-)
+_COMMON_CAPITALISED = frozenset([
+    "the", "a", "an", "this", "that", "these", "those", "it", "its", "in", "on", "at", "after", "before", "when",
+    "while", "however", "but", "and", "or", "so", "yes", "no", "according",
+])
 
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered passages the user gives. Write a few short sentences. "
