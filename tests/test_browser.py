@@ -386,6 +386,9 @@ def test_page_follow_up_leans_on_the_turn_before_and_thumbs_are_stored(talking, 
     page = open_page(url, "en-US")
     ask(page, "紫色长颈鹿生活在哪里？")
     expect(last_bot_message(page).locator(".rag-text")).to_contain_text("水晶森林")
+    # The sources list comes with the last frame: the page takes the next question once the answer is whole.
+    expect(last_bot_message(page).locator(".rag-sources")).to_be_visible()
+    expect(page.locator("#rag-question textarea")).to_be_editable()
     ask(page, "它们吃什么？")
     answer = page.locator("#rag-chat .rag-answer").nth(1)
     expect(answer.locator(".rag-understood")).to_have_text("Understood as: 紫色长颈鹿吃什么？")
