@@ -374,9 +374,9 @@ def exported_feedback(folder: Path) -> list[dict]:
     import subprocess
     import sys
 
-    ROOT = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parent.parent
     out = subprocess.run(
-        [sys.executable, "-m", "rag", "feedback", "--dir", str(folder)], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "rag", "feedback", "--dir", str(folder)], cwd=root, capture_output=True, text=True, check=True
     ).stdout
     return [json.loads(line) for line in out.splitlines()]
 

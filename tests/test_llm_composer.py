@@ -6,14 +6,15 @@ import json
 import logging
 import re
 import threading
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-from servers import free_port
 
 from rag.answer.assistant import Assistant
 from rag.answer.llm_composer import split_generated
 from rag.answer.schema import answer_to_dict
+
+from servers import free_port
 
 QUESTION = "Adobe股价在Sora发布后怎么样了？"
 TRUE = "Sora 发布后，Adobe 股价随即暴跌超 7%。"

@@ -12,14 +12,15 @@ import re
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-from servers import free_port
 
 from rag.answer.assistant import Assistant
 from rag.answer.llm_composer import split_generated
+
+from servers import free_port
 
 LLAMA_PYTHON = os.environ.get("LLAMA_SERVER_PYTHON", "")
 QUESTIONS = ("Sora是在哪一天发布的？", "Adobe股价在Sora发布后怎么样了？", "What is Sora?", "Sora能生成多长的视频？")

@@ -66,7 +66,7 @@ _ENGLISH_SMALL_TALK = pytest.mark.xfail(strict=True, reason="English small talk 
 @pytest.mark.parametrize("question", [
     "今天天气怎么样？", "你是谁？", "推荐一本好书",
     pytest.param("What's the weather like today?", marks=_ENGLISH_SMALL_TALK),
-    pytest.param("Hello", marks=_ENGLISH_SMALL_TALK),
+    "Hello",  # a greeting gets the small-talk reply (rag/answer/conversation.py), whatever the decision says
 ])
 def test_chit_chat_is_declined_not_answered_from_the_articles(real, question):
     answer = real.ask(question)

@@ -49,9 +49,13 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 # Tags of names (jieba's and the domain dictionary's): a subject a follow-up can lean on.
 _NAME_TAGS = {"nz", "nt", "nr", "ns", "nrt", "nrfg", "eng"}
-_EN_STOPWORDS = frozenset(
-    ["what", "how", "when", "who", "whom", "whose", "which", "why", "where", "is", "are", "was", "were", "did", "does", "do", "can", "could", "would", "should", "will", "the", "a", "an", "and", "or", "of", "in", "on", "at", "to", "for", "from", "by", "with", "after", "before", "about", "tell", "me", "please", "explain", "describe", "i", "you", "we", "it", "its", "they", "them", "their", "this", "that", "these", "those", "he", "she", "his", "her", "there", "here", "list", "give", "show"]
-)
+_EN_STOPWORDS = frozenset([
+    "what", "how", "when", "who", "whom", "whose", "which", "why", "where", "is", "are", "was", "were",
+    "did", "does", "do", "can", "could", "would", "should", "will", "the", "a", "an", "and", "or", "of",
+    "in", "on", "at", "to", "for", "from", "by", "with", "after", "before", "about", "tell", "me", "please",
+    "explain", "describe", "i", "you", "we", "it", "its", "they", "them", "their", "this", "that", "these",
+    "those", "he", "she", "his", "her", "there", "here", "list", "give", "show",
+])
 _ZH_NOT_SUBJECT = frozenset({"什么", "哪", "哪一天", "哪些", "多少", "怎么", "怎么样", "如何", "为什么", "谁", "那", "这", "它"})
 # Attributes asked "how much/long" of, so the standalone form asks 多少 rather than 什么.
 _AMOUNTS = ("价格", "股价", "市值", "时长", "长度", "多长", "分辨率", "价钱", "费用", "成本", "数量", "规模", "参数")

@@ -9,8 +9,9 @@ import json
 import logging
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from rag.errors import RagError
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def generation_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:

@@ -15,10 +15,9 @@ from typing import Any
 import gradio as gr
 
 from rag.answer.schema import answer_to_dict
+from rag.apps.feedback import Feedback, FeedbackError, open_store
 from rag.apps.ratelimit import RateLimiter, retry_after
 from rag.apps.service import Service
-from rag.apps.feedback import Feedback, FeedbackError, open_store
-from rag.records import Turn
 from rag.apps.web.text import Language, language, say
 from rag.apps.web.view import (
     PANEL_WINDOW,
@@ -35,6 +34,7 @@ from rag.apps.web.view import (
 from rag.errors import QuestionError, QuestionTooLongError, RagError
 from rag.ingest.sources import SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
 from rag.ingest.textnorm import shown
+from rag.records import Turn
 
 log = logging.getLogger(__name__)
 
