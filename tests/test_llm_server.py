@@ -90,8 +90,10 @@ def test_whatever_the_small_model_writes_only_checked_sentences_are_shown(genera
 
 
 def test_a_declined_question_gets_no_generated_text(generating):
-    answer = generating.ask("今天天气怎么样？")
-    assert answer.refused and not answer.generated and not answer.checks
+    # A threshold above any confidence declines every question: the model is never asked.
+    declining = Assistant.load(generating.settings.with_overrides(refusal_threshold=1.01), generating.embedder)
+    answer = declining.ask("Adobe股价在Sora发布后怎么样了？")
+    assert answer.refused and not answer.generated and not answer.checks and not answer.notice
 
 
 def test_the_server_speaks_the_openai_chat_protocol(llama_server):
