@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from rag.answer.compose import is_chinese
 from rag.answer.composer import Composer
 from rag.answer.llm_client import ChatClient, LLMError
 from rag.embedding import Embedder
 from rag.index.lexical import Tokenizer, shared_tokenizer
 from rag.index.store import Index
+from rag.ingest.language import is_chinese
 from rag.records import Citation, Draft, Evidence, Sentence, Turn
 from rag.settings import Settings
 
