@@ -85,7 +85,7 @@ def test_whatever_the_small_model_writes_only_checked_sentences_are_shown(genera
         quote = "".join(citation.quote.split())
         # Every number a shown sentence states stands in the sentence it cites.
         assert all(number in quote for number in re.findall(r"\d+(?:\.\d+)?", "".join(text.split())))
-        lines = Path(generating.settings.corpus_dir / citation.file.split("/", 1)[1]).read_text(encoding="utf-8").splitlines()
+        lines = Path(generating.settings.index.corpus_dir / citation.file.split("/", 1)[1]).read_text(encoding="utf-8").splitlines()
         assert citation.line_start >= 1 and citation.line_end <= len(lines)
 
 
