@@ -6,8 +6,11 @@ its tmp_path (tests/support.py: `fake_settings`, `write_corpus`, `TINY`).
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 
 from rag.answer.assistant import Assistant
+from rag.apps.server import create_app
+from rag.apps.web import ChatHandlers
 from rag.embedding import HashingEmbedder
 from rag.index.build import build_index
 from rag.settings import Settings
@@ -33,3 +36,15 @@ def seeds_settings(tmp_path_factory, fake_embedder) -> Settings:
 def seeds_assistant(seeds_settings, fake_embedder) -> Assistant:
     """An assistant over the session's seeds index."""
     return Assistant.load(seeds_settings, fake_embedder)
+
+
+@pytest.fixture(scope="module")
+def client(service) -> TestClient:
+    """The whole app in process over the module's own `service` fixture; a server error is a 500, not a raise."""
+    return TestClient(create_app(service), raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def handlers(service) -> ChatHandlers:
+    """The chat page's handlers over the module's own `service` fixture, without the streaming pauses."""
+    return ChatHandlers(service, frame_delay=0)

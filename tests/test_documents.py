@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.apps.server import create_app
 from rag.apps.service import Service
-from rag.apps.web import ChatHandlers
 from rag.embedding import load_embedder
 from rag.index.build import build_index
 
@@ -140,14 +138,6 @@ def service(corpus, tmp_path_factory) -> Service:
     return ready
 
 
-@pytest.fixture(scope="module")
-def client(service) -> TestClient:
-    return TestClient(create_app(service), raise_server_exceptions=False)
-
-
-@pytest.fixture(scope="module")
-def handlers(service) -> ChatHandlers:
-    return ChatHandlers(service, frame_delay=0)
 
 
 def _shown(client: TestClient, citation: dict) -> dict:

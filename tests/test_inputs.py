@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 from rag.apps.cli import main
 from rag.apps.server import create_app
 from rag.apps.service import Service
-from rag.apps.web import ChatHandlers
 from rag.errors import RagError
 
 from support import TINY, fake_settings, write_corpus
@@ -36,14 +35,6 @@ def service(tmp_path_factory) -> Iterator[Service]:
     yield ready
 
 
-@pytest.fixture(scope="module")
-def client(service) -> TestClient:
-    return TestClient(create_app(service), raise_server_exceptions=False)
-
-
-@pytest.fixture(scope="module")
-def handlers(service) -> ChatHandlers:
-    return ChatHandlers(service, frame_delay=0)
 
 
 def final(frames: Iterator[tuple[str, list]]) -> tuple[str, list]:
