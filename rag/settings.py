@@ -290,6 +290,23 @@ class Settings:
         return {f.name: getattr(getattr(self, g), f.name) for g, kind in GROUPS.items() for f in fields(kind)}
 
 
+def _plain(value: Any) -> Any:
+    """Return a setting's value as JSON writes it: paths as the strings they print as, tuples as lists."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def public_settings(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Return the settings by group as JSON-ready data, without the secrets (the fields kept out of repr)."""
+    return {
+        group: {f.name: _plain(getattr(getattr(settings, group), f.name)) for f in fields(kind) if f.repr}
+        for group, kind in GROUPS.items()
+    }
+
+
 def parse_list(raw: str) -> tuple[str, ...]:
     """Return the items of a list written with spaces and/or commas, e.g. "https://a.example, https://b.example"."""
     return tuple(part for part in re.split(r"[\s,]+", raw) if part)

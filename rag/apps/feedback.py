@@ -17,12 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import RagError
-from rag.settings import Settings
+from rag.settings import Settings, public_settings
 
 DATABASE = "feedback.sqlite3"
 RATINGS = ("up", "down")
-# Settings never stored with feedback: secrets.
-SECRET_SETTINGS = frozenset({"api_token", "session_secret", "llm_api_key"})
 COLUMNS = (
     "id", "created_at", "rating", "comment", "question", "understood_as", "answer", "refused", "citations", "origin",
     "settings",
@@ -48,12 +46,8 @@ class Feedback:
 
 
 def settings_snapshot(settings: Settings) -> dict[str, Any]:
-    """Return the settings as JSON-ready data, secrets left out."""
-    return {
-        name: (str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple) else value)
-        for name, value in settings.flat().items()
-        if name not in SECRET_SETTINGS
-    }
+    """Return the settings by their own names as JSON-ready data, secrets left out."""
+    return {name: value for group in public_settings(settings).values() for name, value in group.items()}
 
 
 class FeedbackStore:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from rag.errors import QuestionError
 from rag.eval.generation import format_generation, generation_summary
 from rag.eval.metrics import Question, QuestionFile, Summary, read_questions, score_questions, summarize
 from rag.eval.report import format_sets, format_summary, write_run
-from rag.settings import Settings
+from rag.settings import Settings, public_settings
 
 # Called after each answered question with (done, total).
 Progress = Callable[[int, int], None]
@@ -97,17 +97,6 @@ class EvalSet:
     settings: Settings
 
 
-def settings_record(settings: Settings) -> dict[str, Any]:
-    """Return the settings as plain JSON-ready data, without secrets (the API token, the session secret, the
-    language model's key)."""
-    secrets = ("api_token", "session_secret", "llm_api_key")
-    values = {
-        k: ({name: value for name, value in v.items() if name not in secrets} if isinstance(v, dict) else v)
-        for k, v in asdict(settings).items() if k not in secrets
-    }
-    return json.loads(json.dumps(values, default=str))  # paths and other values as the strings they print as
-
-
 def evaluate_set(eval_set: EvalSet, folder: Path, progress: Progress | None = None) -> EvalRun:
     """Answer and score one question set into `folder`: answers, metrics, per-question records, a report, and
     the settings and index manifest it ran with. Lines that are not usable questions are left out of the
@@ -141,7 +130,7 @@ def evaluate_set(eval_set: EvalSet, folder: Path, progress: Progress | None = No
         "index": str(settings.index.index_dir),
         "model": assistant.index.manifest.model.name,
         "built_at": assistant.index.manifest.built_at,
-        "settings": settings_record(settings),
+        "settings": public_settings(settings),
     }
     files.update(write_run(folder, questions, [r for _, r in answered], scores, summary, info))
     return EvalRun(folder, summary, files, errors, len(answered), generation)
