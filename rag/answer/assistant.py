@@ -66,7 +66,8 @@ class Assistant:
     def consider(self, evidence: Evidence) -> tuple[Draft, Decision, Features]:
         """Return the draft for retrieved evidence, the decision on it and the features it rests on."""
         draft = self.composer.compose(evidence)
-        return draft, self.decider.decide(evidence, draft), self.decider.evidence(evidence, draft)
+        found = self.decider.evidence(evidence, draft)
+        return draft, self.decider.judge(found, draft), found
 
     def on_page(self, citation: Citation) -> Citation:
         """Return the citation with its page and line on the page when it cites a PDF, else as it is."""

@@ -270,6 +270,9 @@ class Decider:
 
     def decide(self, retrieved: Retrieved, draft: Draft) -> Decision:
         """Return whether to answer with the draft or decline, and how sure."""
-        found = self.evidence(retrieved, draft)
+        return self.judge(self.evidence(retrieved, draft), draft)
+
+    def judge(self, found: Evidence, draft: Draft) -> Decision:
+        """Return the decision on a draft from its features, computed once by `evidence`."""
         sure = confidence(found, self.params)
         return Decision(sure, not draft.sentences or sure < self.params.threshold_for(found))
