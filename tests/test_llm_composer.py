@@ -1,12 +1,10 @@
 """Generated answers against a scripted OpenAI-compatible endpoint on loopback: every sentence checked, decisions ours."""
 from __future__ import annotations
 
-import http.server
 import json
 import logging
 import re
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,6 +12,7 @@ from rag.answer.assistant import Assistant
 from rag.answer.llm_composer import split_generated
 from rag.answer.schema import answer_to_dict
 
+from llm_endpoint import Scripted, scripted_endpoint
 from servers import free_port
 
 QUESTION = "Adobe股价在Sora发布后怎么样了？"
@@ -21,40 +20,10 @@ TRUE = "Sora 发布后，Adobe 股价随即暴跌超 7%。"
 KEY = "sk-never-shown-0123456789"
 
 
-class Scripted:
-    """A chat endpoint whose reply a test writes from the request; it keeps every request it got."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.headers: list[dict] = []
-        self.reply: Callable[[str], str] = lambda user: ""
-        self.status = 200
-
-
 @pytest.fixture()
 def endpoint() -> Iterator[tuple[str, Scripted]]:
-    script = Scripted()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            script.requests.append(body)
-            script.headers.append(dict(self.headers))
-            user = body["messages"][-1]["content"]
-            data = json.dumps({"choices": [{"message": {"role": "assistant", "content": script.reply(user)}}]}).encode()
-            self.send_response(script.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1", script
-    server.shutdown()
+    with scripted_endpoint() as served:
+        yield served
 
 
 def number_of(user: str, words: str) -> int:

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from rag.answer.composer import Composer, make_composer
 from rag.answer.conversation import check_history, small_talk_reply, understand
 from rag.answer.decide import Decider, for_index, load_params
 from rag.answer.decide import Evidence as Features
 from rag.answer.extractive import refusal_text
+from rag.answer.streaming import AnswerEvent, DraftingEvent, Event, QuestionEvent, TextEvent, pieces
 from rag.embedding import Embedder, load_embedder
 from rag.errors import QuestionError, QuestionTooLongError
 from rag.index.lexical import Tokenizer, shared_tokenizer
@@ -83,28 +85,64 @@ class Assistant:
         validate -> understand -> retrieve -> compose -> decide. `history` holds the earlier turns of a
         conversation, oldest first: a follow-up is made standalone from them (rag/answer/conversation.py).
         """
+        for event in self._answer(question, top_k, history, stream=False):
+            if isinstance(event, AnswerEvent):
+                return event.answer
+        raise AssertionError("an answer always ends with its AnswerEvent")
+
+    def ask_stream(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Iterator[Event]:
+        """Yield the answer as it comes (rag/answer/streaming.py): the question as understood, a language model's
+        tokens as its draft or the finished answer in pieces, then the whole answer, the same as `ask` returns.
+
+        The question is validated before the first event, so a bad question raises at once.
+        """
+        events = self._answer(question, top_k, history, stream=True)
+        first = next(events)
+        return itertools.chain([first], events)
+
+    def _answer(self, question: str, top_k: int | None, history: Sequence[Turn], stream: bool) -> Iterator[Event]:
         started = time.perf_counter()
         asked = self.validate(question)
         check_history(history, self.settings.answer.max_history_turns, self.settings.answer.max_history_chars)
         understood = understand(asked, history, self.tokenizer)
         if understood.small_talk:
             reply = small_talk_reply(understood.small_talk, asked, self.titles)
+            yield QuestionEvent(asked, small_talk=True)
+            if stream:
+                yield from (TextEvent(piece) for piece in pieces(reply))
             latency = (time.perf_counter() - started) * 1000
-            return Answer(asked, reply, False, (), (), 0.0, latency, small_talk=True)
+            yield AnswerEvent(Answer(asked, reply, False, (), (), 0.0, latency, small_talk=True))
+            return
         question = understood.question
+        yield QuestionEvent(asked, question if question != asked else None)
         top_k = max(1, min(top_k or self.settings.retrieval.top_k, 100))
         timings: dict[str, float] = {}
         evidence = self.retriever.retrieve(question, top_k, timings)
 
         tick = time.perf_counter()
-        draft = self.composer.compose(evidence, tuple(history))
+        drafted = False
+        compose_stream = getattr(self.composer, "compose_stream", None)
+        if stream and compose_stream is not None:
+            steps = compose_stream(evidence, tuple(history))
+            while True:
+                try:
+                    event = next(steps)
+                except StopIteration as done:
+                    draft = done.value
+                    break
+                drafted = drafted or isinstance(event, DraftingEvent)
+                yield event
+        else:
+            draft = self.composer.compose(evidence, tuple(history))
         decision = self.decider.decide(evidence, draft)
         if decision.refused:
             text, citations = refusal_text(question), ()
         else:
             text, citations = draft.text, draft.citations
         timings["compose_ms"] = (time.perf_counter() - tick) * 1000
-        return Answer(
+        if stream and not drafted:
+            yield from (TextEvent(piece) for piece in pieces(text))
+        yield AnswerEvent(Answer(
             question=asked,
             understood_as=question if question != asked else None,
             text=text,
@@ -117,4 +155,4 @@ class Assistant:
             notice="" if decision.refused else draft.notice,
             generated=draft.generated and not decision.refused,
             checks=draft.checks,
-        )
+        ))

@@ -13,7 +13,7 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from rag.answer.composer import Composer
 from rag.answer.llm_client import ChatClient, LLMError
+from rag.answer.streaming import DraftingEvent, TextEvent
 from rag.embedding import Embedder
 from rag.index.lexical import Tokenizer, shared_tokenizer
 from rag.index.store import Index
@@ -126,16 +127,40 @@ class LLMComposer:
 
     def compose(self, evidence: Evidence, history: Sequence[Turn] = ()) -> Draft:
         """Return the checked generated draft, or the extractive one (with a notice when the model failed)."""
+        steps = self.compose_stream(evidence, history, stream=False)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value
+
+    def compose_stream(
+        self, evidence: Evidence, history: Sequence[Turn] = (), stream: bool = True
+    ) -> Generator[DraftingEvent | TextEvent, None, Draft]:
+        """Yield the model's tokens as they arrive (after a DraftingEvent), and return the checked draft, or the
+        extractive one (with a notice when the model failed, also half-way through its answer)."""
         quoted = self.extractive.compose(evidence, history)
         if self.decider.decide(evidence, quoted).refused:
             return quoted  # declined: the model never sees the question
         hits = list(evidence.hits[: self.settings.answer.answer_passages])
         chinese = is_chinese(evidence.question)
+        messages = self.messages(evidence.question, hits, chinese)
         try:
-            written = self.client.complete(self.messages(evidence.question, hits, chinese))
+            if stream:
+                yield DraftingEvent(_drafting(chinese))
+                written = ""
+                for token in self.client.stream(messages):
+                    written += token
+                    yield TextEvent(token, draft=True)
+            else:
+                written = self.client.complete(messages)
         except LLMError as error:
             log.warning("generated answer unavailable: %s", error)
             return replace(quoted, notice=_fallback(chinese, "unavailable"))
+        return self.checked(quoted, written, hits, chinese)
+
+    def checked(self, quoted: Draft, written: str, hits: Sequence, chinese: bool) -> Draft:
+        """Return the draft of the model's sentences that hold up, or the quoted one when too few do."""
         checks = self.check(written, hits)
         kept = [c for c in checks if c.kept]
         stats = {"kept": len(kept), "dropped": len(checks) - len(kept),
@@ -216,6 +241,12 @@ def _fallback(chinese: bool, why: str) -> str:
                 else "The generated answer is unavailable (the language model did not respond); quoting the articles instead.")
     return ("生成的回答经核对后可信的内容太少，以下是原文摘录。" if chinese
             else "Too little of the generated answer held up against the articles; quoting them instead.")
+
+
+def _drafting(chinese: bool) -> str:
+    return ("语言模型正在撰写；写完后逐句与原文核对，核对后的回答将替换这份草稿。" if chinese
+            else "The language model is writing; once it is done every sentence is checked against the articles, "
+            "and the checked answer replaces this draft.")
 
 
 def _dropped(chinese: bool, count: int) -> str:

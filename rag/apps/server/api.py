@@ -4,13 +4,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.answer.assistant import Assistant
 from rag.answer.schema import AnswerJSON, answer_to_dict
 from rag.apps.feedback import FeedbackError, feedback_from_json, open_store
 from rag.apps.ratelimit import RateLimiter, retry_after
+from rag.apps.server import sse
 from rag.apps.service import Service
 from rag.errors import IndexDamagedError, QuestionError, QuestionTooLongError
 from rag.ingest.sources import SourceLines, SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
@@ -50,6 +51,10 @@ class AskRequest(BaseModel):
         default_factory=list,
         description="Earlier turns, oldest first, so a follow-up (\"它是谁发布的？\", \"What about its length?\") is "
         "understood; at most `max_history_turns` (413 past it).",
+    )
+    stream: bool = Field(
+        False, description="Answer as server-sent events (as does `Accept: text/event-stream`): `question`, `draft`, "
+        "`delta`…, then `answer` with this same JSON, or `error` (docs/streaming.md).",
     )
 
 
@@ -167,16 +172,20 @@ def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
         "/ask",
         response_model=AnswerJSON,
         response_model_exclude_none=True,
-        responses=_errors(401, 413, 422, 429, 503),
+        responses={**_errors(401, 413, 422, 429, 503), 200: {"content": {"text/event-stream": {}}}},
         summary="Answer a question, every sentence cited to its lines",
     )
-    def ask(body: AskRequest, request: Request) -> dict[str, Any]:
-        """Return the same JSON as `python -m rag ask --json`."""
+    def ask(body: AskRequest, request: Request) -> Any:
+        """Return the same JSON as `python -m rag ask --json`, or server-sent events ending with it when asked to stream."""
         assistant = ready_assistant(service)
         try:
             question = assistant.validate(body.question)
             history = [Turn(turn.question, turn.answer) for turn in body.history]
             spend_allowance(limiter, request)
+            if sse.wants_stream(body.stream, request.headers.get("accept")):
+                # Whatever fails before the first event is answered with its status; after it, as an `error` event.
+                events = assistant.ask_stream(question, top_k=body.top_k, history=history)
+                return StreamingResponse(sse.event_stream(events), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
             answer = assistant.ask(question, top_k=body.top_k, history=history)
         except QuestionTooLongError as error:
             raise ApiError(413, str(error)) from None
