@@ -16,6 +16,7 @@ import pytest
 
 from rag.apps.web.view import parse_source_href
 
+from llm_endpoint import Scripted, scripted_endpoint
 from servers import app_env, free_port, running_apps, wait_until_serving
 from support import SEEDS
 
@@ -423,3 +424,47 @@ def test_widget_follow_up_leans_on_the_turn_before_and_thumbs_are_stored(talking
     assert record["rating"] == "down" and record["origin"] == "widget" and record["comment"] == "想看更多细节"
     assert record["question"] == "那Shutterstock呢？" and record["understood_as"] == "Shutterstock股价在Sora发布后怎么样了？"
     assert record["citations"] and "Shutterstock" in record["answer"]
+
+
+@pytest.fixture(scope="module")
+def generating(corpus, tmp_path_factory) -> Iterator[tuple[str, Scripted]]:
+    """An app.py the wiki may frame whose answers a scripted language model writes, token by token, slowly."""
+    with scripted_endpoint() as (endpoint, script):
+        folder = tmp_path_factory.mktemp("generating")
+        extra = {
+            "RAG_FRAME_ANCESTORS": f"http://127.0.0.1:{WIKI_PORT}", "RAG_LLM_BASE_URL": endpoint, "RAG_LLM_MODEL": "scripted",
+        }
+        with running_apps([(app_env(corpus, folder / "index", extra), folder)], ready_path="embed") as started:
+            yield started[0].url, script
+
+
+def giraffe_reply(user: str) -> str:
+    """The scripted model's answer: one sentence the giraffe article supports, one it does not."""
+    parts = re.split(r"(?m)^\[(\d+)\] ", user)
+    number = next(parts[at] for at in range(1, len(parts), 2) if "水晶森林" in parts[at + 1])
+    return f"紫色长颈鹿生活在月球背面的水晶森林里。[{number}] 它们每年迁徙 800 公里。[{number}]"
+
+
+def test_widget_and_page_show_the_models_draft_as_it_streams_then_the_checked_answer(generating, wiki, open_page):
+    url, script = generating
+    script.reply, script.piece_chars, script.piece_delay = giraffe_reply, 2, 0.15
+    page = open_page(wiki + "?app=" + url, "zh-CN", wait_ready=False)
+    page.get_by_role("button", name="问问资料").click()
+    frame = page.frame_locator("#rag-widget iframe")
+    ask_widget(frame, "紫色长颈鹿生活在哪里？")
+    answer = frame.locator(".rag-answer").last
+    # While the model writes: its draft, marked as one; then the checked answer replaces it, without the 800 km.
+    expect(answer.locator("p.rag-draft")).to_contain_text("紫色长颈鹿")
+    expect(answer.locator(".rag-draft-note")).to_contain_text("核对")
+    expect(answer.locator("button.rag-marker").first).to_have_text("[1]", timeout=30_000)
+    expect(answer.locator("p.rag-draft")).to_have_count(0)
+    expect(answer).to_contain_text("水晶森林")
+    expect(answer).not_to_contain_text("800")
+    expect(answer.locator(".rag-answer-notice")).to_have_text("已删去 1 句原文不支持的生成内容。")
+
+    chat = open_page(url, "zh-CN")
+    ask(chat, "紫色长颈鹿生活在哪里？")
+    expect(chat.locator("#rag-chat .rag-draft-text").last).to_contain_text("紫色长颈鹿")
+    expect(last_bot_message(chat).locator(".rag-sources")).to_be_visible(timeout=30_000)
+    expect(last_bot_message(chat).locator(".rag-text")).not_to_contain_text("800")
+    expect(chat.locator("#rag-chat .rag-draft")).to_have_count(0)

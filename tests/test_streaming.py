@@ -13,6 +13,7 @@ from rag.answer.assistant import Assistant
 from rag.answer.llm_client import ChatClient, LLMError
 from rag.apps.server import create_app
 from rag.apps.service import Service
+from rag.apps.web import ChatHandlers
 from rag.errors import IndexDamagedError
 
 from llm_endpoint import Scripted, scripted_endpoint
@@ -180,3 +181,21 @@ def test_the_client_reads_a_whole_completion_when_the_endpoint_does_not_stream_a
     script.drop_after, script.status = None, 429
     with pytest.raises(LLMError, match="rate limited"):
         list(client.stream([{"role": "user", "content": "hi"}]))
+
+
+def test_the_page_shows_the_models_draft_as_it_comes_then_the_checked_answer_in_its_place(
+    seeds_settings, fake_embedder, endpoint
+):
+    url, script = endpoint
+    script.reply = lambda user: f"{TRUE}[{number_of(user, 'Adobe股价随即暴跌超7%')}] Adobe 股价随后一周上涨了 12%。[1]"
+    _, assistant = serve(llm_settings(seeds_settings, url), fake_embedder)
+    service = Service(assistant.settings)
+    service.assistant = assistant
+    frames = [chat[-1]["content"] for _, chat in ChatHandlers(service, frame_delay=0).ask(QUESTION, [], locale="zh-CN")]
+    drafts = [frame for frame in frames if 'class="rag-draft"' in frame]
+    # The draft grows token by token, the unchecked 12% included, marked as a draft to be checked.
+    assert len(drafts) > 5 and "核对" in drafts[0] and "12%" in drafts[-1]
+    assert any(len(a) < len(b) for a, b in zip(drafts, drafts[1:]))
+    final = frames[-1]
+    assert 'class="rag-answer"' in final and "暴跌超 7%" in final and "12%" not in final
+    assert "已删去 1 句原文不支持的生成内容。" in final

@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from rag.answer.schema import answer_to_dict
+from rag.answer.streaming import AnswerEvent, DraftingEvent, QuestionEvent, TextEvent
 from rag.apps.feedback import Feedback, FeedbackError, open_store
 from rag.apps.ratelimit import RateLimiter, retry_after
 from rag.apps.service import Service
@@ -22,6 +23,7 @@ from rag.apps.web.text import Language, language, say
 from rag.apps.web.view import (
     PANEL_WINDOW,
     answer_frames,
+    draft_html,
     notice_html,
     panel_html,
     panel_missing_html,
@@ -161,13 +163,29 @@ class ChatHandlers:
         turns = turns_from_chat(history, settings.answer.max_history_turns, settings.answer.max_history_chars)
         history.append(_user(question_html(question)))
         yield "", history + [_bot(notice_html(say(lang, "thinking"), "thinking"))]
+        understood_as: str | None = None
+        draft: str | None = None  # a language model's tokens so far, shown as a draft until the checked answer
+        shown_at = 0.0
         try:
-            answer = assistant.ask(question, top_k=int(top_k) if top_k else None, history=turns)
+            for event in assistant.ask_stream(question, top_k=int(top_k) if top_k else None, history=turns):
+                if isinstance(event, QuestionEvent):
+                    understood_as = event.understood_as
+                elif isinstance(event, DraftingEvent):
+                    draft = ""
+                elif isinstance(event, TextEvent) and event.draft and draft is not None:
+                    draft += event.text
+                    # Each frame costs a round of serialising the chat: at most one per frame delay.
+                    if time.monotonic() - shown_at >= self.frame_delay:
+                        shown_at = time.monotonic()
+                        yield "", history + [_bot(draft_html(lang, draft, understood_as))]
+                elif isinstance(event, AnswerEvent):
+                    answer = event.answer
         except RagError as error:
             log.warning("question failed: %s", error)
             yield "", history + [_bot(notice_html(say(lang, "error_reply", error=error), "error"))]
             return
-        frames = list(answer_frames(answer, lang, assistant.titles, bool(show_passages), self.frames))
+        # After a draft the checked answer replaces it at once; a quoted answer streams in a few frames.
+        frames = list(answer_frames(answer, lang, assistant.titles, bool(show_passages), 1 if draft is not None else self.frames))
         for position, frame in enumerate(frames):
             if position:
                 time.sleep(self.frame_delay)

@@ -58,6 +58,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "feedback_up": "有帮助",
         "feedback_down": "没帮助",
         "feedback_comment_short": "意见（可选）",
+        "drafting": "语言模型正在撰写（草稿）；写完后逐句与原文核对，核对后的回答将替换这份草稿。",
+        "stream_cut": "连接在回答完成前中断了，请再问一次。",
     },
     "en": {
         "title": "Answers you can check",
@@ -110,6 +112,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "feedback_up": "Helpful",
         "feedback_down": "Not helpful",
         "feedback_comment_short": "Comment (optional)",
+        "drafting": "The language model is writing (a draft); once it is done every sentence is checked against the "
+        "articles, and the checked answer replaces this draft.",
+        "stream_cut": "The connection broke before the answer was complete: please ask again.",
     },
 }
 

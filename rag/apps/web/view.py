@@ -205,6 +205,16 @@ def answer_html(
     return f'<div class="rag-answer">{body}</div>'
 
 
+def draft_html(lang: Language, text: str, understood_as: str | None = None) -> str:
+    """Return the chat message for a language model's draft as it streams in: marked as a draft to be checked."""
+    understood = (
+        f'<div class="rag-understood">{escape(say(lang, "understood_as", question=understood_as))}</div>'
+        if understood_as else ""
+    )
+    note = f'<div class="rag-understood rag-draft-note">{escape(say(lang, "drafting"))}</div>'
+    return f'<div class="rag-draft">{understood}{note}<div class="rag-draft-text">{escape(text)}</div></div>'
+
+
 def answer_frames(
     answer: Answer,
     lang: Language,

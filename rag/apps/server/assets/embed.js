@@ -133,6 +133,59 @@
     box.textContent = status === 503 ? say("not_ready_reply") : say("error_reply", { error: message });
   }
 
+  // Reads a server-sent event stream, calling onEvent(name, data) for each event as it arrives.
+  function readEvents(response, onEvent) {
+    var reader = response.body.getReader();
+    var decoder = new TextDecoder();
+    var buffer = "";
+    function pump() {
+      return reader.read().then(function (step) {
+        buffer += decoder.decode(step.value || new Uint8Array(0), { stream: !step.done });
+        var blocks = buffer.split("\n\n");
+        buffer = step.done ? "" : blocks.pop();
+        blocks.forEach(function (block) {
+          var name = "message";
+          var data = "";
+          block.split("\n").forEach(function (line) {
+            if (line.indexOf("event:") === 0) name = line.slice(6).trim();
+            else if (line.indexOf("data:") === 0) data += line.slice(5).trim();
+          });
+          if (data) onEvent(name, JSON.parse(data));
+        });
+        if (!step.done) return pump();
+      });
+    }
+    return pump();
+  }
+
+  // The answer as it streams in: the question as understood, a language model's draft (marked as such) or the
+  // answer's text in pieces. The final `answer` event replaces all of it with the checked, cited answer.
+  function streamInto(box, response) {
+    var final = null;
+    var failed = null;
+    var text = null;
+    return readEvents(response, function (name, data) {
+      if (name === "question") {
+        box.textContent = "";
+        if (data.understood_as) box.appendChild(el("p", "rag-understood", say("understood_as", { question: data.understood_as })));
+      } else if (name === "draft") {
+        box.appendChild(el("p", "rag-understood rag-draft-note", say("drafting")));
+      } else if (name === "delta") {
+        if (!text) {
+          text = box.appendChild(el("p", data.draft ? "rag-draft" : "rag-streaming", ""));
+        }
+        text.textContent += data.text;
+      } else if (name === "answer") {
+        final = data;
+      } else if (name === "error") {
+        failed = data;
+      }
+    }).then(function () {
+      if (final) return final;
+      throw { status: failed ? failed.status : 0, message: failed ? failed.error : say("stream_cut") };
+    });
+  }
+
   function ask(question) {
     chat.appendChild(el("div", "rag-question", question));
     var box = el("div", "rag-answer", say("thinking"));
@@ -141,17 +194,23 @@
     send.disabled = true;
     return fetch(base + "/embed/api/ask", {
       method: "POST",
-      headers: Object.assign({ "Content-Type": "application/json" }, authorisation),
-      body: JSON.stringify({ question: question, history: turns.slice(-TURNS) }),
+      headers: Object.assign({ "Content-Type": "application/json", "Accept": "text/event-stream" }, authorisation),
+      body: JSON.stringify({ question: question, history: turns.slice(-TURNS), stream: true }),
     }).then(function (response) {
+      var streamed = (response.headers.get("Content-Type") || "").indexOf("text/event-stream") === 0;
+      if (response.ok && streamed) return streamInto(box, response);
+      // Refused before any event (bad question, rate limit, not ready): a JSON error with its status.
       return response.json().then(function (body) {
-        if (!response.ok) { showError(box, response.status, body.error || response.statusText); return; }
-        renderAnswer(box, body);
-        if (!body.small_talk) box.appendChild(feedbackRow(body));
-        turns.push({ question: question, answer: body.answer });
+        if (!response.ok) throw { status: response.status, message: body.error || response.statusText };
+        return body;
       });
+    }).then(function (body) {
+      renderAnswer(box, body);
+      if (!body.small_talk) box.appendChild(feedbackRow(body));
+      turns.push({ question: question, answer: body.answer });
     }).catch(function (error) {
-      showError(box, 0, error.message);
+      box.classList.remove("rag-refused");
+      showError(box, error.status || 0, error.message || String(error));
     }).then(function () {
       send.disabled = false;
       box.scrollIntoView({ block: "nearest" });
