@@ -24,6 +24,7 @@ class Scripted:
         self.piece_chars = 4
         self.piece_delay = 0.0
         self.drop_after: int | None = None
+        self.delay = 0.0  # seconds before a reply, to outlast a client's timeout
 
 
 @contextmanager
@@ -37,6 +38,7 @@ def scripted_endpoint() -> Iterator[tuple[str, Scripted]]:
             script.requests.append(body)
             script.headers.append(dict(self.headers))
             text = script.reply(body["messages"][-1]["content"])
+            time.sleep(script.delay)
             if body.get("stream") and script.status == 200:
                 self.stream(text)
                 return
@@ -67,7 +69,11 @@ def scripted_endpoint() -> Iterator[tuple[str, Scripted]]:
         def log_message(self, *args) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address) -> None:
+            pass  # a client that gave up waiting (a timeout test) is no error of the script's
+
+    server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/v1", script

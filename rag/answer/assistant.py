@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 from rag.answer.composer import Composer, make_composer
-from rag.answer.conversation import check_history, small_talk_reply, understand
+from rag.answer.conversation import check_history, make_rewriter, small_talk_reply, understand
 from rag.answer.decide import Decider, for_index, load_params
 from rag.answer.decide import Evidence as Features
 from rag.answer.extractive import refusal_text
@@ -41,6 +41,8 @@ class Assistant:
         self.decider = Decider(index, params, self.titles, tokenizer.tokens, word_tags)
         # A language model's composer asks the decider first, so a declined question never reaches the model.
         self.composer: Composer = make_composer(settings, index, self.titles, word_tags, embedder, self.decider)
+        # With a language model, it makes follow-ups standalone; the rules stand in when it fails.
+        self.rewriter = make_rewriter(settings, tokenizer)
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Assistant:
@@ -105,6 +107,8 @@ class Assistant:
         asked = self.validate(question)
         check_history(history, self.settings.answer.max_history_turns, self.settings.answer.max_history_chars)
         understood = understand(asked, history, self.tokenizer)
+        if self.rewriter is not None and history:
+            understood = self.rewriter.rewrite(asked, history, understood)
         if understood.small_talk:
             reply = small_talk_reply(understood.small_talk, asked, self.titles)
             yield QuestionEvent(asked, small_talk=True)

@@ -1,19 +1,27 @@
 """The conversation around a question: small talk gets a short reply, a follow-up becomes a standalone question.
 
-Rules only, no model: a follow-up that leans on an earlier turn ("它是什么时候发布的？", "那价格呢？",
+By rules, without any model: a follow-up that leans on an earlier turn ("它是什么时候发布的？", "那价格呢？",
 "What about its length?") gets the subject of the earlier turn carried into it before retrieval, so
-retrieval and the decision see the question a reader would have understood.
+retrieval and the decision see the question a reader would have understood. With a language model
+configured, it rewrites a follow-up instead (`FollowUpRewriter`), and the rules stand in whenever it fails or
+writes something that is not the same question.
 """
 from __future__ import annotations
 
+import dataclasses
+import logging
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from rag.answer.llm_client import ChatClient, LLMError
 from rag.errors import QuestionTooLongError
 from rag.records import Turn
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Small talk is the whole message, so a question that merely contains "谢谢" or "help" is still a question.
 _END = r"[\s!！。.,，~～?？呀啊哦呢吧啦嘛]*"
@@ -265,3 +273,114 @@ def small_talk_reply(kind: str, message: str, titles: Mapping[str, str]) -> str:
         "when they do not hold the answer. ",
     }[kind]
     return opening + known + ("Ask me anything else about them." if kind == "thanks" else "Ask away.")
+
+
+# A language model's rewrite of a follow-up (when one is configured): a short prompt, a short wait, and the
+# rules' resolution whenever the model fails or writes something that is not the same question made standalone.
+REWRITE_PROMPT = (
+    "Rewrite the user's last question so that it can be understood without the conversation: replace pronouns "
+    "and fill in what it leaves out from the earlier questions. Keep its language. Do not answer it. Reply with "
+    "the rewritten question only."
+)
+REWRITE_TIMEOUT_SECONDS = 10.0
+REWRITE_MAX_TOKENS = 80
+# Earlier turns and characters of each answer the model sees: enough to know what "it" is.
+REWRITE_TURNS = 3
+REWRITE_ANSWER_CHARS = 200
+_REWRITE_LABEL = re.compile(
+    r"^\s*(standalone question|rewritten question|question|rewrite|独立问题|改写后的问题|改写|问题)\s*[:：]\s*", re.IGNORECASE
+)
+_QUOTES = "\"'“”‘’「」『』《》`"
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def leans_on_history(message: str) -> bool:
+    """Return whether the message reads as a follow-up: a pronoun, "this …", or "那…呢？" / "What about …?"."""
+    if _has_reference(message) or _ZH_LEAD.match(message) or _EN_ELLIPSIS.match(message):
+        return True
+    match = _ZH_ELLIPSIS.match(message)
+    return bool(match and is_chinese_text(message) and (match.group("lead") or match.group("tail") == "呢"))
+
+
+def rewrite_messages(message: str, history: Sequence[Turn]) -> list[dict[str, str]]:
+    """Return the chat messages asking a model to make the follow-up standalone from the last few turns."""
+    lines = []
+    for turn in [t for t in history if small_talk_kind(t.question) is None][-REWRITE_TURNS:]:
+        answer = turn.answer[:REWRITE_ANSWER_CHARS] + ("…" if len(turn.answer) > REWRITE_ANSWER_CHARS else "")
+        lines += [f"Q: {turn.question}", f"A: {answer}"]
+    conversation = "\n".join(lines)
+    return [
+        {"role": "system", "content": REWRITE_PROMPT},
+        {"role": "user", "content": f"Conversation:\n{conversation}\n\nLast question: {message}\n\nRewritten question:"},
+    ]
+
+
+def plausible_rewrite(rewrite: str, message: str, history: Sequence[Turn], tagger: Tagger, max_chars: int) -> str | None:
+    """Return the model's rewrite cleaned of labels and quotes when it can be the same question made standalone,
+    else None: one line, the message's language, not much longer, nothing left to resolve, no name or number
+    that neither the message nor the earlier turns hold."""
+    lines = [line for line in rewrite.strip().splitlines() if line.strip()]
+    if len(lines) != 1:
+        return None
+    text = _REWRITE_LABEL.sub("", lines[0]).strip().strip(_QUOTES).strip()
+    if not text or "[" in text or len(text) > min(max_chars, 3 * len(message) + 60):
+        return None
+    if is_chinese_text(text) != is_chinese_text(message):
+        return None
+    if _has_reference(text) and not _binds_locally(text, tagger):
+        return None
+    known = unicodedata.normalize("NFKC", " ".join([message] + [f"{t.question} {t.answer}" for t in history])).lower()
+    normal = unicodedata.normalize("NFKC", text)
+    if any(number not in known for number in _DIGITS.findall(normal)):
+        return None
+    # Names: the tagger's in Chinese, capitalised words in English (not the capital that starts the sentence).
+    names = [w for w, tag in tagger.tagged(normal) if tag in _NAME_TAGS - {"eng"} and len(w) >= 2]
+    for position, word in enumerate(_LATIN.findall(normal)):
+        starts = position == 0 and word.istitle() and not is_chinese_text(normal)
+        if not word.islower() and not starts and word.lower() not in _EN_STOPWORDS:
+            names.append(word.lower())
+    if any(name not in known for name in names):
+        return None
+    return text
+
+
+class FollowUpRewriter:
+    """Makes a follow-up standalone with a language model, falling back to the rules' resolution."""
+
+    def __init__(self, client: ChatClient, tagger: Tagger, max_chars: int) -> None:
+        # A rewrite holds up the answer: it gets a shorter wait and fewer tokens than the answer itself.
+        self.client = dataclasses.replace(
+            client, timeout=min(client.timeout, REWRITE_TIMEOUT_SECONDS), max_tokens=REWRITE_MAX_TOKENS
+        )
+        self.tagger = tagger
+        self.max_chars = max_chars
+
+    def __repr__(self) -> str:
+        return f"FollowUpRewriter({self.client!r})"
+
+    def rewrite(self, message: str, history: Sequence[Turn], by_rules: Understood) -> Understood:
+        """Return the model's standalone form of a follow-up, or `by_rules` when the message is no follow-up, the
+        model fails, or its rewrite is not plausible."""
+        if by_rules.small_talk or not any(small_talk_kind(t.question) is None for t in history):
+            return by_rules
+        if by_rules.question == message and not leans_on_history(message):
+            return by_rules
+        try:
+            written = self.client.complete(rewrite_messages(message, history))
+        except LLMError as error:
+            log.warning("follow-up rewritten by rules: %s", error)
+            return by_rules
+        text = plausible_rewrite(written, message, history, self.tagger, self.max_chars)
+        if text is None:
+            log.info("follow-up rewritten by rules: the model's rewrite %r is not plausible", written[:200])
+            return by_rules
+        return Understood(text, subject=by_rules.subject)
+
+
+def make_rewriter(settings: Settings, tagger: Tagger) -> FollowUpRewriter | None:
+    """Return the language model's follow-up rewriter when the settings name an endpoint, else None (rules only)."""
+    answer = settings.answer
+    if not (answer.llm_base_url and answer.llm_model):
+        return None
+    client = ChatClient(answer.llm_base_url, answer.llm_model, answer.llm_api_key, answer.llm_timeout, answer.llm_max_tokens)
+    return FollowUpRewriter(client, tagger, answer.max_question_chars)
