@@ -18,7 +18,10 @@ from pathlib import Path
 import pytest
 
 from rag.answer.assistant import Assistant
+from rag.answer.llm_client import ChatClient
 from rag.answer.llm_composer import split_generated
+from rag.answer.streaming import DraftingEvent, TextEvent
+from rag.records import Turn
 
 from servers import free_port
 
@@ -96,6 +99,14 @@ def test_a_declined_question_gets_no_generated_text(generating):
     assert answer.refused and not answer.generated and not answer.checks and not answer.notice
 
 
+def test_the_server_streams_the_openai_chat_protocol(llama_server):
+    # The base model says nothing to a bare greeting; passages and a question make it write.
+    messages = [{"role": "user", "content": "Passages:\n[1] Sora: 2月16日凌晨，OpenAI 发布了文生视频模型 Sora。\n\nQuestion: Sora是在哪一天发布的？"}]
+    client = ChatClient(llama_server, "gemma", timeout=120, max_tokens=24)
+    pieces = list(client.stream(messages))
+    assert len(pieces) > 1 and "".join(pieces) == client.complete(messages)
+
+
 def test_the_server_speaks_the_openai_chat_protocol(llama_server):
     request = urllib.request.Request(
         llama_server + "/chat/completions",
@@ -104,3 +115,22 @@ def test_the_server_speaks_the_openai_chat_protocol(llama_server):
     )
     with urllib.request.urlopen(request, timeout=120) as response:
         assert isinstance(json.loads(response.read())["choices"][0]["message"]["content"], str)
+
+
+def test_the_models_tokens_stream_and_the_answer_after_them_is_checked(generating):
+    events = list(generating.ask_stream("Sora是在哪一天发布的？"))
+    final = events[-1].answer
+    if final.refused:
+        return
+    assert isinstance(events[1], DraftingEvent)
+    drafted = [event.text for event in events if isinstance(event, TextEvent) and event.draft]
+    # The model's tokens came one by one; what is shown after them is only what held up, or the quoted answer.
+    assert len(drafted) > 1 or final.notice
+    assert final.generated or final.notice
+
+
+def test_a_follow_up_is_made_standalone_by_the_model_or_by_the_rules(generating):
+    history = [Turn("Sora是什么？", "Sora是OpenAI发布的文生视频模型。")]
+    answer = generating.ask("它是哪家公司发布的？", history=history)
+    assert answer.understood_as and "它" not in answer.understood_as
+    assert "Sora" in answer.understood_as or "OpenAI" in answer.understood_as
