@@ -435,6 +435,8 @@ def generating(corpus, tmp_path_factory) -> Iterator[tuple[str, Scripted]]:
             "RAG_FRAME_ANCESTORS": f"http://127.0.0.1:{WIKI_PORT}", "RAG_LLM_BASE_URL": endpoint, "RAG_LLM_MODEL": "scripted",
         }
         with running_apps([(app_env(corpus, folder / "index", extra), folder)], ready_path="embed") as started:
+            # The widget asks at once: the index must be built by then, or its first answer is "still getting ready".
+            wait_until_serving(started[0].url + "api/health", None, started[0].log)
             yield started[0].url, script
 
 
