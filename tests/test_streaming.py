@@ -159,6 +159,20 @@ def test_an_endpoint_that_drops_mid_stream_gives_the_extractive_answer_with_a_no
     assert "stopped in the middle" in caplog.text and KEY not in caplog.text
 
 
+def test_an_endpoint_that_stalls_mid_stream_times_out_into_the_extractive_answer(
+    seeds_settings, fake_embedder, endpoint, seeds_assistant
+):
+    url, script = endpoint
+    script.reply = lambda user: f"{TRUE}[1]"
+    script.piece_delay = 1.5  # longer than the wait for each piece
+    client, _ = serve(llm_settings(seeds_settings, url, llm_timeout=0.5), fake_embedder)
+    events = events_of(client.post("/api/ask", json={"question": QUESTION, "stream": True}).text)
+    assert [data["text"] for name, data in events if name == "delta"] == ["Sora"]
+    name, final = events[-1]
+    assert name == "answer" and final["answer"] == seeds_assistant.ask(QUESTION).text
+    assert final["notice"].startswith("生成的回答暂不可用")
+
+
 def test_a_declined_question_streams_its_decline_and_never_reaches_the_model(seeds_settings, fake_embedder, endpoint):
     url, script = endpoint
     client, _ = serve(llm_settings(seeds_settings, url, refusal_threshold=1.01), fake_embedder)
