@@ -22,6 +22,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--frame-ancestors", help="origins allowed to frame the widget, space-separated; default same origin only (RAG_FRAME_ANCESTORS)"
     )
+    parser.add_argument("--kb", help="knowledge base the page opens with (default: default); `python -m rag kbs` lists them")
     parser.add_argument("--rate-limit", type=int, help="questions per minute per client address, 0 = off (RAG_RATE_LIMIT_PER_MINUTE)")
     return parser.parse_args(argv)
 
@@ -34,10 +35,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     import uvicorn
 
+    from rag.apps.library import Library
     from rag.apps.server import create_app, make_limiter
     from rag.apps.service import Service
     from rag.apps.web import CONCURRENCY, ChatHandlers, build_page
     from rag.errors import RagError
+    from rag.kbs import DEFAULT_KB, Catalog, check_name
     from rag.settings import load_settings, parse_list
 
     try:
@@ -51,12 +54,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RagError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    catalog = Catalog(settings)
+    try:
+        moved = catalog.migrate()
+        opening = check_name(args.kb) if args.kb else DEFAULT_KB
+        if not catalog.exists(opening):
+            catalog.get(opening)  # raises, saying how to make it
+    except RagError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if moved:
+        print(moved, file=sys.stderr)
     # Builds the index first when it is missing or stale, with progress on the console.
-    service = Service(settings).start()
+    service = Service(catalog.settings_for(DEFAULT_KB)).start()
+    library = Library(settings, service)
     limiter = make_limiter(settings)
-    page = build_page(service, ChatHandlers(service, limiter=limiter))
+    page = build_page(service, ChatHandlers(service, limiter=limiter, library=library), opening=opening)
     page.queue(default_concurrency_limit=args.concurrency or CONCURRENCY)
-    app = create_app(service, page, limiter)
+    app = create_app(service, page, limiter, library)
     shown = "localhost" if settings.server.host in ("0.0.0.0", "::") else settings.server.host
     base = f"http://{shown}:{settings.server.port}"
     print(f"Running on {base}/  (API {base}/docs, widget {base}/widget.js)", flush=True)

@@ -28,8 +28,12 @@ class IndexSettings:
     # Where articles are read from; citations name files relative to this folder's parent.
     corpus_dir: Path = Path("seeds")
 
-    # Where the built index lives (a folder of plain files plus manifest.json).
+    # Where the built indexes live: one folder of plain files plus manifest.json per knowledge base,
+    # `<index_dir>/<name>/` (rag/kbs/catalog.py); `python -m rag --index DIR` names one index folder itself.
     index_dir: Path = Path("index")
+
+    # Where knowledge bases made by uploading keep their documents, one folder each: `<documents_dir>/<name>/`.
+    documents_dir: Path = Path("documents")
 
     # Where the converted embedding model is cached (outside git).
     cache_dir: Path = dataclasses.field(default_factory=_default_cache_dir)

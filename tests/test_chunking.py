@@ -9,7 +9,7 @@ from support import SEEDS, stands_in_lines
 
 def _seed_chunks(size: int = 220, overlap: int = 40):
     splitter = make_splitter(size, overlap)
-    for path in sorted(SEEDS.iterdir()):
+    for path in sorted(SEEDS.glob("*.txt")):
         article = read_article(SourceFile(path, f"seeds/{path.name}", ""))
         sentences = article_sentences(article, 0)
         yield path, article, sentences, chunk_article(article, sentences, splitter, 0)

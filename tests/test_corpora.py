@@ -56,12 +56,12 @@ def test_building_another_corpus_without_index_keeps_the_existing_index(tmp_path
     notes = write_corpus(tmp_path / "b", OTHER)
     monkeypatch.chdir(tmp_path)
     assert main(["build", "--corpus", str(seeds), "--model", "hash:64"]) == 0
-    before = (tmp_path / "index" / "manifest.json").read_bytes()
+    before = (tmp_path / "index" / "default" / "manifest.json").read_bytes()
     capsys.readouterr()
     assert main(["build", "--corpus", str(notes), "--model", "hash:64"]) == 1
     lines = _err_lines(capsys)
-    assert len(lines) == 1 and "--index DIR" in lines[0], lines
-    assert (tmp_path / "index" / "manifest.json").read_bytes() == before
+    assert len(lines) == 1 and "--kb NAME" in lines[0], lines
+    assert (tmp_path / "index" / "default" / "manifest.json").read_bytes() == before
     # its own index folder builds, and answers from its own notes
     assert main(["build", "--corpus", str(notes), "--index", "notes-index", "--model", "hash:64"]) == 0
     assert main(["ask", "年假几天", "--json", "--corpus", str(notes), "--index", "notes-index", "--model", "hash:64"]) == 0

@@ -1,4 +1,4 @@
-"""`python -m rag build | ask | batch | eval | session | feedback`: thin commands over the library; errors become one line and exit 1."""
+"""`python -m rag build | kbs | ask | batch | eval | watch | session | feedback`: thin commands over the library; errors become one line and exit 1."""
 from __future__ import annotations
 
 import argparse
@@ -17,12 +17,27 @@ from rag.settings import Settings, load_settings
 log = logging.getLogger("rag.apps.cli")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(
-        corpus_dir=getattr(args, "corpus", None),
-        index_dir=getattr(args, "index", None),
-        embed_model=getattr(args, "model", None),
-    )
+def _settings(args: argparse.Namespace, create: bool = False) -> Settings:
+    """Return the settings of the command: over `--index DIR` itself, else over the knowledge base `--kb` (default: default).
+
+    With `create`, a knowledge base that does not exist yet is made over `--corpus` (what `build --kb` does).
+    """
+    from rag.kbs import DEFAULT_KB, Catalog
+
+    kb, index, corpus = getattr(args, "kb", None), getattr(args, "index", None), getattr(args, "corpus", None)
+    if kb is not None and index is not None:
+        raise RagError("pass --kb NAME or --index DIR, not both: a knowledge base has its own index folder")
+    base = load_settings(corpus_dir=corpus if kb in (None, DEFAULT_KB) else None, index_dir=index,
+                         embed_model=getattr(args, "model", None))
+    if index is not None:
+        return base
+    catalog = Catalog(base)
+    moved = catalog.migrate()
+    if moved:
+        print(moved, file=sys.stderr)
+    name = DEFAULT_KB if kb is None else kb
+    found = catalog.create(name, corpus) if create else catalog.get(name)
+    return found.settings(base).with_overrides(corpus_dir=corpus)
 
 
 def _built_from(settings: Settings) -> Path | None:
@@ -66,15 +81,35 @@ def _format_answer(result: dict[str, Any]) -> str:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    built = _built_from(settings) if args.index is None and settings.index.corpus_dir.is_dir() else None
+    settings = _settings(args, create=True)
+    if not settings.index.corpus_dir.is_dir():
+        raise CorpusError(f"corpus folder {settings.index.corpus_dir} does not exist: pass --corpus DIR with your articles")
+    built = _built_from(settings) if args.index is None else None
     if built is not None:  # one index folder per corpus: building another corpus here would drop this one's index
         raise IndexMismatchError(
             f"the index in {settings.index.index_dir} was built from {built}, not {settings.index.corpus_dir}: "
-            f"pass --index DIR to build {settings.index.corpus_dir} into its own index folder",
+            f"pass --kb NAME (or --index DIR) to build {settings.index.corpus_dir} into its own index folder",
             "settings",
         )
     build_if_needed(settings, force=True)
+    return 0
+
+
+def cmd_kbs(args: argparse.Namespace) -> int:
+    from rag.kbs import Catalog, describe_all
+
+    settings = load_settings(index_dir=args.index)
+    catalog = Catalog(settings)
+    moved = catalog.migrate()
+    if moved:
+        print(moved, file=sys.stderr)
+    rows = describe_all(catalog)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for row in rows:
+        built = f"{row['articles']} articles, built {row['built_at']}" if row["built_at"] else "not built yet"
+        print(f"{row['name']:<20} {built:<48} {row['corpus']}")
     return 0
 
 
@@ -205,13 +240,20 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--corpus", type=Path, help="folder of articles (default: seeds, or RAG_CORPUS_DIR)")
-        p.add_argument("--index", type=Path, help="index folder (default: index, or RAG_INDEX_DIR)")
+        p.add_argument("--kb", metavar="NAME",
+                       help="knowledge base (default: default, over RAG_CORPUS_DIR); `python -m rag kbs` lists them")
+        p.add_argument("--corpus", type=Path, help="folder of articles (default: the knowledge base's; seeds, or RAG_CORPUS_DIR)")
+        p.add_argument("--index", type=Path, help="one index folder itself, instead of a knowledge base's (RAG_INDEX_DIR/NAME)")
         p.add_argument("--model", help="sentence-transformers model name or folder (default: bundled multilingual-e5-small)")
 
-    p = sub.add_parser("build", help="build or update the index")
+    p = sub.add_parser("build", help="build or update the index of a knowledge base (--kb NAME --corpus DIR makes a new one)")
     common(p)
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("kbs", help="list the knowledge bases: name, articles, when built, source folder")
+    p.add_argument("--index", type=Path, help="where the indexes live (default: index, or RAG_INDEX_DIR)")
+    p.add_argument("--json", action="store_true", help="print them as JSON")
+    p.set_defaults(func=cmd_kbs)
 
     p = sub.add_parser("ask", help="answer one question")
     p.add_argument("question")

@@ -2,7 +2,8 @@
 
 Without a token the server is open, as on a laptop. With `RAG_API_TOKEN` set, every route that answers a
 question or serves a document (the API, the widget's API, the chat page and every Gradio endpoint) needs
-either the token as a bearer token (programs) or a browser session the server issued and signed. The
+either the token as a bearer token (programs) or a browser session the server issued and signed; adding or
+removing a knowledge base's documents needs the token itself. The
 token never reaches a browser: a person opens a session link (`/session?s=…`, made with
 `python -m rag session` or `POST /api/sessions`), which sets an HttpOnly cookie; a wiki's server mints a
 session per page view and hands it to the widget, which sends it in a header. Only static assets (scripts,
@@ -38,11 +39,19 @@ PUBLIC = re.compile(
     r")$"
 )
 PUBLIC_METHODS = frozenset({"GET", "HEAD"})
+# Routes that change a knowledge base: with a token set, only the token opens them, never a browser session.
+ADMIN = re.compile(r"^/(?:embed/)?api/kbs/[^/]+/documents(?:/.*)?$")
+ADMIN_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def is_public(method: str, path: str) -> bool:
     """True when `path` is a static asset or shell that anyone may load, without a token."""
     return method in PUBLIC_METHODS and PUBLIC.match(path) is not None
+
+
+def is_admin(method: str, path: str) -> bool:
+    """True when the request would change a knowledge base (add or remove a document)."""
+    return method in ADMIN_METHODS and ADMIN.match(path) is not None
 
 
 def _b64(data: bytes) -> str:
@@ -143,6 +152,8 @@ class AccessPolicy:
         """True when the request may reach its route."""
         if not self.enabled or is_public(scope.get("method", "GET"), scope["path"]):
             return True
+        if is_admin(scope.get("method", "GET"), scope["path"]):
+            return self.holds_token(scope)
         if self.holds_token(scope):
             return True
         return self.sessions is not None and self.sessions.valid(session_of(scope))
@@ -151,6 +162,10 @@ class AccessPolicy:
 DENIED = (
     "this server needs authorisation: programs send `Authorization: Bearer <token>` (the server's RAG_API_TOKEN); "
     "people open a session link from `python -m rag session`"
+)
+DENIED_ADMIN = (
+    "adding or removing documents needs the server's token: send `Authorization: Bearer <token>` (RAG_API_TOKEN); "
+    "a browser session is not enough"
 )
 DENIED_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>需要访问链接 · Access link needed</title>
 <style>body{font:16px/1.6 system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}</style></head>
@@ -188,7 +203,8 @@ class AccessGuard:
             })
             await send({"type": "http.response.body", "body": body})
             return
-        await send_json(send, 401, {"error": DENIED}, [(b"www-authenticate", b"Bearer")])
+        denied = DENIED_ADMIN if is_admin(scope.get("method", "GET"), scope["path"]) else DENIED
+        await send_json(send, 401, {"error": denied}, [(b"www-authenticate", b"Bearer")])
 
 
 def session_cookie(session: Session, secure: bool, root_path: str = "") -> str:

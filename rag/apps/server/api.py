@@ -1,7 +1,7 @@
 """The HTTP API's routes: they translate requests to the assistant and its answers to JSON, nothing more."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -15,7 +15,11 @@ from rag.apps.server import sse
 from rag.apps.service import Service
 from rag.errors import IndexDamagedError, QuestionError, QuestionTooLongError
 from rag.ingest.sources import SourceLines, SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
+from rag.kbs import DEFAULT_KB, KnowledgeBaseError, check_name
 from rag.records import Turn
+
+if TYPE_CHECKING:
+    from rag.apps.library import Library
 
 # Most lines one sources request returns; the articles are news pages, far shorter.
 MAX_SOURCE_LINES = 2000
@@ -47,6 +51,8 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(description="The question, in Chinese or English.", examples=["Sora是在哪一天发布的？"])
     top_k: int | None = Field(None, ge=1, le=100, description="Passages to list (default from the server's settings).")
+    kb: str | None = Field(None, description="Knowledge base to answer from (default: default); GET /api/kbs lists them.",
+                           examples=["default"])
     history: list[TurnIn] = Field(
         default_factory=list,
         description="Earlier turns, oldest first, so a follow-up (\"它是谁发布的？\", \"What about its length?\") is "
@@ -160,13 +166,28 @@ def _line(found: SourceLines, n: int, text: str, clean: str) -> dict[str, Any]:
     return {"n": n, "text": text, "clean": clean, **({} if where is None else {"page": where[0], "page_line": where[1]})}
 
 
-def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
+def make_router(service: Service, limiter: RateLimiter, name: str, library: Library | None = None) -> APIRouter:
     """Return the ask/sources/health routes; who may call them is the access policy's business (rag/server/access.py).
 
     The rate limit is spent inside each route, after its input was validated, so a malformed request (422)
-    costs no allowance.
+    costs no allowance. A request's `kb` picks the library's knowledge base; without one, `service` answers.
     """
     router = APIRouter(tags=[name])
+
+    def pick(kb: str | None) -> Service:
+        """Return the service of knowledge base `kb`: 422 for a name that is not one, 404 for one there is none of."""
+        if not kb or library is None:
+            if kb and kb != DEFAULT_KB:
+                raise ApiError(404, f"there is no knowledge base {kb!r}: this server answers from one index only")
+            return service
+        try:
+            check_name(kb)
+        except KnowledgeBaseError as error:
+            raise ApiError(422, str(error)) from None
+        try:
+            return library.service(kb)
+        except KnowledgeBaseError as error:
+            raise ApiError(404, str(error)) from None
 
     @router.post(
         "/ask",
@@ -177,7 +198,7 @@ def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
     )
     def ask(body: AskRequest, request: Request) -> Any:
         """Return the same JSON as `python -m rag ask --json`, or server-sent events ending with it when asked to stream."""
-        assistant = ready_assistant(service)
+        assistant = ready_assistant(pick(body.kb))
         try:
             question = assistant.validate(body.question)
             history = [Turn(turn.question, turn.answer) for turn in body.history]
@@ -222,21 +243,24 @@ def make_router(service: Service, limiter: RateLimiter, name: str) -> APIRouter:
         file: str,
         start: int = Query(1, ge=1, description="First line, 1-based."),
         end: int | None = Query(None, ge=1, description="Last line, inclusive (default: the end of the file)."),
+        kb: str | None = Query(None, description="Knowledge base the article is in (default: default)."),
     ) -> dict[str, Any]:
         """Return lines start..end of an article of the corpus (clipped to the file); any other path is a 404."""
         if end is not None and end < start:
             raise ApiError(422, f"end ({end}) is before start ({start}): ask for start <= end")
+        chosen = pick(kb)
+        assistant = chosen.assistant  # taken once: an update swapping it meanwhile never mixes two indexes' lines
         spend_allowance(limiter, request)
         try:
-            indexed = service.assistant.index.text_of(file) if service.assistant is not None else None
-            found = source_lines(service.settings.index.corpus_dir, file, start, end, indexed)
+            indexed = assistant.index.text_of(file) if assistant is not None else None
+            found = source_lines(chosen.settings.index.corpus_dir, file, start, end, indexed)
         except SourceNotFoundError as error:
             raise ApiError(404, str(error)) from None
         except (SourceUnreadableError, SourceRangeError) as error:
             raise ApiError(422, str(error)) from None
         if found.line_end - found.line_start + 1 > MAX_SOURCE_LINES:
             raise ApiError(422, f"at most {MAX_SOURCE_LINES} lines per request: narrow start..end")
-        titles = service.assistant.titles if service.assistant is not None else {}
+        titles = assistant.titles if assistant is not None else {}
         return {
             "file": found.file,
             "title": titles.get(found.file, ""),

@@ -11,11 +11,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from rag import __version__
+from rag.apps.library import Library
 from rag.apps.ratelimit import RateLimiter
 from rag.apps.server.access import AccessGuard, AccessPolicy
 from rag.apps.server.api import ApiError, make_router
 from rag.apps.server.embed import add_widget
 from rag.apps.server.guards import BodyLimit, FramingPolicy
+from rag.apps.server.kbs import make_kb_router, upload_limit
 from rag.apps.server.sessions import session_routes
 from rag.apps.service import Service
 from rag.apps.web.page import launch_options
@@ -50,10 +52,13 @@ def make_limiter(settings: Settings) -> RateLimiter:
     return RateLimiter(settings.server.rate_limit_per_minute, settings.server.rate_limit_burst)
 
 
-def create_app(service: Service, page: gr.Blocks | None = None, limiter: RateLimiter | None = None) -> FastAPI:
+def create_app(
+    service: Service, page: gr.Blocks | None = None, limiter: RateLimiter | None = None, library: Library | None = None
+) -> FastAPI:
     """Return the server's app over the service; with a page, the chat page is mounted at / as well.
 
-    Pass the limiter the page's handlers spend from, so a client has one allowance across every route.
+    Pass the limiter the page's handlers spend from, so a client has one allowance across every route, and the
+    library of knowledge bases the service is the default one of (without it, the service's index is the only one).
     """
     settings = service.settings
     app = FastAPI(title="Answers you can check · 可核查的问答", version=__version__, description=DESCRIPTION)
@@ -62,8 +67,10 @@ def create_app(service: Service, page: gr.Blocks | None = None, limiter: RateLim
     minting, installing = session_routes(policy, settings.server.session_hours)
     app.include_router(minting, prefix="/api")
     app.include_router(installing)
-    app.include_router(make_router(service, limiter, "api"), prefix="/api")
-    add_widget(app, service, limiter)
+    library = library or Library.single(service)
+    app.include_router(make_kb_router(library), prefix="/api")
+    app.include_router(make_router(service, limiter, "api", library), prefix="/api")
+    add_widget(app, service, limiter, library)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
@@ -83,14 +90,14 @@ def create_app(service: Service, page: gr.Blocks | None = None, limiter: RateLim
         gr.mount_gradio_app(app, page, path="/", **launch_options())
     # Added innermost first: the access guard runs before the body is read, the body limit before any route,
     # and CORS outermost so even a 401, 413 or 429 reaches an allowed origin's script.
-    app.add_middleware(BodyLimit, limit=settings.server.max_request_bytes)
+    app.add_middleware(BodyLimit, limit=settings.server.max_request_bytes, upload_limit=upload_limit(settings))
     app.add_middleware(AccessGuard, policy=policy)
     app.add_middleware(FramingPolicy, origins=settings.server.frame_ancestors)
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.server.cors_origins),
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-RAG-Session"],
             max_age=600,
         )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from rag.apps.library import Library
 from rag.apps.ratelimit import RateLimiter
 from rag.apps.server.api import make_router
 from rag.apps.service import Service
@@ -28,7 +29,7 @@ def embed_template(max_chars: int) -> str:
     )
 
 
-def add_widget(app: FastAPI, service: Service, limiter: RateLimiter) -> None:
+def add_widget(app: FastAPI, service: Service, limiter: RateLimiter, library: Library | None = None) -> None:
     """Serve /embed, /embed/static/*, /embed/api/* and /widget.js on the app (the access policy guards /embed/api)."""
     pages = APIRouter(include_in_schema=False)
     template = embed_template(service.settings.answer.max_question_chars)
@@ -48,5 +49,5 @@ def add_widget(app: FastAPI, service: Service, limiter: RateLimiter) -> None:
         )
 
     app.include_router(pages)
-    app.include_router(make_router(service, limiter, name="widget"), prefix="/embed/api", include_in_schema=False)
+    app.include_router(make_router(service, limiter, name="widget", library=library), prefix="/embed/api", include_in_schema=False)
     app.mount("/embed/static", StaticFiles(directory=ASSETS), name="embed-static")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -36,20 +37,29 @@ async def send_json(send: Send, status: int, body: dict[str, Any], headers: Iter
     await send({"type": "http.response.body", "body": payload})
 
 
-class BodyLimit:
-    """ASGI middleware: answer 413 to a request body over `limit` bytes on any route, before the route reads it."""
+# The routes that take a document (POST /api/kbs/{kb}/documents): they get the larger upload limit.
+UPLOADS = re.compile(r"^/api/kbs/[^/]+/documents/?$")
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+
+class BodyLimit:
+    """ASGI middleware: answer 413 to a request body over `limit` bytes on any route (`upload_limit` on an upload
+    route), before the route reads it."""
+
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int = 0) -> None:
         self.app = app
         self.limit = limit
+        self.upload_limit = max(limit, upload_limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_big = {"error": f"the request body is over {self.limit} bytes: send a shorter question"}
+        upload = scope.get("method") == "POST" and UPLOADS.match(scope.get("path", "")) is not None
+        limit = self.upload_limit if upload else self.limit
+        too_big = {"error": f"the request body is over {limit} bytes: "
+                            + ("upload a smaller document (RAG_MAX_ARTICLE_BYTES)" if upload else "send a shorter question")}
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await send_json(send, 413, too_big)
             return
         # No length declared (chunked) or within it: read up to the limit, then replay what was read.
@@ -61,7 +71,7 @@ class BodyLimit:
             if message["type"] != "http.request":
                 break
             size += len(message.get("body", b""))
-            if size > self.limit:
+            if size > limit:
                 await send_json(send, 413, too_big)
                 return
             if not message.get("more_body", False):

@@ -10,7 +10,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -36,7 +36,11 @@ from rag.apps.web.view import (
 from rag.errors import QuestionError, QuestionTooLongError, RagError
 from rag.ingest.sources import SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
 from rag.ingest.textnorm import shown
+from rag.kbs import DEFAULT_KB, example_questions
 from rag.records import Turn
+
+if TYPE_CHECKING:
+    from rag.apps.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +118,12 @@ class ChatHandlers:
     """The event handlers of one page, over one service; they keep no state between calls."""
 
     def __init__(
-        self, service: Service, frame_delay: float = 0.04, frames: int = 8, limiter: RateLimiter | None = None
+        self, service: Service, frame_delay: float = 0.04, frames: int = 8, limiter: RateLimiter | None = None,
+        library: Library | None = None,
     ) -> None:
         self.service = service
+        # The knowledge bases the page's selector chooses from; `service` is the default one.
+        self.library = library
         # The server's limiter, shared with the API and the widget, so the page is no way around it.
         self.limiter = limiter
         self.frame_delay = frame_delay  # seconds between streamed frames: visibly streaming, done in a third of a second
@@ -129,19 +136,21 @@ class ChatHandlers:
         top_k: float | None = None,
         show_passages: bool = False,
         locale: str | None = "",
+        kb: str | None = None,
         request: gr.Request | None = None,
     ) -> Iterator[tuple[str, list[Message]]]:
-        """Yield (what the question box should hold, the chat) while the answer streams in."""
+        """Yield (what the question box should hold, the chat) while the answer streams in, from knowledge base `kb`."""
         question = question or ""
         history = list(history or [])
         lang: Language = language(locale, question)
         if not question.strip():
             yield question, history + [_bot(notice_html(say(lang, "empty_question"), "hint"))]
             return
-        assistant = self.service.assistant
+        service = self.service_of(kb)
+        assistant = service.assistant
         if assistant is None:
-            key, kind = ("failed", "error") if self.service.error else ("not_ready_reply", "hint")
-            yield question, history + [_bot(notice_html(say(lang, key, error=self.service.error), kind))]
+            key, kind = ("failed", "error") if service.error else ("not_ready_reply", "hint")
+            yield question, history + [_bot(notice_html(say(lang, key, error=service.error), kind))]
             return
         try:
             question = assistant.validate(question)
@@ -205,6 +214,29 @@ class ChatHandlers:
         except RagError as error:
             raise gr.Error(str(error)) from None
 
+    def service_of(self, kb: str | None) -> Service:
+        """Return the service of the knowledge base the page's selector names (the default one without a library)."""
+        if not kb or self.library is None:
+            return self.service
+        try:
+            return self.library.service(kb)
+        except RagError:  # a name the selector never offered: the default answers
+            return self.service
+
+    def kb_choices(self) -> list[tuple[str, str]]:
+        """Return the selector's (label, name) choices: every knowledge base, with its title."""
+        if self.library is None:
+            return [(DEFAULT_KB, DEFAULT_KB)]
+        return [(row["title"] if row["title"] == row["name"] else f"{row['title']} ({row['name']})", row["name"])
+                for row in self.library.listing()]
+
+    def examples(self, kb: str | None) -> list[str]:
+        """Return the example questions of knowledge base `kb`: its kb.json's, else drawn from its titles."""
+        service = self.service_of(kb)
+        assistant = service.assistant
+        titles = list(assistant.titles.values()) if assistant is not None else []
+        return example_questions(service.settings.index.corpus_dir, titles)
+
     def _wait(self, request: gr.Request | None) -> str:
         """Spend one question of the caller's allowance; return the seconds to wait ("" when allowed)."""
         if self.limiter is None:
@@ -231,16 +263,17 @@ class ChatHandlers:
             return comment or "", notice_html(say(lang, "error_reply", error=error), "error")
         return "", notice_html(say(lang, "feedback_thanks"), "hint")
 
-    def open_source(self, href: str | None, locale: str | None = "") -> str:
-        """Return the sources panel for a clicked link's address (`#src/...`), or the placeholder."""
+    def open_source(self, href: str | None, locale: str | None = "", kb: str | None = None) -> str:
+        """Return the sources panel for a clicked link's address (`#src/...`) in knowledge base `kb`, or the placeholder."""
         lang = language(locale or "zh")
         target = parse_source_href(href or "")
         if target is None:
             return panel_placeholder_html(lang)
+        service = self.service_of(kb)
+        assistant = service.assistant  # taken once: the lines and the title come from one index
         try:
-            assistant = self.service.assistant
             source = source_lines(
-                self.service.settings.index.corpus_dir,
+                service.settings.index.corpus_dir,
                 target.file,
                 target.line_start - PANEL_WINDOW,
                 target.line_end + PANEL_WINDOW,
@@ -252,17 +285,18 @@ class ChatHandlers:
             return panel_notice_html(lang, "panel_unreadable", file=target.file)
         except SourceRangeError as error:
             return panel_notice_html(lang, "panel_past_end", file=target.file, total=error.total_lines, start=target.line_start)
-        titles = self.service.assistant.titles if self.service.assistant else {}
+        titles = assistant.titles if assistant is not None else {}
         return panel_html(lang, target, source, titles.get(target.file, ""))
 
-    def status(self, locale: str | None = "") -> tuple[str, bool]:
-        """Return the readiness banner and whether getting ready has finished."""
+    def status(self, locale: str | None = "", kb: str | None = None) -> tuple[str, bool]:
+        """Return the readiness banner of knowledge base `kb` and whether getting ready has finished."""
         lang = language(locale or "zh")
-        if self.service.assistant is not None:
-            articles, passages = self.service.counts()
+        service = self.service_of(kb)
+        if service.assistant is not None:
+            articles, passages = service.counts()
             return status_html(lang, "ready", articles=articles, passages=passages), True
-        if self.service.error:
-            return status_html(lang, "failed", error=self.service.error), True
+        if service.error:
+            return status_html(lang, "failed", error=service.error), True
         return status_html(lang, "getting_ready"), False
 
     def clear(self, locale: str | None = "") -> tuple[str, list[Message], str]:

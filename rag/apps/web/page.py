@@ -10,6 +10,8 @@ from rag.apps.service import Service
 from rag.apps.web.chat import ChatHandlers
 from rag.apps.web.text import i18n_tables
 from rag.apps.web.view import panel_placeholder_html, status_html
+from rag.kbs import DEFAULT_KB
+from rag.kbs.catalog import MAX_EXAMPLES
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 I18N = gr.I18n(**i18n_tables())
@@ -17,29 +19,39 @@ I18N = gr.I18n(**i18n_tables())
 # streaming it in, and the questions in flight together are embedded in one forward pass
 # (rag/embedding/batching.py): more in flight make bigger batches, not a crowd (docs/decisions.md).
 CONCURRENCY = 20
-EXAMPLES = (
-    "Adobe股价在Sora发布后怎么样了？",
-    "Sora是在哪一天发布的？",
-    "Sora采用了什么技术架构？",
-    "What is Sora?",
-)
+# The admin panel's form; page.js sends it to POST/DELETE /api/kbs/{kb}/documents with the token typed in, so the
+# one access policy judges it (rag/apps/server/access.py), and follows the update with GET /api/kbs/{kb}.
+ADMIN_HTML = """<div id="rag-admin-panel">
+<label>知识库名称 · Knowledge base <input id="rag-admin-kb" type="text" placeholder="policies" maxlength="40"></label>
+<label>管理令牌 · Admin token <input id="rag-admin-token" type="password" autocomplete="off"
+ placeholder="RAG_API_TOKEN"></label>
+<input id="rag-admin-files" type="file" multiple accept=".pdf,.docx,.txt,.md,.markdown,.html,.htm">
+<div class="rag-admin-buttons"><button id="rag-admin-upload" type="button">上传 · Upload</button>
+<button id="rag-admin-list" type="button">列出文档 · List documents</button></div>
+<p id="rag-admin-status" data-state="idle" role="status"></p>
+<ul id="rag-admin-docs"></ul>
+</div>"""
 # The page's language as Gradio chose it from the browser's (it sets <html lang> before the app loads), so
 # the answers' words always match the labels': zh-CN and zh-TW are Chinese; zh-HK, which Gradio has no labels for, is English.
 LOCALE_JS = "() => (document.documentElement.lang || navigator.language || '')"
 # The hidden button's event takes the link address the page script stored when a link was clicked.
-OPEN_SOURCE_JS = "(target, locale) => [window.ragSourceTarget || target, locale]"
+OPEN_SOURCE_JS = "(target, locale, kb) => [window.ragSourceTarget || target, locale, kb]"
+# The hidden button's event takes the knowledge base the admin panel last changed, to list and select it.
+REFRESH_KBS_JS = "(chosen) => [window.ragAdminKb || chosen]"
 
 
-def build_page(service: Service, handlers: ChatHandlers | None = None) -> gr.Blocks:
-    """Return the page's Blocks over the service (ready or still getting ready)."""
+def build_page(service: Service, handlers: ChatHandlers | None = None, opening: str = DEFAULT_KB) -> gr.Blocks:
+    """Return the page's Blocks over the service (ready or still getting ready), opening on knowledge base `opening`."""
     handlers = handlers or ChatHandlers(service)
     settings = service.settings
     with gr.Blocks(title="Answers you can check · 可核查的问答", fill_width=True) as page:
         locale = gr.Textbox("", visible=False)
         target = gr.Textbox(visible="hidden", elem_id="rag-target")
         open_source = gr.Button("open", visible="hidden", elem_id="rag-open-source")
+        refresh_kbs = gr.Button("kbs", visible="hidden", elem_id="rag-kbs-refresh")
         gr.Markdown(I18N("title"), elem_id="rag-title")
         gr.Markdown(I18N("subtitle"), elem_id="rag-subtitle")
+        kb = gr.Dropdown(handlers.kb_choices(), value=opening, label=I18N("kb_label"), elem_id="rag-kb", interactive=True)
         status = gr.HTML(status_html("zh", "getting_ready"), elem_id="rag-status")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
@@ -72,10 +84,16 @@ def build_page(service: Service, handlers: ChatHandlers | None = None) -> gr.Blo
                 feedback_notice = gr.HTML("", elem_id="rag-feedback-notice")
                 gr.Markdown(I18N("examples"), elem_id="rag-examples-label")
                 with gr.Row(elem_id="rag-examples"):
-                    example_buttons = [gr.Button(text, size="sm", variant="secondary") for text in EXAMPLES]
+                    shown = handlers.examples(opening)
+                    example_buttons = [
+                        gr.Button(shown[i] if i < len(shown) else "", size="sm", variant="secondary", visible=i < len(shown))
+                        for i in range(MAX_EXAMPLES)
+                    ]
                 with gr.Accordion(I18N("settings"), open=False, elem_id="rag-settings"):
                     top_k = gr.Slider(1, 20, value=settings.retrieval.top_k, step=1, label=I18N("top_k"), elem_id="rag-top-k")
                     show_passages = gr.Checkbox(False, label=I18N("show_passages"), elem_id="rag-show-passages")
+                with gr.Accordion(I18N("admin"), open=False, elem_id="rag-admin"):
+                    gr.HTML(ADMIN_HTML)
             with gr.Column(scale=2):
                 panel = gr.HTML(
                     panel_placeholder_html("zh"),
@@ -86,19 +104,33 @@ def build_page(service: Service, handlers: ChatHandlers | None = None) -> gr.Blo
                 )
         timer = gr.Timer(1.0)
 
-        def refresh(lang_code: str) -> tuple[str, Any]:
-            banner, finished = handlers.status(lang_code)
+        def refresh(lang_code: str, chosen: str | None = None) -> tuple[str, Any]:
+            banner, finished = handlers.status(lang_code, chosen)
             return banner, gr.Timer(active=not finished)
 
-        ask_inputs = [question, chatbot, top_k, show_passages, locale]
+        def example_updates(chosen: str | None) -> list[Any]:
+            texts = handlers.examples(chosen)
+            return [gr.Button(texts[i] if i < len(texts) else "", visible=i < len(texts)) for i in range(MAX_EXAMPLES)]
+
+        def switch(lang_code: str, chosen: str | None) -> tuple[Any, ...]:
+            """A new knowledge base: its status and examples, an empty chat (its turns were about the other one)."""
+            return (*refresh(lang_code, chosen), *handlers.clear(lang_code)[1:], *example_updates(chosen))
+
+        ask_inputs = [question, chatbot, top_k, show_passages, locale, kb]
         page.load(None, None, locale, js=LOCALE_JS).then(
-            lambda lang_code: (*refresh(lang_code), handlers.clear(lang_code)[2]),
-            locale,
+            lambda lang_code, chosen: (*refresh(lang_code, chosen), handlers.clear(lang_code)[2]),
+            [locale, kb],
             [status, timer, panel],
             queue=False,
             api_visibility="private",
         )
-        timer.tick(refresh, locale, [status, timer], queue=False, show_progress="hidden", api_visibility="private")
+        timer.tick(refresh, [locale, kb], [status, timer], queue=False, show_progress="hidden", api_visibility="private")
+        kb.change(switch, [locale, kb], [status, timer, chatbot, panel, *example_buttons], queue=False,
+                  api_visibility="private")
+        refresh_kbs.click(
+            lambda chosen: gr.Dropdown(choices=handlers.kb_choices(), value=chosen),
+            kb, kb, js=REFRESH_KBS_JS, queue=False, api_visibility="private",
+        )
         gr.on(
             [question.submit, send.click],
             handlers.ask,
@@ -108,13 +140,13 @@ def build_page(service: Service, handlers: ChatHandlers | None = None) -> gr.Blo
             concurrency_id="ask",
             show_progress="minimal",
         )
-        for button, text in zip(example_buttons, EXAMPLES):
-            button.click(lambda text=text: text, None, question, queue=False, api_visibility="private").then(
+        for button in example_buttons:
+            button.click(lambda text: text, button, question, queue=False, api_visibility="private").then(
                 handlers.ask, ask_inputs, [question, chatbot], concurrency_id="ask", api_visibility="private"
             )
         open_source.click(
             handlers.open_source,
-            [target, locale],
+            [target, locale, kb],
             panel,
             js=OPEN_SOURCE_JS,
             api_name="source",

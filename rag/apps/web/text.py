@@ -18,6 +18,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "send": "发送",
         "clear": "清空对话",
         "examples": "示例问题（点击即问）",
+        "kb_label": "知识库",
+        "admin": "管理文档（需要管理令牌）",
         "settings": "设置",
         "top_k": "检索段落数",
         "show_passages": "显示检索到的段落",
@@ -72,6 +74,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "send": "Send",
         "clear": "Clear chat",
         "examples": "Example questions (click to ask)",
+        "kb_label": "Knowledge base",
+        "admin": "Manage documents (admin token)",
         "settings": "Settings",
         "top_k": "Passages to retrieve",
         "show_passages": "Show retrieved passages",
@@ -121,7 +125,7 @@ STRINGS: dict[str, dict[str, str]] = {
 # Keys that are static labels of components, translated by the browser through gr.I18n.
 LABEL_KEYS = (
     "title", "subtitle", "chat_label", "input_placeholder", "send", "clear", "examples",
-    "settings", "top_k", "show_passages", "sources_label", "feedback_comment",
+    "settings", "top_k", "show_passages", "sources_label", "feedback_comment", "kb_label", "admin",
 )
 
 

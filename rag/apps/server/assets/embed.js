@@ -9,6 +9,8 @@
   var lang = asked.toLowerCase().split("-")[0] === "zh" ? "zh" : "en";
   // A session the wiki's server minted, handed over in the fragment; kept in memory and sent as a header.
   var session = new URLSearchParams(location.hash.slice(1)).get("session") || "";
+  // The knowledge base the wiki's snippet names (data-kb); the server answers 404 for one it does not have.
+  var kb = new URLSearchParams(location.search).get("kb") || "";
   if (location.hash) history.replaceState(null, "", location.pathname + location.search);
   var authorisation = session ? { "X-RAG-Session": session } : {};
   var WINDOW = 150; // lines of context fetched on each side of a citation
@@ -195,7 +197,7 @@
     return fetch(base + "/embed/api/ask", {
       method: "POST",
       headers: Object.assign({ "Content-Type": "application/json", "Accept": "text/event-stream" }, authorisation),
-      body: JSON.stringify({ question: question, history: turns.slice(-TURNS), stream: true }),
+      body: JSON.stringify(Object.assign({ question: question, history: turns.slice(-TURNS), stream: true }, kb ? { kb: kb } : {})),
     }).then(function (response) {
       var streamed = (response.headers.get("Content-Type") || "").indexOf("text/event-stream") === 0;
       if (response.ok && streamed) return streamInto(box, response);
@@ -220,7 +222,7 @@
   function openSource(target) {
     var start = Math.max(1, target.line_start - WINDOW);
     var url = base + "/embed/api/sources/" + target.file.split("/").map(encodeURIComponent).join("/") +
-      "?start=" + start + "&end=" + (target.line_end + WINDOW);
+      "?start=" + start + "&end=" + (target.line_end + WINDOW) + (kb ? "&kb=" + encodeURIComponent(kb) : "");
     fetch(url, { headers: authorisation }).then(function (response) {
       return response.json().then(function (body) { return { ok: response.ok, body: body }; });
     }).then(function (reply) {

@@ -62,7 +62,8 @@
       // Loaded on first open only, so a wiki page pays nothing until someone asks.
       frame = document.createElement("iframe");
       // The session rides in the fragment, which no server, proxy or log ever sees.
-      frame.src = base + "/embed?lang=" + lang + (data.session ? "#session=" + encodeURIComponent(data.session) : "");
+      frame.src = base + "/embed?lang=" + lang + (data.kb ? "&kb=" + encodeURIComponent(data.kb) : "") +
+        (data.session ? "#session=" + encodeURIComponent(data.session) : "");
       frame.title = label;
       panel.appendChild(frame);
     }

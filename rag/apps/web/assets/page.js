@@ -41,4 +41,92 @@
     },
     true,
   );
+
+  // The admin panel: upload and delete a knowledge base's documents through the HTTP API, with the token typed
+  // in (never stored), then follow the update until the new index answers and select that knowledge base.
+  const api = (path) => new URL("api/kbs/" + path, document.baseURI).toString();
+  const field = (id) => document.getElementById(id);
+  const say = (state, text) => {
+    const line = field("rag-admin-status");
+    if (!line) return;
+    line.setAttribute("data-state", state);
+    line.textContent = text;
+  };
+  const headers = () => {
+    const token = (field("rag-admin-token") || {}).value || "";
+    return token ? { Authorization: "Bearer " + token } : {};
+  };
+  const kbName = () => ((field("rag-admin-kb") || {}).value || "").trim();
+  const failed = async (response) => {
+    try { return (await response.json()).error || response.statusText; } catch (e) { return response.statusText; }
+  };
+  const selectKb = (name) => {
+    window.ragAdminKb = name;
+    const holder = document.querySelector("#rag-kbs-refresh");
+    const button = holder && (holder.tagName === "BUTTON" ? holder : holder.querySelector("button"));
+    if (button) button.click();
+  };
+  const showDocuments = (name, documents) => {
+    const list = field("rag-admin-docs");
+    if (!list) return;
+    list.textContent = "";
+    documents.forEach((doc) => {
+      const item = document.createElement("li");
+      const label = document.createElement("span");
+      label.textContent = doc.name + " (" + Math.ceil(doc.bytes / 1024) + " KB) ";
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "rag-admin-delete";
+      remove.setAttribute("data-name", doc.name);
+      remove.textContent = "删除 · Delete";
+      item.appendChild(label);
+      item.appendChild(remove);
+      list.appendChild(item);
+    });
+  };
+  const follow = async (name) => {
+    for (;;) {
+      const response = await fetch(api(encodeURIComponent(name)), { headers: headers() });
+      if (!response.ok) { say("failed", await failed(response)); return; }
+      const found = await response.json();
+      showDocuments(name, found.documents || []);
+      const update = found.update || {};
+      if (update.state === "failed") { say("failed", update.message); return; }
+      if (update.state !== "updating" && found.status === "ready") {
+        say("ready", "✓ " + name + ": " + found.articles + " articles · " + (update.message || ""));
+        selectKb(name);
+        return;
+      }
+      if (found.status === "failed") { say("failed", found.error || ""); return; }
+      const progress = update.total ? " " + update.done + "/" + update.total : "";
+      say("updating", "… " + (update.stage || found.status) + progress);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+  };
+  document.addEventListener("click", async (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    if (!target) return;
+    if (target.id === "rag-admin-upload") {
+      const name = kbName();
+      const files = (field("rag-admin-files") || {}).files || [];
+      if (!name || !files.length) { say("failed", "knowledge base name and files first · 先填知识库名称并选择文件"); return; }
+      const form = new FormData();
+      Array.from(files).forEach((file) => form.append("file", file, file.name));
+      say("updating", "… uploading");
+      const response = await fetch(api(encodeURIComponent(name) + "/documents"), { method: "POST", headers: headers(), body: form });
+      if (!response.ok) { say("failed", await failed(response)); return; }
+      field("rag-admin-files").value = "";
+      follow(name);
+    } else if (target.id === "rag-admin-list") {
+      if (kbName()) follow(kbName());
+    } else if (target.classList.contains("rag-admin-delete")) {
+      const name = kbName();
+      const doc = target.getAttribute("data-name");
+      say("updating", "… deleting " + doc);
+      const response = await fetch(api(encodeURIComponent(name) + "/documents/" + encodeURIComponent(doc)),
+        { method: "DELETE", headers: headers() });
+      if (!response.ok) { say("failed", await failed(response)); return; }
+      follow(name);
+    }
+  });
 }

@@ -1,0 +1,255 @@
+"""The server's knowledge bases: one Service each, started when first asked for, and their updates in the background.
+
+An update (a document added or removed) rebuilds the knowledge base's index incrementally in a background
+thread while its questions go on being answered from the loaded index; the new index is written to a staging
+folder and renamed into place (rag/index/build.py), then loaded, and the service's assistant is replaced in
+one assignment. A question takes the assistant once and keeps it to the end, so no answer mixes the two.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag.answer.assistant import Assistant
+from rag.apps.service import Service
+from rag.embedding import Embedder, load_embedder
+from rag.embedding.batching import BatchingEmbedder
+from rag.errors import RagError
+from rag.index.build import build_index, stale_reason
+from rag.kbs import DEFAULT_KB, Catalog, KnowledgeBase, KnowledgeBaseError, check_name, describe
+from rag.kbs.documents import check_document, document_name, list_documents, remove_document, store_document
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class UpdateState:
+    """Where a knowledge base's update stands (guarded by the library's lock)."""
+
+    state: str = "ready"  # "ready", "updating" or "failed"
+    stage: str = ""
+    done: int = 0
+    total: int = 0
+    message: str = ""
+    running: bool = False
+    pending: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the state as GET /api/kbs/{kb} shows it."""
+        return {"state": self.state, "stage": self.stage, "done": self.done, "total": self.total, "message": self.message}
+
+
+class Library:
+    """The knowledge bases one server answers from, each over its own index."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        default: Service | None = None,
+        prepare: Callable[[Settings], Assistant] | None = None,
+        catalog: bool = True,
+    ) -> None:
+        """`settings` name the index root (RAG_INDEX_DIR); `default` serves the default knowledge base when given;
+        without `catalog` the library holds that one only (a server started over one index folder). Every knowledge
+        base there is starts getting ready at once, each in its own thread."""
+        self.settings = settings
+        self.catalog = Catalog(settings) if catalog else None
+        self._prepare = prepare or self._build_and_load
+        self._lock = threading.Lock()
+        self._embedder_lock = threading.Lock()
+        self._embedder: Embedder | None = None
+        self._services: dict[str, Service] = {}
+        self._updates: dict[str, UpdateState] = {}
+        if default is not None:
+            self._services[DEFAULT_KB] = default
+        for name in self.names():
+            self.service(name)
+
+    def _shared_embedder(self, settings: Settings) -> Embedder:
+        """Return the embedder every knowledge base shares: the default one's once it is ready (one model in memory)."""
+        default = self._services.get(DEFAULT_KB)
+        if default is not None:
+            default.wait()
+            if default.assistant is not None:
+                return default.assistant.embedder
+        with self._embedder_lock:
+            if self._embedder is None:
+                window = settings.retrieval.question_batch_window_ms / 1000
+                self._embedder = BatchingEmbedder(load_embedder(settings), window)
+            return self._embedder
+
+    def _build_and_load(self, settings: Settings) -> Assistant:
+        """Return the assistant of a knowledge base, after building its index when it is missing or stale."""
+        embedder = self._shared_embedder(settings)
+        reason = stale_reason(settings)
+        if reason is not None:
+            log.info("building the index in %s (%s)", settings.index.index_dir, reason)
+            build_index(settings, embedder)
+        return Assistant.load(settings, embedder)
+
+    @classmethod
+    def single(cls, service: Service) -> Library:
+        """Return a library of one knowledge base, the default, served by `service` over its own folders."""
+        return cls(service.settings, service, catalog=False)
+
+    def names(self) -> list[str]:
+        """Return the knowledge bases' names, the default first."""
+        return self.catalog.names() if self.catalog is not None else [DEFAULT_KB]
+
+    def kb(self, name: str) -> KnowledgeBase:
+        """Return the knowledge base called `name`, or raise KnowledgeBaseError."""
+        check_name(name)
+        running = self._services.get(name)
+        if running is not None:
+            index = running.settings.index
+            return KnowledgeBase(name, index.corpus_dir, index.index_dir)
+        if self.catalog is None:
+            raise KnowledgeBaseError(f"there is no knowledge base {name!r}: this server answers from one index only")
+        return self.catalog.get(name)
+
+    def service(self, name: str | None = None) -> Service:
+        """Return the service of knowledge base `name` (the default when None), started when first asked for."""
+        name = name or DEFAULT_KB
+        with self._lock:
+            found = self._services.get(name)
+            if found is None:
+                kb = self.kb(name)
+                found = Service(kb.settings(self.settings), self._prepare).start()
+                self._services[name] = found
+        return found
+
+    def status(self, name: str) -> dict[str, Any]:
+        """Return what GET /api/kbs/{kb} shows: the listing's fields, whether it is ready, its update and its documents."""
+        kb = self.kb(name)
+        service = self._services.get(name)
+        with self._lock:
+            update = self._updates.get(name, UpdateState()).to_json()
+        answering = "ready" if service is not None and service.assistant is not None else (
+            "failed" if service is not None and service.error else "idle" if service is None else "building")
+        return {
+            **describe(kb),
+            "status": answering,
+            "error": service.error if service is not None else None,
+            "update": update,
+            "documents": [{"name": d.name, "bytes": d.bytes} for d in list_documents(kb.corpus_dir)],
+        }
+
+    def listing(self) -> list[dict[str, Any]]:
+        """Return the listing of every knowledge base (GET /api/kbs)."""
+        rows = []
+        for name in self.names():
+            try:
+                row = describe(self.kb(name))
+            except KnowledgeBaseError:  # removed meanwhile
+                continue
+            with self._lock:
+                row["update"] = self._updates.get(name, UpdateState()).to_json()
+            rows.append(row)
+        return rows
+
+    def add_documents(self, name: str, documents: list[tuple[str, bytes]]) -> list[str]:
+        """Store documents in knowledge base `name` (made when new) and start updating its index; return their stored names.
+
+        Every document is checked before any is stored, so one bad file leaves the knowledge base as it was.
+        """
+        check_name(name)
+        checked = []
+        for filename, data in documents:
+            filename = document_name(filename)
+            check_document(filename, data, self.settings.index.max_article_bytes)
+            checked.append((filename, data))
+        folder = self._folder_for_upload(name)
+        for filename, data in checked:
+            store_document(folder, filename, data)
+        self.update(name)
+        return [filename for filename, _ in checked]
+
+    def remove_document(self, name: str, filename: str) -> None:
+        """Delete a document from knowledge base `name` and start updating its index."""
+        remove_document(self.kb(name).corpus_dir, filename)
+        self.update(name)
+
+    def _folder_for_upload(self, name: str) -> Path:
+        try:
+            return self.kb(name).corpus_dir
+        except KnowledgeBaseError:
+            if self.catalog is None:
+                raise
+        return self.catalog.create(name).corpus_dir
+
+    def update(self, name: str) -> None:
+        """Re-index knowledge base `name` in the background; changes made while it runs get one more pass after it."""
+        with self._lock:
+            state = self._updates.setdefault(name, UpdateState())
+            state.pending = True
+            state.state, state.stage, state.message = "updating", "waiting", ""
+            if state.running:
+                return
+            state.running = True
+        threading.Thread(target=self._update, args=(name, state), name=f"rag-update-{name}", daemon=True).start()
+
+    def wait_updated(self, name: str, timeout: float = 60.0) -> bool:
+        """Return True once no update of `name` is running or pending (for tests and the watch command)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                state = self._updates.get(name)
+                if state is None or not (state.running or state.pending):
+                    return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+
+    def _update(self, name: str, state: UpdateState) -> None:
+        service = self.service(name)
+        service.wait()  # the first build of a new knowledge base is the service's own; never two builds of one folder
+        while True:
+            with self._lock:
+                if not state.pending:
+                    state.running = False
+                    return
+                state.pending = False
+            try:
+                message = self._rebuild(service, state)
+                with self._lock:
+                    state.state, state.stage, state.message = ("updating" if state.pending else "ready"), "", message
+            except RagError as error:
+                log.warning("updating %s failed: %s", name, error)
+                with self._lock:
+                    state.state, state.stage, state.message = "failed", "", str(error)
+            except Exception as error:  # the panel must say it failed rather than show "updating" for ever
+                log.exception("updating %s failed", name)
+                with self._lock:
+                    state.state, state.stage, state.message = "failed", "", f"{type(error).__name__}: {error}"
+
+    def _rebuild(self, service: Service, state: UpdateState) -> str:
+        """Build the knowledge base's index again if its folder changed, load it and swap it in; return what changed."""
+        settings = service.settings
+        if service.assistant is not None and stale_reason(settings) is None:
+            return "up to date"
+
+        def progress(done: int, total: int) -> None:
+            with self._lock:
+                state.done, state.total = done, total
+
+        def stage(line: str) -> None:
+            with self._lock:
+                state.stage = line
+
+        current = service.assistant
+        embedder = current.embedder if current is not None else self._shared_embedder(settings)
+        report = build_index(settings, embedder, progress, stage)
+        with self._lock:
+            state.stage = "loading the new index"
+        fresh = Assistant.load(settings, embedder)
+        service.assistant = fresh  # one assignment: a question in flight keeps the assistant it took
+        service.error = None
+        parts = [f"{len(report.added)} added", f"{len(report.changed)} changed", f"{len(report.removed)} removed"]
+        skipped = "".join(f"; skipped {name}: {why}" for name, why in report.skipped)
+        return ", ".join(parts) + skipped

@@ -1,0 +1,237 @@
+"""Where each knowledge base keeps its documents and its index, and what it suggests asking.
+
+A knowledge base is a name, a source folder and its own index folder, `<index root>/<name>/` (the index root
+is `RAG_INDEX_DIR`, `index` by default). The default one, `default`, reads `RAG_CORPUS_DIR` (the seeds);
+another one reads the folder its index was built from (its manifest records it), or, made by uploading,
+`<RAG_DOCUMENTS_DIR>/<name>/`. Building one writes only its own index folder.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import IndexMismatchError, IndexMissingError, RagError
+from rag.index.store import corpus_of, read_manifest, recover
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_KB = "default"
+# Names go into folder names and URLs: lowercase ASCII only, so two names never share a folder on a
+# case-insensitive disk and no name needs escaping.
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+# A knowledge base's own settings, in its source folder: {"title": "…", "examples": ["…", …]}.
+KB_FILE = "kb.json"
+MAX_EXAMPLES = 4
+# Where a flat index is moved aside while it becomes the default knowledge base's folder.
+MOVING = ".moving-to-kb"
+
+
+class KnowledgeBaseError(RagError, ValueError):
+    """A knowledge base name is not valid, or names none that exists."""
+
+
+def check_name(name: object) -> str:
+    """Return `name` when it is a valid knowledge base name, else raise saying what a name may hold."""
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        shown = repr(name)[:60]
+        raise KnowledgeBaseError(
+            f"{shown} is not a knowledge base name: use 1-40 lowercase letters, digits, - or _, starting with a letter or digit"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """One knowledge base: its name, the folder its documents are read from, and its index folder."""
+
+    name: str
+    corpus_dir: Path
+    index_dir: Path
+
+    def settings(self, base: Settings) -> Settings:
+        """Return `base` pointed at this knowledge base's folders."""
+        return base.with_overrides(corpus_dir=self.corpus_dir, index_dir=self.index_dir)
+
+
+class Catalog:
+    """The knowledge bases of one settings object: the default one and one index folder each under the index root."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.index.index_dir
+        self.documents = settings.index.documents_dir
+
+    def default(self) -> KnowledgeBase:
+        """Return the default knowledge base: the configured corpus folder (the seeds), indexed in `<root>/default`."""
+        return KnowledgeBase(DEFAULT_KB, self.settings.index.corpus_dir, self.root / DEFAULT_KB)
+
+    def names(self) -> list[str]:
+        """Return the names of the knowledge bases there are: the default first, then the others sorted."""
+        found: set[str] = set()
+        if self.root.is_dir():
+            found |= {p.name for p in self.root.iterdir() if NAME.fullmatch(p.name) and (p / "manifest.json").is_file()}
+        if self.documents.is_dir():
+            found |= {p.name for p in self.documents.iterdir() if NAME.fullmatch(p.name) and p.is_dir()}
+        found.discard(DEFAULT_KB)
+        return [DEFAULT_KB, *sorted(found)]
+
+    def get(self, name: str) -> KnowledgeBase:
+        """Return the knowledge base called `name`, or raise saying how to make one."""
+        check_name(name)
+        if name == DEFAULT_KB:
+            return self.default()
+        index_dir = self.root / name
+        built = self._built_from(index_dir)
+        if built is not None:
+            return KnowledgeBase(name, built, index_dir)
+        if (self.documents / name).is_dir():
+            return KnowledgeBase(name, self.documents / name, index_dir)
+        raise KnowledgeBaseError(
+            f"there is no knowledge base {name!r}: `python -m rag kbs` lists them; make one with "
+            f"`python -m rag build --kb {name} --corpus DIR`, or upload documents into it"
+        )
+
+    def exists(self, name: str) -> bool:
+        """True when a knowledge base called `name` exists."""
+        try:
+            self.get(name)
+        except KnowledgeBaseError:
+            return False
+        return True
+
+    def create(self, name: str, corpus_dir: Path | None = None) -> KnowledgeBase:
+        """Return the knowledge base `name`, made when new: over `corpus_dir`, else an empty `<documents>/<name>/`.
+
+        An existing one is returned as it is when `corpus_dir` is None or its own folder; another folder is an error.
+        """
+        check_name(name)
+        if self.exists(name):
+            kb = self.get(name)
+            if corpus_dir is not None and corpus_dir.resolve() != kb.corpus_dir.resolve():
+                raise IndexMismatchError(
+                    f"the knowledge base {name!r} reads {kb.corpus_dir}, not {corpus_dir}: leave out --corpus, "
+                    f"or give the new folder a knowledge base of its own (--kb OTHER_NAME)",
+                    "settings",
+                )
+            return kb
+        if name == DEFAULT_KB:
+            return self.default()
+        if corpus_dir is None:
+            corpus_dir = self.documents / name
+            corpus_dir.mkdir(parents=True, exist_ok=True)
+        return KnowledgeBase(name, corpus_dir, self.root / name)
+
+    def settings_for(self, name: str) -> Settings:
+        """Return the settings pointed at knowledge base `name`'s folders."""
+        return self.get(name).settings(self.settings)
+
+    def _built_from(self, index_dir: Path) -> Path | None:
+        try:
+            return corpus_of(read_manifest(index_dir))
+        except (IndexMissingError, IndexMismatchError):
+            return None
+
+    def migrate(self) -> str | None:
+        """Move an index left flat in the index root (before knowledge bases) into its own folder; return what was done.
+
+        The index built from the configured corpus becomes the default knowledge base; one built from another
+        folder becomes a knowledge base named after that folder. Two renames, nothing rebuilt or lost: a move
+        stopped half way is finished by the next call.
+        """
+        root = self.root
+        moving = root.with_name(f".{root.name}{MOVING}")
+        if not moving.exists():
+            recover(root)
+            if not (root / "manifest.json").is_file():
+                return None
+            os.rename(root, moving)
+        root.mkdir(parents=True, exist_ok=True)
+        name = self._name_for(moving)
+        os.rename(moving, root / name)
+        message = (f"moved the index in {root} to {root / name} (each knowledge base has its own folder now; "
+                   f"`python -m rag kbs` lists them)")
+        log.info("%s", message)
+        return message
+
+    def _name_for(self, folder: Path) -> str:
+        """Return the knowledge base name a flat index in `folder` is moved to."""
+        built = self._built_from(folder)
+        if built is None or built == self.settings.index.corpus_dir.resolve():
+            wanted = DEFAULT_KB
+        else:
+            wanted = re.sub(r"[^a-z0-9_-]+", "-", built.name.lower()).strip("-_")[:40] or "kb"
+        name, n = wanted, 2
+        while (self.root / name).exists():
+            name, n = f"{wanted}-{n}", n + 1
+        return name
+
+
+def _own_examples(corpus_dir: Path) -> list[str] | None:
+    """Return the example questions written in the folder's kb.json, or None when it writes none."""
+    path = corpus_dir / KB_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        log.warning("ignoring %s: %s", path, error)
+        return None
+    examples = data.get("examples") if isinstance(data, dict) else None
+    if not isinstance(examples, list):
+        return None
+    return [text.strip() for text in examples if isinstance(text, str) and text.strip()][:MAX_EXAMPLES]
+
+
+def _has_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def example_questions(corpus_dir: Path, titles: list[str]) -> list[str]:
+    """Return the questions a knowledge base suggests: those written in its kb.json, else drawn from its titles."""
+    own = _own_examples(corpus_dir)
+    if own is not None:
+        return own
+    questions = []
+    for title in dict.fromkeys(t.strip() for t in titles if t and t.strip()):
+        short = title if len(title) <= 30 else title[:30] + "…"
+        questions.append(f"{short}讲了什么？" if _has_chinese(title) else f"What does “{short}” say?")
+        if len(questions) == MAX_EXAMPLES:
+            break
+    return questions
+
+
+def kb_title(corpus_dir: Path, name: str) -> str:
+    """Return the knowledge base's title as its kb.json writes it, else its name."""
+    try:
+        data = json.loads((corpus_dir / KB_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return name
+    title = data.get("title") if isinstance(data, dict) else None
+    return title.strip() if isinstance(title, str) and title.strip() else name
+
+
+def describe(kb: KnowledgeBase) -> dict[str, object]:
+    """Return what a listing shows of a knowledge base: name, title, source folder, articles, when built, example questions."""
+    try:
+        manifest = read_manifest(kb.index_dir)
+    except (IndexMissingError, IndexMismatchError):
+        manifest = None
+    titles = [entry.title for entry in manifest.articles] if manifest is not None else []
+    return {
+        "name": kb.name,
+        "title": kb_title(kb.corpus_dir, kb.name),
+        "corpus": str(kb.corpus_dir),
+        "articles": manifest.counts.articles if manifest is not None else 0,
+        "built_at": manifest.built_at if manifest is not None else None,
+        "examples": example_questions(kb.corpus_dir, titles),
+    }
+
+
+def describe_all(catalog: Catalog) -> list[dict[str, object]]:
+    """Return `describe` of every knowledge base of the catalog, the default first."""
+    return [describe(catalog.get(name)) for name in catalog.names()]

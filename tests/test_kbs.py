@@ -1,0 +1,157 @@
+"""Knowledge bases: each its own documents and index folder; named, listed and chosen in the CLI and the API."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rag.apps.cli import main
+from rag.apps.library import Library
+from rag.apps.server import create_app
+from rag.apps.service import Service
+from rag.index.build import build_index
+from rag.kbs import Catalog, KnowledgeBaseError, check_name
+from rag.settings import load_settings
+
+from support import SEEDS, write_corpus
+
+APPLES = {"apple.md": "# 苹果公司发布新手机\n\n苹果公司今天发布了新手机。新手机的价格是五千元。\n"}
+LEAVE = {"leave.md": "# 休假制度\n\n员工每年有带薪年假。\n\n年假是10天，可以分次休完。\n\n病假需要医生证明。\n",
+         "food.md": "# 食堂\n\n食堂中午十二点开门。\n"}
+LEAVE_FILES = {"corpus/leave.md", "corpus/food.md"}
+
+
+def _root(tmp_path: Path, corpus: Path):
+    """Settings of a server whose default knowledge base reads `corpus`, indexes under tmp_path/index."""
+    return load_settings(env={}, corpus_dir=corpus, index_dir=tmp_path / "index", documents_dir=tmp_path / "documents",
+                         embed_model="hash:64", rate_limit_per_minute=0)
+
+
+def _cli(tmp_path: Path, monkeypatch, *argv: str) -> int:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RAG_EMBED_MODEL", "hash:64")
+    return main(list(argv))
+
+
+@pytest.mark.parametrize("name", ["../../x", "A", "", "-x", "a/b", "x" * 41, "名字", "a b"])
+def test_a_name_that_is_no_knowledge_base_name_is_a_one_line_error(name, tmp_path, monkeypatch, capsys):
+    with pytest.raises(KnowledgeBaseError, match="is not a knowledge base name: use 1-40 lowercase letters"):
+        check_name(name)
+    assert _cli(tmp_path, monkeypatch, "ask", "年假几天", f"--kb={name}") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "is not a knowledge base name" in err[0]
+
+
+def test_building_one_knowledge_base_never_touches_another(tmp_path, monkeypatch, capsys):
+    apples = write_corpus(tmp_path / "a", APPLES)
+    leave = write_corpus(tmp_path / "b", LEAVE)
+    assert _cli(tmp_path, monkeypatch, "build", "--corpus", str(apples)) == 0  # the default knowledge base
+    assert _cli(tmp_path, monkeypatch, "build", "--kb", "leave", "--corpus", str(leave)) == 0
+    default = tmp_path / "index" / "default"
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in default.iterdir()}
+    (leave / "more.md").write_text("# 病假\n\n病假需要医生证明。\n", encoding="utf-8")
+    assert _cli(tmp_path, monkeypatch, "build", "--kb", "leave") == 0  # its folder is remembered
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in default.iterdir()} == before
+    assert sorted(p.name for p in (tmp_path / "index").iterdir()) == ["default", "leave"]
+    capsys.readouterr()
+    assert _cli(tmp_path, monkeypatch, "kbs", "--json") == 0
+    listed = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert (listed["default"]["articles"], listed["leave"]["articles"]) == (1, 3)
+    assert listed["leave"]["built_at"] and listed["leave"]["corpus"] == str(leave.resolve())
+    # each answers from its own articles
+    assert _cli(tmp_path, monkeypatch, "ask", "年假是几天？", "--kb", "leave", "--json") == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["passages"] and all(p["file"].startswith("corpus/") for p in answer["passages"])
+    assert {p["file"] for p in answer["passages"]} <= LEAVE_FILES | {"corpus/more.md"}
+
+
+def test_a_knowledge_base_or_corpus_that_does_not_exist_is_an_error_never_the_seeds(tmp_path, monkeypatch, capsys):
+    assert _cli(tmp_path, monkeypatch, "ask", "Sora是什么", "--kb", "nope") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "there is no knowledge base 'nope'" in err[0] and "--kb nope --corpus DIR" in err[0]
+    assert _cli(tmp_path, monkeypatch, "build", "--kb", "notes", "--corpus", "no/such/folder") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "corpus folder no/such/folder does not exist" in err[0]
+    assert not (tmp_path / "index" / "notes").exists()
+    assert _cli(tmp_path, monkeypatch, "build", "--kb", "x", "--index", "elsewhere") == 1
+    assert "not both" in capsys.readouterr().err
+
+
+def test_a_flat_index_from_before_knowledge_bases_is_moved_whole_with_a_message(tmp_path, monkeypatch, capsys, fake_embedder):
+    apples = write_corpus(tmp_path / "a", APPLES)
+    leave = write_corpus(tmp_path / "b", LEAVE)
+    root = _root(tmp_path, apples)
+    build_index(root, fake_embedder)  # the old layout: the index right in index/
+    files = {p.name: p.read_bytes() for p in (tmp_path / "index").iterdir()}
+    assert _cli(tmp_path, monkeypatch, "ask", "苹果手机多少钱？", "--corpus", str(apples), "--json") == 0
+    captured = capsys.readouterr()
+    assert "moved the index in index to index/default" in captured.err
+    assert json.loads(captured.out)["passages"][0]["file"] == "corpus/apple.md"
+    assert {p.name: p.read_bytes() for p in (tmp_path / "index" / "default").iterdir()} == files  # nothing rebuilt, nothing lost
+    # an old flat index of another folder keeps its own name rather than becoming the default
+    other = tmp_path / "other"
+    build_index(_root(other, leave), fake_embedder)
+    catalog = Catalog(_root(other, apples))
+    assert "index/corpus" in (catalog.migrate() or "")
+    assert catalog.names() == ["default", "corpus"] and catalog.get("corpus").corpus_dir == leave.resolve()
+
+
+@pytest.fixture()
+def two_kbs(tmp_path, fake_embedder):
+    """A server whose default knowledge base holds apples and whose `leave` one holds the leave policy."""
+    apples = write_corpus(tmp_path / "a", APPLES)
+    leave = write_corpus(tmp_path / "b", LEAVE)
+    root = _root(tmp_path, apples)
+    catalog = Catalog(root)
+    build_index(catalog.create("leave", leave).settings(root), fake_embedder)
+    default = Service(catalog.settings_for("default")).start()
+    library = Library(root, default)
+    for name in ("default", "leave"):
+        assert library.service(name).wait(60) and library.service(name).assistant is not None
+    return TestClient(create_app(default, library=library), raise_server_exceptions=False)
+
+
+def test_two_knowledge_bases_answer_from_their_own_documents_only(two_kbs):
+    for kb, own in ((None, {"corpus/apple.md"}), ("default", {"corpus/apple.md"}), ("leave", LEAVE_FILES)):
+        for question in ("苹果手机多少钱？", "员工的年假是多少天"):
+            response = two_kbs.post("/api/ask", json={"question": question, "kb": kb})
+            assert response.status_code == 200, response.text
+            answer = response.json()
+            assert answer["passages"] and {p["file"] for p in answer["passages"]} <= own, (kb, question)
+            assert {c["file"] for c in answer["citations"]} <= own
+            # a citation opens in its own knowledge base's sources
+            for c in answer["citations"]:
+                shown = two_kbs.get(f"/api/sources/{c['file']}", params={"kb": kb or "default", "start": c["line_start"]})
+                assert shown.status_code == 200 and c["quote"][:4] in "".join(line["clean"] for line in shown.json()["lines"])
+    leave_answer = two_kbs.post("/api/ask", json={"question": "员工的年假是多少天", "kb": "leave"}).json()
+    assert "10天" in leave_answer["answer"] and leave_answer["citations"][0]["file"] == "corpus/leave.md"
+
+
+def test_the_api_lists_knowledge_bases_with_their_own_example_questions(two_kbs):
+    listed = two_kbs.get("/api/kbs").json()["kbs"]
+    assert [row["name"] for row in listed] == ["default", "leave"]
+    leave = listed[1]
+    assert leave["articles"] == 2 and leave["built_at"]
+    assert sorted(leave["examples"]) == ["休假制度讲了什么？", "食堂讲了什么？"]  # drawn from its titles: nothing about Sora
+    assert not any("Sora" in q for row in listed for q in row["examples"])
+    documents = two_kbs.get("/api/kbs/leave").json()["documents"]
+    assert documents == [{"name": name, "bytes": len(LEAVE[name].encode())} for name in ("food.md", "leave.md")]
+
+
+def test_an_unknown_or_malformed_knowledge_base_is_a_clear_4xx(two_kbs):
+    response = two_kbs.post("/api/ask", json={"question": "年假是几天？", "kb": "nope"})
+    assert response.status_code == 404 and "there is no knowledge base 'nope'" in response.json()["error"]
+    response = two_kbs.post("/api/ask", json={"question": "年假是几天？", "kb": "../../etc"})
+    assert response.status_code == 422 and "is not a knowledge base name" in response.json()["error"]
+    assert two_kbs.get("/api/kbs/nope").status_code == 404
+    assert two_kbs.get("/api/sources/corpus/leave.md", params={"kb": "Bad Name"}).status_code == 422
+
+
+def test_the_seeds_suggest_their_own_questions_written_in_their_kb_json(tmp_path):
+    from rag.kbs import example_questions
+
+    written = json.loads((SEEDS / "kb.json").read_text(encoding="utf-8"))["examples"]
+    assert example_questions(SEEDS, ["anything"]) == written and any("Sora" in q for q in written)
+    assert example_questions(tmp_path, ["Travel policy", "差旅报销"]) == ["What does “Travel policy” say?", "差旅报销讲了什么？"]
