@@ -232,7 +232,7 @@ class Library:
         """Build the knowledge base's index again if its folder changed, load it and swap it in; return what changed."""
         settings = service.settings
         if service.assistant is not None and stale_reason(settings) is None:
-            return "up to date"
+            return ""  # the service's own first build has read everything already
 
         def progress(done: int, total: int) -> None:
             with self._lock:

@@ -37,7 +37,7 @@ LOCALE_JS = "() => (document.documentElement.lang || navigator.language || '')"
 # The hidden button's event takes the link address the page script stored when a link was clicked.
 OPEN_SOURCE_JS = "(target, locale, kb) => [window.ragSourceTarget || target, locale, kb]"
 # The hidden button's event takes the knowledge base the admin panel last changed, to list and select it.
-REFRESH_KBS_JS = "(chosen) => [window.ragAdminKb || chosen]"
+REFRESH_KBS_JS = "(chosen) => [window.ragAdminKb || chosen || '']"
 
 
 def build_page(service: Service, handlers: ChatHandlers | None = None, opening: str = DEFAULT_KB) -> gr.Blocks:
@@ -51,7 +51,11 @@ def build_page(service: Service, handlers: ChatHandlers | None = None, opening: 
         refresh_kbs = gr.Button("kbs", visible="hidden", elem_id="rag-kbs-refresh")
         gr.Markdown(I18N("title"), elem_id="rag-title")
         gr.Markdown(I18N("subtitle"), elem_id="rag-subtitle")
-        kb = gr.Dropdown(handlers.kb_choices(), value=opening, label=I18N("kb_label"), elem_id="rag-kb", interactive=True)
+        # Custom values pass the browser's check of the choices it was sent first: a knowledge base made since then
+        # is chosen by name (the handlers answer from the default for a name there is none of).
+        kb = gr.Dropdown(handlers.kb_choices(), value=opening, label=I18N("kb_label"), elem_id="rag-kb", interactive=True,
+                         allow_custom_value=True)
+        admin_target = gr.Textbox(visible="hidden", elem_id="rag-admin-target")
         status = gr.HTML(status_html("zh", "getting_ready"), elem_id="rag-status")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
@@ -128,8 +132,8 @@ def build_page(service: Service, handlers: ChatHandlers | None = None, opening: 
         kb.change(switch, [locale, kb], [status, timer, chatbot, panel, *example_buttons], queue=False,
                   api_visibility="private")
         refresh_kbs.click(
-            lambda chosen: gr.Dropdown(choices=handlers.kb_choices(), value=chosen),
-            kb, kb, js=REFRESH_KBS_JS, queue=False, api_visibility="private",
+            lambda chosen: gr.Dropdown(choices=handlers.kb_choices(), value=chosen or DEFAULT_KB),
+            admin_target, kb, js=REFRESH_KBS_JS, queue=False, api_visibility="private",
         )
         gr.on(
             [question.submit, send.click],

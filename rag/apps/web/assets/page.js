@@ -93,7 +93,7 @@
       const update = found.update || {};
       if (update.state === "failed") { say("failed", update.message); return; }
       if (update.state !== "updating" && found.status === "ready") {
-        say("ready", "✓ " + name + ": " + found.articles + " articles · " + (update.message || ""));
+        say("ready", "✓ " + name + ": " + found.articles + " articles" + (update.message ? " · " + update.message : ""));
         selectKb(name);
         return;
       }
