@@ -8,16 +8,15 @@ import shutil
 import threading
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from test_browser import CHROMIUM, CHROMIUM_ARGS, READY_MS, ask, ask_widget, last_bot_message, panel_shows_highlight_in_view
+from test_documents import tiny_docx, tiny_pdf
 
 from rag.apps.web.view import parse_source_href
 
 from servers import app_env, free_port, running_apps
 from support import SEEDS
-from test_browser import CHROMIUM, CHROMIUM_ARGS, READY_MS, ask, ask_widget, last_bot_message, panel_shows_highlight_in_view
-from test_documents import tiny_docx, tiny_pdf
 
 TOKEN = "kb-browser-token"
 ROOMS = ["会议室预订办法", "大会议室需要提前两天预订。", "小会议室当天可以预订。"]
