@@ -23,6 +23,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--frame-ancestors", help="origins allowed to frame the widget, space-separated; default same origin only (RAG_FRAME_ANCESTORS)"
     )
     parser.add_argument("--kb", help="knowledge base the page opens with (default: default); `python -m rag kbs` lists them")
+    parser.add_argument("--watch", nargs="?", type=float, const=2.0, metavar="SECONDS",
+                        help="update a knowledge base's index each time its folder's documents change, looking every SECONDS (2)")
     parser.add_argument("--rate-limit", type=int, help="questions per minute per client address, 0 = off (RAG_RATE_LIMIT_PER_MINUTE)")
     return parser.parse_args(argv)
 
@@ -68,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Builds the index first when it is missing or stale, with progress on the console.
     service = Service(catalog.settings_for(DEFAULT_KB)).start()
     library = Library(settings, service)
+    if args.watch:
+        library.watch(args.watch)
     limiter = make_limiter(settings)
     page = build_page(service, ChatHandlers(service, limiter=limiter, library=library), opening=opening)
     page.queue(default_concurrency_limit=args.concurrency or CONCURRENCY)

@@ -95,6 +95,27 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    from rag.kbs.watch import watch
+
+    settings = _settings(args)
+    if not settings.index.corpus_dir.is_dir():
+        raise CorpusError(f"corpus folder {settings.index.corpus_dir} does not exist: pass --corpus DIR with your articles")
+    build_if_needed(settings)
+    print(f"watching {settings.index.corpus_dir} for changes every {args.interval:g} s (Ctrl-C stops)", file=sys.stderr, flush=True)
+
+    def update(changed: list[str]) -> None:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        print(f"changed: {shown}", file=sys.stderr, flush=True)
+        try:
+            build_if_needed(settings)
+        except RagError as error:  # e.g. the last article removed: say so, keep watching
+            print(f"error: {error}", file=sys.stderr, flush=True)
+
+    watch(settings.index.corpus_dir, update, args.interval)
+    return 0
+
+
 def cmd_kbs(args: argparse.Namespace) -> int:
     from rag.kbs import Catalog, describe_all
 
@@ -249,6 +270,11 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="build or update the index of a knowledge base (--kb NAME --corpus DIR makes a new one)")
     common(p)
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("watch", help="build the index, then update it each time the knowledge base's documents change")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between looks at the folder (default 2)")
+    common(p)
+    p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("kbs", help="list the knowledge bases: name, articles, when built, source folder")
     p.add_argument("--index", type=Path, help="where the indexes live (default: index, or RAG_INDEX_DIR)")

@@ -23,6 +23,7 @@ from rag.errors import RagError
 from rag.index.build import build_index, stale_reason
 from rag.kbs import DEFAULT_KB, Catalog, KnowledgeBase, KnowledgeBaseError, check_name, describe
 from rag.kbs.documents import check_document, document_name, list_documents, remove_document, store_document
+from rag.kbs.watch import Snapshot, changes, snapshot
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -188,11 +189,37 @@ class Library:
         with self._lock:
             state = self._updates.setdefault(name, UpdateState())
             state.pending = True
-            state.state, state.stage, state.message = "updating", "waiting", ""
+            state.state, state.stage = "updating", "waiting"
             if state.running:
                 return
             state.running = True
         threading.Thread(target=self._update, args=(name, state), name=f"rag-update-{name}", daemon=True).start()
+
+    def watch(self, interval: float = 2.0, stop: threading.Event | None = None) -> threading.Thread:
+        """Start a thread that updates a knowledge base each time the documents in its folder change; return it."""
+        stop = stop or threading.Event()
+
+        def look(seen: dict[str, Snapshot]) -> None:
+            for name in self.names():
+                try:
+                    now = snapshot(self.kb(name).corpus_dir)
+                except KnowledgeBaseError:  # removed meanwhile
+                    continue
+                if name in seen and seen[name] != now:
+                    log.info("documents of %s changed: %s", name, ", ".join(changes(seen[name], now)[:5]))
+                    self.update(name)
+                seen[name] = now
+
+        seen: dict[str, Snapshot] = {}
+        look(seen)  # now, so a change made right after this call is one
+
+        def run() -> None:
+            while not stop.wait(interval):
+                look(seen)
+
+        thread = threading.Thread(target=run, name="rag-watch", daemon=True)
+        thread.start()
+        return thread
 
     def wait_updated(self, name: str, timeout: float = 60.0) -> bool:
         """Return True once no update of `name` is running or pending (for tests and the watch command)."""
@@ -218,7 +245,8 @@ class Library:
             try:
                 message = self._rebuild(service, state)
                 with self._lock:
-                    state.state, state.stage, state.message = ("updating" if state.pending else "ready"), "", message
+                    state.state, state.stage = ("updating" if state.pending else "ready"), ""
+                    state.message = state.message if message is None else message
             except RagError as error:
                 log.warning("updating %s failed: %s", name, error)
                 with self._lock:
@@ -228,11 +256,12 @@ class Library:
                 with self._lock:
                     state.state, state.stage, state.message = "failed", "", f"{type(error).__name__}: {error}"
 
-    def _rebuild(self, service: Service, state: UpdateState) -> str:
-        """Build the knowledge base's index again if its folder changed, load it and swap it in; return what changed."""
+    def _rebuild(self, service: Service, state: UpdateState) -> str | None:
+        """Build the knowledge base's index again if its folder changed, load it and swap it in; return what changed
+        (None when nothing had: a file touched, or the service's own first build read everything already)."""
         settings = service.settings
         if service.assistant is not None and stale_reason(settings) is None:
-            return ""  # the service's own first build has read everything already
+            return None
 
         def progress(done: int, total: int) -> None:
             with self._lock:
