@@ -97,6 +97,12 @@ def test_uploading_into_a_new_name_makes_a_new_knowledge_base(open_kb):
     # the default one is as it was
     assert {p["file"] for p in client.post("/api/ask", json={"question": QUESTION}).json()["passages"]} <= {
         "corpus/leave.md", "corpus/food.md"}
+    # once its last document is removed, it answers nothing rather than quote what is gone
+    for name in ("travel.pdf", "rooms.docx"):
+        assert client.delete(f"/api/kbs/policies/documents/{name}").status_code == 202
+        assert library.wait_updated("policies", 60)
+    response = client.post("/api/ask", json={"question": QUESTION, "kb": "policies"})
+    assert response.status_code == 503 and "no documents left" in response.json()["error"]
 
 
 def _exe() -> bytes:

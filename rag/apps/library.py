@@ -21,6 +21,7 @@ from rag.embedding import Embedder, load_embedder
 from rag.embedding.batching import BatchingEmbedder
 from rag.errors import RagError
 from rag.index.build import build_index, stale_reason
+from rag.ingest.corpus import list_sources
 from rag.kbs import DEFAULT_KB, Catalog, KnowledgeBase, KnowledgeBaseError, check_name, describe
 from rag.kbs.documents import check_document, document_name, list_documents, remove_document, store_document
 from rag.kbs.watch import Snapshot, changes, snapshot
@@ -234,7 +235,12 @@ class Library:
             time.sleep(0.05)
 
     def _update(self, name: str, state: UpdateState) -> None:
-        service = self.service(name)
+        try:
+            service = self.service(name)
+        except RagError as error:
+            with self._lock:
+                state.state, state.stage, state.message, state.running, state.pending = "failed", "", str(error), False, False
+            return
         service.wait()  # the first build of a new knowledge base is the service's own; never two builds of one folder
         while True:
             with self._lock:
@@ -260,6 +266,11 @@ class Library:
         """Build the knowledge base's index again if its folder changed, load it and swap it in; return what changed
         (None when nothing had: a file touched, or the service's own first build read everything already)."""
         settings = service.settings
+        if not list_sources(settings.index.corpus_dir):
+            # Its last document was removed: answering from the index would quote what is gone.
+            service.assistant = None
+            service.error = f"the knowledge base has no documents left in {settings.index.corpus_dir}: upload some"
+            return "no documents left"
         if service.assistant is not None and stale_reason(settings) is None:
             return None
 
