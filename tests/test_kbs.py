@@ -155,3 +155,24 @@ def test_the_seeds_suggest_their_own_questions_written_in_their_kb_json(tmp_path
     written = json.loads((SEEDS / "kb.json").read_text(encoding="utf-8"))["examples"]
     assert example_questions(SEEDS, ["anything"]) == written and any("Sora" in q for q in written)
     assert example_questions(tmp_path, ["Travel policy", "差旅报销"]) == ["What does “Travel policy” say?", "差旅报销讲了什么？"]
+
+
+def test_a_library_without_a_given_default_gets_every_knowledge_base_ready_itself(tmp_path, fake_embedder):
+    apples = write_corpus(tmp_path / "a", APPLES)
+    leave = write_corpus(tmp_path / "b", LEAVE)
+    root = _root(tmp_path, apples)
+    build_index(Catalog(root).create("leave", leave).settings(root), fake_embedder)
+    library = Library(root)  # the default knowledge base is built by its own service, the others share its model
+    for name in ("default", "leave"):
+        assert library.service(name).wait(60) and library.service(name).assistant is not None, library.service(name).error
+    assert library.service("leave").assistant.embedder is library.service("default").assistant.embedder
+
+
+def test_the_server_refuses_to_open_on_a_knowledge_base_there_is_none_of(tmp_path, monkeypatch, capsys):
+    import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RAG_EMBED_MODEL", "hash:64")
+    assert app.main(["--kb", "nope", "--port", "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: there is no knowledge base 'nope'")

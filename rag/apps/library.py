@@ -76,7 +76,7 @@ class Library:
     def _shared_embedder(self, settings: Settings) -> Embedder:
         """Return the embedder every knowledge base shares: the default one's once it is ready (one model in memory)."""
         default = self._services.get(DEFAULT_KB)
-        if default is not None:
+        if default is not None and default.settings.index.index_dir != settings.index.index_dir:  # never wait on itself
             default.wait()
             if default.assistant is not None:
                 return default.assistant.embedder
