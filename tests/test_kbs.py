@@ -131,7 +131,7 @@ def test_two_knowledge_bases_answer_from_their_own_documents_only(two_kbs):
 
 def test_the_api_lists_knowledge_bases_with_their_own_example_questions(two_kbs):
     listed = two_kbs.get("/api/kbs").json()["kbs"]
-    assert [row["name"] for row in listed] == ["default", "leave"]
+    assert [(row["name"], row["status"]) for row in listed] == [("default", "ready"), ("leave", "ready")]
     leave = listed[1]
     assert leave["articles"] == 2 and leave["built_at"]
     assert sorted(leave["examples"]) == ["休假制度讲了什么？", "食堂讲了什么？"]  # drawn from its titles: nothing about Sora

@@ -132,15 +132,22 @@ class Library:
         service = self._services.get(name)
         with self._lock:
             update = self._updates.get(name, UpdateState()).to_json()
-        answering = "ready" if service is not None and service.assistant is not None else (
-            "failed" if service is not None and service.error else "idle" if service is None else "building")
         return {
             **describe(kb),
-            "status": answering,
+            "status": self._answering(name),
             "error": service.error if service is not None else None,
             "update": update,
             "documents": [{"name": d.name, "bytes": d.bytes} for d in list_documents(kb.corpus_dir)],
         }
+
+    def _answering(self, name: str) -> str:
+        """Return whether knowledge base `name` answers: ready, building (getting ready), failed, or idle (not started)."""
+        service = self._services.get(name)
+        if service is None:
+            return "idle"
+        if service.assistant is not None:
+            return "ready"
+        return "failed" if service.error else "building"
 
     def listing(self) -> list[dict[str, Any]]:
         """Return the listing of every knowledge base (GET /api/kbs)."""
@@ -150,6 +157,7 @@ class Library:
                 row = describe(self.kb(name))
             except KnowledgeBaseError:  # removed meanwhile
                 continue
+            row["status"] = self._answering(name)
             with self._lock:
                 row["update"] = self._updates.get(name, UpdateState()).to_json()
             rows.append(row)
