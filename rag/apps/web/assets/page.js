@@ -84,7 +84,7 @@
       list.appendChild(item);
     });
   };
-  const follow = async (name) => {
+  const follow = async (name, select) => {
     for (;;) {
       const response = await fetch(api(encodeURIComponent(name)), { headers: headers() });
       if (!response.ok) { say("failed", await failed(response)); return; }
@@ -94,7 +94,7 @@
       if (update.state === "failed") { say("failed", update.message); return; }
       if (update.state !== "updating" && found.status === "ready") {
         say("ready", "✓ " + name + ": " + found.articles + " articles" + (update.message ? " · " + update.message : ""));
-        selectKb(name);
+        if (select) selectKb(name);
         return;
       }
       if (found.status === "failed") { say("failed", found.error || ""); return; }
@@ -116,9 +116,9 @@
       const response = await fetch(api(encodeURIComponent(name) + "/documents"), { method: "POST", headers: headers(), body: form });
       if (!response.ok) { say("failed", await failed(response)); return; }
       field("rag-admin-files").value = "";
-      follow(name);
+      follow(name, true);
     } else if (target.id === "rag-admin-list") {
-      if (kbName()) follow(kbName());
+      if (kbName()) follow(kbName(), false);
     } else if (target.classList.contains("rag-admin-delete")) {
       const name = kbName();
       const doc = target.getAttribute("data-name");
@@ -126,7 +126,7 @@
       const response = await fetch(api(encodeURIComponent(name) + "/documents/" + encodeURIComponent(doc)),
         { method: "DELETE", headers: headers() });
       if (!response.ok) { say("failed", await failed(response)); return; }
-      follow(name);
+      follow(name, true);
     }
   });
 }
