@@ -65,6 +65,11 @@ def test_building_one_knowledge_base_never_touches_another(tmp_path, monkeypatch
     answer = json.loads(capsys.readouterr().out)
     assert answer["passages"] and all(p["file"].startswith("corpus/") for p in answer["passages"])
     assert {p["file"] for p in answer["passages"]} <= LEAVE_FILES | {"corpus/more.md"}
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "q1", "question": "苹果手机多少钱？"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert _cli(tmp_path, monkeypatch, "batch", str(questions), "-o", "out.jsonl", "--kb", "leave") == 0
+    (record,) = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert record["passages"] and {p["file"] for p in record["passages"]} <= LEAVE_FILES | {"corpus/more.md"}
 
 
 def test_a_knowledge_base_or_corpus_that_does_not_exist_is_an_error_never_the_seeds(tmp_path, monkeypatch, capsys):

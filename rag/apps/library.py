@@ -21,6 +21,7 @@ from rag.embedding import Embedder, load_embedder
 from rag.embedding.batching import BatchingEmbedder
 from rag.errors import RagError
 from rag.index.build import build_index, stale_reason
+from rag.index.manifest import Manifest
 from rag.ingest.corpus import list_sources
 from rag.kbs import DEFAULT_KB, Catalog, KnowledgeBase, KnowledgeBaseError, check_name, describe
 from rag.kbs.documents import check_document, document_name, list_documents, remove_document, store_document
@@ -133,12 +134,18 @@ class Library:
         with self._lock:
             update = self._updates.get(name, UpdateState()).to_json()
         return {
-            **describe(kb),
+            **describe(kb, self._loaded_manifest(name)),
             "status": self._answering(name),
             "error": service.error if service is not None else None,
             "update": update,
             "documents": [{"name": d.name, "bytes": d.bytes} for d in list_documents(kb.corpus_dir)],
         }
+
+    def _loaded_manifest(self, name: str) -> Manifest | None:
+        """Return the manifest of the index knowledge base `name` answers from, or None before it is loaded."""
+        service = self._services.get(name)
+        assistant = service.assistant if service is not None else None
+        return assistant.index.manifest if assistant is not None else None
 
     def _answering(self, name: str) -> str:
         """Return whether knowledge base `name` answers: ready, building (getting ready), failed, or idle (not started)."""
@@ -154,7 +161,7 @@ class Library:
         rows = []
         for name in self.names():
             try:
-                row = describe(self.kb(name))
+                row = describe(self.kb(name), self._loaded_manifest(name))
             except KnowledgeBaseError:  # removed meanwhile
                 continue
             row["status"] = self._answering(name)

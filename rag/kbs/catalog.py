@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import IndexMismatchError, IndexMissingError, RagError
+from rag.index.manifest import Manifest
 from rag.index.store import corpus_of, read_manifest, recover
 from rag.settings import Settings
 
@@ -215,12 +216,16 @@ def kb_title(corpus_dir: Path, name: str) -> str:
     return title.strip() if isinstance(title, str) and title.strip() else name
 
 
-def describe(kb: KnowledgeBase) -> dict[str, object]:
-    """Return what a listing shows of a knowledge base: name, title, source folder, articles, when built, example questions."""
-    try:
-        manifest = read_manifest(kb.index_dir)
-    except (IndexMissingError, IndexMismatchError):
-        manifest = None
+def describe(kb: KnowledgeBase, manifest: Manifest | None = None) -> dict[str, object]:
+    """Return what a listing shows of a knowledge base: name, title, source folder, articles, when built, example questions.
+
+    Pass the manifest of its loaded index when there is one: it is what answers, and reading it again costs a parse.
+    """
+    if manifest is None:
+        try:
+            manifest = read_manifest(kb.index_dir)
+        except (IndexMissingError, IndexMismatchError):
+            manifest = None
     titles = [entry.title for entry in manifest.articles] if manifest is not None else []
     return {
         "name": kb.name,
