@@ -48,6 +48,11 @@ class UpdateState:
         return {"state": self.state, "stage": self.stage, "done": self.done, "total": self.total, "message": self.message}
 
 
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    """Return a knowledge base's description without its folder: readers of the API need not learn the server's paths."""
+    return {key: value for key, value in row.items() if key != "corpus"}
+
+
 class Library:
     """The knowledge bases one server answers from, each over its own index."""
 
@@ -134,7 +139,7 @@ class Library:
         with self._lock:
             update = self._updates.get(name, UpdateState()).to_json()
         return {
-            **describe(kb, self._loaded_manifest(name)),
+            **_public(describe(kb, self._loaded_manifest(name))),
             "status": self._answering(name),
             "error": service.error if service is not None else None,
             "update": update,
@@ -161,7 +166,7 @@ class Library:
         rows = []
         for name in self.names():
             try:
-                row = describe(self.kb(name), self._loaded_manifest(name))
+                row = _public(describe(self.kb(name), self._loaded_manifest(name)))
             except KnowledgeBaseError:  # removed meanwhile
                 continue
             row["status"] = self._answering(name)

@@ -20,7 +20,6 @@ UPLOAD_FIELD = "file"
 class KbOut(BaseModel):
     name: str = Field(description="The knowledge base's name, as `kb` in /api/ask.")
     title: str = Field(description="Its title (its kb.json's `title`, else its name).")
-    corpus: str = Field(description="The folder its documents are read from.")
     articles: int = Field(description="Articles in its index (0 before its first build).")
     built_at: str | None = Field(None, description="When its index was built (UTC, ISO 8601), or null.")
     examples: list[str] = Field(description="Questions to suggest: its kb.json's, else drawn from its articles' titles.")
