@@ -155,11 +155,7 @@ def test_a_200_mb_upload_is_refused_before_it_is_read(tmp_path):
         connection.putrequest("POST", "/api/kbs/default/documents")
         connection.putheader("Content-Type", "multipart/form-data; boundary=x")
         connection.putheader("Content-Length", str(200 * 1024 * 1024))
-        connection.endheaders()
-        try:
-            connection.send(b"--x\r\n" + b"\0" * 65536)
-        except OSError:
-            pass  # the server may have answered and closed already
+        connection.endheaders()  # the body never follows: the answer must come from the declared length alone
         response = connection.getresponse()
         body = json.loads(response.read())
         assert response.status == 413 and "upload a smaller document" in body["error"]
