@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -22,7 +23,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--frame-ancestors", help="origins allowed to frame the widget, space-separated; default same origin only (RAG_FRAME_ANCESTORS)"
     )
-    parser.add_argument("--kb", help="knowledge base the page opens with (default: default); `python -m rag kbs` lists them")
+    parser.add_argument("--kb", help="knowledge base the page opens on and requests naming none answer from (default: default); "
+                        "`python -m rag kbs` lists them")
+    parser.add_argument("--corpus", type=Path, metavar="DIR",
+                        help="a folder of your documents: answered from as its own knowledge base (named after the folder, "
+                        "or --kb NAME), built first when new; the seeds' index is left as it is")
     parser.add_argument("--watch", nargs="?", type=float, const=2.0, metavar="SECONDS",
                         help="update a knowledge base's index each time its folder's documents change, looking every SECONDS (2)")
     parser.add_argument("--rate-limit", type=int, help="questions per minute per client address, 0 = off (RAG_RATE_LIMIT_PER_MINUTE)")
@@ -59,21 +64,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     catalog = Catalog(settings)
     try:
         moved = catalog.migrate()
-        opening = check_name(args.kb) if args.kb else DEFAULT_KB
-        if not catalog.exists(opening):
-            catalog.get(opening)  # raises, saying how to make it
+        name = check_name(args.kb) if args.kb else None
+        # A folder on the command line is a knowledge base of its own: building it never touches the seeds' index.
+        opening = catalog.for_folder(args.corpus, name) if args.corpus is not None else catalog.get(name or DEFAULT_KB)
     except RagError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if moved:
         print(moved, file=sys.stderr)
     # Builds the index first when it is missing or stale, with progress on the console.
-    service = Service(catalog.settings_for(DEFAULT_KB)).start()
-    library = Library(settings, service)
+    default = Service(catalog.settings_for(DEFAULT_KB)).start()
+    library = Library(settings, default)
+    # The page opens on the chosen knowledge base, and a request that names none (the API, the widget) is answered from it.
+    service = library.open(opening)
+    if opening.name != DEFAULT_KB:
+        print(f"answering from the knowledge base {opening.name!r} ({opening.corpus_dir}); the others by name "
+              f"(\"kb\" in /api/ask, the page's selector)", flush=True)
     if args.watch:
         library.watch(args.watch)
     limiter = make_limiter(settings)
-    page = build_page(service, ChatHandlers(service, limiter=limiter, library=library), opening=opening)
+    page = build_page(service, ChatHandlers(service, limiter=limiter, library=library), opening=opening.name)
     page.queue(default_concurrency_limit=args.concurrency or CONCURRENCY)
     app = create_app(service, page, limiter, library)
     shown = "localhost" if settings.server.host in ("0.0.0.0", "::") else settings.server.host

@@ -181,3 +181,75 @@ def test_the_server_refuses_to_open_on_a_knowledge_base_there_is_none_of(tmp_pat
     assert app.main(["--kb", "nope", "--port", "1"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: there is no knowledge base 'nope'")
+
+
+def test_app_corpus_of_no_folder_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RAG_EMBED_MODEL", "hash:64")
+    assert app.main(["--corpus", "no/such/folder", "--port", "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: corpus folder no/such/folder does not exist: pass --corpus DIR with your documents"]
+    assert not (tmp_path / "index").exists() or not any((tmp_path / "index").iterdir())
+
+
+def _folder(folder: Path, files: dict[str, str]) -> Path:
+    """Write `files` into `folder` itself (its name is what a knowledge base made of it is called); return it."""
+    folder.mkdir(parents=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_a_folder_given_to_the_server_is_a_knowledge_base_of_its_own(tmp_path, fake_embedder):
+    seeds = write_corpus(tmp_path / "seeds", APPLES)
+    catalog = Catalog(_root(tmp_path, seeds))
+    assert catalog.for_folder(seeds).name == "default"
+    notes = _folder(tmp_path / "My Notes", LEAVE)
+    kb = catalog.for_folder(notes)
+    assert (kb.name, kb.index_dir) == ("my-notes", tmp_path / "index" / "my-notes")
+    build_index(kb.settings(catalog.settings), fake_embedder)
+    assert catalog.for_folder(notes) == catalog.get("my-notes")  # the same folder again: the same knowledge base
+    other = _folder(tmp_path / "elsewhere" / "my notes", APPLES)
+    assert catalog.for_folder(other).name == "my-notes-2"  # never another folder's index
+    assert catalog.for_folder(other, "apples").name == "apples"
+    with pytest.raises(Exception, match="reads .* not .*--kb OTHER_NAME"):
+        catalog.for_folder(other, "my-notes")
+
+
+def test_app_corpus_answers_from_that_folder_and_leaves_the_seeds_index_alone(tmp_path):
+    import subprocess
+    import sys
+    import urllib.request
+
+    from servers import ROOT, app_env, free_port, wait_until_serving
+
+    seeds = _folder(tmp_path / "seeds", APPLES)
+    notes = _folder(tmp_path / "notes", LEAVE)
+    port, log = free_port(), tmp_path / "app.log"
+    env = app_env(seeds, tmp_path / "index", {"RAG_DOCUMENTS_DIR": str(tmp_path / "documents")})
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--corpus", str(notes)],
+                                   cwd=ROOT, env=env, stdout=out, stderr=out)
+    base = f"http://127.0.0.1:{port}/api/"
+    try:
+        wait_until_serving(base + "health", process, log)
+
+        def ask(body: dict) -> dict:
+            request = urllib.request.Request(base + "ask", json.dumps(body).encode(), {"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read())
+
+        files = {p["file"] for p in ask({"question": "年假是几天？"})["passages"]}
+        assert files and files <= {"notes/leave.md", "notes/food.md"}  # a request naming no knowledge base: the folder's
+        files = {p["file"] for p in ask({"question": "苹果手机多少钱？", "kb": "default"})["passages"]}
+        assert files == {"seeds/apple.md"}
+        with urllib.request.urlopen(base + "kbs", timeout=10) as response:
+            listed = {row["name"]: row["articles"] for row in json.loads(response.read())["kbs"]}
+        assert listed == {"default": 1, "notes": 2}
+        assert sorted(p.name for p in (tmp_path / "index").iterdir()) == ["default", "notes"]
+        assert "answering from the knowledge base 'notes'" in log.read_text()
+    finally:
+        process.terminate()
+        process.wait(10)

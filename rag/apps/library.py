@@ -107,8 +107,21 @@ class Library:
         return cls(service.settings, service, catalog=False)
 
     def names(self) -> list[str]:
-        """Return the knowledge bases' names, the default first."""
-        return self.catalog.names() if self.catalog is not None else [DEFAULT_KB]
+        """Return the knowledge bases' names, the default first (one being built for the first time included)."""
+        if self.catalog is None:
+            return [DEFAULT_KB]
+        known = self.catalog.names()
+        return [*known, *sorted(set(self._services) - set(known))]
+
+    def open(self, kb: KnowledgeBase) -> Service:
+        """Return the service of `kb`, started over its folders when new: one named on the command line is answered
+        from (and listed) while its first index is built."""
+        with self._lock:
+            found = self._services.get(kb.name)
+            if found is None:
+                found = Service(kb.settings(self.settings), self._prepare).start()
+                self._services[kb.name] = found
+        return found
 
     def kb(self, name: str) -> KnowledgeBase:
         """Return the knowledge base called `name`, or raise KnowledgeBaseError."""

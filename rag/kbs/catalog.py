@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.errors import IndexMismatchError, IndexMissingError, RagError
+from rag.errors import CorpusError, IndexMismatchError, IndexMissingError, RagError
 from rag.index.manifest import Manifest
 from rag.index.store import corpus_of, read_manifest, recover
 from rag.settings import Settings
@@ -127,6 +127,29 @@ class Catalog:
             corpus_dir.mkdir(parents=True, exist_ok=True)
         return KnowledgeBase(name, corpus_dir, self.root / name)
 
+    def for_folder(self, corpus_dir: Path, name: str | None = None) -> KnowledgeBase:
+        """Return the knowledge base over `corpus_dir` (app.py --corpus): `name`'s, else the one already reading that
+        folder, else a new one named after it. A folder that does not exist is an error, never the seeds instead."""
+        if not corpus_dir.is_dir():
+            raise CorpusError(f"corpus folder {corpus_dir} does not exist: pass --corpus DIR with your documents")
+        if name is not None:
+            return self.create(name, corpus_dir)
+        wanted = corpus_dir.resolve()
+        for known in self.names():
+            kb = self.get(known)
+            if kb.corpus_dir.resolve() == wanted:
+                return kb
+        free = self._free_name(_name_of_folder(wanted))
+        return KnowledgeBase(free, corpus_dir, self.root / free)
+
+    def _free_name(self, wanted: str) -> str:
+        """Return `wanted`, or `wanted-2`, `wanted-3`… when a knowledge base or an index folder has that name."""
+        taken = set(self.names())
+        name, n = wanted, 2
+        while name in taken or (self.root / name).exists():
+            name, n = f"{wanted}-{n}", n + 1
+        return name
+
     def settings_for(self, name: str) -> Settings:
         """Return the settings pointed at knowledge base `name`'s folders."""
         return self.get(name).settings(self.settings)
@@ -162,14 +185,16 @@ class Catalog:
     def _name_for(self, folder: Path) -> str:
         """Return the knowledge base name a flat index in `folder` is moved to."""
         built = self._built_from(folder)
-        if built is None or built == self.settings.index.corpus_dir.resolve():
-            wanted = DEFAULT_KB
-        else:
-            wanted = re.sub(r"[^a-z0-9_-]+", "-", built.name.lower()).strip("-_")[:40] or "kb"
+        wanted = DEFAULT_KB if built is None or built == self.settings.index.corpus_dir.resolve() else _name_of_folder(built)
         name, n = wanted, 2
         while (self.root / name).exists():
             name, n = f"{wanted}-{n}", n + 1
         return name
+
+
+def _name_of_folder(folder: Path) -> str:
+    """Return a knowledge base name made of a folder's name ("My Notes" → "my-notes"; "kb" when nothing is left)."""
+    return re.sub(r"[^a-z0-9_-]+", "-", folder.name.lower()).strip("-_")[:40] or "kb"
 
 
 def _own_examples(corpus_dir: Path) -> list[str] | None:
