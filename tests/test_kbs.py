@@ -253,3 +253,41 @@ def test_app_corpus_answers_from_that_folder_and_leaves_the_seeds_index_alone(tm
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_feedback_names_the_knowledge_base_that_answered(tmp_path, fake_embedder):
+    import sqlite3
+    from types import SimpleNamespace
+
+    from rag.apps.feedback import FeedbackStore
+    from rag.apps.web.chat import ChatHandlers
+
+    apples = write_corpus(tmp_path / "a", APPLES)
+    leave = write_corpus(tmp_path / "b", LEAVE)
+    root = _root(tmp_path, apples).with_overrides(feedback_dir=tmp_path / "feedback")
+    # A store written before knowledge bases: its verdicts stay, counted as the default one's.
+    (tmp_path / "feedback").mkdir()
+    with sqlite3.connect(tmp_path / "feedback" / "feedback.sqlite3") as old:
+        old.execute("CREATE TABLE feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, rating TEXT NOT NULL, "
+                    "comment TEXT NOT NULL, question TEXT NOT NULL, understood_as TEXT, answer TEXT NOT NULL, refused INTEGER "
+                    "NOT NULL, citations TEXT NOT NULL, origin TEXT NOT NULL, settings TEXT NOT NULL)")
+        old.execute("INSERT INTO feedback VALUES (1, 't', 'up', '', '苹果?', NULL, 'a', 0, '[]', 'api', '{}')")
+    catalog = Catalog(root)
+    build_index(catalog.create("leave", leave).settings(root), fake_embedder)
+    default = Service(catalog.settings_for("default")).start()
+    library = Library(root, default)
+    assert all(library.service(name).wait(60) for name in ("default", "leave"))
+    client = TestClient(create_app(default, library=library), raise_server_exceptions=False)
+    answer = client.post("/api/ask", json={"question": "员工的年假是多少天", "kb": "leave"}).json()
+    body = {"rating": "up", "question": answer["question"], "answer": answer["answer"], "citations": answer["citations"]}
+    assert client.post("/api/feedback", json={**body, "kb": "leave"}).status_code == 201
+    assert client.post("/api/feedback", json=body).status_code == 201
+    assert client.post("/api/feedback", json={**body, "kb": "nope"}).status_code == 404
+    handlers = ChatHandlers(default, frame_delay=0, library=library)
+    *_, (_, chat) = handlers.ask("员工的年假是多少天", [], locale="zh-CN", kb="leave")
+    like = SimpleNamespace(index=len(chat) - 1, liked=True, value="")
+    assert "谢谢反馈" in handlers.feedback(chat, "", "zh-CN", like, "leave")[1]
+    records = list(FeedbackStore(tmp_path / "feedback").records())
+    assert [(r["kb"], r["origin"]) for r in records] == [("default", "api"), ("leave", "api"), ("default", "api"), ("leave", "page")]
+    assert records[3]["citations"][0]["file"] == "corpus/leave.md"
+    assert records[3]["settings"]["corpus_dir"] == str(leave)

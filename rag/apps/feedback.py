@@ -23,7 +23,7 @@ DATABASE = "feedback.sqlite3"
 RATINGS = ("up", "down")
 COLUMNS = (
     "id", "created_at", "rating", "comment", "question", "understood_as", "answer", "refused", "citations", "origin",
-    "settings",
+    "settings", "kb",
 )
 
 
@@ -43,6 +43,7 @@ class Feedback:
     refused: bool = False
     comment: str = ""
     origin: str = "api"  # "api", "page" or "widget"
+    kb: str = "default"  # the knowledge base that answered: its documents are what the citations point into
 
 
 def settings_snapshot(settings: Settings) -> dict[str, Any]:
@@ -63,8 +64,12 @@ class FeedbackStore:
                     "CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, "
                     "rating TEXT NOT NULL, comment TEXT NOT NULL, question TEXT NOT NULL, understood_as TEXT, "
                     "answer TEXT NOT NULL, refused INTEGER NOT NULL, citations TEXT NOT NULL, origin TEXT NOT NULL, "
-                    "settings TEXT NOT NULL)"
+                    "settings TEXT NOT NULL, kb TEXT NOT NULL DEFAULT 'default')"
                 )
+                # A store written before knowledge bases: its verdicts were all on the default one.
+                known = {row[1] for row in connection.execute("PRAGMA table_info(feedback)")}
+                if "kb" not in known:
+                    connection.execute("ALTER TABLE feedback ADD COLUMN kb TEXT NOT NULL DEFAULT 'default'")
         except (OSError, sqlite3.Error) as error:
             raise FeedbackError(f"cannot open the feedback store {self.path}: {error}: fix RAG_FEEDBACK_DIR") from None
 
@@ -79,13 +84,13 @@ class FeedbackStore:
             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), feedback.rating, feedback.comment, feedback.question,
             feedback.understood_as, feedback.answer, int(feedback.refused),
             json.dumps(list(feedback.citations), ensure_ascii=False), feedback.origin,
-            json.dumps(settings_snapshot(settings), ensure_ascii=False),
+            json.dumps(settings_snapshot(settings), ensure_ascii=False), feedback.kb,
         )
         try:
             with self._lock, self._connect() as connection:
                 cursor = connection.execute(
                     "INSERT INTO feedback (created_at, rating, comment, question, understood_as, answer, refused, "
-                    "citations, origin, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "citations, origin, settings, kb) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     row,
                 )
                 return int(cursor.lastrowid or 0)
@@ -151,8 +156,8 @@ def as_questions(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return questions
 
 
-def feedback_from_json(data: Mapping[str, Any], origin: str) -> Feedback:
-    """Return the verdict an API body or a page event describes."""
+def feedback_from_json(data: Mapping[str, Any], origin: str, kb: str = "default") -> Feedback:
+    """Return the verdict an API body or a page event describes, on the answer of knowledge base `kb`."""
     return Feedback(
         rating=str(data["rating"]),
         question=str(data["question"]),
@@ -162,5 +167,6 @@ def feedback_from_json(data: Mapping[str, Any], origin: str) -> Feedback:
         refused=bool(data.get("refused", False)),
         comment=str(data.get("comment") or ""),
         origin=origin,
+        kb=kb,
     )
 

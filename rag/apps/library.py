@@ -145,6 +145,11 @@ class Library:
                 self._services[name] = found
         return found
 
+    def name_of(self, service: Service) -> str | None:
+        """Return the name of the knowledge base `service` answers from, or None when it is none of the library's."""
+        with self._lock:
+            return next((name for name, found in self._services.items() if found is service), None)
+
     def status(self, name: str) -> dict[str, Any]:
         """Return what GET /api/kbs/{kb} shows: the listing's fields, whether it is ready, its update and its documents."""
         kb = self.kb(name)

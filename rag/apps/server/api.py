@@ -75,6 +75,7 @@ class FeedbackIn(BaseModel):
     understood_as: str | None = Field(None, description="The answer's `understood_as`, when it had one.", max_length=4000)
     refused: bool = False
     comment: str = Field("", description="What the reader adds, optional.", max_length=2000)
+    kb: str | None = Field(None, description="Knowledge base that answered (as in its /api/ask request).")
 
 
 class FeedbackOut(BaseModel):
@@ -225,9 +226,11 @@ def make_router(service: Service, limiter: RateLimiter, name: str, library: Libr
     )
     def feedback(body: FeedbackIn, request: Request) -> dict[str, Any]:
         """Return the id of the stored verdict; `python -m rag feedback` exports them."""
+        chosen = pick(body.kb)
         spend_allowance(limiter, request)
+        kb = (library.name_of(chosen) if library is not None else None) or body.kb or DEFAULT_KB
         try:
-            stored = open_store(service.settings).add(feedback_from_json(body.model_dump(), name), service.settings)
+            stored = open_store(chosen.settings).add(feedback_from_json(body.model_dump(), name, kb), chosen.settings)
         except FeedbackError as error:
             raise ApiError(503, str(error)) from None
         return {"id": stored}

@@ -10,6 +10,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -223,6 +224,12 @@ class ChatHandlers:
         except RagError:  # a name the selector never offered: the default answers
             return self.service
 
+    def name_of(self, service: Service, kb: str | None) -> str:
+        """Return the name of the knowledge base `service` answers from (`kb` as the selector gave it, when it is that)."""
+        if self.library is None:
+            return DEFAULT_KB
+        return self.library.name_of(service) or kb or DEFAULT_KB
+
     def kb_choices(self) -> list[tuple[str, str]]:
         """Return the selector's (label, name) choices: every knowledge base, with its title."""
         if self.library is None:
@@ -246,9 +253,11 @@ class ChatHandlers:
         return retry_after(wait) if wait > 0 else ""
 
     def feedback(
-        self, history: list[Message] | None, comment: str | None, locale: str | None, like: gr.LikeData
+        self, history: list[Message] | None, comment: str | None, locale: str | None, like: gr.LikeData,
+        kb: str | None = None,
     ) -> tuple[str, str]:
-        """Store a thumbs up or down on the clicked answer; return (the comment box emptied, a one-line notice)."""
+        """Store a thumbs up or down on the clicked answer of knowledge base `kb` (the chat is emptied when another
+        is chosen); return (the comment box emptied, a one-line notice)."""
         lang = language(locale or "zh")
         liked = like.liked
         rating = "up" if liked is True or liked == "Like" else "down" if liked is False or liked == "Dislike" else None
@@ -256,8 +265,10 @@ class ChatHandlers:
         verdict = verdict_from_chat(list(history or []), index, rating or "", (comment or "").strip())
         if rating is None or verdict is None:
             return comment or "", ""
+        service = self.service_of(kb)
+        verdict = replace(verdict, kb=self.name_of(service, kb))
         try:
-            open_store(self.service.settings).add(verdict, self.service.settings)
+            open_store(service.settings).add(verdict, service.settings)
         except FeedbackError as error:
             log.warning("feedback not stored: %s", error)
             return comment or "", notice_html(say(lang, "error_reply", error=error), "error")

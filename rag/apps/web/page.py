@@ -160,7 +160,7 @@ def build_page(service: Service, handlers: ChatHandlers | None = None, opening: 
         # The named endpoint for gradio_client and Gradio's "Use via API": the same JSON as the HTTP API's /api/ask.
         gr.api(handlers.answer, api_name="answer", concurrency_id="ask")
         chatbot.like(
-            handlers.feedback, [chatbot, comment, locale], [comment, feedback_notice], queue=False, api_visibility="private"
+            handlers.feedback, [chatbot, comment, locale, kb], [comment, feedback_notice], queue=False, api_visibility="private"
         )
         clear.click(handlers.clear, locale, [question, chatbot, panel], queue=False, api_visibility="private")
         # The chat's own bin icon empties the chat; the panel follows so no stale source stays open.

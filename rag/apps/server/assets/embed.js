@@ -115,6 +115,7 @@
           refused: result.refused, comment: comment.value.trim(),
         };
         if (result.understood_as) body.understood_as = result.understood_as;
+        if (kb) body.kb = kb;
         fetch(base + "/embed/api/feedback", {
           method: "POST",
           headers: Object.assign({ "Content-Type": "application/json" }, authorisation),
