@@ -250,6 +250,18 @@ def test_app_corpus_answers_from_that_folder_and_leaves_the_seeds_index_alone(tm
         assert listed == {"default": 1, "notes": 2}
         assert sorted(p.name for p in (tmp_path / "index").iterdir()) == ["default", "notes"]
         assert "answering from the knowledge base 'notes'" in log.read_text()
+        # The page's named endpoints for gradio_client: /answer as before (the opened one), /answer_kb by name.
+        from gradio_client import Client
+
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        answered = client.predict("年假是几天？", 3, api_name="/answer")
+        assert {p["file"] for p in answered["passages"]} <= {"notes/leave.md", "notes/food.md"}
+        answered = client.predict("苹果手机多少钱？", "default", 3, api_name="/answer_kb")
+        assert {p["file"] for p in answered["passages"]} == {"seeds/apple.md"}
+        answered = client.predict(question="年假是几天？", kb="notes", api_name="/answer_kb")
+        assert answered["passages"][0]["file"].startswith("notes/")
+        with pytest.raises(Exception, match="there is no knowledge base 'nope'"):
+            client.predict("年假是几天？", "nope", 3, api_name="/answer_kb")
     finally:
         process.terminate()
         process.wait(10)

@@ -172,7 +172,8 @@ def test_the_pages_gradio_routes_and_the_widget_api_need_authorisation(servers):
     locked = servers["locked"]
     assert call(locked, "POST", "/embed/api/ask", {"question": "香蕉"})[0] == 401
     assert call(locked, "GET", "/embed/api/sources/corpus/a.txt")[0] == 401
-    for path in ("/gradio_api/call/answer", "/gradio_api/call/ask", "/gradio_api/run/answer", "/gradio_api/queue/join"):
+    for path in ("/gradio_api/call/answer", "/gradio_api/call/answer_kb", "/gradio_api/call/ask", "/gradio_api/run/answer",
+                 "/gradio_api/queue/join"):
         status, _, body = call(locked, "POST", path, {"data": ["香蕉", 5]})
         assert status == 401 and "五千元" not in json.dumps(body), path
     status, _, minted = call(locked, "POST", "/api/sessions", {}, headers={"Authorization": f"Bearer {TOKEN}"})

@@ -203,9 +203,26 @@ class ChatHandlers:
 
     def answer(self, question: str, top_k: int = 10, request: gr.Request | None = None) -> dict[str, Any]:
         """Return the answer as `python -m rag ask --json` prints it: the page's named endpoint for gradio_client."""
-        assistant = self.service.assistant
+        return self._answer(self.service, question, top_k, request)
+
+    def answer_kb(self, question: str, kb: str = DEFAULT_KB, top_k: int = 10, request: gr.Request | None = None) -> dict[str, Any]:
+        """Return the answer of knowledge base `kb` as `answer` gives it: the named endpoint /answer_kb, so /answer's
+        arguments stay as they were."""
+        if self.library is None:
+            if kb != DEFAULT_KB:
+                raise gr.Error(f"there is no knowledge base {kb!r}: this server answers from one index only")
+            return self._answer(self.service, question, top_k, request)
+        try:
+            service = self.library.service(kb)
+        except RagError as error:  # not a name, or none there is: said, never answered from another one
+            raise gr.Error(str(error)) from None
+        return self._answer(service, question, top_k, request)
+
+    def _answer(self, service: Service, question: str, top_k: int, request: gr.Request | None) -> dict[str, Any]:
+        """Return the answer of `service` as JSON, or raise gr.Error with the one line the API would answer."""
+        assistant = service.assistant
         if assistant is None:
-            raise gr.Error(self.service.error or "the index is being built: try again in a few seconds")
+            raise gr.Error(service.error or "the index is being built: try again in a few seconds")
         try:
             question = assistant.validate(question)
             wait = self._wait(request)

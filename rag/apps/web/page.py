@@ -159,6 +159,8 @@ def build_page(service: Service, handlers: ChatHandlers | None = None, opening: 
         )
         # The named endpoint for gradio_client and Gradio's "Use via API": the same JSON as the HTTP API's /api/ask.
         gr.api(handlers.answer, api_name="answer", concurrency_id="ask")
+        # The same over a knowledge base by name: a second endpoint, so callers of /answer need change nothing.
+        gr.api(handlers.answer_kb, api_name="answer_kb", concurrency_id="ask")
         chatbot.like(
             handlers.feedback, [chatbot, comment, locale, kb], [comment, feedback_notice], queue=False, api_visibility="private"
         )
