@@ -303,3 +303,38 @@ def test_feedback_names_the_knowledge_base_that_answered(tmp_path, fake_embedder
     assert [(r["kb"], r["origin"]) for r in records] == [("default", "api"), ("leave", "api"), ("default", "api"), ("leave", "page")]
     assert records[3]["citations"][0]["file"] == "corpus/leave.md"
     assert records[3]["settings"]["corpus_dir"] == str(leave)
+
+
+def test_the_examples_of_a_knowledge_base_chosen_while_it_loads_show_once_it_is_ready(tmp_path, fake_embedder):
+    import threading
+
+    import gradio as gr
+
+    from rag.answer.assistant import Assistant
+    from rag.apps.web.chat import ChatHandlers
+    from rag.apps.web.page import build_page
+
+    apples = write_corpus(tmp_path / "a", APPLES)
+    leave = write_corpus(tmp_path / "b", LEAVE)
+    root = _root(tmp_path, apples)
+    catalog = Catalog(root)
+    build_index(catalog.settings_for("default"), fake_embedder)
+    build_index(catalog.create("leave", leave).settings(root), fake_embedder)
+    release = threading.Event()
+
+    def held(settings):
+        release.wait(30)
+        return Assistant.load(settings, fake_embedder)
+
+    default = Service(catalog.settings_for("default"), lambda s: Assistant.load(s, fake_embedder))
+    default.run()
+    library = Library(root, default, prepare=held)
+    page = build_page(default, ChatHandlers(default, library=library))
+    (tick,) = [block.fn for block in page.fns.values() if getattr(block.fn, "__name__", "") == "tick"]
+    banner, timer, *examples = tick("zh-CN", "leave")  # chosen while loading: no titles yet
+    assert timer.active and all(not isinstance(e, gr.Button) for e in examples)
+    release.set()
+    assert library.service("leave").wait(30)
+    banner, timer, *examples = tick("zh-CN", "leave")
+    assert not timer.active
+    assert sorted(e.value for e in examples if e.visible) == ["休假制度讲了什么？", "食堂讲了什么？"]

@@ -128,7 +128,15 @@ def build_page(service: Service, handlers: ChatHandlers | None = None, opening: 
             queue=False,
             api_visibility="private",
         )
-        timer.tick(refresh, [locale, kb], [status, timer], queue=False, show_progress="hidden", api_visibility="private")
+        def tick(lang_code: str, chosen: str | None) -> tuple[Any, ...]:
+            """The banner while getting ready; once ready, the examples too (drawn from titles only a loaded index has)."""
+            banner, timer_update = refresh(lang_code, chosen)
+            finished = not timer_update.active
+            examples = example_updates(chosen) if finished else [gr.skip()] * MAX_EXAMPLES
+            return (banner, timer_update, *examples)
+
+        timer.tick(tick, [locale, kb], [status, timer, *example_buttons], queue=False, show_progress="hidden",
+                   api_visibility="private")
         kb.change(switch, [locale, kb], [status, timer, chatbot, panel, *example_buttons], queue=False,
                   api_visibility="private")
         refresh_kbs.click(
