@@ -103,6 +103,10 @@ def test_uploading_into_a_new_name_makes_a_new_knowledge_base(open_kb):
         assert library.wait_updated("policies", 60)
     response = client.post("/api/ask", json={"question": QUESTION, "kb": "policies"})
     assert response.status_code == 503 and "no documents left" in response.json()["error"]
+    emptied = client.get("/api/kbs/policies").json()
+    assert (emptied["articles"], emptied["examples"], emptied["documents"]) == (0, [], [])
+    listed = {row["name"]: row for row in client.get("/api/kbs").json()["kbs"]}
+    assert (listed["policies"]["articles"], listed["policies"]["examples"]) == (0, [])
 
 
 def _exe() -> bytes:

@@ -23,12 +23,14 @@ from rag.errors import RagError
 from rag.index.build import build_index, stale_reason
 from rag.index.manifest import Manifest
 from rag.ingest.corpus import list_sources
-from rag.kbs import DEFAULT_KB, Catalog, KnowledgeBase, KnowledgeBaseError, check_name, describe
+from rag.kbs import DEFAULT_KB, Catalog, KnowledgeBase, KnowledgeBaseError, check_name, describe, example_questions
 from rag.kbs.documents import check_document, document_name, list_documents, remove_document, store_document
 from rag.kbs.watch import Snapshot, changes, snapshot
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
+
+NO_DOCUMENTS = "no documents left"
 
 
 @dataclass
@@ -42,6 +44,7 @@ class UpdateState:
     message: str = ""
     running: bool = False
     pending: bool = False
+    empty: bool = False  # its last document was removed: the index on disk still lists them, nothing answers from it
 
     def to_json(self) -> dict[str, Any]:
         """Return the state as GET /api/kbs/{kb} shows it."""
@@ -154,15 +157,26 @@ class Library:
         """Return what GET /api/kbs/{kb} shows: the listing's fields, whether it is ready, its update and its documents."""
         kb = self.kb(name)
         service = self._services.get(name)
-        with self._lock:
-            update = self._updates.get(name, UpdateState()).to_json()
+        row = self._row(kb)
+        update = row.pop("update")
         return {
-            **_public(describe(kb, self._loaded_manifest(name))),
-            "status": self._answering(name),
+            **row,
             "error": service.error if service is not None else None,
             "update": update,
             "documents": [{"name": d.name, "bytes": d.bytes} for d in list_documents(kb.corpus_dir)],
         }
+
+    def _row(self, kb: KnowledgeBase) -> dict[str, Any]:
+        """Return the listing's row of a knowledge base: what answers (its loaded index), whether it does, its update."""
+        with self._lock:
+            update = self._updates.get(kb.name, UpdateState())
+            empty, shown = update.empty, update.to_json()
+        row = _public(describe(kb, self._loaded_manifest(kb.name)))
+        if empty:  # the index on disk still lists the removed documents: neither counted nor suggested
+            row.update(articles=0, examples=example_questions(kb.corpus_dir, []))
+        row["status"] = self._answering(kb.name)
+        row["update"] = shown
+        return row
 
     def _loaded_manifest(self, name: str) -> Manifest | None:
         """Return the manifest of the index knowledge base `name` answers from, or None before it is loaded."""
@@ -184,13 +198,9 @@ class Library:
         rows = []
         for name in self.names():
             try:
-                row = _public(describe(self.kb(name), self._loaded_manifest(name)))
+                rows.append(self._row(self.kb(name)))
             except KnowledgeBaseError:  # removed meanwhile
                 continue
-            row["status"] = self._answering(name)
-            with self._lock:
-                row["update"] = self._updates.get(name, UpdateState()).to_json()
-            rows.append(row)
         return rows
 
     def add_documents(self, name: str, documents: list[tuple[str, bytes]]) -> list[str]:
@@ -289,6 +299,8 @@ class Library:
             try:
                 message = self._rebuild(service, state)
                 with self._lock:
+                    state.empty = service.assistant is None and message == NO_DOCUMENTS
+                with self._lock:
                     state.state, state.stage = ("updating" if state.pending else "ready"), ""
                     state.message = state.message if message is None else message
             except RagError as error:
@@ -308,7 +320,7 @@ class Library:
             # Its last document was removed: answering from the index would quote what is gone.
             service.assistant = None
             service.error = f"the knowledge base has no documents left in {settings.index.corpus_dir}: upload some"
-            return "no documents left"
+            return NO_DOCUMENTS
         if service.assistant is not None and stale_reason(settings) is None:
             return None
 
