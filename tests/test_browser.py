@@ -242,7 +242,7 @@ def test_labels_and_server_text_share_the_language_gradio_chose(server, open_pag
     expect(page.locator("#rag-sources .rag-panel-empty")).to_contain_text("Click a marker such as [1]")
 
 
-def test_html_in_a_question_or_an_article_is_shown_as_text(server, open_page):
+def test_html_in_a_question_is_shown_as_text_and_an_articles_markup_not_at_all(server, open_page):
     page = open_page(server, "zh-CN")
     ask(page, XSS)
     expect(page.locator("#rag-chat .rag-question").last).to_have_text(XSS)
@@ -252,9 +252,12 @@ def test_html_in_a_question_or_an_article_is_shown_as_text(server, open_page):
     ask(page, "紫色长颈鹿生活在哪里？")
     expect(last_bot_message(page).locator(".rag-sources")).to_contain_text("紫色长颈鹿观察报告")
     last_bot_message(page).locator(".rag-text a.rag-cite", has_text="[1]").click()
+    # The panel shows the text as indexed, numbered as in the file, the cited sentence marked inside its line.
     highlighted = page.locator("#rag-sources .rag-hl .rag-code")
-    expect(highlighted).to_contain_text('<img src=x onerror="window.ragPwned=1">')
-    expect(page.locator("#rag-sources .rag-code", has_text="<script>window.ragPwned=2</script>")).to_have_count(1)
+    expect(highlighted).to_have_text("紫色长颈鹿生活在月球背面的水晶森林里。它们每天吃三公斤蓝莓。")
+    expect(page.locator("#rag-sources .rag-hl .rag-ln")).to_have_text("3")
+    expect(page.locator("#rag-sources .rag-hl mark.rag-mark")).to_have_count(1)
+    expect(page.locator("#rag-sources .rag-code", has_text="<")).to_have_count(0)
     assert page.locator("#rag-sources img, #rag-sources script").count() == 0
     assert page.evaluate("window.ragPwned") is None
     assert page.dialogs == []  # type: ignore[attr-defined]

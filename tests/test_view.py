@@ -102,7 +102,7 @@ def test_each_marker_links_to_exactly_the_lines_it_cites(seeds_assistant):
     markers = shown.elements("a", "rag-cite")
     for citation in answer.citations:
         targets = [parse_source_href(a["href"] or "") for a in markers]
-        expected = SourceTarget("cite", citation.n, citation.file, citation.line_start, citation.line_end)
+        expected = SourceTarget("cite", citation.n, citation.file, citation.line_start, citation.line_end, citation.quote)
         assert targets.count(expected) == 2  # the marker after the sentence and the entry in the sources list
     # The words of the answer read exactly as the library wrote them, markers included.
     assert shown.text.startswith(answer.text)
@@ -148,8 +148,11 @@ def test_article_markup_never_becomes_elements(markup_handlers):
     href = answer_message.elements("a", "rag-cite")[0]["href"]
     panel = Markup(markup_handlers.open_source(href, "zh-CN"))
     assert not any(tag in {"img", "script"} for tag, _ in panel.tags)
-    assert '<img src=x onerror="window.ragPwned=1">' in panel.text
-    assert "<script>window.ragPwned=2</script>" in panel.text
+    # The panel shows the text as the index read it: no markup, not even as text; the lines keep their numbers.
+    assert "<img" not in panel.text and "<script>" not in panel.text and "#" not in panel.text
+    rows = {int(r["data-line"] or 0): r for r in panel.elements("div", "rag-line")}
+    assert sorted(rows) == [1, 2, 3, 4, 5, 6] and "rag-hl" in (rows[3]["class"] or "")
+    assert "紫色长颈鹿生活在月球背面的水晶森林里。它们每天吃三公斤蓝莓。" in panel.text
     assert "紫色长颈鹿观察报告" in panel.text  # title from the article's heading
 
 
@@ -283,3 +286,41 @@ def test_refusal_and_related_reading_are_escaped_too():
     assert shown.text.startswith("A<b>.</b>[1]") and "<u>t</u>" in shown.text
     assert {tag for tag, _ in shown.tags} <= {"div", "a", "ul", "li", "span"}
     assert html.escape("<u>t</u>") in answer_html(cited, "zh", {})
+
+
+# A whole article on one line, as HTML exports often are: the panel must mark the sentence, not the whole line.
+ONE_LINE_ARTICLE = {
+    "policy.html": "<html><head><title>差旅制度</title></head><body><h1>差旅制度</h1>"
+    + "".join(f"<p>第{i}条：普通的规定写在这里，与住宿无关。</p>" for i in range(1, 30))
+    + "<p>出差住宿标准是每晚五百元&amp;含早餐。</p>"
+    + "".join(f"<p>第{i}条：另一条普通的规定。</p>" for i in range(30, 60))
+    + "</body></html>\n",
+}
+
+
+def test_the_panel_marks_the_cited_sentence_inside_a_long_line_without_markup(tmp_path):
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, ONE_LINE_ARTICLE))
+    build_index(settings, HashingEmbedder(64))
+    service = Service(settings, prepare=Assistant.load)
+    service.run()
+    handlers = ChatHandlers(service, frame_delay=0)
+    _, chat = final_chat(handlers, "出差住宿标准是每晚多少钱？")
+    answer = Markup(chat[-1]["content"])
+    href = answer.elements("a", "rag-cite")[0]["href"] or ""
+    target = parse_source_href(href)
+    assert target is not None and target.line_start == target.line_end == 1 and "五百元&含早餐" in target.quote
+    panel = Markup(handlers.open_source(href, "zh-CN"))
+    row = next(r for r in panel.elements("div", "rag-line") if r["data-line"] == "1")
+    assert set((row["class"] or "").split()) >= {"rag-hl", "rag-marked"}
+    assert len(panel.elements("mark", "rag-mark")) == 1
+    marked = re.search(r'<mark class="rag-mark">(.*?)</mark>', handlers.open_source(href, "zh-CN")).group(1)
+    assert html.unescape(marked) == target.quote  # exactly the sentence, not the line around it
+    assert "<p>" not in panel.text and "&amp;" not in panel.text and "第59条" in panel.text
+
+
+def test_a_quote_is_found_across_lines_and_spaces_or_not_at_all():
+    from rag.apps.web.view import quote_spans
+
+    lines = ["Intro text. The policy says", "  rooms cost 500 a night. More."]
+    assert quote_spans(lines, "The policy says rooms cost 500 a night.") == {0: (12, 27), 1: (2, 25)}
+    assert quote_spans(lines, "not there") == {} and quote_spans(lines, "") == {}

@@ -24,7 +24,8 @@ MIN_FRAME_CHARS = 6
 EXCERPT_CHARS = 120
 
 Kind = Literal["cite", "related", "passage"]
-_TARGET = re.compile(r"^#?src/(cite|related|passage)/(\d+)/(\d+)-(\d+)/([^/?#\s]+)$")
+# A citation's link carries its quote (`?q=`), so the panel can mark the sentence inside a long line.
+_TARGET = re.compile(r"^#?src/(cite|related|passage)/(\d+)/(\d+)-(\d+)/([^/?#\s]+)(?:\?q=([^#\s]*))?$")
 _MARKER = re.compile(r"\[(\d+)\]")
 
 
@@ -37,6 +38,7 @@ class SourceTarget:
     file: str
     line_start: int
     line_end: int
+    quote: str = ""  # a citation's quoted sentence, marked where it stands in the cited lines
 
 
 def escape(text: str) -> str:
@@ -46,7 +48,8 @@ def escape(text: str) -> str:
 
 def source_href(target: SourceTarget) -> str:
     """Return the link address that asks the page to open `target` in the sources panel."""
-    return f"#src/{target.kind}/{target.n}/{target.line_start}-{target.line_end}/{quote(target.file, safe='')}"
+    href = f"#src/{target.kind}/{target.n}/{target.line_start}-{target.line_end}/{quote(target.file, safe='')}"
+    return f"{href}?q={quote(target.quote, safe='')}" if target.quote else href
 
 
 def parse_source_href(href: str) -> SourceTarget | None:
@@ -54,11 +57,11 @@ def parse_source_href(href: str) -> SourceTarget | None:
     match = _TARGET.match((href or "").strip())
     if not match:
         return None
-    kind, n, start, end, file = match.groups()
+    kind, n, start, end, file, quoted = match.groups()
     line_start, line_end = int(start), int(end)
     if line_start < 1 or line_end < line_start:
         return None
-    return SourceTarget(kind, int(n), unquote(file), line_start, line_end)  # type: ignore[arg-type]
+    return SourceTarget(kind, int(n), unquote(file), line_start, line_end, unquote(quoted or ""))  # type: ignore[arg-type]
 
 
 def line_range(lang: Language, line_start: int, line_end: int) -> str:
@@ -101,7 +104,7 @@ def answer_segments(answer: Answer) -> list[tuple[str, Citation | None]]:
 
 
 def _cite_target(citation: Citation) -> SourceTarget:
-    return SourceTarget("cite", citation.n, citation.file, citation.line_start, citation.line_end)
+    return SourceTarget("cite", citation.n, citation.file, citation.line_start, citation.line_end, citation.quote)
 
 
 def _hit_target(kind: Kind, hit: Hit) -> SourceTarget:
@@ -253,8 +256,34 @@ def _panel_kind(lang: Language, target: SourceTarget) -> str:
     return say(lang, "panel_related" if target.kind == "related" else "panel_passage")
 
 
+def quote_spans(lines: Sequence[str], quote: str) -> dict[int, tuple[int, int]]:
+    """Return where `quote` stands in `lines`: {index of a line: (first, past last character)}, empty when it is not
+    there. Spaces and line breaks are ignored, so a sentence that runs over several lines is found too."""
+    places = [(i, j) for i, line in enumerate(lines) for j, ch in enumerate(line) if not ch.isspace()]
+    text = "".join(lines[i][j] for i, j in places)
+    needle = "".join(quote.split())
+    at = text.find(needle) if needle else -1
+    spans: dict[int, tuple[int, int]] = {}
+    if at < 0:
+        return spans
+    for i, j in places[at: at + len(needle)]:
+        first, _ = spans.get(i, (j, j))
+        spans[i] = (first, j + 1)
+    return spans
+
+
+def _code_html(text: str, span: tuple[int, int] | None) -> str:
+    """Return a panel line's text as HTML, the quoted part (when `span` is given) in a <mark>."""
+    if span is None:
+        return html.escape(text) or " "
+    first, end = span
+    return (f'{html.escape(text[:first])}<mark class="rag-mark">{html.escape(text[first:end])}</mark>'
+            f"{html.escape(text[end:])}")
+
+
 def panel_html(lang: Language, target: SourceTarget, source: SourceLines, title: str = "") -> str:
-    """Return the sources panel: the article around the target, numbered, the target lines highlighted.
+    """Return the sources panel: the article around the target as the index read it (no markup), numbered as in the
+    file, the target lines highlighted and a citation's sentence marked where it stands.
 
     `source` holds the lines the panel shows (the window around the target); lines of the
     target are marked `rag-hl`, and the first line to scroll to is marked `rag-anchor`.
@@ -267,20 +296,28 @@ def panel_html(lang: Language, target: SourceTarget, source: SourceLines, title:
     on_page = source.page_of(cited_start)
     if on_page is not None:
         where += " · " + say(lang, "panel_page", page=on_page[0], line=on_page[1])
+    # The cleaned text is what a quote stands in; the raw lines only when the source came without it.
+    texts = source.clean if len(source.clean) == len(source.lines) else source.lines
+    first_cited = cited_start - source.line_start
+    cited = texts[first_cited: cited_end - source.line_start + 1] if cited_end >= cited_start else ()
+    spans = {first_cited + i: span for i, span in quote_spans(cited, target.quote).items()} if target.quote else {}
     rows = []
     if source.line_start > 1:
         rows.append(f'<div class="rag-elided">{escape(say(lang, "panel_elided", count=source.line_start - 1))}</div>')
-    for number, line in enumerate(source.lines, start=source.line_start):
+    for index, line in enumerate(texts):
+        number = source.line_start + index
         classes = ["rag-line"]
         if cited_start <= number <= cited_end:
             classes.append("rag-hl")
+            if index in spans:
+                classes.append("rag-marked")
         elif cited_start - CONTEXT_LINES <= number <= cited_end + CONTEXT_LINES:
             classes.append("rag-context")
         if number == anchor:
             classes.append("rag-anchor")
         rows.append(
             f'<div class="{" ".join(classes)}" data-line="{number}">'
-            f'<span class="rag-ln">{number}</span><span class="rag-code">{html.escape(line) or " "}</span></div>'
+            f'<span class="rag-ln">{number}</span><span class="rag-code">{_code_html(line, spans.get(index))}</span></div>'
         )
     if source.line_end < source.total_lines:
         rows.append(f'<div class="rag-elided">{escape(say(lang, "panel_elided", count=source.total_lines - source.line_end))}</div>')

@@ -15,6 +15,11 @@
         if (body && anchor) {
           body.scrollTop = anchor.offsetTop; // the body is the anchor's offsetParent (position: relative)
         }
+        // In a long line (a whole article on one) the marked sentence may be far below the line's start.
+        const mark = panel.querySelector("mark.rag-mark");
+        if (body && mark && mark.offsetTop + mark.offsetHeight > body.scrollTop + body.clientHeight) {
+          body.scrollTop = Math.max(0, mark.offsetTop - body.clientHeight / 3);
+        }
         panel.scrollIntoView({ block: "nearest" });
         return;
       }
