@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from test_documents import encrypted_pdf, tiny_docx, tiny_pdf, zip_bomb_docx
+from test_documents import encrypted_pdf, scanned_pdf, tiny_docx, tiny_pdf, zip_bomb_docx
 
 from rag.apps.library import Library
 from rag.apps.server import create_app
@@ -122,6 +122,7 @@ def _exe() -> bytes:
         ("setup.exe", _exe(), 415, "is not a type this bot reads"),
         ("setup.pdf", _exe(), 422, "is not a PDF"),
         ("locked.pdf", encrypted_pdf(), 422, "is an encrypted PDF"),
+        ("scan.pdf", scanned_pdf(), 422, "no text layer"),
         ("bomb.docx", zip_bomb_docx(), 422, "over the limits"),
         ("empty.md", b"", 422, "is empty"),
     ],
@@ -244,3 +245,30 @@ def test_questions_asked_during_an_upload_are_answered_from_the_old_or_the_new_i
     assert len(seen) > 20 and all(status == 200 for _, status, _ in seen), [a for _, s, a in seen if s != 200][:3]
     kinds = [("old" if _without_timing(a) == old[q] else "new" if _without_timing(a) == new[q] else "mixed") for q, _, a in seen]
     assert "mixed" not in kinds and "old" in kinds and "new" in kinds
+
+
+def test_an_update_shows_its_progress_while_questions_are_answered_from_the_index_before_it(open_kb, monkeypatch):
+    import rag.apps.library as library_module
+
+    client, library, _ = open_kb
+    reached, release = threading.Event(), threading.Event()
+    real = library_module.build_index
+
+    def held(settings, embedder, progress=None, stage=None):
+        stage("embedding 1 new or changed article")
+        progress(0, 3)
+        reached.set()
+        release.wait(30)
+        return real(settings, embedder, progress, stage)
+
+    monkeypatch.setattr(library_module, "build_index", held)
+    assert _upload(client, "default", ("travel.md", TRAVEL.encode())).status_code == 202
+    assert reached.wait(30)
+    update = client.get("/api/kbs/default").json()["update"]
+    assert (update["state"], update["stage"], update["done"], update["total"]) == (
+        "updating", "embedding 1 new or changed article", 0, 3)
+    answer = client.post("/api/ask", json={"question": QUESTION})
+    assert answer.status_code == 200 and all(p["file"] != "corpus/travel.md" for p in answer.json()["passages"])
+    release.set()
+    _settled(client, library, "default")
+    assert any(p["file"] == "corpus/travel.md" for p in client.post("/api/ask", json={"question": QUESTION}).json()["passages"])
