@@ -30,9 +30,16 @@ def test_ocr_spaces_inside_chinese_words_are_joined_but_english_spacing_kept():
 
 
 def test_boilerplate_lines_are_dropped_and_content_kept():
-    raw = "正文第一段，讲了Sora。\n\n■采写：新快报记者 郑志辉\n\n— **完** —\n\n**点这里 👇关注我，记得标星哦～**\n\n正文第二段。\n"
+    raw = "正文第一段，讲了Sora。\n\n— **完** —\n\n**点这里 👇关注我，记得标星哦～**\n\n美编：陈明丽\n\n正文第二段。\n"
     cleaned = clean(raw)
     assert cleaned.text == "正文第一段，讲了Sora。\n\n正文第二段。"
+
+
+def test_an_articles_author_source_and_date_lines_stay_as_content():
+    raw = "文章作者: 量子位\n发布时间: 2024-02-19 13:42\n\n■采写：新快报记者 郑志辉\n\n正文。\n\n本文来自微信公众号“读懂财经”，作者：小白。\n"
+    text = clean(raw).text
+    for kept in ("文章作者:量子位", "发布时间: 2024-02-19 13:42", "采写：新快报记者郑志辉", "本文来自微信公众号“读懂财经”，作者：小白。"):
+        assert kept in text
 
 
 def test_every_clean_character_maps_to_the_source_line_it_came_from():

@@ -88,13 +88,15 @@ _EDGE_SPACES = re.compile(r"^[ \t\u3000\xa0]+|[ \t\u3000\xa0]+$", re.M)
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 # Lines that are credits, sharing prompts or navigation, never content. Matched against a whole clean line.
+# An article's own metadata (who wrote it, where it comes from, when it was published) is content: a reader
+# may ask for it, so those lines stay and can be quoted.
 _BOILERPLATE = re.compile(
-    r"^(?:[■●◆▲]?\s*(?:采写|图片|摄影|编辑|责编|美编|校对|审核|监制|统筹|来源|文章作者|发布时间|发布地|原文链接|封面图链接|"
+    r"^(?:[■●◆▲]?\s*(?:图片|摄影|编辑|责编|美编|校对|审核|监制|统筹|原文链接|封面图链接|"
     r"参考链接|参考资料|报料|声明|免责声明)\s*[:：/|｜].*"
     r"|.{0,40}(?:责编|美编|校对)\s*[/:：].*"
     r"|[—\-\s]*完[—\-\s]*|-?\s*end\s*-?|（完）|\(完\)"
     r"|.*(?:点这里|关注我|记得标星|一键三连|点赞.{0,6}在看|扫码|长按(?:二维码|识别)|阅读原文|日日相见|公益广告|转载请注明).*"
-    r"|本文(?:来自|转载自|经授权).*|.{0,20}[|｜]\s*公众号.*|.{0,12}发自.{0,8}"
+    r"|.{0,20}[|｜]\s*公众号.*|.{0,12}发自.{0,8}"
     r"|原文|\[\d+\]|\d+"
     r")$",
     re.M | re.I,
