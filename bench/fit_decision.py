@@ -39,9 +39,10 @@ from rag.settings import load_settings
 
 # A fold's answerable questions of one language choose the threshold only when there are this many.
 MIN_FOLD_ANSWERABLE = 20
-# The false refusal the threshold holds: over the training sets' answerable questions pooled, or the mean of
-# each set's ("fold"), which gives a small set as much say as a large one.
-THRESHOLD_BY = "fold"
+# The false refusal the threshold holds (--threshold-by): over the training sets' answerable questions pooled,
+# the mean of each set's ("fold"), which gives a small set as much say as a large one, or the worst set's
+# ("worst"), which holds it on every set and so on a corpus whose confidences sit lower than the others'.
+THRESHOLD_BY = ("worst", "fold", "pooled")
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def features(assistant: Assistant, question: str, vector: np.ndarray):  # -> rag
     """Return the decision features of one question, as Assistant.ask computes them (vector given)."""
     tokens = assistant.tokenizer.tokens(question)
     settings = assistant.settings
-    hits = hybrid_search(assistant.index, vector, tokens, settings.retrieval.top_k, settings)
+    hits = hybrid_search(assistant.index, vector, tokens, settings.retrieval.top_k, settings, is_chinese(question))
     retrieved = Evidence(question, vector, tuple(tokens), assistant.index.lexical.term_weights(tokens), tuple(hits),
                          is_chinese(question))
     return assistant.consider(retrieved)[2]
@@ -153,7 +154,7 @@ class Model:
                 "threshold_other_language": round(self.threshold_other, 4)}
 
 
-def train(rows: list[Row], l2: float, max_false: float) -> Model:
+def train(rows: list[Row], l2: float, max_false: float, threshold_by: str = THRESHOLD_BY[0]) -> Model:
     """Fit on rows: every fold weighs the same, answerable and not equally within it; pick the threshold."""
     x = np.array([r.features for r in rows])
     y = np.array([float(r.answerable) for r in rows])
@@ -178,8 +179,10 @@ def train(rows: list[Row], l2: float, max_false: float) -> Model:
         for candidate in np.arange(0.05, 0.951, 0.01):
             if not groups:
                 break
-            if THRESHOLD_BY == "fold":
+            if threshold_by == "fold":
                 false = float(np.mean([np.mean(p[g] < candidate) for g in groups]))
+            elif threshold_by == "worst":
+                false = float(max(np.mean(p[g] < candidate) for g in groups))
             else:
                 false = float(np.mean(p[np.any(groups, axis=0)] < candidate))
             if false <= max_false:
@@ -215,6 +218,8 @@ def main() -> None:
     top.add_argument("--offtopic-fold", default="public", help="the set whose fold the off-topic questions join")
     top.add_argument("--l2", type=float, default=1.0)
     top.add_argument("--max-false", type=float, default=0.05, help="highest false refusal allowed on a training set")
+    top.add_argument("--threshold-by", choices=THRESHOLD_BY, default=THRESHOLD_BY[0],
+                     help="whose false refusal --max-false bounds: every training set's (worst), their mean (fold), or all pooled")
     top.add_argument("--seed", type=int, default=14)
     top.add_argument("--out", type=Path, help="write the model fitted on every set here (rag/data/decision.json)")
     top.add_argument("--loso-dir", type=Path, help="also write each leave-one-set-out model here")
@@ -232,7 +237,7 @@ def main() -> None:
         args.rows.write_text("".join(json.dumps(r.__dict__, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     held_out = {}
     for name, *_ in sets:
-        model = train([r for r in rows if r.fold != name], args.l2, args.max_false)
+        model = train([r for r in rows if r.fold != name], args.l2, args.max_false, args.threshold_by)
         held_out[name] = dict(report([r for r in rows if r.fold == name], model), threshold=round(model.threshold, 3),
                               threshold_other=round(model.threshold_other, 3))
         print(f"{name} (fitted without it): {held_out[name]}")
@@ -240,7 +245,7 @@ def main() -> None:
             args.loso_dir.mkdir(parents=True, exist_ok=True)
             (args.loso_dir / f"decision-without-{name}.json").write_text(
                 json.dumps({"model": dict(model.to_dict(), embed_model=embed_model(sets)), "fitted_without": name}, indent=2) + "\n", encoding="utf-8")
-    final = train(rows, args.l2, args.max_false)
+    final = train(rows, args.l2, args.max_false, args.threshold_by)
     print("fitted on every set:", json.dumps(final.to_dict(), ensure_ascii=False))
     if args.out:
         in_sample = {name: report([r for r in rows if r.fold == name], final) for name, *_ in sets}

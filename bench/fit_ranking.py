@@ -60,7 +60,7 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]]) -> list[Case]:
         vectors = assistant.embedder.encode_queries([q.question for q in questions])
         for q, vector in zip(questions, vectors):
             tokens = assistant.tokenizer.tokens(q.question)
-            hits = hybrid_search(assistant.index, vector, tokens, settings.retrieval.top_k, settings)
+            hits = hybrid_search(assistant.index, vector, tokens, settings.retrieval.top_k, settings, is_chinese(q.question))
             weights = assistant.index.lexical.term_weights(tokens)
             candidates = [
                 s for s in score_sentences(assistant.index, hits, vector, weights, settings.answer.answer_passages,

@@ -128,13 +128,13 @@ class RetrievalSettings:
     # embedded (a question alone never waits): a few, since under load they arrive within milliseconds of each other.
     question_batch_window_ms: float = 2.0
 
-    # "weighted": dense_weight * z-scored cosine + lexical_weight * max-normalised BM25
-    #   + coverage_weight * share of the question's idf mass present; "rrf": weighted reciprocal rank fusion.
-    # Weights chosen by measurement on the public gold questions, stable across chunk sizes (docs/quality.md).
+    # "weighted": the fitted weights (rag/retrieval/fusion.py) over the candidates' z-scored cosine,
+    # max-normalised BM25, query-term coverage and best sentence's cosine, one set of weights for questions in
+    # the articles' language and one for others; "rrf": reciprocal rank fusion with the fitted dense and
+    # lexical weights. The weights are fitted by bench/fit_retrieval.py into rag/data/fusion.json;
+    # fusion_file names another such file (e.g. a leave-one-set-out fit).
     fusion: str = "weighted"
-    dense_weight: float = 0.75
-    lexical_weight: float = 0.5
-    coverage_weight: float = 3.0
+    fusion_file: str = ""
     rrf_k: int = 60
 
 

@@ -10,7 +10,7 @@ import pytest
 from rag.answer.assistant import Assistant
 from rag.answer.decide import FEATURES, Evidence, confidence, for_index, load_params
 from rag.answer.extractive import answer_block, is_heading
-from rag.answer.questions import asked_kinds, holds_kind, named_words
+from rag.answer.questions import asked_kinds, holds_kind, named_words, names_in
 from rag.answer.ranking import load_ranking
 from rag.errors import RagError
 from rag.index.build import build_index
@@ -41,6 +41,12 @@ def test_a_sentence_holds_a_time_or_a_number_and_a_question_names_its_subject():
     assert named_words("How many points did the Panthers score?", {}) == 1
     assert named_words("Hello", {}) == 0
     assert named_words("Sora是在哪一天发布的？", {}) == 1
+
+
+def test_the_names_a_question_holds_are_the_words_the_index_would_hold():
+    # Latin words lower-cased as the tokenizer writes them, Chinese names as the dictionary tags them.
+    assert names_in("Sora发布后，英伟达的股价涨跌了多少？", {"英伟达": "nt"}) == ["sora", "英伟达"]
+    assert names_in("When did Adobe's stock fall?", {}) == ["Adobe's"]
 
 
 def test_headings_and_bare_titles_are_told_from_sentences_and_metadata():

@@ -142,3 +142,23 @@ def test_targets_say_which_are_missed_and_which_were_not_measured():
         "question p95 <= 50 ms": False,
         "hit@5 ours >= LangChain": True,
     }
+
+
+def test_the_decline_threshold_holds_the_false_refusal_bound_on_every_training_set_not_just_on_average():
+    import numpy as np
+
+    from bench.fit_decision import Row, train
+
+    def fold(name, answerable_from):
+        yes = [Row(name, f"{name}{i}", (float(v),), True, False, "zh") for i, v in enumerate(np.linspace(answerable_from, 3, 40))]
+        no = [Row(name, f"{name}n{i}", (float(v),), False, False, "zh") for i, v in enumerate(np.linspace(-3, 0, 40))]
+        return yes + no
+
+    # Set B's answerable questions sit lower than set A's, as a corpus whose confidences run low does.
+    rows = fold("a", 1.0) + fold("b", -0.5)
+    false_b = {}
+    for by in ("worst", "fold"):
+        model = train(rows, 1.0, 0.05, by)
+        b = [r for r in rows if r.fold == "b" and r.answerable]
+        false_b[by] = float(np.mean(model.confidence(np.array([r.features for r in b])) < model.threshold))
+    assert false_b["worst"] <= 0.05 < false_b["fold"]

@@ -5,6 +5,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -109,11 +110,16 @@ def test_rate_limits_fall_back_and_declined_questions_never_reach_the_model(seed
     assert declined.refused and len(script.requests) == asked and not declined.notice
 
 
-def test_an_english_question_gets_an_english_answer_with_the_chinese_quote(seeds_settings, fake_embedder, endpoint):
+def test_an_english_question_gets_an_english_answer_with_the_chinese_quote(seeds_settings, fake_embedder, endpoint, tmp_path):
     url, script = endpoint
     script.reply = lambda user: f"After Sora was released, Adobe shares fell more than 7%. [{number_of(user, 'Adobe股价随即暴跌超7%')}]"
-    # The fake embedder knows no English-Chinese pairs: the meaning check is left to the real model here.
-    answer = assistant(seeds_settings, fake_embedder, url, llm_min_z=-10).ask("How did Adobe's stock react after Sora was released?")
+    # The fake embedder knows no English-Chinese pairs: the meaning check is left to the real model here, and
+    # retrieval finds the passage by the word "Adobe", with the weights of a question in the articles' language.
+    shipped = json.loads((Path(__file__).parents[1] / "rag" / "data" / "fusion.json").read_text(encoding="utf-8"))
+    shipped["model"]["other_language"] = shipped["model"]["same_language"]
+    (tmp_path / "fusion.json").write_text(json.dumps(shipped), encoding="utf-8")
+    answer = assistant(seeds_settings, fake_embedder, url, llm_min_z=-10, fusion_file=str(tmp_path / "fusion.json")).ask(
+        "How did Adobe's stock react after Sora was released?")
     assert "Answer in English." in script.requests[0]["messages"][0]["content"]
     assert answer.generated and answer.text == "After Sora was released, Adobe shares fell more than 7%.[1]"
     assert "暴跌超 7%" in answer.citations[0].quote

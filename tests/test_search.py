@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from rag.index.lexical import build_lexical, coverage, shared_tokenizer
 from rag.retrieval.search import rrf
@@ -72,6 +73,7 @@ def test_weighted_fusion_equals_a_plain_recomputation_on_the_seeds(tmp_path):
     from rag.index.build import build_index
     from rag.index.lexical import coverage as share
     from rag.index.store import load_index
+    from rag.retrieval.fusion import FusionWeights
     from rag.retrieval.search import weighted_fusion
 
     from support import SEEDS, fake_settings
@@ -84,13 +86,17 @@ def test_weighted_fusion_equals_a_plain_recomputation_on_the_seeds(tmp_path):
     tokens = tokenizer.tokens(question)
     vector = HashingEmbedder(64).encode_queries([question])[0]
     rows = list(range(0, len(index.chunks), 3))
-    fused = dict(weighted_fusion(index, rows, vector, tokens, (0.75, 0.5, 3.0)))
+    fused = dict(weighted_fusion(index, rows, vector, tokens, FusionWeights(0.75, 0.5, 3.0, 0.5)))
 
     dense = np.array([float(index.vectors.passage_vectors(np.array([r]))[0] @ vector) for r in rows])
     bm25 = index.lexical.scores(tokens)[rows]
     weights = index.lexical.term_weights(tokens)
     covered = np.array([share(weights, set(tokenizer.tokens(index.chunks[r].text))) for r in rows])
-    expected = 0.75 * (dense - dense.mean()) / dense.std() + 0.5 * bm25 / bm25.max() + 3.0 * covered
+    # A passage's best sentence: the highest cosine among the sentences it holds.
+    best = np.array([max(float(index.vectors.sentence_vectors(np.array([i]))[0] @ vector) for i in index.chunks[r].sentence_ids)
+                     for r in rows])
+    expected = (0.75 * (dense - dense.mean()) / dense.std() + 0.5 * bm25 / bm25.max() + 3.0 * covered
+                + 0.5 * (best - best.mean()) / best.std())
     assert np.allclose([fused[r] for r in rows], expected, atol=1e-4)
     assert max(fused, key=fused.get) == rows[int(np.argmax(expected))]
 
@@ -106,3 +112,55 @@ def test_row_reads_give_the_full_scores_in_the_order_asked_and_coverage_of_rows_
     assert np.allclose(each, [coverage(weights, set(docs[r])) for r in rows])
     together = index.row_coverage([4, 1], weights, together=True)[0]
     assert math.isclose(together, coverage(weights, set(docs[4]) | set(docs[1])))
+
+
+def test_the_shipped_fusion_says_how_it_was_made_and_a_bad_file_is_one_line(tmp_path):
+    import json
+    from pathlib import Path
+
+    from rag.errors import RagError
+    from rag.retrieval.fusion import FEATURES, load_fusion
+
+    shipped = json.loads((Path(__file__).parents[1] / "rag" / "data" / "fusion.json").read_text(encoding="utf-8"))
+    assert shipped["made"]["script"] == "bench/fit_retrieval.py"
+    assert set(shipped["made"]["leave_one_set_out"]) >= {"cmrc", "xquad-zh", "xquad-en", "public"}
+    params = load_fusion()
+    # A question in another language than the articles' cannot match them word for word: its weights differ.
+    assert params.same_language != params.other_language
+    assert list(shipped["model"]["same_language"]) == list(FEATURES)
+    for text in ("{", '{"model": {"same_language": {"dense": 1}}}'):
+        broken = tmp_path / "fusion.json"
+        broken.write_text(text, encoding="utf-8")
+        load_fusion.cache_clear()
+        with pytest.raises(RagError) as caught:
+            load_fusion(str(broken))
+        assert "\n" not in str(caught.value) and "bench/fit_retrieval.py" in str(caught.value)
+
+
+def test_a_question_in_the_articles_language_is_fused_with_the_weights_that_match_words(tmp_path, monkeypatch):
+    from rag.embedding import HashingEmbedder
+    from rag.index.build import build_index
+    from rag.index.store import load_index
+    from rag.retrieval.retriever import Retriever, articles_are_chinese
+
+    from support import SEEDS, fake_settings
+
+    english = tmp_path / "notes"
+    english.mkdir()
+    (english / "leave.md").write_text("# Leave\n\nEvery employee gets twelve days of annual leave.\n", encoding="utf-8")
+    (english / "canteen.md").write_text("# Canteen\n\nThe canteen opens at half past eleven.\n", encoding="utf-8")
+    for corpus, chinese in ((SEEDS, True), (english, False)):
+        settings = fake_settings(tmp_path / corpus.name, corpus)
+        build_index(settings, HashingEmbedder(64))
+        index = load_index(settings)
+        assert articles_are_chinese(index) is chinese
+    # Over English notes an English question is in the articles' language: its words count.
+    import rag.retrieval.retriever as retriever_module
+
+    asked = []
+    real = retriever_module.hybrid_search
+    monkeypatch.setattr(retriever_module, "hybrid_search", lambda *a, **k: asked.append(k["same_language"]) or real(*a, **k))
+    retriever = Retriever(settings, index, HashingEmbedder(64), shared_tokenizer())
+    evidence = retriever.retrieve("When does the canteen open?", 2)
+    assert asked == [True] and not evidence.chinese
+    assert evidence.hits[0].chunk.file.endswith("canteen.md")

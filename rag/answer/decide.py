@@ -18,7 +18,9 @@ Each feature asks one question of the retrieved passages and the chosen sentence
   sentence holds one;
 - names: how many names (people, places, organisations, Latin words, numbers) the question holds: a question
   about the articles names what it asks about, small talk seldom does;
-- agree: whether the dense and lexical sides both rank the top passage near the top.
+- agree: whether the dense and lexical sides both rank the top passage near the top;
+- missing names: the share of the question's names that the corpus never uses: a question about a company,
+  person or place the articles never name is about something else, however close the rest of it comes.
 Lexical features mean nothing for a question in another language than the articles (its words cannot match),
 so they are zero there and a language indicator takes their place.
 
@@ -39,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.questions import asked_kinds, holds_kind, named_words
+from rag.answer.questions import asked_kinds, holds_kind, names_in
 from rag.errors import RagError
 from rag.index.manifest import Manifest
 from rag.index.store import Index
@@ -52,7 +54,7 @@ log = logging.getLogger(__name__)
 FEATURES = (
     "dense_z", "other_language",
     "unknown", "passage_coverage", "article_coverage", "title_coverage", "sentence_coverage",
-    "kind_asked", "kind_found", "agree", "sentence_peak", "passage_peak", "best_cosine", "names",
+    "kind_asked", "kind_found", "agree", "sentence_peak", "passage_peak", "best_cosine", "names", "missing_names",
 )
 TOP_PASSAGES = 5
 
@@ -151,14 +153,15 @@ def evidence(
     rows = sorted(hit.chunk.chunk_id for hit in hits)
     passage_sims = index.vectors.passage_vectors(np.asarray(rows, dtype=np.int64)) @ query_vector.astype(np.float32)
     passage_peak = (float(passage_sims.max()) - float(passage_sims.mean())) / (float(passage_sims.std()) + 1e-3)
-    shared = (dense_z, sentence_peak, passage_peak, best_similarity, float(min(named_words(question, word_tags), 3)))
+    names = names_in(question, word_tags)
+    shared = (dense_z, sentence_peak, passage_peak, best_similarity, float(min(len(names), 3)))
     kinds = asked_kinds(question)
     first = chosen[0]
     found = any(holds_kind(k, first.text, first.terms, word_tags) for k in kinds)
     top = hits[0]
     agree = float((top.dense_rank or 99) <= 3 and (top.lexical_rank or 99) <= 3)
     if not chinese:
-        values = (dense_z, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, float(bool(kinds)), float(found), 0.0, *shared[1:])
+        values = (dense_z, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, float(bool(kinds)), float(found), 0.0, *shared[1:], 0.0)
         return Evidence(values, known)
     total = sum(term_weights.values()) or 1.0
     unknown = sum(w for t, w in term_weights.items() if t not in lexicon.vocabulary) / total
@@ -171,8 +174,9 @@ def evidence(
             article = max(article, float(lexicon.row_coverage(list(held), dict(term_weights), together=True)[0]))
     title = _share(term_weights, set(title_terms(first.file)))
     sentence = _share(term_weights, {t for s in chosen for t in s.terms})
+    missing = sum(1 for name in names if name not in lexicon.vocabulary) / len(names) if names else 0.0
     values = (dense_z, 0.0, unknown, passage, article, title, sentence, float(bool(kinds)), float(found), agree,
-              *shared[1:])
+              *shared[1:], missing)
     return Evidence(values, known)
 
 

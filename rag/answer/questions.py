@@ -74,15 +74,20 @@ _LATIN_OR_NUMBER = re.compile(r"[A-Za-z][A-Za-z0-9'\-]*|\d+(?:[.,]\d+)?")
 _CAPITALISED = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][A-Za-z0-9'\-]*|\b\d+(?:[.,]\d+)?\b")
 
 
-def named_words(question: str, tags: Mapping[str, str]) -> int:
-    """Return how many names a question holds: in Chinese, words the dictionary tags as names of people,
-    places, organisations or other proper nouns, and Latin words or numbers; in another language,
-    capitalised words after the first and numbers."""
+def names_in(question: str, tags: Mapping[str, str]) -> list[str]:
+    """Return the names a question holds: in Chinese, words the dictionary tags as names of people, places,
+    organisations or other proper nouns, and Latin words or numbers (lower-cased, as the index holds them); in
+    another language, capitalised words after the first and numbers."""
     if is_chinese(question):
-        latin = _LATIN_OR_NUMBER.findall(question)
+        latin = [w.lower() for w in _LATIN_OR_NUMBER.findall(question)]
         rest = _LATIN_OR_NUMBER.sub(" ", question)
         words = [w for w in re.split(r"[^\u3400-\u9fff]+", rest) if w]
-        names = sum(1 for chunk in words for i in range(len(chunk)) for j in range(i + 2, min(len(chunk), i + 6) + 1)
-                    if tags.get(chunk[i:j]) in _NAME_TAGS)
-        return len(latin) + names
-    return len(_CAPITALISED.findall(question.strip()))
+        names = [chunk[i:j] for chunk in words for i in range(len(chunk)) for j in range(i + 2, min(len(chunk), i + 6) + 1)
+                 if tags.get(chunk[i:j]) in _NAME_TAGS]
+        return latin + names
+    return _CAPITALISED.findall(question.strip())
+
+
+def named_words(question: str, tags: Mapping[str, str]) -> int:
+    """Return how many names a question holds (names_in)."""
+    return len(names_in(question, tags))

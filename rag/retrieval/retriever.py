@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from functools import cached_property
 
 from rag.embedding import Embedder
 from rag.index.lexical import Tokenizer
@@ -21,6 +22,11 @@ class Retriever:
         self.embedder = embedder
         self.tokenizer = tokenizer
 
+    @cached_property
+    def articles_chinese(self) -> bool:
+        """Whether the articles are Chinese: read from the first question on, since loading reads no rows."""
+        return articles_are_chinese(self.index)
+
     def retrieve(self, question: str, top_k: int, timings: dict[str, float] | None = None) -> Evidence:
         """Return the evidence for a validated question, at least `top_k` passages deep; time the stages into `timings`."""
         timings = {} if timings is None else timings
@@ -29,7 +35,19 @@ class Retriever:
         tokens = self.tokenizer.tokens(question)
         timings["embed_ms"] = (time.perf_counter() - tick) * 1000
         tick = time.perf_counter()
-        hits = hybrid_search(self.index, query_vector, tokens, max(top_k, self.settings.retrieval.top_k), self.settings)
+        chinese = is_chinese(question)
+        hits = hybrid_search(self.index, query_vector, tokens, max(top_k, self.settings.retrieval.top_k), self.settings,
+                             same_language=chinese == self.articles_chinese)
         weights = self.index.lexical.term_weights(tokens)
         timings["retrieve_ms"] = (time.perf_counter() - tick) * 1000
-        return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), is_chinese(question))
+        return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), chinese)
+
+
+def articles_are_chinese(index: Index, sample: int = 50) -> bool:
+    """Return whether most of an evenly spaced sample of the index's passages are Chinese (True for an empty index):
+    a question in the articles' language is fused with the weights whose lexical side can match it."""
+    total = len(index.chunks)
+    if not total:
+        return True
+    rows = sorted({i * total // min(sample, total) for i in range(min(sample, total))})
+    return sum(is_chinese(index.chunks[row].text) for row in rows) * 2 >= len(rows)

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense FAISS and BM25 candidates, fused by weighted scores (or reciprocal rank fusion)."""
+"""Hybrid retrieval: dense FAISS and BM25 candidates, fused by fitted weighted scores (or reciprocal rank fusion)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -8,6 +8,7 @@ import numpy as np
 
 from rag.index.store import Index
 from rag.records import Hit
+from rag.retrieval.fusion import FusionWeights, fusion_features, load_fusion
 from rag.settings import Settings
 
 
@@ -40,34 +41,22 @@ def lexical_ranking(index: Index, query_tokens: Sequence[str], k: int) -> Rankin
     return Ranking(tuple(r for r, _ in top), tuple(s for _, s in top))
 
 
-def _zscore(values: np.ndarray) -> np.ndarray:
-    return (values - values.mean()) / (values.std() + 1e-9)
-
-
 def weighted_fusion(
     index: Index,
     rows: Sequence[int],
     query_vector: np.ndarray,
     query_tokens: Sequence[str],
-    weights: tuple[float, float, float],
+    weights: FusionWeights,
 ) -> list[tuple[int, float]]:
-    """Score candidates by dense z-score, max-normalised BM25 and idf-weighted query-term coverage.
+    """Score candidates by the fitted weights over their fusion features (rag/retrieval/fusion.py), best first.
 
     Unlike RRF this keeps how far apart the candidates are; only the candidates' rows are read.
     """
     if not rows:
         return []
-    dense_weight, bm25_weight, coverage_weight = weights
-    ordered = np.asarray(sorted(rows), dtype=np.int64)
-    dense = index.vectors.passage_vectors(ordered) @ query_vector.astype(np.float32)
-    bm25 = index.lexical.row_scores(ordered, query_tokens)
-    coverage = index.lexical.row_coverage(ordered, index.lexical.term_weights(query_tokens))
-    score = (
-        dense_weight * _zscore(dense.astype(np.float64))
-        + bm25_weight * bm25 / max(float(bm25.max()), 1e-9)
-        + coverage_weight * coverage
-    )
-    return sorted(zip(ordered.tolist(), score.tolist()), key=lambda item: (-item[1], item[0]))
+    ordered = sorted(rows)
+    score = fusion_features(index, ordered, query_vector, query_tokens, sentences=weights.sentence != 0) @ weights.vector()
+    return sorted(zip(ordered, score.tolist()), key=lambda item: (-item[1], item[0]))
 
 
 def hybrid_search(
@@ -76,14 +65,16 @@ def hybrid_search(
     query_tokens: Sequence[str],
     top_k: int,
     settings: Settings,
+    same_language: bool = True,
 ) -> list[Hit]:
-    """Return the top_k hits of dense and lexical candidates fused as the settings say, with each side's rank."""
+    """Return the top_k hits of dense and lexical candidates fused as the settings say, with each side's rank;
+    a question in another language than the articles' (`same_language` False) is fused with weights of its own."""
     dense = dense_ranking(index, query_vector, settings.retrieval.candidates, settings)
     lexical = lexical_ranking(index, query_tokens, settings.retrieval.candidates)
+    weights = load_fusion(settings.retrieval.fusion_file).for_question(same_language)
     if settings.retrieval.fusion == "rrf":
-        fused = rrf([dense.rows, lexical.rows], [settings.retrieval.dense_weight, settings.retrieval.lexical_weight], settings.retrieval.rrf_k)
+        fused = rrf([dense.rows, lexical.rows], [weights.dense, weights.lexical], settings.retrieval.rrf_k)
     else:
-        weights = (settings.retrieval.dense_weight, settings.retrieval.lexical_weight, settings.retrieval.coverage_weight)
         fused = weighted_fusion(index, sorted(set(dense.rows) | set(lexical.rows)), query_vector, query_tokens, weights)
     dense_rank = {row: rank for rank, row in enumerate(dense.rows, start=1)}
     lexical_rank = {row: rank for rank, row in enumerate(lexical.rows, start=1)}

@@ -1,0 +1,161 @@
+"""Fit the fusion weights of retrieval (rag/retrieval/fusion.py) across question sets, cross-validated leave-one-set-out.
+
+Each set is NAME=GOLD[+GOLD...]=CORPUS=INDEX. For every answerable question with evidence, the dense and lexical
+candidates are read once with their fusion features and labelled by whether they cover an evidence quote (the
+`rag eval` count). The weights of each question language (the articles' language, any other) are the point of a
+grid with the best mean over the training sets of hit@5 + 0.25 * mrr@10, each set with at least --min-questions
+questions of that language weighing the same. For each set the weights are fitted without it and reported on it.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fit_retrieval \\
+        cmrc=../shared/eval/dev/cmrc-trial/gold.jsonl=../shared/eval/dev/cmrc-trial/corpus=/work/idx/cmrc \\
+        xquad-zh=../shared/eval/dev/xquad-dev/gold-zh.jsonl=../shared/eval/dev/xquad-dev/corpus=/work/idx/xquad \\
+        xquad-en=../shared/eval/dev/xquad-dev/gold-en.jsonl=../shared/eval/dev/xquad-dev/corpus=/work/idx/xquad \\
+        public=../shared/eval/gold_public.jsonl+tests/data/english_sora.jsonl=seeds=/work/idx/seeds \\
+        --out rag/data/fusion.json --loso-dir runs/loso
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.dev_sets import DevSet, parse_set, provenance
+from rag.embedding import load_embedder
+from rag.eval.metrics import covers, load_questions
+from rag.index.lexical import shared_tokenizer
+from rag.index.store import load_index
+from rag.ingest.language import is_chinese
+from rag.retrieval.fusion import FEATURES, FusionWeights, fusion_features
+from rag.retrieval.search import dense_ranking, lexical_ranking
+from rag.settings import load_settings
+
+GRID = {
+    "dense": (0.25, 0.5, 0.75, 1.0),
+    "lexical": (0.0, 0.25, 0.5, 1.0),
+    "coverage": (0.0, 0.5, 1.0, 2.0, 3.0, 4.0),
+    "sentence": (0.0, 0.25, 0.5, 0.75, 1.0, 1.5),
+}
+LANGUAGES = ("same_language", "other_language")
+
+
+@dataclass
+class Case:
+    """One question's candidates: their fusion features, in row order, and which cover its evidence."""
+
+    fold: str
+    language: str
+    x: np.ndarray
+    y: np.ndarray
+
+
+def collect(sets: list[DevSet]) -> list[Case]:
+    """Return one case per answerable question with evidence."""
+    cases = []
+    tokenizer = shared_tokenizer()
+    embedder = None
+    for name, files, corpus, index_dir in sets:
+        settings = load_settings(corpus_dir=corpus, index_dir=index_dir)
+        embedder = embedder or load_embedder(settings)
+        index = load_index(settings)
+        questions = [q for f in files for q in load_questions(f) if q.answerable and q.evidence]
+        vectors = embedder.encode_queries([q.question for q in questions])
+        for question, vector in zip(questions, vectors):
+            tokens = tokenizer.tokens(question.question)
+            dense = dense_ranking(index, vector, settings.retrieval.candidates, settings)
+            lexical = lexical_ranking(index, tokens, settings.retrieval.candidates)
+            rows = sorted(set(dense.rows) | set(lexical.rows))
+            labels = np.array([any(covers({"file": index.chunks[r].file, "text": index.chunks[r].text}, e) for e in question.evidence)
+                               for r in rows])
+            language = "same_language" if is_chinese(question.question) else "other_language"
+            cases.append(Case(name, language, fusion_features(index, rows, vector, tokens), labels))
+        print(f"collected {name}: {len(questions)} questions", file=sys.stderr)
+    return cases
+
+
+def measure(cases: list[Case], weights: np.ndarray) -> dict[str, float]:
+    """Return hit@1, hit@5 and mrr@10 of these cases ranked by `weights` (ties by row, as retrieval breaks them)."""
+    first = []
+    for case in cases:
+        score = case.x @ weights
+        order = np.lexsort((np.arange(len(score)), -score))
+        hits = np.flatnonzero(case.y[order])
+        first.append(int(hits[0]) + 1 if hits.size else 10**6)
+    ranks = np.array(first)
+    return {"hit@1": float(np.mean(ranks <= 1)), "hit@5": float(np.mean(ranks <= 5)),
+            "mrr@10": float(np.mean(np.where(ranks <= 10, 1.0 / ranks, 0.0))), "questions": len(cases)}
+
+
+def objective(folds: dict[str, list[Case]], weights: np.ndarray) -> float:
+    """Return the mean over folds of hit@5 + 0.25 * mrr@10."""
+    scores = [measure(cases, weights) for cases in folds.values()]
+    return float(np.mean([s["hit@5"] + 0.25 * s["mrr@10"] for s in scores]))
+
+
+def fit(cases: list[Case], min_questions: int) -> dict[str, FusionWeights]:
+    """Return the best grid point for each language over these cases' folds (the other language's weights stand in
+    for a language no fold has enough questions of)."""
+    grid = [np.array(point) for point in itertools.product(*(GRID[name] for name in FEATURES))]
+    fitted: dict[str, FusionWeights] = {}
+    for language in LANGUAGES:
+        folds: dict[str, list[Case]] = {}
+        for case in cases:
+            if case.language == language:
+                folds.setdefault(case.fold, []).append(case)
+        folds = {name: fold for name, fold in folds.items() if len(fold) >= min_questions}
+        if folds:
+            best = max(grid, key=lambda w: (objective(folds, w), -float(w.sum())))
+            fitted[language] = FusionWeights(*(float(v) for v in best))
+    if not fitted:
+        raise SystemExit("no set has enough questions to fit: lower --min-questions")
+    for language in LANGUAGES:
+        fitted.setdefault(language, fitted[next(iter(fitted))])
+    return fitted
+
+
+def report(cases: list[Case], fitted: dict[str, FusionWeights]) -> dict[str, float]:
+    """Return hit@1/hit@5/mrr@10 of these cases, each ranked with its language's weights."""
+    ranked = {language: [c for c in cases if c.language == language] for language in LANGUAGES}
+    parts = [(measure(group, fitted[language].vector()), len(group)) for language, group in ranked.items() if group]
+    total = sum(n for _, n in parts)
+    return {key: round(sum(m[key] * n for m, n in parts) / total, 4) for key in ("hit@1", "hit@5", "mrr@10")} | {"questions": total}
+
+
+def document(fitted: dict[str, FusionWeights], made: dict) -> dict:
+    """Return the fusion file's content."""
+    return {"made": made, "model": {language: asdict(fitted[language]) for language in LANGUAGES}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    top = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    top.add_argument("sets", nargs="+", type=parse_set, help="NAME=GOLD[+GOLD]=CORPUS=INDEX")
+    top.add_argument("--out", type=Path, required=True, help="fusion weights file to write")
+    top.add_argument("--loso-dir", type=Path, help="also write each leave-one-set-out fit here")
+    top.add_argument("--min-questions", type=int, default=20, help="questions of a language a set needs to count for it")
+    args = top.parse_args(argv)
+    cases = collect(args.sets)
+    names = [name for name, *_ in args.sets]
+    held_out = {}
+    for name in names:
+        fitted = fit([c for c in cases if c.fold != name], args.min_questions)
+        held_out[name] = report([c for c in cases if c.fold == name], fitted) | {
+            language: asdict(fitted[language]) for language in LANGUAGES}
+        print(f"{name} (fitted without it): {held_out[name]}", file=sys.stderr)
+        if args.loso_dir:
+            args.loso_dir.mkdir(parents=True, exist_ok=True)
+            made = {"note": f"leave-one-set-out fit without {name}; not for use"}
+            (args.loso_dir / f"fusion-without-{name}.json").write_text(json.dumps(document(fitted, made), indent=1) + "\n", encoding="utf-8")
+    fitted = fit(cases, args.min_questions)
+    in_sample = {name: report([c for c in cases if c.fold == name], fitted) for name in names}
+    made = provenance("bench.fit_retrieval", args.sets, list(FEATURES), held_out, in_sample)
+    made["objective"] = "per language, mean over the training sets of hit@5 + 0.25 * mrr@10; grid " + json.dumps(GRID)
+    args.out.write_text(json.dumps(document(fitted, made), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"fitted on every set: {json.dumps(document(fitted, {})['model'])}\nwrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

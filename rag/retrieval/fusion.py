@@ -1,0 +1,102 @@
+"""How dense and lexical candidates are fused: fitted weights per question language, over features both sides read.
+
+A candidate passage is scored by a weighted sum of its cosine to the question (z-scored among the candidates),
+its BM25 score (max-normalised), the share of the question's idf mass it holds, and its best sentence's cosine
+(z-scored): a passage that holds one sentence on the question but much else besides has a middling passage
+vector. A question in another language than the articles' cannot match them word for word, so it has weights of
+its own. The weights are fitted by bench/fit_retrieval.py across question sets, cross-validated leave-one-set-out,
+into rag/data/fusion.json (how they were made is written in the file).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import RagError
+from rag.index.store import Index
+
+FEATURES = ("dense", "lexical", "coverage", "sentence")
+
+
+class FusionFileError(RagError, ValueError):
+    """The fusion weights file cannot be read."""
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """One language's weights, one per feature (FEATURES order)."""
+
+    dense: float
+    lexical: float
+    coverage: float
+    sentence: float
+
+    def vector(self) -> np.ndarray:
+        """Return the weights in FEATURES order."""
+        return np.array([getattr(self, name) for name in FEATURES], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    """Weights for questions in the articles' language and for questions in any other language."""
+
+    same_language: FusionWeights
+    other_language: FusionWeights
+
+    def for_question(self, same_language: bool) -> FusionWeights:
+        """Return the weights for a question in (or not in) the articles' language."""
+        return self.same_language if same_language else self.other_language
+
+
+def _zscore(values: np.ndarray) -> np.ndarray:
+    return (values - values.mean()) / (values.std() + 1e-9)
+
+
+def fusion_features(index: Index, rows: Sequence[int], query_vector: np.ndarray, query_tokens: Sequence[str],
+                    sentences: bool = True) -> np.ndarray:
+    """Return the (candidates x FEATURES) matrix for these chunk rows; only the candidates' rows are read. Without
+    `sentences` (their weight is zero) the sentence column is left at zero and no sentence vector is read."""
+    ordered = np.asarray(rows, dtype=np.int64)
+    query = query_vector.astype(np.float32)
+    dense = (index.vectors.passage_vectors(ordered) @ query).astype(np.float64)
+    bm25 = index.lexical.row_scores(ordered, query_tokens)
+    coverage = index.lexical.row_coverage(ordered, index.lexical.term_weights(query_tokens))
+    if not sentences:
+        return np.column_stack([_zscore(dense), bm25 / max(float(bm25.max()), 1e-9), coverage, np.zeros(len(dense))])
+    sentence_ids = [index.chunks[row].sentence_ids for row in ordered.tolist()]
+    flat = np.fromiter((i for ids in sentence_ids for i in ids), dtype=np.int64)
+    best = dense.copy()  # a passage without sentences (never built so, but an old index may hold one) keeps its own
+    if flat.size:
+        similarity = (index.vectors.sentence_vectors(flat) @ query).astype(np.float64)
+        at = 0
+        for i, ids in enumerate(sentence_ids):
+            if ids:
+                best[i] = float(similarity[at : at + len(ids)].max())
+                at += len(ids)
+    return np.column_stack([_zscore(dense), bm25 / max(float(bm25.max()), 1e-9), coverage, _zscore(best)])
+
+
+def _weights(raw: object, where: str) -> FusionWeights:
+    if not isinstance(raw, dict) or set(raw) != {f.name for f in fields(FusionWeights)}:
+        raise FusionFileError(f"{where} must give the weights {', '.join(FEATURES)}: refit it with bench/fit_retrieval.py")
+    return FusionWeights(**{name: float(raw[name]) for name in FEATURES})
+
+
+@lru_cache(maxsize=8)
+def load_fusion(path: str = "") -> FusionParams:
+    """Return the fusion weights in `path`, or the bundled fitted ones (rag/data/fusion.json) when it is empty."""
+    try:
+        text = Path(path).read_text(encoding="utf-8") if path else resources.files("rag.data").joinpath("fusion.json").read_text(encoding="utf-8")
+        data = json.loads(text)
+        model = data["model"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise FusionFileError(f"cannot read the fusion weights {path or 'rag/data/fusion.json'} ({error}): "
+                              f"fix RAG_FUSION_FILE or refit it with bench/fit_retrieval.py") from None
+    where = path or "rag/data/fusion.json"
+    return FusionParams(_weights(model.get("same_language"), where), _weights(model.get("other_language"), where))
