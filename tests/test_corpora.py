@@ -99,3 +99,15 @@ def test_after_a_file_is_edited_a_citation_still_stands_in_the_lines_the_sources
     assert "10天" in panel and "12天" not in panel and "建立索引之后改动过" in panel
     unchanged = client.get("/api/sources/corpus/food.md?start=3&end=3").json()
     assert unchanged["stale"] is False and unchanged["lines"][0]["clean"] == "食堂中午十二点开门。"
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(capfd, monkeypatch):
+    # `python -m rag ask … | head`: once head has what it wants, writing raises BrokenPipeError; no traceback.
+    import rag.apps.cli as cli
+
+    def closed_pipe(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "cmd_kbs", closed_pipe)
+    assert main(["kbs"]) == 0
+    assert "Traceback" not in capfd.readouterr().err
