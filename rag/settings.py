@@ -35,6 +35,10 @@ class IndexSettings:
     # Where knowledge bases made by uploading keep their documents, one folder each: `<documents_dir>/<name>/`.
     documents_dir: Path = Path("documents")
 
+    # Where the index is kept instead of index_dir: empty for that folder (the embedded default), or
+    # milvus://HOST:PORT/COLLECTION (a Milvus server) or milvus:///PATH/FILE.db (Milvus Lite) (docs/milvus.md).
+    store: str = ""
+
     # Where the converted embedding model is cached (outside git).
     cache_dir: Path = dataclasses.field(default_factory=_default_cache_dir)
 

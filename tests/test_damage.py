@@ -276,14 +276,14 @@ def test_a_build_killed_while_writing_leaves_a_folder_the_next_build_removes(tmp
     (corpus / "d.txt").write_text("葡萄可以酿酒。\n", encoding="utf-8")
     script = (
         "import os, signal, sys\n"
-        "import rag.index.build, rag.index.store\n"
+        "import rag.index.build, rag.index.store, rag.index.stores.files\n"
         "from rag.embedding import HashingEmbedder\n"
         "from rag.settings import load_settings\n"
         "from pathlib import Path\n"
         "def write_and_die(folder, index):\n"
         "    rag.index.store.write_rows(folder / 'chunks.jsonl', [])\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
-        "rag.index.build.write_index = write_and_die\n"
+        "rag.index.stores.files.write_index = write_and_die\n"
         f"settings = load_settings(env={{}}, corpus_dir=Path({str(corpus)!r}), index_dir=Path({str(tmp_path / 'index')!r}), embed_model='hash:64')\n"
         "rag.index.build.build_index(settings, HashingEmbedder(64))\n"
     )

@@ -42,10 +42,11 @@ def _settings(args: argparse.Namespace, create: bool = False) -> Settings:
 
 def _built_from(settings: Settings) -> Path | None:
     """Return the other corpus folder the index in `settings.index.index_dir` was built from, or None (same, or no index)."""
-    from rag.index.store import other_corpus, read_manifest
+    from rag.index.store import other_corpus
+    from rag.index.stores import open_store
 
     try:
-        manifest = read_manifest(settings.index.index_dir)
+        manifest = open_store(settings).read_manifest()
     except (IndexMissingError, IndexMismatchError):
         return None  # loading reports these with what to do
     return other_corpus(manifest, settings.index.corpus_dir)

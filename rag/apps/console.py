@@ -34,11 +34,13 @@ def build_if_needed(settings: Settings, force: bool = False) -> None:
     """Build or update the index when it is missing, stale or `force`d, printing progress to stderr."""
     from rag.embedding import load_embedder
     from rag.index.build import build_index, stale_reason
+    from rag.index.stores import open_store
 
+    where = open_store(settings).where  # a store that is no store is reported before anything is printed
     reason = "asked to" if force else stale_reason(settings)
     if reason is None:
         return
-    print(f"building the index in {settings.index.index_dir} ({reason})", file=sys.stderr)
+    print(f"building the index in {where} ({reason})", file=sys.stderr)
     report = build_index(settings, load_embedder(settings), progress_bar("embedding"), print_stage)
     print(
         f"index ready: {report.chunks} passages, {report.sentences} sentences from "

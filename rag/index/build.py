@@ -19,12 +19,13 @@ from rag.embedding import Embedder
 from rag.errors import CorpusError, IndexMismatchError, IndexMissingError, index_damaged
 from rag.index.lexical import build_lexical, shared_tokenizer
 from rag.index.manifest import ArticleEntry, Counts, Manifest, ModelInfo, SkippedEntry
-from rag.index.vectors.factory import build_vectors, check_store
+from rag.index.stores import Store, open_store
+from rag.index.vectors.factory import check_store
 from rag.records import Chunk, Sentence
 from rag.ingest.sentences import MAX_SENTENCE_CHARS
 from rag.index.pooling import pooled_spans
 from rag.settings import Settings
-from rag.index.store import ArticleText, Index, build_settings, check_compatible, load_index, read_manifest, replace_folder, write_index
+from rag.index.store import ArticleText, Index, build_settings
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,11 @@ class _ArticleParts:
     pages: tuple[int, ...] = ()  # a PDF's first line of each page
 
 
-def _previous(settings: Settings) -> Index | None:
+def _previous(settings: Settings, store: Store) -> Index | None:
     """Return the existing index if it can be reused for an incremental build (checked whole: damage in the
     rows or vectors it lends would pass into the new index under fresh checksums)."""
     try:
-        return load_index(settings, verify_all=True)
+        return store.open(settings, verify_all=True)
     except IndexMissingError:
         return None
     except IndexMismatchError as why:
@@ -230,12 +231,14 @@ def build_index(
     started = time.perf_counter()
     timings: dict[str, float] = {}
     check_store(settings)  # before any embedding is spent
+    store = open_store(settings)
     sources = list_sources(settings.index.corpus_dir)
     if not sources:
         raise CorpusError(f"no .txt, .md, .html, .pdf or .docx files in {settings.index.corpus_dir}: add articles or pass --corpus DIR")
-    remove_abandoned(settings.index.index_dir)
+    if store.kind == "files":
+        remove_abandoned(settings.index.index_dir)
     _stage(stage, f"reading {len(sources)} articles in {settings.index.corpus_dir}")
-    previous = _previous(settings)
+    previous = _previous(settings, store)
     if previous is not None and previous.manifest.settings.get("embed_model") != embedder.name:
         previous = None
     old_entries = {e.file: e for e in previous.manifest.articles} if previous else {}
@@ -291,7 +294,7 @@ def build_index(
     vectors = np.concatenate([p.chunk_vectors for p in parts]) if parts else np.zeros((0, dimension), np.float32)
     sentence_vectors = np.concatenate([p.sentence_vectors for p in parts]) if parts else np.zeros((0, dimension))
     _stage(stage, f"building the dense and lexical indexes over {len(chunks)} passages")
-    dense = build_vectors(vectors, sentence_vectors, settings)
+    dense = store.new_vectors(vectors, sentence_vectors, settings)
     lexical = build_lexical([tokenizer.tokens(c.text) for c in chunks], settings.index.bm25_k1, settings.index.bm25_b)
     timings["lexical_and_dense"] = time.perf_counter() - tick
 
@@ -316,22 +319,14 @@ def build_index(
         },
         lexical={"tokenizer": "jieba search mode + rag/data/userdict.txt + stopwords", "k1": settings.index.bm25_k1, "b": settings.index.bm25_b},
         corpus_dir=str(settings.index.corpus_dir.resolve()),  # absolute: a later load from another folder compares it
+        extra={"store": store.describe()},
     )
     texts = tuple(ArticleText(p.source.name, p.source.sha256, p.raw, p.pages) for p in parts)
     index = Index(settings.index.index_dir, manifest, tuple(chunks), tuple(sentences), dense, lexical, texts=texts)
 
     tick = time.perf_counter()
-    target = settings.index.index_dir
-    _stage(stage, f"writing the index to {target}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staged = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(staged, ignore_errors=True)
-    staged.mkdir()
-    try:
-        write_index(staged, index)
-        replace_folder(staged, target)
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
+    _stage(stage, f"writing the index to {store.where}")
+    store.write(index)
     timings["write"] = time.perf_counter() - tick
     return BuildReport(
         tuple(added), tuple(changed), tuple(removed), tuple(unchanged), tuple(skipped),
@@ -341,9 +336,10 @@ def build_index(
 
 def stale_reason(settings: Settings) -> str | None:
     """Return why the index must be (re)built before use, or None when it is current."""
+    store = open_store(settings)
     try:
-        manifest = read_manifest(settings.index.index_dir)
-        check_compatible(manifest, settings, settings.index.index_dir)
+        manifest = store.read_manifest()
+        store.check(manifest, settings)
     except IndexMissingError:
         return "there is no index yet"
     except IndexMismatchError as why:

@@ -24,7 +24,7 @@ from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FILES", "FORMAT_VERSION", "ArticleText", "Index", "build_settings", "check_compatible", "corpus_of", "load_index", "read_manifest",
+__all__ = ["FILES", "FORMAT_VERSION", "ArticleText", "Index", "build_settings", "check_compatible", "corpus_of", "load_folder_index", "load_index", "read_manifest",
            "recover", "replace_folder", "write_index", "write_manifest"]
 
 # The rows and the lexical index, then the vector store's files (a second store will make these follow its record).
@@ -92,14 +92,14 @@ def write_manifest(folder: Path, manifest: Manifest) -> Manifest:
     return manifest
 
 
-def write_index(folder: Path, index: Index) -> None:
-    """Write every file of `index` into an empty `folder`, the manifest last."""
+def write_index(folder: Path, index: Index) -> Manifest:
+    """Write every file of `index` into an empty `folder`, the manifest last; return the manifest written."""
     write_rows(folder / "chunks.jsonl", (asdict(c) for c in index.chunks))
     write_rows(folder / "sentences.jsonl", (asdict(s) for s in index.sentences))
     write_rows(folder / "articles.jsonl", (asdict(t) for t in index.texts))
     index.vectors.save(folder)
     index.lexical.save(folder)
-    write_manifest(folder, index.manifest)
+    return write_manifest(folder, index.manifest)
 
 
 def _is_index_or_empty(folder: Path) -> bool:
@@ -176,6 +176,14 @@ def other_corpus(manifest: Manifest, corpus_dir: Path) -> Path | None:
 
 
 def load_index(settings: Settings, verify_all: bool = False) -> Index:
+    """Return the index of the store the settings name (rag/index/stores: the index folder unless RAG_STORE says
+    otherwise), checked against the settings; `verify_all` as for `load_folder_index`."""
+    from rag.index.stores import open_store
+
+    return open_store(settings).open(settings, verify_all)
+
+
+def load_folder_index(settings: Settings, verify_all: bool = False) -> Index:
     """Return the index in `settings.index.index_dir` after checking its manifest against the settings and its files.
 
     Args:
