@@ -4,8 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-$(shell sha256sum requirements.txt | cut -c1-16)
+# The Milvus store (docs/milvus.md) in the same .venv: pymilvus, milvus-lite (its gRPC server, for the store tests)
+# and the milvus package (a real standalone server; the tests run it in a network namespace of its own).
+MILVUS_STAMP := $(VENV)/.milvus-$(shell cat requirements.txt requirements-milvus.txt | sha256sum | cut -c1-16)
 
-.PHONY: run test test-llm llm-setup build eval setup browser-deps bench bench-setup
+.PHONY: run test test-llm llm-setup milvus-setup build eval setup browser-deps bench bench-setup
 
 setup: $(STAMP)
 
@@ -20,9 +23,16 @@ $(STAMP): requirements.txt
 run: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) app.py
 
-test: $(STAMP) browser-deps
+test: $(STAMP) $(MILVUS_STAMP) browser-deps
 	$(PY) -m ruff check .
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+milvus-setup: $(MILVUS_STAMP)
+
+$(MILVUS_STAMP): $(STAMP) requirements-milvus.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-milvus.txt
+	@rm -f $(VENV)/.milvus-*
+	@touch $@
 
 # The generated-answer tests against a real server: llama-cpp-python's, built from its source package into a venv
 # of its own (several minutes on two cores, once per requirements-llm.txt), over Gemma 3 270M from PyPI. The build

@@ -6,20 +6,71 @@ A build, questions and rebuilds through a store must give what the embedded fold
 """
 from __future__ import annotations
 
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from rag.answer.assistant import Assistant
 from rag.apps.cli import main
 from rag.embedding import HashingEmbedder
-from rag.errors import IndexMismatchError, IndexMissingError
+from rag.errors import IndexMismatchError, IndexMissingError, RagError
 from rag.index.build import build_index, stale_reason
+from rag.index.lexical import shared_tokenizer
 from rag.index.store import load_index
 from rag.index.stores import open_store
+from rag.settings import Settings
 
-from support import TINY, fake_settings, write_corpus
+from milvus_servers import lite_server
+from support import SEEDS, TINY, fake_settings, write_corpus
 
 QUESTIONS = ["新手机的价格是多少？", "香蕉富含什么元素？", "明天北京天气怎么样？", "火星上有水吗？"]
 EMBEDDER = HashingEmbedder(64)
+
+
+STORES = ("files", "milvus-lite-server", "milvus-lite-file")
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def lite_address(tmp_path_factory):
+    """The `host:port` of one `milvus-lite server` on loopback for the session (each test has its own collection)."""
+    with lite_server(tmp_path_factory.mktemp("milvus") / "data") as address:
+        yield address
+
+
+@pytest.fixture(params=STORES)
+def in_store(request, tmp_path):
+    """Return a function that turns settings into settings whose index lives in this test's store."""
+    kind = request.param
+    if kind == "files":
+        return lambda settings: settings
+    if kind == "milvus-lite-server":
+        uri = f"milvus://{request.getfixturevalue('lite_address')}/t{next(_names)}"
+    else:
+        from milvus_servers import need_pymilvus
+
+        need_pymilvus()
+        uri = f"milvus://{tmp_path / 'lite.db'}"
+    return lambda settings: settings.with_overrides(store=uri)
+
+
+def seeds_folder(tmp_path_factory) -> Settings:
+    """Return settings of the seeds built into a folder with the fake embedder (the reference every store must match)."""
+    settings = fake_settings(tmp_path_factory.mktemp("reference"), SEEDS)
+    build_index(settings, EMBEDDER)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory) -> Settings:
+    return seeds_folder(tmp_path_factory)
+
+
+SEEDS_QUESTIONS = ["Sora是在哪一天发布的？", "Adobe股价在Sora发布后怎么样了？", "英伟达的市值是多少？", "火星上有水吗？",
+                   "What is Sora?", "OpenAI发布了什么模型", "视频可以生成多长？"]
 
 
 def seen(assistant: Assistant) -> list[tuple]:
@@ -70,3 +121,142 @@ def test_missing_and_stale_through_the_store(tmp_path):
         open_store(settings).check(open_store(settings).read_manifest(), settings.with_overrides(chunk_size=100))
     assert "chunk_size=220" in str(why.value)
     assert seen(Assistant.load(settings, EMBEDDER))[0][1] is False
+
+
+def test_every_store_answers_the_seeds_as_the_folder_does(in_store, reference, tmp_path):
+    settings = in_store(fake_settings(tmp_path, SEEDS))
+    report = build_index(settings, EMBEDDER)
+    assert report.chunks == load_index(reference).manifest.counts.chunks
+    mine, theirs = Assistant.load(settings, EMBEDDER), Assistant.load(reference, EMBEDDER)
+    for question in SEEDS_QUESTIONS:
+        a, b = mine.ask(question), theirs.ask(question)
+        assert (a.text, a.refused, a.citations) == (b.text, b.refused, b.citations), question
+        assert [(h.chunk, round(h.score, 4)) for h in a.hits] == [(h.chunk, round(h.score, 4)) for h in b.hits], question
+    index = load_index(settings)
+    assert index.manifest.extra["store"]["kind"] == ("files" if not settings.index.store else "milvus")
+    first = index.manifest.articles[0]
+    assert index.text_of(first.file) == load_index(reference).text_of(first.file)  # what the sources panel shows
+
+
+def test_bm25_through_every_store_is_the_folder_s_to_the_last_digits(in_store, reference, tmp_path):
+    settings = in_store(fake_settings(tmp_path, SEEDS))
+    build_index(settings, EMBEDDER)
+    mine, theirs = load_index(settings).lexical, load_index(reference).lexical
+    tokenizer = shared_tokenizer()
+    for question in SEEDS_QUESTIONS + ["Sora Sora 视频", "的 的 了"]:
+        tokens = tokenizer.tokens(question)
+        a, b = mine.top(tokens, 30), theirs.top(tokens, 30)
+        assert [row for row, _ in a] == [row for row, _ in b], question  # ties broken by id on both sides
+        assert np.allclose([s for _, s in a], [s for _, s in b], rtol=2e-6, atol=2e-6)
+        assert mine.term_weights(tokens) == theirs.term_weights(tokens)
+        rows = [row for row, _ in b] + [0, 5]
+        assert np.allclose(mine.row_scores(rows, tokens), theirs.row_scores(rows, tokens), rtol=2e-6, atol=2e-6)
+        weights = theirs.term_weights(tokens)
+        assert np.allclose(mine.row_coverage(rows, weights), theirs.row_coverage(rows, weights))
+        assert np.allclose(mine.row_coverage(rows, weights, together=True), theirs.row_coverage(rows, weights, together=True))
+
+
+def test_a_rebuild_embeds_only_what_changed_and_answers_as_a_fresh_build(in_store, tmp_path):
+    corpus = write_corpus(tmp_path, TINY)
+    settings = in_store(fake_settings(tmp_path, corpus))
+    build_index(settings, EMBEDDER)
+    (corpus / "a.txt").write_text(TINY["a.txt"].replace("五千元", "六千元"), encoding="utf-8")
+    (corpus / "c.html").unlink()
+    (corpus / "d.txt").write_text("葡萄可以酿酒。葡萄酒产自法国。\n", encoding="utf-8")
+    report = build_index(settings, EMBEDDER)
+    assert (report.added, report.changed, report.removed, report.unchanged) == (
+        ("corpus/d.txt",), ("corpus/a.txt",), ("corpus/c.html",), ("corpus/b.md",))
+    fresh = fake_settings(tmp_path / "fresh", corpus)
+    build_index(fresh, EMBEDDER)
+    assert seen(Assistant.load(settings, EMBEDDER)) == seen(Assistant.load(fresh, EMBEDDER))
+    assert "六千元" in Assistant.load(settings, EMBEDDER).ask("新手机的价格是多少？").text
+    assert stale_reason(settings) is None
+
+
+def test_a_reader_keeps_answering_from_what_it_loaded_while_a_build_publishes(in_store, tmp_path):
+    corpus = write_corpus(tmp_path, TINY)
+    settings = in_store(fake_settings(tmp_path, corpus))
+    build_index(settings, EMBEDDER)
+    reader = Assistant.load(settings, EMBEDDER)
+    before = seen(reader)
+    (corpus / "a.txt").write_text(TINY["a.txt"].replace("五千元", "六千元"), encoding="utf-8")
+    build_index(settings, EMBEDDER)
+    assert seen(reader) == before  # the generation it loaded is still there, whole
+    assert "六千元" in Assistant.load(settings, EMBEDDER).ask("新手机的价格是多少？").text
+
+
+def test_a_build_that_fails_while_writing_leaves_the_published_index(in_store, tmp_path, monkeypatch):
+    corpus = write_corpus(tmp_path, TINY)
+    settings = in_store(fake_settings(tmp_path, corpus))
+    build_index(settings, EMBEDDER)
+    before = seen(Assistant.load(settings, EMBEDDER))
+    (corpus / "d.txt").write_text("葡萄可以酿酒。\n", encoding="utf-8")
+    store = open_store(settings)
+
+    def fail(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    if store.kind == "files":
+        monkeypatch.setattr("rag.index.stores.files.write_index", fail)
+    else:
+        monkeypatch.setattr("rag.index.stores.milvus.Staged.publish", fail)
+    with pytest.raises(OSError):
+        build_index(settings, EMBEDDER)
+    monkeypatch.undo()
+    assert seen(Assistant.load(settings, EMBEDDER)) == before
+    if store.kind == "milvus":
+        assert len(store._generations()) == 1  # the failed build's collections are gone
+    assert build_index(settings, EMBEDDER).added == ("corpus/d.txt",)
+
+
+def test_an_index_built_with_another_model_or_chunking_is_one_line_saying_what_to_do(in_store, tmp_path, capsys):
+    corpus = write_corpus(tmp_path, TINY)
+    settings = in_store(fake_settings(tmp_path, corpus))
+    build_index(settings, EMBEDDER)
+    for other in (settings.with_overrides(embed_model="hash:32"), settings.with_overrides(chunk_size=100)):
+        with pytest.raises(IndexMismatchError) as why:
+            load_index(other)
+        assert "run `python -m rag build`" in str(why.value) and "\n" not in str(why.value)
+    assert open_store(settings).where in str(why.value)
+    assert stale_reason(settings.with_overrides(chunk_size=100)).endswith("settings ask for 100")
+
+
+def test_the_dense_path_on_a_real_milvus_server_in_its_own_network(tmp_path):
+    """Insert, delete, publish and search against the real Milvus 2.3.5 (dense vectors only): every true
+    neighbour found in order once published, a deleted article never, and a reader of the first generation
+    still served after the second is published."""
+    from milvus_servers import in_own_network
+
+    done = in_own_network(Path(__file__).with_name("milvus_real_check.py"), str(tmp_path / "data"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["version"].startswith("v2.3.5") and seen["sparse"] is False
+    assert seen["recall_at_10"] == 1.0 and seen["same_order"], seen
+    assert not seen["deleted_found"] and seen["vectors_round_trip"]
+    assert seen["old_reader_still_searches"] and seen["new_reader_sees_new"] and seen["generations"] == 2
+    assert seen["open_error"].endswith("has no sparse vectors, which the lexical side needs: use Milvus 2.4 or later")
+
+
+def test_an_unreachable_milvus_is_one_line_saying_what_to_do(tmp_path, monkeypatch, capsys):
+    from milvus_servers import need_pymilvus
+    from servers import free_port
+
+    need_pymilvus()
+    corpus = write_corpus(tmp_path, TINY)
+    port = free_port()
+    monkeypatch.setenv("RAG_STORE", f"milvus://127.0.0.1:{port}/rag")
+    assert main(["ask", "新手机的价格是多少？", "--corpus", str(corpus), "--model", "hash:64"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: cannot reach Milvus at 127.0.0.1:{port}") and err.endswith("start the server, or fix RAG_STORE")
+    assert "\n" not in err
+
+
+def test_a_collection_rag_did_not_build_is_one_line(lite_address, tmp_path):
+    from pymilvus import MilvusClient
+
+    client = MilvusClient(f"http://{lite_address}")
+    client.create_collection("theirs", dimension=8)
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY)).with_overrides(store=f"milvus://{lite_address}/theirs")
+    with pytest.raises(RagError) as why:
+        build_index(settings, EMBEDDER)
+    assert str(why.value) == f"milvus {lite_address}/theirs is a collection rag did not build: choose another collection name in RAG_STORE"

@@ -167,9 +167,10 @@ class LexicalIndex:
         """Return up to k (row, score) pairs with a positive score, best first, ties by row."""
         scores = self.scores(query_tokens)
         positive = np.flatnonzero(scores > 0)
-        if positive.size > k:
-            positive = positive[np.argpartition(-scores[positive], k - 1)[:k]]
-        order = sorted(positive.tolist(), key=lambda row: (-scores[row], row))
+        if positive.size > k:  # every row as good as the k-th, so a tie at the k-th place goes to the smaller row
+            kth = np.partition(-scores[positive], k - 1)[k - 1]
+            positive = positive[-scores[positive] <= kth]
+        order = sorted(positive.tolist(), key=lambda row: (-scores[row], row))[:k]
         return [(row, float(scores[row])) for row in order]
 
     def save(self, folder: Path) -> None:
