@@ -17,7 +17,7 @@ from rag.answer.assistant import Assistant
 from rag.apps.cli import main
 from rag.embedding import HashingEmbedder
 from rag.errors import IndexMismatchError, IndexMissingError, RagError
-from rag.index.build import build_index, stale_reason
+from rag.index.build import build_index, shard_of, stale_reason
 from rag.index.lexical import shared_tokenizer
 from rag.index.store import load_index
 from rag.index.stores import open_store
@@ -260,3 +260,58 @@ def test_a_collection_rag_did_not_build_is_one_line(lite_address, tmp_path):
     with pytest.raises(RagError) as why:
         build_index(settings, EMBEDDER)
     assert str(why.value) == f"milvus {lite_address}/theirs is a collection rag did not build: choose another collection name in RAG_STORE"
+
+
+class CountingEmbedder(HashingEmbedder):
+    """The fake embedder, counting the passages it embeds."""
+
+    embedded = 0
+
+    def encode_with_spans(self, texts, spans, progress=None):
+        self.embedded += len(texts)
+        return super().encode_with_spans(texts, spans, progress)
+
+
+MORE = {**TINY, "d.txt": "葡萄可以酿酒。葡萄酒产自法国。\n", "e.md": "# 长城\n\n长城位于中国北方，全长两万多公里。\n",
+        "f.txt": "熊猫生活在四川的山林里，以竹子为食。\n"}
+
+
+def test_shard_workers_embed_their_slices_and_the_final_build_publishes_them_without_embedding(in_store, tmp_path):
+    corpus = write_corpus(tmp_path, MORE)
+    settings = in_store(fake_settings(tmp_path, corpus))
+    embedder = CountingEmbedder(64)
+    slices = [build_index(settings, embedder, shard=(number, 3)).added for number in (1, 2, 3)]
+    assert sorted(sum(slices, ())) == sorted(f"corpus/{name}" for name in MORE)  # each article in exactly one slice
+    with pytest.raises(IndexMissingError):
+        load_index(settings)  # nothing is published until the final build
+    embedded = embedder.embedded
+    report = build_index(settings, embedder)
+    assert embedder.embedded == embedded  # every passage came from a shard
+    assert sorted(report.added) == sorted(f"corpus/{name}" for name in MORE)
+    assert open_store(settings).shards() == []
+    fresh = fake_settings(tmp_path / "fresh", corpus)
+    build_index(fresh, EMBEDDER)
+    assert seen(Assistant.load(settings, EMBEDDER)) == seen(Assistant.load(fresh, EMBEDDER))
+
+
+def test_a_rerun_shard_worker_reuses_the_published_index_and_embeds_only_what_changed(in_store, tmp_path):
+    corpus = write_corpus(tmp_path, MORE)
+    settings = in_store(fake_settings(tmp_path, corpus))
+    build_index(settings, EMBEDDER)
+    changed = next(name for name in MORE if shard_of(f"corpus/{name}", 2) == 1)
+    (corpus / changed).write_text(MORE[changed] + "\n新的一行。\n", encoding="utf-8")
+    embedder = CountingEmbedder(64)
+    build_index(settings, embedder, shard=(1, 2))
+    build_index(settings, embedder, shard=(2, 2))
+    assert 0 < embedder.embedded <= 3  # the changed article's passages only
+    report = build_index(settings, embedder)
+    assert report.changed == (f"corpus/{changed}",)
+
+
+def test_shards_are_a_hash_of_the_name_so_no_article_moves_when_others_come(tmp_path, capsys):
+    names = [f"corpus/{i}.txt" for i in range(200)]
+    counts = [sum(shard_of(n, 4) == k for n in names) for k in (1, 2, 3, 4)]
+    assert min(counts) > 30 and sum(counts) == 200
+    assert [shard_of(n, 4) for n in names] == [shard_of(n, 4) for n in names + ["corpus/new.txt"]][:200]
+    assert main(["build", "--shard", "3/2", "--corpus", str(write_corpus(tmp_path, TINY)), "--model", "hash:64"]) == 1
+    assert capsys.readouterr().err.strip() == "error: --shard 3/2: write NUMBER/COUNT, e.g. --shard 1/4 (numbers from 1 to COUNT)"

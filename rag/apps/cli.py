@@ -92,7 +92,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             f"pass --kb NAME (or --index DIR) to build {settings.index.corpus_dir} into its own index folder",
             "settings",
         )
-    build_if_needed(settings, force=True)
+    build_if_needed(settings, force=True, shard=_shard(args.shard))
     return 0
 
 
@@ -133,6 +133,16 @@ def cmd_kbs(args: argparse.Namespace) -> int:
         built = f"{row['articles']} articles, built {row['built_at']}" if row["built_at"] else "not built yet"
         print(f"{row['name']:<20} {built:<48} {row['corpus']}")
     return 0
+
+
+def _shard(text: str | None) -> tuple[int, int] | None:
+    """Return (number, count) of `--shard NUMBER/COUNT`, or raise the one-line error."""
+    if text is None:
+        return None
+    number, _, count = text.partition("/")
+    if not (number.isdigit() and count.isdigit() and 1 <= int(number) <= int(count)):
+        raise RagError(f"--shard {text}: write NUMBER/COUNT, e.g. --shard 1/4 (numbers from 1 to COUNT)")
+    return int(number), int(count)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -269,6 +279,9 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--model", help="sentence-transformers model name or folder (default: bundled multilingual-e5-small)")
 
     p = sub.add_parser("build", help="build or update the index of a knowledge base (--kb NAME --corpus DIR makes a new one)")
+    p.add_argument("--shard", metavar="NUMBER/COUNT",
+                   help="embed and write only this slice of the articles (workers 1..COUNT, one per machine); "
+                   "a final `build` without --shard publishes the whole index from them")
     common(p)
     p.set_defaults(func=cmd_build)
 

@@ -30,18 +30,20 @@ def print_stage(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def build_if_needed(settings: Settings, force: bool = False) -> None:
-    """Build or update the index when it is missing, stale or `force`d, printing progress to stderr."""
+def build_if_needed(settings: Settings, force: bool = False, shard: tuple[int, int] | None = None) -> None:
+    """Build or update the index when it is missing, stale or `force`d, printing progress to stderr; with `shard`
+    (number, count), only that slice of the articles, into the store's shard (rag/index/build.py)."""
     from rag.embedding import load_embedder
     from rag.index.build import build_index, stale_reason
     from rag.index.stores import open_store
 
-    where = open_store(settings).where  # a store that is no store is reported before anything is printed
+    store = open_store(settings)  # a store that is no store is reported before anything is printed
+    where = store.where if shard is None else store.shard(*shard).where
     reason = "asked to" if force else stale_reason(settings)
     if reason is None:
         return
     print(f"building the index in {where} ({reason})", file=sys.stderr)
-    report = build_index(settings, load_embedder(settings), progress_bar("embedding"), print_stage)
+    report = build_index(settings, load_embedder(settings), progress_bar("embedding"), print_stage, shard)
     print(
         f"index ready: {report.chunks} passages, {report.sentences} sentences from "
         f"{len(report.added) + len(report.changed) + len(report.unchanged)} articles "

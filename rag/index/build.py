@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import re
@@ -219,29 +220,55 @@ def remove_abandoned(target: Path) -> list[Path]:
     return removed
 
 
+def shard_of(name: str, count: int) -> int:
+    """Return which of `count` shards (1-based) article `name` belongs to: a hash of its name, so the slices are
+    the same on every machine and adding an article moves no other."""
+    return int(hashlib.sha256(name.encode("utf-8")).hexdigest()[:8], 16) % count + 1
+
+
+def _donors(settings: Settings, stores: list[Store], embedder: Embedder) -> dict[tuple[str, str], tuple[Index, ArticleEntry]]:
+    """Return, by (file, sha256), the articles other indexes already hold (shards, or the published index) with
+    the same model and settings, so a build copies their vectors instead of embedding them again."""
+    found: dict[tuple[str, str], tuple[Index, ArticleEntry]] = {}
+    for other in stores:
+        index = _previous(settings, other)
+        if index is not None and index.manifest.settings.get("embed_model") == embedder.name:
+            for entry in index.manifest.articles:
+                found.setdefault((entry.file, entry.sha256), (index, entry))
+    return found
+
+
 def build_index(
-    settings: Settings, embedder: Embedder, progress: BuildProgress | None = None, stage: BuildStage | None = None
+    settings: Settings, embedder: Embedder, progress: BuildProgress | None = None, stage: BuildStage | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> BuildReport:
     """Build or update the index in `settings.index.index_dir` from `settings.index.corpus_dir`; return what changed.
 
     Args:
         progress: told (texts done, texts total) while passages are embedded.
         stage: told one line as each stage starts: reading, embedding, the dense index, writing.
+        shard: (number, count): build only the articles of shard `number` of `count` (`shard_of`) into the
+            store's shard `number`; a build without it publishes the whole index, reusing what the shards hold,
+            and removes them.
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
     check_store(settings)  # before any embedding is spent
     store = open_store(settings)
+    target = store if shard is None else store.shard(*shard)
     sources = list_sources(settings.index.corpus_dir)
     if not sources:
         raise CorpusError(f"no .txt, .md, .html, .pdf or .docx files in {settings.index.corpus_dir}: add articles or pass --corpus DIR")
-    if store.kind == "files":
-        remove_abandoned(settings.index.index_dir)
+    if shard is not None:
+        sources = [source for source in sources if shard_of(source.name, shard[1]) == shard[0]]
+    if target.kind == "files":
+        remove_abandoned(Path(target.where))
     _stage(stage, f"reading {len(sources)} articles in {settings.index.corpus_dir}")
-    previous = _previous(settings, store)
+    previous = _previous(settings, target)
     if previous is not None and previous.manifest.settings.get("embed_model") != embedder.name:
         previous = None
     old_entries = {e.file: e for e in previous.manifest.articles} if previous else {}
+    donors = _donors(settings, [store] if shard is not None else store.shards(), embedder)
 
     splitter = make_splitter(settings.index.chunk_size, settings.index.chunk_overlap)
     tokenizer = shared_tokenizer()
@@ -262,6 +289,11 @@ def build_index(
         if previous is not None and entry is not None and entry.sha256 == source.sha256:
             kept[source.name] = _reuse(previous, entry, source)
             unchanged.append(source.name)
+            continue
+        donor = donors.get((source.name, source.sha256))
+        if donor is not None:
+            kept[source.name] = _reuse(donor[0], donor[1], source)
+            (changed if entry is not None else added).append(source.name)
             continue
         try:
             article = read_article(source)
@@ -319,14 +351,17 @@ def build_index(
         },
         lexical={"tokenizer": "jieba search mode + rag/data/userdict.txt + stopwords", "k1": settings.index.bm25_k1, "b": settings.index.bm25_b},
         corpus_dir=str(settings.index.corpus_dir.resolve()),  # absolute: a later load from another folder compares it
-        extra={"store": store.describe()},
+        extra={"store": target.describe() if shard is None else {**target.describe(), "shard": f"{shard[0]}/{shard[1]}"}},
     )
     texts = tuple(ArticleText(p.source.name, p.source.sha256, p.raw, p.pages) for p in parts)
     index = Index(settings.index.index_dir, manifest, tuple(chunks), tuple(sentences), dense, lexical, texts=texts)
 
     tick = time.perf_counter()
-    _stage(stage, f"writing the index to {store.where}")
-    store.write(index)
+    _stage(stage, f"writing the index to {target.where}")
+    target.write(index)
+    if shard is None:
+        for done in store.shards():  # published now: what they held is in the index
+            done.drop()
     timings["write"] = time.perf_counter() - tick
     return BuildReport(
         tuple(added), tuple(changed), tuple(removed), tuple(unchanged), tuple(skipped),
