@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -46,9 +47,17 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+@dataclass(frozen=True)
+class LiteServer:
+    """A running `milvus-lite server`: its `host:port` and its process (a test may kill it)."""
+
+    address: str
+    process: subprocess.Popen
+
+
 @contextmanager
-def lite_server(data_dir: Path) -> Iterator[str]:
-    """Run `milvus-lite server` on a free loopback port over `data_dir`; yield its `host:port`."""
+def lite_server(data_dir: Path) -> Iterator[LiteServer]:
+    """Run `milvus-lite server` on a free loopback port over `data_dir`; yield it once it listens."""
     need_pymilvus()
     lite = program("milvus-lite")
     port = free_port()
@@ -62,7 +71,7 @@ def lite_server(data_dir: Path) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"milvus-lite server did not start:\n{log.read_text()}")
             time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
+        yield LiteServer(f"127.0.0.1:{port}", process)
     finally:
         process.terminate()
         try:

@@ -37,8 +37,8 @@ _names = itertools.count()
 @pytest.fixture(scope="session")
 def lite_address(tmp_path_factory):
     """The `host:port` of one `milvus-lite server` on loopback for the session (each test has its own collection)."""
-    with lite_server(tmp_path_factory.mktemp("milvus") / "data") as address:
-        yield address
+    with lite_server(tmp_path_factory.mktemp("milvus") / "data") as server:
+        yield server.address
 
 
 @pytest.fixture(params=STORES)
@@ -315,3 +315,30 @@ def test_shards_are_a_hash_of_the_name_so_no_article_moves_when_others_come(tmp_
     assert [shard_of(n, 4) for n in names] == [shard_of(n, 4) for n in names + ["corpus/new.txt"]][:200]
     assert main(["build", "--shard", "3/2", "--corpus", str(write_corpus(tmp_path, TINY)), "--model", "hash:64"]) == 1
     assert capsys.readouterr().err.strip() == "error: --shard 3/2: write NUMBER/COUNT, e.g. --shard 1/4 (numbers from 1 to COUNT)"
+
+
+def test_a_server_killed_while_publishing_keeps_answering_from_the_previous_index_and_the_rerun_completes(tmp_path, monkeypatch):
+    from rag.index.stores.milvus import Staged
+
+    corpus = write_corpus(tmp_path, TINY)
+    data = tmp_path / "data"
+    with lite_server(data) as server:
+        settings = fake_settings(tmp_path, corpus).with_overrides(store=f"milvus://{server.address}/kept")
+        build_index(settings, EMBEDDER)
+        before = seen(Assistant.load(settings, EMBEDDER))
+        (corpus / "a.txt").write_text(TINY["a.txt"].replace("五千元", "六千元"), encoding="utf-8")
+        searchable = Staged._searchable
+
+        def die_after_indexing(staged, role):
+            searchable(staged, role)
+            server.process.kill()  # the new generation is searchable, its manifest and alias not yet written
+
+        monkeypatch.setattr(Staged, "_searchable", die_after_indexing)
+        with pytest.raises(RagError):
+            build_index(settings, EMBEDDER)
+        monkeypatch.undo()
+    with lite_server(data) as server:  # the same data, a new port: everything it held comes back released
+        settings = settings.with_overrides(store=f"milvus://{server.address}/kept")
+        assert seen(Assistant.load(settings, EMBEDDER)) == before
+        assert build_index(settings, EMBEDDER).changed == ("corpus/a.txt",)
+        assert "六千元" in Assistant.load(settings, EMBEDDER).ask("新手机的价格是多少？").text

@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
@@ -27,7 +28,7 @@ from rag.errors import REBUILD, IndexMismatchError, IndexMissingError, index_dam
 from rag.index.manifest import Manifest
 from rag.index.store import ArticleText, Index, check_compatible
 from rag.index.stores.factory import StoreError
-from rag.index.stores.milvus_parts import MAX_RESULT, MilvusLexicon, MilvusRows, MilvusTexts, MilvusVectors, id_range
+from rag.index.stores.milvus_parts import MAX_RESULT, MilvusLexicon, MilvusRows, MilvusTexts, MilvusVectors, id_range, term_id
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,8 @@ class Staged:
         schema.add_field("vector", data_type.FLOAT_VECTOR, dim=dimension)
         if role == "p" and self.store.sparse:
             schema.add_field("sparse", data_type.SPARSE_FLOAT_VECTOR)
-        if role == "t":
+        if role == "t":  # id: a hash of the term (term_id), so a lookup is by primary key
+            schema.add_field("column", data_type.INT64)
             schema.add_field("term", data_type.VARCHAR, max_length=65_535)
             schema.add_field("df", data_type.INT64)
             return schema
@@ -167,7 +169,7 @@ class Staged:
 
     def put_terms(self, vocabulary: dict[str, int], doc_freq: np.ndarray) -> None:
         """Put the vocabulary: each term's column (its id) and how many passages hold it."""
-        self._add("t", [{"id": column, "vector": [0.0, 0.0], "term": term, "df": int(doc_freq[column])}
+        self._add("t", [{"id": term_id(term), "vector": [0.0, 0.0], "column": column, "term": term, "df": int(doc_freq[column])}
                         for term, column in vocabulary.items()])
 
     def publish(self, manifest: Manifest) -> Manifest:
@@ -344,7 +346,24 @@ class MilvusStore:
 
     # --- the Store protocol ---
 
+    @contextmanager
+    def _talking(self) -> Iterator[None]:
+        """Turn what the server answers with an error into the one-line store error."""
+        try:
+            yield
+        except _pymilvus().exceptions.MilvusException as error:
+            first = (str(getattr(error, "message", "")) or str(error)).splitlines()[0][:200]
+            raise StoreError(f"Milvus at {self._shown} failed: {first}: check the server, then run the command again") from None
+
+    def loaded(self, *collections: str) -> None:
+        """Load these collections where they are not (a restarted server may hold them released)."""
+        for name in collections:
+            if self.client.has_collection(name) and "Loaded" not in str(self.client.get_load_state(name).get("state")):
+                log.info("loading %s, which the server holds released", name)
+                self.client.load_collection(name)
+
     def _manifest_of(self, generation: str) -> Manifest:
+        self.loaded(self._meta)
         rows = self.client.query(self._meta, filter=f'generation == "{generation}"', output_fields=["part", "text"],
                                  limit=MAX_RESULT) if self.client.has_collection(self._meta) else []
         rows.sort(key=lambda row: int(row["part"]))
@@ -357,29 +376,32 @@ class MilvusStore:
         return Manifest.from_json(data, Path(self.where))
 
     def read_manifest(self) -> Manifest:
-        generation = self.live()
-        if generation is None:
-            raise IndexMissingError(f"no index in {self.where}: {REBUILD}")
-        return self._manifest_of(generation)
+        with self._talking():
+            generation = self.live()
+            if generation is None:
+                raise IndexMissingError(f"no index in {self.where}: {REBUILD}")
+            return self._manifest_of(generation)
 
     def check(self, manifest: Manifest, settings: Settings) -> None:
         check_compatible(manifest, settings, Path(self.where))
 
     def open(self, settings: Settings, verify_all: bool = False) -> Index:
         """Return the live generation as an Index whose parts read Milvus (verify_all: every row count checked)."""
-        generation = self.live()
-        if generation is None:
-            raise IndexMissingError(f"no index in {self.where}: {REBUILD}")
-        if not self.sparse:
-            raise StoreError(f"Milvus {self.version} at {self._shown} has no sparse vectors, which the lexical side "
-                             "needs: use Milvus 2.4 or later")
-        manifest = self._manifest_of(generation)
-        self.check(manifest, settings)
-        return self._index(generation, manifest, settings)
+        with self._talking():
+            generation = self.live()
+            if generation is None:
+                raise IndexMissingError(f"no index in {self.where}: {REBUILD}")
+            if not self.sparse:
+                raise StoreError(f"Milvus {self.version} at {self._shown} has no sparse vectors, which the lexical side "
+                                 "needs: use Milvus 2.4 or later")
+            manifest = self._manifest_of(generation)
+            self.check(manifest, settings)
+            return self._index(generation, manifest, settings)
 
     def _index(self, generation: str, manifest: Manifest, settings: Settings) -> Index:
         from rag.index.store import _article_text, _chunk, _sentence
 
+        self.loaded(*(f"{generation}_{role}" for role in ROLES))
         counts, dimension = manifest.counts, manifest.model.dimension
         found = self._dimension(f"{generation}_p")
         if found != dimension:
@@ -387,13 +409,13 @@ class MilvusStore:
             raise IndexMismatchError(f"{detail}: {REBUILD}", "model", detail)
         where = self.where
         chunks = MilvusRows(self.client, f"{generation}_p", counts.chunks, lambda i, row: _chunk(counts.sentences, i, row), where)
-        sentences = MilvusRows(self.client, f"{generation}_s", counts.sentences, _sentence, where)
+        sentences = MilvusRows(self.client, f"{generation}_s", counts.sentences, _sentence, where, window=(8, 24))
         texts = MilvusTexts(self.client, f"{generation}_a", counts.articles,
                             lambda head, raw: _article_text(0, {**head, "raw": raw}), where)
         vectors = MilvusVectors(self.client, f"{generation}_p", f"{generation}_s", (counts.chunks, counts.sentences),
-                                dimension, manifest.dense, where)
+                                dimension, manifest.dense, where, chunks)
         lexical = MilvusLexicon(self.client, f"{generation}_p", f"{generation}_t", counts.chunks,
-                                counts.vocabulary or 0, settings.index.bm25_k1, settings.index.bm25_b, where)
+                                counts.vocabulary or 0, settings.index.bm25_k1, settings.index.bm25_b, where, chunks)
         for role, wanted in (("p", counts.chunks), ("s", counts.sentences)):
             held = int(self.client.get_collection_stats(f"{generation}_{role}")["row_count"])
             if held != wanted:
@@ -408,13 +430,15 @@ class MilvusStore:
 
     def dense(self) -> MilvusVectors:
         """Return the live generation's dense side alone (a server without sparse vectors can still search it)."""
-        generation = self.live()
-        if generation is None:
-            raise IndexMissingError(f"no index in {self.where}: {REBUILD}")
-        manifest = self._manifest_of(generation)
-        counts = manifest.counts
-        return MilvusVectors(self.client, f"{generation}_p", f"{generation}_s", (counts.chunks, counts.sentences),
-                             manifest.model.dimension, manifest.dense, self.where)
+        with self._talking():
+            generation = self.live()
+            if generation is None:
+                raise IndexMissingError(f"no index in {self.where}: {REBUILD}")
+            manifest = self._manifest_of(generation)
+            counts = manifest.counts
+            self.loaded(f"{generation}_p", f"{generation}_s")
+            return MilvusVectors(self.client, f"{generation}_p", f"{generation}_s", (counts.chunks, counts.sentences),
+                                 manifest.model.dimension, manifest.dense, self.where)
 
     def new_vectors(self, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, settings: Settings) -> ArrayVectors:
         return ArrayVectors(chunk_vectors, sentence_vectors, dense_index(len(chunk_vectors), settings))
@@ -425,29 +449,34 @@ class MilvusStore:
         return Staged(self, f"{self.collection}__g{time.time_ns() // 1000}", dimension, dense)
 
     def write(self, index: Index) -> Manifest:
-        vectors = index.vectors
-        if not isinstance(vectors, ArrayVectors):
-            raise TypeError("MilvusStore.write takes the index a build made with its new_vectors")
-        if not self.sparse:
-            raise StoreError(f"Milvus {self.version} at {self._shown} has no sparse vectors, which the lexical side "
-                             "needs: use Milvus 2.4 or later")
-        staged = self.stage(vectors.dimension, vectors.record())
-        try:
-            weights = _tf_parts(index.lexical.weights)
-            for number, (entry, text) in enumerate(zip(index.manifest.articles, index.texts)):
-                (c0, nc), (s0, ns) = entry.chunks, entry.sentences
-                staged.put_article(
-                    number, text,
-                    [_plain(asdict(c)) for c in index.chunks[c0 : c0 + nc]], vectors.chunk_matrix[c0 : c0 + nc],
-                    [_row_weights(weights, row) for row in range(c0, c0 + nc)],
-                    [_plain(asdict(s)) for s in index.sentences[s0 : s0 + ns]],
-                    np.asarray(vectors.sentence_matrix[s0 : s0 + ns], dtype=np.float32),
-                )
-            staged.put_terms(index.lexical.vocabulary, np.diff(index.lexical.weights.tocsc().indptr))
-            return staged.publish(index.manifest)
-        except BaseException:
-            staged.abandon()
-            raise
+        with self._talking():
+            if not self.sparse:
+                raise StoreError(f"Milvus {self.version} at {self._shown} has no sparse vectors, which the lexical side "
+                                 "needs: use Milvus 2.4 or later")
+            staged = self.stage(index.manifest.model.dimension, index.vectors.record())
+            try:
+                self.fill(staged, index)
+                return staged.publish(index.manifest)
+            except BaseException:
+                staged.abandon()
+                raise
+
+    def fill(self, staged: Staged, index: Index, progress: Any = None) -> None:
+        """Put every article of `index` (its rows, vectors, BM25 weights where the server has sparse vectors, and
+        text) and its vocabulary into `staged`; `progress(articles done)` is told as it goes."""
+        weights = _tf_parts(index.lexical.weights) if self.sparse else None
+        for number, (entry, text) in enumerate(zip(index.manifest.articles, index.texts)):
+            (c0, nc), (s0, ns) = entry.chunks, entry.sentences
+            staged.put_article(
+                number, text,
+                [_plain(asdict(c)) for c in index.chunks[c0 : c0 + nc]], index.vectors.passage_vectors(np.arange(c0, c0 + nc)),
+                [_row_weights(weights, row) for row in range(c0, c0 + nc)] if weights is not None else None,
+                [_plain(asdict(s)) for s in index.sentences[s0 : s0 + ns]],
+                index.vectors.sentence_vectors(np.arange(s0, s0 + ns)),
+            )
+            if progress is not None and number % 1000 == 999:
+                progress(number + 1)
+        staged.put_terms(index.lexical.vocabulary, np.diff(index.lexical.weights.tocsc().indptr))
 
     def describe(self) -> dict[str, Any]:
         return {"kind": KIND, "collection": self.collection}

@@ -7,6 +7,7 @@ kept beside them, so scores are the embedded index's. Ties are broken by the sma
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter, OrderedDict
 from functools import cached_property
@@ -75,13 +76,22 @@ def id_range(client: Any, collection: str, start: int, stop: int, fields: list[s
 class MilvusRows(Sequence[T], Generic[T]):
     """Row i of a collection (its JSON `row` field), fetched when asked for; `parse(i, row)` makes the record."""
 
-    def __init__(self, client: Any, collection: str, count: int, parse: Callable[[int, dict[str, Any]], T], where: str) -> None:
+    def __init__(self, client: Any, collection: str, count: int, parse: Callable[[int, dict[str, Any]], T], where: str,
+                 window: tuple[int, int] = (0, 1)) -> None:
+        """`window` (before, after): a row not yet read is fetched with these neighbours in one query (an answer
+        reads a passage's sentences, which are neighbours, one after another)."""
         self._client = client
         self._collection = collection
         self._count = count
         self._parse = parse
         self._where = where
+        self._window = window
         self._cache: _Cache[T] = _Cache()
+
+    def prime(self, i: int, row: str) -> None:
+        """Keep row `i` (its JSON, as a search returned it), so reading it needs no query."""
+        if self._cache.get(i) is None:
+            self._cache.put(i, self._record(i, {"row": row}))
 
     def __len__(self) -> int:
         return self._count
@@ -113,7 +123,14 @@ class MilvusRows(Sequence[T], Generic[T]):
             raise IndexError(f"row {key} of {self._count}")
         cached = self._cache.get(i)
         if cached is None:
-            cached = self._record(i, fetch(self._client, self._collection, [i], ["row"], self._where)[i])
+            start, stop = max(0, i - self._window[0]), min(self._count, i + self._window[1])
+            rows = {int(row["id"]): row for row in id_range(self._client, self._collection, start, stop, ["row"])}
+            if i not in rows:
+                raise index_damaged(self._where, f"{self._collection} does not hold row {i}")
+            for n, row in rows.items():
+                if n != i:
+                    self.prime(n, row["row"])
+            cached = self._record(i, rows[i])
             self._cache.put(i, cached)
         return cached
 
@@ -156,7 +173,8 @@ class MilvusVectors:
     files: tuple[str, ...] = ()
 
     def __init__(self, client: Any, passages: str, sentences: str, counts: tuple[int, int], dimension: int,
-                 record: dict[str, Any], where: str) -> None:
+                 record: dict[str, Any], where: str, rows: MilvusRows | None = None) -> None:
+        self._rows = rows  # the passages' rows, primed with what a search returns
         self._client = client
         self._passages = passages
         self._sentences = sentences
@@ -182,8 +200,12 @@ class MilvusVectors:
         params: dict[str, Any] = {"metric_type": "IP"}
         if self._record.get("index") == "HNSW":
             params["params"] = {"ef": max(int(self._record.get("ef_search", 0)), limit)}
+        fields = ["vector", "row"] if self._rows is not None else ["vector"]
         found = self._client.search(self._passages, [query.tolist()], anns_field="vector", limit=limit,
-                                    search_params=params, output_fields=["vector"])[0]
+                                    search_params=params, output_fields=fields)[0]
+        if self._rows is not None:
+            for hit in found:
+                self._rows.prime(int(hit["id"]), hit["entity"]["row"])
         rows = np.array([int(hit["id"]) for hit in found], dtype=np.int64)
         if not len(rows):
             return rows, np.zeros(0, np.float32)
@@ -220,6 +242,11 @@ class MilvusVectors:
         raise NotImplementedError("a Milvus index is written by its store (rag/index/stores/milvus.py)")
 
 
+def term_id(term: str) -> int:
+    """Return the primary key a term is kept under: 63 bits of its hash (a lookup by key needs no scalar index)."""
+    return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little") >> 1
+
+
 class TermTable:
     """The vocabulary of a Milvus index: term -> (column, document frequency), looked up when asked for."""
 
@@ -235,9 +262,9 @@ class TermTable:
         unknown = [t for t in wanted if self._cache.get(t) is None and t not in self._absent]
         for start in range(0, len(unknown), 512):
             part = unknown[start : start + 512]
-            found = {row["term"]: (int(row["id"]), int(row["df"])) for row in self._client.query(
-                self._collection, filter=f"term in {json.dumps(part, ensure_ascii=False)}",
-                output_fields=["term", "df"], limit=len(part))}
+            found = {row["term"]: (int(row["column"]), int(row["df"])) for row in self._client.query(
+                self._collection, filter=f"id in {sorted({term_id(t) for t in part})}",
+                output_fields=["column", "term", "df"], limit=len(part))}
             for term in part:
                 if term in found:
                     self._cache.put(term, found[term])
@@ -277,7 +304,8 @@ class MilvusLexicon:
     answering use (top, row_scores, term_weights, row_coverage, share, vocabulary)."""
 
     def __init__(self, client: Any, passages: str, terms: str, count: int, vocabulary: int, k1: float, b: float,
-                 where: str) -> None:
+                 where: str, rows: MilvusRows | None = None) -> None:
+        self._rows = rows  # the passages' rows, primed with what a search returns
         self._client = client
         self._passages = passages
         self._count = count
@@ -352,8 +380,12 @@ class MilvusLexicon:
         while True:
             found = self._client.search(self._passages, [query], anns_field="sparse", limit=limit,
                                         search_params={"metric_type": "IP", "params": {"drop_ratio_search": 0.0}},
-                                        output_fields=["id"])[0]
+                                        output_fields=["sparse", "row"])[0]
             rows = [int(hit["id"]) for hit in found]
+            for hit in found:
+                self._sparse.put(int(hit["id"]), {int(k): float(v) for k, v in (hit["entity"]["sparse"] or {}).items()})
+                if self._rows is not None:
+                    self._rows.prime(int(hit["id"]), hit["entity"]["row"])
             # Re-scored from the stored weights as `row_scores` does, so both sides agree to the last bit.
             scores = self.row_scores(rows, query_tokens) if rows else np.zeros(0, np.float32)
             ranked = sorted((pair for pair in zip(rows, scores.tolist()) if pair[1] > 0), key=lambda p: (-p[1], p[0]))

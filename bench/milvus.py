@@ -1,0 +1,278 @@
+"""The Milvus store beside the embedded default, on a synthetic index (bench/synthetic.py) and on sharded builds.
+
+    # load: a synthetic index into Milvus, then questions against both (a real server runs in its own network):
+    nice -n 10 .venv/bin/python -m bench.synthetic /tmp/synth1m --passages 1000000
+    unshare --net sh -c 'ip link set lo up && exec nice -n 10 .venv/bin/python -m bench.milvus load /tmp/synth1m \
+        --server milvus-server --json /tmp/milvus-1m.json'
+    nice -n 10 .venv/bin/python -m bench.milvus load /tmp/synth1m --server milvus-lite --json /tmp/lite-1m.json
+
+    # questions: the gold questions on the folder and on the same corpus in Milvus (latency, round trips):
+    nice -n 10 .venv/bin/python -m bench.milvus questions --corpus seeds --index index --store milvus://127.0.0.1:19530/seeds
+
+    # shards: build time of one worker against two at once (each worker one thread), then the final publish:
+    nice -n 10 .venv/bin/python -m bench.milvus shards ../shared/eval/dev/cmrc-trial/corpus --workers 1 2
+
+`load` starts the server it names (`milvus-server` of the `milvus` package: Milvus 2.3.5, dense vectors only;
+`milvus-lite`: dense and sparse) on loopback, writes the synthetic index into it through the store's own
+staging and publish (insert, flush, index, load), and measures: insert throughput, publish time, the server's
+resident memory before and after (its process tree), dense search p50/p95 and recall@10 against exact search,
+BM25 p50/p95 where the server has sparse vectors, and the same searches on the embedded folder with its memory.
+`shards` builds a corpus with `rag build --shard i/n` workers as separate processes into a folder store.
+Nothing is written inside the repository.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.scale import memory_mib, percentiles
+from rag.index.lexical import shared_tokenizer
+from rag.index.store import load_index
+from rag.index.stores.milvus import MilvusStore, dense_index
+from rag.index.vectors.probes import exact_top
+from rag.settings import load_settings
+
+PROBES = 200
+BIN = Path(sys.executable).parent
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Return the resident memory (MiB) of process `pid` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        try:
+            status = (Path("/proc") / str(current) / "status").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return round(total / 1024, 1)
+
+
+def start_server(kind: str, data: Path) -> tuple[subprocess.Popen, str]:
+    """Start `milvus-server` (on 19530 in this network namespace) or `milvus-lite server` (a loopback port)."""
+    if kind == "milvus-server":
+        process = subprocess.Popen([str(BIN / "milvus-server"), "--data", str(data)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        return process, "127.0.0.1:19530"
+    port = 19000 + os.getpid() % 1000
+    process = subprocess.Popen([str(BIN / "milvus-lite"), "server", "--data-dir", str(data), "--host", "127.0.0.1",
+                                "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, f"127.0.0.1:{port}"
+
+
+def connect(address: str, seconds: float = 180) -> MilvusStore:
+    """Return the store of collection `bench` once the server answers."""
+    deadline = time.monotonic() + seconds
+    while True:
+        store = MilvusStore.from_uri(f"milvus://{address}/bench")
+        try:
+            store.client  # noqa: B018 - connects
+            return store
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def timed(function, queries) -> tuple[list, dict[str, float]]:
+    """Return what `function` gives for each query and its latency percentiles in ms."""
+    results, latency = [], []
+    for query in queries:
+        tick = time.perf_counter()
+        results.append(function(query))
+        latency.append((time.perf_counter() - tick) * 1000)
+    return results, percentiles(latency)
+
+
+def cmd_load(args: argparse.Namespace) -> dict:
+    result: dict = {"folder": str(args.folder), "server": args.server}
+    settings = load_settings(index_dir=args.folder)
+    tick = time.perf_counter()
+    index = load_index(settings)
+    result["embedded_load_s"] = round(time.perf_counter() - tick, 2)
+    counts = index.manifest.counts
+    result["counts"] = {"passages": counts.chunks, "sentences": counts.sentences, "articles": counts.articles}
+    step = max(1, counts.sentences // PROBES)
+    probes = index.vectors.sentence_vectors(np.arange(0, counts.sentences, step)[:PROBES])
+    truth = exact_top(index.vectors._vectors, probes, 10)  # noqa: SLF001 - the benchmark's own exact answer
+    found, result["embedded_dense_ms"] = timed(lambda q: index.vectors.search(q, 10)[0], probes)
+    result["embedded_recall_at_10"] = round(float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)])), 4)
+    tokenizer = shared_tokenizer()
+    questions = [tokenizer.tokens(index.sentences[int(i)].text)[:4] for i in np.arange(0, counts.sentences, step)[:PROBES]]
+    _, result["embedded_bm25_ms"] = timed(lambda t: index.lexical.top(t, 50), questions)
+    result["embedded_memory_mib"] = memory_mib()
+
+    data = Path(tempfile.mkdtemp(prefix="bench-milvus-", dir=args.data_parent))
+    server, address = start_server(args.server, data)
+    try:
+        store = connect(address)
+        result["version"] = store.version
+        time.sleep(3)
+        result["server_rss_mib_empty"] = tree_rss_mib(server.pid)
+        dense = dense_index(counts.chunks, settings) if args.index == "auto" else {"kind": "milvus", "index": args.index, "metric": "IP",
+                                                                                    "M": settings.index.hnsw_m,
+                                                                                    "ef_construction": settings.index.hnsw_ef_construction,
+                                                                                    "ef_search": settings.index.hnsw_ef_search}
+        result["dense_index"] = dense
+        staged = store.stage(index.manifest.model.dimension, dense)
+        tick = time.perf_counter()
+        store.fill(staged, index, lambda done: print(f"  {done} articles inserted ({time.perf_counter() - tick:.0f} s)", flush=True))
+        for role in ("p", "s", "a", "t"):
+            staged._flush(role)  # noqa: SLF001 - what is still pending belongs to the insert time
+        inserted = time.perf_counter() - tick
+        result["insert_s"] = round(inserted, 1)
+        result["insert_passages_per_s"] = round(counts.chunks / inserted, 1)
+        tick = time.perf_counter()
+        staged.publish(index.manifest)
+        result["publish_s"] = round(time.perf_counter() - tick, 1)
+        time.sleep(5)
+        result["server_rss_mib_loaded"] = tree_rss_mib(server.pid)
+        result["server_mib_per_million_passages"] = round(
+            (result["server_rss_mib_loaded"] - result["server_rss_mib_empty"]) / counts.chunks * 1e6, 1)
+        vectors = store.dense()
+        for q in probes[:5]:
+            vectors.search(q, 10)
+        found, result["milvus_dense_ms"] = timed(lambda q: vectors.search(q, 10)[0], probes)
+        result["milvus_recall_at_10"] = round(float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)])), 4)
+        if store.sparse:
+            lexicon = store.open(settings).lexical
+            _, result["milvus_bm25_ms"] = timed(lambda t: lexicon.top(t, 50), questions)
+        result["server_rss_mib_after_questions"] = tree_rss_mib(server.pid)
+    finally:
+        server.terminate()
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(data, ignore_errors=True)
+    return result
+
+
+class CountingClient:
+    """A Milvus client that counts the calls made through it (each one a round trip to the server)."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+        self.calls = 0
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def counted(*args, **kwargs):
+            self.calls += 1
+            return attribute(*args, **kwargs)
+
+        return counted
+
+
+def cmd_questions(args: argparse.Namespace) -> dict:
+    from rag.answer.assistant import Assistant
+    from rag.embedding import load_embedder
+    from rag.eval.metrics import load_questions
+    from rag.index.stores import open_store
+
+    result: dict = {"gold": str(args.gold), "store": args.store}
+    questions = [q.question for q in load_questions(args.gold)]
+    folder = load_settings(corpus_dir=args.corpus, index_dir=args.index)
+    embedder = load_embedder(folder)
+    for name, settings in (("embedded", folder), ("milvus", folder.with_overrides(store=args.store))):
+        store = open_store(settings)
+        counter = None
+        if store.kind == "milvus":
+            counter = CountingClient(store.client)
+            store.__dict__["client"] = counter
+        assistant = Assistant(settings, store.open(settings), embedder, shared_tokenizer())
+        for question in questions[:3]:
+            assistant.ask(question)
+        latency, calls, retrieve = [], [], []
+        for _ in range(args.rounds):
+            for question in questions:
+                before = counter.calls if counter else 0
+                answer = assistant.ask(question)
+                latency.append(answer.latency_ms)
+                retrieve.append(answer.timings_ms["retrieve_ms"])
+                calls.append((counter.calls if counter else 0) - before)
+        result[name] = {"latency_ms": percentiles(latency), "retrieve_ms": percentiles(retrieve),
+                        "round_trips_per_question": percentiles(calls) if counter else None}
+    return result
+
+
+def cmd_shards(args: argparse.Namespace) -> dict:
+    result: dict = {"corpus": str(args.corpus), "fake": args.fake, "runs": []}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    if args.fake:
+        env["RAG_EMBED_MODEL"] = "hash:384"
+    for workers in args.workers:
+        target = Path(tempfile.mkdtemp(prefix="bench-shards-")) / "index"
+        base = [sys.executable, "-m", "rag", "build", "--corpus", str(args.corpus), "--index", str(target)]
+        tick = time.perf_counter()
+        running = [subprocess.Popen([*base, "--shard", f"{n}/{workers}"], env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL) for n in range(1, workers + 1)]
+        if any(process.wait() for process in running):
+            raise SystemExit("a shard worker failed: run it by hand to see why")
+        shards_s = time.perf_counter() - tick
+        tick = time.perf_counter()
+        subprocess.run(base, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        publish_s = time.perf_counter() - tick
+        manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+        passages = manifest["counts"]["chunks"]
+        result["runs"].append({"workers": workers, "passages": passages, "shards_s": round(shards_s, 1),
+                               "publish_s": round(publish_s, 1), "passages_per_s": round(passages / shards_s, 1),
+                               "passages_per_s_per_worker": round(passages / shards_s / workers, 1)})
+        shutil.rmtree(target.parent, ignore_errors=True)
+        print(json.dumps(result["runs"][-1]), flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    load = sub.add_parser("load", help="a synthetic index into Milvus; searches on both stores")
+    load.add_argument("folder", type=Path, help="a synthetic index folder (bench/synthetic.py)")
+    load.add_argument("--server", choices=("milvus-server", "milvus-lite"), default="milvus-server")
+    load.add_argument("--index", choices=("auto", "FLAT", "HNSW"), default="auto", help="the dense index (auto: as a build picks)")
+    load.add_argument("--data-parent", type=Path, default=None, help="where the server's data folder goes (default: /tmp)")
+    load.add_argument("--json", type=Path)
+    shards = sub.add_parser("shards", help="sharded builds of a corpus with 1..n workers")
+    shards.add_argument("corpus", type=Path)
+    shards.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    shards.add_argument("--fake", action="store_true", help="the hashing embedder (measures everything but the model)")
+    shards.add_argument("--json", type=Path)
+    questions = sub.add_parser("questions", help="gold questions on the embedded folder and on a Milvus store: latency, round trips")
+    questions.add_argument("--corpus", type=Path, default=Path("seeds"))
+    questions.add_argument("--index", type=Path, default=Path("index"))
+    questions.add_argument("--store", required=True, help="the RAG_STORE of the same corpus built into Milvus")
+    questions.add_argument("--gold", type=Path, default=Path("../shared/eval/gold_public.jsonl"))
+    questions.add_argument("--rounds", type=int, default=3)
+    questions.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    commands = {"load": cmd_load, "shards": cmd_shards, "questions": cmd_questions}
+    result = commands[args.command](args)
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
