@@ -53,6 +53,7 @@ def in_store(request, tmp_path):
         from milvus_servers import need_pymilvus
 
         need_pymilvus()
+        pytest.importorskip("milvus_lite", reason="milvus-lite is not installed: run `make milvus-setup` (requirements-milvus.txt)")
         uri = f"milvus://{tmp_path / 'lite.db'}"
     return lambda settings: settings.with_overrides(store=uri)
 
@@ -342,3 +343,42 @@ def test_a_server_killed_while_publishing_keeps_answering_from_the_previous_inde
         assert seen(Assistant.load(settings, EMBEDDER)) == before
         assert build_index(settings, EMBEDDER).changed == ("corpus/a.txt",)
         assert "六千元" in Assistant.load(settings, EMBEDDER).ask("新手机的价格是多少？").text
+
+
+def test_a_milvus_server_gone_while_answering_is_a_503_with_one_line(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from rag.apps.server.app import create_app
+    from rag.apps.service import Service
+
+    corpus = write_corpus(tmp_path, TINY)
+    data = tmp_path / "data"
+    with lite_server(data) as server:
+        settings = fake_settings(tmp_path, corpus).with_overrides(store=f"milvus://{server.address}/api")
+        build_index(settings, EMBEDDER)
+        service = Service(settings, prepare=lambda s: Assistant.load(s, EMBEDDER))
+        service.run()
+        client = TestClient(create_app(service), raise_server_exceptions=False)
+        assert client.post("/api/ask", json={"question": "新手机的价格是多少？"}).status_code == 200
+        server.process.kill()
+        server.process.wait()
+        response = client.post("/api/ask", json={"question": "香蕉富含什么元素？"})
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error.startswith(f"Milvus at {server.address} failed: ") and error.endswith("check the server, then ask again")
+    assert "\n" not in error
+
+
+def test_bm25_in_milvus_asks_the_server_once_unless_a_tie_runs_past_what_it_returned(lite_address, reference, tmp_path):
+    settings = fake_settings(tmp_path, SEEDS).with_overrides(store=f"milvus://{lite_address}/t{next(_names)}")
+    build_index(settings, EMBEDDER)
+    lexicon = load_index(settings).lexical
+    searches = []
+    client = lexicon._client
+    lexicon._client = type("Counting", (), {"__getattr__": lambda _, name: getattr(client, name),
+                                            "search": lambda _, *a, **k: searches.append(1) or client.search(*a, **k)})()
+    tokens = shared_tokenizer().tokens("Sora视频模型OpenAI发布")
+    found, wanted = lexicon.top(tokens, 3), load_index(reference).lexical.top(tokens, 3)
+    assert [row for row, _ in found] == [row for row, _ in wanted]
+    assert np.allclose([s for _, s in found], [s for _, s in wanted], rtol=2e-6)
+    assert len(searches) == 1

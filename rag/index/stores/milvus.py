@@ -28,7 +28,7 @@ from rag.errors import REBUILD, IndexMismatchError, IndexMissingError, index_dam
 from rag.index.manifest import Manifest
 from rag.index.store import ArticleText, Index, check_compatible
 from rag.index.stores.factory import StoreError
-from rag.index.stores.milvus_parts import MAX_RESULT, MilvusLexicon, MilvusRows, MilvusTexts, MilvusVectors, id_range, term_id
+from rag.index.stores.milvus_parts import MAX_RESULT, Guarded, MilvusLexicon, MilvusRows, MilvusTexts, MilvusVectors, id_range, term_id
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -408,13 +408,14 @@ class MilvusStore:
             detail = f"{self.where} holds vectors of dimension {found}, its manifest's model {manifest.model.name} makes {dimension}"
             raise IndexMismatchError(f"{detail}: {REBUILD}", "model", detail)
         where = self.where
-        chunks = MilvusRows(self.client, f"{generation}_p", counts.chunks, lambda i, row: _chunk(counts.sentences, i, row), where)
-        sentences = MilvusRows(self.client, f"{generation}_s", counts.sentences, _sentence, where, window=(8, 24))
-        texts = MilvusTexts(self.client, f"{generation}_a", counts.articles,
+        client = Guarded(self.client, self._shown)
+        chunks = MilvusRows(client, f"{generation}_p", counts.chunks, lambda i, row: _chunk(counts.sentences, i, row), where)
+        sentences = MilvusRows(client, f"{generation}_s", counts.sentences, _sentence, where, window=(8, 24))
+        texts = MilvusTexts(client, f"{generation}_a", counts.articles,
                             lambda head, raw: _article_text(0, {**head, "raw": raw}), where)
-        vectors = MilvusVectors(self.client, f"{generation}_p", f"{generation}_s", (counts.chunks, counts.sentences),
+        vectors = MilvusVectors(client, f"{generation}_p", f"{generation}_s", (counts.chunks, counts.sentences),
                                 dimension, manifest.dense, where, chunks)
-        lexical = MilvusLexicon(self.client, f"{generation}_p", f"{generation}_t", counts.chunks,
+        lexical = MilvusLexicon(client, f"{generation}_p", f"{generation}_t", counts.chunks,
                                 counts.vocabulary or 0, settings.index.bm25_k1, settings.index.bm25_b, where, chunks)
         for role, wanted in (("p", counts.chunks), ("s", counts.sentences)):
             held = int(self.client.get_collection_stats(f"{generation}_{role}")["row_count"])

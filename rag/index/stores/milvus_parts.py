@@ -16,7 +16,7 @@ from typing import Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-from rag.errors import index_damaged
+from rag.errors import IndexDamagedError, index_damaged
 
 T = TypeVar("T")
 
@@ -28,6 +28,31 @@ IDS_PER_QUERY = 4_096
 CACHED = 16_384
 # Evenly spaced sentence vectors held as the corpus's background similarity (as faiss_index.SENTENCE_SAMPLE).
 SENTENCE_SAMPLE = 1024
+
+
+class StoreUnavailableError(IndexDamagedError):
+    """The Milvus server failed while a question was read from it (the API answers 503 with the message)."""
+
+
+class Guarded:
+    """A Milvus client whose failures while answering are the one-line store error, not a library traceback."""
+
+    def __init__(self, client: Any, shown: str) -> None:
+        self._client = client
+        self._shown = shown
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except Exception as error:  # pymilvus raises MilvusException, grpc errors alike
+                first = (str(getattr(error, "message", "")) or str(error) or type(error).__name__).splitlines()[0][:200]
+                detail = f"Milvus at {self._shown} failed: {first}"
+                raise StoreUnavailableError(f"{detail}: check the server, then ask again", "damaged", detail) from None
+
+        return call
 
 
 class _Cache(Generic[T]):
@@ -391,7 +416,7 @@ class MilvusLexicon:
             ranked = sorted((pair for pair in zip(rows, scores.tolist()) if pair[1] > 0), key=lambda p: (-p[1], p[0]))
             full = len(found) == limit and limit < MAX_RESULT
             # A tie running past the last result may hide a smaller id: ask for more until the tie ends inside.
-            if full and len(ranked) >= k and ranked[k - 1][1] >= min(s for _, s in ranked) - 1e-6:
+            if full and len(ranked) >= k and ranked[k - 1][1] <= min(s for _, s in ranked) + 1e-6:
                 limit = min(MAX_RESULT, limit * 4)
                 continue
             return ranked[:k]
