@@ -355,11 +355,14 @@ def test_a_milvus_server_gone_while_answering_is_a_503_with_one_line(tmp_path):
     data = tmp_path / "data"
     with lite_server(data) as server:
         settings = fake_settings(tmp_path, corpus).with_overrides(store=f"milvus://{server.address}/api")
-        build_index(settings, EMBEDDER)
-        service = Service(settings, prepare=lambda s: Assistant.load(s, EMBEDDER))
+        service = Service(settings)  # the server's own start: build into Milvus (nothing there yet), then load
         service.run()
         client = TestClient(create_app(service), raise_server_exceptions=False)
-        assert client.post("/api/ask", json={"question": "新手机的价格是多少？"}).status_code == 200
+        assert client.get("/api/health").json()["status"] == "ready"
+        answer = client.post("/api/ask", json={"question": "新手机的价格是多少？"}).json()
+        assert "五千元" in answer["answer"] and answer["citations"][0]["file"] == "corpus/a.txt"
+        source = client.get("/api/sources/corpus/a.txt", params={"start": 1, "end": 3})
+        assert source.status_code == 200 and "苹果公司" in source.text  # the article's text, read from Milvus
         server.process.kill()
         server.process.wait()
         response = client.post("/api/ask", json={"question": "香蕉富含什么元素？"})
