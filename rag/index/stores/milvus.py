@@ -28,7 +28,7 @@ from rag.errors import REBUILD, IndexMismatchError, IndexMissingError, index_dam
 from rag.index.manifest import Manifest
 from rag.index.store import ArticleText, Index, check_compatible
 from rag.index.stores.factory import StoreError
-from rag.index.stores.milvus_parts import MAX_RESULT, Guarded, MilvusLexicon, MilvusRows, MilvusTexts, MilvusVectors, id_range, term_id
+from rag.index.stores.milvus_parts import MAX_RESULT, Guarded, MilvusLexicon, MilvusRows, MilvusTexts, MilvusVectors, term_id
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -504,9 +504,6 @@ class MilvusStore:
         if self.client.has_collection(self._meta):
             self.client.drop_collection(self._meta)
 
-    def rows(self, generation: str, role: str, start: int, stop: int) -> Iterator[dict[str, Any]]:
-        """Yield the rows with ids in [start, stop) of one collection of a generation (for tools and tests)."""
-        yield from id_range(self.client, f"{generation}_{role}", start, stop, ["row"])
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
