@@ -385,3 +385,26 @@ def test_bm25_in_milvus_asks_the_server_once_unless_a_tie_runs_past_what_it_retu
     assert [row for row, _ in found] == [row for row, _ in wanted]
     assert np.allclose([s for _, s in found], [s for _, s in wanted], rtol=2e-6)
     assert len(searches) == 1
+
+
+def test_a_collection_whose_vectors_have_another_dimension_is_one_line(lite_address, tmp_path):
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY)).with_overrides(store=f"milvus://{lite_address}/t{next(_names)}")
+    build_index(settings, EMBEDDER)
+    store = open_store(settings)
+    manifest = store.read_manifest()
+    store.stage(32, manifest.dense).publish(manifest)  # a generation of 32-dimension vectors under a 64-dimension model
+    with pytest.raises(IndexMismatchError) as why:
+        load_index(settings)
+    assert str(why.value) == (f"{store.where} holds vectors of dimension 32, its manifest's model hash:64 makes 64: "
+                              "run `python -m rag build`")
+    assert build_index(settings, EMBEDDER).chunks == manifest.counts.chunks  # a rebuild puts it right
+    assert load_index(settings).manifest.model.dimension == 64
+
+
+def test_an_eval_set_may_name_a_milvus_store_instead_of_an_index_folder(tmp_path):
+    from rag.apps.cli import eval_sets
+
+    settings = fake_settings(tmp_path, SEEDS).with_overrides(store="milvus://127.0.0.1:19530/everything")
+    folder, milvus = eval_sets(["a.jsonl=seeds=runs/index", "b.jsonl=seeds=milvus://10.0.0.5:19530/wiki"], settings)
+    assert (folder.settings.index.store, folder.settings.index.index_dir) == ("", Path("runs/index"))
+    assert milvus.settings.index.store == "milvus://10.0.0.5:19530/wiki"

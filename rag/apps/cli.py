@@ -184,7 +184,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def eval_sets(items: Sequence[str], settings: Settings) -> list[Any]:
-    """Return the question sets named on the command line: `GOLD` (over --corpus/--index) or `GOLD=CORPUS=INDEX`."""
+    """Return the question sets named on the command line: `GOLD` (over --corpus/--index) or `GOLD=CORPUS=INDEX`,
+    INDEX an index folder or a Milvus store (`milvus://HOST:PORT/COLLECTION`, docs/milvus.md)."""
     from rag.eval.runs import EvalSet
 
     sets, names = [], set()
@@ -193,7 +194,8 @@ def eval_sets(items: Sequence[str], settings: Settings) -> list[Any]:
         if len(parts) not in (1, 3) or not all(parts):
             raise RagError(f"cannot read the set {item!r}: write GOLD.jsonl, or GOLD.jsonl=CORPUS_DIR=INDEX_DIR")
         gold = Path(parts[0])
-        own = settings if len(parts) == 1 else settings.with_overrides(corpus_dir=Path(parts[1]), index_dir=Path(parts[2]))
+        where = {"store": parts[-1]} if parts[-1].startswith("milvus://") else {"index_dir": Path(parts[-1]), "store": ""}
+        own = settings if len(parts) == 1 else settings.with_overrides(corpus_dir=Path(parts[1]), **where)
         name = gold.stem if gold.stem not in names else f"{gold.parent.name}-{gold.stem}"
         while name in names:
             name += "+"
