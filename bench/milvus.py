@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -71,12 +72,27 @@ def start_server(kind: str, data: Path) -> tuple[subprocess.Popen, str]:
     """Start `milvus-server` (on 19530 in this network namespace) or `milvus-lite server` (a loopback port)."""
     if kind == "milvus-server":
         process = subprocess.Popen([str(BIN / "milvus-server"), "--data", str(data)], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
         return process, "127.0.0.1:19530"
     port = 19000 + os.getpid() % 1000
     process = subprocess.Popen([str(BIN / "milvus-lite"), "server", "--data-dir", str(data), "--host", "127.0.0.1",
-                                "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     return process, f"127.0.0.1:{port}"
+
+
+def stop_group(server: subprocess.Popen, seconds: float = 30) -> None:
+    """Stop the server's whole process group (its wrapper's child outlives a signal to the wrapper): politely, then for good."""
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            server.poll()  # a wrapper that exited is reaped, so only live processes keep the group
+            os.killpg(server.pid, 0)
+            time.sleep(0.5)
+        os.killpg(server.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    server.wait()
 
 
 def connect(address: str, seconds: float = 180) -> MilvusStore:
@@ -158,11 +174,7 @@ def cmd_load(args: argparse.Namespace) -> dict:
             _, result["milvus_bm25_ms"] = timed(lambda t: lexicon.top(t, 50), questions)
         result["server_rss_mib_after_questions"] = tree_rss_mib(server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_group(server)
         shutil.rmtree(data, ignore_errors=True)
     return result
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -47,8 +48,9 @@ def manifest(count: int) -> Manifest:
 
 
 def main(data_dir: str) -> None:
+    # A session of its own: the wrapper starts the milvus binary as a child, which outlives a signal to the wrapper.
     server = subprocess.Popen([os.environ["MILVUS_SERVER"], "--data", data_dir], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              stderr=subprocess.DEVNULL, start_new_session=True)
     seen: dict = {}
     try:
         started = time.monotonic()
@@ -101,12 +103,23 @@ def main(data_dir: str) -> None:
         except RagError as error:
             seen["open_error"] = str(error)
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_group(server)
         print(json.dumps(seen))
+
+
+def stop_group(server: subprocess.Popen, seconds: float = 20) -> None:
+    """Stop the server's whole process group: politely, then for good (Milvus may ignore SIGTERM while stopping)."""
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            server.poll()  # a wrapper that exited is reaped, so only live processes keep the group
+            os.killpg(server.pid, 0)
+            time.sleep(0.5)
+        os.killpg(server.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    server.wait()
 
 
 if __name__ == "__main__":

@@ -253,10 +253,9 @@ def test_an_unreachable_milvus_is_one_line_saying_what_to_do(tmp_path, monkeypat
 
 
 def test_a_collection_rag_did_not_build_is_one_line(lite_address, tmp_path):
-    from pymilvus import MilvusClient
+    from rag.index.stores.milvus import MilvusStore
 
-    client = MilvusClient(f"http://{lite_address}")
-    client.create_collection("theirs", dimension=8)
+    MilvusStore.from_uri(f"milvus://{lite_address}/x").client.create_collection("theirs", dimension=8)
     settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY)).with_overrides(store=f"milvus://{lite_address}/theirs")
     with pytest.raises(RagError) as why:
         build_index(settings, EMBEDDER)

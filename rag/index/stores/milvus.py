@@ -38,6 +38,8 @@ KIND = "milvus"
 INSERT_ROWS = 2_000
 # Characters per VARCHAR part of an article's text or the manifest (a VARCHAR holds 65,535 bytes of UTF-8).
 TEXT_PART = 16_000
+# Tries to connect before the store is reported unreachable.
+CONNECT_ATTEMPTS = 3
 # The collections of one generation, by role.
 ROLES = ("p", "s", "a", "t")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,180}")
@@ -249,13 +251,17 @@ class MilvusStore:
     def client(self) -> Any:
         """Return the Milvus client, connected, or raise the one-line error saying the store cannot be reached."""
         pymilvus = _pymilvus()
-        try:
-            client = pymilvus.MilvusClient(self.uri, timeout=30)
-            client.list_collections()
-        except Exception as error:  # pymilvus raises MilvusException, grpc and OS errors alike
-            first = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-            raise StoreError(f"cannot reach Milvus at {self._shown} ({first}): start the server, or fix RAG_STORE") from None
-        return client
+        for attempt in range(CONNECT_ATTEMPTS):
+            try:
+                client = pymilvus.MilvusClient(self.uri, timeout=30)
+                client.list_collections()
+                return client
+            except Exception as error:  # pymilvus raises MilvusException, grpc and OS errors alike
+                first = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+                # gRPC shares a connection between clients of one address; one the server just closed
+                # ("too many pings" after an idle spell) fails once, then reconnects.
+                time.sleep(0.5 * (attempt + 1))
+        raise StoreError(f"cannot reach Milvus at {self._shown} ({first}): start the server, or fix RAG_STORE")
 
     @cached_property
     def version(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import Counter, OrderedDict
 from functools import cached_property
 from pathlib import Path
@@ -47,7 +48,13 @@ class Guarded:
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
                 return method(*args, **kwargs)
-            except Exception as error:  # pymilvus raises MilvusException, grpc errors alike
+            except Exception:  # pymilvus raises MilvusException, grpc errors alike
+                pass
+            # Reads are safe to repeat: once, for a connection the server closed while idle.
+            time.sleep(0.2)
+            try:
+                return method(*args, **kwargs)
+            except Exception as error:
                 first = (str(getattr(error, "message", "")) or str(error) or type(error).__name__).splitlines()[0][:200]
                 detail = f"Milvus at {self._shown} failed: {first}"
                 raise StoreUnavailableError(f"{detail}: check the server, then ask again", "damaged", detail) from None
