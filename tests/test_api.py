@@ -240,6 +240,10 @@ def test_gradio_client_calls_the_pages_named_endpoint(apps):
     client = Client(apps["open"].url, verbose=False)
     result = client.predict(QUESTION, 3, api_name="/answer")
     assert not result["refused"] and "7%" in result["answer"] and result["citations"][0]["line_start"] >= 1
+    # It streams: the question as understood comes first, the answer (what predict returns) last.
+    job = client.submit(QUESTION, 3, api_name="/answer")
+    assert job.result() == job.outputs()[-1] and job.result()["answer"] == result["answer"]
+    assert job.outputs()[0] == {"event": "question", "question": QUESTION}
 
 
 def test_api_says_503_while_the_index_is_being_built(corpus, tmp_path):

@@ -213,3 +213,22 @@ def test_the_page_shows_the_models_draft_as_it_comes_then_the_checked_answer_in_
     final = frames[-1]
     assert 'class="rag-answer"' in final and "暴跌超 7%" in final and "12%" not in final
     assert "已删去 1 句原文不支持的生成内容。" in final
+
+
+def test_the_pages_named_endpoint_streams_the_models_draft_then_returns_the_same_answer_as_the_api(
+    seeds_settings, fake_embedder, endpoint
+):
+    url, script = endpoint
+    script.reply = lambda user: f"{TRUE}[{number_of(user, 'Adobe股价随即暴跌超7%')}] Adobe 股价随后一周上涨了 12%。[1]"
+    client, assistant = serve(llm_settings(seeds_settings, url), fake_embedder)
+    plain = client.post("/api/ask", json={"question": QUESTION, "top_k": 3}).json()
+    service = Service(assistant.settings)
+    service.assistant = assistant
+    outputs = list(ChatHandlers(service).answer(QUESTION, 3))
+    # As the HTTP API's events: the question, the model's tokens as a draft (the unchecked 12% among them), then
+    # the checked answer, which gradio_client's predict returns.
+    assert [output.get("event") for output in outputs[:2]] == ["question", "draft"] and "event" not in outputs[-1]
+    deltas = outputs[2:-1]
+    assert len(deltas) > 5 and all(d["event"] == "delta" and d["draft"] for d in deltas)
+    assert "12%" in "".join(d["text"] for d in deltas)
+    assert without_latency(outputs[-1]) == without_latency(plain) and "12%" not in outputs[-1]["answer"]

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
+from rag.answer.schema import answer_to_dict
 from rag.records import Answer
 
 # Characters per piece when a finished answer is sent in pieces: a sentence arrives in a few steps.
@@ -61,3 +63,21 @@ def pieces(text: str, size: int = PIECE_CHARS) -> list[str]:
             continue
         out += [part[at : at + size] for at in range(0, len(part), size)]
     return out
+
+
+def event_data(event: Event) -> tuple[str, dict[str, Any]]:
+    """Return the name and JSON data of one step of an answer, as the HTTP API and the page's endpoint send it."""
+    if isinstance(event, QuestionEvent):
+        data: dict[str, Any] = {"question": event.question}
+        if event.understood_as:
+            data["understood_as"] = event.understood_as
+        if event.small_talk:
+            data["small_talk"] = True
+        return "question", data
+    if isinstance(event, DraftingEvent):
+        return "draft", {"notice": event.notice}
+    if isinstance(event, TextEvent):
+        return "delta", {"text": event.text, "draft": event.draft}
+    if isinstance(event, AnswerEvent):
+        return "answer", answer_to_dict(event.answer)
+    raise TypeError(f"not an answer event: {event!r}")

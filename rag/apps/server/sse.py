@@ -11,8 +11,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from rag.answer.schema import answer_to_dict
-from rag.answer.streaming import AnswerEvent, DraftingEvent, Event, QuestionEvent, TextEvent
+from rag.answer.streaming import Event, event_data
 from rag.errors import IndexDamagedError, QuestionError, QuestionTooLongError, RagError
 
 log = logging.getLogger(__name__)
@@ -30,24 +29,6 @@ def wants_stream(flag: bool, accept: str | None) -> bool:
 def sse(event: str, data: dict[str, Any]) -> str:
     """Return one server-sent event: its name and its data as one line of JSON."""
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-
-
-def event_data(event: Event) -> tuple[str, dict[str, Any]]:
-    """Return the name and data of the server-sent event for one step of an answer."""
-    if isinstance(event, QuestionEvent):
-        data: dict[str, Any] = {"question": event.question}
-        if event.understood_as:
-            data["understood_as"] = event.understood_as
-        if event.small_talk:
-            data["small_talk"] = True
-        return "question", data
-    if isinstance(event, DraftingEvent):
-        return "draft", {"notice": event.notice}
-    if isinstance(event, TextEvent):
-        return "delta", {"text": event.text, "draft": event.draft}
-    if isinstance(event, AnswerEvent):
-        return "answer", answer_to_dict(event.answer)
-    raise TypeError(f"not an answer event: {event!r}")
 
 
 def _status(error: RagError) -> int:

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from rag.answer.schema import answer_to_dict
-from rag.answer.streaming import AnswerEvent, DraftingEvent, QuestionEvent, TextEvent
+from rag.answer.streaming import AnswerEvent, DraftingEvent, QuestionEvent, TextEvent, event_data
 from rag.apps.feedback import Feedback, FeedbackError, open_store
 from rag.apps.ratelimit import RateLimiter, retry_after
 from rag.apps.service import Service
@@ -201,25 +200,31 @@ class ChatHandlers:
                 time.sleep(self.frame_delay)
             yield "", history + [_bot(frame)]
 
-    def answer(self, question: str, top_k: int = 10, request: gr.Request | None = None) -> dict[str, Any]:
-        """Return the answer as `python -m rag ask --json` prints it: the page's named endpoint for gradio_client."""
-        return self._answer(self.service, question, top_k, request)
+    def answer(self, question: str, top_k: int = 10, request: gr.Request | None = None) -> Iterator[dict[str, Any]]:
+        """Yield the answer's progress as the events of the HTTP API's stream (`{"event": "question" | "draft" |
+        "delta", …}`), then the answer as `python -m rag ask --json` prints it: the page's named endpoint for
+        gradio_client, whose `predict` returns that last one (docs/streaming.md)."""
+        yield from self._answer(self.service, question, top_k, request)
 
-    def answer_kb(self, question: str, kb: str = DEFAULT_KB, top_k: int = 10, request: gr.Request | None = None) -> dict[str, Any]:
-        """Return the answer of knowledge base `kb` as `answer` gives it: the named endpoint /answer_kb, so /answer's
+    def answer_kb(
+        self, question: str, kb: str = DEFAULT_KB, top_k: int = 10, request: gr.Request | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield the answer of knowledge base `kb` as `answer` gives it: the named endpoint /answer_kb, so /answer's
         arguments stay as they were."""
         if self.library is None:
             if kb != DEFAULT_KB:
                 raise gr.Error(f"there is no knowledge base {kb!r}: this server answers from one index only")
-            return self._answer(self.service, question, top_k, request)
+            yield from self._answer(self.service, question, top_k, request)
+            return
         try:
             service = self.library.service(kb)
         except RagError as error:  # not a name, or none there is: said, never answered from another one
             raise gr.Error(str(error)) from None
-        return self._answer(service, question, top_k, request)
+        yield from self._answer(service, question, top_k, request)
 
-    def _answer(self, service: Service, question: str, top_k: int, request: gr.Request | None) -> dict[str, Any]:
-        """Return the answer of `service` as JSON, or raise gr.Error with the one line the API would answer."""
+    def _answer(self, service: Service, question: str, top_k: int, request: gr.Request | None) -> Iterator[dict[str, Any]]:
+        """Yield the answer of `service` as the page's named endpoints stream it, or raise gr.Error with the one line
+        the API would answer."""
         assistant = service.assistant
         if assistant is None:
             raise gr.Error(service.error or "the index is being built: try again in a few seconds")
@@ -228,7 +233,12 @@ class ChatHandlers:
             wait = self._wait(request)
             if wait:
                 raise gr.Error(f"too many requests from this address: wait {wait} s and try again")
-            return answer_to_dict(assistant.ask(question, top_k=int(top_k) if top_k else None))
+            for event in assistant.ask_stream(question, top_k=int(top_k) if top_k else None):
+                if isinstance(event, TextEvent) and not event.draft:
+                    # The finished answer's own pieces come at once, and its text is in the answer that follows.
+                    continue
+                name, data = event_data(event)
+                yield data if name == "answer" else {"event": name, **data}
         except RagError as error:
             raise gr.Error(str(error)) from None
 
