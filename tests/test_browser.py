@@ -316,6 +316,46 @@ def test_wiki_page_snippet_opens_the_widget_and_gets_a_cited_answer(servers, wik
     assert size == "14px"
 
 
+DAMAGED = "index damaged: chunks.jsonl is missing (in /srv/rag/index): run `python -m rag build`"
+
+
+def sse_body(*events: tuple[str, dict]) -> str:
+    return "".join(f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n" for name, data in events)
+
+
+def test_widget_shows_a_failure_mid_stream_as_its_one_line_error_and_answers_the_next_question(servers, wiki, open_page):
+    """The widget's answers as a server could fail them (played by the browser): an `error` event after the first
+    pieces, a stream cut short, a 503 while the index is built and one for a damaged index; then the real server."""
+    begun = [("question", {"question": "Sora是什么？"}), ("delta", {"text": "Sora 是 OpenAI 发布的", "draft": False})]
+    replies = [
+        {"body": sse_body(*begun, ("error", {"error": DAMAGED, "status": 503})), "content_type": "text/event-stream"},
+        {"body": sse_body(*begun), "content_type": "text/event-stream"},
+        {"status": 503, "json": {"error": "the index is being built: try again in a few seconds"}, "headers": {"Retry-After": "5"}},
+        {"status": 503, "json": {"error": DAMAGED}},
+    ]
+    page = open_page(wiki + "?app=" + servers["answering"], "zh-CN", wait_ready=False)
+    page.route("**/embed/api/ask", lambda route: route.fulfill(**replies.pop(0)) if replies else route.continue_())
+    page.get_by_role("button", name="问问资料").click()
+    frame = page.frame_locator("#rag-widget iframe")
+    answers = frame.locator(".rag-answer")
+    shown = [
+        f"出错了：{DAMAGED}",  # the error event's message, the pieces before it gone
+        "出错了：连接在回答完成前中断了，请再问一次。",  # no answer and no error: cut by the network
+        "还在准备中（正在建立索引），请稍后再问。",
+        f"出错了：{DAMAGED}",  # a 503 that is no index being built says what it is
+    ]
+    for count, text in enumerate(shown, 1):
+        ask_widget(frame, "Sora是什么？")
+        expect(answers).to_have_count(count)
+        expect(answers.nth(count - 1)).to_have_text(text)
+        expect(answers.nth(count - 1)).to_have_class(re.compile("rag-error"))
+    # The failed turns are no conversation to lean on: the next question is answered as asked, by the server.
+    ask_widget(frame, "Adobe股价在Sora发布后怎么样了？")
+    expect(answers.last.locator("button.rag-marker").first).to_have_text("[1]", timeout=30_000)
+    expect(answers.last).to_contain_text("7%")
+    expect(answers.last.locator(".rag-understood")).to_have_count(0)
+
+
 def test_widget_is_refused_by_a_server_that_does_not_allow_the_wiki(servers, wiki, open_page):
     page = open_page(wiki + "?app=" + servers["declining"], "zh-CN", wait_ready=False)
     with page.expect_console_message(lambda message: "frame-ancestors" in message.text) as refusal:

@@ -131,9 +131,11 @@
     return row;
   }
 
-  function showError(box, status, message) {
+  // `building`: the server answered 503 with Retry-After, its index still being built; any other failure (a damaged
+  // index, an assistant that could not start, an error event mid-stream) shows the server's one-line message.
+  function showError(box, building, message) {
     box.classList.add("rag-error");
-    box.textContent = status === 503 ? say("not_ready_reply") : say("error_reply", { error: message });
+    box.textContent = building ? say("not_ready_reply") : say("error_reply", { error: message });
   }
 
   // Reads a server-sent event stream, calling onEvent(name, data) for each event as it arrives.
@@ -185,7 +187,7 @@
       }
     }).then(function () {
       if (final) return final;
-      throw { status: failed ? failed.status : 0, message: failed ? failed.error : say("stream_cut") };
+      throw { message: failed ? failed.error : say("stream_cut") };
     });
   }
 
@@ -204,7 +206,10 @@
       if (response.ok && streamed) return streamInto(box, response);
       // Refused before any event (bad question, rate limit, not ready): a JSON error with its status.
       return response.json().then(function (body) {
-        if (!response.ok) throw { status: response.status, message: body.error || response.statusText };
+        if (!response.ok) {
+          var building = response.status === 503 && response.headers.has("Retry-After");
+          throw { building: building, message: body.error || response.statusText };
+        }
         return body;
       });
     }).then(function (body) {
@@ -213,7 +218,7 @@
       turns.push({ question: question, answer: body.answer });
     }).catch(function (error) {
       box.classList.remove("rag-refused");
-      showError(box, error.status || 0, error.message || String(error));
+      showError(box, Boolean(error.building), error.message || String(error));
     }).then(function () {
       send.disabled = false;
       box.scrollIntoView({ block: "nearest" });
