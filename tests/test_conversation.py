@@ -85,6 +85,24 @@ def test_each_sora_follow_up_is_answered_as_its_standalone_form(seeds_assistant,
     assert seeds_assistant.ask(case["question"]).understood_as is None
 
 
+def test_rag_eval_follow_ups_prints_how_the_follow_ups_and_their_standalone_forms_were_answered(seeds_settings, tmp_path, capsys):
+    from rag.apps.cli import main
+
+    where = ["--corpus", str(seeds_settings.index.corpus_dir), "--index", str(seeds_settings.index.index_dir), "--model", "hash:64"]
+    assert main(["eval", "--follow-ups", str(FOLLOW_UPS), *where]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 11 and lines[0].startswith("f01  它是哪家公司发布的？ → Sora是哪家公司发布的？")
+    answered = sum(" declined," not in line for line in lines[:10])
+    assert lines[-1] == (
+        f"follow-ups answered {answered} of 10, their standalone forms {answered} of 10; same citations as the "
+        "standalone form 10 of 10; understood as the standalone form word for word 10 of 10"
+    )
+    (tmp_path / "bad.jsonl").write_text('{"question": "它呢？"}\n', encoding="utf-8")
+    assert main(["eval", "--follow-ups", str(tmp_path / "bad.jsonl"), *where]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and "line 1 is no follow-up" in error and len(error.strip().splitlines()) == 1
+
+
 @pytest.fixture(scope="module")
 def client(seeds_settings, fake_embedder):
     from rag.answer.assistant import Assistant

@@ -210,6 +210,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         print(compare_runs(Path(args.compare[0]), Path(args.compare[1])))
         return 0
+    if args.follow_ups:
+        from rag.answer.assistant import Assistant
+        from rag.eval.followups import ask_follow_ups, format_follow_ups, read_follow_ups
+
+        cases = read_follow_ups(args.follow_ups)
+        settings = _settings(args)
+        check_corpus(settings)
+        results = ask_follow_ups(Assistant.load(settings), cases, progress_bar("asking", unit="follow-up"))
+        print(format_follow_ups(results))
+        return 0
     if not args.questions:
         raise RagError("name a question file: python -m rag eval GOLD.jsonl [-o DIR]")
     from rag.eval.runs import run_eval, run_eval_sets
@@ -320,6 +330,9 @@ def parser() -> argparse.ArgumentParser:
                    help="gold question file(s), each over --corpus/--index or written GOLD=CORPUS_DIR=INDEX_DIR")
     p.add_argument("-o", "--output", help="run folder (default: runs/<timestamp>; one sub-folder per set when several)")
     p.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="compare two run folders")
+    p.add_argument("--follow-ups", type=Path, metavar="FILE",
+                   help="ask each follow-up of FILE after its earlier turns and its standalone form alone; print how "
+                        "many of each were answered and with the same citations (e.g. tests/data/followups_sora.jsonl)")
     common(p)
     p.set_defaults(func=cmd_eval)
 
