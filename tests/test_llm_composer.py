@@ -145,3 +145,51 @@ def test_eval_reports_how_many_generated_sentences_were_kept_dropped_and_why(see
     }
     assert "generated answers: 0 of 1 asked (1 quoted instead); sentences kept 1, dropped 2" in run.describe()
     assert json.loads((tmp_path / "run" / "generation.json").read_text(encoding="utf-8")) == run.generation
+
+
+@pytest.mark.parametrize(
+    "unsupported, reason",
+    [
+        ("Sora 发布后，Google 股价随即暴跌超 7%。[{n}]", "not in the cited passages: Google"),  # a name
+        ("Sora 发布后，Adobe 股价在3月1日暴跌。[{n}]", "not in the cited passages: 3, 1"),  # a date
+        ("Adobe 股价随即暴跌。[99]", "cites no passage"),  # no passage 99 was given
+        ("月亮上的长颈鹿很喜欢蓝莓。[{n}]", "not in the cited passages: 月亮, 长颈鹿, 蓝莓"),  # key terms
+    ],
+)
+def test_each_unsupported_sentence_is_dropped_with_its_reason_and_the_true_one_kept(
+    seeds_settings, fake_embedder, endpoint, unsupported, reason
+):
+    url, script = endpoint
+
+    def reply(user: str) -> str:
+        n = number_of(user, "Adobe股价随即暴跌超7%")
+        return f"{TRUE}[{n}] " + unsupported.format(n=n)
+
+    script.reply = reply
+    answer = assistant(seeds_settings, fake_embedder, url, llm_min_kept=0.5).ask(QUESTION)
+    assert answer.generated and answer.text == TRUE + "[1]" and len(answer.citations) == 1
+    assert answer.checks == {"kept": 1, "dropped": 1, "reasons": {reason.split(":")[0]: 1}}
+    # What it lacks, as the check says it.
+    bot = assistant(seeds_settings, fake_embedder, url)
+    hits = bot.retriever.retrieve(QUESTION, 10, {}).hits
+    checks = bot.composer.check(reply(bot.composer.messages(QUESTION, hits, True)[1]["content"]), hits)
+    assert [check.reason for check in checks if not check.kept] == [reason]
+
+
+def test_a_sentence_whose_meaning_is_far_from_the_cited_passage_is_dropped(seeds_settings, fake_embedder, endpoint):
+    url, script = endpoint
+    script.reply = lambda user: f"{TRUE}[{number_of(user, 'Adobe股价随即暴跌超7%')}]"
+    # Above any z the true sentence reaches: its meaning counts as far, and the quoted answer stands.
+    answer = assistant(seeds_settings, fake_embedder, url, llm_min_z=1000).ask(QUESTION)
+    assert not answer.generated and answer.checks["reasons"] == {"meaning far from the cited passages": 1}
+    assert answer.notice == "生成的回答经核对后可信的内容太少，以下是原文摘录。"
+
+
+def test_an_endpoint_slower_than_the_timeout_gives_the_extractive_answer_and_a_notice(
+    seeds_settings, fake_embedder, endpoint, seeds_assistant
+):
+    url, script = endpoint
+    script.reply, script.delay = (lambda user: f"{TRUE}[1]"), 2.0
+    answer = assistant(seeds_settings, fake_embedder, url, llm_timeout=0.5).ask(QUESTION)
+    assert not answer.generated and answer.text == seeds_assistant.ask(QUESTION).text
+    assert answer.notice == "生成的回答暂不可用（语言模型没有响应），以下是原文摘录。"
