@@ -106,7 +106,8 @@ def format_follow_ups(results: Sequence[FollowUpResult]) -> str:
     lines = []
     for r in results:
         verdict = "as its standalone form" if r.same_citations else "UNLIKE its standalone form"
-        state = "declined" if r.follow_up.refused else f"{len(r.follow_up.citations)} citations"
+        cited = len(r.follow_up.citations)
+        state = "declined" if r.follow_up.refused else f"{cited} citation{'' if cited == 1 else 's'}"
         lines.append(f"{r.case.id}  {r.case.question} → {r.follow_up.understood_as or '(as asked)'}  {state}, {verdict}")
     s = follow_up_summary(results)
     n = s["follow_ups"]
