@@ -132,7 +132,7 @@ class Library:
         running = self._services.get(name)
         if running is not None:
             index = running.settings.index
-            return KnowledgeBase(name, index.corpus_dir, index.index_dir)
+            return KnowledgeBase(name, index.corpus_dir, index.index_dir, index.store)
         if self.catalog is None:
             raise KnowledgeBaseError(f"there is no knowledge base {name!r}: this server answers from one index only")
         return self.catalog.get(name)

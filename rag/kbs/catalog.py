@@ -4,6 +4,10 @@ A knowledge base is a name, a source folder and its own index folder, `<index ro
 is `RAG_INDEX_DIR`, `index` by default). The default one, `default`, reads `RAG_CORPUS_DIR` (the seeds);
 another one reads the folder its index was built from (its manifest records it), or, made by uploading,
 `<RAG_DOCUMENTS_DIR>/<name>/`. Building one writes only its own index folder.
+
+With RAG_STORE naming a Milvus collection, a knowledge base's index is the collection `<collection>_<name>` there
+instead (the default one keeps `<collection>`; rag/index/stores/milvus.py spells `-` and a trailing `_`), and
+building one writes only its own collections.
 """
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ from pathlib import Path
 
 from rag.errors import CorpusError, IndexMismatchError, IndexMissingError, RagError
 from rag.index.manifest import Manifest
-from rag.index.store import corpus_of, read_manifest, recover
+from rag.index.store import corpus_of, recover
+from rag.index.stores.factory import kb_names, kb_store, store_at
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,15 +53,21 @@ def check_name(name: object) -> str:
 
 @dataclass(frozen=True)
 class KnowledgeBase:
-    """One knowledge base: its name, the folder its documents are read from, and its index folder."""
+    """One knowledge base: its name, the folder its documents are read from, its index folder, and its store (the
+    RAG_STORE of its own collection; empty when its index is the folder)."""
 
     name: str
     corpus_dir: Path
     index_dir: Path
+    store: str = ""
 
     def settings(self, base: Settings) -> Settings:
-        """Return `base` pointed at this knowledge base's folders."""
-        return base.with_overrides(corpus_dir=self.corpus_dir, index_dir=self.index_dir)
+        """Return `base` pointed at this knowledge base's folders and store."""
+        return base.with_overrides(corpus_dir=self.corpus_dir, index_dir=self.index_dir, store=self.store)
+
+    def manifest(self) -> Manifest:
+        """Return the manifest of this knowledge base's published index, or raise IndexMissingError / what is wrong."""
+        return store_at(self.store, self.index_dir).read_manifest()
 
 
 class Catalog:
@@ -66,15 +77,23 @@ class Catalog:
         self.settings = settings
         self.root = settings.index.index_dir
         self.documents = settings.index.documents_dir
+        self.store = settings.index.store.strip()
 
     def default(self) -> KnowledgeBase:
-        """Return the default knowledge base: the configured corpus folder (the seeds), indexed in `<root>/default`."""
-        return KnowledgeBase(DEFAULT_KB, self.settings.index.corpus_dir, self.root / DEFAULT_KB)
+        """Return the default knowledge base: the configured corpus folder (the seeds), indexed in `<root>/default`
+        (or in RAG_STORE's collection itself)."""
+        return KnowledgeBase(DEFAULT_KB, self.settings.index.corpus_dir, self.root / DEFAULT_KB, self.store)
+
+    def _new(self, name: str, corpus_dir: Path) -> KnowledgeBase:
+        """Return knowledge base `name` over `corpus_dir`, indexed in `<root>/<name>` (or its own collection)."""
+        if name == DEFAULT_KB:
+            return KnowledgeBase(name, corpus_dir, self.root / name, self.store)
+        return KnowledgeBase(name, corpus_dir, self.root / name, kb_store(self.store, name))
 
     def names(self) -> list[str]:
         """Return the names of the knowledge bases there are: the default first, then the others sorted."""
-        found: set[str] = set()
-        if self.root.is_dir():
+        found: set[str] = set(kb_names(self.store))
+        if self.root.is_dir() and not self.store:
             found |= {p.name for p in self.root.iterdir() if NAME.fullmatch(p.name) and (p / "manifest.json").is_file()}
         if self.documents.is_dir():
             found |= {p.name for p in self.documents.iterdir() if NAME.fullmatch(p.name) and p.is_dir()}
@@ -86,12 +105,11 @@ class Catalog:
         check_name(name)
         if name == DEFAULT_KB:
             return self.default()
-        index_dir = self.root / name
-        built = self._built_from(index_dir)
+        built = self._built_from(self._new(name, self.documents / name))
         if built is not None:
-            return KnowledgeBase(name, built, index_dir)
+            return self._new(name, built)
         if (self.documents / name).is_dir():
-            return KnowledgeBase(name, self.documents / name, index_dir)
+            return self._new(name, self.documents / name)
         raise KnowledgeBaseError(
             f"there is no knowledge base {name!r}: `python -m rag kbs` lists them; make one with "
             f"`python -m rag build --kb {name} --corpus DIR`, or upload documents into it"
@@ -125,7 +143,7 @@ class Catalog:
         if corpus_dir is None:
             corpus_dir = self.documents / name
             corpus_dir.mkdir(parents=True, exist_ok=True)
-        return KnowledgeBase(name, corpus_dir, self.root / name)
+        return self._new(name, corpus_dir)
 
     def for_folder(self, corpus_dir: Path, name: str | None = None) -> KnowledgeBase:
         """Return the knowledge base over `corpus_dir` (app.py --corpus): `name`'s, else the one already reading that
@@ -140,7 +158,7 @@ class Catalog:
             if kb.corpus_dir.resolve() == wanted:
                 return kb
         free = self._free_name(_name_of_folder(wanted))
-        return KnowledgeBase(free, corpus_dir, self.root / free)
+        return self._new(free, corpus_dir)
 
     def _free_name(self, wanted: str) -> str:
         """Return `wanted`, or `wanted-2`, `wanted-3`… when a knowledge base or an index folder has that name."""
@@ -154,9 +172,9 @@ class Catalog:
         """Return the settings pointed at knowledge base `name`'s folders."""
         return self.get(name).settings(self.settings)
 
-    def _built_from(self, index_dir: Path) -> Path | None:
+    def _built_from(self, kb: KnowledgeBase) -> Path | None:
         try:
-            return corpus_of(read_manifest(index_dir))
+            return corpus_of(kb.manifest())
         except (IndexMissingError, IndexMismatchError):
             return None
 
@@ -184,7 +202,7 @@ class Catalog:
 
     def _name_for(self, folder: Path) -> str:
         """Return the knowledge base name a flat index in `folder` is moved to."""
-        built = self._built_from(folder)
+        built = self._built_from(KnowledgeBase(DEFAULT_KB, folder, folder))  # a flat index is always a folder
         wanted = DEFAULT_KB if built is None or built == self.settings.index.corpus_dir.resolve() else _name_of_folder(built)
         name, n = wanted, 2
         while (self.root / name).exists():
@@ -248,7 +266,7 @@ def describe(kb: KnowledgeBase, manifest: Manifest | None = None) -> dict[str, o
     """
     if manifest is None:
         try:
-            manifest = read_manifest(kb.index_dir)
+            manifest = kb.manifest()
         except (IndexMissingError, IndexMismatchError):
             manifest = None
     titles = [entry.title for entry in manifest.articles] if manifest is not None else []

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 from scipy import sparse
@@ -495,12 +495,21 @@ class MilvusStore:
         return store
 
     def shard(self, number: int, count: int) -> MilvusStore:
-        return self._sibling(f"{self.collection}_shard{number}of{count}")
+        # "Shard" capitalised: a knowledge base's suffix (kb_collection) never holds an S, so no name is both.
+        return self._sibling(f"{self.collection}_Shard{number}of{count}")
 
     def shards(self) -> list[MilvusStore]:
-        pattern = re.compile(rf"({re.escape(self.collection)}_shard\d+of\d+)__g\d+_p")
+        pattern = re.compile(rf"({re.escape(self.collection)}_Shard\d+of\d+)__g\d+_p")
         names = sorted({m[1] for m in map(pattern.fullmatch, self.client.list_collections()) if m})
         return [store for store in map(self._sibling, names) if store.live() is not None]
+
+    def knowledge_bases(self) -> list[str]:
+        """Return the names of the knowledge bases published beside this collection (`<collection>_<suffix>`)."""
+        with self._talking():
+            aliases = self.client.list_aliases().get("aliases", [])
+        head = f"{self.collection}_"
+        names = (kb_name(alias[len(head):]) for alias in aliases if alias.startswith(head))
+        return sorted(name for name in names if name is not None)
 
     def drop(self) -> None:
         if self.live() is not None:
@@ -510,6 +519,40 @@ class MilvusStore:
         if self.client.has_collection(self._meta):
             self.client.drop_collection(self._meta)
 
+
+
+def kb_collection(name: str) -> str:
+    """Return the collection suffix of knowledge base `name` ([a-z0-9][a-z0-9_-]*): `-` as `H`, and `_` as `U` where it
+    would make `__` (which separates generations) or end the name; one suffix per name, since names are lowercase."""
+    out: list[str] = []
+    for n, ch in enumerate(name):
+        if ch == "-":
+            out.append("H")
+        elif ch == "_" and (n == len(name) - 1 or (out and out[-1] == "_")):
+            out.append("U")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def kb_name(suffix: str) -> str | None:
+    """Return the knowledge base whose collection suffix is `suffix`, or None when it is no knowledge base's (a shard)."""
+    from rag.kbs.catalog import NAME as KB_NAME
+
+    name = suffix.replace("H", "-").replace("U", "_")
+    return name if KB_NAME.fullmatch(name) and kb_collection(name) == suffix else None
+
+
+def kb_uri(text: str, name: str) -> str:
+    """Return the RAG_STORE of knowledge base `name` beside the collection `text` names: `<collection>_<suffix>`."""
+    store = MilvusStore.from_uri(text)
+    collection = f"{store.collection}_{kb_collection(name)}"
+    parts = urlsplit(text)
+    if parts.netloc:
+        return urlunsplit(parts._replace(path=f"/{collection}"))
+    query = {key: values for key, values in parse_qs(parts.query).items() if key != "collection"}
+    # Built by hand: urlunsplit drops the empty host of milvus:///PATH.
+    return f"milvus://{parts.path}?{urlencode({**query, 'collection': collection}, doseq=True)}"
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
