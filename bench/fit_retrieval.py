@@ -31,7 +31,7 @@ from rag.index.lexical import shared_tokenizer
 from rag.index.store import load_index
 from rag.ingest.language import is_chinese
 from rag.retrieval.fusion import FEATURES, FusionWeights, fusion_features
-from rag.retrieval.search import dense_ranking, lexical_ranking
+from rag.retrieval.search import candidates, union
 from rag.settings import load_settings
 
 GRID = {
@@ -66,9 +66,7 @@ def collect(sets: list[DevSet]) -> list[Case]:
         vectors = embedder.encode_queries([q.question for q in questions])
         for question, vector in zip(questions, vectors):
             tokens = tokenizer.tokens(question.question)
-            dense = dense_ranking(index, vector, settings.retrieval.candidates, settings)
-            lexical = lexical_ranking(index, tokens, settings.retrieval.candidates)
-            rows = sorted(set(dense.rows) | set(lexical.rows))
+            rows = union(*candidates(index, vector, tokens, settings))
             labels = np.array([any(covers({"file": index.chunks[r].file, "text": index.chunks[r].text}, e) for e in question.evidence)
                                for r in rows])
             language = "same_language" if is_chinese(question.question) else "other_language"

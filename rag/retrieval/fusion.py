@@ -67,9 +67,13 @@ def fusion_features(index: Index, rows: Sequence[int], query_vector: np.ndarray,
     dense = (index.vectors.passage_vectors(ordered) @ query).astype(np.float64)
     bm25 = index.lexical.row_scores(ordered, query_tokens)
     coverage = index.lexical.row_coverage(ordered, index.lexical.term_weights(query_tokens))
-    if not sentences:
-        return np.column_stack([_zscore(dense), bm25 / max(float(bm25.max()), 1e-9), coverage, np.zeros(len(dense))])
-    sentence_ids = [index.chunks[row].sentence_ids for row in ordered.tolist()]
+    best = _best_sentence_cosines(index, ordered, query, dense) if sentences else np.zeros(len(dense))
+    return np.column_stack([_zscore(dense), bm25 / max(float(bm25.max()), 1e-9), coverage, _zscore(best)])
+
+
+def _best_sentence_cosines(index: Index, rows: np.ndarray, query: np.ndarray, dense: np.ndarray) -> np.ndarray:
+    """Return each row's best sentence cosine to the query, read in one batch of sentence vectors."""
+    sentence_ids = [index.chunks[row].sentence_ids for row in rows.tolist()]
     flat = np.fromiter((i for ids in sentence_ids for i in ids), dtype=np.int64)
     best = dense.copy()  # a passage without sentences (never built so, but an old index may hold one) keeps its own
     if flat.size:
@@ -79,7 +83,7 @@ def fusion_features(index: Index, rows: Sequence[int], query_vector: np.ndarray,
             if ids:
                 best[i] = float(similarity[at : at + len(ids)].max())
                 at += len(ids)
-    return np.column_stack([_zscore(dense), bm25 / max(float(bm25.max()), 1e-9), coverage, _zscore(best)])
+    return best
 
 
 def _weights(raw: object, where: str) -> FusionWeights:

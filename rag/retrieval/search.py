@@ -41,6 +41,17 @@ def lexical_ranking(index: Index, query_tokens: Sequence[str], k: int) -> Rankin
     return Ranking(tuple(r for r, _ in top), tuple(s for _, s in top))
 
 
+def candidates(index: Index, query_vector: np.ndarray, query_tokens: Sequence[str], settings: Settings) -> tuple[Ranking, Ranking]:
+    """Return the dense and the lexical side's candidates for a question, as many each as the settings say."""
+    return (dense_ranking(index, query_vector, settings.retrieval.candidates, settings),
+            lexical_ranking(index, query_tokens, settings.retrieval.candidates))
+
+
+def union(dense: Ranking, lexical: Ranking) -> list[int]:
+    """Return the rows either side brought, ascending: the candidates weighted fusion scores."""
+    return sorted(set(dense.rows) | set(lexical.rows))
+
+
 def weighted_fusion(
     index: Index,
     rows: Sequence[int],
@@ -69,13 +80,12 @@ def hybrid_search(
 ) -> list[Hit]:
     """Return the top_k hits of dense and lexical candidates fused as the settings say, with each side's rank;
     a question in another language than the articles' (`same_language` False) is fused with weights of its own."""
-    dense = dense_ranking(index, query_vector, settings.retrieval.candidates, settings)
-    lexical = lexical_ranking(index, query_tokens, settings.retrieval.candidates)
+    dense, lexical = candidates(index, query_vector, query_tokens, settings)
     weights = load_fusion(settings.retrieval.fusion_file).for_question(same_language)
     if settings.retrieval.fusion == "rrf":
         fused = rrf([dense.rows, lexical.rows], [weights.dense, weights.lexical], settings.retrieval.rrf_k)
     else:
-        fused = weighted_fusion(index, sorted(set(dense.rows) | set(lexical.rows)), query_vector, query_tokens, weights)
+        fused = weighted_fusion(index, union(dense, lexical), query_vector, query_tokens, weights)
     dense_rank = {row: rank for rank, row in enumerate(dense.rows, start=1)}
     lexical_rank = {row: rank for rank, row in enumerate(lexical.rows, start=1)}
     return [
