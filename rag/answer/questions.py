@@ -87,7 +87,3 @@ def names_in(question: str, tags: Mapping[str, str]) -> list[str]:
         return latin + names
     return _CAPITALISED.findall(question.strip())
 
-
-def named_words(question: str, tags: Mapping[str, str]) -> int:
-    """Return how many names a question holds (names_in)."""
-    return len(names_in(question, tags))
