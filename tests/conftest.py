@@ -5,6 +5,8 @@ its tmp_path (tests/support.py: `fake_settings`, `write_corpus`, `TINY`).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -15,6 +17,7 @@ from rag.embedding import HashingEmbedder
 from rag.index.build import build_index
 from rag.settings import Settings
 
+from llm_endpoint import Scripted, scripted_endpoint
 from support import SEEDS, fake_settings
 
 
@@ -48,3 +51,10 @@ def client(service) -> TestClient:
 def handlers(service) -> ChatHandlers:
     """The chat page's handlers over the module's own `service` fixture, without the streaming pauses."""
     return ChatHandlers(service, frame_delay=0)
+
+
+@pytest.fixture()
+def endpoint() -> Iterator[tuple[str, Scripted]]:
+    """A scripted OpenAI-compatible endpoint on loopback: (its URL, the script that answers and records requests)."""
+    with scripted_endpoint() as served:
+        yield served

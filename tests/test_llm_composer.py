@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,18 +12,11 @@ from rag.answer.assistant import Assistant
 from rag.answer.llm_composer import split_generated
 from rag.answer.schema import answer_to_dict
 
-from llm_endpoint import Scripted, scripted_endpoint
 from servers import free_port
 
 QUESTION = "Adobe股价在Sora发布后怎么样了？"
 TRUE = "Sora 发布后，Adobe 股价随即暴跌超 7%。"
 KEY = "sk-never-shown-0123456789"
-
-
-@pytest.fixture()
-def endpoint() -> Iterator[tuple[str, Scripted]]:
-    with scripted_endpoint() as served:
-        yield served
 
 
 def number_of(user: str, words: str) -> int:

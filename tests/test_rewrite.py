@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -10,18 +9,12 @@ from rag.answer.assistant import Assistant
 from rag.answer.conversation import REWRITE_MAX_TOKENS, REWRITE_PROMPT
 from rag.records import Turn
 
-from llm_endpoint import Scripted, scripted_endpoint
+from llm_endpoint import Scripted
 
 KEY = "sk-rewrite-never-shown-7"
 SORA = [Turn("Sora是什么？", "Sora是OpenAI发布的文生视频模型。[1]")]
 FOLLOW_UP = "它是哪家公司做的？"
 BY_RULES = "Sora是哪家公司做的？"
-
-
-@pytest.fixture()
-def endpoint() -> Iterator[tuple[str, Scripted]]:
-    with scripted_endpoint() as served:
-        yield served
 
 
 def rewrites(script: Scripted) -> list[dict]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,8 +14,6 @@ from rag.apps.server import create_app
 from rag.apps.service import Service
 from rag.apps.web import ChatHandlers
 from rag.errors import IndexDamagedError
-
-from llm_endpoint import Scripted, scripted_endpoint
 
 QUESTION = "Adobe股价在Sora发布后怎么样了？"
 TRUE = "Sora 发布后，Adobe 股价随即暴跌超 7%。"
@@ -47,12 +44,6 @@ def serve(settings, embedder) -> tuple[TestClient, Assistant]:
 @pytest.fixture(scope="module")
 def extractive(seeds_settings, fake_embedder) -> TestClient:
     return serve(seeds_settings, fake_embedder)[0]
-
-
-@pytest.fixture()
-def endpoint() -> Iterator[tuple[str, Scripted]]:
-    with scripted_endpoint() as served:
-        yield served
 
 
 @pytest.mark.parametrize("route", ["/api/ask", "/embed/api/ask"])
