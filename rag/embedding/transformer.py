@@ -47,6 +47,11 @@ class SentenceTransformerEmbedder:
             from rag.embedding.bfloat16 import mixed_linears
 
             mixed_linears(self.model[0].auto_model.encoder)
+        from rag.embedding.packed import PackedEncoder, packable
+
+        # Questions run packed, without padding, so a question's vector is the same alone and in a batch
+        # (rag/embedding/packed.py); a model of another kind keeps the library's padded forward.
+        self._packed = PackedEncoder(self.model[0].auto_model) if packable(self.model) else None
 
     def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         # The prompt joined here, not through encode(prompt=...): the same tokens and vectors (mean pooling
@@ -144,6 +149,11 @@ class SentenceTransformerEmbedder:
             torch.set_num_threads(threads)
 
     def _encode_questions(self, texts: Sequence[str]) -> np.ndarray:
+        if self._packed is not None:
+            ids = self.model.tokenizer(
+                [self.query_prompt + t for t in texts], truncation=True, max_length=self.model.max_seq_length
+            )["input_ids"]
+            return self._packed.encode(ids).numpy() if ids else np.zeros((0, self.dimension), dtype=np.float32)
         # The model's own preprocess and forward, without encode()'s sorting, batching and conversions: the
         # same vectors in less time (docs/decisions.md).
         import torch
