@@ -35,16 +35,16 @@ def test_the_load_run_asks_every_question_and_checks_each_against_its_answer_alo
 
 def test_an_answer_that_changes_under_load_is_counted_and_fails_the_run(server, monkeypatch, capsys):
     asked = itertools.count(1)
-    original = load.Client.ask
+    original = load.Client.read
 
-    def sometimes_wrong(self, question):
-        answer = original(self, question)
+    def sometimes_wrong(self, raw):
+        answer = original(self, raw)
         n = next(asked)
         if n > len(load.QUESTIONS) and n % 4 == 0:  # under load only: the references are right
             answer["answer"] += "!"
         return answer
 
-    monkeypatch.setattr(load.Client, "ask", sometimes_wrong)
+    monkeypatch.setattr(load.Client, "read", sometimes_wrong)
     assert load.main(["--url", server.url, "--clients", "2", "--questions", "20"]) == 1
     assert "5 differed" in capsys.readouterr().out
 
