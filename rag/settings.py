@@ -282,7 +282,10 @@ class Settings:
         }
         by_group: dict[str, dict[str, Any]] = {}
         for name, value in values.items():
-            by_group.setdefault(_group_of(name), {})[name] = value
+            group = _group_of(name)
+            if isinstance(value, str) and _declared(group, name) in (Path, "Path"):
+                value = Path(value)  # a path given as a string works like one given as a Path
+            by_group.setdefault(group, {})[name] = value
         for group, changes in by_group.items():
             groups[group] = dataclasses.replace(groups[group], **changes)
         for group, value in groups.items():
@@ -296,6 +299,11 @@ class Settings:
     def flat(self) -> dict[str, Any]:
         """Return every field by its own name (as the RAG_* variables spell them), group by group."""
         return {f.name: getattr(getattr(self, g), f.name) for g, kind in GROUPS.items() for f in fields(kind)}
+
+
+def _declared(group: str, name: str) -> Any:
+    """Return the declared type of field `name` of settings group `group` (a string under postponed annotations)."""
+    return next(f.type for f in fields(GROUPS[group]) if f.name == name)
 
 
 def _plain(value: Any) -> Any:

@@ -24,6 +24,14 @@ def test_a_variable_lands_in_its_group_and_a_flat_override_in_its_group_too():
         Settings(no_such_thing=1)
 
 
+def test_a_folder_given_as_a_string_works_like_a_path(tmp_path):
+    # A script that passes index_dir="..." must reach the same index as one passing a Path.
+    settings = load_settings(env={}, index_dir=str(tmp_path / "idx"), corpus_dir="seeds")
+    assert settings.index.index_dir == tmp_path / "idx" and isinstance(settings.index.index_dir, Path)
+    assert settings.with_overrides(index_dir="other").index.index_dir == Path("other")
+    assert isinstance(settings.index.corpus_dir, Path)
+
+
 def test_a_misspelled_variable_is_an_error_that_names_the_right_one():
     with pytest.raises(SettingsError, match=r"RAG_TOPK is not a setting \(did you mean RAG_TOP_K\?\)"):
         load_settings(env={"RAG_TOPK": "5"})
