@@ -57,7 +57,8 @@ class Store(Protocol):
         ...
 
     def shards(self) -> list[Store]:
-        """Return the shard stores that hold a published slice (the final build reuses their vectors)."""
+        """Return the shard stores the final build reuses the vectors of and then drops: every one that holds a
+        published slice (Milvus: also one a worker killed before publishing left, which lends nothing)."""
         ...
 
     def drop(self) -> None:

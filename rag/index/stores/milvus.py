@@ -499,9 +499,11 @@ class MilvusStore:
         return self._sibling(f"{self.collection}_Shard{number}of{count}")
 
     def shards(self) -> list[MilvusStore]:
-        pattern = re.compile(rf"({re.escape(self.collection)}_Shard\d+of\d+)__g\d+_p")
+        """Return every shard with collections on the server: those that published lend their rows to the final
+        build, and the final build drops them all, so a worker killed before publishing leaves nothing behind."""
+        pattern = re.compile(rf"({re.escape(self.collection)}_Shard\d+of\d+)__g\d+_[{''.join(ROLES)}]")
         names = sorted({m[1] for m in map(pattern.fullmatch, self.client.list_collections()) if m})
-        return [store for store in map(self._sibling, names) if store.live() is not None]
+        return [self._sibling(name) for name in names]
 
     def knowledge_bases(self) -> list[str]:
         """Return the names of the knowledge bases published beside this collection (`<collection>_<suffix>`)."""
