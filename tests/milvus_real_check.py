@@ -89,6 +89,8 @@ def main(data_dir: str) -> None:
         seen["same_order"] = all(list(f) == list(t) for f, t in zip(found, truth))
         seen["deleted_found"] = any(PASSAGES <= r < 2 * PASSAGES for f in found for r in f)
         seen["vectors_round_trip"] = bool(np.allclose(first.passage_vectors(rows[:5]), matrix[:5]))
+        # The sentences' index keeps 4-bit codes only: what comes back must be the vectors as put, not the codes.
+        seen["sentence_vectors_exact"] = bool(np.array_equal(first.sentence_vectors(rows[-500:]), matrix[-500:]))
 
         second = store.stage(DIMENSION, {"kind": "milvus", "index": "FLAT", "metric": "IP"})
         article(second, 0, np.random.default_rng(99), 0)

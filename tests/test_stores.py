@@ -233,7 +233,7 @@ def test_the_dense_path_on_a_real_milvus_server_in_its_own_network(tmp_path):
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["version"].startswith("v2.3.5") and seen["sparse"] is False
     assert seen["recall_at_10"] == 1.0 and seen["same_order"], seen
-    assert not seen["deleted_found"] and seen["vectors_round_trip"]
+    assert not seen["deleted_found"] and seen["vectors_round_trip"] and seen["sentence_vectors_exact"]
     assert seen["old_reader_still_searches"] and seen["new_reader_sees_new"] and seen["generations"] == 2
     assert seen["open_error"].endswith("has no sparse vectors, which the lexical side needs: use Milvus 2.4 or later")
 

@@ -40,6 +40,8 @@ INSERT_ROWS = 2_000
 TEXT_PART = 16_000
 # Tries to connect before the store is reported unreachable.
 CONNECT_ATTEMPTS = 3
+# Clusters of the sentence vectors' index, which no question searches (Staged._searchable).
+SENTENCE_NLIST = 16
 # The collections of one generation, by role.
 ROLES = ("p", "s", "a", "t")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,180}")
@@ -195,6 +197,14 @@ class Staged:
         if role == "p" and self.dense["index"] == "HNSW":
             params.add_index("vector", index_type="HNSW", metric_type="IP",
                              params={"M": self.dense["M"], "efConstruction": self.dense["ef_construction"]})
+        elif role == "s" and not self.store.lite:
+            # Sentence vectors are fetched by id, never searched, but a collection loads only with an index on its
+            # vectors. A FLAT index holds every vector in the query node's memory; an index without the raw vectors
+            # (IVF_PQ: a few bytes a sentence) makes Milvus load them as a field, which a server with
+            # queryNode.mmapDirPath maps from files. 4-bit codes train in a fraction of 8-bit codes' time, and
+            # no question reads them. Milvus Lite has no IVF_PQ (and no mapped fields): FLAT there.
+            params.add_index("vector", index_type="IVF_PQ", metric_type="IP",
+                             params={"nlist": SENTENCE_NLIST, "m": _subquantizers(self.dimension), "nbits": 4})
         else:
             params.add_index("vector", index_type="FLAT", metric_type="IP")
         if role == "p" and self.store.sparse:
@@ -272,7 +282,12 @@ class MilvusStore:
     def sparse(self) -> bool:
         """Return whether the server has sparse vectors (Milvus 2.4 on, and Milvus Lite), which BM25 needs."""
         match = re.match(r"v?(\d+)\.(\d+)", self.version)
-        return self.version.startswith("milvus_lite") or (match is not None and (int(match[1]), int(match[2])) >= (2, 4))
+        return self.lite or (match is not None and (int(match[1]), int(match[2])) >= (2, 4))
+
+    @cached_property
+    def lite(self) -> bool:
+        """Return whether the server is Milvus Lite (`milvus-lite server` or a .db file), which has index types of its own."""
+        return self.version.startswith("milvus_lite")
 
     # --- the manifest and the alias ---
 
@@ -555,6 +570,11 @@ def kb_uri(text: str, name: str) -> str:
     query = {key: values for key, values in parse_qs(parts.query).items() if key != "collection"}
     # Built by hand: urlunsplit drops the empty host of milvus:///PATH.
     return f"milvus://{parts.path}?{urlencode({**query, 'collection': collection}, doseq=True)}"
+
+
+def _subquantizers(dimension: int) -> int:
+    """Return the product quantizer's sub-vector count for the sentence index: at most 16, dividing the dimension."""
+    return max(m for m in range(1, 17) if dimension % m == 0)
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
