@@ -208,6 +208,7 @@ def cmd_load(args: argparse.Namespace) -> dict:
     questions = [tokenizer.tokens(index.sentences[int(i)].text)[:4] for i in np.arange(0, counts.sentences, step)[:PROBES]]
     _, result["embedded_bm25_ms"] = timed(lambda t: index.lexical.top(t, 50), questions)
     result["embedded_memory_mib"] = memory_mib()
+    keep(result, args.json)
 
     data = Path(tempfile.mkdtemp(prefix="bench-milvus-", dir=args.data_parent))
     result["mmap"] = args.mmap
@@ -235,6 +236,7 @@ def cmd_load(args: argparse.Namespace) -> dict:
         result["insert_s"] = round(inserted, 1)
         result["insert_passages_per_s"] = round(counts.chunks / inserted, 1)
         result["server_memory_mib_inserted"] = tree_memory_mib(server.pid)
+        keep(result, args.json)
         print(f"  inserted in {inserted:.0f} s; publishing", flush=True)
         tick = time.perf_counter()
         staged.publish(index.manifest)
@@ -245,7 +247,9 @@ def cmd_load(args: argparse.Namespace) -> dict:
         result["server_mib_per_million_passages"] = round(
             (result["server_rss_mib_loaded"] - result["server_rss_mib_empty"]) / counts.chunks * 1e6, 1)
         print(f"  published in {result['publish_s']} s; server {result['server_memory_mib_loaded']}", flush=True)
+        keep(result, args.json)
         result.update(milvus_searches(store, settings, probes, truth, questions))
+        keep(result, args.json)
         result["server_rss_mib_after_questions"] = tree_rss_mib(server.pid)
         result["server_memory_mib_after_questions"] = tree_memory_mib(server.pid)
         if args.restart:
@@ -255,7 +259,7 @@ def cmd_load(args: argparse.Namespace) -> dict:
             stop_group(server)
             server, address = start_server(args.server, data, args.mmap)
             watch = Watch(server, args.floor_gib)
-            store = connect(address)
+            store = connect(address, seconds=1800)  # a restarted server replays its log before it answers
             tick = time.perf_counter()
             generation = store.live()
             store.loaded(*(f"{generation}_{role}" for role in ("p", "s", "a", "t")))
@@ -280,6 +284,13 @@ def cmd_load(args: argparse.Namespace) -> dict:
         print(json.dumps(result, ensure_ascii=False, indent=1))
         raise SystemExit(watch.stopped)
     return result
+
+
+def keep(result: dict, path: Path | None) -> None:
+    """Print what is measured so far and write it to `path`, so a later step that fails loses none of it."""
+    print(json.dumps(result, ensure_ascii=False), flush=True)
+    if path is not None:
+        path.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def milvus_searches(store: MilvusStore, settings, probes: np.ndarray, truth: np.ndarray, questions: list) -> dict:
