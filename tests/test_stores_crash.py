@@ -102,6 +102,18 @@ def manifests(store: MilvusStore) -> set[str]:
     return {row["generation"] for row in rows}
 
 
+def built_then_changed(tmp_path, store_url):
+    """Build the big corpus into `store_url`, then change a.txt's price: return the settings, the store, the
+    published generation, its manifest and what a user sees before the next build."""
+    corpus = big_corpus(tmp_path)
+    settings = fake_settings(tmp_path, corpus).with_overrides(store=store_url)
+    run_build(settings)
+    store = open_store(settings)
+    published, manifest, before = store.live(), store.read_manifest().to_json(), what_a_user_sees(settings)
+    (corpus / "a.txt").write_text(TINY["a.txt"].replace("五千元", "六千元"), encoding="utf-8")
+    return settings, store, published, manifest, before
+
+
 @pytest.fixture(scope="module")
 def lite_address(tmp_path_factory):
     """The `host:port` of one `milvus-lite server` on loopback for the module (each test has its own collection)."""
@@ -111,13 +123,8 @@ def lite_address(tmp_path_factory):
 
 def test_a_build_killed_while_writing_leaves_questions_answered_from_the_published_index_and_the_rerun_completes(
         lite_address, tmp_path):
-    corpus = big_corpus(tmp_path)
-    settings = fake_settings(tmp_path, corpus).with_overrides(store=f"milvus://{lite_address}/killed")
-    run_build(settings)
-    store = open_store(settings)
-    published, manifest, before = store.live(), store.read_manifest().to_json(), what_a_user_sees(settings)
+    settings, store, published, manifest, before = built_then_changed(tmp_path, f"milvus://{lite_address}/killed")
     assert "五千元" in before[0] and before[2][0].file == "corpus/a.txt"
-    (corpus / "a.txt").write_text(TINY["a.txt"].replace("五千元", "六千元"), encoding="utf-8")
 
     killed = kill_once_writing(build_process(settings), store, store.collection)
     assert f"{killed}_p" in collections(store)  # half a generation is on the server
@@ -135,12 +142,7 @@ def test_a_build_killed_while_writing_leaves_questions_answered_from_the_publish
 
 def test_shard_workers_killed_while_writing_leave_the_published_index_and_the_final_build_leaves_nothing_of_them(
         lite_address, tmp_path):
-    corpus = big_corpus(tmp_path)
-    settings = fake_settings(tmp_path, corpus).with_overrides(store=f"milvus://{lite_address}/sharded")
-    run_build(settings)
-    store = open_store(settings)
-    published, manifest, before = store.live(), store.read_manifest().to_json(), what_a_user_sees(settings)
-    (corpus / "a.txt").write_text(TINY["a.txt"].replace("五千元", "六千元"), encoding="utf-8")
+    settings, store, published, manifest, before = built_then_changed(tmp_path, f"milvus://{lite_address}/sharded")
 
     mine = shard_of("corpus/a.txt", 2)  # the worker whose slice holds the changed article
     kill_once_writing(build_process(settings, "--shard", f"{mine}/2"), store, f"sharded_Shard{mine}of2")
