@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.milvus import stop_group
 from rag.errors import RagError
 from rag.index.manifest import ArticleEntry, Counts, Manifest, ModelInfo
 from rag.index.store import ArticleText
@@ -105,23 +105,8 @@ def main(data_dir: str) -> None:
         except RagError as error:
             seen["open_error"] = str(error)
     finally:
-        stop_group(server)
+        stop_group(server, seconds=20)
         print(json.dumps(seen))
-
-
-def stop_group(server: subprocess.Popen, seconds: float = 20) -> None:
-    """Stop the server's whole process group: politely, then for good (Milvus may ignore SIGTERM while stopping)."""
-    try:
-        os.killpg(server.pid, signal.SIGTERM)
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            server.poll()  # a wrapper that exited is reaped, so only live processes keep the group
-            os.killpg(server.pid, 0)
-            time.sleep(0.5)
-        os.killpg(server.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    server.wait()
 
 
 if __name__ == "__main__":
