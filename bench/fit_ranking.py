@@ -43,6 +43,8 @@ class Case:
     """One question's candidates: features, labels, and what composing an answer needs."""
 
     fold: str
+    question_id: str
+    chinese: bool
     x: np.ndarray
     y: np.ndarray
     candidates: list[SentenceScore]
@@ -70,11 +72,22 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]]) -> list[Case]:
             if not candidates:
                 continue
             accepted = tuple(a for a in (normalize(a) for a in q.accepted) if a)
-            x = features(assistant.index, candidates, q.question, weights, is_chinese(q.question), assistant.tokenizer.word_tags())
+            chinese = is_chinese(q.question)
+            x = features(assistant.index, candidates, q.question, weights, chinese, assistant.tokenizer.word_tags())
             y = np.array([any(a in normalize(s.sentence.text) for a in accepted) for s in candidates], dtype=float)
-            cases.append(Case(name, x, y, candidates, accepted, assistant))
+            cases.append(Case(name, q.id, chinese, x, y, candidates, accepted, assistant))
         print(f"collected {name}: {sum(c.fold == name for c in cases)} questions", file=sys.stderr)
     return cases
+
+
+def dump(cases: list[Case], path: Path) -> None:
+    """Write one JSON line per candidate sentence: its set, question, place, features (FEATURES order), label."""
+    with path.open("w", encoding="utf-8") as out:
+        for c in cases:
+            for i, (row, label) in enumerate(zip(c.x, c.y)):
+                out.write(json.dumps({"fold": c.fold, "question": c.question_id, "candidate": i,
+                                      "x": [float(v) for v in row], "y": int(label), "is_chinese": c.chinese},
+                                     ensure_ascii=False) + "\n")
 
 
 def fit(cases: list[Case], l2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -140,9 +153,13 @@ def main() -> None:
     top.add_argument("--l2", type=float, default=1.0)
     top.add_argument("--out", type=Path, help="write the model fitted on every set here (rag/data/ranking.json)")
     top.add_argument("--loso-dir", type=Path, help="also write each leave-one-set-out model here")
+    top.add_argument("--dump", type=Path, help="also write each candidate's features and label here (JSON lines)")
     args = top.parse_args()
     sets = [parse_set(s) for s in args.sets]
     cases = collect(sets)
+    if args.dump:
+        dump(cases, args.dump)
+        print(f"wrote {args.dump}", file=sys.stderr)
     held_out = {}
     for name, *_ in sets:
         train = [c for c in cases if c.fold != name]

@@ -162,3 +162,21 @@ def test_the_decline_threshold_holds_the_false_refusal_bound_on_every_training_s
         b = [r for r in rows if r.fold == "b" and r.answerable]
         false_b[by] = float(np.mean(model.confidence(np.array([r.features for r in b])) < model.threshold))
     assert false_b["worst"] <= 0.05 < false_b["fold"]
+
+
+def test_the_ranking_dump_has_one_line_per_candidate_with_its_question_features_and_label(tmp_path):
+    import json
+
+    import numpy as np
+
+    from bench.fit_ranking import Case, dump
+    from rag.answer.ranking import FEATURES
+
+    x = np.arange(2 * len(FEATURES), dtype=float).reshape(2, len(FEATURES))
+    cases = [Case("xquad-en", "q7", False, x, np.array([0.0, 1.0]), [], ("1905",), None)]
+    dump(cases, tmp_path / "rows.jsonl")
+    rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert rows == [
+        {"fold": "xquad-en", "question": "q7", "candidate": i, "x": x[i].tolist(), "y": i, "is_chinese": False}
+        for i in range(2)
+    ]
