@@ -19,7 +19,7 @@ Reproduce (the dump from the main venv, the experiment in a venv with lightgbm; 
         xquad-zh=$D/xquad-dev/gold-zh.jsonl=$D/xquad-dev/corpus=/work/idx/xquad-r220 \\
         xquad-en=$D/xquad-dev/gold-en.jsonl=$D/xquad-dev/corpus=/work/idx/xquad-r220 \\
         public=/work/shared/eval/gold_public.jsonl=/work/lead/seeds=/work/idx/seeds-r220 \\
-        cmrc-en=/work/notes/cmrc-en/cmrc-trial-en.jsonl=$D/cmrc-trial/corpus=/work/idx/cmrc-r220 \\
+        cmrc-en=bench/data/cmrc-trial-en.jsonl=$D/cmrc-trial/corpus=/work/idx/cmrc-r220 \\
         --dump /work/h-gbdt-runs/candidates.jsonl
     python3 -m venv /work/venv-gbdt && /work/venv-gbdt/bin/pip install numpy==2.4.6 lightgbm==4.7.0
     /work/venv-gbdt/bin/python bench/ranking_gbdt_experiment.py /work/h-gbdt-runs/candidates.jsonl \\
