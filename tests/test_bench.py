@@ -180,3 +180,26 @@ def test_the_ranking_dump_has_one_line_per_candidate_with_its_question_features_
         {"fold": "xquad-en", "question": "q7", "candidate": i, "x": x[i].tolist(), "y": i, "is_chinese": False}
         for i in range(2)
     ]
+
+
+def test_the_english_cmrc_questions_are_the_chinese_ones_asked_in_english():
+    """The fits read bench/data/cmrc-trial-en.jsonl as the English twin of the CMRC trial set: a line that drifts
+    from its Chinese question's id, answers or evidence, or is left in Chinese, would train on a wrong label."""
+    import json
+    from pathlib import Path
+
+    from rag.eval.metrics import load_questions
+    from rag.ingest.language import is_chinese
+
+    root = Path(__file__).resolve().parents[1]
+    english = load_questions(root / "bench/data/cmrc-trial-en.jsonl")
+    assert len(english) == 1000 and sum(q.answerable is False for q in english) == 102
+    # Three ask about the Chinese writing itself and quote a few characters (bench/data/README.md).
+    assert len([q.id for q in english if is_chinese(q.question)]) <= 3
+    chinese = root.parent / "shared/eval/dev/cmrc-trial/gold.jsonl"
+    if not chinese.exists():
+        pytest.skip("../shared/eval/dev is not beside this clone")
+    lines = lambda path: [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]  # noqa: E731
+    for en, zh in zip(lines(root / "bench/data/cmrc-trial-en.jsonl"), lines(chinese), strict=True):
+        assert {k: v for k, v in en.items() if k not in ("question", "type")} == \
+            {k: v for k, v in zh.items() if k not in ("question", "type")}
