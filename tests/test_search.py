@@ -63,6 +63,16 @@ def test_tokens_keep_domain_terms_and_drop_stopwords_and_punctuation():
     assert not {"是", "什么", "的", "？", "！", "和"} & set(tokens)
 
 
+def test_traditional_and_simplified_characters_give_the_same_tokens_and_question_kind():
+    from rag.answer.questions import asked_kinds
+
+    tokenizer = shared_tokenizer()
+    assert tokenizer.tokens("尤金袋鼠的體重與數量為什麼下降？") == tokenizer.tokens("尤金袋鼠的体重与数量为什么下降？")
+    assert "体重" in tokenizer.tokens("體重") and asked_kinds("這是什麼時候發生的？") == asked_kinds("这是什么时候发生的？") == {"time"}
+    # Characters simplified text uses as they are (乾隆, 於) are left alone.
+    assert tokenizer.tokens("乾隆") == ["乾隆"]
+
+
 def test_coverage_is_the_share_of_idf_mass_found():
     assert coverage({"a": 3.0, "b": 1.0}, {"a"}) == 0.75
     assert coverage({}, {"a"}) == 0.0

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from rag.ingest.textnorm import to_simplified
+
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 # The kinds a question can ask for, from its question words (Chinese and English).
@@ -54,6 +56,7 @@ def is_chinese(text: str) -> bool:
 
 def asked_kinds(question: str) -> frozenset[str]:
     """Return the kinds of answer the question's words ask for (empty when none is recognised)."""
+    question = to_simplified(question)
     return frozenset(kind for kind, pattern in _ASKS.items() if pattern.search(question))
 
 
@@ -61,11 +64,11 @@ def holds_kind(kind: str, text: str, terms: Iterable[str], tags: Mapping[str, st
     """Return whether a sentence (its text and stored tokens) holds something of `kind`; `tags` maps a word
     to its dictionary part-of-speech tag."""
     if kind in _HOLDS:
-        return bool(_HOLDS[kind].search(text))
+        return bool(_HOLDS[kind].search(to_simplified(text)))
     if kind == "person":
         return any(tags.get(term) in _PERSON_TAGS for term in terms)
     if kind == "place":
-        return any(tags.get(term) in _PLACE_TAGS for term in terms) or bool(_PLACE_WORDS.search(text))
+        return any(tags.get(term) in _PLACE_TAGS for term in terms) or bool(_PLACE_WORDS.search(to_simplified(text)))
     return False
 
 
@@ -79,6 +82,7 @@ def names_in(question: str, tags: Mapping[str, str]) -> list[str]:
     organisations or other proper nouns, and Latin words or numbers (lower-cased, as the index holds them); in
     another language, capitalised words after the first and numbers."""
     if is_chinese(question):
+        question = to_simplified(question)
         latin = [w.lower() for w in _LATIN_OR_NUMBER.findall(question)]
         rest = _LATIN_OR_NUMBER.sub(" ", question)
         words = [w for w in re.split(r"[^\u3400-\u9fff]+", rest) if w]

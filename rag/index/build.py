@@ -349,7 +349,7 @@ def build_index(
             "separators": SEPARATORS,
             "max_sentence_chars": MAX_SENTENCE_CHARS,
         },
-        lexical={"tokenizer": "jieba search mode + rag/data/userdict.txt + stopwords", "k1": settings.index.bm25_k1, "b": settings.index.bm25_b},
+        lexical={"tokenizer": "jieba search mode + rag/data/userdict.txt + stopwords, simplified script (rag/data/simplified.tsv)", "k1": settings.index.bm25_k1, "b": settings.index.bm25_b},
         corpus_dir=str(settings.index.corpus_dir.resolve()),  # absolute: a later load from another folder compares it
         extra={"store": target.describe() if shard is None else {**target.describe(), "shard": f"{shard[0]}/{shard[1]}"}},
     )

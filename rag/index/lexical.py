@@ -14,13 +14,16 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 from scipy import sparse
 
+from rag.ingest.textnorm import to_simplified
+
 log = logging.getLogger(__name__)
 
 _TOKEN_OK = re.compile(r"[0-9a-z\u3400-\u9fff]")
 
 
 class Tokenizer:
-    """jieba search-mode tokens, NFKC-normalised and lower-cased, stopwords and punctuation removed."""
+    """jieba search-mode tokens, NFKC-normalised, lower-cased and in simplified script (a question in one script
+    matches articles in the other), stopwords and punctuation removed."""
 
     def __init__(self) -> None:
         import jieba
@@ -34,7 +37,7 @@ class Tokenizer:
 
     def tokens(self, text: str) -> list[str]:
         """Return the searchable tokens of `text` (search mode: long words also yield their parts)."""
-        normal = unicodedata.normalize("NFKC", text).lower()
+        normal = to_simplified(unicodedata.normalize("NFKC", text).lower())
         out = []
         for token in self._jieba.cut_for_search(normal, HMM=True):
             token = token.strip()
@@ -55,7 +58,7 @@ class Tokenizer:
     def tagged(self, text: str) -> list[tuple[str, str]]:
         """Return the words of `text` (jieba's precise mode, lower-cased like tokens) with their part-of-speech
         tags: jieba's, the domain dictionary's (英伟达 nt, 马斯克 nr), `eng` for Latin words, `x` for punctuation."""
-        normal = unicodedata.normalize("NFKC", text)
+        normal = to_simplified(unicodedata.normalize("NFKC", text))
         return [(word.strip().lower(), flag) for word, flag in self._tagger.cut(normal) if word.strip()]
 
 

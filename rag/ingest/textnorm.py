@@ -1,10 +1,13 @@
-"""The comparison form citations are checked in (NFKC, HTML unescaped, tags and whitespace removed), and what is not text."""
+"""The comparison form citations are checked in (NFKC, HTML unescaped, tags and whitespace removed), what is not
+text, and the one script (simplified) that words are matched in."""
 from __future__ import annotations
 
 import html
 import re
 import unicodedata
 from collections.abc import Sequence
+from functools import lru_cache
+from importlib import resources
 
 _TAG = re.compile(r"<[^>]+>")
 # Lone UTF-16 surrogates: a str may hold them (JSON "\ud800", undecodable command-line bytes), but they are not
@@ -37,3 +40,16 @@ def not_text(text: str) -> list[tuple[int, str]]:
 def shown(text: str) -> str:
     """Return `text` safe to echo in a message or a response: characters that are not valid text become U+FFFD."""
     return _NOT_TEXT.sub("\ufffd", text)
+
+
+@lru_cache(maxsize=1)
+def _simplified_table() -> dict[int, str]:
+    text = (resources.files("rag") / "data" / "simplified.tsv").read_text(encoding="utf-8")
+    pairs = (line.split("\t") for line in text.splitlines() if line and not line.startswith("#"))
+    return {ord(traditional): simplified for traditional, simplified in pairs}
+
+
+def to_simplified(text: str) -> str:
+    """Return `text` with its traditional Chinese characters written in simplified form (one character for one,
+    so positions do not move): words are matched in one script, whichever the question and the articles use."""
+    return text.translate(_simplified_table())
