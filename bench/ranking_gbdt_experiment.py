@@ -22,10 +22,10 @@ Reproduce (the dump from the main venv, the experiment in a venv with lightgbm; 
         cmrc-en=bench/data/cmrc-trial-en.jsonl=$D/cmrc-trial/corpus=/work/idx/cmrc-r220 \\
         --dump /work/h-gbdt-runs/candidates.jsonl
     python3 -m venv /work/venv-gbdt && /work/venv-gbdt/bin/pip install numpy==2.4.6 lightgbm==4.7.0
-    /work/venv-gbdt/bin/python bench/ranking_gbdt_experiment.py /work/h-gbdt-runs/candidates.jsonl \\
+    /work/venv-gbdt/bin/python -m bench.ranking_gbdt_experiment /work/h-gbdt-runs/candidates.jsonl \\
         --by-corpus --in-sample --json /work/h-gbdt-runs/gbdt-experiment.json
     grep -v '"fold": "cmrc-en"' /work/h-gbdt-runs/candidates.jsonl > /work/h-gbdt-runs/candidates-4sets.jsonl
-    /work/venv-gbdt/bin/python bench/ranking_gbdt_experiment.py /work/h-gbdt-runs/candidates-4sets.jsonl \\
+    /work/venv-gbdt/bin/python -m bench.ranking_gbdt_experiment /work/h-gbdt-runs/candidates-4sets.jsonl \\
         --json /work/h-gbdt-runs/gbdt-experiment-4sets.json
 """
 from __future__ import annotations
@@ -41,6 +41,8 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+
+from bench.ranking_logistic import fit_questions
 
 ROUNDS = (100, 200, 300)
 LEAVES = (7, 15)
@@ -81,25 +83,8 @@ def load(path: Path) -> list[Question]:
 
 
 def fit_linear(qs: list[Question], l2: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (weights, mean, scale): bench/fit_ranking.py's weighted logistic fit, line for line."""
-    useful = [c for c in qs if 0 < c.y.sum() < len(c.y)]
-    x = np.vstack([c.x for c in useful])
-    y = np.concatenate([c.y for c in useful])
-    weight = np.concatenate([np.where(c.y == 1, 0.5 / c.y.sum(), 0.5 / (len(c.y) - c.y.sum())) for c in useful])
-    weight *= len(y) / weight.sum()
-    mean, scale = x.mean(0), x.std(0)
-    scale[scale < 1e-9] = 1.0
-    design = np.hstack([np.ones((len(x), 1)), (x - mean) / scale])
-    w = np.zeros(design.shape[1])
-    penalty = l2 * np.diag(np.r_[0.0, np.ones(len(w) - 1)])
-    for _ in range(100):
-        p = 1 / (1 + np.exp(-np.clip(design @ w, -50, 50)))
-        step = np.linalg.solve(design.T @ (design * (weight * p * (1 - p))[:, None]) + penalty,
-                               design.T @ (weight * (p - y)) + penalty @ w)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w[1:], mean, scale
+    """Return (weights, mean, scale): bench/fit_ranking.py's weighted logistic fit, the same function."""
+    return fit_questions(qs, l2)
 
 
 def linear_scores(qs: list[Question], train: list[Question]) -> list[np.ndarray]:
