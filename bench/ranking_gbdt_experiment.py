@@ -11,15 +11,17 @@ top two do (top2), and whose candidates hold one at all (ceiling); the paired co
 model gets right. `--by-corpus` also holds out the sets that share a corpus and questions together
 (cmrc with cmrc-en, xquad-zh with xquad-en), since a translated twin of the held-out set otherwise trains.
 
-Reproduce (the dump from the main venv, the experiment in a venv with lightgbm; run from the repo root):
+Reproduce (the dump from the main venv, the experiment in a venv with lightgbm; run from the repo root; the
+figures in docs/bench/ranking-gbdt.json were made on format-5 indexes of December 2026, before the fits took
+cmrc-en, with the ranking then shipped):
 
     D=/work/shared/eval/dev
     HF_HUB_OFFLINE=1 /work/main/.venv/bin/python -m bench.fit_ranking \\
-        cmrc=$D/cmrc-trial/gold.jsonl=$D/cmrc-trial/corpus=/work/idx/cmrc-r220 \\
-        xquad-zh=$D/xquad-dev/gold-zh.jsonl=$D/xquad-dev/corpus=/work/idx/xquad-r220 \\
-        xquad-en=$D/xquad-dev/gold-en.jsonl=$D/xquad-dev/corpus=/work/idx/xquad-r220 \\
-        public=/work/shared/eval/gold_public.jsonl=/work/lead/seeds=/work/idx/seeds-r220 \\
-        cmrc-en=bench/data/cmrc-trial-en.jsonl=$D/cmrc-trial/corpus=/work/idx/cmrc-r220 \\
+        cmrc=$D/cmrc-trial/gold.jsonl=$D/cmrc-trial/corpus=/work/idx/cmrc \\
+        xquad-zh=$D/xquad-dev/gold-zh.jsonl=$D/xquad-dev/corpus=/work/idx/xquad \\
+        xquad-en=$D/xquad-dev/gold-en.jsonl=$D/xquad-dev/corpus=/work/idx/xquad \\
+        public=/work/shared/eval/gold_public.jsonl=seeds=/work/idx/seeds \\
+        cmrc-en=bench/data/cmrc-trial-en.jsonl=$D/cmrc-trial/corpus=/work/idx/cmrc \\
         --dump /work/h-gbdt-runs/candidates.jsonl
     python3 -m venv /work/venv-gbdt && /work/venv-gbdt/bin/pip install numpy==2.4.6 lightgbm==4.7.0
     /work/venv-gbdt/bin/python -m bench.ranking_gbdt_experiment /work/h-gbdt-runs/candidates.jsonl \\
