@@ -91,11 +91,6 @@ def dump(cases: list[Case], path: Path) -> None:
                                      ensure_ascii=False) + "\n")
 
 
-def fit(cases: list[Case], l2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (weights, mean, scale) of the weighted logistic fit over these cases (bench/ranking_logistic.py)."""
-    return fit_questions(cases, l2)
-
-
 def answers(cases: list[Case], w: np.ndarray, mean: np.ndarray, scale: np.ndarray, margin: float) -> dict[str, float]:
     """Return first-sentence accuracy, answer_contains@300c and median characters of the composed answers."""
     first, contains, chars, oracle = [], [], [], []
@@ -146,7 +141,7 @@ def main() -> None:
     held_out = {}
     for name, *_ in sets:
         train = [c for c in cases if c.fold != name]
-        w, mean, scale = fit(train, args.l2)
+        w, mean, scale = fit_questions(train, args.l2)
         margin = choose_margin(train, w, mean, scale)
         held_out[name] = dict(answers([c for c in cases if c.fold == name], w, mean, scale, margin), margin=margin)
         print(f"{name} (fitted without it): {held_out[name]}")
@@ -155,7 +150,7 @@ def main() -> None:
             (args.loso_dir / f"ranking-without-{name}.json").write_text(
                 json.dumps({"model": model_dict(w, mean, scale, margin), "fitted_without": name}, indent=2) + "\n",
                 encoding="utf-8")
-    w, mean, scale = fit(cases, args.l2)
+    w, mean, scale = fit_questions(cases, args.l2)
     margin = choose_margin(cases, w, mean, scale)
     final = model_dict(w, mean, scale, margin)
     print("fitted on every set:", json.dumps(final))

@@ -84,14 +84,9 @@ def load(path: Path) -> list[Question]:
     return out
 
 
-def fit_linear(qs: list[Question], l2: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (weights, mean, scale): bench/fit_ranking.py's weighted logistic fit, the same function."""
-    return fit_questions(qs, l2)
-
-
 def linear_scores(qs: list[Question], train: list[Question]) -> list[np.ndarray]:
     """Return each question's candidate scores under the linear model fitted on `train`."""
-    w, mean, scale = fit_linear(train)
+    w, mean, scale = fit_questions(train)
     return [((q.x - mean) / scale) @ w for q in qs]
 
 

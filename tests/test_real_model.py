@@ -15,6 +15,7 @@ from rag.embedding import load_embedder
 from rag.eval.metrics import SourceFiles, check_citation, load_questions, score_questions, summarize
 from rag.eval.runs import answer_all
 from rag.index.build import build_index
+from rag.ingest.textnorm import _simplified_table
 from rag.settings import load_settings
 
 from support import SEEDS
@@ -194,11 +195,9 @@ def test_sora_follow_ups_are_answered_as_their_standalone_forms_on_the_real_mode
 def traditional(tmp_path_factory):
     """The seeds written in traditional characters (each simplified character replaced by a traditional one that
     rag/data/simplified.tsv maps to it), indexed with the real model."""
-    table = Path(__file__).resolve().parents[1] / "rag" / "data" / "simplified.tsv"
-    pairs = [line.split("\t") for line in table.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
     to_traditional: dict[int, str] = {}
-    for traditional_char, simplified_char in pairs:
-        to_traditional.setdefault(ord(simplified_char), traditional_char)
+    for traditional_code, simplified_char in _simplified_table().items():
+        to_traditional.setdefault(ord(simplified_char), chr(traditional_code))
     folder = tmp_path_factory.mktemp("traditional")
     (folder / "corpus").mkdir()
     for article in SEEDS.glob("*.txt"):

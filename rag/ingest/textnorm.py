@@ -44,6 +44,7 @@ def shown(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _simplified_table() -> dict[int, str]:
+    """Return rag/data/simplified.tsv as a str.translate table (traditional code point -> simplified character)."""
     text = (resources.files("rag") / "data" / "simplified.tsv").read_text(encoding="utf-8")
     pairs = (line.split("\t") for line in text.splitlines() if line and not line.startswith("#"))
     return {ord(traditional): simplified for traditional, simplified in pairs}
