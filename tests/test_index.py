@@ -52,6 +52,19 @@ def test_round_trip_build_save_load_gives_the_same_hits(tmp_path):
     assert first == _search(settings)
 
 
+def test_each_sentence_is_also_embedded_on_its_own(tmp_path):
+    # The ranking reads these for questions in another language than the articles' (rag/answer/ranking.py).
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))
+    embedder = HashingEmbedder(64)
+    build_index(settings, embedder)
+    index = load_index(settings)
+    ids = np.arange(len(index.sentences))
+    alone = index.vectors.alone_vectors(ids)
+    assert alone is not None and alone.shape == (len(ids), 64)
+    assert np.allclose(alone, embedder.encode_passages([index.sentences[int(i)].text for i in ids]), atol=2e-3)
+    assert "sentence_alone_vectors.npy" in json.loads((settings.index.index_dir / "manifest.json").read_text(encoding="utf-8"))["files"]
+
+
 def test_manifest_records_model_settings_counts_and_hashes(tmp_path):
     settings = fake_settings(tmp_path, SEEDS)
     build_index(settings, HashingEmbedder(64))

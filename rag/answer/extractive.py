@@ -26,6 +26,7 @@ class SentenceScore:
     dense: float
     coverage: float
     passage_rank: int
+    alone: float = 0.0  # cosine of the sentence embedded on its own (0 when the index does not hold those vectors)
 
 
 def refusal_text(question: str) -> str:
@@ -88,13 +89,17 @@ def score_sentences(
     vectors = index.vectors.sentence_vectors(ids[order])
     dense = np.empty(len(ids), dtype=np.float32)
     dense[order] = vectors @ query_vector.astype(np.float32)
+    alone = np.zeros(len(ids), dtype=np.float32)
+    alone_vectors = index.vectors.alone_vectors(ids[order])
+    if alone_vectors is not None:
+        alone[order] = alone_vectors @ query_vector.astype(np.float32)
     scored = []
-    for sentence_id, similarity in zip(ids.tolist(), dense.tolist()):
+    for sentence_id, similarity, alone_similarity in zip(ids.tolist(), dense.tolist(), alone.tolist()):
         sentence = index.sentences[sentence_id]
         cover = coverage(weights, set(sentence.terms))
         rank = seen[sentence_id]
         score = similarity + lexical_weight * cover + rank_weight / rank
-        scored.append(SentenceScore(sentence, score, similarity, cover, rank))
+        scored.append(SentenceScore(sentence, score, similarity, cover, rank, alone_similarity))
     return sorted(scored, key=lambda s: (-s.score, s.sentence.sentence_id))
 
 

@@ -32,6 +32,7 @@ from rag.index.store import Index
 FEATURES = (
     "dense_gap", "dense_z", "coverage", "coverage_gap", "kind_asked", "kind_found", "neighbour_coverage",
     "inverse_rank", "log_chars", "other_language", "other_language_dense_gap", "novelty", "inverse_dense_rank",
+    "other_language_alone_gap", "other_language_alone_z",
 )
 
 
@@ -63,10 +64,15 @@ def features(
     total = sum(weights.values()) or 1.0
     best_dense, mean_dense, spread = float(dense.max()), float(dense.mean()), float(dense.std()) + 1e-3
     best_cover = float(cover.max())
+    # A question in another language is matched better by each sentence read on its own than in its passage
+    # (docs/answers.md, *Sentence vectors embedded alone*); the articles' language keeps the passage's reading.
+    alone = np.array([s.alone for s in scored], dtype=np.float64)
+    alone_gap = (alone - alone.max()) * float(not chinese)
+    alone_z = (alone - alone.mean()) / (float(alone.std()) + 1e-3) * float(not chinese)
     dense_rank = np.empty(len(dense))
     dense_rank[np.argsort(-dense, kind="stable")] = np.arange(1, len(dense) + 1)
     rows = []
-    for s, d, c, r in zip(scored, dense, cover, dense_rank):
+    for s, d, c, r, ag, az in zip(scored, dense, cover, dense_rank, alone_gap, alone_z):
         sentence = s.sentence
         found = any(holds_kind(k, sentence.text, sentence.terms, word_tags) for k in kinds)
         near: set[str] = set()
@@ -81,7 +87,7 @@ def features(
             gap, (d - mean_dense) / spread, c, c - best_cover, float(bool(kinds)), float(found),
             neighbour_cover, 1.0 / s.passage_rank, math.log(1 + len(sentence.text)),
             float(not chinese), gap * float(not chinese),
-            sum(1 for t in sentence.terms if t not in weights) / max(len(sentence.terms), 1), 1.0 / r,
+            sum(1 for t in sentence.terms if t not in weights) / max(len(sentence.terms), 1), 1.0 / r, ag, az,
         ))
     return np.array(rows, dtype=np.float64)
 

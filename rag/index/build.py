@@ -63,6 +63,7 @@ class _ArticleParts:
     sentence_vectors: np.ndarray
     raw: str = ""  # the article's text as read, kept with the index (store.py ArticleText)
     pages: tuple[int, ...] = ()  # a PDF's first line of each page
+    alone_vectors: np.ndarray | None = None  # each sentence embedded on its own; None when not (yet) embedded
 
 
 def _previous(settings: Settings, store: Store) -> Index | None:
@@ -96,7 +97,12 @@ def _reuse(index: Index, entry: ArticleEntry, source: SourceFile) -> _ArticlePar
         index.vectors.passage_vectors(np.arange(first_chunk, first_chunk + n_chunks)),
         index.vectors.sentence_vectors(np.arange(first_sentence, first_sentence + n_sentences)).astype(np.float16),
         *_kept_text(index, entry),
+        _float16(index.vectors.alone_vectors(np.arange(first_sentence, first_sentence + n_sentences))),
     )
+
+
+def _float16(vectors: np.ndarray | None) -> np.ndarray | None:
+    return None if vectors is None else vectors.astype(np.float16)
 
 
 def _kept_text(index: Index, entry: ArticleEntry) -> tuple[str, tuple[int, ...]]:
@@ -124,10 +130,12 @@ def _renumber(parts: list[_ArticleParts]) -> tuple[list[Chunk], list[Sentence], 
 
 
 def _embed_new(
-    fresh: list[_ArticleParts], embedder: Embedder, template: str, progress: BuildProgress | None
+    fresh: list[_ArticleParts], embedder: Embedder, template: str, progress: BuildProgress | None, alone: bool = False
 ) -> list[_ArticleParts]:
     """Embed the chunks (through the passage template) of new or changed articles; each sentence's vector is
-    pooled from the forward pass of the chunk holding most of it (rag/index/pooling.py), so sentences cost no encoding."""
+    pooled from the forward pass of the chunk holding most of it (rag/index/pooling.py). With `alone`, each
+    sentence is also embedded on its own: read without its passage it matches a question in another language
+    better (docs/answers.md, *Sentence vectors embedded alone*)."""
     texts: list[str] = []
     marks: list[list[tuple[int, int]]] = []  # per passage: the character spans pooled from it
     owners: list[list[int]] = []  # per passage: the article's sentence each of those spans belongs to
@@ -141,19 +149,25 @@ def _embed_new(
             marks[first + span.chunk].append((head + span.start, head + span.end))
             owners[first + span.chunk].append(span.sentence)
     done = 0
+    total = len(texts) + (sum(len(part.sentences) for part in fresh) if alone else 0)
 
     def tick(n: int) -> None:
         nonlocal done
         done += n
         if progress:
-            progress(done, len(texts))
+            progress(done, total)
 
     if texts:
         vectors, pooled = embedder.encode_with_spans(texts, marks, tick)
     else:
         vectors, pooled = np.zeros((0, embedder.dimension), np.float32), []
+    said_texts = [s.text for part in fresh for s in part.sentences] if alone else []
+    alone_all = None
+    if alone:
+        alone_all = (embedder.encode_passages(said_texts, tick) if said_texts
+                     else np.zeros((0, embedder.dimension), np.float32)).astype(np.float16)
     out = []
-    first = 0
+    first = said = 0
     for part in fresh:
         sentence_vectors = np.zeros((len(part.sentences), embedder.dimension), dtype=np.float16)
         read = np.zeros(len(part.sentences), dtype=bool)
@@ -166,8 +180,10 @@ def _embed_new(
         out.append(dataclasses.replace(
             part, chunk_vectors=vectors[first : first + len(part.chunks)].astype(np.float32),
             sentence_vectors=sentence_vectors,
+            alone_vectors=alone_all[said : said + len(part.sentences)] if alone_all is not None else None,
         ))
         first += len(part.chunks)
+        said += len(part.sentences)
     return out
 
 
@@ -315,8 +331,14 @@ def build_index(
     tick = time.perf_counter()
     _stage(stage, f"embedding {sum(len(p.chunks) for p in fresh)} passages of {len(fresh)} new or changed articles"
                   f" ({len(unchanged)} unchanged)")
-    for part in _embed_new(fresh, embedder, settings.index.passage_template, progress):
+    alone = target.kind == "files"  # the Milvus store keeps the sentences' pooled vectors only
+    for part in _embed_new(fresh, embedder, settings.index.passage_template, progress, alone):
         kept[part.source.name] = part
+    for name, part in kept.items():
+        if alone and part.alone_vectors is None:  # reused from an index that did not hold them
+            kept[name] = dataclasses.replace(part, alone_vectors=_float16(
+                embedder.encode_passages([s.text for s in part.sentences]) if part.sentences
+                else np.zeros((0, embedder.dimension), np.float32)))
     timings["embed"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
@@ -326,7 +348,8 @@ def build_index(
     vectors = np.concatenate([p.chunk_vectors for p in parts]) if parts else np.zeros((0, dimension), np.float32)
     sentence_vectors = np.concatenate([p.sentence_vectors for p in parts]) if parts else np.zeros((0, dimension))
     _stage(stage, f"building the dense and lexical indexes over {len(chunks)} passages")
-    dense = store.new_vectors(vectors, sentence_vectors, settings)
+    alone_vectors = (np.concatenate([p.alone_vectors for p in parts]) if parts else np.zeros((0, dimension))) if alone else None
+    dense = store.new_vectors(vectors, sentence_vectors, settings, alone_vectors)
     lexical = build_lexical([tokenizer.tokens(c.text) for c in chunks], settings.index.bm25_k1, settings.index.bm25_b)
     timings["lexical_and_dense"] = time.perf_counter() - tick
 
@@ -335,7 +358,8 @@ def build_index(
         build_settings(settings),
         ModelInfo(
             embedder.name, dimension, embedder.query_prompt, embedder.passage_prompt,
-            sentence_vectors="mean of the token embeddings over the sentence, from its chunk's forward pass",
+            sentence_vectors="mean of the token embeddings over the sentence, from its chunk's forward pass"
+                             + ("; sentence_alone_vectors.npy: each sentence embedded on its own" if alone else ""),
             precision=getattr(embedder, "precision", "float32"),
         ),
         Counts(len(parts), len(chunks), len(sentences), len(lexical.vocabulary)),

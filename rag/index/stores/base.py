@@ -39,8 +39,10 @@ class Store(Protocol):
         """Return the published index, checked against the settings, for questions (and a build's reuse)."""
         ...
 
-    def new_vectors(self, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, settings: Settings) -> VectorIndex:
-        """Return the vector index a build hands to `write` for these passage and sentence vectors."""
+    def new_vectors(self, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, settings: Settings,
+                    alone_vectors: np.ndarray | None = None) -> VectorIndex:
+        """Return the vector index a build hands to `write` for these passage and sentence vectors (and the
+        sentences embedded alone, which a store may not keep)."""
         ...
 
     def write(self, index: Index) -> Manifest:

@@ -36,8 +36,9 @@ class FolderStore:
     def open(self, settings: Settings, verify_all: bool = False) -> Index:
         return load_folder_index(settings.with_overrides(index_dir=self.folder), verify_all)
 
-    def new_vectors(self, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, settings: Settings) -> VectorIndex:
-        return build_vectors(chunk_vectors, sentence_vectors, settings)
+    def new_vectors(self, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, settings: Settings,
+                    alone_vectors: np.ndarray | None = None) -> VectorIndex:
+        return build_vectors(chunk_vectors, sentence_vectors, settings, alone_vectors)
 
     def write(self, index: Index) -> Manifest:
         target = self.folder

@@ -79,6 +79,9 @@ class ArrayVectors:
     def sentence_vectors(self, ids: np.ndarray) -> np.ndarray:
         return np.asarray(self.sentence_matrix[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
 
+    def alone_vectors(self, ids: np.ndarray) -> np.ndarray | None:
+        return None  # a Milvus index keeps each sentence's vector read in its passage only (docs/milvus.md)
+
     def record(self) -> dict[str, Any]:
         return dict(self.index)
 
@@ -462,7 +465,8 @@ class MilvusStore:
             return MilvusVectors(self.client, f"{generation}_p", f"{generation}_s", (counts.chunks, counts.sentences),
                                  manifest.model.dimension, manifest.dense, self.where)
 
-    def new_vectors(self, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, settings: Settings) -> ArrayVectors:
+    def new_vectors(self, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, settings: Settings,
+                    alone_vectors: np.ndarray | None = None) -> ArrayVectors:
         return ArrayVectors(chunk_vectors, sentence_vectors, dense_index(len(chunk_vectors), settings))
 
     def stage(self, dimension: int, dense: dict[str, Any]) -> Staged:

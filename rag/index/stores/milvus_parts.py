@@ -256,6 +256,9 @@ class MilvusVectors:
     def passage_vectors(self, rows: np.ndarray) -> np.ndarray:
         return self._vectors(self._passages, rows)
 
+    def alone_vectors(self, ids: np.ndarray) -> np.ndarray | None:
+        return None  # a Milvus index keeps each sentence's vector read in its passage only (docs/milvus.md)
+
     def sentence_vectors(self, ids: np.ndarray) -> np.ndarray:
         return self._vectors(self._sentences, ids)
 

@@ -41,6 +41,11 @@ class VectorIndex(Protocol):
         """Return the float32 vectors of these sentences, in the order given."""
         ...
 
+    def alone_vectors(self, ids: np.ndarray) -> np.ndarray | None:
+        """Return the float32 vectors of these sentences each embedded on its own (no passage around it), in the
+        order given, or None when the index does not hold them."""
+        ...
+
     def sentence_sample(self) -> np.ndarray:
         """Return an evenly spaced float32 sample of the sentence vectors (the corpus's background similarity)."""
         ...

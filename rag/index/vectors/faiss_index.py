@@ -41,7 +41,7 @@ ADD_BLOCK = 65_536
 RECALL_QUERIES = 200
 # Evenly spaced sentence vectors held in memory as the corpus's background similarity (rag/answer/decide.py).
 SENTENCE_SAMPLE = 1024
-FILES = ("vectors.npy", "sentence_vectors.npy", "dense.faiss")
+FILES = ("vectors.npy", "sentence_vectors.npy", "sentence_alone_vectors.npy", "dense.faiss")
 
 
 def _add(index: faiss.Index, vectors: np.ndarray) -> faiss.Index:
@@ -220,11 +220,13 @@ class FaissVectors:
     files = FILES
 
     def __init__(self, dense: faiss.Index, record: dict[str, Any], vectors: np.ndarray, sentences: np.ndarray,
-                 settings: Settings) -> None:
+                 settings: Settings, alone: np.ndarray | None = None) -> None:
         self._dense = dense
         self._record = record
         self._vectors = vectors
         self._sentences = sentences
+        # Each sentence embedded on its own; a synthetic index without them saves its pooled ones in their place.
+        self._alone = sentences if alone is None else alone
         self._settings = settings
 
     def __len__(self) -> int:
@@ -248,6 +250,9 @@ class FaissVectors:
     def sentence_vectors(self, ids: np.ndarray) -> np.ndarray:
         return np.asarray(self._sentences[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
 
+    def alone_vectors(self, ids: np.ndarray) -> np.ndarray | None:
+        return np.asarray(self._alone[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
+
     @cached_property
     def _sample(self) -> np.ndarray:
         step = max(1, len(self._sentences) // SENTENCE_SAMPLE)
@@ -265,7 +270,8 @@ class FaissVectors:
 
     def save(self, folder: Path) -> None:
         for name, matrix, dtype in (("vectors.npy", self._vectors, np.float32),
-                                    ("sentence_vectors.npy", self._sentences, np.float16)):
+                                    ("sentence_vectors.npy", self._sentences, np.float16),
+                                    ("sentence_alone_vectors.npy", self._alone, np.float16)):
             # A matrix already memory-mapped from this very file (a synthetic index writes them in place) stays.
             target = folder / name
             mapped = getattr(matrix, "filename", None) if isinstance(matrix, np.memmap) else None
@@ -274,10 +280,11 @@ class FaissVectors:
         faiss.write_index(self._dense, str(folder / "dense.faiss"))
 
 
-def build_faiss(chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, settings: Settings) -> FaissVectors:
+def build_faiss(chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, settings: Settings,
+                alone_vectors: np.ndarray | None = None) -> FaissVectors:
     """Return the FAISS vector index of these passage and sentence vectors (the sentences also probe its recall)."""
     dense, record = build_dense(chunk_vectors, settings, probes=sentence_vectors)
-    return FaissVectors(dense, record, chunk_vectors, sentence_vectors, settings)
+    return FaissVectors(dense, record, chunk_vectors, sentence_vectors, settings, alone_vectors)
 
 
 def _matrix(folder: Path, name: str, dtype: type, dimension: int) -> np.ndarray:
@@ -295,12 +302,13 @@ def open_faiss(folder: Path, record: dict[str, Any], chunks: int, sentences: int
     and counts; raise the damaged error otherwise."""
     vectors = _matrix(folder, "vectors.npy", np.float32, dimension)
     sentence_vectors = _matrix(folder, "sentence_vectors.npy", np.float16, dimension)
+    alone_vectors = _matrix(folder, "sentence_alone_vectors.npy", np.float16, dimension)
     if not isinstance(record.get("faiss"), str):
         raise index_damaged(folder, "manifest.json's dense do not have the types the build writes")
     with reading(folder, "dense.faiss"):
         dense = load_dense(folder / "dense.faiss", record, chunks, dimension)
     for name, found, wanted in (("chunks", (vectors.shape[0], dense.ntotal), chunks),
-                                ("sentences", (sentence_vectors.shape[0],), sentences)):
+                                ("sentences", (sentence_vectors.shape[0], alone_vectors.shape[0]), sentences)):
         if len(set(found)) != 1 or found[0] != wanted:
             raise index_damaged(folder, f"{name} counts {found} disagree with the manifest's {wanted}")
-    return FaissVectors(dense, record, vectors, sentence_vectors, settings)
+    return FaissVectors(dense, record, vectors, sentence_vectors, settings, alone_vectors)
