@@ -161,13 +161,13 @@ def _embed_new(
         vectors, pooled = embedder.encode_with_spans(texts, marks, tick)
     else:
         vectors, pooled = np.zeros((0, embedder.dimension), np.float32), []
-    said_texts = [s.text for part in fresh for s in part.sentences] if alone else []
+    sentence_texts = [s.text for part in fresh for s in part.sentences] if alone else []
     alone_all = None
     if alone:
-        alone_all = (embedder.encode_passages(said_texts, tick) if said_texts
+        alone_all = (embedder.encode_passages(sentence_texts, tick) if sentence_texts
                      else np.zeros((0, embedder.dimension), np.float32)).astype(np.float16)
     out = []
-    first = said = 0
+    first = at = 0  # the next part's first chunk and first sentence
     for part in fresh:
         sentence_vectors = np.zeros((len(part.sentences), embedder.dimension), dtype=np.float16)
         read = np.zeros(len(part.sentences), dtype=bool)
@@ -180,10 +180,10 @@ def _embed_new(
         out.append(dataclasses.replace(
             part, chunk_vectors=vectors[first : first + len(part.chunks)].astype(np.float32),
             sentence_vectors=sentence_vectors,
-            alone_vectors=alone_all[said : said + len(part.sentences)] if alone_all is not None else None,
+            alone_vectors=alone_all[at : at + len(part.sentences)] if alone_all is not None else None,
         ))
         first += len(part.chunks)
-        said += len(part.sentences)
+        at += len(part.sentences)
     return out
 
 
