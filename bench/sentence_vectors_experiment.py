@@ -17,7 +17,11 @@ set out, with the candidates' similarity taken in one of these ways:
 
 For each mode and held-out set it prints the share of questions whose first sentence holds an accepted
 answer and answer_contains@300c of the composed answer before any decline (as bench/fit_ranking.py does).
-The retrieval and the decision are not refitted. Run from the repo root (about 80 s a mode on two cores):
+The retrieval and the decision are not refitted. It decided index format 7, which stores the alone vectors and
+reads them for questions in another language: its figures (docs/bench/sentence-vectors.json) were made at
+68a1a91, on format-6 indexes, with the ranking of then; at a later commit the shipped ranking already holds
+the two alone features, so "pooled" is no longer the pooled-only baseline. Run from the repo root at that
+commit (about 80 s a mode on two cores):
 
     D=../shared/eval/dev
     HF_HUB_OFFLINE=1 RAG_FUSION_FILE=rag/data/fusion.json .venv/bin/python -m bench.sentence_vectors_experiment \\

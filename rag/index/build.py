@@ -63,7 +63,7 @@ class _ArticleParts:
     sentence_vectors: np.ndarray
     raw: str = ""  # the article's text as read, kept with the index (store.py ArticleText)
     pages: tuple[int, ...] = ()  # a PDF's first line of each page
-    alone_vectors: np.ndarray | None = None  # each sentence embedded on its own; None when not (yet) embedded
+    alone_vectors: np.ndarray | None = None  # each sentence embedded on its own; None where the store keeps none
 
 
 def _previous(settings: Settings, store: Store) -> Index | None:
@@ -148,8 +148,9 @@ def _embed_new(
         for span in pooled_spans(part.chunks, part.sentences):
             marks[first + span.chunk].append((head + span.start, head + span.end))
             owners[first + span.chunk].append(span.sentence)
+    sentence_texts = [s.text for part in fresh for s in part.sentences] if alone else []
     done = 0
-    total = len(texts) + (sum(len(part.sentences) for part in fresh) if alone else 0)
+    total = len(texts) + len(sentence_texts)
 
     def tick(n: int) -> None:
         nonlocal done
@@ -161,7 +162,6 @@ def _embed_new(
         vectors, pooled = embedder.encode_with_spans(texts, marks, tick)
     else:
         vectors, pooled = np.zeros((0, embedder.dimension), np.float32), []
-    sentence_texts = [s.text for part in fresh for s in part.sentences] if alone else []
     alone_all = None
     if alone:
         alone_all = (embedder.encode_passages(sentence_texts, tick) if sentence_texts
@@ -334,11 +334,6 @@ def build_index(
     alone = target.kind == "files"  # the Milvus store keeps the sentences' pooled vectors only
     for part in _embed_new(fresh, embedder, settings.index.passage_template, progress, alone):
         kept[part.source.name] = part
-    for name, part in kept.items():
-        if alone and part.alone_vectors is None:  # reused from an index that did not hold them
-            kept[name] = dataclasses.replace(part, alone_vectors=_float16(
-                embedder.encode_passages([s.text for s in part.sentences]) if part.sentences
-                else np.zeros((0, embedder.dimension), np.float32)))
     timings["embed"] = time.perf_counter() - tick
 
     tick = time.perf_counter()

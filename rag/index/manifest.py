@@ -21,6 +21,7 @@ from rag.index.integrity import manifest_checksum
 # 4: the manifest records each file's size and sha256, and a checksum of its own content.
 # 5: the text of every article as read (articles.jsonl), so sources show what was indexed after a file changes.
 # 6: the lexical tokens (BM25 columns, sentences' `terms`) are in simplified script, traditional characters mapped.
+# 7: each sentence is also embedded on its own (sentence_alone_vectors.npy), for questions in another language.
 FORMAT_VERSION = 7
 # What the dense side's scores mean, recorded for whoever reads the manifest.
 SIMILARITY = "cosine = inner product of L2-normalised float32 vectors"
