@@ -32,9 +32,6 @@ from bench.dev_sets import parse_set, provenance
 from rag.answer.assistant import Assistant
 from rag.answer.decide import FEATURES
 from rag.eval.metrics import load_questions
-from rag.ingest.language import is_chinese
-from rag.records import Evidence
-from rag.retrieval.search import hybrid_search
 from rag.settings import load_settings
 
 # A fold's answerable questions of one language choose the threshold only when there are this many.
@@ -59,12 +56,7 @@ class Row:
 
 def features(assistant: Assistant, question: str, vector: np.ndarray):  # -> rag.answer.decide.Evidence
     """Return the decision features of one question, as Assistant.ask computes them (vector given)."""
-    tokens = assistant.tokenizer.tokens(question)
-    settings = assistant.settings
-    hits = hybrid_search(assistant.index, vector, tokens, settings.retrieval.top_k, settings, is_chinese(question))
-    retrieved = Evidence(question, vector, tuple(tokens), assistant.index.lexical.term_weights(tokens), tuple(hits),
-                         is_chinese(question))
-    return assistant.consider(retrieved)[2]
+    return assistant.consider(assistant.retriever.search(question, vector, assistant.settings.retrieval.top_k))[2]
 
 
 def collect(sets: list[tuple[str, list[Path], Path, Path]], cross: bool, cross_max: int, seed: int,

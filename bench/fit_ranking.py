@@ -33,7 +33,6 @@ from rag.answer.assistant import Assistant
 from rag.answer.extractive import SentenceScore, is_chinese, is_heading, score_sentences, select_sentences
 from rag.answer.ranking import FEATURES, features
 from rag.eval.metrics import ANSWER_PREFIX_CHARS, load_questions, normalize
-from rag.retrieval.search import hybrid_search
 from rag.settings import load_settings
 
 MARGINS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
@@ -62,11 +61,10 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]]) -> list[Case]:
         questions = [q for f in files for q in load_questions(f) if q.answerable and q.accepted]
         vectors = assistant.embedder.encode_queries([q.question for q in questions])
         for q, vector in zip(questions, vectors):
-            tokens = assistant.tokenizer.tokens(q.question)
-            hits = hybrid_search(assistant.index, vector, tokens, settings.retrieval.top_k, settings, is_chinese(q.question))
-            weights = assistant.index.lexical.term_weights(tokens)
+            retrieved = assistant.retriever.search(q.question, vector, settings.retrieval.top_k)
+            weights = retrieved.term_weights
             candidates = [
-                s for s in score_sentences(assistant.index, hits, vector, weights, settings.answer.answer_passages,
+                s for s in score_sentences(assistant.index, retrieved.hits, vector, weights, settings.answer.answer_passages,
                                            settings.answer.sentence_lexical_weight, settings.answer.sentence_rank_weight)
                 if not is_heading(s.sentence, assistant.titles.get(s.sentence.file, ""))
             ]

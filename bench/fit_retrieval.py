@@ -65,7 +65,7 @@ def collect(sets: list[DevSet]) -> list[Case]:
         questions = [q for f in files for q in load_questions(f) if q.answerable and q.evidence]
         vectors = embedder.encode_queries([q.question for q in questions])
         for question, vector in zip(questions, vectors):
-            tokens = tokenizer.tokens(question.question)
+            tokens = tokenizer.question_tokens(question.question, index.lexical.vocabulary)
             rows = union(*candidates(index, vector, tokens, settings))
             labels = np.array([any(covers({"file": index.chunks[r].file, "text": index.chunks[r].text}, e) for e in question.evidence)
                                for r in rows])

@@ -73,6 +73,23 @@ def test_traditional_and_simplified_characters_give_the_same_tokens_and_question
     assert tokenizer.tokens("乾隆") == ["乾隆"]
 
 
+def test_a_name_jieba_glues_to_the_next_word_in_a_question_is_matched_as_the_articles_cut_it():
+    tokenizer = shared_tokenizer()
+    articles = ["杨昊，中国足球运动员，司职后卫。", "他姓魏。孩子们在玩。"]
+    index = build_lexical([tokenizer.tokens(a) for a in articles], 1.2, 0.75)
+    # jieba's HMM makes one word of 杨昊现 (杨昊 + 现效力): the articles' 杨昊 is found in it.
+    question = "杨昊现效力于哪里？"
+    assert "杨昊现" in tokenizer.tokens(question) and index.scores(tokenizer.tokens(question))[0] == 0
+    assert "杨昊" in tokenizer.question_tokens(question, index.vocabulary)
+    assert index.scores(tokenizer.question_tokens(question, index.vocabulary))[0] > 0
+    # A made-up word whose only held parts are single characters is a name the articles never use: kept whole,
+    # it still weighs as the rarest word, so the question reads as about something else.
+    assert "魏" in index.vocabulary and "玩" in index.vocabulary
+    assert "魏玩" in tokenizer.question_tokens("魏玩是谁的妻子？", index.vocabulary)
+    # Words jieba's dictionary holds are never split, held or not.
+    assert tokenizer.question_tokens("运动员", index.vocabulary) == tokenizer.tokens("运动员")
+
+
 def test_coverage_is_the_share_of_idf_mass_found():
     assert coverage({"a": 3.0, "b": 1.0}, {"a"}) == 0.75
     assert coverage({}, {"a"}) == 0.0

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Container, Iterable, Iterator, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -19,6 +19,7 @@ from rag.ingest.textnorm import to_simplified
 log = logging.getLogger(__name__)
 
 _TOKEN_OK = re.compile(r"[0-9a-z\u3400-\u9fff]")
+_CHINESE = re.compile(r"[\u3400-\u9fff]")
 
 
 class Tokenizer:
@@ -44,6 +45,40 @@ class Tokenizer:
             if token and token not in self.stopwords and _TOKEN_OK.search(token):
                 out.append(token)
         return out
+
+    def question_tokens(self, text: str, vocabulary: Container[str]) -> list[str]:
+        """Return the tokens of a question asked of an index with this vocabulary. A word jieba's HMM made up for
+        the question, in neither its dictionary nor the articles, is read as the articles' words it holds when one
+        of them is a word of two or more characters: the articles' own text is cut otherwise ("杨昊现在在哪" yields
+        杨昊现, the articles 杨昊). Any other made-up word stays whole: it is a name the articles never use (魏玩,
+        although 魏 and 玩 are each in some article)."""
+        out = []
+        for token in self.tokens(text):
+            if token in vocabulary or self._jieba.FREQ.get(token) or not _CHINESE.search(token):
+                out.append(token)
+            else:
+                out.extend(self._held_parts(token, vocabulary) or [token])
+        return out
+
+    def _held_parts(self, word: str, vocabulary: Container[str]) -> list[str]:
+        """Return the longest words of `word` the vocabulary holds, left to right, and the runs of two or more
+        characters between them (a single character left over says too little to weigh as the rarest word);
+        nothing unless one held word has two or more characters."""
+        parts: list[str] = []
+        start = at = 0
+        while at < len(word):
+            end = next((e for e in range(len(word), at, -1) if word[at:e] in vocabulary), None)
+            if end is None:
+                at += 1
+                continue
+            if at - start >= 2:
+                parts.append(word[start:at])
+            if word[at:end] not in self.stopwords:
+                parts.append(word[at:end])
+            start = at = end
+        if len(word) - start >= 2:
+            parts.append(word[start:])
+        return parts if any(len(part) >= 2 and part in vocabulary for part in parts) else []
 
     @cached_property
     def _tagger(self) -> Any:  # jieba's part-of-speech tagger over the same dictionary (its tags take ~0.7 s to read)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import time
 from functools import cached_property
 
+import numpy as np
+
 from rag.embedding import Embedder
 from rag.index.lexical import Tokenizer
 from rag.index.store import Index
@@ -32,14 +34,19 @@ class Retriever:
         timings = {} if timings is None else timings
         tick = time.perf_counter()
         query_vector = self.embedder.encode_queries([question])[0]
-        tokens = self.tokenizer.tokens(question)
         timings["embed_ms"] = (time.perf_counter() - tick) * 1000
         tick = time.perf_counter()
+        evidence = self.search(question, query_vector, top_k)
+        timings["retrieve_ms"] = (time.perf_counter() - tick) * 1000
+        return evidence
+
+    def search(self, question: str, query_vector: np.ndarray, top_k: int) -> Evidence:
+        """Return the evidence for a question already embedded (the fits embed their questions in batches)."""
+        tokens = self.tokenizer.question_tokens(question, self.index.lexical.vocabulary)
         chinese = is_chinese(question)
         hits = hybrid_search(self.index, query_vector, tokens, max(top_k, self.settings.retrieval.top_k), self.settings,
                              same_language=chinese == self.articles_chinese)
         weights = self.index.lexical.term_weights(tokens)
-        timings["retrieve_ms"] = (time.perf_counter() - tick) * 1000
         return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), chinese)
 
 
