@@ -203,3 +203,24 @@ def test_the_english_cmrc_questions_are_the_chinese_ones_asked_in_english():
     for en, zh in zip(lines(root / "bench/data/cmrc-trial-en.jsonl"), lines(chinese), strict=True):
         assert {k: v for k, v in en.items() if k not in ("question", "type")} == \
             {k: v for k, v in zh.items() if k not in ("question", "type")}
+
+
+def test_chunk_ceiling_counts_a_quote_cut_by_a_passage_end_only_where_an_overlap_holds_it_whole(tmp_path):
+    import json
+
+    from bench.chunk_ceiling import ceiling
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    # Six 19-character sentences: at 40 characters a passage holds two, and the quote spans the 2nd and 3rd.
+    sentences = [f"第{i}句话说的是一件很长很长的事情。" for i in range(1, 7)]
+    (corpus / "a.txt").write_text("".join(sentences) + "\n", encoding="utf-8")
+    gold = tmp_path / "gold.jsonl"
+    quote = sentences[1] + sentences[2]
+    gold.write_text(json.dumps({"id": "q1", "question": "第二句和第三句说了什么？", "answerable": True,
+                                "keywords": ["事情"], "evidence": [{"file": "a.txt", "quote": quote}]},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    cut, passages = ceiling(gold, corpus, 40, 0)
+    assert cut == 0.0 and passages == 3
+    whole, more = ceiling(gold, corpus, 40, 20)
+    assert whole == 1.0 and more > passages
