@@ -15,21 +15,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rag.eval.metrics import load_questions, normalize
-from rag.ingest.chunking import make_splitter
+from rag.eval.metrics import corpus_relative, covers, load_questions
+from rag.ingest.chunking import article_sentences, chunk_article, make_splitter
 from rag.ingest.corpus import list_sources, read_article
 
 
 def ceiling(gold: Path, corpus: Path, size: int, overlap: int) -> tuple[float, int]:
     """Return (share of answerable questions with evidence some passage holds whole, passages) at size/overlap."""
     splitter = make_splitter(size, overlap)
-    passages = {}
+    passages: dict[str, list[dict[str, str]]] = {}
     for source in list_sources(corpus):
         article = read_article(source)
-        passages[Path(article.file).name] = [normalize(text) for text in splitter.split_text(article.text)]
+        chunks = chunk_article(article, article_sentences(article, 0), splitter, 0)
+        passages[corpus_relative(article.file)] = [{"file": c.file, "text": c.text} for c in chunks]
     questions = [q for q in load_questions(gold) if q.answerable and q.evidence]
-    held = sum(any(normalize(quote) in text for file, quote in q.evidence for text in passages.get(Path(file).name, []))
-               for q in questions)
+    held = sum(any(covers(passage, e) for e in q.evidence for passage in passages.get(e[0], [])) for q in questions)
     return held / max(len(questions), 1), sum(len(texts) for texts in passages.values())
 
 

@@ -14,12 +14,12 @@ from typing import Any, Container, Iterable, Iterator, Sequence
 import numpy as np
 from scipy import sparse
 
+from rag.ingest.language import is_chinese
 from rag.ingest.textnorm import to_simplified
 
 log = logging.getLogger(__name__)
 
 _TOKEN_OK = re.compile(r"[0-9a-z\u3400-\u9fff]")
-_CHINESE = re.compile(r"[\u3400-\u9fff]")
 
 
 class Tokenizer:
@@ -54,7 +54,7 @@ class Tokenizer:
         although 魏 and 玩 are each in some article)."""
         out = []
         for token in self.tokens(text):
-            if token in vocabulary or self._jieba.FREQ.get(token) or not _CHINESE.search(token):
+            if token in vocabulary or self._jieba.FREQ.get(token) or not is_chinese(token):
                 out.append(token)
             else:
                 out.extend(self._held_parts(token, vocabulary) or [token])
@@ -65,6 +65,7 @@ class Tokenizer:
         characters between them (a single character left over says too little to weigh as the rarest word);
         nothing unless one held word has two or more characters."""
         parts: list[str] = []
+        word_held = False
         start = at = 0
         while at < len(word):
             end = next((e for e in range(len(word), at, -1) if word[at:e] in vocabulary), None)
@@ -75,10 +76,11 @@ class Tokenizer:
                 parts.append(word[start:at])
             if word[at:end] not in self.stopwords:
                 parts.append(word[at:end])
+                word_held = word_held or end - at >= 2
             start = at = end
         if len(word) - start >= 2:
             parts.append(word[start:])
-        return parts if any(len(part) >= 2 and part in vocabulary for part in parts) else []
+        return parts if word_held else []
 
     @cached_property
     def _tagger(self) -> Any:  # jieba's part-of-speech tagger over the same dictionary (its tags take ~0.7 s to read)
