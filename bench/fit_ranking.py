@@ -8,6 +8,13 @@ answer in their first 300 characters nearly as often (98%) as the best margin's,
 For each set the model is fitted without it and reported on it: how often the first sentence holds an
 accepted answer, and answer_contains@300c of the composed answer (before any decline).
 
+Two models are fitted. The first ranks questions without a dictionary translation and the drafts the decision
+judges (rag/answer/decide.py): its English cases are retrieved and ranked without the dictionary, as they were
+before it came, so the dictionary changes nothing for questions in the articles' language. The second ranks
+questions read through the dictionary (an English question over Chinese articles): its English cases are
+retrieved with it. Both see every Chinese case. A set is reported with the model the bot would use for each
+of its questions.
+
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fit_ranking \\
         cmrc=../shared/eval/dev/cmrc-trial/gold.jsonl=../shared/eval/dev/cmrc-trial/corpus=/work/idx/cmrc \\
         xquad-zh=../shared/eval/dev/xquad-dev/gold-zh.jsonl=../shared/eval/dev/xquad-dev/corpus=/work/idx/xquad \\
@@ -33,6 +40,7 @@ from rag.answer.assistant import Assistant
 from rag.answer.extractive import SentenceScore, is_chinese, is_heading, score_sentences, select_sentences
 from rag.answer.ranking import FEATURES, features
 from rag.eval.metrics import ANSWER_PREFIX_CHARS, load_questions, normalize
+from rag.records import NO_TRANSLATION
 from rag.settings import load_settings
 
 MARGINS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
@@ -50,6 +58,8 @@ class Case:
     candidates: list[SentenceScore]
     accepted: tuple[str, ...]
     assistant: Assistant
+    path: str  # "plain": a question without a translation, or one's judged draft; "translated": one read with it
+    used: bool  # whether the bot's answer to the question is composed with this case's model
 
 
 def collect(sets: list[tuple[str, list[Path], Path, Path]]) -> list[Case]:
@@ -60,22 +70,27 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]]) -> list[Case]:
         settings = assistant.settings
         questions = [q for f in files for q in load_questions(f) if q.answerable and q.accepted]
         vectors = assistant.embedder.encode_queries([q.question for q in questions])
+        tags = assistant.tokenizer.word_tags()
         for q, vector in zip(questions, vectors):
             retrieved = assistant.retriever.search(q.question, vector, settings.retrieval.top_k)
             weights = retrieved.term_weights
-            candidates = [
-                s for s in score_sentences(assistant.index, retrieved.hits, vector, weights, settings.answer.answer_passages,
-                                           settings.answer.sentence_lexical_weight, settings.answer.sentence_rank_weight)
-                if not is_heading(s.sentence, assistant.titles.get(s.sentence.file, ""))
-            ]
-            if not candidates:
-                continue
             accepted = tuple(a for a in (normalize(a) for a in q.accepted) if a)
             chinese = is_chinese(q.question)
-            x = features(assistant.index, candidates, q.question, weights, chinese, assistant.tokenizer.word_tags())
-            y = np.array([any(a in normalize(s.sentence.text) for a in accepted) for s in candidates], dtype=float)
-            cases.append(Case(name, q.id, chinese, x, y, candidates, accepted, assistant))
-        print(f"collected {name}: {sum(c.fold == name for c in cases)} questions", file=sys.stderr)
+            paths = [("translated", retrieved.hits, retrieved.translation, True),
+                     ("plain", retrieved.judged_hits, NO_TRANSLATION, False)] if retrieved.translation else [
+                     ("plain", retrieved.hits, NO_TRANSLATION, True)]
+            for path, hits, translation, used in paths:
+                candidates = [
+                    s for s in score_sentences(assistant.index, hits, vector, weights, settings.answer.answer_passages,
+                                               settings.answer.sentence_lexical_weight, settings.answer.sentence_rank_weight)
+                    if not is_heading(s.sentence, assistant.titles.get(s.sentence.file, ""))
+                ]
+                if not candidates:
+                    continue
+                x = features(assistant.index, candidates, q.question, weights, chinese, tags, translation)
+                y = np.array([any(a in normalize(s.sentence.text) for a in accepted) for s in candidates], dtype=float)
+                cases.append(Case(name, q.id, chinese, x, y, candidates, accepted, assistant, path, used))
+        print(f"collected {name}: {sum(c.fold == name and c.used for c in cases)} questions", file=sys.stderr)
     return cases
 
 
@@ -85,7 +100,8 @@ def dump(cases: list[Case], path: Path) -> None:
         for c in cases:
             for i, (row, label) in enumerate(zip(c.x, c.y)):
                 out.write(json.dumps({"fold": c.fold, "question": c.question_id, "candidate": i,
-                                      "x": [float(v) for v in row], "y": int(label), "is_chinese": c.chinese},
+                                      "x": [float(v) for v in row], "y": int(label), "is_chinese": c.chinese,
+                                      "path": c.path, "used": c.used},
                                      ensure_ascii=False) + "\n")
 
 
@@ -138,27 +154,53 @@ def main() -> None:
         print(f"wrote {args.dump}", file=sys.stderr)
     held_out = {}
     for name, *_ in sets:
-        train = [c for c in cases if c.fold != name]
-        w, mean, scale = fit_questions(train, args.l2)
-        margin = choose_margin(train, w, mean, scale)
-        held_out[name] = dict(answers([c for c in cases if c.fold == name], w, mean, scale, margin), margin=margin)
+        models = fit_models([c for c in cases if c.fold != name], args.l2)
+        held_out[name] = report([c for c in cases if c.fold == name], models)
         print(f"{name} (fitted without it): {held_out[name]}")
         if args.loso_dir:
             args.loso_dir.mkdir(parents=True, exist_ok=True)
             (args.loso_dir / f"ranking-without-{name}.json").write_text(
-                json.dumps({"model": model_dict(w, mean, scale, margin), "fitted_without": name}, indent=2) + "\n",
-                encoding="utf-8")
-    w, mean, scale = fit_questions(cases, args.l2)
-    margin = choose_margin(cases, w, mean, scale)
-    final = model_dict(w, mean, scale, margin)
-    print("fitted on every set:", json.dumps(final))
+                json.dumps(document(models) | {"fitted_without": name}, indent=2) + "\n", encoding="utf-8")
+    models = fit_models(cases, args.l2)
+    print("fitted on every set:", json.dumps(document(models)))
     if args.out:
-        in_sample = {name: answers([c for c in cases if c.fold == name], w, mean, scale, margin) for name, *_ in sets}
+        in_sample = {name: report([c for c in cases if c.fold == name], models) for name, *_ in sets}
         made = provenance("bench.fit_ranking", sets, list(FEATURES), held_out, in_sample)
-        args.out.write_text(json.dumps({"made": made, "model": final}, ensure_ascii=False, indent=2) + "\n",
+        args.out.write_text(json.dumps({"made": made} | document(models), ensure_ascii=False, indent=2) + "\n",
                             encoding="utf-8")
         print(f"wrote {args.out}", file=sys.stderr)
 
+
+Model = tuple[np.ndarray, np.ndarray, np.ndarray, float]  # weights, mean, scale, margin
+
+
+def fit_models(cases: list[Case], l2: float) -> dict[str, Model]:
+    """Return the plain and the translated model (see the module docstring), each with its margin."""
+    models = {}
+    for path in ("plain", "translated"):
+        train = [c for c in cases if c.path == path or (path == "translated" and c.chinese and c.path == "plain")]
+        w, mean, scale = fit_questions(train, l2)
+        models[path] = (w, mean, scale, choose_margin(train, w, mean, scale))
+    return models
+
+
+def report(cases: list[Case], models: dict[str, Model]) -> dict[str, float]:
+    """Return what `answers` measures over the questions as the bot composes them (each with its path's model)."""
+    parts = []
+    for path, (w, mean, scale, margin) in models.items():
+        used = [c for c in cases if c.used and c.path == path]
+        if used:
+            parts.append((answers(used, w, mean, scale, margin), len(used)))
+    total = sum(n for _, n in parts)
+    keys = ("first_sentence_holds_answer", "answer_contains@300c", "some_candidate_holds_answer")
+    out = {key: round(sum(m[key] * n for m, n in parts) / total, 3) for key in keys}
+    most = max(parts, key=lambda part: part[1])[0]  # the median of the path most of the set's questions take
+    return out | {"median_chars": most["median_chars"], "margin": {path: model[3] for path, model in models.items()}}
+
+
+def document(models: dict[str, Model]) -> dict[str, Any]:
+    """Return the two models in rag/data/ranking.json's shape ("model" without the dictionary, "model_translated")."""
+    return {"model": model_dict(*models["plain"]), "model_translated": model_dict(*models["translated"])}
 
 if __name__ == "__main__":
     main()

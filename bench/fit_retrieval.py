@@ -4,7 +4,10 @@ Each set is NAME=GOLD[+GOLD...]=CORPUS=INDEX. For every answerable question with
 candidates are read once with their fusion features and labelled by whether they cover an evidence quote (the
 `rag eval` count). The weights of each question language (the articles' language, any other) are the point of a
 grid with the best mean over the training sets of hit@5 + 0.25 * mrr@10, each set with at least --min-questions
-questions of that language weighing the same. For each set the weights are fitted without it and reported on it.
+questions of that language weighing the same. The translated features are zero for a question in the articles'
+language, so its grid holds them at zero. A question in another language is fitted twice: with its dictionary
+translation (`other_language`) and without it (`other_language_plain`, the translated features held at zero), the
+retrieval the decision judges and the one a question none of whose words translate gets. For each set the weights are fitted without it and reported on it.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fit_retrieval \\
         cmrc=../shared/eval/dev/cmrc-trial/gold.jsonl=../shared/eval/dev/cmrc-trial/corpus=/work/idx/cmrc \\
@@ -30,7 +33,9 @@ from rag.eval.metrics import covers, load_questions
 from rag.index.lexical import shared_tokenizer
 from rag.index.store import load_index
 from rag.ingest.language import is_chinese
+from rag.records import NO_TRANSLATION
 from rag.retrieval.fusion import FEATURES, FusionWeights, fusion_features
+from rag.retrieval.retriever import Retriever
 from rag.retrieval.search import candidates, union
 from rag.settings import load_settings
 
@@ -39,8 +44,11 @@ GRID = {
     "lexical": (0.0, 0.25, 0.5, 1.0),
     "coverage": (0.0, 0.5, 1.0, 2.0, 3.0, 4.0),
     "sentence": (0.0, 0.25, 0.5, 0.75, 1.0, 1.5),
+    "translated": (0.0, 0.5, 1.0, 2.0, 3.0),
+    "translated_coverage": (0.0, 1.0, 2.0, 4.0),
 }
-LANGUAGES = ("same_language", "other_language")
+TRANSLATED = ("translated", "translated_coverage")
+LANGUAGES = ("same_language", "other_language", "other_language_plain")
 
 
 @dataclass
@@ -51,6 +59,7 @@ class Case:
     language: str
     x: np.ndarray
     y: np.ndarray
+    used: bool = True  # whether the bot retrieves the question so (not the plain twin of a translated question)
 
 
 def collect(sets: list[DevSet]) -> list[Case]:
@@ -64,40 +73,66 @@ def collect(sets: list[DevSet]) -> list[Case]:
         index = load_index(settings)
         questions = [q for f in files for q in load_questions(f) if q.answerable and q.evidence]
         vectors = embedder.encode_queries([q.question for q in questions])
+        retriever = Retriever(settings, index, embedder, tokenizer)
         for question, vector in zip(questions, vectors):
             tokens = tokenizer.question_tokens(question.question, index.lexical.vocabulary)
-            rows = union(*candidates(index, vector, tokens, settings))
-            labels = np.array([any(covers({"file": index.chunks[r].file, "text": index.chunks[r].text}, e) for e in question.evidence)
-                               for r in rows])
-            language = "same_language" if is_chinese(question.question) else "other_language"
-            cases.append(Case(name, language, fusion_features(index, rows, vector, tokens), labels))
+            chinese = is_chinese(question.question)
+            translation = retriever.translation(question.question, chinese)
+            if chinese == retriever.articles_chinese:
+                paths = [("same_language", NO_TRANSLATION, True)]
+            elif translation:
+                paths = [("other_language", translation, True), ("other_language_plain", NO_TRANSLATION, False)]
+            else:
+                paths = [("other_language_plain", NO_TRANSLATION, True)]
+            for language, read, used in paths:
+                rows = union(*candidates(index, vector, tokens, settings, read))
+                labels = np.array([any(covers({"file": index.chunks[r].file, "text": index.chunks[r].text}, e)
+                                       for e in question.evidence) for r in rows])
+                cases.append(Case(name, language, fusion_features(index, rows, vector, tokens, translation=read), labels, used))
         print(f"collected {name}: {len(questions)} questions", file=sys.stderr)
     return cases
 
 
+def first_ranks(cases: list[Case], grid: np.ndarray) -> np.ndarray:
+    """Return the (cases x grid points) rank of each case's first candidate covering its evidence, the candidates
+    ranked by each point's weights, ties by row as retrieval breaks them (10**6 where none covers it)."""
+    out = np.full((len(cases), len(grid)), 10**6, dtype=np.int64)
+    for i, case in enumerate(cases):
+        if not case.y.any():
+            continue
+        score = case.x @ grid.T  # candidates x points
+        best = np.where(case.y[:, None], score, -np.inf).max(axis=0)
+        first = np.argmax((score == best) & case.y[:, None], axis=0)  # the best covering row; a tie goes to the lower
+        before = np.arange(len(score))[:, None] < first
+        out[i] = 1 + (score > best).sum(axis=0) + ((score == best) & before).sum(axis=0)
+    return out
+
+
 def measure(cases: list[Case], weights: np.ndarray) -> dict[str, float]:
     """Return hit@1, hit@5 and mrr@10 of these cases ranked by `weights` (ties by row, as retrieval breaks them)."""
-    first = []
-    for case in cases:
-        score = case.x @ weights
-        order = np.lexsort((np.arange(len(score)), -score))
-        hits = np.flatnonzero(case.y[order])
-        first.append(int(hits[0]) + 1 if hits.size else 10**6)
-    ranks = np.array(first)
+    ranks = first_ranks(cases, weights[None, :])[:, 0]
     return {"hit@1": float(np.mean(ranks <= 1)), "hit@5": float(np.mean(ranks <= 5)),
             "mrr@10": float(np.mean(np.where(ranks <= 10, 1.0 / ranks, 0.0))), "questions": len(cases)}
 
 
-def objective(folds: dict[str, list[Case]], weights: np.ndarray) -> float:
-    """Return the mean over folds of hit@5 + 0.25 * mrr@10."""
-    scores = [measure(cases, weights) for cases in folds.values()]
-    return float(np.mean([s["hit@5"] + 0.25 * s["mrr@10"] for s in scores]))
+def objective(folds: dict[str, list[Case]], grid: np.ndarray) -> np.ndarray:
+    """Return each grid point's mean over folds of hit@5 + 0.25 * mrr@10."""
+    per_fold = []
+    for cases in folds.values():
+        ranks = first_ranks(cases, grid)
+        per_fold.append(np.mean(ranks <= 5, axis=0) + 0.25 * np.mean(np.where(ranks <= 10, 1.0 / ranks, 0.0), axis=0))
+    return np.mean(per_fold, axis=0)
+
+
+def language_grid(language: str) -> np.ndarray:
+    """Return the grid points of a language: the translated features only vary for another language's questions."""
+    axes = [GRID[name] if language == "other_language" or name not in TRANSLATED else (0.0,) for name in FEATURES]
+    return np.array(list(itertools.product(*axes)), dtype=np.float64)
 
 
 def fit(cases: list[Case], min_questions: int) -> dict[str, FusionWeights]:
     """Return the best grid point for each language over these cases' folds (the other language's weights stand in
     for a language no fold has enough questions of)."""
-    grid = [np.array(point) for point in itertools.product(*(GRID[name] for name in FEATURES))]
     fitted: dict[str, FusionWeights] = {}
     for language in LANGUAGES:
         folds: dict[str, list[Case]] = {}
@@ -106,18 +141,21 @@ def fit(cases: list[Case], min_questions: int) -> dict[str, FusionWeights]:
                 folds.setdefault(case.fold, []).append(case)
         folds = {name: fold for name, fold in folds.items() if len(fold) >= min_questions}
         if folds:
-            best = max(grid, key=lambda w: (objective(folds, w), -float(w.sum())))
-            fitted[language] = FusionWeights(*(float(v) for v in best))
+            grid = language_grid(language)
+            scores = objective(folds, grid)
+            best = max(range(len(grid)), key=lambda i: (scores[i], -float(grid[i].sum())))  # the first of equals
+            fitted[language] = FusionWeights(*(float(v) for v in grid[best]))
     if not fitted:
         raise SystemExit("no set has enough questions to fit: lower --min-questions")
+    fitted.setdefault("other_language_plain", fitted.get("other_language", fitted[next(iter(fitted))]))
     for language in LANGUAGES:
         fitted.setdefault(language, fitted[next(iter(fitted))])
     return fitted
 
 
 def report(cases: list[Case], fitted: dict[str, FusionWeights]) -> dict[str, float]:
-    """Return hit@1/hit@5/mrr@10 of these cases, each ranked with its language's weights."""
-    ranked = {language: [c for c in cases if c.language == language] for language in LANGUAGES}
+    """Return hit@1/hit@5/mrr@10 of these cases as the bot retrieves them, each with its language's weights."""
+    ranked = {language: [c for c in cases if c.language == language and c.used] for language in LANGUAGES}
     parts = [(measure(group, fitted[language].vector()), len(group)) for language, group in ranked.items() if group]
     total = sum(n for _, n in parts)
     return {key: round(sum(m[key] * n for m, n in parts) / total, 4) for key in ("hit@1", "hit@5", "mrr@10")} | {"questions": total}

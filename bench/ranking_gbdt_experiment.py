@@ -72,11 +72,13 @@ def feature_names(root: Path) -> list[str]:
 
 
 def load(path: Path) -> list[Question]:
-    """Return the dumped candidates grouped by question, in file order."""
+    """Return the dumped candidates grouped by question, in file order: as the bot ranks them (an English question
+    read through the dictionary also has the candidates of its judged draft, which are left out)."""
     rows: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for line in path.open(encoding="utf-8"):
         r = json.loads(line)
-        rows[(r["fold"], r["question"])].append(r)
+        if r.get("used", True):
+            rows[(r["fold"], r["question"])].append(r)
     out = []
     for (fold, qid), rs in rows.items():
         rs.sort(key=lambda r: r["candidate"])

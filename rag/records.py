@@ -92,6 +92,24 @@ class Turn:
     answer: str
 
 
+@dataclass(frozen=True)
+class Translation:
+    """A question's words as the articles' words (rag/retrieval/glossary.py): one group per English word or word
+    pair with translations the index holds, each translation with its weight, best first."""
+
+    groups: tuple[tuple[tuple[str, float], ...], ...] = ()
+
+    def terms(self) -> list[str]:
+        """Return every translation once, in group order."""
+        return list(dict.fromkeys(term for group in self.groups for term, _ in group))
+
+    def __bool__(self) -> bool:
+        return bool(self.groups)
+
+
+NO_TRANSLATION = Translation()  # a question in the articles' language
+
+
 @dataclass(frozen=True, eq=False)
 class Evidence:
     """What retrieval found for one question: its vector and words, their weights, and the ranked passages."""
@@ -102,6 +120,9 @@ class Evidence:
     term_weights: dict[str, float]
     hits: tuple[Hit, ...]
     chinese: bool  # whether the question is Chinese, so the lexical side can speak for it
+    translation: Translation = NO_TRANSLATION  # its words as the articles' words, for a question in another language
+    # With a translation, the passages fused without it: what the decision judges (rag/answer/decide.py).
+    judged_hits: tuple[Hit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,6 +137,7 @@ class Draft:
     notice: str = ""  # what the reader should know about how it was written (a generated answer fell back, …)
     generated: bool = False  # written by a language model (every sentence checked), not quoted
     checks: dict = field(default_factory=dict, compare=False)  # generated sentences kept, dropped and why
+    judged: Draft | None = None  # composed from the evidence's judged_hits: what the decision reads instead
 
 
 @dataclass(frozen=True)

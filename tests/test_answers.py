@@ -110,3 +110,44 @@ def test_a_decision_fitted_for_another_model_only_declines_what_has_nothing_to_m
     assert "fit one with bench/fit_decision.py" in caplog.text
     assert for_index(params, 0.0, params.embed_model) == params
     assert for_index(params, 0.7, "hash:64").threshold == 0.7
+
+
+def test_an_english_question_read_through_the_dictionary_is_judged_on_what_was_found_without_it(tmp_path, fake_embedder):
+    import dataclasses
+
+    from rag.records import NO_TRANSLATION
+
+    notes = {"parking.md": "# 停车\n\n员工停车场位于大楼地下二层，需要提前登记车牌。\n",
+             "expenses.md": "# 报销\n\n差旅费用的报销须在出差结束后三十天内提交发票。\n",
+             "delivery.md": "# 快递\n\n个人快递请寄到前台，由前台统一签收后通知本人领取。\n"}
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, notes))
+    build_index(settings, fake_embedder)
+    assistant = Assistant.load(settings, fake_embedder)
+    evidence = assistant.retriever.retrieve("Where is the parking lot?", 5)
+    draft = assistant.composer.compose(evidence)
+    assert evidence.judged_hits and draft.judged is not None and draft.judged.sentences
+    # The features are those of the passages and draft found without the dictionary: its matches would make a
+    # question about something the notes never mention look answered.
+    plain = dataclasses.replace(evidence, hits=evidence.judged_hits, translation=NO_TRANSLATION, judged_hits=())
+    assert draft.judged == assistant.composer.compose(plain)
+    assert [h.chunk for h in evidence.hits] != [h.chunk for h in evidence.judged_hits]
+    assert assistant.decider.evidence(evidence, draft) == assistant.decider.evidence(plain, draft.judged)
+    # Only the judged draft's cosines count: a judged draft that matched nothing makes the question look unanswered.
+    cold = dataclasses.replace(draft.judged, similarities=(0.05,) * len(draft.judged.similarities), best_similarity=0.05)
+    assert assistant.decider.evidence(evidence, dataclasses.replace(draft, judged=cold)).as_dict()["best_cosine"] == 0.05
+    assert evidence.hits[0].chunk.file.endswith("parking.md")  # while the answer quotes what it found with it
+    chinese = assistant.retriever.retrieve("停车场在哪里？", 5)
+    assert not chinese.judged_hits and assistant.composer.compose(chinese).judged is None
+
+
+def test_the_shipped_ranking_has_a_model_for_questions_read_through_the_dictionary_that_weighs_their_translation():
+    from rag.answer.ranking import FEATURES as RANKING_FEATURES
+
+    shipped = json.loads((Path(__file__).parents[1] / "rag" / "data" / "ranking.json").read_text(encoding="utf-8"))
+    assert set(shipped["model"]["weights"]) == set(shipped["model_translated"]["weights"]) == set(RANKING_FEATURES)
+    params = load_ranking()
+    assert params.translated is not None and params.for_translation(False) is params
+    translated = params.for_translation(True)
+    held = RANKING_FEATURES.index("other_language_translated")
+    # Only the translated model has seen a translation: a sentence holding more of the question's words ranks higher.
+    assert params.weights[held] == 0.0 and translated.weights[held] > 0.0

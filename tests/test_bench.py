@@ -173,11 +173,12 @@ def test_the_ranking_dump_has_one_line_per_candidate_with_its_question_features_
     from rag.answer.ranking import FEATURES
 
     x = np.arange(2 * len(FEATURES), dtype=float).reshape(2, len(FEATURES))
-    cases = [Case("xquad-en", "q7", False, x, np.array([0.0, 1.0]), [], ("1905",), None)]
+    cases = [Case("xquad-en", "q7", False, x, np.array([0.0, 1.0]), [], ("1905",), None, "translated", True)]
     dump(cases, tmp_path / "rows.jsonl")
     rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text(encoding="utf-8").splitlines()]
     assert rows == [
-        {"fold": "xquad-en", "question": "q7", "candidate": i, "x": x[i].tolist(), "y": i, "is_chinese": False}
+        {"fold": "xquad-en", "question": "q7", "candidate": i, "x": x[i].tolist(), "y": i, "is_chinese": False,
+         "path": "translated", "used": True}
         for i in range(2)
     ]
 

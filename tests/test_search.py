@@ -113,7 +113,7 @@ def test_weighted_fusion_equals_a_plain_recomputation_on_the_seeds(tmp_path):
     tokens = tokenizer.tokens(question)
     vector = HashingEmbedder(64).encode_queries([question])[0]
     rows = list(range(0, len(index.chunks), 3))
-    fused = dict(weighted_fusion(index, rows, vector, tokens, FusionWeights(0.75, 0.5, 3.0, 0.5)))
+    fused = dict(weighted_fusion(index, rows, vector, tokens, FusionWeights(0.75, 0.5, 3.0, 0.5, 0.0, 0.0)))
 
     dense = np.array([float(index.vectors.passage_vectors(np.array([r]))[0] @ vector) for r in rows])
     bm25 = index.lexical.scores(tokens)[rows]
@@ -191,3 +191,117 @@ def test_a_question_in_the_articles_language_is_fused_with_the_weights_that_matc
     evidence = retriever.retrieve("When does the canteen open?", 2)
     assert asked == [True] and not evidence.chinese
     assert evidence.hits[0].chunk.file.endswith("canteen.md")
+
+
+def test_the_glossary_reads_cedict_backwards_shorter_glosses_first_and_only_words_the_index_holds():
+    from rag.retrieval.glossary import Glossary
+
+    glossary = Glossary.from_lines([
+        "食堂 食堂 [shi2 tang2] /dining hall; cafeteria/CL:個|个[ge4]/",
+        "餐厅 餐厅 [can1 ting1] /dining room; restaurant/",
+        "开 开 [kai1] /to open/to start/",
+        "開放 开放 [kai1 fang4] /to open up (to the public)/",
+        "超級碗 超级碗 [chao1 ji2 wan3] /Super Bowl/",
+        "碗 碗 [wan3] /bowl/",
+        "台 台 [tai2] /variant of 臺|台[tai2]/",
+    ])
+    vocabulary = {"食堂", "餐厅", "开", "开放", "超级碗", "碗", "台"}
+    groups = glossary.translate("When does the dining hall open?", vocabulary).groups
+    # One group a word (or word pair): "dining" and "hall" each, "dining hall" whole, "open"; "when", "does",
+    # "the" are no words to look for. A one-word gloss weighs 1, a gloss of two words 1/2 a word.
+    assert groups == (
+        (("食堂", 0.5), ("餐厅", 0.5)),
+        (("食堂", 0.5),),
+        (("开", 1.0), ("开放", 0.5)),
+        (("食堂", 1.0),),
+    )
+    # Inflections find their stem; a word pair is a phrase; the index's vocabulary bounds what is kept.
+    assert glossary.translate("bowls opened", vocabulary).groups == (
+        (("碗", 1.0), ("超级碗", 0.5)), (("开", 1.0), ("开放", 0.5)))
+    assert glossary.translate("super bowl", {"超级碗"}).groups == ((("超级碗", 0.5),), (("超级碗", 0.5),), (("超级碗", 1.0),))
+    assert not glossary.translate("dining hall", {"碗"})
+    # A gloss that points at another entry is no meaning: "variant" translates to nothing.
+    assert not glossary.translate("variant", vocabulary)
+
+
+def test_the_bundled_dictionary_translates_common_words():
+    from rag.retrieval.glossary import shared_glossary
+
+    glossary = shared_glossary()
+    found = glossary.translate("How large is the population of the university?", {"人口", "大学", "大型"}).groups
+    assert ("人口", 1.0) in found[1] and ("大学", 1.0) in found[2]
+
+
+def test_an_english_question_over_chinese_notes_finds_the_note_through_its_words_translations(tmp_path):
+    import json
+    from pathlib import Path
+
+    from rag.embedding import HashingEmbedder
+    from rag.index.build import build_index
+    from rag.index.store import load_index
+    from rag.retrieval.retriever import Retriever
+
+    from support import fake_settings
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    texts = {
+        "canteen.md": "# 食堂\n\n公司食堂每天上午十一点半开始供应午餐，晚餐五点半开始。\n",
+        "leave.md": "# 年假\n\n员工每年享有十二天带薪年假，入职满一年后开始计算。\n",
+        "parking.md": "# 停车\n\n员工停车场位于大楼地下二层，需要提前登记车牌。\n",
+        "expenses.md": "# 报销\n\n差旅费用的报销须在出差结束后三十天内提交发票。\n",
+        "overtime.md": "# 加班\n\n周末加班按照两倍工资计算，节假日加班按照三倍工资计算。\n",
+        "delivery.md": "# 快递\n\n个人快递请寄到前台，由前台统一签收后通知本人领取。\n",
+    }
+    for name, text in texts.items():
+        (notes / name).write_text(text, encoding="utf-8")
+    # The hashing embedder's cosines are noise across languages, as large as any signal over six notes: the dense
+    # side weighs little here, so what is tested is what the translation brings, not the shipped weights' balance.
+    shipped = json.loads((Path(__file__).parents[1] / "rag" / "data" / "fusion.json").read_text(encoding="utf-8"))
+    shipped["model"]["other_language"] = dict.fromkeys(shipped["model"]["other_language"], 0.0) | {
+        "dense": 0.25, "translated": 1.0, "translated_coverage": 1.0}
+    (tmp_path / "fusion.json").write_text(json.dumps(shipped), encoding="utf-8")
+    settings = fake_settings(tmp_path / "index", notes, fusion_file=str(tmp_path / "fusion.json"))
+    build_index(settings, HashingEmbedder(64))
+    retriever = Retriever(settings, load_index(settings), HashingEmbedder(64), shared_tokenizer())
+    asked = {
+        "When does the canteen serve lunch?": "canteen.md",
+        "How long do I have to submit invoices for travel expenses?": "expenses.md",
+        "Where is the parking lot?": "parking.md",
+        "How is overtime pay calculated?": "overtime.md",
+        "Where should I send my express delivery?": "delivery.md",
+    }
+    # The hashing embedder matches no English word to a Chinese one, and the notes hold no English word: only the
+    # dictionary's translations can say which note each question is about.
+    for question, file in asked.items():
+        found = retriever.retrieve(question, 3)
+        assert found.hits[0].chunk.file.endswith(file), question
+        assert found.judged_hits, question  # found without the dictionary: what the decision judges
+    chinese = retriever.retrieve("员工食堂几点开门？", 3)
+    assert chinese.translation.groups == () and chinese.judged_hits == ()  # a Chinese question is read as it is
+
+
+def test_translated_features_are_each_word_s_best_translation_and_the_share_of_words_held(tmp_path):
+    from rag.embedding import HashingEmbedder
+    from rag.index.build import build_index
+    from rag.index.store import load_index
+    from rag.retrieval.fusion import FEATURES, fusion_features
+    from rag.retrieval.glossary import Translation
+
+    from support import SEEDS, fake_settings
+
+    settings = fake_settings(tmp_path, SEEDS)
+    build_index(settings, HashingEmbedder(64))
+    index = load_index(settings)
+    translation = Translation(((("股价", 1.0), ("股票", 0.5)), (("视频", 1.0),), (("下跌", 0.5),)))
+    rows = list(range(len(index.chunks)))
+    vector = HashingEmbedder(64).encode_queries(["How far did Adobe's stock fall?"])[0]
+    x = fusion_features(index, rows, vector, ["adobe"], translation=translation)
+    bm25 = {t: index.lexical.scores([t]) for t in ("股价", "股票", "视频", "下跌")}
+    expected = np.maximum(bm25["股价"], 0.5 * bm25["股票"]) + bm25["视频"] + 0.5 * bm25["下跌"]
+    held = ((np.maximum(bm25["股价"], bm25["股票"]) > 0).astype(float) + (bm25["视频"] > 0) + (bm25["下跌"] > 0)) / 3
+    assert np.allclose(x[:, FEATURES.index("translated")], expected / expected.max(), atol=1e-6)
+    assert np.allclose(x[:, FEATURES.index("translated_coverage")], held)
+    assert expected.max() > 0 and 0 < held.mean() < 1
+    plain = fusion_features(index, rows, vector, ["adobe"])
+    assert not plain[:, [FEATURES.index("translated"), FEATURES.index("translated_coverage")]].any()

@@ -162,6 +162,8 @@ def test_bm25_through_every_store_is_the_folder_s_to_the_last_digits(in_store, r
         weights = theirs.term_weights(tokens)
         assert np.allclose(mine.row_coverage(rows, weights), theirs.row_coverage(rows, weights))
         assert np.allclose(mine.row_coverage(rows, weights, together=True), theirs.row_coverage(rows, weights, together=True))
+        terms = tokens + ["未知词"]  # what the translated features of an English question read, term by term
+        assert np.allclose(mine.row_term_scores(rows, terms), theirs.row_term_scores(rows, terms), rtol=2e-6, atol=2e-6)
 
 
 def test_a_rebuild_embeds_only_what_changed_and_answers_as_a_fresh_build(in_store, tmp_path):

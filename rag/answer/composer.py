@@ -6,6 +6,7 @@ decision (rag/answer/decide.py) and the citations' line numbers never come from 
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -14,7 +15,7 @@ from rag.answer.ranking import load_ranking, rerank
 from rag.embedding import Embedder
 from rag.index.store import Index
 from rag.ingest.language import is_chinese
-from rag.records import Draft, Evidence, Turn
+from rag.records import NO_TRANSLATION, Draft, Evidence, Turn
 from rag.settings import Settings, SettingsError
 
 COMPOSERS = ("extractive", "llm")
@@ -48,12 +49,16 @@ class ExtractiveComposer:
         )
         scored = rerank(
             self.index, candidates, evidence.question, evidence.term_weights, is_chinese(evidence.question),
-            self.word_tags, lambda file: self.titles.get(file, ""), self.ranking,
+            self.word_tags, lambda file: self.titles.get(file, ""), self.ranking, evidence.translation,
         )
-        chosen = select_sentences(self.index, scored, settings.answer.answer_max_blocks, settings.answer.answer_max_chars, self.ranking.margin)
+        margin = self.ranking.for_translation(bool(evidence.translation)).margin
+        chosen = select_sentences(self.index, scored, settings.answer.answer_max_blocks, settings.answer.answer_max_chars, margin)
         text, citations = cite(chosen, self.titles) if chosen else ("", ())
         best = max((s.dense for s in candidates), default=None)
-        return Draft(text, citations, tuple(chosen), best, tuple(s.dense for s in candidates))
+        # A question read through the dictionary is judged on what was retrieved without it (rag/answer/decide.py).
+        judged = (self.compose(dataclasses.replace(evidence, hits=evidence.judged_hits, translation=NO_TRANSLATION,
+                                                   judged_hits=())) if evidence.judged_hits else None)
+        return Draft(text, citations, tuple(chosen), best, tuple(s.dense for s in candidates), judged=judged)
 
 
 def make_composer(

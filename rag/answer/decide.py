@@ -22,7 +22,9 @@ Each feature asks one question of the retrieved passages and the chosen sentence
 - missing names: the share of the question's names that the corpus never uses: a question about a company,
   person or place the articles never name is about something else, however close the rest of it comes.
 Lexical features mean nothing for a question in another language than the articles (its words cannot match),
-so they are zero there and a language indicator takes their place.
+so they are zero there and a language indicator takes their place. A question whose words were also read
+through the dictionary (rag/retrieval/glossary.py) is judged on the passages retrieved without it, and on the
+draft composed from them: the quoted answer comes from the passages retrieved with it.
 
 The weights, the threshold and how they were made live in rag/data/decision.json, written by
 bench/fit_decision.py (cross-validated across question sets); nothing here is tuned by hand.
@@ -265,11 +267,15 @@ class Decider:
         return terms
 
     def evidence(self, retrieved: Retrieved, draft: Draft) -> Evidence:
-        """Return the decision features of a question's retrieval and draft."""
+        """Return the decision features of a question's retrieval and draft (the ones retrieved and composed
+        without the dictionary's translation when there was one: see the module docstring)."""
+        hits = retrieved.hits
+        if draft.judged is not None and retrieved.judged_hits:
+            hits, draft = retrieved.judged_hits, draft.judged
         similarities = draft.similarities or ((draft.best_similarity,) if draft.best_similarity is not None else ())
         return evidence(
             self.index, self.articles, retrieved.question, retrieved.query_vector, retrieved.term_weights,
-            retrieved.hits, similarities, draft.sentences, retrieved.chinese, self.title_terms, self.word_tags,
+            hits, similarities, draft.sentences, retrieved.chinese, self.title_terms, self.word_tags,
         )
 
     def decide(self, retrieved: Retrieved, draft: Draft) -> Decision:

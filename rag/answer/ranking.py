@@ -5,8 +5,9 @@ its cosine to the question, relative to the best candidate and to the other cand
 question's idf mass it holds, relative to the best candidate's; whether it holds the kind of answer the
 question asks for (a time, a number, a person, a place, a reason: rag/answer/questions.py); whether its neighbours
 hold the question's words (the answer often follows the sentence that repeats the question); its passage's
-rank; its length. The weights are fitted by bench/fit_ranking.py on the dev sets, cross-validated
-leave-one-set-out, into rag/data/ranking.json.
+rank; its length; for a question in another language, the share of its words whose dictionary translation
+(rag/retrieval/glossary.py) the sentence holds, and that share's gap to the best candidate's. The weights are
+fitted by bench/fit_ranking.py on the dev sets, cross-validated leave-one-set-out, into rag/data/ranking.json.
 
 Headings and bare titles (a short line that ends no sentence, or the article's title itself) never stand
 as an answer on their own; lines that state an article's author, source or date do.
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,11 +30,12 @@ from rag.answer.extractive import SentenceScore, is_heading
 from rag.answer.questions import asked_kinds, holds_kind
 from rag.errors import RagError
 from rag.index.store import Index
+from rag.records import NO_TRANSLATION, Translation
 
 FEATURES = (
     "dense_gap", "dense_z", "coverage", "coverage_gap", "kind_asked", "kind_found", "neighbour_coverage",
     "inverse_rank", "log_chars", "other_language", "other_language_dense_gap", "novelty", "inverse_dense_rank",
-    "other_language_alone_gap", "other_language_alone_z",
+    "other_language_alone_gap", "other_language_alone_z", "other_language_translated", "other_language_translated_gap",
 )
 
 
@@ -45,6 +48,13 @@ class RankingParams:
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     margin: float
+    # For a question read through the dictionary (an English one over Chinese articles): fitted on its cases
+    # retrieved with it, while this model's English cases were retrieved without it (bench/fit_ranking.py).
+    translated: RankingParams | None = None
+
+    def for_translation(self, translated: bool) -> RankingParams:
+        """Return the model for a question with (or without) a dictionary translation."""
+        return self.translated if translated and self.translated is not None else self
 
 
 def features(
@@ -54,8 +64,10 @@ def features(
     weights: Mapping[str, float],
     chinese: bool,
     word_tags: Mapping[str, str],
+    translation: Translation = NO_TRANSLATION,
 ) -> np.ndarray:
-    """Return the (candidates x FEATURES) matrix of the scored sentences."""
+    """Return the (candidates x FEATURES) matrix of the scored sentences; `translation` is the question's words as
+    the articles' words when it is asked in another language."""
     if not scored:
         return np.zeros((0, len(FEATURES)))
     dense = np.array([s.dense for s in scored], dtype=np.float64)
@@ -69,10 +81,12 @@ def features(
     alone = np.array([s.alone for s in scored], dtype=np.float64)
     alone_gap = (alone - alone.max()) * float(not chinese)
     alone_z = (alone - alone.mean()) / (float(alone.std()) + 1e-3) * float(not chinese)
+    translated = np.array([translated_share(translation, s.sentence.terms) for s in scored])
+    translated_gap = translated - translated.max()
     dense_rank = np.empty(len(dense))
     dense_rank[np.argsort(-dense, kind="stable")] = np.arange(1, len(dense) + 1)
     rows = []
-    for s, d, c, r, ag, az in zip(scored, dense, cover, dense_rank, alone_gap, alone_z):
+    for s, d, c, r, ag, az, t, tg in zip(scored, dense, cover, dense_rank, alone_gap, alone_z, translated, translated_gap):
         sentence = s.sentence
         found = any(holds_kind(k, sentence.text, sentence.terms, word_tags) for k in kinds)
         near: set[str] = set()
@@ -87,9 +101,18 @@ def features(
             gap, (d - mean_dense) / spread, c, c - best_cover, float(bool(kinds)), float(found),
             neighbour_cover, 1.0 / s.passage_rank, math.log(1 + len(sentence.text)),
             float(not chinese), gap * float(not chinese),
-            sum(1 for t in sentence.terms if t not in weights) / max(len(sentence.terms), 1), 1.0 / r, ag, az,
+            sum(1 for term in sentence.terms if term not in weights) / max(len(sentence.terms), 1), 1.0 / r, ag, az,
+            t, tg,
         ))
     return np.array(rows, dtype=np.float64)
+
+
+def translated_share(translation: Translation, terms: Sequence[str] | frozenset[str]) -> float:
+    """Return the share of the translation's groups (the question's words) with a translation among `terms`."""
+    if not translation:
+        return 0.0
+    held = set(terms)
+    return sum(any(term in held for term, _ in group) for group in translation.groups) / len(translation.groups)
 
 
 def rerank(
@@ -101,15 +124,26 @@ def rerank(
     word_tags: Mapping[str, str],
     titles: Callable[[str], str],
     params: RankingParams,
+    translation: Translation = NO_TRANSLATION,
 ) -> list[SentenceScore]:
     """Return the candidates without headings and bare titles, re-scored by the fitted model, best first."""
     kept = [s for s in scored if not is_heading(s.sentence, titles(s.sentence.file))]
     if not kept:
         return []
-    x = features(index, kept, question, weights, chinese, word_tags)
+    x = features(index, kept, question, weights, chinese, word_tags, translation)
+    params = params.for_translation(bool(translation))
     score = ((x - np.array(params.mean)) / np.array(params.scale)) @ np.array(params.weights)
     out = [dataclasses.replace(s, score=float(v)) for s, v in zip(kept, score)]
     return sorted(out, key=lambda s: (-s.score, s.sentence.sentence_id))
+
+
+def _params(model: Mapping[str, Any]) -> RankingParams:
+    return RankingParams(
+        weights=tuple(float(model["weights"].get(f, 0.0)) for f in FEATURES),
+        mean=tuple(float(model["mean"].get(f, 0.0)) for f in FEATURES),
+        scale=tuple(float(model["scale"].get(f, 1.0)) or 1.0 for f in FEATURES),
+        margin=float(model["margin"]),
+    )
 
 
 class RankingFileError(RagError, ValueError):
@@ -124,13 +158,9 @@ def load_ranking(path: str = "") -> RankingParams:
             text = Path(path).read_text(encoding="utf-8")
         else:
             text = (resources.files("rag") / "data" / "ranking.json").read_text(encoding="utf-8")
-        model = json.loads(text)["model"]
-        return RankingParams(
-            weights=tuple(float(model["weights"].get(f, 0.0)) for f in FEATURES),
-            mean=tuple(float(model["mean"].get(f, 0.0)) for f in FEATURES),
-            scale=tuple(float(model["scale"].get(f, 1.0)) or 1.0 for f in FEATURES),
-            margin=float(model["margin"]),
-        )
+        data = json.loads(text)
+        translated = _params(data["model_translated"]) if "model_translated" in data else None
+        return dataclasses.replace(_params(data["model"]), translated=translated)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RankingFileError(
             f"the ranking file {path or 'rag/data/ranking.json'} cannot be read ({exc.__class__.__name__}): "

@@ -163,6 +163,18 @@ class LexicalIndex:
             out[at] += values
         return out
 
+    def row_term_scores(self, rows: Sequence[int], terms: Sequence[str]) -> np.ndarray:
+        """Return the (terms x rows) BM25 weight of each term in each of `rows` (zero where a row lacks it)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros((len(terms), len(rows)), dtype=np.float32)
+        positions: dict[str, list[int]] = {}
+        for i, term in enumerate(terms):
+            positions.setdefault(term, []).append(i)
+        for term, at, values in self._meet(rows, positions):
+            for i in positions[term]:
+                out[i, at] = values
+        return out
+
     @cached_property
     def doc_freq(self) -> np.ndarray:
         """Return how many documents hold each term (column lengths of the CSC matrix), computed once."""

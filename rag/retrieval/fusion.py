@@ -4,7 +4,9 @@ A candidate passage is scored by a weighted sum of its cosine to the question (z
 its BM25 score (max-normalised), the share of the question's idf mass it holds, and its best sentence's cosine
 (z-scored): a passage that holds one sentence on the question but much else besides has a middling passage
 vector. A question in another language than the articles' cannot match them word for word, so it has weights of
-its own. The weights are fitted by bench/fit_retrieval.py across question sets, cross-validated leave-one-set-out,
+its own, and two more features read its words' dictionary translations (rag/retrieval/glossary.py): their BM25
+score, each word counted by its best translation the passage holds (max-normalised), and the share of its words
+with a translation there. The weights are fitted by bench/fit_retrieval.py across question sets, cross-validated leave-one-set-out,
 into rag/data/fusion.json (how they were made is written in the file).
 """
 from __future__ import annotations
@@ -20,8 +22,9 @@ import numpy as np
 
 from rag.errors import RagError
 from rag.index.store import Index
+from rag.retrieval.glossary import NO_TRANSLATION, Translation
 
-FEATURES = ("dense", "lexical", "coverage", "sentence")
+FEATURES = ("dense", "lexical", "coverage", "sentence", "translated", "translated_coverage")
 
 
 class FusionFileError(RagError, ValueError):
@@ -36,6 +39,8 @@ class FusionWeights:
     lexical: float
     coverage: float
     sentence: float
+    translated: float
+    translated_coverage: float
 
     def vector(self) -> np.ndarray:
         """Return the weights in FEATURES order."""
@@ -48,10 +53,14 @@ class FusionParams:
 
     same_language: FusionWeights
     other_language: FusionWeights
+    other_language_plain: FusionWeights  # another language's question retrieved without its dictionary translation
 
-    def for_question(self, same_language: bool) -> FusionWeights:
-        """Return the weights for a question in (or not in) the articles' language."""
-        return self.same_language if same_language else self.other_language
+    def for_question(self, same_language: bool, translated: bool = False) -> FusionWeights:
+        """Return the weights for a question in (or not in) the articles' language, read (or not) through the
+        dictionary."""
+        if same_language:
+            return self.same_language
+        return self.other_language if translated else self.other_language_plain
 
 
 def _zscore(values: np.ndarray) -> np.ndarray:
@@ -59,16 +68,35 @@ def _zscore(values: np.ndarray) -> np.ndarray:
 
 
 def fusion_features(index: Index, rows: Sequence[int], query_vector: np.ndarray, query_tokens: Sequence[str],
-                    sentences: bool = True) -> np.ndarray:
+                    sentences: bool = True, translation: Translation = NO_TRANSLATION) -> np.ndarray:
     """Return the (candidates x FEATURES) matrix for these chunk rows; only the candidates' rows are read. Without
-    `sentences` (their weight is zero) the sentence column is left at zero and no sentence vector is read."""
+    `sentences` (their weight is zero) the sentence column is left at zero and no sentence vector is read; without
+    a `translation` (a question in the articles' language) the translated columns are zero."""
     ordered = np.asarray(rows, dtype=np.int64)
     query = query_vector.astype(np.float32)
     dense = (index.vectors.passage_vectors(ordered) @ query).astype(np.float64)
     bm25 = index.lexical.row_scores(ordered, query_tokens)
     coverage = index.lexical.row_coverage(ordered, index.lexical.term_weights(query_tokens))
     best = _best_sentence_cosines(index, ordered, query, dense) if sentences else np.zeros(len(dense))
-    return np.column_stack([_zscore(dense), bm25 / max(float(bm25.max()), 1e-9), coverage, _zscore(best)])
+    translated, held = translated_scores(index, ordered, translation)
+    return np.column_stack([_zscore(dense), bm25 / max(float(bm25.max()), 1e-9), coverage, _zscore(best),
+                            translated / max(float(translated.max(initial=0.0)), 1e-9), held])
+
+
+def translated_scores(index: Index, rows: np.ndarray, translation: Translation) -> tuple[np.ndarray, np.ndarray]:
+    """Return each row's BM25 score for the translation, a group counting its best term there (times the term's
+    weight), and the share of the groups the row holds a term of."""
+    score = np.zeros(len(rows))
+    held = np.zeros(len(rows))
+    if not translation or not len(rows):
+        return score, held
+    terms = translation.terms()
+    by_term = dict(zip(terms, index.lexical.row_term_scores(rows, terms)))
+    for group in translation.groups:
+        best = np.max([by_term[term] * weight for term, weight in group], axis=0)
+        score += best
+        held += best > 0
+    return score, held / len(translation.groups)
 
 
 def _best_sentence_cosines(index: Index, rows: np.ndarray, query: np.ndarray, dense: np.ndarray) -> np.ndarray:
@@ -103,4 +131,5 @@ def load_fusion(path: str = "") -> FusionParams:
         raise FusionFileError(f"cannot read the fusion weights {path or 'rag/data/fusion.json'} ({error}): "
                               f"fix RAG_FUSION_FILE or refit it with bench/fit_retrieval.py") from None
     where = path or "rag/data/fusion.json"
-    return FusionParams(_weights(model.get("same_language"), where), _weights(model.get("other_language"), where))
+    return FusionParams(_weights(model.get("same_language"), where), _weights(model.get("other_language"), where),
+                        _weights(model.get("other_language_plain"), where))

@@ -11,6 +11,7 @@ from rag.index.lexical import Tokenizer
 from rag.index.store import Index
 from rag.ingest.language import is_chinese
 from rag.records import Evidence
+from rag.retrieval.glossary import NO_TRANSLATION, Translation, shared_glossary
 from rag.retrieval.search import hybrid_search
 from rag.settings import Settings
 
@@ -44,10 +45,24 @@ class Retriever:
         """Return the evidence for a question already embedded (the fits embed their questions in batches)."""
         tokens = self.tokenizer.question_tokens(question, self.index.lexical.vocabulary)
         chinese = is_chinese(question)
-        hits = hybrid_search(self.index, query_vector, tokens, max(top_k, self.settings.retrieval.top_k), self.settings,
-                             same_language=chinese == self.articles_chinese)
+        translation = self.translation(question, chinese)
+        depth = max(top_k, self.settings.retrieval.top_k)
+        same_language = chinese == self.articles_chinese
+        hits = hybrid_search(self.index, query_vector, tokens, depth, self.settings, same_language=same_language,
+                             translation=translation)
+        # The decision judges the passages found without the dictionary: its matches bring passages that share a
+        # translated word with the question in any corpus, and judged on them a question about something the
+        # articles never mention looks answered (docs/answers.md, *English questions read through CC-CEDICT*).
+        judged = hybrid_search(self.index, query_vector, tokens, depth, self.settings, same_language=same_language) if translation else []
         weights = self.index.lexical.term_weights(tokens)
-        return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), chinese)
+        return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), chinese, translation, tuple(judged))
+
+    def translation(self, question: str, chinese: bool) -> Translation:
+        """Return the dictionary translation of a question that is not Chinese asked of Chinese articles (none else:
+        the glossary translates English into Chinese only)."""
+        if chinese or not self.articles_chinese:
+            return NO_TRANSLATION
+        return shared_glossary().translate(question, self.index.lexical.vocabulary)
 
 
 def articles_are_chinese(index: Index, sample: int = 50) -> bool:

@@ -9,6 +9,7 @@ import numpy as np
 from rag.index.store import Index
 from rag.records import Hit
 from rag.retrieval.fusion import FusionWeights, fusion_features, load_fusion
+from rag.retrieval.glossary import NO_TRANSLATION, Translation
 from rag.settings import Settings
 
 
@@ -41,15 +42,21 @@ def lexical_ranking(index: Index, query_tokens: Sequence[str], k: int) -> Rankin
     return Ranking(tuple(r for r, _ in top), tuple(s for _, s in top))
 
 
-def candidates(index: Index, query_vector: np.ndarray, query_tokens: Sequence[str], settings: Settings) -> tuple[Ranking, Ranking]:
-    """Return the dense and the lexical side's candidates for a question, as many each as the settings say."""
-    return (dense_ranking(index, query_vector, settings.retrieval.candidates, settings),
-            lexical_ranking(index, query_tokens, settings.retrieval.candidates))
+def candidates(index: Index, query_vector: np.ndarray, query_tokens: Sequence[str], settings: Settings,
+               translation: Translation = NO_TRANSLATION) -> tuple[Ranking, ...]:
+    """Return the dense and the lexical side's candidates for a question, as many each as the settings say, and for
+    a question with a translation (one in another language than the articles') those of its translated words."""
+    sides = (dense_ranking(index, query_vector, settings.retrieval.candidates, settings),
+             lexical_ranking(index, query_tokens, settings.retrieval.candidates))
+    if translation:
+        sides += (lexical_ranking(index, translation.terms(), settings.retrieval.candidates),)
+    return sides
 
 
-def union(dense: Ranking, lexical: Ranking) -> list[int]:
-    """Return the rows either side brought, ascending: the candidates weighted fusion scores."""
-    return sorted(set(dense.rows) | set(lexical.rows))
+
+def union(*sides: Ranking) -> list[int]:
+    """Return the rows any side brought, ascending: the candidates weighted fusion scores."""
+    return sorted(set().union(*(side.rows for side in sides)))
 
 
 def weighted_fusion(
@@ -58,6 +65,7 @@ def weighted_fusion(
     query_vector: np.ndarray,
     query_tokens: Sequence[str],
     weights: FusionWeights,
+    translation: Translation = NO_TRANSLATION,
 ) -> list[tuple[int, float]]:
     """Score candidates by the fitted weights over their fusion features (rag/retrieval/fusion.py), best first.
 
@@ -66,7 +74,8 @@ def weighted_fusion(
     if not rows:
         return []
     ordered = sorted(rows)
-    score = fusion_features(index, ordered, query_vector, query_tokens, sentences=weights.sentence != 0) @ weights.vector()
+    score = fusion_features(index, ordered, query_vector, query_tokens, sentences=weights.sentence != 0,
+                            translation=translation) @ weights.vector()
     return sorted(zip(ordered, score.tolist()), key=lambda item: (-item[1], item[0]))
 
 
@@ -77,15 +86,18 @@ def hybrid_search(
     top_k: int,
     settings: Settings,
     same_language: bool = True,
+    translation: Translation = NO_TRANSLATION,
 ) -> list[Hit]:
     """Return the top_k hits of dense and lexical candidates fused as the settings say, with each side's rank;
-    a question in another language than the articles' (`same_language` False) is fused with weights of its own."""
-    dense, lexical = candidates(index, query_vector, query_tokens, settings)
-    weights = load_fusion(settings.retrieval.fusion_file).for_question(same_language)
+    a question in another language than the articles' (`same_language` False) is fused with weights of its own,
+    and its `translation` brings candidates and features of its own."""
+    sides = candidates(index, query_vector, query_tokens, settings, translation)
+    dense, lexical = sides[:2]
+    weights = load_fusion(settings.retrieval.fusion_file).for_question(same_language, bool(translation))
     if settings.retrieval.fusion == "rrf":
         fused = rrf([dense.rows, lexical.rows], [weights.dense, weights.lexical], settings.retrieval.rrf_k)
     else:
-        fused = weighted_fusion(index, union(dense, lexical), query_vector, query_tokens, weights)
+        fused = weighted_fusion(index, union(*sides), query_vector, query_tokens, weights, translation)
     dense_rank = {row: rank for rank, row in enumerate(dense.rows, start=1)}
     lexical_rank = {row: rank for rank, row in enumerate(lexical.rows, start=1)}
     return [

@@ -390,6 +390,17 @@ class MilvusLexicon:
         return np.array([sum(weight * vector.get(column, 0.0) for column, weight in query.items())
                          for vector in self._rows_sparse(rows)], dtype=np.float32)
 
+    def row_term_scores(self, rows: Sequence[int], terms: Sequence[str]) -> np.ndarray:
+        """Return the (terms x rows) BM25 weight of each term in each of `rows` (zero where a row lacks it)."""
+        held = self.vocabulary.lookup(terms)
+        vectors = self._rows_sparse(rows)
+        out = np.zeros((len(terms), len(vectors)), dtype=np.float32)
+        for i, term in enumerate(terms):
+            if term in held:
+                column, df = held[term]
+                out[i] = [self._idf(df) * vector.get(column, 0.0) for vector in vectors]
+        return out
+
     def row_coverage(self, rows: Sequence[int], weights: dict[str, float], together: bool = False) -> np.ndarray:
         """Share of the query's idf mass (`weights`) whose terms each row holds, or all rows `together` hold."""
         total = sum(weights.values())
