@@ -6,8 +6,10 @@ its BM25 score (max-normalised), the share of the question's idf mass it holds, 
 vector. A question in another language than the articles' cannot match them word for word, so it has weights of
 its own, and two more features read its words' dictionary translations (rag/retrieval/glossary.py): their BM25
 score, each word counted by its best translation the passage holds (max-normalised), and the share of its words
-with a translation there. The weights are fitted by bench/fit_retrieval.py across question sets, cross-validated leave-one-set-out,
-into rag/data/fusion.json (how they were made is written in the file).
+with a translation there; the same question retrieved without its translation (what the decision judges, and a
+question none of whose words translate) has weights of its own as well. The weights are fitted by
+bench/fit_retrieval.py across question sets, cross-validated leave-one-set-out, into rag/data/fusion.json (how
+they were made is written in the file).
 """
 from __future__ import annotations
 
