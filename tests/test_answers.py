@@ -151,3 +151,23 @@ def test_the_shipped_ranking_has_a_model_for_questions_read_through_the_dictiona
     held = RANKING_FEATURES.index("other_language_translated")
     # Only the translated model has seen a translation: a sentence holding more of the question's words ranks higher.
     assert params.weights[held] == 0.0 and translated.weights[held] > 0.0
+
+
+def test_loading_over_chinese_articles_reads_the_dictionary_aside_before_the_first_english_question_needs_it(
+        seeds_settings, fake_embedder, tmp_path):
+    import threading
+
+    from rag.retrieval.glossary import shared_glossary
+
+    shared_glossary.cache_clear()
+    Assistant.load(seeds_settings, fake_embedder)
+    reading = [t for t in threading.enumerate() if t.name == "rag-glossary"]
+    assert reading
+    reading[0].join(30)
+    assert shared_glossary.cache_info().currsize == 1  # read once; the first English question finds it read
+    english = write_corpus(tmp_path, {"leave.md": "# Leave\n\nEvery employee gets twelve days of annual leave.\n"})
+    settings = fake_settings(tmp_path, english)
+    build_index(settings, fake_embedder)
+    before = len([t for t in threading.enumerate() if t.name == "rag-glossary"])
+    Assistant.load(settings, fake_embedder)
+    assert len([t for t in threading.enumerate() if t.name == "rag-glossary"]) == before  # nothing to translate into

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
 
@@ -14,16 +15,26 @@ from rag.answer.decide import Evidence as Features
 from rag.answer.extractive import refusal_text
 from rag.answer.streaming import AnswerEvent, DraftingEvent, Event, QuestionEvent, TextEvent, pieces
 from rag.embedding import Embedder, load_embedder
-from rag.errors import QuestionError, QuestionTooLongError
+from rag.errors import QuestionError, QuestionTooLongError, RagError
 from rag.index.lexical import Tokenizer, shared_tokenizer
 from rag.index.store import Index, load_index
 from rag.ingest.formats import page_line
+from rag.ingest.language import is_chinese
 from rag.ingest.textnorm import not_text
 from rag.records import Answer, Citation, Decision, Draft, Evidence, Turn
+from rag.retrieval.glossary import shared_glossary
 from rag.retrieval.retriever import Retriever
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def _read_glossary() -> None:
+    """Read the dictionary English questions are translated with; a missing one is said by the first such question."""
+    try:
+        shared_glossary()
+    except RagError:
+        pass
 
 
 class Assistant:
@@ -50,7 +61,13 @@ class Assistant:
         index = load_index(settings)
         tokenizer = shared_tokenizer()
         tokenizer.tagged("")  # read the part-of-speech tags now, not on the first question
-        return cls(settings, index, embedder or load_embedder(settings), tokenizer)
+        assistant = cls(settings, index, embedder or load_embedder(settings), tokenizer)
+        # An English question over Chinese articles reads the dictionary (~1 s): start it now, aside. The titles
+        # say the articles' language without reading a row (a damaged one is found when a question reads it).
+        titles = [article.title for article in index.manifest.articles[:50]]
+        if titles and sum(map(is_chinese, titles)) * 2 >= len(titles):
+            threading.Thread(target=_read_glossary, name="rag-glossary", daemon=True).start()
+        return assistant
 
     def validate(self, question: str) -> str:
         """Return the question stripped, or raise QuestionError saying what to change."""
