@@ -7,7 +7,8 @@ grid with the best mean over the training sets of hit@5 + 0.25 * mrr@10, each se
 questions of that language weighing the same. The translated features are zero for a question in the articles'
 language, so its grid holds them at zero. A question in another language is fitted twice: with its dictionary
 translation (`other_language`) and without it (`other_language_plain`, the translated features held at zero), the
-retrieval the decision judges and the one a question none of whose words translate gets. For each set the weights are fitted without it and reported on it.
+retrieval the decision judges and the one a question none of whose words translate gets. For each set the
+weights are fitted without it and reported on it.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fit_retrieval \\
         cmrc=../shared/eval/dev/cmrc-trial/gold.jsonl=../shared/eval/dev/cmrc-trial/corpus=/work/idx/cmrc \\

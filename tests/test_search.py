@@ -285,8 +285,8 @@ def test_translated_features_are_each_word_s_best_translation_and_the_share_of_w
     from rag.embedding import HashingEmbedder
     from rag.index.build import build_index
     from rag.index.store import load_index
+    from rag.records import Translation
     from rag.retrieval.fusion import FEATURES, fusion_features
-    from rag.retrieval.glossary import Translation
 
     from support import SEEDS, fake_settings
 

@@ -19,7 +19,7 @@ from rag.errors import QuestionError, QuestionTooLongError, RagError
 from rag.index.lexical import Tokenizer, shared_tokenizer
 from rag.index.store import Index, load_index
 from rag.ingest.formats import page_line
-from rag.ingest.language import is_chinese
+from rag.ingest.language import mostly_chinese
 from rag.ingest.textnorm import not_text
 from rag.records import Answer, Citation, Decision, Draft, Evidence, Turn
 from rag.retrieval.glossary import shared_glossary
@@ -65,7 +65,7 @@ class Assistant:
         # An English question over Chinese articles reads the dictionary (~1 s): start it now, aside. The titles
         # say the articles' language without reading a row (a damaged one is found when a question reads it).
         titles = [article.title for article in index.manifest.articles[:50]]
-        if titles and sum(map(is_chinese, titles)) * 2 >= len(titles):
+        if titles and mostly_chinese(titles):
             threading.Thread(target=_read_glossary, name="rag-glossary", daemon=True).start()
         return assistant
 

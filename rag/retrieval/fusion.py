@@ -24,7 +24,7 @@ import numpy as np
 
 from rag.errors import RagError
 from rag.index.store import Index
-from rag.retrieval.glossary import NO_TRANSLATION, Translation
+from rag.records import NO_TRANSLATION, Translation
 
 FEATURES = ("dense", "lexical", "coverage", "sentence", "translated", "translated_coverage")
 

@@ -17,9 +17,7 @@ from functools import lru_cache
 from importlib import resources
 
 from rag.errors import RagError
-from rag.records import NO_TRANSLATION, Translation
-
-__all__ = ["NO_TRANSLATION", "Glossary", "GlossaryUnavailableError", "Translation", "shared_glossary", "variants"]
+from rag.records import Translation
 
 PER_WORD = 8
 MAX_GLOSS_WORDS = 3

@@ -9,10 +9,10 @@ import numpy as np
 from rag.embedding import Embedder
 from rag.index.lexical import Tokenizer
 from rag.index.store import Index
-from rag.ingest.language import is_chinese
-from rag.records import Evidence
-from rag.retrieval.glossary import NO_TRANSLATION, Translation, shared_glossary
-from rag.retrieval.search import hybrid_search
+from rag.ingest.language import is_chinese, mostly_chinese
+from rag.records import NO_TRANSLATION, Evidence, Translation
+from rag.retrieval.glossary import shared_glossary
+from rag.retrieval.search import candidates, hybrid_search
 from rag.settings import Settings
 
 
@@ -48,12 +48,15 @@ class Retriever:
         translation = self.translation(question, chinese)
         depth = max(top_k, self.settings.retrieval.top_k)
         same_language = chinese == self.articles_chinese
+        sides = candidates(self.index, query_vector, tokens, self.settings, translation)
         hits = hybrid_search(self.index, query_vector, tokens, depth, self.settings, same_language=same_language,
-                             translation=translation)
+                             translation=translation, sides=sides)
         # The decision judges the passages found without the dictionary: its matches bring passages that share a
         # translated word with the question in any corpus, and judged on them a question about something the
         # articles never mention looks answered (docs/answers.md, *English questions read through CC-CEDICT*).
-        judged = hybrid_search(self.index, query_vector, tokens, depth, self.settings, same_language=same_language) if translation else []
+        # They are the same dense and lexical candidates fused without the translation's side and features.
+        judged = (hybrid_search(self.index, query_vector, tokens, depth, self.settings, same_language=same_language,
+                                sides=sides[:2]) if translation else [])
         weights = self.index.lexical.term_weights(tokens)
         return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), chinese, translation, tuple(judged))
 
@@ -72,4 +75,4 @@ def articles_are_chinese(index: Index, sample: int = 50) -> bool:
     if not total:
         return True
     rows = sorted({i * total // min(sample, total) for i in range(min(sample, total))})
-    return sum(is_chinese(index.chunks[row].text) for row in rows) * 2 >= len(rows)
+    return mostly_chinese([index.chunks[row].text for row in rows])

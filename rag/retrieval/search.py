@@ -7,9 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.index.store import Index
-from rag.records import Hit
+from rag.records import NO_TRANSLATION, Hit, Translation
 from rag.retrieval.fusion import FusionWeights, fusion_features, load_fusion
-from rag.retrieval.glossary import NO_TRANSLATION, Translation
 from rag.settings import Settings
 
 
@@ -53,7 +52,6 @@ def candidates(index: Index, query_vector: np.ndarray, query_tokens: Sequence[st
     return sides
 
 
-
 def union(*sides: Ranking) -> list[int]:
     """Return the rows any side brought, ascending: the candidates weighted fusion scores."""
     return sorted(set().union(*(side.rows for side in sides)))
@@ -87,11 +85,13 @@ def hybrid_search(
     settings: Settings,
     same_language: bool = True,
     translation: Translation = NO_TRANSLATION,
+    sides: tuple[Ranking, ...] = (),
 ) -> list[Hit]:
     """Return the top_k hits of dense and lexical candidates fused as the settings say, with each side's rank;
     a question in another language than the articles' (`same_language` False) is fused with weights of its own,
-    and its `translation` brings candidates and features of its own."""
-    sides = candidates(index, query_vector, query_tokens, settings, translation)
+    and its `translation` brings candidates and features of its own. `sides` are the candidates when the caller
+    already searched for them (`candidates`), the translation's side last."""
+    sides = sides or candidates(index, query_vector, query_tokens, settings, translation)
     dense, lexical = sides[:2]
     weights = load_fusion(settings.retrieval.fusion_file).for_question(same_language, bool(translation))
     if settings.retrieval.fusion == "rrf":
