@@ -37,7 +37,7 @@ import numpy as np
 from bench.dev_sets import parse_set, provenance
 from bench.ranking_logistic import fit_questions
 from rag.answer.assistant import Assistant
-from rag.answer.extractive import SentenceScore, is_chinese, is_heading, score_sentences, select_sentences
+from rag.answer.extractive import SentenceScore, cite, is_chinese, is_heading, score_sentences, select_sentences
 from rag.answer.ranking import FEATURES, features
 from rag.eval.metrics import ANSWER_PREFIX_CHARS, load_questions, normalize
 from rag.records import NO_TRANSLATION
@@ -114,7 +114,7 @@ def answers(cases: list[Case], w: np.ndarray, mean: np.ndarray, scale: np.ndarra
                         key=lambda s: (-s.score, s.sentence.sentence_id))
         settings = c.assistant.settings
         chosen = select_sentences(c.assistant.index, ranked, settings.answer.answer_max_blocks, settings.answer.answer_max_chars, margin)
-        text = normalize("".join(s.text for s in chosen)[:ANSWER_PREFIX_CHARS])
+        text = normalize(cite(c.assistant.index, chosen, {})[0][:ANSWER_PREFIX_CHARS])  # as rag eval reads it
         first.append(bool(c.y[int(np.argmax(score))]))
         contains.append(any(a in text for a in c.accepted))
         chars.append(sum(len(s.text) for s in chosen))

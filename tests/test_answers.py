@@ -9,7 +9,7 @@ import pytest
 
 from rag.answer.assistant import Assistant
 from rag.answer.decide import FEATURES, Evidence, confidence, for_index, load_params
-from rag.answer.extractive import answer_block, is_heading
+from rag.answer.extractive import answer_block, cite, is_heading
 from rag.answer.questions import asked_kinds, holds_kind, names_in
 from rag.answer.ranking import load_ranking
 from rag.errors import RagError
@@ -75,6 +75,35 @@ def test_a_heading_is_never_quoted_as_an_answer_nor_pulled_in_as_a_neighbour(tmp
     index = assistant.index
     after_heading = next(s for s in index.sentences if s.text.startswith("这个天数"))
     assert [s.text for s in answer_block(index, after_heading, 250)][0] == after_heading.text
+
+
+NOTES = {
+    "a.md": "瓦特改良了蒸汽机。他加了一个分离的冷凝器，热效率因此提高了数倍。这项改良推动了工业革命。\n\n"
+            "第二段。![图](x.png)冷凝器后来被广泛仿制。另一句话。\n",
+}
+
+
+def test_sentences_that_follow_one_another_are_quoted_and_cited_once_in_the_articles_order(tmp_path, fake_embedder):
+    # An answer that goes on over two sentences must read as the article wrote it: a [n] between them (or the
+    # second quoted before the first) leaves no span of the answer that holds the whole of it.
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, NOTES))
+    build_index(settings, fake_embedder)
+    index = Assistant.load(settings, fake_embedder).index
+    by_text = {s.text: s for s in index.sentences}
+    first, second, third = (by_text[t] for t in ("瓦特改良了蒸汽机。", "他加了一个分离的冷凝器，热效率因此提高了数倍。",
+                                                  "这项改良推动了工业革命。"))
+    text, citations = cite(index, [second, first], {})
+    assert text == "瓦特改良了蒸汽机。他加了一个分离的冷凝器，热效率因此提高了数倍。[1]"
+    assert [(c.n, c.line_start, c.line_end, c.quote) for c in citations] == [(1, 1, 1, first.text + second.text)]
+    # A sentence apart from the run keeps its own citation, after the run that holds the best sentence.
+    apart = by_text["另一句话。"]
+    text, citations = cite(index, [third, apart, first], {})
+    assert text == "这项改良推动了工业革命。[1]另一句话。[2]瓦特改良了蒸汽机。[3]"
+    # What the cleaner removed between two sentences (an image) keeps them apart: the joined quote is not in the source.
+    before, after = by_text["第二段。"], by_text["冷凝器后来被广泛仿制。"]
+    assert after.sentence_id == before.sentence_id + 1
+    text, citations = cite(index, [before, after], {})
+    assert [c.quote for c in citations] == ["第二段。", "冷凝器后来被广泛仿制。"]
 
 
 def _evidence(**values: float) -> Evidence:
@@ -159,6 +188,8 @@ def test_loading_over_chinese_articles_reads_the_dictionary_aside_before_the_fir
 
     from rag.retrieval.glossary import shared_glossary
 
+    for earlier in [t for t in threading.enumerate() if t.name == "rag-glossary"]:
+        earlier.join(30)  # an earlier test's read would fill the cache after it is cleared
     shared_glossary.cache_clear()
     Assistant.load(seeds_settings, fake_embedder)
     reading = [t for t in threading.enumerate() if t.name == "rag-glossary"]

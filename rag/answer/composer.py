@@ -53,7 +53,7 @@ class ExtractiveComposer:
         )
         margin = self.ranking.for_translation(bool(evidence.translation)).margin
         chosen = select_sentences(self.index, scored, settings.answer.answer_max_blocks, settings.answer.answer_max_chars, margin)
-        text, citations = cite(chosen, self.titles) if chosen else ("", ())
+        text, citations = cite(self.index, chosen, self.titles) if chosen else ("", ())
         best = max((s.dense for s in candidates), default=None)
         # A question read through the dictionary is judged on what was retrieved without it (rag/answer/decide.py).
         judged = (self.compose(dataclasses.replace(evidence, hits=evidence.judged_hits, translation=NO_TRANSLATION,

@@ -11,6 +11,7 @@ import numpy as np
 from rag.index.lexical import coverage
 from rag.index.store import Index
 from rag.ingest.language import is_chinese
+from rag.ingest.textnorm import stands_in
 from rag.records import Citation, Hit, Sentence
 
 REFUSAL_ZH = "资料中没有找到与此问题相关的内容。"
@@ -172,10 +173,43 @@ def select_sentences(
     return chosen
 
 
-def cite(chosen: Sequence[Sentence], titles: dict[str, str]) -> tuple[str, tuple[Citation, ...]]:
-    """Return the answer text with a [n] after each sentence, and the numbered citations."""
+def _joined(texts: Sequence[str]) -> str:
+    """Join sentences as they read: Western ones with a space, Chinese ones directly."""
+    out = ""
+    for text in texts:
+        if out and out[-1].isascii() and not out[-1].isspace() and text[:1].isascii() and text[:1].isalnum():
+            out += " "
+        out += text
+    return out
+
+
+def quote_runs(index: Index, chosen: Sequence[Sentence]) -> list[list[Sentence]]:
+    """Group the chosen sentences that follow one another in an article into runs, each in the article's order.
+
+    A run is quoted and cited once, so an answer that goes on over two sentences reads as the article wrote it,
+    not cut by a [n]. Sentences join only where their joined quote stands in the source lines (nothing the
+    cleaner removed lies between them). Runs keep the order of their best sentence.
+    """
+    runs: list[list[Sentence]] = []
+    for sentence in sorted(chosen, key=lambda s: s.sentence_id):
+        last = runs[-1][-1] if runs else None
+        if last is not None and last.file == sentence.file and last.sentence_id + 1 == sentence.sentence_id:
+            text = index.text_of(sentence.file)
+            quote = _joined([s.quote for s in runs[-1]] + [sentence.quote])
+            if text is not None and stands_in(text.raw.split("\n"), runs[-1][0].line_start, sentence.line_end, quote):
+                runs[-1].append(sentence)
+                continue
+        runs.append([sentence])
+    place = {s.sentence_id: i for i, s in enumerate(chosen)}
+    return sorted(runs, key=lambda run: min(place[s.sentence_id] for s in run))
+
+
+def cite(index: Index, chosen: Sequence[Sentence], titles: dict[str, str]) -> tuple[str, tuple[Citation, ...]]:
+    """Return the answer text with a [n] after each run of sentences (`quote_runs`), and the numbered citations."""
     parts, citations = [], []
-    for n, s in enumerate(chosen, start=1):
-        parts.append(f"{s.text}[{n}]")
-        citations.append(Citation(n, s.file, titles.get(s.file, s.file), s.line_start, s.line_end, s.quote))
+    for n, run in enumerate(quote_runs(index, chosen), start=1):
+        first, last = run[0], run[-1]
+        parts.append(f"{_joined([s.text for s in run])}[{n}]")
+        citations.append(Citation(n, first.file, titles.get(first.file, first.file), first.line_start, last.line_end,
+                                  _joined([s.quote for s in run])))
     return "".join(parts), tuple(citations)
