@@ -106,6 +106,32 @@ def test_sentences_that_follow_one_another_are_quoted_and_cited_once_in_the_arti
     assert [c.quote for c in citations] == ["第二段。", "冷凝器后来被广泛仿制。"]
 
 
+READS_ON = {
+    "b.md": "他在五人之中最早开悟，得证阿罗汉。因此被称为阿若。\n\n"
+            "这本书是霍尔以笔名S.G. Tallentyre写作的一部传记。它在2003年再版。\n\n"
+            "牛车水（；）是新加坡的唐人街。此外，它也是旅游景点。\n\n"
+            "玉山箭竹的地下茎在春天萌发新芽。所以到了夏天，草原一片碧绿。\n",
+}
+
+
+def test_a_sentence_is_quoted_with_the_one_it_cannot_be_read_without(tmp_path, fake_embedder):
+    # "所以……" answers a "why" only with the sentence it follows; a sentence cut at an initial ("S.G.") or inside
+    # brackets ("牛车水（；）") is not one yet. A sentence that only adds ("此外") stands on its own.
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, READS_ON))
+    build_index(settings, fake_embedder)
+    index = Assistant.load(settings, fake_embedder).index
+    by_start = {s.text[:6]: s for s in index.sentences}
+
+    def block(start: str) -> str:
+        return "".join(s.text for s in answer_block(index, by_start[start], 250))
+
+    assert block("因此被称为阿") == "他在五人之中最早开悟，得证阿罗汉。因此被称为阿若。"
+    assert block("所以到了夏天") == "玉山箭竹的地下茎在春天萌发新芽。所以到了夏天，草原一片碧绿。"
+    assert block("这本书是霍尔").startswith("这本书是霍尔以笔名S.G.Tallentyre写作的一部传记。")
+    assert block("牛车水（；）") == "牛车水（；）是新加坡的唐人街。"
+    assert block("此外，它也是") == "此外，它也是旅游景点。"
+
+
 def _evidence(**values: float) -> Evidence:
     row = dict.fromkeys(FEATURES, 0.0)
     row.update(values)

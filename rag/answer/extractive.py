@@ -105,7 +105,7 @@ def score_sentences(
 
 
 # A sentence that announces what follows (ends with a colon, leaves a quote open) or a list item that follows it.
-_LEADS_ON = re.compile(r"[：:]$|[“「][^”」]*$")
+_LEADS_ON = re.compile(r"[：:]$|[“「][^”」]*$|[（(][^）)]*$|-\{[^}]*$|(?:^|[^A-Za-z])[A-Z]\.$|[；;，,][）)]$")
 _CONTINUES = re.compile(
     r"^(?:其[一二三四五六七八九十]|第[一二三四五六七八九十]|[一二三四五六七八九十](?:是|就是|则是)|[0-9]+[、.．)]"
     r"|[（(][0-9一二三四五六七八九十]+[)）]|(?:他|她|它)们?(?!们)|其(?![他它中实次]))"
@@ -113,7 +113,7 @@ _CONTINUES = re.compile(
 # A speaker named after a quote ("…，”某某表示。") whose quote resumes in the next sentence.
 _SPEAKER_THEN_QUOTE = re.compile(r"(?:表示|说|称|指出|认为|写道)[。.]$")
 # A sentence that points back at what came before ("this principle", "a similar role").
-_REFERS_BACK = re.compile(r"这一|这种|这个|类似的|上述|同样的|该")
+_REFERS_BACK = re.compile(r"这一|这种|这个|类似的|上述|同样的|该|^(?:因此|所以|因而|故而|于是|由此|从此|此(?!外))")
 
 
 def answer_block(index: Index, sentence: Sentence, max_chars: int) -> list[Sentence]:
