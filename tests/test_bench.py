@@ -9,11 +9,13 @@ from collections import OrderedDict
 import pytest
 
 from bench import inews
+from bench.answer_misses import kind_of
 from bench.inews import DatasetError, NewsArticle
 from bench.machine import cpu_model, memory_gib, peak_rss_mib
 from bench.stats import known_item_hit, latency_summary, median, median_ratio, medians, percentile
 from bench.summary import targets
 from rag.embedding import HashingEmbedder
+from rag.eval.metrics import Question
 from rag.index.build import build_index
 from rag.index.store import load_index
 
@@ -225,3 +227,18 @@ def test_chunk_ceiling_counts_a_quote_cut_by_a_passage_end_only_where_an_overlap
     assert cut == 0.0 and passages == 3
     whole, more = ceiling(gold, corpus, 40, 20)
     assert whole == 1.0 and more > passages
+
+
+def test_a_miss_is_told_by_where_the_accepted_answer_stands():
+    question = Question(id="q", question="为什么?", answerable=True, alternatives=("甲乙。丙丁",))
+
+    def result(answer: str, first: str = "", passage: str = "", refused: bool = False) -> dict:
+        return {"answer": answer, "refused": refused, "citations": [{"quote": first}] if first else [],
+                "passages": [{"text": passage}]}
+
+    assert kind_of(question, result("甲乙。丙丁[1]", "甲乙。丙丁")) == "holds"
+    assert kind_of(question, result("x" * 300 + "甲乙。丙丁[1]", "甲乙。丙丁")) == "after 300"
+    assert kind_of(question, result("甲乙。[1]", "甲乙。")) == "in part"  # one sentence short
+    assert kind_of(question, result("别的。[1]", "别的。", passage="……甲乙。丙丁……")) == "top-5 passage"
+    assert kind_of(question, result("别的。[1]", "别的。", passage="无关")) == "not in top 5"
+    assert kind_of(question, result("资料中没有找到", refused=True)) == "declined"
