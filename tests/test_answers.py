@@ -110,13 +110,16 @@ READS_ON = {
     "b.md": "他在五人之中最早开悟，得证阿罗汉。因此被称为阿若。\n\n"
             "这本书是霍尔以笔名S.G. Tallentyre写作的一部传记。它在2003年再版。\n\n"
             "牛车水（；）是新加坡的唐人街。此外，它也是旅游景点。\n\n"
-            "玉山箭竹的地下茎在春天萌发新芽。所以到了夏天，草原一片碧绿。\n",
+            "玉山箭竹的地下茎在春天萌发新芽。所以到了夏天，草原一片碧绿。\n\n"
+            "娜塔莎在2004年为第一张专辑录音。这张专辑受到R&B音乐的影响。这张专辑卖得很好。\n\n"
+            "亚马逊雨林（葡萄牙语：Amazônia；西班牙语：Amazonía；荷兰语：Amazoneregenwoud）是一片阔叶林。\n",
 }
 
 
 def test_a_sentence_is_quoted_with_the_one_it_cannot_be_read_without(tmp_path, fake_embedder):
     # "所以……" answers a "why" only with the sentence it follows; a sentence cut at an initial ("S.G.") or inside
-    # brackets ("牛车水（；）") is not one yet. A sentence that only adds ("此外") stands on its own.
+    # brackets ("牛车水（；）", "亚马逊雨林（葡萄牙语：…；") is not one yet; the sentence after it that says "这张专辑"
+    # goes on about it. A sentence that only adds ("此外") stands on its own.
     settings = fake_settings(tmp_path, write_corpus(tmp_path, READS_ON))
     build_index(settings, fake_embedder)
     index = Assistant.load(settings, fake_embedder).index
@@ -130,6 +133,10 @@ def test_a_sentence_is_quoted_with_the_one_it_cannot_be_read_without(tmp_path, f
     assert block("这本书是霍尔").startswith("这本书是霍尔以笔名S.G.Tallentyre写作的一部传记。")
     assert block("牛车水（；）") == "牛车水（；）是新加坡的唐人街。"
     assert block("此外，它也是") == "此外，它也是旅游景点。"
+    assert block("娜塔莎在20") == "娜塔莎在2004年为第一张专辑录音。这张专辑受到R&B音乐的影响。"  # one sentence on, not a chain
+    assert block("亚马逊雨林（") == READS_ON["b.md"].split("\n")[-2]
+    # Cut inside the brackets by the length limit, the pieces read no better than the first alone.
+    assert [s.text for s in answer_block(index, by_start["亚马逊雨林（"], 30)] == ["亚马逊雨林（葡萄牙语：Amazônia；"]
 
 
 def _evidence(**values: float) -> Evidence:

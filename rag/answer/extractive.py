@@ -104,16 +104,26 @@ def score_sentences(
     return sorted(scored, key=lambda s: (-s.score, s.sentence.sentence_id))
 
 
-# A sentence that announces what follows (ends with a colon, leaves a quote open) or a list item that follows it.
-_LEADS_ON = re.compile(r"[：:]$|[“「][^”」]*$|[（(][^）)]*$|-\{[^}]*$|(?:^|[^A-Za-z])[A-Z]\.$|[；;，,][）)]$")
+# A sentence that announces what follows (ends with a colon, leaves a quote open) or one the splitter cut where no
+# sentence ends (at an initial, "S.G.", or at a ；inside brackets, "牛车水（；）"); or a list item that follows it.
+_LEADS_ON = re.compile(r"[：:]$|[“「][^”」]*$|(?:^|[^A-Za-z])[A-Z]\.$|[；;，,][）)]$")
 _CONTINUES = re.compile(
     r"^(?:其[一二三四五六七八九十]|第[一二三四五六七八九十]|[一二三四五六七八九十](?:是|就是|则是)|[0-9]+[、.．)]"
     r"|[（(][0-9一二三四五六七八九十]+[)）]|(?:他|她|它)们?(?!们)|其(?![他它中实次]))"
 )
 # A speaker named after a quote ("…，”某某表示。") whose quote resumes in the next sentence.
 _SPEAKER_THEN_QUOTE = re.compile(r"(?:表示|说|称|指出|认为|写道)[。.]$")
-# A sentence that points back at what came before ("this principle", "a similar role").
+# A sentence that goes on about the one before it: its subject is "this …" (这张专辑, 该公司, 此反应).
+_POINTS_BACK = re.compile(r"(?:这|该|此(?!外)|上述)")
+# A sentence that points back at what came before ("this principle", "a similar role") or draws a consequence from
+# it (因此, 所以, 于是: the reason a "why" asks for is the sentence before).
 _REFERS_BACK = re.compile(r"这一|这种|这个|类似的|上述|同样的|该|^(?:因此|所以|因而|故而|于是|由此|从此|此(?!外))")
+
+
+def _unclosed(block: Sequence[Sentence]) -> bool:
+    """Return whether the block's text leaves a bracket or wiki markup (-{…}-) open: the splitter cut inside it."""
+    text = "".join(s.text for s in block)
+    return text.count("（") + text.count("(") > text.count("）") + text.count(")") or text.count("-{") > text.count("}-")
 
 
 def answer_block(index: Index, sentence: Sentence, max_chars: int) -> list[Sentence]:
@@ -130,10 +140,13 @@ def answer_block(index: Index, sentence: Sentence, max_chars: int) -> list[Sente
     if previous and not is_heading(previous) and _REFERS_BACK.search(sentence.text[:12]) and used + len(previous.text) <= max_chars:
         block.insert(0, previous)
         used += len(previous.text)
+    before_following = len(block)
     following = neighbour(sentence.sentence_id + 1)
     while following and not is_heading(following) and (
         _LEADS_ON.search(block[-1].text)
+        or _unclosed(block)
         or _CONTINUES.match(following.text)
+        or (block[-1] is sentence and following.line_start == sentence.line_end and _POINTS_BACK.match(following.text))
         or (_SPEAKER_THEN_QUOTE.search(block[-1].text) and following.text.startswith(("“", '"', "「")))
     ):
         if used + len(following.text) > max_chars:
@@ -141,6 +154,8 @@ def answer_block(index: Index, sentence: Sentence, max_chars: int) -> list[Sente
         block.append(following)
         used += len(following.text)
         following = neighbour(following.sentence_id + 1)
+    if len(block) > before_following and _unclosed(block):
+        return block[:before_following]  # cut inside brackets by max_chars: the pieces read no better than the sentence
     return block
 
 
