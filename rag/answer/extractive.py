@@ -211,7 +211,8 @@ def quote_runs(index: Index, chosen: Sequence[Sentence]) -> list[list[Sentence]]
         if last is not None and last.file == sentence.file and last.sentence_id + 1 == sentence.sentence_id:
             text = index.text_of(sentence.file)
             quote = _joined([s.quote for s in runs[-1]] + [sentence.quote])
-            if text is not None and stands_in(text.raw.split("\n"), runs[-1][0].line_start, sentence.line_end, quote):
+            lines = text.raw.split("\n", sentence.line_end) if text is not None else []  # no further than needed
+            if lines and stands_in(lines, runs[-1][0].line_start, sentence.line_end, quote):
                 runs[-1].append(sentence)
                 continue
         runs.append([sentence])
