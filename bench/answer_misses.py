@@ -22,7 +22,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from rag.eval.metrics import ANSWER_PREFIX_CHARS, Question, load_questions, normalize
+from rag.eval.metrics import Question, answer_contains, load_questions, normalize
 
 KINDS = ("holds", "declined", "after 300", "in part", "top-5 passage", "not in top 5")
 
@@ -31,10 +31,9 @@ def kind_of(question: Question, result: dict) -> str:
     """Return which of KINDS an answerable question's result falls in."""
     accepted = [normalize(a) for a in question.accepted if normalize(a)]
     answer = normalize(result.get("answer") or "")
-    head = normalize((result.get("answer") or "")[:ANSWER_PREFIX_CHARS])
     if result.get("refused"):
         return "declined"
-    if any(a in head for a in accepted):
+    if answer_contains(question, result.get("answer") or "", refused=False):  # as rag eval counts it
         return "holds"
     if any(a in answer for a in accepted):
         return "after 300"

