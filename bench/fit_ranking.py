@@ -8,12 +8,16 @@ answer in their first 300 characters nearly as often (98%) as the best margin's,
 For each set the model is fitted without it and reported on it: how often the first sentence holds an
 accepted answer, and answer_contains@300c of the composed answer (before any decline).
 
-Two models are fitted. The first ranks questions without a dictionary translation and the drafts the decision
-judges (rag/answer/decide.py): its English cases are retrieved and ranked without the dictionary, as they were
-before it came, so the dictionary changes nothing for questions in the articles' language. The second ranks
-questions read through the dictionary (an English question over Chinese articles): its English cases are
-retrieved with it. Both see every Chinese case. A set is reported with the model the bot would use for each
-of its questions.
+Three models are fitted. The first ranks questions without a dictionary translation: its English cases are
+retrieved and ranked without the dictionary, as they were before it came, so the dictionary changes nothing for
+questions in the articles' language. The second ranks questions read through the dictionary (an English
+question over Chinese articles): its English cases are retrieved with it. Both see every Chinese case. The
+third ("judged") is the first without the features of the question's words beyond the article's subject; it
+ranks the drafts the decision judges (rag/answer/decide.py), which was fitted over what its sentences hold. The
+first model's margin is the one whose answers are as long (median characters, each set weighing the same) as
+the judged model's at its own margin: those features part the scores further, and the rule above would let
+fewer sentences in; they are there to change which sentence comes first, not how much an answer says. A set
+is reported with the model the bot would use for each of its questions.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fit_ranking \\
         cmrc=../shared/eval/dev/cmrc-trial/gold.jsonl=../shared/eval/dev/cmrc-trial/corpus=/work/idx/cmrc \\
@@ -38,12 +42,12 @@ from bench.dev_sets import parse_set, provenance
 from bench.ranking_logistic import fit_questions
 from rag.answer.assistant import Assistant
 from rag.answer.extractive import SentenceScore, cite, is_chinese, is_heading, score_sentences, select_sentences
-from rag.answer.ranking import FEATURES, features
+from rag.answer.ranking import FEATURES, JUDGED_WITHOUT, features
 from rag.eval.metrics import ANSWER_PREFIX_CHARS, load_questions, normalize
 from rag.records import NO_TRANSLATION
 from rag.settings import load_settings
 
-MARGINS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+MARGINS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0)
 
 
 @dataclass
@@ -87,7 +91,8 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]]) -> list[Case]:
                 ]
                 if not candidates:
                     continue
-                x = features(assistant.index, candidates, q.question, weights, chinese, tags, translation)
+                x = features(assistant.index, candidates, q.question, weights, chinese, tags, translation,
+                             assistant.titles.get)
                 y = np.array([any(a in normalize(s.sentence.text) for a in accepted) for s in candidates], dtype=float)
                 cases.append(Case(name, q.id, chinese, x, y, candidates, accepted, assistant, path, used))
         print(f"collected {name}: {sum(c.fold == name and c.used for c in cases)} questions", file=sys.stderr)
@@ -133,6 +138,18 @@ def choose_margin(cases: list[Case], w: np.ndarray, mean: np.ndarray, scale: np.
     return min(m for m, r in rates.items() if r >= 0.98 * best)
 
 
+def median_chars(cases: list[Case], w: np.ndarray, mean: np.ndarray, scale: np.ndarray, margin: float) -> float:
+    """Return the median composed-answer length (characters) over the sets, each set weighing the same."""
+    folds = sorted({c.fold for c in cases})
+    return float(np.mean([answers([c for c in cases if c.fold == f], w, mean, scale, margin)["median_chars"]
+                          for f in folds]))
+
+
+def matching_margin(cases: list[Case], w: np.ndarray, mean: np.ndarray, scale: np.ndarray, chars: float) -> float:
+    """Return the margin whose answers are as long (median characters over the sets) as `chars`."""
+    return min(MARGINS, key=lambda m: (abs(median_chars(cases, w, mean, scale, m) - chars), m))
+
+
 def model_dict(w: np.ndarray, mean: np.ndarray, scale: np.ndarray, margin: float) -> dict[str, Any]:
     """Return the model in rag/data/ranking.json's shape."""
     named = lambda values: {f: round(float(v), 6) for f, v in zip(FEATURES, values)}  # noqa: E731
@@ -175,19 +192,40 @@ Model = tuple[np.ndarray, np.ndarray, np.ndarray, float]  # weights, mean, scale
 
 
 def fit_models(cases: list[Case], l2: float) -> dict[str, Model]:
-    """Return the plain and the translated model (see the module docstring), each with its margin."""
+    """Return the plain, the translated and the judged model (see the module docstring), each with its margin."""
     models = {}
-    for path in ("plain", "translated"):
-        train = [c for c in cases if c.path == path or (path == "translated" and c.chinese and c.path == "plain")]
-        w, mean, scale = fit_questions(train, l2)
-        models[path] = (w, mean, scale, choose_margin(train, w, mean, scale))
+    train = [c for c in cases if c.path == "translated" or (c.chinese and c.path == "plain")]
+    w, mean, scale = fit_questions(train, l2)
+    models["translated"] = (w, mean, scale, choose_margin(train, w, mean, scale))
+    # The drafts the decision judges: the plain model without the features beyond the article's subject, its
+    # margin chosen as above.
+    plain = [c for c in cases if c.path == "plain"]
+    hidden = [FEATURES.index(f) for f in JUDGED_WITHOUT]
+    judged_train = [dataclasses.replace(c, x=_without(c.x, hidden)) for c in plain]
+    jw, jmean, jscale = fit_questions(judged_train, l2)
+    judged_margin = choose_margin(judged_train, jw, jmean, jscale)
+    models["judged"] = (jw, jmean, jscale, judged_margin)
+    # The answers shown: ranked with those features, which part the scores further, so the margin above would
+    # admit fewer blocks. Its margin is the one whose answers are as long as the judged drafts': the features
+    # change which sentences come first, not how much an answer says.
+    w, mean, scale = fit_questions(plain, l2)
+    length = median_chars(judged_train, jw, jmean, jscale, judged_margin)
+    models["plain"] = (w, mean, scale, matching_margin(plain, w, mean, scale, length))
     return models
+
+
+def _without(x: np.ndarray, columns: list[int]) -> np.ndarray:
+    x = x.copy()
+    x[:, columns] = 0.0
+    return x
 
 
 def report(cases: list[Case], models: dict[str, Model]) -> dict[str, float]:
     """Return what `answers` measures over the questions as the bot composes them (each with its path's model)."""
     parts = []
     for path, (w, mean, scale, margin) in models.items():
+        if path == "judged":
+            continue
         used = [c for c in cases if c.used and c.path == path]
         if used:
             parts.append((answers(used, w, mean, scale, margin), len(used)))
@@ -199,8 +237,9 @@ def report(cases: list[Case], models: dict[str, Model]) -> dict[str, float]:
 
 
 def document(models: dict[str, Model]) -> dict[str, Any]:
-    """Return the two models in rag/data/ranking.json's shape ("model" without the dictionary, "model_translated")."""
-    return {"model": model_dict(*models["plain"]), "model_translated": model_dict(*models["translated"])}
+    """Return the models in rag/data/ranking.json's shape ("model" without the dictionary, "model_translated")."""
+    return {"model": model_dict(*models["plain"]), "model_translated": model_dict(*models["translated"]),
+            "model_judged": model_dict(*models["judged"])}
 
 if __name__ == "__main__":
     main()

@@ -137,7 +137,9 @@ class Draft:
     notice: str = ""  # what the reader should know about how it was written (a generated answer fell back, …)
     generated: bool = False  # written by a language model (every sentence checked), not quoted
     checks: dict = field(default_factory=dict, compare=False)  # generated sentences kept, dropped and why
-    judged: Draft | None = None  # composed from the evidence's judged_hits: what the decision reads instead
+    # What the decision reads instead: composed from the evidence's judged_hits (or its hits), ranked by the model the
+    # decision was fitted over (rag/answer/composer.py).
+    judged: Draft | None = None
 
 
 @dataclass(frozen=True)

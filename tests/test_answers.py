@@ -9,7 +9,7 @@ import pytest
 
 from rag.answer.assistant import Assistant
 from rag.answer.decide import FEATURES, Evidence, confidence, for_index, load_params
-from rag.answer.extractive import answer_block, cite, is_heading
+from rag.answer.extractive import answer_block, cite, is_heading, score_sentences
 from rag.answer.questions import asked_kinds, holds_kind, names_in
 from rag.answer.ranking import load_ranking
 from rag.errors import RagError
@@ -191,7 +191,7 @@ def test_an_english_question_read_through_the_dictionary_is_judged_on_what_was_f
     # The features are those of the passages and draft found without the dictionary: its matches would make a
     # question about something the notes never mention look answered.
     plain = dataclasses.replace(evidence, hits=evidence.judged_hits, translation=NO_TRANSLATION, judged_hits=())
-    assert draft.judged == assistant.composer.compose(plain)
+    assert draft.judged == assistant.composer.compose(plain).judged
     assert [h.chunk for h in evidence.hits] != [h.chunk for h in evidence.judged_hits]
     assert assistant.decider.evidence(evidence, draft) == assistant.decider.evidence(plain, draft.judged)
     # Only the judged draft's cosines count: a judged draft that matched nothing makes the question look unanswered.
@@ -199,7 +199,58 @@ def test_an_english_question_read_through_the_dictionary_is_judged_on_what_was_f
     assert assistant.decider.evidence(evidence, dataclasses.replace(draft, judged=cold)).as_dict()["best_cosine"] == 0.05
     assert evidence.hits[0].chunk.file.endswith("parking.md")  # while the answer quotes what it found with it
     chinese = assistant.retriever.retrieve("停车场在哪里？", 5)
-    assert not chinese.judged_hits and assistant.composer.compose(chinese).judged is None
+    assert not chinese.judged_hits  # its judged draft reads the passages its answer quotes (the test after next)
+
+
+PLANT = {"牡蒿.md": "# 牡蒿\n\n牡蒿是菊科蒿属的植物，牡蒿的特点是气味浓烈，牡蒿生长于林缘。\n\n它的叶子互生，呈楔形。\n\n"
+                  "牡蒿秋季开花，牡蒿的花很小。\n",
+         "艾草.md": "# 艾草\n\n艾草的特点是气味芳香。\n\n艾草生长于路旁。\n", "青蒿.md": "# 青蒿\n\n青蒿的特点是味苦。\n"}
+
+
+def test_a_sentence_is_ranked_by_the_question_words_beyond_its_articles_subject(tmp_path, fake_embedder):
+    # Every sentence of the article about 牡蒿 is about 牡蒿: the words of the question beyond its subject (叶子)
+    # say which one answers "牡蒿的叶子有什么特点？". Ranked without them, the sentence that repeats 牡蒿 comes
+    # first (the next test).
+    from rag.answer.ranking import FEATURES as RANKING_FEATURES
+    from rag.answer.ranking import features, rerank
+
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, PLANT))
+    build_index(settings, fake_embedder)
+    assistant = Assistant.load(settings, fake_embedder)
+    question = "牡蒿的叶子有什么特点？"
+    evidence = assistant.retriever.retrieve(question, 5, {})
+    candidates = score_sentences(assistant.index, list(evidence.hits), evidence.query_vector, evidence.term_weights,
+                                 5, settings.answer.sentence_lexical_weight, settings.answer.sentence_rank_weight)
+    titles = assistant.titles.get
+    x = features(assistant.index, candidates, question, evidence.term_weights, True, {}, titles=titles)
+    beyond = {c.sentence.text[:4]: row[RANKING_FEATURES.index("coverage_beyond_title")] for c, row in zip(candidates, x)}
+    # The question's words are 牡蒿, the title's, and 叶子 (特点 is in every article): only one sentence holds the rest.
+    assert beyond["它的叶子"] == 1.0 and beyond["牡蒿是菊"] == beyond["牡蒿秋季"] == 0.0
+    ranked = rerank(assistant.index, candidates, question, evidence.term_weights, True, {}, titles, load_ranking())
+    assert ranked[0].sentence.text.startswith("它的叶子互生")
+
+
+def test_the_decision_judges_a_chinese_draft_ranked_without_the_words_beyond_the_articles_subject(tmp_path, fake_embedder):
+    # The decision was fitted over drafts ranked by the model without those two features (bench/fit_ranking.py's
+    # "judged"): judging the sharper ranking's draft instead would move every threshold it was fitted to.
+    import dataclasses
+
+    from rag.answer.composer import ExtractiveComposer
+
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, PLANT))
+    build_index(settings, fake_embedder)
+    assistant = Assistant.load(settings, fake_embedder)
+    evidence = assistant.retriever.retrieve("牡蒿的叶子有什么特点？", 5, {})
+    draft = assistant.composer.compose(evidence)
+    shipped = load_ranking()
+    assert shipped.judged is not None and draft.judged is not None
+    assert shipped.judged.weights != shipped.weights
+    without = ExtractiveComposer(settings, assistant.index, assistant.titles, assistant.composer.word_tags)
+    without.ranking = dataclasses.replace(shipped.judged, translated=None)
+    plain = without.compose(evidence)
+    assert plain.judged is None and draft.judged == plain
+    assert draft.text.startswith("它的叶子互生") and not plain.text.startswith("它的叶子互生")
+    assert assistant.decider.evidence(evidence, draft) == assistant.decider.evidence(evidence, plain)
 
 
 def test_the_shipped_ranking_has_a_model_for_questions_read_through_the_dictionary_that_weighs_their_translation():

@@ -10,8 +10,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from rag.answer.extractive import cite, score_sentences, select_sentences
-from rag.answer.ranking import load_ranking, rerank
+from rag.answer.extractive import SentenceScore, cite, score_sentences, select_sentences
+from rag.answer.ranking import RankingParams, load_ranking, rerank
 from rag.embedding import Embedder
 from rag.index.store import Index
 from rag.ingest.language import is_chinese
@@ -41,24 +41,38 @@ class ExtractiveComposer:
 
     def compose(self, evidence: Evidence, history: Sequence[Turn] = ()) -> Draft:
         """Return the sentences of the top passages that most likely answer (rag/answer/ranking.py), headings
-        left out, each followed by its [n]."""
-        settings = self.settings
-        candidates = score_sentences(
+        left out, each followed by its [n]; with the draft the decision judges (`judged`)."""
+        candidates = self._candidates(evidence)
+        draft = self._draft(evidence, candidates, self.ranking)
+        # The decision judges what was retrieved without the dictionary (rag/answer/decide.py), ranked by the model
+        # it was fitted over (`RankingParams.judged`).
+        judged_model = self.ranking.judged
+        if evidence.judged_hits or judged_model is not None:
+            plain = dataclasses.replace(evidence, hits=evidence.judged_hits or evidence.hits,
+                                        translation=NO_TRANSLATION, judged_hits=())
+            judged = self._draft(plain, self._candidates(plain) if evidence.judged_hits else candidates,
+                                 dataclasses.replace(judged_model or self.ranking, translated=None))
+            draft = dataclasses.replace(draft, judged=judged)
+        return draft
+
+    def _candidates(self, evidence: Evidence) -> list[SentenceScore]:
+        answer = self.settings.answer
+        return score_sentences(
             self.index, list(evidence.hits), evidence.query_vector, evidence.term_weights,
-            settings.answer.answer_passages, settings.answer.sentence_lexical_weight, settings.answer.sentence_rank_weight,
+            answer.answer_passages, answer.sentence_lexical_weight, answer.sentence_rank_weight,
         )
+
+    def _draft(self, evidence: Evidence, candidates: list[SentenceScore], ranking: RankingParams) -> Draft:
+        answer = self.settings.answer
         scored = rerank(
             self.index, candidates, evidence.question, evidence.term_weights, is_chinese(evidence.question),
-            self.word_tags, lambda file: self.titles.get(file, ""), self.ranking, evidence.translation,
+            self.word_tags, lambda file: self.titles.get(file, ""), ranking, evidence.translation,
         )
-        margin = self.ranking.for_translation(bool(evidence.translation)).margin
-        chosen = select_sentences(self.index, scored, settings.answer.answer_max_blocks, settings.answer.answer_max_chars, margin)
+        margin = ranking.for_translation(bool(evidence.translation)).margin
+        chosen = select_sentences(self.index, scored, answer.answer_max_blocks, answer.answer_max_chars, margin)
         text, citations = cite(self.index, chosen, self.titles) if chosen else ("", ())
         best = max((s.dense for s in candidates), default=None)
-        # A question read through the dictionary is judged on what was retrieved without it (rag/answer/decide.py).
-        judged = (self.compose(dataclasses.replace(evidence, hits=evidence.judged_hits, translation=NO_TRANSLATION,
-                                                   judged_hits=())) if evidence.judged_hits else None)
-        return Draft(text, citations, tuple(chosen), best, tuple(s.dense for s in candidates), judged=judged)
+        return Draft(text, citations, tuple(chosen), best, tuple(s.dense for s in candidates))
 
 
 def make_composer(

@@ -24,7 +24,9 @@ Each feature asks one question of the retrieved passages and the chosen sentence
 Lexical features mean nothing for a question in another language than the articles (its words cannot match),
 so they are zero there and a language indicator takes their place. A question whose words were also read
 through the dictionary (rag/retrieval/glossary.py) is judged on the passages retrieved without it, and on the
-draft composed from them: the quoted answer comes from the passages retrieved with it.
+draft composed from them: the quoted answer comes from the passages retrieved with it. Every draft is judged as
+ranked without the question's words beyond the article's subject (rag/answer/ranking.py's `judged` model): the
+weights here were fitted over what those sentences hold, and the sharper ranking quotes the subject less often.
 
 The weights, the threshold and how they were made live in rag/data/decision.json, written by
 bench/fit_decision.py (cross-validated across question sets); nothing here is tuned by hand.
@@ -270,8 +272,8 @@ class Decider:
         """Return the decision features of a question's retrieval and draft (the ones retrieved and composed
         without the dictionary's translation when there was one: see the module docstring)."""
         hits = retrieved.hits
-        if draft.judged is not None and retrieved.judged_hits:
-            hits, draft = retrieved.judged_hits, draft.judged
+        if draft.judged is not None:
+            hits, draft = retrieved.judged_hits or retrieved.hits, draft.judged
         similarities = draft.similarities or ((draft.best_similarity,) if draft.best_similarity is not None else ())
         return evidence(
             self.index, self.articles, retrieved.question, retrieved.query_vector, retrieved.term_weights,

@@ -3,11 +3,15 @@
 A linear model over cheap features of each candidate sentence of the top passages (no second model pass):
 its cosine to the question, relative to the best candidate and to the other candidates; the share of the
 question's idf mass it holds, relative to the best candidate's; whether it holds the kind of answer the
-question asks for (a time, a number, a person, a place, a reason: rag/answer/questions.py); whether its neighbours
+question asks for (a time, a number, a person, a place, a reason: rag/answer/questions.py); for a question in the
+articles' language, the share of the idf mass of its words beyond the article's subject (the words not in the
+candidate's article title) that it holds, and that share's gap to the best candidate's; whether its neighbours
 hold the question's words (the answer often follows the sentence that repeats the question); its passage's
 rank; its length; for a question in another language, the share of its words whose dictionary translation
 (rag/retrieval/glossary.py) the sentence holds, and that share's gap to the best candidate's. The weights are
-fitted by bench/fit_ranking.py on the dev sets, cross-validated leave-one-set-out, into rag/data/ranking.json.
+fitted by bench/fit_ranking.py on the dev sets, cross-validated leave-one-set-out, into rag/data/ranking.json,
+with a model for questions read through the dictionary and one without the words beyond the subject, which
+ranks the drafts the decision judges (rag/answer/composer.py).
 
 Headings and bare titles (a short line that ends no sentence, or the article's title itself) never stand
 as an answer on their own; lines that state an article's author, source or date do.
@@ -36,7 +40,13 @@ FEATURES = (
     "dense_gap", "dense_z", "coverage", "coverage_gap", "kind_asked", "kind_found", "neighbour_coverage",
     "inverse_rank", "log_chars", "other_language", "other_language_dense_gap", "novelty", "inverse_dense_rank",
     "other_language_alone_gap", "other_language_alone_z", "other_language_translated", "other_language_translated_gap",
+    "coverage_beyond_title", "coverage_beyond_title_gap",
 )
+
+
+# The features the drafts the decision judges are ranked without (rag/answer/composer.py): the decision was fitted
+# on what the sentences ranked without them hold.
+JUDGED_WITHOUT = ("coverage_beyond_title", "coverage_beyond_title_gap")
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ class RankingParams:
     # For a question read through the dictionary (an English one over Chinese articles): fitted on its cases
     # retrieved with it, while this model's English cases were retrieved without it (bench/fit_ranking.py).
     translated: RankingParams | None = None
+    judged: RankingParams | None = None  # the drafts the decision judges are ranked with this one
 
     def for_translation(self, translated: bool) -> RankingParams:
         """Return the model for a question with (or without) a dictionary translation."""
@@ -65,6 +76,7 @@ def features(
     chinese: bool,
     word_tags: Mapping[str, str],
     translation: Translation = NO_TRANSLATION,
+    titles: Callable[[str], str] = lambda file: "",
 ) -> np.ndarray:
     """Return the (candidates x FEATURES) matrix of the scored sentences; `translation` is the question's words as
     the articles' words when it is asked in another language."""
@@ -83,10 +95,26 @@ def features(
     alone_z = (alone - alone.mean()) / (float(alone.std()) + 1e-3) * float(not chinese)
     translated = np.array([translated_share(translation, s.sentence.terms) for s in scored])
     translated_gap = translated - translated.max()
+    # The question's words beyond its subject: a word of the article's title is held by every sentence about it and
+    # says nothing of which one answers ("天门冬的根有什么特点" is answered by "根稍肉质").
+    beyond_title: dict[str, dict[str, float]] = {}  # per article: the question's words its title does not hold
+    beyond = []
+    for s in scored if chinese else ():
+        file = s.sentence.file
+        if file not in beyond_title:
+            title = (titles(file) or "").lower()
+            beyond_title[file] = {t: w for t, w in weights.items() if t not in title}
+        rest = beyond_title[file]
+        mass = sum(rest.values())
+        terms = set(s.sentence.terms)
+        beyond.append(sum(w for t, w in rest.items() if t in terms) / mass if mass else 0.0)
+    beyond_arr = np.array(beyond) if chinese else np.zeros(len(scored))
+    beyond_gap = beyond_arr - beyond_arr.max()
     dense_rank = np.empty(len(dense))
     dense_rank[np.argsort(-dense, kind="stable")] = np.arange(1, len(dense) + 1)
     rows = []
-    for s, d, c, r, ag, az, t, tg in zip(scored, dense, cover, dense_rank, alone_gap, alone_z, translated, translated_gap):
+    for s, d, c, r, ag, az, t, tg, bt, bg in zip(scored, dense, cover, dense_rank, alone_gap, alone_z, translated,
+                                                 translated_gap, beyond_arr, beyond_gap):
         sentence = s.sentence
         found = any(holds_kind(k, sentence.text, sentence.terms, word_tags) for k in kinds)
         near: set[str] = set()
@@ -102,7 +130,7 @@ def features(
             neighbour_cover, 1.0 / s.passage_rank, math.log(1 + len(sentence.text)),
             float(not chinese), gap * float(not chinese),
             sum(1 for term in sentence.terms if term not in weights) / max(len(sentence.terms), 1), 1.0 / r, ag, az,
-            t, tg,
+            t, tg, bt, bg,
         ))
     return np.array(rows, dtype=np.float64)
 
@@ -130,7 +158,7 @@ def rerank(
     kept = [s for s in scored if not is_heading(s.sentence, titles(s.sentence.file))]
     if not kept:
         return []
-    x = features(index, kept, question, weights, chinese, word_tags, translation)
+    x = features(index, kept, question, weights, chinese, word_tags, translation, titles)
     params = params.for_translation(bool(translation))
     score = ((x - np.array(params.mean)) / np.array(params.scale)) @ np.array(params.weights)
     out = [dataclasses.replace(s, score=float(v)) for s, v in zip(kept, score)]
@@ -160,7 +188,8 @@ def load_ranking(path: str = "") -> RankingParams:
             text = (resources.files("rag") / "data" / "ranking.json").read_text(encoding="utf-8")
         data = json.loads(text)
         translated = _params(data["model_translated"]) if "model_translated" in data else None
-        return dataclasses.replace(_params(data["model"]), translated=translated)
+        judged = _params(data["model_judged"]) if "model_judged" in data else None
+        return dataclasses.replace(_params(data["model"]), translated=translated, judged=judged)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RankingFileError(
             f"the ranking file {path or 'rag/data/ranking.json'} cannot be read ({exc.__class__.__name__}): "
