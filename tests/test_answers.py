@@ -212,7 +212,7 @@ def test_a_sentence_is_ranked_by_the_question_words_beyond_its_articles_subject(
     # say which one answers "牡蒿的叶子有什么特点？". Ranked without them, the sentence that repeats 牡蒿 comes
     # first (the next test).
     from rag.answer.ranking import FEATURES as RANKING_FEATURES
-    from rag.answer.ranking import features, rerank
+    from rag.answer.ranking import JUDGED_WITHOUT, features, rerank
 
     settings = fake_settings(tmp_path, write_corpus(tmp_path, PLANT))
     build_index(settings, fake_embedder)
@@ -226,6 +226,12 @@ def test_a_sentence_is_ranked_by_the_question_words_beyond_its_articles_subject(
     beyond = {c.sentence.text[:4]: row[RANKING_FEATURES.index("coverage_beyond_title")] for c, row in zip(candidates, x)}
     # The question's words are 牡蒿, the title's, and 叶子 (特点 is in every article): only one sentence holds the rest.
     assert beyond["它的叶子"] == 1.0 and beyond["牡蒿是菊"] == beyond["牡蒿秋季"] == 0.0
+    # Its pairs of characters beyond the title (的叶, 叶子, 特点, 蒿的…; never 牡蒿).
+    pairs = {c.sentence.text[:4]: row[RANKING_FEATURES.index("pairs_beyond_title")] for c, row in zip(candidates, x)}
+    assert pairs["它的叶子"] == 2 / 8 > pairs["牡蒿秋季"]
+    english = features(assistant.index, candidates, "What are its leaves like?", evidence.term_weights, False, {},
+                       titles=titles)
+    assert not english[:, [RANKING_FEATURES.index(f) for f in JUDGED_WITHOUT]].any()  # Chinese questions only
     ranked = rerank(assistant.index, candidates, question, evidence.term_weights, True, {}, titles, load_ranking())
     assert ranked[0].sentence.text.startswith("它的叶子互生")
 
@@ -249,8 +255,25 @@ def test_the_decision_judges_a_chinese_draft_ranked_without_the_words_beyond_the
     without.ranking = dataclasses.replace(shipped.judged, translated=None)
     plain = without.compose(evidence)
     assert plain.judged is None and draft.judged == plain
-    assert draft.text.startswith("它的叶子互生") and not plain.text.startswith("它的叶子互生")
+    first = lambda d: d.sentences[0].text  # noqa: E731  (the ranking's first; a run quotes in article order)
+    assert first(draft).startswith("它的叶子互生") and not first(plain).startswith("它的叶子互生")
     assert assistant.decider.evidence(evidence, draft) == assistant.decider.evidence(evidence, plain)
+
+
+def test_a_ranking_file_fitted_over_other_features_is_refused_with_what_to_do(tmp_path):
+    # Read as it is, its model would rank with zero weight for the features it lacks, quietly worse.
+    from importlib import resources
+
+    from rag.answer.ranking import RankingFileError
+
+    text = (resources.files("rag") / "data" / "ranking.json").read_text(encoding="utf-8")
+    old = tmp_path / "ranking.json"
+    old.write_text(text.replace('"pairs_beyond_title"', '"bigrams_beyond_title"'), encoding="utf-8")
+    with pytest.raises(RankingFileError, match="missing: pairs_beyond_title; unknown: bigrams_beyond_title.*refit"):
+        load_ranking(str(old))
+    same = tmp_path / "same.json"
+    same.write_text(text, encoding="utf-8")
+    assert load_ranking(str(same)) == load_ranking()
 
 
 def test_the_shipped_ranking_has_a_model_for_questions_read_through_the_dictionary_that_weighs_their_translation():

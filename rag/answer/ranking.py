@@ -5,8 +5,9 @@ its cosine to the question, relative to the best candidate and to the other cand
 question's idf mass it holds, relative to the best candidate's; whether it holds the kind of answer the
 question asks for (a time, a number, a person, a place, a reason: rag/answer/questions.py); for a question in the
 articles' language, the share of the idf mass of its words beyond the article's subject (the words not in the
-candidate's article title) that it holds, and that share's gap to the best candidate's; whether its neighbours
-hold the question's words (the answer often follows the sentence that repeats the question); its passage's
+candidate's article title) that it holds, the share of its pairs of characters beyond the title that it holds,
+and those shares' gaps to the best candidate's; whether its neighbours hold the question's words (the answer
+often follows the sentence that repeats the question); its passage's
 rank; its length; for a question in another language, the share of its words whose dictionary translation
 (rag/retrieval/glossary.py) the sentence holds, and that share's gap to the best candidate's. The weights are
 fitted by bench/fit_ranking.py on the dev sets, cross-validated leave-one-set-out, into rag/data/ranking.json,
@@ -40,13 +41,13 @@ FEATURES = (
     "dense_gap", "dense_z", "coverage", "coverage_gap", "kind_asked", "kind_found", "neighbour_coverage",
     "inverse_rank", "log_chars", "other_language", "other_language_dense_gap", "novelty", "inverse_dense_rank",
     "other_language_alone_gap", "other_language_alone_z", "other_language_translated", "other_language_translated_gap",
-    "coverage_beyond_title", "coverage_beyond_title_gap",
+    "coverage_beyond_title", "coverage_beyond_title_gap", "pairs_beyond_title", "pairs_beyond_title_gap",
 )
 
 
 # The features the drafts the decision judges are ranked without (rag/answer/composer.py): the decision was fitted
 # on what the sentences ranked without them hold.
-JUDGED_WITHOUT = ("coverage_beyond_title", "coverage_beyond_title_gap")
+JUDGED_WITHOUT = ("coverage_beyond_title", "coverage_beyond_title_gap", "pairs_beyond_title", "pairs_beyond_title_gap")
 
 
 @dataclass(frozen=True)
@@ -110,11 +111,20 @@ def features(
         beyond.append(sum(w for t, w in rest.items() if t in terms) / mass if mass else 0.0)
     beyond_arr = np.array(beyond) if chinese else np.zeros(len(scored))
     beyond_gap = beyond_arr - beyond_arr.max()
+    # The same for pairs of characters: a question copies phrases of the sentence that answers it, whatever jieba
+    # makes of their words.
+    asked_pairs = _pairs(question) if chinese else set()
+    pairs = []
+    for s in scored if chinese else ():
+        rest = asked_pairs - _pairs(titles(s.sentence.file) or "")
+        pairs.append(len(rest & _pairs(s.sentence.text)) / len(rest) if rest else 0.0)
+    pairs_arr = np.array(pairs) if chinese else np.zeros(len(scored))
+    pairs_gap = pairs_arr - pairs_arr.max()
     dense_rank = np.empty(len(dense))
     dense_rank[np.argsort(-dense, kind="stable")] = np.arange(1, len(dense) + 1)
     rows = []
-    for s, d, c, r, ag, az, t, tg, bt, bg in zip(scored, dense, cover, dense_rank, alone_gap, alone_z, translated,
-                                                 translated_gap, beyond_arr, beyond_gap):
+    for s, d, c, r, ag, az, t, tg, bt, bg, pt, pg in zip(scored, dense, cover, dense_rank, alone_gap, alone_z, translated,
+                                                         translated_gap, beyond_arr, beyond_gap, pairs_arr, pairs_gap):
         sentence = s.sentence
         found = any(holds_kind(k, sentence.text, sentence.terms, word_tags) for k in kinds)
         near: set[str] = set()
@@ -130,9 +140,15 @@ def features(
             neighbour_cover, 1.0 / s.passage_rank, math.log(1 + len(sentence.text)),
             float(not chinese), gap * float(not chinese),
             sum(1 for term in sentence.terms if term not in weights) / max(len(sentence.terms), 1), 1.0 / r, ag, az,
-            t, tg, bt, bg,
+            t, tg, bt, bg, pt, pg,
         ))
     return np.array(rows, dtype=np.float64)
+
+
+def _pairs(text: str) -> set[str]:
+    """Return the pairs of adjacent letters or digits (characters, for Chinese) in `text`, lower-cased."""
+    text = text.lower()
+    return {text[i:i + 2] for i in range(len(text) - 1) if text[i].isalnum() and text[i + 1].isalnum()}
 
 
 def translated_share(translation: Translation, terms: Sequence[str] | frozenset[str]) -> float:
@@ -165,17 +181,26 @@ def rerank(
     return sorted(out, key=lambda s: (-s.score, s.sentence.sentence_id))
 
 
-def _params(model: Mapping[str, Any]) -> RankingParams:
+class RankingFileError(RagError, ValueError):
+    """A ranking file cannot be read."""
+
+
+def _params(model: Mapping[str, Any], path: str) -> RankingParams:
+    named = set(model["weights"])
+    if named != set(FEATURES):
+        # A fit over other features would be read with zero weight for the ones it lacks: a quietly worse ranking.
+        missing, unknown = sorted(set(FEATURES) - named), sorted(named - set(FEATURES))
+        raise RankingFileError(
+            f"the ranking file {path or 'rag/data/ranking.json'} was fitted over other features (missing: "
+            f"{', '.join(missing) or 'none'}; unknown: {', '.join(unknown) or 'none'}): refit it with "
+            "bench/fit_ranking.py or unset RAG_RANKING_FILE"
+        )
     return RankingParams(
         weights=tuple(float(model["weights"].get(f, 0.0)) for f in FEATURES),
         mean=tuple(float(model["mean"].get(f, 0.0)) for f in FEATURES),
         scale=tuple(float(model["scale"].get(f, 1.0)) or 1.0 for f in FEATURES),
         margin=float(model["margin"]),
     )
-
-
-class RankingFileError(RagError, ValueError):
-    """A ranking file cannot be read."""
 
 
 @lru_cache(maxsize=8)
@@ -187,9 +212,11 @@ def load_ranking(path: str = "") -> RankingParams:
         else:
             text = (resources.files("rag") / "data" / "ranking.json").read_text(encoding="utf-8")
         data = json.loads(text)
-        translated = _params(data["model_translated"]) if "model_translated" in data else None
-        judged = _params(data["model_judged"]) if "model_judged" in data else None
-        return dataclasses.replace(_params(data["model"]), translated=translated, judged=judged)
+        translated = _params(data["model_translated"], path) if "model_translated" in data else None
+        judged = _params(data["model_judged"], path) if "model_judged" in data else None
+        return dataclasses.replace(_params(data["model"], path), translated=translated, judged=judged)
+    except RankingFileError:
+        raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RankingFileError(
             f"the ranking file {path or 'rag/data/ranking.json'} cannot be read ({exc.__class__.__name__}): "
