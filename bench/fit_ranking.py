@@ -12,8 +12,9 @@ Three models are fitted. The first ranks questions without a dictionary translat
 retrieved and ranked without the dictionary, as they were before it came, so the dictionary changes nothing for
 questions in the articles' language. The second ranks questions read through the dictionary (an English
 question over Chinese articles): its English cases are retrieved with it. Both see every Chinese case. The
-third ("judged") is the first without the features of the question's words beyond the article's subject; it
-ranks the drafts the decision judges (rag/answer/decide.py), which was fitted over what its sentences hold. The
+third ("judged") is the first without the features of the question's words beyond the article's subject, over
+the candidates of the top five passages only (features computed among them); it ranks the drafts the decision
+judges (rag/answer/decide.py), which was fitted over what its sentences hold. The
 first model's margin is the one whose answers are as long (median characters, each set weighing the same) as
 the judged model's at its own margin: those features part the scores further, and the rule above would let
 fewer sentences in; they are there to change which sentence comes first, not how much an answer says. A set
@@ -41,6 +42,7 @@ import numpy as np
 from bench.dev_sets import parse_set, provenance
 from bench.ranking_logistic import fit_questions
 from rag.answer.assistant import Assistant
+from rag.answer.decide import TOP_PASSAGES
 from rag.answer.extractive import SentenceScore, cite, is_chinese, is_heading, score_sentences, select_sentences
 from rag.answer.ranking import FEATURES, JUDGED_WITHOUT, features
 from rag.eval.metrics import ANSWER_PREFIX_CHARS, load_questions, normalize
@@ -64,6 +66,7 @@ class Case:
     assistant: Assistant
     path: str  # "plain": a question without a translation, or one's judged draft; "translated": one read with it
     used: bool  # whether the bot's answer to the question is composed with this case's model
+    judged: Case | None = None  # a plain case as the decision's draft sees it: the candidates of its top passages
 
 
 def collect(sets: list[tuple[str, list[Path], Path, Path]]) -> list[Case]:
@@ -91,12 +94,22 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]]) -> list[Case]:
                 ]
                 if not candidates:
                     continue
-                x = features(assistant.index, candidates, q.question, weights, chinese, tags, translation,
-                             assistant.titles.get)
-                y = np.array([any(a in normalize(s.sentence.text) for a in accepted) for s in candidates], dtype=float)
-                cases.append(Case(name, q.id, chinese, x, y, candidates, accepted, assistant, path, used))
+                case = _case(name, q, chinese, candidates, weights, tags, translation, accepted, assistant, path, used)
+                top = [s for s in candidates if s.passage_rank <= TOP_PASSAGES]
+                if path == "plain" and top:
+                    case.judged = _case(name, q, chinese, top, weights, tags, translation, accepted, assistant, path, used)
+                cases.append(case)
         print(f"collected {name}: {sum(c.fold == name and c.used for c in cases)} questions", file=sys.stderr)
     return cases
+
+
+def _case(name: str, q: Any, chinese: bool, candidates: list[SentenceScore], weights: dict[str, float],
+          tags: dict[str, str], translation: Any, accepted: tuple[str, ...], assistant: Assistant, path: str,
+          used: bool) -> Case:
+    # Features relative to the other candidates (gaps to the best, z-scores) are computed over these candidates.
+    x = features(assistant.index, candidates, q.question, weights, chinese, tags, translation, assistant.titles.get)
+    y = np.array([any(a in normalize(s.sentence.text) for a in accepted) for s in candidates], dtype=float)
+    return Case(name, q.id, chinese, x, y, candidates, accepted, assistant, path, used)
 
 
 def dump(cases: list[Case], path: Path) -> None:
@@ -201,7 +214,7 @@ def fit_models(cases: list[Case], l2: float) -> dict[str, Model]:
     # margin chosen as above.
     plain = [c for c in cases if c.path == "plain"]
     hidden = [FEATURES.index(f) for f in JUDGED_WITHOUT]
-    judged_train = [dataclasses.replace(c, x=_without(c.x, hidden)) for c in plain]
+    judged_train = [j for j in (_judged(c, hidden) for c in plain) if j is not None]
     jw, jmean, jscale = fit_questions(judged_train, l2)
     judged_margin = choose_margin(judged_train, jw, jmean, jscale)
     models["judged"] = (jw, jmean, jscale, judged_margin)
@@ -212,6 +225,12 @@ def fit_models(cases: list[Case], l2: float) -> dict[str, Model]:
     length = median_chars(judged_train, jw, jmean, jscale, judged_margin)
     models["plain"] = (w, mean, scale, matching_margin(plain, w, mean, scale, length))
     return models
+
+
+def _judged(case: Case, hidden: list[int]) -> Case | None:
+    """Return the case as the judged draft sees it: the candidates of the decision's top passages, the features
+    beyond the article's subject left out (None when those passages hold no candidate)."""
+    return dataclasses.replace(case.judged, x=_without(case.judged.x, hidden)) if case.judged else None
 
 
 def _without(x: np.ndarray, columns: list[int]) -> np.ndarray:

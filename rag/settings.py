@@ -151,8 +151,9 @@ class AnswerSettings:
     composer: str = "extractive"
     # Answer composition: candidate sentences are drawn from this many top passages, scored first by
     # dense similarity + sentence_lexical_weight * query-term coverage + sentence_rank_weight / passage rank,
-    # then ranked by the fitted model (ranking_file below).
-    answer_passages: int = 5
+    # then ranked by the fitted model (ranking_file below). The draft the decision judges reads the top five
+    # whatever this says: the decision was fitted over those (rag/answer/composer.py).
+    answer_passages: int = 8
     sentence_lexical_weight: float = 0.2
     sentence_rank_weight: float = 0.05
 
@@ -181,6 +182,8 @@ class AnswerSettings:
     # Seconds to wait for the endpoint before quoting instead, and the longest reply asked for, in tokens.
     llm_timeout: float = 30.0
     llm_max_tokens: int = 400
+    # The model writes from this many top passages, numbered.
+    llm_passages: int = 5
     # A generated sentence is kept when its meaning is this many standard deviations closer to a sentence of its
     # cited passages than to the corpus at large (the same yardstick as the decision's dense_z), after its numbers,
     # names and key terms were found there; an answer keeping less than this share of its sentences is quoted instead.

@@ -260,6 +260,26 @@ def test_the_decision_judges_a_chinese_draft_ranked_without_the_words_beyond_the
     assert assistant.decider.evidence(evidence, draft) == assistant.decider.evidence(evidence, plain)
 
 
+def test_the_draft_the_decision_judges_reads_the_top_five_passages_however_many_the_answer_reads(
+        seeds_settings, seeds_assistant):
+    # The decision was fitted over drafts of the top five passages; the answer reads more (RAG_ANSWER_PASSAGES).
+    import dataclasses
+
+    from rag.answer.composer import ExtractiveComposer
+
+    assert seeds_settings.answer.answer_passages > 5
+    evidence = seeds_assistant.retriever.retrieve("Sora是在哪一天发布的？", 10, {})
+    assert len(evidence.hits) >= seeds_settings.answer.answer_passages
+    draft = seeds_assistant.composer.compose(evidence)
+    five = dataclasses.replace(seeds_settings, answer=dataclasses.replace(seeds_settings.answer, answer_passages=5))
+    composer = seeds_assistant.composer
+    fewer = ExtractiveComposer(five, composer.index, composer.titles, composer.word_tags).compose(evidence)
+    # The same draft; cosines read in another batch of rows may differ in the last float32 bit.
+    assert (draft.judged.text, draft.judged.sentences) == (fewer.judged.text, fewer.judged.sentences)
+    assert draft.judged.similarities == pytest.approx(fewer.judged.similarities, abs=1e-6)
+    assert len(draft.similarities) > len(draft.judged.similarities)  # the answer drew on more candidates
+
+
 def test_a_ranking_file_fitted_over_other_features_is_refused_with_what_to_do(tmp_path):
     # Read as it is, its model would rank with zero weight for the features it lacks, quietly worse.
     from importlib import resources

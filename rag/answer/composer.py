@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from rag.answer.decide import TOP_PASSAGES
 from rag.answer.extractive import SentenceScore, cite, score_sentences, select_sentences
 from rag.answer.ranking import RankingParams, load_ranking, rerank
 from rag.embedding import Embedder
@@ -50,8 +51,10 @@ class ExtractiveComposer:
         if evidence.judged_hits or judged_model is not None:
             plain = dataclasses.replace(evidence, hits=evidence.judged_hits or evidence.hits,
                                         translation=NO_TRANSLATION, judged_hits=())
-            judged = self._draft(plain, self._candidates(plain) if evidence.judged_hits else candidates,
-                                 dataclasses.replace(judged_model or self.ranking, translated=None))
+            # Over the passages the decision reads and was fitted over (its top five), however many the answer reads.
+            judged_candidates = [c for c in (self._candidates(plain) if evidence.judged_hits else candidates)
+                                 if c.passage_rank <= TOP_PASSAGES]
+            judged = self._draft(plain, judged_candidates, dataclasses.replace(judged_model or self.ranking, translated=None))
             draft = dataclasses.replace(draft, judged=judged)
         return draft
 

@@ -142,7 +142,7 @@ class LLMComposer:
         quoted = self.extractive.compose(evidence, history)
         if self.decider.decide(evidence, quoted).refused:
             return quoted  # declined: the model never sees the question
-        hits = list(evidence.hits[: self.settings.answer.answer_passages])
+        hits = list(evidence.hits[: self.settings.answer.llm_passages])
         chinese = is_chinese(evidence.question)
         messages = self.messages(evidence.question, hits, chinese)
         try:
