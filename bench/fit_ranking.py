@@ -14,11 +14,11 @@ questions in the articles' language. The second ranks questions read through the
 question over Chinese articles): its English cases are retrieved with it. Both see every Chinese case. The
 third ("judged") is the first without the features of the question's words beyond the article's subject, over
 the candidates of the top five passages only (features computed among them); it ranks the drafts the decision
-judges (rag/answer/decide.py), which was fitted over what its sentences hold. The
-first model's margin is the one whose answers are as long (median characters, each set weighing the same) as
-the judged model's at its own margin: those features part the scores further, and the rule above would let
-fewer sentences in; they are there to change which sentence comes first, not how much an answer says. A set
-is reported with the model the bot would use for each of its questions.
+judges (rag/answer/decide.py), which was fitted over what its sentences hold. The first model's margin is the
+one whose answers are as long (median characters, each set weighing the same) as the judged model's at its own
+margin: those features part the scores further, and the rule above would let fewer sentences in; they are there
+to change which sentence comes first, not how much an answer says. A set is reported with the model the bot
+would use for each of its questions.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fit_ranking \\
         cmrc=../shared/eval/dev/cmrc-trial/gold.jsonl=../shared/eval/dev/cmrc-trial/corpus=/work/idx/cmrc \\
