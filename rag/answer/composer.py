@@ -51,7 +51,7 @@ class ExtractiveComposer:
         if evidence.judged_hits or judged_model is not None:
             plain = dataclasses.replace(evidence, hits=evidence.judged_hits or evidence.hits,
                                         translation=NO_TRANSLATION, judged_hits=())
-            # Over the passages the decision reads and was fitted over (its top five), however many the answer reads.
+            # Over the passages the decision reads and was fitted over (its top five) when the answer reads more.
             judged_candidates = [c for c in (self._candidates(plain) if evidence.judged_hits else candidates)
                                  if c.passage_rank <= TOP_PASSAGES]
             judged = self._draft(plain, judged_candidates, dataclasses.replace(judged_model or self.ranking, translated=None))

@@ -97,27 +97,23 @@ def features(
     translated = np.array([translated_share(translation, s.sentence.terms) for s in scored])
     translated_gap = translated - translated.max()
     # The question's words beyond its subject: a word of the article's title is held by every sentence about it and
-    # says nothing of which one answers ("天门冬的根有什么特点" is answered by "根稍肉质").
-    beyond_title: dict[str, dict[str, float]] = {}  # per article: the question's words its title does not hold
-    beyond = []
+    # says nothing of which one answers ("天门冬的根有什么特点" is answered by "根稍肉质"). The same for its pairs of
+    # characters: a question copies phrases of the sentence that answers it, whatever jieba makes of their words.
+    asked_pairs = _pairs(question) if chinese else set()
+    beyond_title: dict[str, tuple[dict[str, float], set[str]]] = {}  # per article: what its title does not hold
+    beyond, pairs = [], []
     for s in scored if chinese else ():
         file = s.sentence.file
         if file not in beyond_title:
-            title = (titles(file) or "").lower()
-            beyond_title[file] = {t: w for t, w in weights.items() if t not in title}
-        rest = beyond_title[file]
+            title = titles(file) or ""
+            beyond_title[file] = ({t: w for t, w in weights.items() if t not in title.lower()}, asked_pairs - _pairs(title))
+        rest, rest_pairs = beyond_title[file]
         mass = sum(rest.values())
         terms = set(s.sentence.terms)
         beyond.append(sum(w for t, w in rest.items() if t in terms) / mass if mass else 0.0)
+        pairs.append(len(rest_pairs & _pairs(s.sentence.text)) / len(rest_pairs) if rest_pairs else 0.0)
     beyond_arr = np.array(beyond) if chinese else np.zeros(len(scored))
     beyond_gap = beyond_arr - beyond_arr.max()
-    # The same for pairs of characters: a question copies phrases of the sentence that answers it, whatever jieba
-    # makes of their words.
-    asked_pairs = _pairs(question) if chinese else set()
-    pairs = []
-    for s in scored if chinese else ():
-        rest = asked_pairs - _pairs(titles(s.sentence.file) or "")
-        pairs.append(len(rest & _pairs(s.sentence.text)) / len(rest) if rest else 0.0)
     pairs_arr = np.array(pairs) if chinese else np.zeros(len(scored))
     pairs_gap = pairs_arr - pairs_arr.max()
     dense_rank = np.empty(len(dense))
