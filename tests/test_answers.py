@@ -334,3 +334,12 @@ def test_loading_over_chinese_articles_reads_the_dictionary_aside_before_the_fir
     before = len([t for t in threading.enumerate() if t.name == "rag-glossary"])
     Assistant.load(settings, fake_embedder)
     assert len([t for t in threading.enumerate() if t.name == "rag-glossary"]) == before  # nothing to translate into
+
+
+def test_a_decision_file_fitted_over_other_features_is_refused_with_what_to_do(tmp_path):
+    shipped = json.loads((Path(__file__).parents[1] / "rag" / "data" / "decision.json").read_text(encoding="utf-8"))
+    shipped["model"]["weights"]["title_coverage"] = 0.5
+    older = tmp_path / "decision.json"
+    older.write_text(json.dumps(shipped), encoding="utf-8")
+    with pytest.raises(RagError, match="unknown: title_coverage.*refit it with bench/fit_decision.py"):
+        load_params(str(older))

@@ -12,8 +12,9 @@ Each feature asks one question of the retrieved passages and the chosen sentence
 - passage / article coverage: the share of the question's idf mass that the best single passage, and the
   best single article among the top passages, hold; the subject of an answerable question stands in one
   article, the words of a question about something absent are spread over several;
-- title: the share of the question's idf mass in the title of the chosen sentence's article;
-- sentence coverage: the share in the chosen sentences;
+- sentence coverage: the share in the chosen sentences (not the share in their article's title: titles follow
+  each corpus's convention, a file name in another language than the articles (XQuAD's "Super_Bowl_50") holds no
+  question word, and a fit that read them learnt to doubt every question over such a corpus);
 - kind: whether the question asks for a time, number, person, place or reason, and whether the first chosen
   sentence holds one;
 - names: how many names (people, places, organisations, Latin words, numbers) the question holds: a question
@@ -37,7 +38,7 @@ import dataclasses
 import json
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -57,7 +58,7 @@ log = logging.getLogger(__name__)
 # The feature names, in the order of the fitted weights.
 FEATURES = (
     "dense_z", "other_language",
-    "unknown", "passage_coverage", "article_coverage", "title_coverage", "sentence_coverage",
+    "unknown", "passage_coverage", "article_coverage", "sentence_coverage",
     "kind_asked", "kind_found", "agree", "sentence_peak", "passage_peak", "best_cosine", "names", "missing_names",
 )
 TOP_PASSAGES = 5
@@ -136,7 +137,6 @@ def evidence(
     similarities: Sequence[float],
     chosen: Sequence[Sentence],
     chinese: bool,
-    title_terms: Callable[[str], frozenset[str]],
     word_tags: Mapping[str, str],
 ) -> Evidence:
     """Return the decision features for one question (see the module docstring)."""
@@ -165,7 +165,7 @@ def evidence(
     top = hits[0]
     agree = float((top.dense_rank or 99) <= 3 and (top.lexical_rank or 99) <= 3)
     if not chinese:
-        values = (dense_z, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, float(bool(kinds)), float(found), 0.0, *shared[1:], 0.0)
+        values = (dense_z, 1.0, 0.0, 0.0, 0.0, 0.0, float(bool(kinds)), float(found), 0.0, *shared[1:], 0.0)
         return Evidence(values, known)
     total = sum(term_weights.values()) or 1.0
     unknown = sum(w for t, w in term_weights.items() if t not in lexicon.vocabulary) / total
@@ -176,10 +176,9 @@ def evidence(
         held = articles.rows.get(file)
         if held is not None and len(held):
             article = max(article, float(lexicon.row_coverage(list(held), dict(term_weights), together=True)[0]))
-    title = _share(term_weights, set(title_terms(first.file)))
     sentence = _share(term_weights, {t for s in chosen for t in s.terms})
     missing = sum(1 for name in names if name not in lexicon.vocabulary) / len(names) if names else 0.0
-    values = (dense_z, 0.0, unknown, passage, article, title, sentence, float(bool(kinds)), float(found), agree,
+    values = (dense_z, 0.0, unknown, passage, article, sentence, float(bool(kinds)), float(found), agree,
               *shared[1:], missing)
     return Evidence(values, known)
 
@@ -217,17 +216,27 @@ class DecisionFileError(RagError, ValueError):
 @lru_cache(maxsize=8)
 def load_params(path: str = "") -> DecisionParams:
     """Return the fitted decision in `path`, or the one shipped in rag/data/decision.json when empty."""
+    where = path or "rag/data/decision.json"
     try:
         if not path:
             text = (resources.files("rag") / "data" / "decision.json").read_text(encoding="utf-8")
         else:
             text = Path(path).read_text(encoding="utf-8")
-        return params_from_dict(json.loads(text))
+        data = json.loads(text)
+        named = set(data["model"]["weights"])
+        if named == set(FEATURES):
+            return params_from_dict(data)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise DecisionFileError(
-            f"the decision file {path or 'rag/data/decision.json'} cannot be read ({exc.__class__.__name__}): "
+            f"the decision file {where} cannot be read ({exc.__class__.__name__}): "
             "write it with bench/fit_decision.py or unset RAG_DECISION_FILE"
         ) from None
+    # A fit over other features would be read with zero weight for the ones it lacks: quietly other declines.
+    missing, unknown = sorted(set(FEATURES) - named), sorted(named - set(FEATURES))
+    raise DecisionFileError(
+        f"the decision file {where} was fitted over other features (missing: {', '.join(missing) or 'none'}; "
+        f"unknown: {', '.join(unknown) or 'none'}): refit it with bench/fit_decision.py or unset RAG_DECISION_FILE"
+    )
 
 
 # The threshold when the fit does not hold for the index's model: only questions with nothing to match decline.
@@ -248,25 +257,14 @@ def for_index(params: DecisionParams, threshold: float, model: str) -> DecisionP
 
 
 class Decider:
-    """Decides for one index whether a draft answers its question: the fitted parameters, the index's articles,
-    the title tokens (tokenised when first needed) and the dictionary's word tags; holds no per-question state."""
+    """Decides for one index whether a draft answers its question: the fitted parameters, the index's articles
+    and the dictionary's word tags; holds no per-question state."""
 
-    def __init__(self, index: Index, params: DecisionParams, titles: Mapping[str, str],
-                 tokens: Callable[[str], list[str]], word_tags: Mapping[str, str]) -> None:
+    def __init__(self, index: Index, params: DecisionParams, word_tags: Mapping[str, str]) -> None:
         self.index = index
         self.params = params
         self.articles = Articles(index.manifest)
-        self.titles = dict(titles)
-        self.tokens = tokens
         self.word_tags = word_tags
-        self._title_terms: dict[str, frozenset[str]] = {}
-
-    def title_terms(self, file: str) -> frozenset[str]:
-        """Return the tokens of an article's title."""
-        terms = self._title_terms.get(file)
-        if terms is None:
-            terms = self._title_terms[file] = frozenset(self.tokens(self.titles.get(file, "")))
-        return terms
 
     def evidence(self, retrieved: Retrieved, draft: Draft) -> Evidence:
         """Return the decision features of a question's retrieval and draft (the ones retrieved and composed
@@ -277,7 +275,7 @@ class Decider:
         similarities = draft.similarities or ((draft.best_similarity,) if draft.best_similarity is not None else ())
         return evidence(
             self.index, self.articles, retrieved.question, retrieved.query_vector, retrieved.term_weights,
-            hits, similarities, draft.sentences, retrieved.chinese, self.title_terms, self.word_tags,
+            hits, similarities, draft.sentences, retrieved.chinese, self.word_tags,
         )
 
     def decide(self, retrieved: Retrieved, draft: Draft) -> Decision:
