@@ -151,8 +151,8 @@ class AnswerSettings:
     composer: str = "extractive"
     # Answer composition: candidate sentences are drawn from this many top passages, scored first by
     # dense similarity + sentence_lexical_weight * query-term coverage + sentence_rank_weight / passage rank,
-    # then ranked by the fitted model (ranking_file below). The draft the decision judges reads only the top five
-    # of them, which the decision was fitted over (rag/answer/composer.py).
+    # then ranked by the fitted model (ranking_file below). The draft the decision judges reads the top five,
+    # which the decision was fitted over, whatever this says (rag/answer/composer.py).
     answer_passages: int = 8
     sentence_lexical_weight: float = 0.2
     sentence_rank_weight: float = 0.05

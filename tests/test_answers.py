@@ -336,6 +336,21 @@ def test_loading_over_chinese_articles_reads_the_dictionary_aside_before_the_fir
     assert len([t for t in threading.enumerate() if t.name == "rag-glossary"]) == before  # nothing to translate into
 
 
+
+def test_the_judged_draft_reads_the_top_five_passages_however_few_the_answer_reads(tmp_path, fake_embedder):
+    # The decision was fitted over drafts of the top five passages: with RAG_ANSWER_PASSAGES=1 the answer quotes
+    # the first passage only, and the decision must still judge what it was fitted to judge.
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, PLANT))
+    build_index(settings, fake_embedder)
+    drafts, features = {}, {}
+    for passages in (1, 5):
+        assistant = Assistant.load(settings.with_overrides(answer_passages=passages), fake_embedder)
+        evidence = assistant.retriever.retrieve("牡蒿的叶子有什么特点？", 5, {})
+        drafts[passages] = assistant.composer.compose(evidence)
+        features[passages] = assistant.decider.evidence(evidence, drafts[passages])
+    assert len(drafts[1].similarities) < len(drafts[5].similarities)  # the shown answer read one passage
+    assert drafts[1].judged == drafts[5].judged and features[1] == features[5]
+
 def test_a_decision_file_fitted_over_other_features_is_refused_with_what_to_do(tmp_path):
     shipped = json.loads((Path(__file__).parents[1] / "rag" / "data" / "decision.json").read_text(encoding="utf-8"))
     shipped["model"]["weights"]["title_coverage"] = 0.5

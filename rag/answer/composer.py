@@ -51,18 +51,23 @@ class ExtractiveComposer:
         if evidence.judged_hits or judged_model is not None:
             plain = dataclasses.replace(evidence, hits=evidence.judged_hits or evidence.hits,
                                         translation=NO_TRANSLATION, judged_hits=())
-            # Over the passages the decision reads and was fitted over (its top five) when the answer reads more.
-            judged_candidates = [c for c in (self._candidates(plain) if evidence.judged_hits else candidates)
-                                 if c.passage_rank <= TOP_PASSAGES]
+            # Over the passages the decision reads and was fitted over (its top five), however many the answer reads.
+            reads = max(self.settings.answer.answer_passages, TOP_PASSAGES)
+            if evidence.judged_hits or reads != self.settings.answer.answer_passages:
+                scored = self._candidates(plain, reads)
+            else:
+                scored = candidates
+            judged_candidates = [c for c in scored if c.passage_rank <= TOP_PASSAGES]
             judged = self._draft(plain, judged_candidates, dataclasses.replace(judged_model or self.ranking, translated=None))
             draft = dataclasses.replace(draft, judged=judged)
         return draft
 
-    def _candidates(self, evidence: Evidence) -> list[SentenceScore]:
+    def _candidates(self, evidence: Evidence, passages: int = 0) -> list[SentenceScore]:
+        """Return the scored sentences of the top `passages` passages (the answer's setting when 0)."""
         answer = self.settings.answer
         return score_sentences(
             self.index, list(evidence.hits), evidence.query_vector, evidence.term_weights,
-            answer.answer_passages, answer.sentence_lexical_weight, answer.sentence_rank_weight,
+            passages or answer.answer_passages, answer.sentence_lexical_weight, answer.sentence_rank_weight,
         )
 
     def _draft(self, evidence: Evidence, candidates: list[SentenceScore], ranking: RankingParams) -> Draft:
