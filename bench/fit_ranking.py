@@ -43,7 +43,7 @@ from bench.dev_sets import parse_set, provenance
 from bench.ranking_logistic import fit_questions
 from rag.answer.assistant import Assistant
 from rag.answer.decide import TOP_PASSAGES
-from rag.answer.extractive import SentenceScore, cite, is_chinese, is_heading, score_sentences, select_sentences
+from rag.answer.extractive import SentenceScore, cite, is_candidate, is_chinese, score_sentences, select_sentences
 from rag.answer.ranking import FEATURES, JUDGED_WITHOUT, features
 from rag.eval.metrics import ANSWER_PREFIX_CHARS, load_questions, normalize
 from rag.records import NO_TRANSLATION
@@ -90,7 +90,7 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]]) -> list[Case]:
                 candidates = [
                     s for s in score_sentences(assistant.index, hits, vector, weights, settings.answer.answer_passages,
                                                settings.answer.sentence_lexical_weight, settings.answer.sentence_rank_weight)
-                    if not is_heading(s.sentence, assistant.titles.get(s.sentence.file, ""))
+                    if is_candidate(s.sentence, assistant.titles.get(s.sentence.file, ""), assistant.index)
                 ]
                 if not candidates:
                     continue

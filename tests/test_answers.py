@@ -351,6 +351,30 @@ def test_the_judged_draft_reads_the_top_five_passages_however_few_the_answer_rea
     assert len(drafts[1].similarities) < len(drafts[5].similarities)  # the shown answer read one passage
     assert drafts[1].judged == drafts[5].judged and features[1] == features[5]
 
+
+def test_a_question_in_the_articles_is_never_quoted_as_the_answer(tmp_path, fake_embedder):
+    # News articles head their sections with questions and ask rhetorical ones; either echoes a question's words
+    # better than the sentence that answers it ("What is Sora?" opened with three such headings).
+    from rag.answer.extractive import is_candidate
+
+    notes = {"sora.md": "# Sora模型\n\n### Sora能做什么?\n\nSora能根据文字提示生成一分钟的视频。\n\n"
+                        "那么，Sora能做什么？它还能把静态图片变成视频。\n",
+             "other.md": "# 天气\n\n明天北京有小雨。\n"}
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, notes))
+    build_index(settings, fake_embedder)
+    assistant = Assistant.load(settings, fake_embedder)
+    sentences = {s.text: s for s in (assistant.index.sentences[i] for i in range(len(assistant.index.sentences)))}
+    heading, asked = sentences["Sora能做什么?"], sentences["那么，Sora能做什么？"]
+    # The heading is alone on its line: a heading, never pulled in beside an answer. The rhetorical question shares
+    # its line with the next sentence, so a block may read across it, but it is never quoted for itself.
+    assert is_heading(heading, "", assistant.index) and not is_heading(heading)
+    assert not is_heading(asked, "", assistant.index)
+    assert not is_candidate(heading, "", assistant.index) and not is_candidate(asked, "", assistant.index)
+    assert is_candidate(sentences["Sora能根据文字提示生成一分钟的视频。"], "", assistant.index)
+    answer = assistant.ask("Sora能做什么？")
+    assert not answer.refused and answer.text.startswith(("Sora能根据文字", "它还能把静态图片"))
+    assert "?" not in answer.text and "？" not in answer.text
+
 def test_a_decision_file_fitted_over_other_features_is_refused_with_what_to_do(tmp_path):
     shipped = json.loads((Path(__file__).parents[1] / "rag" / "data" / "decision.json").read_text(encoding="utf-8"))
     shipped["model"]["weights"]["title_coverage"] = 0.5

@@ -36,6 +36,7 @@ def refusal_text(question: str) -> str:
 
 
 # A sentence, or a piece of one, ends with one of these (closing quotes and brackets after them allowed).
+_ASKS = re.compile(r"[？?][”’\"'」』）)\]]*$")
 _ENDS_SENTENCE = re.compile(r"[。！？!?；;…\.．，,：:][”’\"'」』）)\]]*$")
 # A line that states who wrote an article, where it comes from or when: an answer, not a heading.
 _METADATA = re.compile(
@@ -46,13 +47,37 @@ _METADATA = re.compile(
 HEADING_CHARS = 40
 
 
-def is_heading(sentence: Sentence, title: str = "") -> bool:
+def is_heading(sentence: Sentence, title: str = "", index: Index | None = None) -> bool:
     """Return whether a sentence is a heading or bare title: the article's title, or a short line that ends no
-    sentence and does not state metadata (author, source, date). Such a line is never quoted on its own."""
+    sentence and does not state metadata (author, source, date); with the `index` to read its neighbours, also a
+    short question on a line of its own ("### Sora能做什么?"), which asks what the lines after it answer. Such a
+    line is never quoted on its own."""
     text = sentence.text.strip()
     if title and text == title.strip():
         return True
-    return len(text) <= HEADING_CHARS and not _ENDS_SENTENCE.search(text) and not _METADATA.search(text)
+    if len(text) > HEADING_CHARS:
+        return False
+    if not _ENDS_SENTENCE.search(text):
+        return not _METADATA.search(text)
+    return index is not None and bool(_ASKS.search(text)) and _alone_on_its_lines(index, sentence)
+
+
+def is_candidate(sentence: Sentence, title: str, index: Index) -> bool:
+    """Return whether a sentence may be quoted as an answer: not a heading or bare title, and not a short question
+    ("那么，Sora能做什么？"), which asks what the sentences after it answer. A long sentence that ends with a
+    question may state much before it ("……是物理世界的模拟器，……到底什么是现实？”")."""
+    text = sentence.text.strip()
+    return not is_heading(sentence, title, index) and not (len(text) <= HEADING_CHARS and _ASKS.search(text))
+
+
+def _alone_on_its_lines(index: Index, sentence: Sentence) -> bool:
+    """Return whether no other sentence of the article shares a source line with this one (a heading's line)."""
+    for other_id in (sentence.sentence_id - 1, sentence.sentence_id + 1):
+        if 0 <= other_id < len(index.sentences):
+            other = index.sentences[other_id]
+            if other.file == sentence.file and sentence.line_start <= other.line_end and other.line_start <= sentence.line_end:
+                return False
+    return True
 
 
 def _normal(text: str) -> str:
@@ -137,12 +162,12 @@ def answer_block(index: Index, sentence: Sentence, max_chars: int) -> list[Sente
         return None
 
     previous = neighbour(sentence.sentence_id - 1)
-    if previous and not is_heading(previous) and _REFERS_BACK.search(sentence.text[:12]) and used + len(previous.text) <= max_chars:
+    if previous and not is_heading(previous, index=index) and _REFERS_BACK.search(sentence.text[:12]) and used + len(previous.text) <= max_chars:
         block.insert(0, previous)
         used += len(previous.text)
     before_following = len(block)
     following = neighbour(sentence.sentence_id + 1)
-    while following and not is_heading(following) and (
+    while following and not is_heading(following, index=index) and (
         _LEADS_ON.search(block[-1].text)
         or _unclosed(block)
         or _CONTINUES.match(following.text)

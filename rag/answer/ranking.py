@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.answer.extractive import SentenceScore, is_heading
+from rag.answer.extractive import SentenceScore, is_candidate
 from rag.answer.questions import asked_kinds, holds_kind
 from rag.errors import RagError
 from rag.index.store import Index
@@ -166,8 +166,8 @@ def rerank(
     params: RankingParams,
     translation: Translation = NO_TRANSLATION,
 ) -> list[SentenceScore]:
-    """Return the candidates without headings and bare titles, re-scored by the fitted model, best first."""
-    kept = [s for s in scored if not is_heading(s.sentence, titles(s.sentence.file))]
+    """Return the candidates without headings, bare titles and questions (`is_candidate`), re-scored by the fitted model, best first."""
+    kept = [s for s in scored if is_candidate(s.sentence, titles(s.sentence.file), index)]
     if not kept:
         return []
     x = features(index, kept, question, weights, chinese, word_tags, translation, titles)
