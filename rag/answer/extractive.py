@@ -75,7 +75,8 @@ def _alone_on_its_lines(index: Index, sentence: Sentence) -> bool:
     for other_id in (sentence.sentence_id - 1, sentence.sentence_id + 1):
         if 0 <= other_id < len(index.sentences):
             other = index.sentences[other_id]
-            if other.file == sentence.file and sentence.line_start <= other.line_end and other.line_start <= sentence.line_end:
+            shares_a_line = sentence.line_start <= other.line_end and other.line_start <= sentence.line_end
+            if other.file == sentence.file and shares_a_line:
                 return False
     return True
 

@@ -166,7 +166,8 @@ def rerank(
     params: RankingParams,
     translation: Translation = NO_TRANSLATION,
 ) -> list[SentenceScore]:
-    """Return the candidates without headings, bare titles and questions (`is_candidate`), re-scored by the fitted model, best first."""
+    """Return the candidates (headings, bare titles and short questions left out: `is_candidate`), re-scored by the
+    fitted model, best first."""
     kept = [s for s in scored if is_candidate(s.sentence, titles(s.sentence.file), index)]
     if not kept:
         return []
