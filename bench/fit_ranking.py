@@ -90,7 +90,7 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]]) -> list[Case]:
                 candidates = [
                     s for s in score_sentences(assistant.index, hits, vector, weights, settings.answer.answer_passages,
                                                settings.answer.sentence_lexical_weight, settings.answer.sentence_rank_weight)
-                    if is_candidate(s.sentence, assistant.titles.get(s.sentence.file, ""), assistant.index)
+                    if is_candidate(s.sentence, assistant.titles.get(s.sentence.file, ""))
                 ]
                 if not candidates:
                     continue

@@ -1,6 +1,7 @@
 """The few exceptions the library raises; each message says what to do next."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 # Why an index cannot be used as it is: its format, the settings or model it was built with, damage to its
@@ -10,6 +11,15 @@ MismatchReason = Literal["format", "settings", "model", "damaged", "not_an_index
 
 class RagError(Exception):
     """Base class: a user-facing problem whose message says how to fix it."""
+
+
+def fitted_over_other_features(what: str, named: Iterable[str], expected: Iterable[str], script: str, variable: str) -> str:
+    """Return the message for a fitted file whose features are not the code's: read as it is, the features it lacks
+    would weigh 0 and its others nothing, a quietly other model."""
+    have, want = set(named), set(expected)
+    missing, unknown = sorted(want - have), sorted(have - want)
+    return (f"{what} was fitted over other features (missing: {', '.join(missing) or 'none'}; unknown: "
+            f"{', '.join(unknown) or 'none'}): refit it with {script} or unset {variable}")
 
 
 class ModelError(RagError, RuntimeError):

@@ -336,7 +336,6 @@ def test_loading_over_chinese_articles_reads_the_dictionary_aside_before_the_fir
     assert len([t for t in threading.enumerate() if t.name == "rag-glossary"]) == before  # nothing to translate into
 
 
-
 def test_the_judged_draft_reads_the_top_five_passages_however_few_the_answer_reads(tmp_path, fake_embedder):
     # The decision was fitted over drafts of the top five passages: with RAG_ANSWER_PASSAGES=1 the answer quotes
     # the first passage only, and the decision must still judge what it was fitted to judge.
@@ -369,11 +368,12 @@ def test_a_question_in_the_articles_is_never_quoted_as_the_answer(tmp_path, fake
     # its line with the next sentence, so a block may read across it, but it is never quoted for itself.
     assert is_heading(heading, "", assistant.index) and not is_heading(heading)
     assert not is_heading(asked, "", assistant.index)
-    assert not is_candidate(heading, "", assistant.index) and not is_candidate(asked, "", assistant.index)
-    assert is_candidate(sentences["Sora能根据文字提示生成一分钟的视频。"], "", assistant.index)
+    assert not is_candidate(heading, "") and not is_candidate(asked, "")
+    assert is_candidate(sentences["Sora能根据文字提示生成一分钟的视频。"], "")
     answer = assistant.ask("Sora能做什么？")
     assert not answer.refused and answer.text.startswith(("Sora能根据文字", "它还能把静态图片"))
     assert "?" not in answer.text and "？" not in answer.text
+
 
 def test_a_decision_file_fitted_over_other_features_is_refused_with_what_to_do(tmp_path):
     shipped = json.loads((Path(__file__).parents[1] / "rag" / "data" / "decision.json").read_text(encoding="utf-8"))

@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer.questions import asked_kinds, holds_kind, names_in
-from rag.errors import RagError
+from rag.errors import RagError, fitted_over_other_features
 from rag.index.manifest import Manifest
 from rag.index.store import Index
 from rag.records import Decision, Draft, Hit, Sentence
@@ -231,12 +231,8 @@ def load_params(path: str = "") -> DecisionParams:
             f"the decision file {where} cannot be read ({exc.__class__.__name__}): "
             "write it with bench/fit_decision.py or unset RAG_DECISION_FILE"
         ) from None
-    # A fit over other features would be read with zero weight for the ones it lacks: quietly other declines.
-    missing, unknown = sorted(set(FEATURES) - named), sorted(named - set(FEATURES))
-    raise DecisionFileError(
-        f"the decision file {where} was fitted over other features (missing: {', '.join(missing) or 'none'}; "
-        f"unknown: {', '.join(unknown) or 'none'}): refit it with bench/fit_decision.py or unset RAG_DECISION_FILE"
-    )
+    raise DecisionFileError(fitted_over_other_features(
+        f"the decision file {where}", named, FEATURES, "bench/fit_decision.py", "RAG_DECISION_FILE"))
 
 
 # The threshold when the fit does not hold for the index's model: only questions with nothing to match decline.

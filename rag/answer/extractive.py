@@ -62,12 +62,13 @@ def is_heading(sentence: Sentence, title: str = "", index: Index | None = None) 
     return index is not None and bool(_ASKS.search(text)) and _alone_on_its_lines(index, sentence)
 
 
-def is_candidate(sentence: Sentence, title: str, index: Index) -> bool:
+def is_candidate(sentence: Sentence, title: str) -> bool:
     """Return whether a sentence may be quoted as an answer: not a heading or bare title, and not a short question
-    ("那么，Sora能做什么？"), which asks what the sentences after it answer. A long sentence that ends with a
-    question may state much before it ("……是物理世界的模拟器，……到底什么是现实？”")."""
+    ("那么，Sora能做什么？", or a heading that asks), which asks what the sentences after it answer. A long sentence
+    that ends with a question may state much before it ("……是物理世界的模拟器，……到底什么是现实？”"). No neighbour
+    is read: a short question is left out whichever line it stands on."""
     text = sentence.text.strip()
-    return not is_heading(sentence, title, index) and not (len(text) <= HEADING_CHARS and _ASKS.search(text))
+    return not (len(text) <= HEADING_CHARS and _ASKS.search(text)) and not is_heading(sentence, title)
 
 
 def _alone_on_its_lines(index: Index, sentence: Sentence) -> bool:

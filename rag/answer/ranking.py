@@ -33,7 +33,7 @@ import numpy as np
 
 from rag.answer.extractive import SentenceScore, is_candidate
 from rag.answer.questions import asked_kinds, holds_kind
-from rag.errors import RagError
+from rag.errors import RagError, fitted_over_other_features
 from rag.index.store import Index
 from rag.records import NO_TRANSLATION, Translation
 
@@ -168,7 +168,7 @@ def rerank(
 ) -> list[SentenceScore]:
     """Return the candidates (headings, bare titles and short questions left out: `is_candidate`), re-scored by the
     fitted model, best first."""
-    kept = [s for s in scored if is_candidate(s.sentence, titles(s.sentence.file), index)]
+    kept = [s for s in scored if is_candidate(s.sentence, titles(s.sentence.file))]
     if not kept:
         return []
     x = features(index, kept, question, weights, chinese, word_tags, translation, titles)
@@ -183,15 +183,10 @@ class RankingFileError(RagError, ValueError):
 
 
 def _params(model: Mapping[str, Any], path: str) -> RankingParams:
-    named = set(model["weights"])
-    if named != set(FEATURES):
-        # A fit over other features would be read with zero weight for the ones it lacks: a quietly worse ranking.
-        missing, unknown = sorted(set(FEATURES) - named), sorted(named - set(FEATURES))
-        raise RankingFileError(
-            f"the ranking file {path or 'rag/data/ranking.json'} was fitted over other features (missing: "
-            f"{', '.join(missing) or 'none'}; unknown: {', '.join(unknown) or 'none'}): refit it with "
-            "bench/fit_ranking.py or unset RAG_RANKING_FILE"
-        )
+    if set(model["weights"]) != set(FEATURES):
+        raise RankingFileError(fitted_over_other_features(
+            f"the ranking file {path or 'rag/data/ranking.json'}", model["weights"], FEATURES,
+            "bench/fit_ranking.py", "RAG_RANKING_FILE"))
     return RankingParams(
         weights=tuple(float(model["weights"].get(f, 0.0)) for f in FEATURES),
         mean=tuple(float(model["mean"].get(f, 0.0)) for f in FEATURES),
