@@ -135,8 +135,10 @@ class Model:
         return np.array([self.threshold if r.language == "zh" else self.threshold_other for r in rows])
 
     def confidence(self, x: np.ndarray) -> np.ndarray:
-        """Return the model's probability that each row is answerable."""
-        return 1 / (1 + np.exp(-np.clip(self.bias + ((x - self.mean) / self.scale) @ self.weights, -50, 50)))
+        """Return the model's probability that each row is answerable (a feature that is not a number counts as
+        its mean, as rag/answer/decide.py's `confidence` reads it)."""
+        z = np.nan_to_num((x - self.mean) / self.scale, nan=0.0)
+        return 1 / (1 + np.exp(-np.clip(self.bias + z @ self.weights, -50, 50)))
 
     def to_dict(self) -> dict[str, object]:
         """Return the model in rag/data/decision.json's shape."""
@@ -158,9 +160,9 @@ def train(rows: list[Row], l2: float, max_false: float, threshold_by: str = THRE
             if mask.any():
                 weight[mask] = 1.0 / mask.sum()
     weight *= len(rows) / weight.sum()
-    mean, scale = x.mean(0), x.std(0)
+    mean, scale = np.nanmean(x, 0), np.nanstd(x, 0)  # dense_z is not a number over a corpus too small for it
     scale[scale < 1e-9] = 1.0
-    w = fit((x - mean) / scale, y, weight, l2)
+    w = fit(np.nan_to_num((x - mean) / scale, nan=0.0), y, weight, l2)
     model = Model(float(w[0]), w[1:], mean, scale, 0.5, 0.5)
     p = model.confidence(x)
     thresholds = {}

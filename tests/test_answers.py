@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,25 @@ def test_the_names_a_question_holds_are_the_words_the_index_would_hold():
     # Latin words lower-cased as the tokenizer writes them, Chinese names as the dictionary tags them.
     assert names_in("Sora发布后，英伟达的股价涨跌了多少？", {"英伟达": "nt"}) == ["sora", "英伟达"]
     assert names_in("When did Adobe's stock fall?", {}) == ["Adobe's"]
+
+
+NOTES = {"年假.md": "# 年假\n\n员工每年有5天年假。\n", "食堂.md": "# 食堂\n\n食堂11:30开饭。\n",
+         "报销.md": "# 报销\n\n报销单五个工作日内审批。\n"}
+
+
+def test_over_a_corpus_too_small_for_a_background_dense_z_counts_for_neither_answering_nor_declining(tmp_path, fake_embedder):
+    # Every sentence of three short notes is among the top passages: the background would be the answer's own
+    # article, and every answer would stand low above it.
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, NOTES))
+    build_index(settings, fake_embedder)
+    assistant = Assistant.load(settings, fake_embedder)
+    evidence = assistant.retriever.retrieve("食堂几点开饭？", 5, {})
+    draft, decision, found = assistant.consider(evidence)
+    assert math.isnan(found.as_dict()["dense_z"])
+    params = assistant.decider.params
+    at_mean = Evidence((params.mean[0],) + found.values[1:], found.known_terms)
+    assert decision.confidence == pytest.approx(confidence(at_mean, params))
+    assert all(math.isfinite(v) for v in found.values[1:])
 
 
 def test_headings_and_bare_titles_are_told_from_sentences_and_metadata():

@@ -242,3 +242,20 @@ def test_a_miss_is_told_by_where_the_accepted_answer_stands():
     assert kind_of(question, result("别的。[1]", "别的。", passage="……甲乙。丙丁……")) == "top-5 passage"
     assert kind_of(question, result("别的。[1]", "别的。", passage="无关")) == "not in top 5"
     assert kind_of(question, result("资料中没有找到", refused=True)) == "declined"
+
+
+def test_a_feature_a_small_corpus_cannot_measure_is_fitted_and_read_as_its_mean():
+    # dense_z is not a number over a corpus too small for a background (rag/answer/decide.py): the fit must still
+    # come out, and read such a row as the bot does.
+    import math
+
+    import numpy as np
+
+    from bench.fit_decision import Row, train
+
+    rows = [Row("a", f"y{i}", (float(v), float(v) / 2), True, False, "zh") for i, v in enumerate(np.linspace(0.5, 3, 30))]
+    rows += [Row("a", f"n{i}", (float(v), float(v) / 2), False, False, "zh") for i, v in enumerate(np.linspace(-3, 0.5, 30))]
+    rows.append(Row("a", "small", (math.nan, 1.0), True, False, "zh"))
+    model = train(rows, 1.0, 0.05)
+    assert np.isfinite(model.weights).all() and np.isfinite(model.mean).all()
+    assert model.confidence(np.array([[math.nan, 1.0]]))[0] == model.confidence(np.array([[model.mean[0], 1.0]]))[0]

@@ -78,6 +78,22 @@ def test_chit_chat_is_declined_not_answered_from_the_articles(real, question):
     assert answer.small_talk if question in ("你是谁？", "Hello") else answer.refused
 
 
+POLICY = Path(__file__).resolve().parent / "data" / "policy"
+
+
+def test_over_three_short_notes_a_question_they_answer_is_answered_and_one_they_do_not_is_declined(tmp_path):
+    # Three notes of one passage each: every sentence of the corpus is among the top passages, so there is no
+    # background to measure dense_z against (rag/answer/decide.py). Against the whole corpus as background, "食堂几点开饭？"
+    # was declined (confidence 0.32) though the canteen note answers it.
+    settings = load_settings(env={}, corpus_dir=POLICY, index_dir=tmp_path / "index")
+    build_index(settings, load_embedder(settings))
+    assistant = Assistant.load(settings)
+    answer = assistant.ask("食堂几点开饭？")
+    assert not answer.refused and "11:30" in answer.citations[0].quote
+    assert answer.citations[0].file.endswith("食堂管理规定.md")
+    assert assistant.ask("公司的CEO是谁？").refused
+
+
 def test_an_english_question_over_chinese_articles_is_answered_from_the_right_article(real):
     answer = real.ask("How did Adobe's stock react after Sora was released?")
     assert not answer.refused

@@ -3,7 +3,8 @@
 Each feature asks one question of the retrieved passages and the chosen sentences, relative to this corpus:
 - dense_z: the best candidate sentence's cosine in standard deviations above the question's similarity to a
   fixed sample of the corpus's sentences outside the top passages' articles (e5 scores sit high even for
-  unrelated text);
+  unrelated text); not a number when the corpus has too few such sentences (a few short notes), and then it
+  counts for neither answering nor declining;
 - best_cosine: the best sentence's cosine itself, which no background moves (in a corpus all about one
   subject the background is near every question of that subject);
 - sentence / passage peak: how far the best sentence and the best passage stand out from the other
@@ -104,9 +105,16 @@ class Articles:
         self.sentences = {a.file: (a.sentences[0], a.sentences[0] + a.sentences[1]) for a in manifest.articles}
 
 
-def _outside(index: Index, articles: Articles, query_vector: np.ndarray, files: Sequence[str]) -> tuple[float, float]:
+# The fewest sampled sentences outside the top passages' articles that make a background for dense_z.
+MIN_BACKGROUND = 8
+
+
+def _outside(index: Index, articles: Articles, query_vector: np.ndarray,
+             files: Sequence[str]) -> tuple[float, float] | None:
     """Mean and spread of the query's similarity to the corpus sample, leaving out the sentences of `files`:
-    the background of the articles the question is not about."""
+    the background of the articles the question is not about; None when the corpus has too few sentences outside
+    them (three short notes, all among the top passages). The whole sample would hold the question's own articles,
+    and every answer would stand low above it."""
     sample = index.vectors.sentence_sample()
     if not len(sample):
         return 0.0, 1.0
@@ -116,8 +124,8 @@ def _outside(index: Index, articles: Articles, query_vector: np.ndarray, files: 
     for file in files:
         start, end = articles.sentences.get(file, (0, 0))
         keep &= ~((ids >= start) & (ids < end))
-    if keep.sum() < 8:
-        keep[:] = True
+    if keep.sum() < MIN_BACKGROUND:
+        return None
     sims = sample[keep] @ query_vector.astype(np.float32)
     return float(sims.mean()), float(max(sims.std(), 1e-3))
 
@@ -149,8 +157,10 @@ def evidence(
     # The background leaves out the articles of the top passages: a corpus of few long articles would
     # otherwise count the question's own article as background and rate every answer lower.
     files = list(dict.fromkeys(hit.chunk.file for hit in hits[:TOP_PASSAGES]))
-    mean, std = _outside(index, articles, query_vector, files)
-    dense_z = (best_similarity - mean) / std
+    background = _outside(index, articles, query_vector, files)
+    # A corpus too small for a background cannot say how far the best sentence stands above it: not a number, which
+    # the decision reads as the fitted mean (it moves the confidence neither way).
+    dense_z = (best_similarity - background[0]) / background[1] if background else math.nan
     # How far the best sentence and the best passage stand out from the other candidates: in a corpus all
     # about one subject every passage is near the question, and only a peak says one of them answers it.
     sentence_peak = (best_similarity - float(np.median(sims))) / (float(sims.std()) + 1e-3)
@@ -189,7 +199,7 @@ def confidence(found: Evidence, params: DecisionParams) -> float:
     if not found.known_terms and not found.values[FEATURES.index("other_language")]:
         return 0.0
     x = params.bias + sum(
-        w * (v - m) / s for w, v, m, s in zip(params.weights, found.values, params.mean, params.scale)
+        w * (v - m) / s for w, v, m, s in zip(params.weights, found.values, params.mean, params.scale) if not math.isnan(v)
     )
     return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
 
