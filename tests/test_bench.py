@@ -259,3 +259,20 @@ def test_a_feature_a_small_corpus_cannot_measure_is_fitted_and_read_as_its_mean(
     model = train(rows, 1.0, 0.05)
     assert np.isfinite(model.weights).all() and np.isfinite(model.mean).all()
     assert model.confidence(np.array([[math.nan, 1.0]]))[0] == model.confidence(np.array([[model.mean[0], 1.0]]))[0]
+
+
+def test_small_corpora_are_seeded_disjoint_groups_of_articles_with_questions_enough():
+    from bench.small_corpora import by_article, groups_of
+    from rag.eval.metrics import Question
+
+    def question(qid, file):
+        return Question(qid, "问题？", answerable=True, evidence=((f"corpus/{file}", "引文"),))
+
+    questions = [question(f"{f}{i}", f"{f}.txt") for f in "abcdefghij" for i in range(3)] + [question("k0", "k.txt")]
+    articles = by_article(questions)
+    assert len(articles["a.txt"]) == 3 and len(articles["k.txt"]) == 1
+    groups, left = groups_of(articles, 1, 2, seed=14)
+    assert groups == groups_of(articles, 1, 2, seed=14)[0] and len(groups) == 2
+    assert not set(sum(groups, [])) & set(left) and "k.txt" not in left + sum(groups, [])  # too few questions
+    with pytest.raises(SystemExit, match="ask for fewer --corpora or --articles"):
+        groups_of(articles, 2, 4, seed=14)
