@@ -50,14 +50,14 @@ def test_the_names_a_question_holds_are_the_words_the_index_would_hold():
     assert names_in("When did Adobe's stock fall?", {}) == ["Adobe's"]
 
 
-NOTES = {"年假.md": "# 年假\n\n员工每年有5天年假。\n", "食堂.md": "# 食堂\n\n食堂11:30开饭。\n",
-         "报销.md": "# 报销\n\n报销单五个工作日内审批。\n"}
+SHORT_NOTES = {"年假.md": "# 年假\n\n员工每年有5天年假。\n", "食堂.md": "# 食堂\n\n员工在食堂11:30开饭。\n",
+         "报销.md": "# 报销\n\n员工的报销单五个工作日内审批。\n"}
 
 
 def test_over_a_corpus_too_small_for_a_background_dense_z_counts_for_neither_answering_nor_declining(tmp_path, fake_embedder):
     # Every sentence of three short notes is among the top passages: the background would be the answer's own
     # article, and every answer would stand low above it.
-    settings = fake_settings(tmp_path, write_corpus(tmp_path, NOTES))
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, SHORT_NOTES))
     build_index(settings, fake_embedder)
     assistant = Assistant.load(settings, fake_embedder)
     evidence = assistant.retriever.retrieve("食堂几点开饭？", 5, {})
@@ -67,6 +67,22 @@ def test_over_a_corpus_too_small_for_a_background_dense_z_counts_for_neither_ans
     at_mean = Evidence((params.mean[0],) + found.values[1:], found.known_terms)
     assert decision.confidence == pytest.approx(confidence(at_mean, params))
     assert all(math.isfinite(v) for v in found.values[1:])
+
+
+def test_in_a_corpus_of_a_few_passages_the_questions_words_weigh_as_in_the_language(tmp_path, fake_embedder):
+    # Three notes that all speak of 员工: the corpus's idf weighs it next to nothing, and a word no note uses (津贴)
+    # as the rarest, so the question reads as being about what the notes lack.
+    from rag.retrieval.retriever import MIN_IDF_PASSAGES
+
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, SHORT_NOTES))
+    build_index(settings, fake_embedder)
+    assistant = Assistant.load(settings, fake_embedder)
+    assert len(assistant.index.chunks) == 3 < MIN_IDF_PASSAGES
+    evidence = assistant.retriever.retrieve("员工的报销单有津贴吗？", 5, {})
+    assert evidence.term_weights == assistant.tokenizer.language_idf(evidence.tokens)
+    corpus_idf = assistant.index.lexical.term_weights(evidence.tokens)
+    share = {name: w["员工"] / max(w.values()) for name, w in (("corpus", corpus_idf), ("language", evidence.term_weights))}
+    assert share["corpus"] < 0.1 and share["language"] > 0.5
 
 
 def test_headings_and_bare_titles_are_told_from_sentences_and_metadata():

@@ -92,6 +92,25 @@ def test_over_three_short_notes_a_question_they_answer_is_answered_and_one_they_
     assert not answer.refused and "11:30" in answer.citations[0].quote
     assert answer.citations[0].file.endswith("食堂管理规定.md")
     assert assistant.ask("公司的CEO是谁？").refused
+    # Weighed by the corpus's own idf, 多少钱 (a word the notes never use) outweighed 出差 and 住宿 (Tokenizer.language_idf).
+    answer = assistant.ask("出差住宿能报多少钱？")
+    assert not answer.refused and "500元" in answer.citations[0].quote
+
+
+CMRC_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev" / "cmrc-trial" / "corpus"
+
+
+@pytest.mark.skipif(not CMRC_CORPUS.exists(), reason="the shared dev sets are not beside the repo")
+def test_over_one_article_the_issues_question_about_its_subject_is_answered(tmp_path):
+    # The issue's "尤金袋鼠的体重大约是多少？", over a corpus of its one article: 尤金袋鼠 is in every passage, so its idf
+    # in the corpus was next to nothing, and the question read as mostly about words the article never uses.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "尤金袋鼠.txt").write_text((CMRC_CORPUS / "trial0001_尤金袋鼠.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    settings = load_settings(env={}, corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(settings, load_embedder(settings))
+    answer = Assistant.load(settings).ask("尤金袋鼠的体重大约是多少？")
+    assert not answer.refused and "8公斤" in answer.text[:300]
 
 
 def test_an_english_question_over_chinese_articles_is_answered_from_the_right_article(real):

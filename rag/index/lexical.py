@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -59,6 +60,12 @@ class Tokenizer:
             else:
                 out.extend(self._held_parts(token, vocabulary) or [token])
         return out
+
+    def language_idf(self, tokens: Sequence[str]) -> dict[str, float]:
+        """Return each distinct token's idf in jieba's dictionary (its word counts): how much a word says in the
+        language at large, for a corpus too small to tell (a word the dictionary lacks weighs as its rarest)."""
+        total = self._jieba.total
+        return {t: math.log((total + 1) / (self._jieba.FREQ.get(t, 0) + 1)) for t in dict.fromkeys(tokens)}
 
     def _held_parts(self, word: str, vocabulary: Container[str]) -> list[str]:
         """Return the longest words of `word` the vocabulary holds, left to right, and the runs of two or more

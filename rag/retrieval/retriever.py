@@ -57,7 +57,12 @@ class Retriever:
         # They are the same dense and lexical candidates fused without the translation's side and features.
         judged = (hybrid_search(self.index, query_vector, tokens, depth, self.settings, same_language=same_language,
                                 sides=sides[:2]) if translation else [])
-        weights = self.index.lexical.term_weights(tokens)
+        # In a corpus of a few passages the question's subject is in all of them and weighs next to nothing, while a
+        # word it never uses weighs most: the words' weight in the language at large says more there.
+        if len(self.index.chunks) < MIN_IDF_PASSAGES:
+            weights = self.tokenizer.language_idf(tokens)
+        else:
+            weights = self.index.lexical.term_weights(tokens)
         return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), chinese, translation, tuple(judged))
 
     def translation(self, question: str, chinese: bool) -> Translation:
@@ -66,6 +71,11 @@ class Retriever:
         if chinese or not self.articles_chinese:
             return NO_TRANSLATION
         return shared_glossary().translate(question, self.index.lexical.vocabulary)
+
+
+# The fewest passages whose own idf weighs a question's words (rag/index/lexical.py); a smaller corpus takes the
+# language's (Tokenizer.language_idf).
+MIN_IDF_PASSAGES = 20
 
 
 def articles_are_chinese(index: Index, sample: int = 50) -> bool:
