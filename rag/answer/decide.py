@@ -160,7 +160,7 @@ def evidence(
     background = _outside(index, articles, query_vector, files)
     # A corpus too small for a background cannot say how far the best sentence stands above it: not a number, which
     # the decision reads as the fitted mean (it moves the confidence neither way).
-    dense_z = (best_similarity - background[0]) / background[1] if background else math.nan
+    dense_z = (best_similarity - background[0]) / background[1] if background is not None else math.nan
     # How far the best sentence and the best passage stand out from the other candidates: in a corpus all
     # about one subject every passage is near the question, and only a peak says one of them answers it.
     sentence_peak = (best_similarity - float(np.median(sims))) / (float(sims.std()) + 1e-3)

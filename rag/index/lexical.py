@@ -64,6 +64,7 @@ class Tokenizer:
     def language_idf(self, tokens: Sequence[str]) -> dict[str, float]:
         """Return each distinct token's idf in jieba's dictionary (its word counts): how much a word says in the
         language at large, for a corpus too small to tell (a word the dictionary lacks weighs as its rarest)."""
+        self._jieba.check_initialized()  # its dictionary is read on first use
         total = self._jieba.total
         return {t: math.log((total + 1) / (self._jieba.FREQ.get(t, 0) + 1)) for t in dict.fromkeys(tokens)}
 

@@ -15,6 +15,10 @@ from rag.retrieval.glossary import shared_glossary
 from rag.retrieval.search import candidates, hybrid_search
 from rag.settings import Settings
 
+# The fewest passages whose own idf weighs a question's words (rag/index/lexical.py); a smaller corpus takes the
+# language's (Tokenizer.language_idf).
+MIN_IDF_PASSAGES = 20
+
 
 class Retriever:
     """Finds the passages for a question in one index; holds no per-question state, so threads may share it."""
@@ -71,11 +75,6 @@ class Retriever:
         if chinese or not self.articles_chinese:
             return NO_TRANSLATION
         return shared_glossary().translate(question, self.index.lexical.vocabulary)
-
-
-# The fewest passages whose own idf weighs a question's words (rag/index/lexical.py); a smaller corpus takes the
-# language's (Tokenizer.language_idf).
-MIN_IDF_PASSAGES = 20
 
 
 def articles_are_chinese(index: Index, sample: int = 50) -> bool:
