@@ -67,6 +67,10 @@ def test_over_a_corpus_too_small_for_a_background_dense_z_counts_for_neither_ans
     at_mean = Evidence((params.mean[0],) + found.values[1:], found.known_terms)
     assert decision.confidence == pytest.approx(confidence(at_mean, params))
     assert all(math.isfinite(v) for v in found.values[1:])
+    # A question in another language has only the dense side to tell a question about something else: it keeps the
+    # whole corpus as background.
+    english = assistant.consider(assistant.retriever.retrieve("When does the canteen open?", 5, {}))[2]
+    assert math.isfinite(english.as_dict()["dense_z"])
 
 
 def test_in_a_corpus_of_a_few_passages_the_questions_words_weigh_as_in_the_language(tmp_path, fake_embedder):

@@ -3,8 +3,8 @@
 Each feature asks one question of the retrieved passages and the chosen sentences, relative to this corpus:
 - dense_z: the best candidate sentence's cosine in standard deviations above the question's similarity to a
   fixed sample of the corpus's sentences outside the top passages' articles (e5 scores sit high even for
-  unrelated text); not a number when the corpus has too few such sentences (a few short notes), and then it
-  counts for neither answering nor declining;
+  unrelated text); for a question in the articles' language, not a number when the corpus has too few such
+  sentences (a few short notes), and then it counts for neither answering nor declining;
 - best_cosine: the best sentence's cosine itself, which no background moves (in a corpus all about one
   subject the background is near every question of that subject);
 - sentence / passage peak: how far the best sentence and the best passage stand out from the other
@@ -109,12 +109,12 @@ class Articles:
 MIN_BACKGROUND = 8
 
 
-def _outside(index: Index, articles: Articles, query_vector: np.ndarray,
-             files: Sequence[str]) -> tuple[float, float] | None:
+def _outside(index: Index, articles: Articles, query_vector: np.ndarray, files: Sequence[str],
+             whole_if_few: bool = False) -> tuple[float, float] | None:
     """Mean and spread of the query's similarity to the corpus sample, leaving out the sentences of `files`:
-    the background of the articles the question is not about; None when the corpus has too few sentences outside
-    them (three short notes, all among the top passages). The whole sample would hold the question's own articles,
-    and every answer would stand low above it."""
+    the background of the articles the question is not about. When the corpus has too few sentences outside them
+    (three short notes, all among the top passages): the whole sample's with `whole_if_few`, else None. The whole
+    sample holds the question's own articles, and every answer stands low above it."""
     sample = index.vectors.sentence_sample()
     if not len(sample):
         return 0.0, 1.0
@@ -125,7 +125,9 @@ def _outside(index: Index, articles: Articles, query_vector: np.ndarray,
         start, end = articles.sentences.get(file, (0, 0))
         keep &= ~((ids >= start) & (ids < end))
     if keep.sum() < MIN_BACKGROUND:
-        return None
+        if not whole_if_few:
+            return None
+        keep[:] = True
     sims = sample[keep] @ query_vector.astype(np.float32)
     return float(sims.mean()), float(max(sims.std(), 1e-3))
 
@@ -157,9 +159,11 @@ def evidence(
     # The background leaves out the articles of the top passages: a corpus of few long articles would
     # otherwise count the question's own article as background and rate every answer lower.
     files = list(dict.fromkeys(hit.chunk.file for hit in hits[:TOP_PASSAGES]))
-    background = _outside(index, articles, query_vector, files)
     # A corpus too small for a background cannot say how far the best sentence stands above it: not a number, which
-    # the decision reads as the fitted mean (it moves the confidence neither way).
+    # the decision reads as the fitted mean (it moves the confidence neither way). Not for a question in another
+    # language: its lexical features say nothing, and without dense_z a question about something else looks answered
+    # (docs/answers.md, *A corpus too small for a background*).
+    background = _outside(index, articles, query_vector, files, whole_if_few=not chinese)
     dense_z = (best_similarity - background[0]) / background[1] if background is not None else math.nan
     # How far the best sentence and the best passage stand out from the other candidates: in a corpus all
     # about one subject every passage is near the question, and only a peak says one of them answers it.
