@@ -51,7 +51,7 @@ def test_the_names_a_question_holds_are_the_words_the_index_would_hold():
 
 
 SHORT_NOTES = {"年假.md": "# 年假\n\n员工每年有5天年假。\n", "食堂.md": "# 食堂\n\n员工在食堂11:30开饭。\n",
-         "报销.md": "# 报销\n\n员工的报销单五个工作日内审批。\n"}
+               "报销.md": "# 报销\n\n员工的报销单五个工作日内审批。\n"}
 
 
 def test_over_a_corpus_too_small_for_a_background_dense_z_counts_for_neither_answering_nor_declining(tmp_path, fake_embedder):

@@ -81,13 +81,19 @@ def test_chit_chat_is_declined_not_answered_from_the_articles(real, question):
 POLICY = Path(__file__).resolve().parent / "data" / "policy"
 
 
+def _assistant_over(corpus: Path, index: Path) -> Assistant:
+    """Return an assistant over an index of `corpus` built with the real model, loaded once for both."""
+    settings = load_settings(env={}, corpus_dir=corpus, index_dir=index)
+    embedder = load_embedder(settings)
+    build_index(settings, embedder)
+    return Assistant.load(settings, embedder)
+
+
 def test_over_three_short_notes_a_question_they_answer_is_answered_and_one_they_do_not_is_declined(tmp_path):
     # Three notes of one passage each: every sentence of the corpus is among the top passages, so there is no
     # background to measure dense_z against (rag/answer/decide.py). Against the whole corpus as background, "食堂几点开饭？"
     # was declined (confidence 0.32) though the canteen note answers it.
-    settings = load_settings(env={}, corpus_dir=POLICY, index_dir=tmp_path / "index")
-    build_index(settings, load_embedder(settings))
-    assistant = Assistant.load(settings)
+    assistant = _assistant_over(POLICY, tmp_path / "index")
     answer = assistant.ask("食堂几点开饭？")
     assert not answer.refused and "11:30" in answer.citations[0].quote
     assert answer.citations[0].file.endswith("食堂管理规定.md")
@@ -107,9 +113,7 @@ def test_over_one_article_the_issues_question_about_its_subject_is_answered(tmp_
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "尤金袋鼠.txt").write_text((CMRC_CORPUS / "trial0001_尤金袋鼠.txt").read_text(encoding="utf-8"), encoding="utf-8")
-    settings = load_settings(env={}, corpus_dir=corpus, index_dir=tmp_path / "index")
-    build_index(settings, load_embedder(settings))
-    answer = Assistant.load(settings).ask("尤金袋鼠的体重大约是多少？")
+    answer = _assistant_over(corpus, tmp_path / "index").ask("尤金袋鼠的体重大约是多少？")
     assert not answer.refused and "8公斤" in answer.text[:300]
 
 
