@@ -276,3 +276,16 @@ def test_small_corpora_are_seeded_disjoint_groups_of_articles_with_questions_eno
     assert not set(sum(groups, [])) & set(left) and "k.txt" not in left + sum(groups, [])  # too few questions
     with pytest.raises(SystemExit, match="ask for fewer --corpora or --articles"):
         groups_of(articles, 2, 4, seed=14)
+
+
+def test_topical_corpora_groups_articles_by_what_they_are_about(tmp_path):
+    from bench.topical_corpora import article_vectors, clusters_of
+
+    about = {"水": "河流湖泊海洋的水位与降雨。\n水库蓄水防洪。", "球": "足球比赛进球射门。\n球队联赛冠军。"}
+    names = []
+    for i in range(6):
+        topic = "水" if i % 2 else "球"
+        names.append(f"a{i}.txt")
+        (tmp_path / names[-1]).write_text(about[topic] + f"\n第{i}篇。", encoding="utf-8")
+    labels = clusters_of(article_vectors(HashingEmbedder(64), tmp_path, names), 2, seed=14)
+    assert len(set(labels[0::2])) == 1 and len(set(labels[1::2])) == 1 and labels[0] != labels[1]
