@@ -289,3 +289,18 @@ def test_topical_corpora_groups_articles_by_what_they_are_about(tmp_path):
         (tmp_path / names[-1]).write_text(about[topic] + f"\n第{i}篇。", encoding="utf-8")
     labels = clusters_of(article_vectors(HashingEmbedder(64), tmp_path, names), 2, seed=14)
     assert len(set(labels[0::2])) == 1 and len(set(labels[1::2])) == 1 and labels[0] != labels[1]
+
+
+def test_held_out_table_marks_each_floor_met_or_not(tmp_path):
+    from bench.held_out import FLOORS, dev_sets, table
+
+    sets = dev_sets(tmp_path / "dev", tmp_path / "public.jsonl", tmp_path / "idx")
+    found = {(s.name, how): {} for s in sets for how in ("held out", "fitted on all")}
+    for name, metric, at_least, floor in FLOORS:
+        for how in ("held out", "fitted on all"):
+            found[(name, how)][metric] = floor + 0.01 if at_least else floor - 0.01
+    found[("xquad-zh", "held out")]["false_refusal"] = 0.062
+    text = table(sets, found)
+    rows = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| xquad-zh false_refusal")}
+    assert list(rows.values()) == ["| xquad-zh false_refusal ≤ 0.03 | 0.062 **not met** | 0.020 met |"]
+    assert text.count("**not met**") == 1
