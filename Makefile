@@ -8,7 +8,7 @@ STAMP := $(VENV)/.requirements-$(shell sha256sum requirements.txt | cut -c1-16)
 # and the milvus package (a real standalone server; the tests run it in a network namespace of its own).
 MILVUS_STAMP := $(VENV)/.milvus-$(shell cat requirements.txt requirements-milvus.txt | sha256sum | cut -c1-16)
 
-.PHONY: run test test-llm llm-setup milvus-setup build eval setup browser-deps bench bench-setup
+.PHONY: run test test-llm llm-setup milvus-setup build eval held-out setup browser-deps bench bench-setup
 
 setup: $(STAMP)
 
@@ -66,6 +66,11 @@ build: $(STAMP)
 
 eval: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m rag eval ../shared/eval/gold_public.jsonl -o runs/latest
+
+# Issue 14's figures: every dev set with fits that never saw it, and with fits on all (docs/answers.md, *Figures*).
+held-out: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m bench.held_out --dev ../shared/eval/dev --public ../shared/eval/gold_public.jsonl \
+		--indexes runs/indexes --out runs/held-out
 
 # Benchmarks (BENCHMARKS.md) in a venv of their own: LangChain is for the comparison only, never in .venv.
 BENCH_VENV ?= .venv-bench
