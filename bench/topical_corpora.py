@@ -8,10 +8,11 @@ group of five or more articles a corpus of its own with a fifth of them left out
 articles kept (the corpus answers them) and every question of the articles left out (questions of the same domain
 that it does not answer), and prints the declined shares and answer_contains@300c, over all corpora and per corpus,
 as JSON. Nothing is fitted to it; --decision names a decision file fitted without the dev set (bench/fit_decision.py
---cross writes one per set) to measure the corpora with a decision that never saw their questions.
+--cross --loso-dir, or `make held-out` into runs/held-out/fits, writes one per set) to measure the corpora with a
+decision that never saw their questions.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench.topical_corpora ../shared/eval/dev/cmrc-trial/gold.jsonl \\
-        ../shared/eval/dev/cmrc-trial/corpus --decision runs/loso/decision-without-cmrc.json
+        ../shared/eval/dev/cmrc-trial/corpus --decision runs/held-out/fits/decision-without-cmrc.json
 """
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ def article_vectors(embedder, corpus: Path, names: list[str]) -> np.ndarray:
 
 def clusters_of(vectors: np.ndarray, k: int, seed: int) -> np.ndarray:
     """Return each article's k-means cluster (spherical, seeded)."""
-    kmeans = faiss.Kmeans(vectors.shape[1], k, niter=50, seed=seed, spherical=True)
+    # A few hundred articles are few points for k-means by faiss's rule of thumb; it would warn on every run.
+    kmeans = faiss.Kmeans(vectors.shape[1], k, niter=50, seed=seed, spherical=True, min_points_per_centroid=1)
     kmeans.train(vectors)
     return kmeans.index.search(vectors, 1)[1][:, 0]
 
