@@ -304,3 +304,12 @@ def test_held_out_table_marks_each_floor_met_or_not(tmp_path):
     rows = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| xquad-zh false_refusal")}
     assert list(rows.values()) == ["| xquad-zh false_refusal ≤ 0.03 | 0.062 **not met** | 0.020 met |"]
     assert text.count("**not met**") == 1
+
+
+def test_held_out_without_the_dev_sets_says_where_to_point_it(tmp_path, monkeypatch):
+    from bench import held_out
+
+    monkeypatch.setattr("sys.argv", ["held_out", "--dev", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit, match="is not there: pass --dev"):
+        held_out.main()
+    assert not (tmp_path / "out").exists()
