@@ -96,6 +96,11 @@ def test_headings_and_bare_titles_are_told_from_sentences_and_metadata():
     assert not is_heading(sentence("年假天数按工龄计算，满一年有5天。"))
     assert not is_heading(sentence("作者：张三"))
     assert not is_heading(sentence("2024年2月16日"))
+    # A byline as the Sora articles write it is metadata a reader may ask for, not a heading.
+    assert not is_heading(sentence("文章作者:量子位")) and not is_heading(sentence("发布地:北京"))
+    title = "“Sora概念股”一片红！最新视频再上强度，有人都开始复现了"
+    assert is_heading(sentence("“Sora概念股”一片红！"), title=title)  # the title's first piece, cut at its "！"
+    assert not is_heading(sentence("“Sora概念股”一片红！"), title="员工手册")
 
 
 HANDBOOK = {

@@ -40,7 +40,8 @@ _ASKS = re.compile(r"[？?][”’\"'」』）)\]]*$")
 _ENDS_SENTENCE = re.compile(r"[。！？!?；;…\.．，,：:][”’\"'」』）)\]]*$")
 # A line that states who wrote an article, where it comes from or when: an answer, not a heading.
 _METADATA = re.compile(
-    r"^\W{0,2}(?:作者|文|采写|记者|撰文|编辑|来源|出处|原标题|发布时间|发布于|时间|日期|author|by|source|date)\s*[:：|｜]"
+    r"^\W{0,2}(?:文章|本文)?(?:作者|文|采写|记者|撰文|编辑|来源|出处|原标题|发布时间|发布于|发布地点?|时间|日期|"
+    r"author|by|source|date)\s*[:：|｜]"
     r"|\d{4}\s*[年\-/.]\s*\d{1,2}\s*[月\-/.]",
     re.I,
 )
@@ -48,12 +49,12 @@ HEADING_CHARS = 40
 
 
 def is_heading(sentence: Sentence, title: str = "", index: Index | None = None) -> bool:
-    """Return whether a sentence is a heading or bare title: the article's title, or a short line that ends no
-    sentence and does not state metadata (author, source, date); with the `index` to read its neighbours, also a
-    short question on a line of its own ("### Sora能做什么?"), which asks what the lines after it answer. Such a
-    line is never quoted on its own."""
+    """Return whether a sentence is a heading or bare title: the article's title or a piece of it, or a short line
+    that ends no sentence and does not state metadata (author, source, date); with the `index` to read its
+    neighbours, also a short question on a line of its own ("### Sora能做什么?"), which asks what the lines after
+    it answer. Such a line is never quoted on its own."""
     text = sentence.text.strip()
-    if title and text == title.strip():
+    if title and text in title.strip():  # the title, or a piece of it the splitter cut at its "！"
         return True
     if len(text) > HEADING_CHARS:
         return False
