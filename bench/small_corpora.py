@@ -17,10 +17,11 @@ import random
 import shutil
 import tempfile
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from rag.answer.assistant import Assistant
-from rag.embedding import load_embedder
+from rag.embedding import Embedder, load_embedder
 from rag.eval.metrics import Question, answer_contains, load_questions
 from rag.index.build import build_index
 from rag.settings import load_settings
@@ -46,6 +47,30 @@ def groups_of(articles: dict[str, list[Question]], size: int, count: int, seed: 
     return [files[i * size:(i + 1) * size] for i in range(count)], files[size * count:]
 
 
+def ask_over(source: Path, names: Sequence[str], embedder: Embedder, answerable: Iterable[Question],
+             unanswerable: Iterable[Question], decision_file: str = "") -> dict[str, int]:
+    """Index the articles `names` of the folder `source` alone (in a temporary folder), ask the questions they
+    answer and the ones they do not, and return the counts: asked and declined of each, and answer_contains@300c."""
+    counts: dict[str, int] = defaultdict(int)
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus"
+        corpus.mkdir()
+        for name in names:
+            shutil.copy(source / name, corpus / name)
+        settings = load_settings(env={}, corpus_dir=corpus, index_dir=Path(tmp) / "index", decision_file=decision_file)
+        build_index(settings, embedder)
+        assistant = Assistant.load(settings, embedder)
+        for q in answerable:
+            answer = assistant.ask(q.question)
+            counts["answerable"] += 1
+            counts["declined_answerable"] += answer.refused
+            counts["answer_contains@300c"] += answer_contains(q, answer.text, answer.refused)
+        for q in unanswerable:
+            counts["unanswerable"] += 1
+            counts["declined_unanswerable"] += assistant.ask(q.question).refused
+    return counts
+
+
 def main() -> None:
     top = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     top.add_argument("gold", type=Path)
@@ -58,25 +83,12 @@ def main() -> None:
     groups, left = groups_of(articles, args.articles, args.corpora, args.seed)
     rng = random.Random(args.seed)
     counts: dict[str, int] = defaultdict(int)
-    embedder = None
+    embedder = load_embedder(load_settings(env={}))
     for group in groups:
-        with tempfile.TemporaryDirectory() as tmp:
-            corpus = Path(tmp) / "corpus"
-            corpus.mkdir()
-            for name in group:
-                shutil.copy(args.corpus / name, corpus / name)
-            settings = load_settings(env={}, corpus_dir=corpus, index_dir=Path(tmp) / "index")
-            embedder = embedder or load_embedder(settings)
-            build_index(settings, embedder)
-            assistant = Assistant.load(settings, embedder)
-            for q in (q for name in group for q in articles[name][:ASKED_PER_ARTICLE]):
-                answer = assistant.ask(q.question)
-                counts["answerable"] += 1
-                counts["declined_answerable"] += answer.refused
-                counts["answer_contains@300c"] += answer_contains(q, answer.text, answer.refused)
-            for name in rng.sample(left, ASKED_PER_ARTICLE * len(group)):
-                counts["unanswerable"] += 1
-                counts["declined_unanswerable"] += assistant.ask(articles[name][0].question).refused
+        asked = [q for name in group for q in articles[name][:ASKED_PER_ARTICLE]]
+        others = [articles[name][0] for name in rng.sample(left, ASKED_PER_ARTICLE * len(group))]
+        for key, value in ask_over(args.corpus, group, embedder, asked, others).items():
+            counts[key] += value
     print(json.dumps({
         "articles": args.articles, "corpora": args.corpora, "answerable": counts["answerable"],
         "unanswerable": counts["unanswerable"],

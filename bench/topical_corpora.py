@@ -19,19 +19,15 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from bench.small_corpora import by_article
-from rag.answer.assistant import Assistant
+from bench.small_corpora import ask_over, by_article
 from rag.embedding import load_embedder
-from rag.eval.metrics import answer_contains, load_questions
-from rag.index.build import build_index
+from rag.eval.metrics import load_questions
 from rag.ingest.corpus import decode
 from rag.settings import load_settings
 
@@ -74,8 +70,7 @@ def main() -> None:
     args = top.parse_args()
     articles = by_article(load_questions(args.gold))
     names = sorted(articles)
-    settings = load_settings(env={}, corpus_dir=args.corpus, decision_file=args.decision)
-    embedder = load_embedder(settings)
+    embedder = load_embedder(load_settings(env={}))
     labels = clusters_of(article_vectors(embedder, args.corpus, names), args.clusters, args.seed)
     rng = random.Random(args.seed)
     total: dict[str, int] = defaultdict(int)
@@ -87,23 +82,9 @@ def main() -> None:
         rng.shuffle(members)
         left = members[:max(1, round(len(members) * LEFT_OUT))]
         kept = sorted(members[len(left):])
-        counts: dict[str, int] = defaultdict(int)
-        with tempfile.TemporaryDirectory() as tmp:
-            corpus = Path(tmp) / "corpus"
-            corpus.mkdir()
-            for name in kept:
-                shutil.copy(args.corpus / name, corpus / name)
-            here = load_settings(env={}, corpus_dir=corpus, index_dir=Path(tmp) / "index", decision_file=args.decision)
-            build_index(here, embedder)
-            assistant = Assistant.load(here, embedder)
-            for q in (q for name in kept for q in articles[name]):
-                answer = assistant.ask(q.question)
-                counts["answerable"] += 1
-                counts["declined_answerable"] += answer.refused
-                counts["answer_contains@300c"] += answer_contains(q, answer.text, answer.refused)
-            for q in (q for name in left for q in articles[name]):
-                counts["unanswerable"] += 1
-                counts["declined_unanswerable"] += assistant.ask(q.question).refused
+        asked = [q for name in kept for q in articles[name]]
+        others = [q for name in left for q in articles[name]]
+        counts = ask_over(args.corpus, kept, embedder, asked, others, args.decision)
         for key, value in counts.items():
             total[key] += value
         corpora.append({
