@@ -131,7 +131,8 @@ def answers(cases: list[Case], w: np.ndarray, mean: np.ndarray, scale: np.ndarra
         ranked = sorted((dataclasses.replace(s, score=float(v)) for s, v in zip(c.candidates, score)),
                         key=lambda s: (-s.score, s.sentence.sentence_id))
         settings = c.assistant.settings
-        chosen = select_sentences(c.assistant.index, ranked, settings.answer.answer_max_blocks, settings.answer.answer_max_chars, margin)
+        chosen = select_sentences(c.assistant.index, ranked, settings.answer.answer_max_blocks, settings.answer.answer_max_chars, margin,
+                                  c.assistant.titles)
         text = normalize(cite(c.assistant.index, chosen, {})[0][:ANSWER_PREFIX_CHARS])  # as rag eval reads it
         first.append(bool(c.y[int(np.argmax(score))]))
         contains.append(any(a in text for a in c.accepted))

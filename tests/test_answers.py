@@ -122,6 +122,23 @@ def test_a_heading_is_never_quoted_as_an_answer_nor_pulled_in_as_a_neighbour(tmp
     assert [s.text for s in answer_block(index, after_heading, 250)][0] == after_heading.text
 
 
+def test_a_piece_of_the_title_is_not_pulled_in_beside_a_sentence_that_refers_back(tmp_path, fake_embedder):
+    # The title ends a sentence ("！"), so only the article's title tells it from one: the block that quotes the
+    # sentence after it must not open with the title.
+    notes = {"news.md": "# 新品一片红！\n\n这一消息让公司股价当天上涨了百分之五。\n"}
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, notes), refusal_threshold=1e-9)
+    build_index(settings, fake_embedder)
+    assistant = Assistant.load(settings, fake_embedder)
+    index = assistant.index
+    quoted = next(s for s in index.sentences if s.text.startswith("这一消息"))
+    title = assistant.titles[quoted.file]
+    assert title == "新品一片红！"
+    assert [s.text for s in answer_block(index, quoted, 250, title)] == [quoted.text]
+    answer = assistant.ask("公司股价当天上涨了多少？")
+    assert not answer.refused and answer.citations
+    assert all(c.quote != title for c in answer.citations) and not answer.text.startswith(title)
+
+
 NOTES = {
     "a.md": "瓦特改良了蒸汽机。他加了一个分离的冷凝器，热效率因此提高了数倍。这项改良推动了工业革命。\n\n"
             "第二段。![图](x.png)冷凝器后来被广泛仿制。另一句话。\n",

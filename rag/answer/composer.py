@@ -77,7 +77,8 @@ class ExtractiveComposer:
             self.word_tags, lambda file: self.titles.get(file, ""), ranking, evidence.translation,
         )
         margin = ranking.for_translation(bool(evidence.translation)).margin
-        chosen = select_sentences(self.index, scored, answer.answer_max_blocks, answer.answer_max_chars, margin)
+        chosen = select_sentences(self.index, scored, answer.answer_max_blocks, answer.answer_max_chars, margin,
+                                  self.titles)
         text, citations = cite(self.index, chosen, self.titles) if chosen else ("", ())
         best = max((s.dense for s in candidates), default=None)
         return Draft(text, citations, tuple(chosen), best, tuple(s.dense for s in candidates))

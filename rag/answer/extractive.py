@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -154,8 +154,9 @@ def _unclosed(block: Sequence[Sentence]) -> bool:
     return text.count("（") + text.count("(") > text.count("）") + text.count(")") or text.count("-{") > text.count("}-")
 
 
-def answer_block(index: Index, sentence: Sentence, max_chars: int) -> list[Sentence]:
-    """Return the sentence with the neighbours it cannot be read without, in document order, within max_chars."""
+def answer_block(index: Index, sentence: Sentence, max_chars: int, title: str = "") -> list[Sentence]:
+    """Return the sentence with the neighbours it cannot be read without, in document order, within max_chars; a
+    heading, or a piece of the article's `title`, is never pulled in."""
     block = [sentence]
     used = len(sentence.text)
 
@@ -165,12 +166,12 @@ def answer_block(index: Index, sentence: Sentence, max_chars: int) -> list[Sente
         return None
 
     previous = neighbour(sentence.sentence_id - 1)
-    if previous and not is_heading(previous, index=index) and _REFERS_BACK.search(sentence.text[:12]) and used + len(previous.text) <= max_chars:
+    if previous and not is_heading(previous, title, index) and _REFERS_BACK.search(sentence.text[:12]) and used + len(previous.text) <= max_chars:
         block.insert(0, previous)
         used += len(previous.text)
     before_following = len(block)
     following = neighbour(sentence.sentence_id + 1)
-    while following and not is_heading(following, index=index) and (
+    while following and not is_heading(following, title, index) and (
         _LEADS_ON.search(block[-1].text)
         or _unclosed(block)
         or _CONTINUES.match(following.text)
@@ -188,9 +189,11 @@ def answer_block(index: Index, sentence: Sentence, max_chars: int) -> list[Sente
 
 
 def select_sentences(
-    index: Index, scored: Sequence[SentenceScore], max_blocks: int, max_chars: int, margin: float
+    index: Index, scored: Sequence[SentenceScore], max_blocks: int, max_chars: int, margin: float,
+    titles: Mapping[str, str] | None = None,
 ) -> list[Sentence]:
-    """Pick the best-scoring sentences with the neighbours they need, without repeats, within `max_chars`.
+    """Pick the best-scoring sentences with the neighbours they need, without repeats, within `max_chars`
+    (`titles`, each article's by file, so that no piece of one is pulled in as a neighbour).
 
     The best block is always kept; others join while they fit and score within `margin` of the best.
     """
@@ -204,7 +207,7 @@ def select_sentences(
         if any(candidate.sentence.sentence_id == c.sentence_id for c in chosen):
             continue
         block = [
-            s for s in answer_block(index, candidate.sentence, max_chars)
+            s for s in answer_block(index, candidate.sentence, max_chars, (titles or {}).get(candidate.sentence.file, ""))
             if not any(s.sentence_id == c.sentence_id or _near_duplicate(s.text, c.text) for c in chosen)
         ]
         size = sum(len(s.text) for s in block)
