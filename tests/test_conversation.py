@@ -54,13 +54,18 @@ def test_a_follow_up_carries_the_subject_of_the_earlier_turns(history, question,
     "message, kind",
     [("你好", "greeting"), ("您好！", "greeting"), ("Hello!", "greeting"), ("谢谢", "thanks"), ("好的，谢谢！", "thanks"),
      ("thanks a lot", "thanks"), ("你能做什么？", "help"), ("help", "help"), ("What can you do?", "help"),
-     ("谢谢你告诉我Sora是什么", None), ("Sora能帮助谁？", None), ("你好，Sora是什么？", None)],
+     ("谢谢你告诉我Sora是什么", None), ("Sora能帮助谁？", None), ("你好，Sora是什么？", None),
+     ("Good morning, how are you?", "greeting"), ("你好吗？", "greeting"), ("早上好，最近怎么样？", "greeting"),
+     ("Hi there", "greeting"), ("你叫什么名字？", "help"), ("What is your name?", "help"), ("Are you a robot?", "help"),
+     ("How are you able to make videos?", None), ("Sora最近怎么样？", None), ("What is your name for this model?", None),
+     ("Are you a robot vacuum maker?", None)],
 )
 def test_small_talk_is_the_whole_message_only(message, kind):
     assert small_talk_kind(message) == kind
 
 
-@pytest.mark.parametrize("message", ["你好", "谢谢！", "你能做什么？", "hello", "thanks", "what can you do?"])
+@pytest.mark.parametrize("message", ["你好", "谢谢！", "你能做什么？", "你好吗？", "hello", "thanks", "what can you do?",
+                                     "How are you?", "Are you a robot?"])
 def test_greetings_thanks_and_help_get_a_reply_naming_the_articles_not_a_decline(seeds_assistant, message):
     answer = seeds_assistant.ask(message)
     assert not answer.refused and answer.small_talk

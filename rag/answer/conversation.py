@@ -25,10 +25,10 @@ log = logging.getLogger(__name__)
 
 # Small talk is the whole message, so a question that merely contains "谢谢" or "help" is still a question.
 _END = r"[\s!！。.,，~～?？呀啊哦呢吧啦嘛]*"
-GREETING = re.compile(
-    rf"^(你好|您好|你们好|大家好|嗨|哈喽|哈啰|早上好|上午好|下午好|晚上好|在吗|在不在|hi|hello|hey|hiya|good (morning|afternoon|evening))(呀|啊)?{_END}$",
-    re.IGNORECASE,
-)
+_HELLO = r"(你好|您好|你们好|大家好|嗨|哈喽|哈啰|早上好|上午好|下午好|晚上好|在吗|在不在|hi|hello|hey|hiya|good (morning|afternoon|evening))(呀|啊)?( there)?"
+# Asking after the bot is a greeting too, alone or after a hello: "Good morning, how are you?", "你好吗？".
+_HOW_ARE_YOU = r"(你好吗|您好吗|你怎么样|最近(怎么样|好吗|还好吗)|how are you( doing| today)?|how('s| is) it going|how do you do)"
+GREETING = re.compile(rf"^({_HELLO}{_END}{_HOW_ARE_YOU}?|{_HOW_ARE_YOU}){_END}$", re.IGNORECASE)
 THANKS = re.compile(
     rf"^(好的?|ok(ay)?|嗯)?{_END}(谢谢(你|您)?|多谢|感谢(你|您)?|谢了|谢啦|thanks?( you)?( so much| a lot)?|thx|ty|cheers)"
     rf"{_END}$",
@@ -37,6 +37,9 @@ THANKS = re.compile(
 HELP = re.compile(
     r"^(你|您)?(能|可以|会)(做|干)?(什么|啥)(事)?|^你是谁|^(帮助|使用说明|怎么用)|^help|^what can you do|^who are you"
     r"|^what do you know|^what are you"
+    # Asking what the bot is called or whether it is a person gets what it is and what it answers from.
+    r"|^(你|您)叫(什么|啥)(名字)?|^你的名字(是|叫)?(什么|啥)|^你是(机器人|真人|人|ai)吗"
+    r"|^what('s| is) your name|^are you (a |an )?(robot|bot|human|person|ai|real person)"
 )
 _HELP_TAIL = re.compile(rf"{_END}$")
 
