@@ -313,3 +313,31 @@ def test_held_out_without_the_dev_sets_says_where_to_point_it(tmp_path, monkeypa
     with pytest.raises(SystemExit, match="is not there: pass --dev"):
         held_out.main()
     assert not (tmp_path / "out").exists()
+
+
+def test_left_out_paragraphs_make_exactly_their_questions_unanswerable(tmp_path):
+    import json
+
+    from bench.left_out_paragraphs import write
+    from rag.eval.metrics import load_questions
+
+    source = tmp_path / "set"
+    (source / "corpus").mkdir(parents=True)
+    long_body = ["第一段讲球队。", "第二段讲比分。", "第三段讲球场。", "第四段讲观众。"]
+    (source / "corpus" / "a.txt").write_text("# 球赛\n\n" + "\n\n".join(long_body) + "\n", encoding="utf-8")
+    (source / "corpus" / "b.txt").write_text("# 短文\n\n只有一段。\n\n还有一段。\n", encoding="utf-8")
+    gold = [{"id": f"a{i}", "question": f"问题{i}？", "answerable": True, "keywords": ["段"],
+             "evidence": [{"file": "a.txt", "quote": text}]} for i, text in enumerate(long_body)]
+    gold.append({"id": "b0", "question": "短文说什么？", "answerable": True, "keywords": ["一段"],
+                 "evidence": [{"file": "b.txt", "quote": "只有一段。"}]})
+    (source / "gold.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in gold), encoding="utf-8")
+
+    counts = write(source, tmp_path / "out", ["gold.jsonl"], seed=3)
+
+    kept = (tmp_path / "out" / "corpus" / "a.txt").read_text(encoding="utf-8")
+    gone = [text for text in long_body if text not in kept]
+    assert len(gone) == 1 and gone[0] != long_body[0] and kept.startswith("# 球赛")  # never the title or first paragraph
+    assert (tmp_path / "out" / "corpus" / "b.txt").read_text(encoding="utf-8").count("一段") == 2  # too short to cut
+    questions = {q.id: q for q in load_questions(tmp_path / "out" / "gold.jsonl")}
+    assert [i for i, q in questions.items() if q.answerable is False] == [f"a{long_body.index(gone[0])}"]
+    assert questions["b0"].answerable and counts["paragraphs_left_out"] == 1
