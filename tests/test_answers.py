@@ -255,13 +255,37 @@ def test_an_english_question_read_through_the_dictionary_is_judged_on_what_was_f
     plain = dataclasses.replace(evidence, hits=evidence.judged_hits, translation=NO_TRANSLATION, judged_hits=())
     assert draft.judged == assistant.composer.compose(plain).judged
     assert [h.chunk for h in evidence.hits] != [h.chunk for h in evidence.judged_hits]
-    assert assistant.decider.evidence(evidence, draft) == assistant.decider.evidence(plain, draft.judged)
+    # The dictionary's words are still read, for the share of them those passages and that draft hold.
+    read = dataclasses.replace(plain, translation=evidence.translation)
+    assert assistant.decider.evidence(evidence, draft) == assistant.decider.evidence(read, draft.judged)
     # Only the judged draft's cosines count: a judged draft that matched nothing makes the question look unanswered.
     cold = dataclasses.replace(draft.judged, similarities=(0.05,) * len(draft.judged.similarities), best_similarity=0.05)
     assert assistant.decider.evidence(evidence, dataclasses.replace(draft, judged=cold)).as_dict()["best_cosine"] == 0.05
     assert evidence.hits[0].chunk.file.endswith("parking.md")  # while the answer quotes what it found with it
     chinese = assistant.retriever.retrieve("停车场在哪里？", 5)
     assert not chinese.judged_hits  # its judged draft reads the passages its answer quotes (the test after next)
+
+
+def test_an_english_question_is_judged_by_how_many_of_its_translated_words_the_passages_hold(tmp_path, fake_embedder):
+    # An English question's own words match no Chinese one; read through the dictionary, the parking lot's are in the
+    # notes, a password's are not. Those shares stand in the coverage features and again in English-only ones.
+    notes = {"parking.md": "# 停车\n\n员工停车场位于大楼地下二层，需要提前登记车牌。\n",
+             "expenses.md": "# 报销\n\n差旅费用的报销须在出差结束后三十天内提交发票。\n"}
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, notes))
+    build_index(settings, fake_embedder)
+    assistant = Assistant.load(settings, fake_embedder)
+
+    def coverage(question: str) -> dict[str, float]:
+        evidence = assistant.retriever.retrieve(question, 5)
+        found = assistant.decider.evidence(evidence, assistant.composer.compose(evidence)).as_dict()
+        return {name: value for name, value in found.items() if name.endswith("coverage")}
+
+    held = coverage("Where do I register my license plate?")
+    assert held["article_coverage"] == held["other_language_article_coverage"] == 1.0  # 登记, 车牌
+    assert held["passage_coverage"] == held["other_language_passage_coverage"] > 0
+    assert not any(coverage("How do I reset my password?").values())
+    chinese = coverage("停车场在哪里？")
+    assert chinese["article_coverage"] == 1.0 and not chinese["other_language_article_coverage"]
 
 
 PLANT = {"牡蒿.md": "# 牡蒿\n\n牡蒿是菊科蒿属的植物，牡蒿的特点是气味浓烈，牡蒿生长于林缘。\n\n它的叶子互生，呈楔形。\n\n"

@@ -24,9 +24,14 @@ Each feature asks one question of the retrieved passages and the chosen sentence
 - missing names: the share of the question's names that the corpus never uses: a question about a company,
   person or place the articles never name is about something else, however close the rest of it comes.
 Lexical features mean nothing for a question in another language than the articles (its words cannot match),
-so they are zero there and a language indicator takes their place. A question whose words were also read
-through the dictionary (rag/retrieval/glossary.py) is judged on the passages retrieved without it, and on the
-draft composed from them: the quoted answer comes from the passages retrieved with it. Every draft is judged as
+so a language indicator stands beside them. When the dictionary (rag/retrieval/glossary.py) reads the question's
+words as the articles' words, the passage, article and sentence coverages are the share of those words (each with any
+of its translations) that the best passage, article and the chosen sentences hold, and the same three shares stand
+again in features of their own, zero for a question in the articles' language: the weights the languages share are
+fitted mostly on Chinese rows, and these let English ones weigh a translated word differently. Without a translation
+they are zero. The unknown share, agreement and missing names stay zero for such a question. It is judged on the
+passages retrieved without the dictionary's words, and on the draft composed from them: the quoted answer comes from
+the passages retrieved with it. Every draft is judged as
 ranked without the question's words beyond the article's subject (rag/answer/ranking.py's `judged` model): the
 weights here were fitted over what those sentences hold, and the sharper ranking quotes the subject less often.
 
@@ -49,9 +54,10 @@ import numpy as np
 
 from rag.answer.questions import asked_kinds, holds_kind, names_in
 from rag.errors import RagError, fitted_over_other_features
+from rag.index.lexical import LexicalIndex
 from rag.index.manifest import Manifest
 from rag.index.store import Index
-from rag.records import Decision, Draft, Hit, Sentence
+from rag.records import NO_TRANSLATION, Decision, Draft, Hit, Sentence, Translation
 from rag.records import Evidence as Retrieved
 
 log = logging.getLogger(__name__)
@@ -61,6 +67,7 @@ FEATURES = (
     "dense_z", "other_language",
     "unknown", "passage_coverage", "article_coverage", "sentence_coverage",
     "kind_asked", "kind_found", "agree", "sentence_peak", "passage_peak", "best_cosine", "names", "missing_names",
+    "other_language_passage_coverage", "other_language_article_coverage", "other_language_sentence_coverage",
 )
 TOP_PASSAGES = 5
 
@@ -148,8 +155,10 @@ def evidence(
     chosen: Sequence[Sentence],
     chinese: bool,
     word_tags: Mapping[str, str],
+    translation: Translation = NO_TRANSLATION,
 ) -> Evidence:
-    """Return the decision features for one question (see the module docstring)."""
+    """Return the decision features for one question (see the module docstring); `translation` is a question's
+    words in another language read as the articles' words, when it has one."""
     lexicon = index.lexical
     known = sum(1 for t in term_weights if t in lexicon.vocabulary)
     if not len(similarities) or not hits or not chosen:
@@ -179,7 +188,8 @@ def evidence(
     top = hits[0]
     agree = float((top.dense_rank or 99) <= 3 and (top.lexical_rank or 99) <= 3)
     if not chinese:
-        values = (dense_z, 1.0, 0.0, 0.0, 0.0, 0.0, float(bool(kinds)), float(found), 0.0, *shared[1:], 0.0)
+        covered = _translated_coverage(lexicon, articles, hits, chosen, translation)
+        values = (dense_z, 1.0, 0.0, *covered, float(bool(kinds)), float(found), 0.0, *shared[1:], 0.0, *covered)
         return Evidence(values, known)
     total = sum(term_weights.values()) or 1.0
     unknown = sum(w for t, w in term_weights.items() if t not in lexicon.vocabulary) / total
@@ -193,8 +203,34 @@ def evidence(
     sentence = _share(term_weights, {t for s in chosen for t in s.terms})
     missing = sum(1 for name in names if name not in lexicon.vocabulary) / len(names) if names else 0.0
     values = (dense_z, 0.0, unknown, passage, article, sentence, float(bool(kinds)), float(found), agree,
-              *shared[1:], missing)
+              *shared[1:], missing, 0.0, 0.0, 0.0)
     return Evidence(values, known)
+
+
+def _translated_coverage(lexicon: LexicalIndex, articles: Articles, hits: Sequence[Hit], chosen: Sequence[Sentence],
+                         translation: Translation) -> tuple[float, float, float]:
+    """Return the share of a translated question's words (its dictionary groups: a word is held when any of its
+    translations is) that the best top passage, the best article among the top passages' and the chosen sentences
+    hold; zeros without a translation."""
+    groups = translation.groups
+    if not groups:
+        return 0.0, 0.0, 0.0
+    top_rows = [hit.chunk.chunk_id for hit in hits[:TOP_PASSAGES]]
+    files = [file for file in dict.fromkeys(hit.chunk.file for hit in hits[:TOP_PASSAGES]) if articles.rows.get(file)]
+    in_rows = np.zeros((len(groups), len(top_rows)))
+    in_articles = np.zeros((len(groups), len(files)))
+    terms = {term for sentence in chosen for term in sentence.terms}
+    in_sentences = np.zeros(len(groups))
+    for g, group in enumerate(groups):
+        members = {term: 1.0 for term, _ in group}
+        if top_rows:
+            in_rows[g] = lexicon.row_coverage(top_rows, members) > 0
+        for f, file in enumerate(files):
+            in_articles[g, f] = lexicon.row_coverage(list(articles.rows[file]), members, together=True)[0] > 0
+        in_sentences[g] = any(term in terms for term in members)
+    passage = float(in_rows.mean(axis=0).max()) if top_rows else 0.0
+    article = float(in_articles.mean(axis=0).max()) if files else 0.0
+    return passage, article, float(in_sentences.mean())
 
 
 def confidence(found: Evidence, params: DecisionParams) -> float:
@@ -285,7 +321,7 @@ class Decider:
         similarities = draft.similarities or ((draft.best_similarity,) if draft.best_similarity is not None else ())
         return evidence(
             self.index, self.articles, retrieved.question, retrieved.query_vector, retrieved.term_weights,
-            hits, similarities, draft.sentences, retrieved.chinese, self.word_tags,
+            hits, similarities, draft.sentences, retrieved.chinese, self.word_tags, retrieved.translation,
         )
 
     def decide(self, retrieved: Retrieved, draft: Draft) -> Decision:
