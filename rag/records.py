@@ -119,7 +119,9 @@ class Evidence:
     tokens: tuple[str, ...]
     term_weights: dict[str, float]
     hits: tuple[Hit, ...]
-    chinese: bool  # whether the question is Chinese, so the lexical side can speak for it
+    # Whether the question is Chinese over Chinese articles, so the lexical side can speak for it. A Chinese question
+    # over English articles is judged as one in another language; an English one always is (the decision's fit).
+    chinese: bool
     translation: Translation = NO_TRANSLATION  # its words as the articles' words, for a question in another language
     # With a translation, the passages fused without it: what the decision judges (rag/answer/decide.py).
     judged_hits: tuple[Hit, ...] = ()

@@ -288,6 +288,22 @@ def test_an_english_question_is_judged_by_how_many_of_its_translated_words_the_p
     assert chinese["article_coverage"] == 1.0 and not chinese["other_language_article_coverage"]
 
 
+def test_a_chinese_question_over_english_articles_is_weighed_not_declined_for_want_of_words(tmp_path, fake_embedder):
+    # None of its words can be in English notes, which declined it before the model as if it were Chinese asking
+    # Chinese articles about nothing they hold; it is judged as a question in another language, on the dense side.
+    notes = {"canteen.md": "# Canteen\n\nThe canteen serves lunch from 11:30 to 13:00 every day.\n",
+             "travel.md": "# Travel\n\nHotel costs are reimbursed up to 500 yuan a night.\n"}
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, notes))
+    build_index(settings, fake_embedder)
+    assistant = Assistant.load(settings, fake_embedder)
+    evidence = assistant.retriever.retrieve("食堂几点开饭？", 5)
+    found = assistant.decider.evidence(evidence, assistant.composer.compose(evidence))
+    assert not evidence.chinese and found.as_dict()["other_language"] == 1.0
+    assert confidence(found, assistant.decider.params) > 0
+    english = assistant.retriever.retrieve("When does the canteen serve lunch?", 5)
+    assert not english.chinese  # an English question is weighed as before, whatever the articles' script
+
+
 PLANT = {"牡蒿.md": "# 牡蒿\n\n牡蒿是菊科蒿属的植物，牡蒿的特点是气味浓烈，牡蒿生长于林缘。\n\n它的叶子互生，呈楔形。\n\n"
                   "牡蒿秋季开花，牡蒿的花很小。\n",
          "艾草.md": "# 艾草\n\n艾草的特点是气味芳香。\n\n艾草生长于路旁。\n", "青蒿.md": "# 青蒿\n\n青蒿的特点是味苦。\n"}

@@ -67,7 +67,8 @@ class Retriever:
             weights = self.tokenizer.language_idf(tokens)
         else:
             weights = self.index.lexical.term_weights(tokens)
-        return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), chinese, translation, tuple(judged))
+        return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), chinese and self.articles_chinese,
+                        translation, tuple(judged))
 
     def translation(self, question: str, chinese: bool) -> Translation:
         """Return the dictionary translation of a question that is not Chinese asked of Chinese articles (none else:
