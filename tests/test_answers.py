@@ -122,13 +122,18 @@ def test_a_heading_is_never_quoted_as_an_answer_nor_pulled_in_as_a_neighbour(tmp
     assert [s.text for s in answer_block(index, after_heading, 250)][0] == after_heading.text
 
 
+def assistant_over(tmp_path, embedder, notes: dict[str, str], **overrides) -> Assistant:
+    """Return an assistant over `notes` (file name -> text) indexed with `embedder`."""
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, notes), **overrides)
+    build_index(settings, embedder)
+    return Assistant.load(settings, embedder)
+
+
 def test_a_piece_of_the_title_is_not_pulled_in_beside_a_sentence_that_refers_back(tmp_path, fake_embedder):
     # The title ends a sentence ("！"), so only the article's title tells it from one: the block that quotes the
     # sentence after it must not open with the title.
     notes = {"news.md": "# 新品一片红！\n\n这一消息让公司股价当天上涨了百分之五。\n"}
-    settings = fake_settings(tmp_path, write_corpus(tmp_path, notes), refusal_threshold=1e-9)
-    build_index(settings, fake_embedder)
-    assistant = Assistant.load(settings, fake_embedder)
+    assistant = assistant_over(tmp_path, fake_embedder, notes, refusal_threshold=1e-9)
     index = assistant.index
     quoted = next(s for s in index.sentences if s.text.startswith("这一消息"))
     title = assistant.titles[quoted.file]
@@ -271,9 +276,7 @@ def test_an_english_question_is_judged_by_how_many_of_its_translated_words_the_p
     # notes, a password's are not. Those shares stand in the coverage features and again in English-only ones.
     notes = {"parking.md": "# 停车\n\n员工停车场位于大楼地下二层，需要提前登记车牌。\n",
              "expenses.md": "# 报销\n\n差旅费用的报销须在出差结束后三十天内提交发票。\n"}
-    settings = fake_settings(tmp_path, write_corpus(tmp_path, notes))
-    build_index(settings, fake_embedder)
-    assistant = Assistant.load(settings, fake_embedder)
+    assistant = assistant_over(tmp_path, fake_embedder, notes)
 
     def coverage(question: str) -> dict[str, float]:
         evidence = assistant.retriever.retrieve(question, 5)
@@ -293,9 +296,7 @@ def test_a_chinese_question_over_english_articles_is_weighed_not_declined_for_wa
     # Chinese articles about nothing they hold; it is judged as a question in another language, on the dense side.
     notes = {"canteen.md": "# Canteen\n\nThe canteen serves lunch from 11:30 to 13:00 every day.\n",
              "travel.md": "# Travel\n\nHotel costs are reimbursed up to 500 yuan a night.\n"}
-    settings = fake_settings(tmp_path, write_corpus(tmp_path, notes))
-    build_index(settings, fake_embedder)
-    assistant = Assistant.load(settings, fake_embedder)
+    assistant = assistant_over(tmp_path, fake_embedder, notes)
     evidence = assistant.retriever.retrieve("食堂几点开饭？", 5)
     found = assistant.decider.evidence(evidence, assistant.composer.compose(evidence))
     assert not evidence.chinese and found.as_dict()["other_language"] == 1.0
