@@ -85,6 +85,33 @@ def _assistant_over(corpus: Path, index: Path) -> Assistant:
     return Assistant.load(settings, embedder)
 
 
+ENGLISH_NOTES = {
+    "leave.md": "# Annual leave\n\nEmployees who have worked at the company for one year get 5 days of paid annual leave "
+                "each year. Employees with ten years of service get 10 days.\n\nUnused leave can be carried over until "
+                "31 March of the next year, after which it expires.\n",
+    "canteen.md": "# Canteen\n\nThe canteen serves lunch from 11:30 to 13:00 and dinner from 17:30 to 19:00 every day.\n\n"
+                  "Employees pay with their badge, and the company subsidises each meal by 15 yuan.\n",
+    "travel.md": "# Travel expenses\n\nHotel costs are reimbursed up to 500 yuan a night in first-tier cities and 350 "
+                 "yuan elsewhere.\n\nClaims must be submitted with invoices within 30 days of the end of the trip, and are "
+                 "paid within two weeks.\n",
+}
+
+
+def test_a_chinese_question_over_english_notes_is_answered_on_meaning_and_off_topic_ones_declined(tmp_path):
+    # No word of a Chinese question can be in English notes; it was declined before the model for that alone. It is
+    # judged on the dense side, against the whole corpus as background (three notes: docs/answers.md).
+    corpus = tmp_path / "notes"
+    corpus.mkdir()
+    for name, text in ENGLISH_NOTES.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    assistant = _assistant_over(corpus, tmp_path / "index")
+    answer = assistant.ask("食堂几点开饭？")
+    assert not answer.refused and "11:30" in answer.citations[0].quote
+    assert answer.citations[0].file.endswith("canteen.md")
+    assert assistant.ask("What's the weather like today?").refused
+    assert assistant.ask("今天天气怎么样？").refused
+
+
 def test_over_three_short_notes_a_question_they_answer_is_answered_and_one_they_do_not_is_declined(tmp_path):
     # Three notes of one passage each: every sentence of the corpus is among the top passages, so there is no
     # background to measure dense_z against (rag/answer/decide.py). Against the whole corpus as background, "食堂几点开饭？"
