@@ -18,7 +18,7 @@ from rag.index.build import build_index
 from rag.ingest.textnorm import _simplified_table
 from rag.settings import load_settings
 
-from support import SEEDS
+from support import SEEDS, write_corpus
 
 GOLD = Path(__file__).resolve().parents[2] / "shared" / "eval" / "gold_public.jsonl"
 CALIBRATION = Path(__file__).resolve().parent / "data" / "calibration.jsonl"
@@ -100,11 +100,7 @@ ENGLISH_NOTES = {
 def test_a_chinese_question_over_english_notes_is_answered_on_meaning_and_off_topic_ones_declined(tmp_path):
     # No word of a Chinese question can be in English notes; it was declined before the model for that alone. It is
     # judged on the dense side, against the whole corpus as background (three notes: docs/answers.md).
-    corpus = tmp_path / "notes"
-    corpus.mkdir()
-    for name, text in ENGLISH_NOTES.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    assistant = _assistant_over(corpus, tmp_path / "index")
+    assistant = _assistant_over(write_corpus(tmp_path, ENGLISH_NOTES), tmp_path / "index")
     answer = assistant.ask("食堂几点开饭？")
     assert not answer.refused and "11:30" in answer.citations[0].quote
     assert answer.citations[0].file.endswith("canteen.md")

@@ -53,6 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer.questions import asked_kinds, holds_kind, names_in
+from rag.answer.ranking import translated_share
 from rag.errors import RagError, fitted_over_other_features
 from rag.index.lexical import LexicalIndex
 from rag.index.manifest import Manifest
@@ -219,18 +220,15 @@ def _translated_coverage(lexicon: LexicalIndex, articles: Articles, hits: Sequen
     files = [file for file in dict.fromkeys(hit.chunk.file for hit in hits[:TOP_PASSAGES]) if articles.rows.get(file)]
     in_rows = np.zeros((len(groups), len(top_rows)))
     in_articles = np.zeros((len(groups), len(files)))
-    terms = {term for sentence in chosen for term in sentence.terms}
-    in_sentences = np.zeros(len(groups))
     for g, group in enumerate(groups):
         members = {term: 1.0 for term, _ in group}
         if top_rows:
             in_rows[g] = lexicon.row_coverage(top_rows, members) > 0
         for f, file in enumerate(files):
             in_articles[g, f] = lexicon.row_coverage(list(articles.rows[file]), members, together=True)[0] > 0
-        in_sentences[g] = any(term in terms for term in members)
     passage = float(in_rows.mean(axis=0).max()) if top_rows else 0.0
     article = float(in_articles.mean(axis=0).max()) if files else 0.0
-    return passage, article, float(in_sentences.mean())
+    return passage, article, translated_share(translation, {term for sentence in chosen for term in sentence.terms})
 
 
 def confidence(found: Evidence, params: DecisionParams) -> float:
