@@ -203,6 +203,22 @@ def report(rows: list[Row], model: Model) -> dict[str, float | int | None]:
     }
 
 
+def spread(rows: list[Row], name: str, times: int, seed: int, l2: float, max_false: float,
+           threshold_by: str) -> dict[str, str]:
+    """Return how much set `name`'s held-out declined shares move when the training rows are drawn again: the mean and
+    standard deviation over `times` fits, each on as many training rows drawn with replacement (seeded)."""
+    training = [r for r in rows if r.fold != name]
+    held = [r for r in rows if r.fold == name]
+    draws: dict[str, list[float]] = {}
+    for time in range(times):
+        pick = random.Random(seed + time)
+        model = train([pick.choice(training) for _ in training], l2, max_false, threshold_by)
+        for key, value in report(held, model).items():
+            if key.startswith("declined") and value is not None:
+                draws.setdefault(key, []).append(float(value))
+    return {key: f"{np.mean(values):.3f} ± {np.std(values):.3f}" for key, values in draws.items()}
+
+
 def main() -> None:
     top = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     top.add_argument("sets", nargs="+", metavar="NAME=GOLD[+GOLD]=CORPUS=INDEX")
@@ -219,6 +235,8 @@ def main() -> None:
     top.add_argument("--loso-dir", type=Path, help="also write each leave-one-set-out model here")
     top.add_argument("--rows", type=Path, help="write the feature rows here (JSON lines)")
     top.add_argument("--from-rows", type=Path, help="fit on rows written by --rows instead of asking the questions")
+    top.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                     help="also print each held-out set's declined shares over N fits on training rows drawn again")
     args = top.parse_args()
     sets = [parse_set(s) for s in args.sets]
     if args.from_rows:
@@ -235,6 +253,9 @@ def main() -> None:
         held_out[name] = dict(report([r for r in rows if r.fold == name], model), threshold=round(model.threshold, 3),
                               threshold_other=round(model.threshold_other, 3))
         print(f"{name} (fitted without it): {held_out[name]}")
+        if args.bootstrap:
+            drawn = spread(rows, name, args.bootstrap, args.seed, args.l2, args.max_false, args.threshold_by)
+            print(f"{name} (fitted without it, {args.bootstrap} draws of the training rows): {drawn}")
         if args.loso_dir:
             args.loso_dir.mkdir(parents=True, exist_ok=True)
             (args.loso_dir / f"decision-without-{name}.json").write_text(
