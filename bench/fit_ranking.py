@@ -43,9 +43,10 @@ from bench.dev_sets import parse_set, provenance
 from bench.ranking_logistic import fit_questions
 from rag.answer.assistant import Assistant
 from rag.answer.decide import TOP_PASSAGES
-from rag.answer.extractive import SentenceScore, cite, is_candidate, is_chinese, score_sentences, select_sentences
+from rag.answer.extractive import SentenceScore, cite, is_chinese, score_sentences, select_sentences
 from rag.answer.ranking import FEATURES, JUDGED_WITHOUT, features
 from rag.eval.metrics import ANSWER_PREFIX_CHARS, load_questions, normalize
+from rag.ingest.headings import is_candidate
 from rag.records import NO_TRANSLATION
 from rag.settings import load_settings
 

@@ -125,6 +125,8 @@ class Evidence:
     translation: Translation = NO_TRANSLATION  # its words as the articles' words, for a question in another language
     # With a translation, the passages fused without it: what the decision judges (rag/answer/decide.py).
     judged_hits: tuple[Hit, ...] = ()
+    # The passages as fused, those that are only a title among them: what the decision reads (empty: the hits).
+    ranked: tuple[Hit, ...] = ()
 
 
 @dataclass(frozen=True)

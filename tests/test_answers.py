@@ -144,6 +144,20 @@ def test_a_piece_of_the_title_is_not_pulled_in_beside_a_sentence_that_refers_bac
     assert all(c.quote != title for c in answer.citations) and not answer.text.startswith(title)
 
 
+def test_a_passage_that_is_only_its_title_is_no_hit(tmp_path, fake_embedder):
+    # A title line before a paragraph longer than a passage is a passage of its own: it matches a question on the
+    # article's subject and holds nothing to quote, so it must not take one of the top places.
+    body = "何法倪是晋穆帝的皇后，庐江灊人。" + "她的父亲何准是当时的名士，哥哥何惔，伯父何充是骠骑将军。" * 10
+    notes = {"he.md": f"# 何法倪\n\n{body}\n", "rain.md": "# 天气\n\n明天北京有大雨，何时转晴未知。\n"}
+    assistant = assistant_over(tmp_path, fake_embedder, notes)
+    bare = [c for c in assistant.index.chunks if c.text.strip("# \n") == "何法倪"]
+    assert bare, "the title is a passage of its own"
+    answer = assistant.ask("何法倪是谁？", top_k=3)
+    assert answer.hits[0].chunk.file.endswith("he.md")
+    assert all(h.chunk.chunk_id != bare[0].chunk_id for h in answer.hits)
+    assert not answer.refused and "皇后" in answer.text
+
+
 NOTES = {
     "a.md": "瓦特改良了蒸汽机。他加了一个分离的冷凝器，热效率因此提高了数倍。这项改良推动了工业革命。\n\n"
             "第二段。![图](x.png)冷凝器后来被广泛仿制。另一句话。\n",
@@ -457,7 +471,7 @@ def test_the_judged_draft_reads_the_top_five_passages_however_few_the_answer_rea
 def test_a_question_in_the_articles_is_never_quoted_as_the_answer(tmp_path, fake_embedder):
     # News articles head their sections with questions and ask rhetorical ones; either echoes a question's words
     # better than the sentence that answers it ("What is Sora?" opened with three such headings).
-    from rag.answer.extractive import is_candidate
+    from rag.ingest.headings import is_candidate
 
     notes = {"sora.md": "# Sora模型\n\n### Sora能做什么?\n\nSora能根据文字提示生成一分钟的视频。\n\n"
                         "那么，Sora能做什么？它还能把静态图片变成视频。\n",

@@ -313,9 +313,9 @@ class Decider:
     def evidence(self, retrieved: Retrieved, draft: Draft) -> Evidence:
         """Return the decision features of a question's retrieval and draft (the ones retrieved and composed
         without the dictionary's translation when there was one: see the module docstring)."""
-        hits = retrieved.hits
+        hits = retrieved.ranked or retrieved.hits
         if draft.judged is not None:
-            hits, draft = retrieved.judged_hits or retrieved.hits, draft.judged
+            hits, draft = retrieved.judged_hits or hits, draft.judged
         similarities = draft.similarities or ((draft.best_similarity,) if draft.best_similarity is not None else ())
         return evidence(
             self.index, self.articles, retrieved.question, retrieved.query_vector, retrieved.term_weights,

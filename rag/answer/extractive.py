@@ -10,6 +10,7 @@ import numpy as np
 
 from rag.index.lexical import coverage
 from rag.index.store import Index
+from rag.ingest.headings import ASKS, HEADING_CHARS, heading_text
 from rag.ingest.language import is_chinese
 from rag.ingest.textnorm import stands_in
 from rag.records import Citation, Hit, Sentence
@@ -35,41 +36,15 @@ def refusal_text(question: str) -> str:
     return REFUSAL_ZH if is_chinese(question) else REFUSAL_EN
 
 
-# A sentence, or a piece of one, ends with one of these (closing quotes and brackets after them allowed).
-_ASKS = re.compile(r"[？?][”’\"'」』）)\]]*$")
-_ENDS_SENTENCE = re.compile(r"[。！？!?；;…\.．，,：:][”’\"'」』）)\]]*$")
-# A line that states who wrote an article, where it comes from or when: an answer, not a heading.
-_METADATA = re.compile(
-    r"^\W{0,2}(?:文章|本文)?(?:作者|文|采写|记者|撰文|编辑|来源|出处|原标题|发布时间|发布于|发布地点?|时间|日期|"
-    r"author|by|source|date)\s*[:：|｜]"
-    r"|\d{4}\s*[年\-/.]\s*\d{1,2}\s*[月\-/.]",
-    re.I,
-)
-HEADING_CHARS = 40
-
-
 def is_heading(sentence: Sentence, title: str = "", index: Index | None = None) -> bool:
-    """Return whether a sentence is a heading or bare title: the article's title or a piece of it, or a short line
-    that ends no sentence and does not state metadata (author, source, date); with the `index` to read its
+    """Return whether a sentence is a heading or bare title (`heading_text`); with the `index` to read its
     neighbours, also a short question on a line of its own ("### Sora能做什么?"), which asks what the lines after
     it answer. Such a line is never quoted on its own."""
     text = sentence.text.strip()
-    if title and text in title.strip():  # the title, or a piece of it the splitter cut at its "！"
+    if heading_text(text, title):
         return True
-    if len(text) > HEADING_CHARS:
-        return False
-    if not _ENDS_SENTENCE.search(text):
-        return not _METADATA.search(text)
-    return index is not None and bool(_ASKS.search(text)) and _alone_on_its_lines(index, sentence)
-
-
-def is_candidate(sentence: Sentence, title: str) -> bool:
-    """Return whether a sentence may be quoted as an answer: not a heading or bare title, and not a short question
-    ("那么，Sora能做什么？", or a heading that asks), which asks what the sentences after it answer. A long sentence
-    that ends with a question may state much before it ("……是物理世界的模拟器，……到底什么是现实？”"). No neighbour
-    is read: a short question is left out whichever line it stands on."""
-    text = sentence.text.strip()
-    return not (len(text) <= HEADING_CHARS and _ASKS.search(text)) and not is_heading(sentence, title)
+    short_question = len(text) <= HEADING_CHARS and bool(ASKS.search(text))
+    return index is not None and short_question and _alone_on_its_lines(index, sentence)
 
 
 def _alone_on_its_lines(index: Index, sentence: Sentence) -> bool:

@@ -31,10 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from rag.answer.extractive import SentenceScore, is_candidate
+from rag.answer.extractive import SentenceScore
 from rag.answer.questions import asked_kinds, holds_kind
 from rag.errors import RagError, fitted_over_other_features
 from rag.index.store import Index
+from rag.ingest.headings import is_candidate
 from rag.records import NO_TRANSLATION, Translation
 
 FEATURES = (

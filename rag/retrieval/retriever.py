@@ -12,7 +12,7 @@ from rag.index.store import Index
 from rag.ingest.language import is_chinese, mostly_chinese
 from rag.records import NO_TRANSLATION, Evidence, Translation
 from rag.retrieval.glossary import shared_glossary
-from rag.retrieval.search import candidates, hybrid_search
+from rag.retrieval.search import answer_hits, candidates, hybrid_search
 from rag.settings import Settings
 
 # The fewest passages whose own idf weighs a question's words (rag/index/lexical.py); a smaller corpus takes the
@@ -53,8 +53,12 @@ class Retriever:
         depth = max(top_k, self.settings.retrieval.top_k)
         same_language = chinese == self.articles_chinese
         sides = candidates(self.index, query_vector, tokens, self.settings, translation)
-        hits = hybrid_search(self.index, query_vector, tokens, depth, self.settings, same_language=same_language,
-                             translation=translation, sides=sides)
+        ranked = hybrid_search(self.index, query_vector, tokens, 2 * depth, self.settings, same_language=same_language,
+                               translation=translation, sides=sides)
+        # An answer quotes, and a reader is shown, only passages with a sentence to quote: one that is only a title
+        # matches a question on its subject and would push an answer out (docs/answers.md, *Passages that are only a
+        # title*). The decision still reads the ranking as fused, the one its features were fitted on.
+        hits = answer_hits(self.index, ranked, depth)
         # The decision judges the passages found without the dictionary: its matches bring passages that share a
         # translated word with the question in any corpus, and judged on them a question about something the
         # articles never mention looks answered (docs/answers.md, *English questions read through CC-CEDICT*).
@@ -68,7 +72,7 @@ class Retriever:
         else:
             weights = self.index.lexical.term_weights(tokens)
         return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), chinese and self.articles_chinese,
-                        translation, tuple(judged))
+                        translation, tuple(judged), tuple(ranked[:depth]))
 
     def translation(self, question: str, chinese: bool) -> Translation:
         """Return the dictionary translation of a question that is not Chinese asked of Chinese articles (none else:

@@ -1,12 +1,14 @@
 """Hybrid retrieval: dense FAISS and BM25 candidates, fused by fitted weighted scores (or reciprocal rank fusion)."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from rag.index.store import Index
+from rag.ingest.headings import HEADING_CHARS, quotable
 from rag.records import NO_TRANSLATION, Hit, Translation
 from rag.retrieval.fusion import FusionWeights, fusion_features, load_fusion
 from rag.settings import Settings
@@ -104,3 +106,26 @@ def hybrid_search(
         Hit(index.chunks[row], rank, score, dense_rank.get(row), lexical_rank.get(row))
         for rank, (row, score) in enumerate(fused[:top_k], start=1)
     ]
+
+
+def answer_hits(index: Index, ranked: Sequence[Hit], top_k: int) -> list[Hit]:
+    """Return the first `top_k` of `ranked` whose passage may hold an answer (`quotable_passage`), ranked anew from 1."""
+    kept: list[Hit] = []
+    for hit in ranked:
+        if quotable_passage(index, hit.chunk.chunk_id):
+            kept.append(dataclasses.replace(hit, rank=len(kept) + 1))
+            if len(kept) == top_k:
+                break
+    return kept
+
+
+def quotable_passage(index: Index, row: int) -> bool:
+    """Return whether passage `row` has a sentence an answer may quote. A passage that is only its article's title or
+    headings matches a question on its subject, holds no answer, and would push one out of the top passages
+    (docs/answers.md, *Passages that are only a title*)."""
+    chunk = index.chunks[row]
+    # More characters than its sentences could hold were they all headings (none longer than HEADING_CHARS): one of
+    # them is quotable, and no sentence need be read.
+    if not chunk.sentence_ids or len("".join(chunk.text.split())) > HEADING_CHARS * len(chunk.sentence_ids):
+        return True
+    return quotable([index.sentences[i] for i in chunk.sentence_ids], chunk.title)

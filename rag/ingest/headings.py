@@ -1,0 +1,50 @@
+"""Which sentences can be quoted as an answer: not headings, bare titles or short questions.
+
+A heading ("未休年假", "### Sora能做什么?") or an article's title names what the lines after it say and answers
+nothing on its own; a short question ("那么，Sora能做什么？") asks what the sentences after it answer. The answer
+never quotes them (rag/answer/extractive.py), and a passage that holds nothing else is no hit
+(rag/retrieval/search.py): it cannot hold an answer, and it would push one out of the top passages.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.records import Sentence
+
+# A sentence, or a piece of one, ends with one of these (closing quotes and brackets after them allowed).
+ASKS = re.compile(r"[？?][”’\"'」』）)\]]*$")
+_ENDS_SENTENCE = re.compile(r"[。！？!?；;…\.．，,：:][”’\"'」』）)\]]*$")
+# A line that states who wrote an article, where it comes from or when: an answer, not a heading.
+_METADATA = re.compile(
+    r"^\W{0,2}(?:文章|本文)?(?:作者|文|采写|记者|撰文|编辑|来源|出处|原标题|发布时间|发布于|发布地点?|时间|日期|"
+    r"author|by|source|date)\s*[:：|｜]"
+    r"|\d{4}\s*[年\-/.]\s*\d{1,2}\s*[月\-/.]",
+    re.I,
+)
+HEADING_CHARS = 40
+
+
+def heading_text(text: str, title: str = "") -> bool:
+    """Return whether a sentence's text is a heading or bare title: the article's title or a piece of it, or a short
+    line that ends no sentence and does not state metadata (author, source, date)."""
+    text = text.strip()
+    if title and text in title.strip():  # the title, or a piece of it the splitter cut at its "！"
+        return True
+    if len(text) > HEADING_CHARS:
+        return False
+    return not _ENDS_SENTENCE.search(text) and not _METADATA.search(text)
+
+
+def is_candidate(sentence: Sentence, title: str) -> bool:
+    """Return whether a sentence may be quoted as an answer: not a heading or bare title, and not a short question
+    ("那么，Sora能做什么？", or a heading that asks), which asks what the sentences after it answer. A long sentence
+    that ends with a question may state much before it ("……是物理世界的模拟器，……到底什么是现实？”"). No neighbour
+    is read: a short question is left out whichever line it stands on."""
+    text = sentence.text.strip()
+    return not (len(text) <= HEADING_CHARS and ASKS.search(text)) and not heading_text(text, title)
+
+
+def quotable(sentences: Sequence[Sentence], title: str) -> bool:
+    """Return whether any of a passage's sentences may be quoted as an answer."""
+    return any(is_candidate(sentence, title) for sentence in sentences)
