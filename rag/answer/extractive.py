@@ -10,7 +10,7 @@ import numpy as np
 
 from rag.index.lexical import coverage
 from rag.index.store import Index
-from rag.ingest.headings import ASKS, HEADING_CHARS, heading_text
+from rag.ingest.headings import heading_text, short_question
 from rag.ingest.language import is_chinese
 from rag.ingest.textnorm import stands_in
 from rag.records import Citation, Hit, Sentence
@@ -40,11 +40,9 @@ def is_heading(sentence: Sentence, title: str = "", index: Index | None = None) 
     """Return whether a sentence is a heading or bare title (`heading_text`); with the `index` to read its
     neighbours, also a short question on a line of its own ("### Sora能做什么?"), which asks what the lines after
     it answer. Such a line is never quoted on its own."""
-    text = sentence.text.strip()
-    if heading_text(text, title):
+    if heading_text(sentence.text, title):
         return True
-    short_question = len(text) <= HEADING_CHARS and bool(ASKS.search(text))
-    return index is not None and short_question and _alone_on_its_lines(index, sentence)
+    return index is not None and short_question(sentence.text) and _alone_on_its_lines(index, sentence)
 
 
 def _alone_on_its_lines(index: Index, sentence: Sentence) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from rag.records import Sentence
 
 # A sentence, or a piece of one, ends with one of these (closing quotes and brackets after them allowed).
-ASKS = re.compile(r"[？?][”’\"'」』）)\]]*$")
+_ASKS = re.compile(r"[？?][”’\"'」』）)\]]*$")
 _ENDS_SENTENCE = re.compile(r"[。！？!?；;…\.．，,：:][”’\"'」』）)\]]*$")
 # A line that states who wrote an article, where it comes from or when: an answer, not a heading.
 _METADATA = re.compile(
@@ -36,13 +36,19 @@ def heading_text(text: str, title: str = "") -> bool:
     return not _ENDS_SENTENCE.search(text) and not _METADATA.search(text)
 
 
+def short_question(text: str) -> bool:
+    """Return whether a sentence's text is a short question ("那么，Sora能做什么？"), which asks what the sentences
+    after it answer; a long one that ends with a question may state much before it."""
+    text = text.strip()
+    return len(text) <= HEADING_CHARS and bool(_ASKS.search(text))
+
+
 def is_candidate(sentence: Sentence, title: str) -> bool:
     """Return whether a sentence may be quoted as an answer: not a heading or bare title, and not a short question
     ("那么，Sora能做什么？", or a heading that asks), which asks what the sentences after it answer. A long sentence
     that ends with a question may state much before it ("……是物理世界的模拟器，……到底什么是现实？”"). No neighbour
     is read: a short question is left out whichever line it stands on."""
-    text = sentence.text.strip()
-    return not (len(text) <= HEADING_CHARS and ASKS.search(text)) and not heading_text(text, title)
+    return not short_question(sentence.text) and not heading_text(sentence.text, title)
 
 
 def quotable(sentences: Sequence[Sentence], title: str) -> bool:
