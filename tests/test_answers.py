@@ -499,3 +499,14 @@ def test_a_decision_file_fitted_over_other_features_is_refused_with_what_to_do(t
     older.write_text(json.dumps(shipped), encoding="utf-8")
     with pytest.raises(RagError, match="unknown: title_coverage.*refit it with bench/fit_decision.py"):
         load_params(str(older))
+
+
+def test_what_the_question_already_names_is_not_the_kind_it_asks_for():
+    # "Who led the sacks?" is not answered by the sentence naming the player the question names.
+    asked = "贾里德·艾伦在职业生涯中有多少次擒杀？"
+    assert not holds_kind("person", "防守端锋贾里德·艾伦是五次职业碗选手。", (), {}, "谁是贾里德·艾伦的队友？")
+    assert holds_kind("person", "职业碗防守截锋卡万·肖特以 11 分领先于全队。", (), {}, "谁带领黑豹队擒杀？")
+    assert holds_kind("number", "他曾以 136 次擒杀成为活跃领袖。", (), {}, asked)
+    assert not holds_kind("time", "1973年，叙利亚发动了袭击。", (), {}, "1973年发生了什么？")
+    assert holds_kind("time", "1973年，叙利亚发动了袭击。", (), {}, "叙利亚何时发动袭击？")
+    assert not holds_kind("person", "负责人是李白。", ("负责人", "李白"), {"李白": "nr"}, "李白是谁？")

@@ -185,7 +185,7 @@ def evidence(
     shared = (dense_z, sentence_peak, passage_peak, best_similarity, float(min(len(names), 3)))
     kinds = asked_kinds(question)
     first = chosen[0]
-    found = any(holds_kind(k, first.text, first.terms, word_tags) for k in kinds)
+    found = any(holds_kind(k, first.text, first.terms, word_tags, question) for k in kinds)
     top = hits[0]
     agree = float((top.dense_rank or 99) <= 3 and (top.lexical_rank or 99) <= 3)
     if not chinese:

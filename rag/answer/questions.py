@@ -41,10 +41,13 @@ _HOLDS = {
         r"\d{1,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[一二三四五六七八九十〇零]{2,4}年|[一二三四五六七八九十]+月|"
         r"世纪|年代|朝|时期|期间|之前|之后|以前|以后|当时|\b1[0-9]{3}\b|\b20[0-9]{2}\b|春|夏|秋|冬"
     ),
-    "number": re.compile(r"\d|[一二三四五六七八九十百千万亿两半几数]+\s*(?:[个次人名位种岁天年座届场件部条只支家所项倍分米层%％]|万|亿)|百分之"),
+    "number": re.compile(r"\d+(?:[.,]\d+)*|[一二三四五六七八九十百千万亿两半几数]+\s*(?:[个次人名位种岁天年座届场件部条只支家所项倍分米层%％]|万|亿)|百分之"),
     "reason": re.compile(r"因为|由于|因此|所以|为了|导致|原因|使得|以便|从而|因而|鉴于|based|because|due to"),
 }
 _PERSON_TAGS = frozenset({"nr", "nrfg", "nrt"})
+# A name written from another language, its parts joined by a middle dot (卡万·肖特, 马丁·路德): jieba's dictionary
+# knows few of them, so the tags alone miss most of the people in a translated article.
+_DOTTED_NAME = re.compile(r"([\u4e00-\u9fff]{1,2})[·•・]([\u4e00-\u9fff]{2})")
 _PLACE_TAGS = frozenset({"ns"})
 _PLACE_WORDS = re.compile(r"[省市县区州国城镇村岛山河湖海港湾街路]")
 
@@ -60,15 +63,26 @@ def asked_kinds(question: str) -> frozenset[str]:
     return frozenset(kind for kind, pattern in _ASKS.items() if pattern.search(question))
 
 
-def holds_kind(kind: str, text: str, terms: Iterable[str], tags: Mapping[str, str]) -> bool:
-    """Return whether a sentence (its text and stored tokens) holds something of `kind`; `tags` maps a word
-    to its dictionary part-of-speech tag."""
+def holds_kind(kind: str, text: str, terms: Iterable[str], tags: Mapping[str, str], question: str = "") -> bool:
+    """Return whether a sentence (its text and stored tokens) holds something of `kind` that `question` does not
+    already write; `tags` maps a word to its dictionary part-of-speech tag.
+
+    What the question names is not its answer: "贾里德在职业生涯中有多少次擒杀？" is answered by a number, not by
+    the sentence that names 贾里德, and "1973年发生了什么" by something other than 1973年."""
+    asked = to_simplified(question)
+    text = to_simplified(text)
+
+    def new(found: str) -> bool:
+        return found.strip() not in asked if asked else True
+
     if kind in _HOLDS:
-        return bool(_HOLDS[kind].search(to_simplified(text)))
+        return any(new(m.group()) for m in _HOLDS[kind].finditer(text))
     if kind == "person":
-        return any(tags.get(term) in _PERSON_TAGS for term in terms)
+        return (any(tags.get(term) in _PERSON_TAGS and new(term) for term in terms)
+                or any(new(m.group(1)) and new(m.group(2)) for m in _DOTTED_NAME.finditer(text)))
     if kind == "place":
-        return any(tags.get(term) in _PLACE_TAGS for term in terms) or bool(_PLACE_WORDS.search(to_simplified(text)))
+        return (any(tags.get(term) in _PLACE_TAGS and new(term) for term in terms)
+                or bool(_PLACE_WORDS.search(text)))
     return False
 
 

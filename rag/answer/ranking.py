@@ -123,7 +123,7 @@ def features(
     for s, d, c, r, ag, az, t, tg, bt, bg, pt, pg in zip(scored, dense, cover, dense_rank, alone_gap, alone_z, translated,
                                                          translated_gap, beyond_arr, beyond_gap, pairs_arr, pairs_gap):
         sentence = s.sentence
-        found = any(holds_kind(k, sentence.text, sentence.terms, word_tags) for k in kinds)
+        found = any(holds_kind(k, sentence.text, sentence.terms, word_tags, question) for k in kinds)
         near: set[str] = set()
         for neighbour_id in (sentence.sentence_id - 1, sentence.sentence_id + 1):
             if 0 <= neighbour_id < len(index.sentences):
