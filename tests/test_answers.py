@@ -193,6 +193,7 @@ READS_ON = {
             "牛车水（；）是新加坡的唐人街。此外，它也是旅游景点。\n\n"
             "玉山箭竹的地下茎在春天萌发新芽。所以到了夏天，草原一片碧绿。\n\n"
             "娜塔莎在2004年为第一张专辑录音。这张专辑受到R&B音乐的影响。这张专辑卖得很好。\n\n"
+            "高压氧舱可以提高血液中的氧含量。这些设备有时被用来治疗一氧化碳中毒。\n\n"
             "亚马逊雨林（葡萄牙语：Amazônia；西班牙语：Amazonía；荷兰语：Amazoneregenwoud）是一片阔叶林。\n",
 }
 
@@ -214,6 +215,8 @@ def test_a_sentence_is_quoted_with_the_one_it_cannot_be_read_without(tmp_path, f
     assert block("这本书是霍尔").startswith("这本书是霍尔以笔名S.G.Tallentyre写作的一部传记。")
     assert block("牛车水（；）") == "牛车水（；）是新加坡的唐人街。"
     assert block("此外，它也是") == "此外，它也是旅游景点。"
+    # "这些设备" names nothing on its own: the sentence before says which ones.
+    assert block("这些设备有时") == "高压氧舱可以提高血液中的氧含量。这些设备有时被用来治疗一氧化碳中毒。"
     assert block("娜塔莎在20") == "娜塔莎在2004年为第一张专辑录音。这张专辑受到R&B音乐的影响。"  # one sentence on, not a chain
     assert block("亚马逊雨林（") == READS_ON["b.md"].split("\n")[-2]
     # Cut inside the brackets by the length limit, the pieces read no better than the first alone.

@@ -116,9 +116,9 @@ _CONTINUES = re.compile(
 _SPEAKER_THEN_QUOTE = re.compile(r"(?:表示|说|称|指出|认为|写道)[。.]$")
 # A sentence that goes on about the one before it: its subject is "this …" (这张专辑, 该公司, 此反应).
 _POINTS_BACK = re.compile(r"(?:这|该|此(?!外)|上述)")
-# A sentence that points back at what came before ("this principle", "a similar role") or draws a consequence from
+# A sentence that points back at what came before ("this principle", "these devices", "a similar role") or draws a consequence from
 # it (因此, 所以, 于是: the reason a "why" asks for is the sentence before).
-_REFERS_BACK = re.compile(r"这一|这种|这个|类似的|上述|同样的|该|^(?:因此|所以|因而|故而|于是|由此|从此|此(?!外))")
+_REFERS_BACK = re.compile(r"这一|这种|这个|这些|这位|这样|类似的|上述|同样的|该|^(?:因此|所以|因而|故而|于是|由此|从此|此(?!外))")
 
 
 def _unclosed(block: Sequence[Sentence]) -> bool:
