@@ -98,6 +98,11 @@ def test_headings_and_bare_titles_are_told_from_sentences_and_metadata():
     assert not is_heading(sentence("2024年2月16日"))
     # A byline as the Sora articles write it is metadata a reader may ask for, not a heading.
     assert not is_heading(sentence("文章作者:量子位")) and not is_heading(sentence("发布地:北京"))
+    # So is one with no colon, the names alone after the label (cleaning joins "记者 刘宗智"); a heading that
+    # starts with 记者 but says more is not.
+    assert not is_heading(sentence("记者刘宗智")) and not is_heading(sentence("本报记者 张三 李四"))
+    assert is_heading(sentence("记者调查发现了什么"))
+    assert holds_kind("person", "记者刘宗智", (), {}, "这篇报道的记者是谁？")
     title = "“Sora概念股”一片红！最新视频再上强度，有人都开始复现了"
     assert is_heading(sentence("“Sora概念股”一片红！"), title=title)  # the title's first piece, cut at its "！"
     assert not is_heading(sentence("“Sora概念股”一片红！"), title="员工手册")

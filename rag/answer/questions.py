@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from rag.ingest.headings import BYLINE
 from rag.ingest.textnorm import to_simplified
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -78,7 +79,9 @@ def holds_kind(kind: str, text: str, terms: Iterable[str], tags: Mapping[str, st
     if kind in _HOLDS:
         return any(new(m.group()) for m in _HOLDS[kind].finditer(text))
     if kind == "person":
+        byline = BYLINE.match(text.strip())
         return (any(tags.get(term) in _PERSON_TAGS and new(term) for term in terms)
+                or bool(byline and new(byline.group("names")))
                 or any(new(m.group(1)) and new(m.group(2)) for m in _DOTTED_NAME.finditer(text)))
     if kind == "place":
         return (any(tags.get(term) in _PLACE_TAGS and new(term) for term in terms)

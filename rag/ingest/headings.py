@@ -15,10 +15,14 @@ from rag.records import Sentence
 # A sentence, or a piece of one, ends with one of these (closing quotes and brackets after them allowed).
 _ASKS = re.compile(r"[？?][”’\"'」』）)\]]*$")
 _ENDS_SENTENCE = re.compile(r"[。！？!?；;…\.．，,：:][”’\"'」』）)\]]*$")
+# A byline with no colon, the label then the names alone on the line ("记者 刘宗智", "本报记者 张三 李四"); cleaning
+# joins them ("记者刘宗智"), as a line that merely starts with 记者 ("记者了解到") would be if it stood alone.
+BYLINE = re.compile(r"^(?:本报|特约)?(?:记者|通讯员|撰文|采写)\s*(?P<names>[\u4e00-\u9fff]{2,4}(?:\s*[、，,\s]\s*[\u4e00-\u9fff]{2,4}){0,3})$")
 # A line that states who wrote an article, where it comes from or when: an answer, not a heading.
 _METADATA = re.compile(
     r"^\W{0,2}(?:文章|本文)?(?:作者|文|采写|记者|撰文|编辑|来源|出处|原标题|发布时间|发布于|发布地点?|时间|日期|"
     r"author|by|source|date)\s*[:：|｜]"
+    r"|" + BYLINE.pattern +
     r"|\d{4}\s*[年\-/.]\s*\d{1,2}\s*[月\-/.]",
     re.I,
 )
