@@ -131,16 +131,21 @@ def language_grid(language: str) -> np.ndarray:
     return np.array(list(itertools.product(*axes)), dtype=np.float64)
 
 
+def language_folds(cases: list[Case], language: str, min_questions: int) -> dict[str, list[Case]]:
+    """Return the cases of one question language by set, each set with at least `min_questions` of them."""
+    folds: dict[str, list[Case]] = {}
+    for case in cases:
+        if case.language == language:
+            folds.setdefault(case.fold, []).append(case)
+    return {name: fold for name, fold in folds.items() if len(fold) >= min_questions}
+
+
 def fit(cases: list[Case], min_questions: int) -> dict[str, FusionWeights]:
     """Return the best grid point for each language over these cases' folds (the other language's weights stand in
     for a language no fold has enough questions of)."""
     fitted: dict[str, FusionWeights] = {}
     for language in LANGUAGES:
-        folds: dict[str, list[Case]] = {}
-        for case in cases:
-            if case.language == language:
-                folds.setdefault(case.fold, []).append(case)
-        folds = {name: fold for name, fold in folds.items() if len(fold) >= min_questions}
+        folds = language_folds(cases, language, min_questions)
         if folds:
             grid = language_grid(language)
             scores = objective(folds, grid)
@@ -152,6 +157,21 @@ def fit(cases: list[Case], min_questions: int) -> dict[str, FusionWeights]:
     for language in LANGUAGES:
         fitted.setdefault(language, fitted[next(iter(fitted))])
     return fitted
+
+
+def leaders(cases: list[Case], min_questions: int, count: int) -> dict[str, list[tuple[float, list[float]]]]:
+    """Return, per language, the `count` grid points with the best objective over these cases' folds, best first:
+    how far the chosen point stands above its neighbours, that is, how much a few questions retrieved otherwise
+    (another machine's vectors) could move the fit."""
+    out: dict[str, list[tuple[float, list[float]]]] = {}
+    for language in LANGUAGES:
+        folds = language_folds(cases, language, min_questions)
+        if folds:
+            grid = language_grid(language)
+            scores = objective(folds, grid)
+            order = sorted(range(len(grid)), key=lambda i: (-scores[i], float(grid[i].sum())))[:count]
+            out[language] = [(round(float(scores[i]), 5), [float(v) for v in grid[i]]) for i in order]
+    return out
 
 
 def report(cases: list[Case], fitted: dict[str, FusionWeights]) -> dict[str, float]:
@@ -173,8 +193,12 @@ def main(argv: list[str] | None = None) -> None:
     top.add_argument("--out", type=Path, required=True, help="fusion weights file to write")
     top.add_argument("--loso-dir", type=Path, help="also write each leave-one-set-out fit here")
     top.add_argument("--min-questions", type=int, default=20, help="questions of a language a set needs to count for it")
+    top.add_argument("--leaders", type=int, default=0, metavar="N",
+                     help="also print each language's N best grid points on every set, with their objective")
     args = top.parse_args(argv)
     cases = collect(args.sets)
+    for language, points in leaders(cases, args.min_questions, args.leaders).items() if args.leaders else ():
+        print(f"{language}: " + "; ".join(f"{score} {point}" for score, point in points), file=sys.stderr)
     names = [name for name, *_ in args.sets]
     held_out = {}
     for name in names:

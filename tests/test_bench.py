@@ -341,3 +341,22 @@ def test_left_out_paragraphs_make_exactly_their_questions_unanswerable(tmp_path)
     questions = {q.id: q for q in load_questions(tmp_path / "out" / "gold.jsonl")}
     assert [i for i, q in questions.items() if q.answerable is False] == [f"a{long_body.index(gone[0])}"]
     assert questions["b0"].answerable and counts["paragraphs_left_out"] == 1
+
+
+def test_the_fusion_fit_lists_its_best_grid_points_with_the_chosen_one_first():
+    import numpy as np
+
+    from bench.fit_retrieval import Case, fit, leaders
+    from rag.retrieval.fusion import FEATURES
+
+    def case(fold: str, good: int) -> Case:
+        # Two candidates; the one covering the evidence wins on feature `good` only.
+        x = np.zeros((2, len(FEATURES)))
+        x[1, good], x[0, (good + 1) % 2] = 1.0, 1.0
+        return Case(fold, "same_language", x, np.array([False, True]))
+
+    cases = [case("a", 0) for _ in range(3)] + [case("b", 0) for _ in range(2)] + [case("b", 1)]
+    fitted = fit(cases, min_questions=1)["same_language"]
+    best = leaders(cases, 1, 3)["same_language"]
+    assert len(best) == 3 and best[0][0] >= best[1][0] >= best[2][0]
+    assert best[0][1] == list(fitted.vector())
