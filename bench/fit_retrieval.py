@@ -143,14 +143,7 @@ def language_folds(cases: list[Case], language: str, min_questions: int) -> dict
 def fit(cases: list[Case], min_questions: int) -> dict[str, FusionWeights]:
     """Return the best grid point for each language over these cases' folds (the other language's weights stand in
     for a language no fold has enough questions of)."""
-    fitted: dict[str, FusionWeights] = {}
-    for language in LANGUAGES:
-        folds = language_folds(cases, language, min_questions)
-        if folds:
-            grid = language_grid(language)
-            scores = objective(folds, grid)
-            best = max(range(len(grid)), key=lambda i: (scores[i], -float(grid[i].sum())))  # the first of equals
-            fitted[language] = FusionWeights(*(float(v) for v in grid[best]))
+    fitted = {language: FusionWeights(*points[0][1]) for language, points in leaders(cases, min_questions, 1).items()}
     if not fitted:
         raise SystemExit("no set has enough questions to fit: lower --min-questions")
     fitted.setdefault("other_language_plain", fitted.get("other_language", fitted[next(iter(fitted))]))
@@ -169,6 +162,7 @@ def leaders(cases: list[Case], min_questions: int, count: int) -> dict[str, list
         if folds:
             grid = language_grid(language)
             scores = objective(folds, grid)
+            # Equal objectives go to the smaller weights, then to the first point of the grid.
             order = sorted(range(len(grid)), key=lambda i: (-scores[i], float(grid[i].sum())))[:count]
             out[language] = [(round(float(scores[i]), 5), [float(v) for v in grid[i]]) for i in order]
     return out
