@@ -356,7 +356,8 @@ def test_a_sentence_is_ranked_by_the_question_words_beyond_its_articles_subject(
     assert pairs["它的叶子"] == 2 / 8 > pairs["牡蒿秋季"]
     english = features(assistant.index, candidates, "What are its leaves like?", evidence.term_weights, False, {},
                        titles=titles)
-    assert not english[:, [RANKING_FEATURES.index(f) for f in JUDGED_WITHOUT]].any()  # Chinese questions only
+    beyond_title = [RANKING_FEATURES.index(f) for f in JUDGED_WITHOUT if "beyond_title" in f]
+    assert len(beyond_title) == 4 and not english[:, beyond_title].any()  # Chinese questions only
     ranked = rerank(assistant.index, candidates, question, evidence.term_weights, True, {}, titles, load_ranking())
     assert ranked[0].sentence.text.startswith("它的叶子互生")
 
@@ -518,3 +519,30 @@ def test_what_the_question_already_names_is_not_the_kind_it_asks_for():
     assert not holds_kind("time", "1973年，叙利亚发动了袭击。", (), {}, "1973年发生了什么？")
     assert holds_kind("time", "1973年，叙利亚发动了袭击。", (), {}, "叙利亚何时发动袭击？")
     assert not holds_kind("person", "负责人是李白。", ("负责人", "李白"), {"李白": "nr"}, "李白是谁？")
+
+
+def test_the_ranking_reads_the_second_readers_cosine_and_nothing_where_the_index_has_none(tmp_path, fake_embedder,
+                                                                                         monkeypatch):
+    # The second reader (rag/embedding/reader.py) reads the question and each candidate apart from the embedder (the
+    # fake one here): the sentence about what the question asks, the leaves, is its nearest, whatever the fake says.
+    from rag.answer.ranking import FEATURES as RANKING_FEATURES
+    from rag.answer.ranking import features
+    from rag.embedding.reader import shared_reader
+
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, PLANT))
+    build_index(settings, fake_embedder)
+    assistant = Assistant.load(settings, fake_embedder)
+    question = "What do the leaves of this plant look like?"
+    evidence = assistant.retriever.retrieve(question, 5, {})
+    candidates = score_sentences(assistant.index, list(evidence.hits), evidence.query_vector, evidence.term_weights,
+                                 5, settings.answer.sentence_lexical_weight, settings.answer.sentence_rank_weight)
+    x = features(assistant.index, candidates, question, evidence.term_weights, False, {}, titles=assistant.titles.get)
+    gap, z = (x[:, RANKING_FEATURES.index(f)] for f in ("reader_gap", "reader_z"))
+    reader = shared_reader()
+    cosines = reader.read([c.sentence.text for c in candidates]) @ reader.read_question(question)
+    assert gap == pytest.approx(cosines - cosines.max(), abs=2e-3)
+    assert candidates[int(gap.argmax())].sentence.text.startswith("它的叶子") and z.max() > 1
+    # A Milvus index keeps no readings (docs/milvus.md): the two features are zero, for every candidate alike.
+    monkeypatch.setattr(type(assistant.index.vectors), "reader_vectors", lambda self, ids: None)
+    x = features(assistant.index, candidates, question, evidence.term_weights, False, {}, titles=assistant.titles.get)
+    assert not x[:, [RANKING_FEATURES.index("reader_gap"), RANKING_FEATURES.index("reader_z")]].any()

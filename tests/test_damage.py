@@ -351,7 +351,8 @@ def test_the_cli_build_prints_each_stage_and_the_skipped_article(tmp_path, capsy
     err = capsys.readouterr().err
     assert code == 0
     stages = [line for line in err.splitlines() if line.startswith(("reading", "embedding ", "building the dense", "writing"))]
-    assert [line.split()[0] for line in stages] == ["reading", "embedding", "building", "writing"]
+    assert [line.split()[0] for line in stages] == ["reading", "embedding", "reading", "building", "writing"]
     assert stages[0].startswith("reading 4 articles")
     assert stages[1].startswith("embedding ") and "passages of 3 new or changed articles" in stages[1]
+    assert stages[2].endswith("sentences with the second reader")
     assert any(line.startswith("skipped corpus/dump.txt:") and "over the limit" in line for line in err.splitlines())

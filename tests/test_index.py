@@ -7,6 +7,7 @@ import pytest
 from test_damage import rehash
 
 from rag.embedding import HashingEmbedder, check_precision
+from rag.embedding.reader import READER_DIMENSION, READER_NAME, shared_reader
 from rag.errors import CorpusError, IndexDamagedError, IndexMismatchError, IndexMissingError
 from rag.index.build import build_index, stale_reason
 from rag.index.store import FORMAT_VERSION, load_index
@@ -63,6 +64,31 @@ def test_each_sentence_is_also_embedded_on_its_own(tmp_path):
     assert alone is not None and alone.shape == (len(ids), 64)
     assert np.allclose(alone, embedder.encode_passages([index.sentences[int(i)].text for i in ids]), atol=2e-3)
     assert "sentence_alone_vectors.npy" in json.loads((settings.index.index_dir / "manifest.json").read_text(encoding="utf-8"))["files"]
+
+
+def test_each_sentence_is_read_by_the_second_reader(tmp_path):
+    # The answer-sentence ranking reads these beside the embedder's (rag/answer/ranking.py); an unchanged article's
+    # readings are reused by the next build, a changed one's are read again.
+    corpus = write_corpus(tmp_path, TINY)
+    settings = fake_settings(tmp_path, corpus)
+    build_index(settings, HashingEmbedder(64))
+    index = load_index(settings)
+    ids = np.arange(len(index.sentences))
+    read = index.vectors.reader_vectors(ids)
+    expected = shared_reader().read([index.sentences[int(i)].text for i in ids])
+    assert read is not None and read.shape == (len(ids), READER_DIMENSION)
+    assert np.allclose(read, expected, atol=2e-3)
+    manifest = json.loads((settings.index.index_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert "sentence_reader_vectors.npy" in manifest["files"] and manifest["dense"]["reader"] == READER_NAME
+
+    changed = sorted(corpus.iterdir())[0]
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n新加的一句话，说的是苹果很好吃。\n", encoding="utf-8")
+    build_index(settings, HashingEmbedder(64))
+    index = load_index(settings)
+    ids = np.arange(len(index.sentences))
+    texts = [index.sentences[int(i)].text for i in ids]
+    assert "新加的一句话，说的是苹果很好吃。" in texts
+    assert np.allclose(index.vectors.reader_vectors(ids), shared_reader().read(texts), atol=2e-3)
 
 
 def test_manifest_records_model_settings_counts_and_hashes(tmp_path):

@@ -8,6 +8,8 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
+import numpy as np
+
 from rag.answer.composer import Composer, make_composer
 from rag.answer.conversation import check_history, make_rewriter, small_talk_reply, understand
 from rag.answer.decide import Decider, for_index, load_params
@@ -15,6 +17,7 @@ from rag.answer.decide import Evidence as Features
 from rag.answer.extractive import refusal_text
 from rag.answer.streaming import AnswerEvent, DraftingEvent, Event, QuestionEvent, TextEvent, pieces
 from rag.embedding import Embedder, load_embedder
+from rag.embedding.reader import shared_reader
 from rag.errors import QuestionError, QuestionTooLongError, RagError
 from rag.index.lexical import Tokenizer, shared_tokenizer
 from rag.index.store import Index, load_index
@@ -47,6 +50,8 @@ class Assistant:
         self.tokenizer = tokenizer
         self.titles = {entry.file: entry.title for entry in index.manifest.articles}
         self.retriever = Retriever(settings, index, embedder, tokenizer)
+        if index.vectors.reader_vectors(np.arange(0)) is not None:  # the ranking reads questions with it
+            shared_reader().load()
         word_tags = tokenizer.word_tags()
         params = for_index(load_params(settings.answer.decision_file), settings.answer.refusal_threshold, index.manifest.model.name)
         self.decider = Decider(index, params, word_tags)

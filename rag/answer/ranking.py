@@ -1,7 +1,9 @@
 """The answer sentence first: candidate sentences ranked by how likely they hold the answer.
 
-A linear model over cheap features of each candidate sentence of the top passages (no second model pass):
-its cosine to the question, relative to the best candidate and to the other candidates; the share of the
+A linear model over cheap features of each candidate sentence of the top passages (no second pass of the
+embedder): its cosine to the question, relative to the best candidate and to the other candidates; its cosine as a
+second model reads both (rag/embedding/reader.py, stored by the build; the question read once, a few milliseconds),
+relative to the best candidate's and to the others'; the share of the
 question's idf mass it holds, relative to the best candidate's; whether it holds the kind of answer the
 question asks for (a time, a number, a person, a place, a reason: rag/answer/questions.py); for a question in the
 articles' language, the share of the idf mass of its words beyond the article's subject (the words not in the
@@ -33,6 +35,7 @@ import numpy as np
 
 from rag.answer.extractive import SentenceScore
 from rag.answer.questions import asked_kinds, holds_kind
+from rag.embedding.reader import shared_reader
 from rag.errors import RagError, fitted_over_other_features
 from rag.index.store import Index
 from rag.ingest.headings import is_candidate
@@ -43,12 +46,16 @@ FEATURES = (
     "inverse_rank", "log_chars", "other_language", "other_language_dense_gap", "novelty", "inverse_dense_rank",
     "other_language_alone_gap", "other_language_alone_z", "other_language_translated", "other_language_translated_gap",
     "coverage_beyond_title", "coverage_beyond_title_gap", "pairs_beyond_title", "pairs_beyond_title_gap",
+    "reader_gap", "reader_z",
 )
 
 
 # The features the drafts the decision judges are ranked without (rag/answer/composer.py): the decision was fitted
 # on what the sentences ranked without them hold.
-JUDGED_WITHOUT = ("coverage_beyond_title", "coverage_beyond_title_gap", "pairs_beyond_title", "pairs_beyond_title_gap")
+# The second reader's two change which sentence an answer shows first, not what the decision judges: read by the
+# decision's drafts, they moved xquad-zh's false refusal up (docs/answers.md, *A second reader*).
+JUDGED_WITHOUT = ("coverage_beyond_title", "coverage_beyond_title_gap", "pairs_beyond_title", "pairs_beyond_title_gap",
+                  "reader_gap", "reader_z")
 
 
 @dataclass(frozen=True)
@@ -117,11 +124,17 @@ def features(
     beyond_gap = beyond_arr - beyond_arr.max()
     pairs_arr = np.array(pairs) if chinese else np.zeros(len(scored))
     pairs_gap = pairs_arr - pairs_arr.max()
+    # The second reader's cosine (rag/embedding/reader.py), relative to the best candidate's and to the others': a
+    # model trained apart from the embedder, wrong on other sentences (docs/answers.md, *A second reader*).
+    read = _reader_cosines(index, scored, question)
+    read_gap = read - read.max()
+    read_z = (read - read.mean()) / (float(read.std()) + 1e-3) if read.any() else read
     dense_rank = np.empty(len(dense))
     dense_rank[np.argsort(-dense, kind="stable")] = np.arange(1, len(dense) + 1)
     rows = []
-    for s, d, c, r, ag, az, t, tg, bt, bg, pt, pg in zip(scored, dense, cover, dense_rank, alone_gap, alone_z, translated,
-                                                         translated_gap, beyond_arr, beyond_gap, pairs_arr, pairs_gap):
+    for s, d, c, r, ag, az, t, tg, bt, bg, pt, pg, rg, rz in zip(scored, dense, cover, dense_rank, alone_gap, alone_z,
+                                                                 translated, translated_gap, beyond_arr, beyond_gap,
+                                                                 pairs_arr, pairs_gap, read_gap, read_z):
         sentence = s.sentence
         found = any(holds_kind(k, sentence.text, sentence.terms, word_tags, question) for k in kinds)
         near: set[str] = set()
@@ -137,9 +150,21 @@ def features(
             neighbour_cover, 1.0 / s.passage_rank, math.log(1 + len(sentence.text)),
             float(not chinese), gap * float(not chinese),
             sum(1 for term in sentence.terms if term not in weights) / max(len(sentence.terms), 1), 1.0 / r, ag, az,
-            t, tg, bt, bg, pt, pg,
+            t, tg, bt, bg, pt, pg, rg, rz,
         ))
     return np.array(rows, dtype=np.float64)
+
+
+def _reader_cosines(index: Index, scored: Sequence[SentenceScore], question: str) -> np.ndarray:
+    """Return each candidate's cosine to the question as the second reader reads both; zeros when the index holds
+    no readings (a Milvus index, a synthetic one)."""
+    ids = np.fromiter((s.sentence.sentence_id for s in scored), dtype=np.int64, count=len(scored))
+    order = np.argsort(ids)  # memory-mapped rows are read in ascending order
+    vectors = index.vectors.reader_vectors(ids[order])
+    out = np.zeros(len(scored), dtype=np.float64)
+    if vectors is not None:
+        out[order] = vectors @ shared_reader().read_question(question)
+    return out
 
 
 def _pairs(text: str) -> set[str]:

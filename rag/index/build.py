@@ -17,6 +17,7 @@ import numpy as np
 from rag.ingest.chunking import SEPARATORS, article_sentences, chunk_article, make_splitter
 from rag.ingest.corpus import SourceFile, list_sources, read_article
 from rag.embedding import Embedder
+from rag.embedding.reader import READER_DIMENSION, shared_reader
 from rag.errors import CorpusError, IndexMismatchError, IndexMissingError, index_damaged
 from rag.index.lexical import build_lexical, shared_tokenizer
 from rag.index.manifest import ArticleEntry, Counts, Manifest, ModelInfo, SkippedEntry
@@ -64,6 +65,7 @@ class _ArticleParts:
     raw: str = ""  # the article's text as read, kept with the index (store.py ArticleText)
     pages: tuple[int, ...] = ()  # a PDF's first line of each page
     alone_vectors: np.ndarray | None = None  # each sentence embedded on its own; None where the store keeps none
+    reader_vectors: np.ndarray | None = None  # each sentence as the second reader reads it; None until read
 
 
 def _previous(settings: Settings, store: Store) -> Index | None:
@@ -98,7 +100,25 @@ def _reuse(index: Index, entry: ArticleEntry, source: SourceFile) -> _ArticlePar
         index.vectors.sentence_vectors(np.arange(first_sentence, first_sentence + n_sentences)).astype(np.float16),
         *_kept_text(index, entry),
         _float16(index.vectors.alone_vectors(np.arange(first_sentence, first_sentence + n_sentences))),
+        _float16(index.vectors.reader_vectors(np.arange(first_sentence, first_sentence + n_sentences))),
     )
+
+
+def _read(kept: dict[str, _ArticleParts], stage: BuildStage | None) -> dict[str, _ArticleParts]:
+    """Return the articles whose sentences the second reader has not read yet (new, changed), with their readings
+    (rag/embedding/reader.py; each sentence on its own, so an unchanged article's readings are reused as they are)."""
+    unread = [name for name, part in kept.items() if part.reader_vectors is None]
+    texts = [s.text for name in unread for s in kept[name].sentences]
+    if not unread:
+        return {}
+    _stage(stage, f"reading {len(texts)} sentences with the second reader")
+    read = shared_reader().read(texts).astype(np.float16)
+    out, at = {}, 0
+    for name in unread:
+        part = kept[name]
+        out[name] = dataclasses.replace(part, reader_vectors=read[at : at + len(part.sentences)])
+        at += len(part.sentences)
+    return out
 
 
 def _float16(vectors: np.ndarray | None) -> np.ndarray | None:
@@ -335,6 +355,10 @@ def build_index(
     for part in _embed_new(fresh, embedder, settings.index.passage_template, progress, alone):
         kept[part.source.name] = part
     timings["embed"] = time.perf_counter() - tick
+    if alone:  # the Milvus store keeps neither
+        tick = time.perf_counter()
+        kept.update(_read(kept, stage))
+        timings["read"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
     parts = [kept[s.name] for s in sources if s.name in kept]
@@ -344,7 +368,9 @@ def build_index(
     sentence_vectors = np.concatenate([p.sentence_vectors for p in parts]) if parts else np.zeros((0, dimension))
     _stage(stage, f"building the dense and lexical indexes over {len(chunks)} passages")
     alone_vectors = (np.concatenate([p.alone_vectors for p in parts]) if parts else np.zeros((0, dimension))) if alone else None
-    dense = store.new_vectors(vectors, sentence_vectors, settings, alone_vectors)
+    reader_vectors = (np.concatenate([p.reader_vectors for p in parts]) if parts
+                      else np.zeros((0, READER_DIMENSION), np.float16)) if alone else None
+    dense = store.new_vectors(vectors, sentence_vectors, settings, alone_vectors, reader_vectors)
     lexical = build_lexical([tokenizer.tokens(c.text) for c in chunks], settings.index.bm25_k1, settings.index.bm25_b)
     timings["lexical_and_dense"] = time.perf_counter() - tick
 

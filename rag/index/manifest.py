@@ -22,7 +22,8 @@ from rag.index.integrity import manifest_checksum
 # 5: the text of every article as read (articles.jsonl), so sources show what was indexed after a file changes.
 # 6: the lexical tokens (BM25 columns, sentences' `terms`) are in simplified script, traditional characters mapped.
 # 7: each sentence is also embedded on its own (sentence_alone_vectors.npy), for questions in another language.
-FORMAT_VERSION = 7
+# 8: each sentence as a second model reads it (sentence_reader_vectors.npy), for the answer-sentence ranking.
+FORMAT_VERSION = 8
 # What the dense side's scores mean, recorded for whoever reads the manifest.
 SIMILARITY = "cosine = inner product of L2-normalised float32 vectors"
 

@@ -40,9 +40,9 @@ class Store(Protocol):
         ...
 
     def new_vectors(self, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, settings: Settings,
-                    alone_vectors: np.ndarray | None = None) -> VectorIndex:
+                    alone_vectors: np.ndarray | None = None, reader_vectors: np.ndarray | None = None) -> VectorIndex:
         """Return the vector index a build hands to `write` for these passage and sentence vectors (and the
-        sentences embedded alone, which a store may not keep)."""
+        sentences embedded alone and as the second reader reads them, which a store may not keep)."""
         ...
 
     def write(self, index: Index) -> Manifest:

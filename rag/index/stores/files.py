@@ -37,8 +37,8 @@ class FolderStore:
         return load_folder_index(settings.with_overrides(index_dir=self.folder), verify_all)
 
     def new_vectors(self, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, settings: Settings,
-                    alone_vectors: np.ndarray | None = None) -> VectorIndex:
-        return build_vectors(chunk_vectors, sentence_vectors, settings, alone_vectors)
+                    alone_vectors: np.ndarray | None = None, reader_vectors: np.ndarray | None = None) -> VectorIndex:
+        return build_vectors(chunk_vectors, sentence_vectors, settings, alone_vectors, reader_vectors)
 
     def write(self, index: Index) -> Manifest:
         target = self.folder

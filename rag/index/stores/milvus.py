@@ -82,6 +82,9 @@ class ArrayVectors:
     def alone_vectors(self, ids: np.ndarray) -> np.ndarray | None:
         return None  # a Milvus index keeps each sentence's vector read in its passage only (docs/milvus.md)
 
+    def reader_vectors(self, ids: np.ndarray) -> np.ndarray | None:
+        return None  # nor the second reader's (docs/milvus.md)
+
     def record(self) -> dict[str, Any]:
         return dict(self.index)
 
@@ -466,7 +469,7 @@ class MilvusStore:
                                  manifest.model.dimension, manifest.dense, self.where)
 
     def new_vectors(self, chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, settings: Settings,
-                    alone_vectors: np.ndarray | None = None) -> ArrayVectors:
+                    alone_vectors: np.ndarray | None = None, reader_vectors: np.ndarray | None = None) -> ArrayVectors:
         return ArrayVectors(chunk_vectors, sentence_vectors, dense_index(len(chunk_vectors), settings))
 
     def stage(self, dimension: int, dense: dict[str, Any]) -> Staged:

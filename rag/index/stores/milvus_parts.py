@@ -259,6 +259,9 @@ class MilvusVectors:
     def alone_vectors(self, ids: np.ndarray) -> np.ndarray | None:
         return None  # a Milvus index keeps each sentence's vector read in its passage only (docs/milvus.md)
 
+    def reader_vectors(self, ids: np.ndarray) -> np.ndarray | None:
+        return None  # nor the second reader's (docs/milvus.md)
+
     def sentence_vectors(self, ids: np.ndarray) -> np.ndarray:
         return self._vectors(self._sentences, ids)
 

@@ -46,6 +46,11 @@ class VectorIndex(Protocol):
         order given, or None when the index does not hold them."""
         ...
 
+    def reader_vectors(self, ids: np.ndarray) -> np.ndarray | None:
+        """Return the float32 vectors of these sentences as the second reader reads them (rag/embedding/reader.py),
+        in the order given, or None when the index does not hold them."""
+        ...
+
     def sentence_sample(self) -> np.ndarray:
         """Return an evenly spaced float32 sample of the sentence vectors (the corpus's background similarity)."""
         ...

@@ -37,13 +37,14 @@ def vector_files(settings: Settings) -> tuple[str, ...]:
 
 
 def build_vectors(chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, settings: Settings,
-                  alone_vectors: np.ndarray | None = None) -> VectorIndex:
+                  alone_vectors: np.ndarray | None = None, reader_vectors: np.ndarray | None = None) -> VectorIndex:
     """Return a new vector index over these passage vectors (row i = chunk i) and sentence vectors (row i = sentence i,
-    read in its passage; `alone_vectors` the same sentences embedded on their own)."""
+    read in its passage; `alone_vectors` the same sentences embedded on their own, `reader_vectors` as the second
+    reader reads them)."""
     check_store(settings)
     from rag.index.vectors.faiss_index import build_faiss
 
-    return build_faiss(chunk_vectors, sentence_vectors, settings, alone_vectors)
+    return build_faiss(chunk_vectors, sentence_vectors, settings, alone_vectors, reader_vectors)
 
 
 def open_vectors(folder: Path, record: dict[str, Any], counts: Counts, dimension: int, settings: Settings) -> VectorIndex:

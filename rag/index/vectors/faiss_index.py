@@ -19,7 +19,9 @@ from typing import Any
 
 import faiss
 import numpy as np
+from numpy.lib.format import open_memmap
 
+from rag.embedding.reader import READER_DIMENSION, READER_NAME
 from rag.errors import index_damaged
 from rag.index.integrity import reading
 from rag.index.vectors.probes import data_like, evenly_spaced, exact_top
@@ -41,7 +43,7 @@ ADD_BLOCK = 65_536
 RECALL_QUERIES = 200
 # Evenly spaced sentence vectors held in memory as the corpus's background similarity (rag/answer/decide.py).
 SENTENCE_SAMPLE = 1024
-FILES = ("vectors.npy", "sentence_vectors.npy", "sentence_alone_vectors.npy", "dense.faiss")
+FILES = ("vectors.npy", "sentence_vectors.npy", "sentence_alone_vectors.npy", "sentence_reader_vectors.npy", "dense.faiss")
 
 
 def _add(index: faiss.Index, vectors: np.ndarray) -> faiss.Index:
@@ -220,13 +222,16 @@ class FaissVectors:
     files = FILES
 
     def __init__(self, dense: faiss.Index, record: dict[str, Any], vectors: np.ndarray, sentences: np.ndarray,
-                 settings: Settings, alone: np.ndarray | None = None) -> None:
+                 settings: Settings, alone: np.ndarray | None = None, reader: np.ndarray | None = None) -> None:
         self._dense = dense
-        self._record = record
+        self._record = {key: value for key, value in record.items() if key != "reader"}
         self._vectors = vectors
         self._sentences = sentences
         # Each sentence embedded on its own; a synthetic index without them saves its pooled ones in their place.
         self._alone = sentences if alone is None else alone
+        # Each sentence as the second reader reads it (rag/embedding/reader.py); an index without them (a synthetic
+        # one) saves zeros in their place and records no reader.
+        self._reader = reader
         self._settings = settings
 
     def __len__(self) -> int:
@@ -253,6 +258,11 @@ class FaissVectors:
     def alone_vectors(self, ids: np.ndarray) -> np.ndarray | None:
         return np.asarray(self._alone[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
 
+    def reader_vectors(self, ids: np.ndarray) -> np.ndarray | None:
+        if self._reader is None:
+            return None
+        return np.asarray(self._reader[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
+
     @cached_property
     def _sample(self) -> np.ndarray:
         step = max(1, len(self._sentences) // SENTENCE_SAMPLE)
@@ -266,12 +276,18 @@ class FaissVectors:
         return exact_top(self._vectors, np.asarray(queries, dtype=np.float32), k)
 
     def record(self) -> dict[str, Any]:
-        return dict(self._record)
+        return {**self._record, "reader": READER_NAME if self._reader is not None else None}
 
     def save(self, folder: Path) -> None:
+        if self._reader is None:  # zeros, written without holding them (the file is sparse where the system allows)
+            open_memmap(folder / "sentence_reader_vectors.npy", mode="w+", dtype=np.float16,
+                        shape=(len(self._sentences), READER_DIMENSION)).flush()
         for name, matrix, dtype in (("vectors.npy", self._vectors, np.float32),
                                     ("sentence_vectors.npy", self._sentences, np.float16),
-                                    ("sentence_alone_vectors.npy", self._alone, np.float16)):
+                                    ("sentence_alone_vectors.npy", self._alone, np.float16),
+                                    ("sentence_reader_vectors.npy", self._reader, np.float16)):
+            if matrix is None:
+                continue
             # A matrix already memory-mapped from this very file (a synthetic index writes them in place) stays.
             target = folder / name
             mapped = getattr(matrix, "filename", None) if isinstance(matrix, np.memmap) else None
@@ -281,10 +297,10 @@ class FaissVectors:
 
 
 def build_faiss(chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, settings: Settings,
-                alone_vectors: np.ndarray | None = None) -> FaissVectors:
+                alone_vectors: np.ndarray | None = None, reader_vectors: np.ndarray | None = None) -> FaissVectors:
     """Return the FAISS vector index of these passage and sentence vectors (the sentences also probe its recall)."""
     dense, record = build_dense(chunk_vectors, settings, probes=sentence_vectors)
-    return FaissVectors(dense, record, chunk_vectors, sentence_vectors, settings, alone_vectors)
+    return FaissVectors(dense, record, chunk_vectors, sentence_vectors, settings, alone_vectors, reader_vectors)
 
 
 def _matrix(folder: Path, name: str, dtype: type, dimension: int) -> np.ndarray:
@@ -303,12 +319,16 @@ def open_faiss(folder: Path, record: dict[str, Any], chunks: int, sentences: int
     vectors = _matrix(folder, "vectors.npy", np.float32, dimension)
     sentence_vectors = _matrix(folder, "sentence_vectors.npy", np.float16, dimension)
     alone_vectors = _matrix(folder, "sentence_alone_vectors.npy", np.float16, dimension)
-    if not isinstance(record.get("faiss"), str):
+    reader_vectors = _matrix(folder, "sentence_reader_vectors.npy", np.float16, READER_DIMENSION)
+    if not isinstance(record.get("faiss"), str) or not isinstance(record.get("reader"), (str, type(None))):
         raise index_damaged(folder, "manifest.json's dense do not have the types the build writes")
     with reading(folder, "dense.faiss"):
         dense = load_dense(folder / "dense.faiss", record, chunks, dimension)
     for name, found, wanted in (("chunks", (vectors.shape[0], dense.ntotal), chunks),
-                                ("sentences", (sentence_vectors.shape[0], alone_vectors.shape[0]), sentences)):
+                                ("sentences", (sentence_vectors.shape[0], alone_vectors.shape[0], reader_vectors.shape[0]),
+                                 sentences)):
         if len(set(found)) != 1 or found[0] != wanted:
             raise index_damaged(folder, f"{name} counts {found} disagree with the manifest's {wanted}")
-    return FaissVectors(dense, record, vectors, sentence_vectors, settings, alone_vectors)
+    # Vectors of another reader (or none: zeros) are not comparable with this version's questions: not read.
+    held = reader_vectors if record.get("reader") == READER_NAME else None
+    return FaissVectors(dense, record, vectors, sentence_vectors, settings, alone_vectors, held)
