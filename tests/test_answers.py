@@ -332,6 +332,17 @@ PLANT = {"牡蒿.md": "# 牡蒿\n\n牡蒿是菊科蒿属的植物，牡蒿的特
          "艾草.md": "# 艾草\n\n艾草的特点是气味芳香。\n\n艾草生长于路旁。\n", "青蒿.md": "# 青蒿\n\n青蒿的特点是味苦。\n"}
 
 
+def _plant_candidates(tmp_path, embedder, question):
+    """The assistant over PLANT, the question's retrieved evidence and its scored candidate sentences."""
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, PLANT))
+    build_index(settings, embedder)
+    assistant = Assistant.load(settings, embedder)
+    evidence = assistant.retriever.retrieve(question, 5, {})
+    candidates = score_sentences(assistant.index, list(evidence.hits), evidence.query_vector, evidence.term_weights,
+                                 5, settings.answer.sentence_lexical_weight, settings.answer.sentence_rank_weight)
+    return assistant, evidence, candidates
+
+
 def test_a_sentence_is_ranked_by_the_question_words_beyond_its_articles_subject(tmp_path, fake_embedder):
     # Every sentence of the article about 牡蒿 is about 牡蒿: the words of the question beyond its subject (叶子)
     # say which one answers "牡蒿的叶子有什么特点？". Ranked without them, the sentence that repeats 牡蒿 comes
@@ -339,13 +350,8 @@ def test_a_sentence_is_ranked_by_the_question_words_beyond_its_articles_subject(
     from rag.answer.ranking import FEATURES as RANKING_FEATURES
     from rag.answer.ranking import JUDGED_WITHOUT, features, rerank
 
-    settings = fake_settings(tmp_path, write_corpus(tmp_path, PLANT))
-    build_index(settings, fake_embedder)
-    assistant = Assistant.load(settings, fake_embedder)
     question = "牡蒿的叶子有什么特点？"
-    evidence = assistant.retriever.retrieve(question, 5, {})
-    candidates = score_sentences(assistant.index, list(evidence.hits), evidence.query_vector, evidence.term_weights,
-                                 5, settings.answer.sentence_lexical_weight, settings.answer.sentence_rank_weight)
+    assistant, evidence, candidates = _plant_candidates(tmp_path, fake_embedder, question)
     titles = assistant.titles.get
     x = features(assistant.index, candidates, question, evidence.term_weights, True, {}, titles=titles)
     beyond = {c.sentence.text[:4]: row[RANKING_FEATURES.index("coverage_beyond_title")] for c, row in zip(candidates, x)}
@@ -529,13 +535,8 @@ def test_the_ranking_reads_the_second_readers_cosine_and_nothing_where_the_index
     from rag.answer.ranking import features
     from rag.embedding.reader import shared_reader
 
-    settings = fake_settings(tmp_path, write_corpus(tmp_path, PLANT))
-    build_index(settings, fake_embedder)
-    assistant = Assistant.load(settings, fake_embedder)
     question = "What do the leaves of this plant look like?"
-    evidence = assistant.retriever.retrieve(question, 5, {})
-    candidates = score_sentences(assistant.index, list(evidence.hits), evidence.query_vector, evidence.term_weights,
-                                 5, settings.answer.sentence_lexical_weight, settings.answer.sentence_rank_weight)
+    assistant, evidence, candidates = _plant_candidates(tmp_path, fake_embedder, question)
     x = features(assistant.index, candidates, question, evidence.term_weights, False, {}, titles=assistant.titles.get)
     gap, z = (x[:, RANKING_FEATURES.index(f)] for f in ("reader_gap", "reader_z"))
     reader = shared_reader()
