@@ -23,7 +23,7 @@ from rag.settings import Settings
 log = logging.getLogger(__name__)
 
 CORPORA = ("seeds", "inews-1000", "inews-all")
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
 GOLD = REPO.parent / "shared" / "eval" / "gold_public.jsonl"
 STAGES = ("embed_ms", "retrieve_ms", "compose_ms", "total_ms")
