@@ -1,9 +1,9 @@
 """What the second reader (rag/embedding/reader.py) costs: its load, a question read alone, and sentences read at build.
 
-Prints the figures docs/answers.md (*A second reader*) quotes; run it on a quiet machine, with the thread count the
-server would give it (OMP_NUM_THREADS / OPENBLAS_NUM_THREADS, numpy's defaults otherwise):
+Prints the figures docs/answers.md (*A second reader*) quotes; run it on a quiet machine (the reader holds numpy's
+BLAS to one thread itself):
 
-    OPENBLAS_NUM_THREADS=1 HF_HUB_OFFLINE=1 .venv/bin/python -m bench.reader --index /work/idx/seeds
+    HF_HUB_OFFLINE=1 .venv/bin/python -m bench.reader --index /work/idx/seeds
 """
 from __future__ import annotations
 

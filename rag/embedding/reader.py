@@ -10,7 +10,7 @@ often on every dev set (docs/answers.md, *A second reader*). The build stores ea
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -27,7 +27,6 @@ BATCH = 64
 class SentenceReader:
     """Reads texts into L2-normalised float32 vectors; safe to share between threads (the model is read-only)."""
 
-    name = READER_NAME
     dimension = READER_DIMENSION
 
     def __init__(self) -> None:
@@ -53,18 +52,13 @@ class SentenceReader:
                     self._model = USE(threads=1)
         return self._model
 
-    def read(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Return one vector per text, in order; `progress` is called with the number just read."""
+    def read(self, texts: Sequence[str]) -> np.ndarray:
+        """Return one vector per text, in order."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         model = self._loaded()
-        out = []
-        for start in range(0, len(texts), BATCH):
-            batch = list(texts[start : start + BATCH])
-            out.append(np.asarray(model.encode(batch), dtype=np.float32))
-            if progress:
-                progress(len(batch))
-        return np.concatenate(out)
+        return np.concatenate([np.asarray(model.encode(list(texts[start : start + BATCH])), dtype=np.float32)
+                               for start in range(0, len(texts), BATCH)])
 
     def read_question(self, question: str) -> np.ndarray:
         """Return the vector of one question, read on its own (the same whatever else is asked at the time)."""

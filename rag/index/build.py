@@ -108,9 +108,9 @@ def _read(kept: dict[str, _ArticleParts], stage: BuildStage | None) -> dict[str,
     """Return the articles whose sentences the second reader has not read yet (new, changed), with their readings
     (rag/embedding/reader.py; each sentence on its own, so an unchanged article's readings are reused as they are)."""
     unread = [name for name, part in kept.items() if part.reader_vectors is None]
-    texts = [s.text for name in unread for s in kept[name].sentences]
     if not unread:
         return {}
+    texts = [s.text for name in unread for s in kept[name].sentences]
     _stage(stage, f"reading {len(texts)} sentences with the second reader")
     read = shared_reader().read(texts).astype(np.float16)
     out, at = {}, 0
