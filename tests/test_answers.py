@@ -199,14 +199,15 @@ READS_ON = {
             "玉山箭竹的地下茎在春天萌发新芽。所以到了夏天，草原一片碧绿。\n\n"
             "娜塔莎在2004年为第一张专辑录音。这张专辑受到R&B音乐的影响。这张专辑卖得很好。\n\n"
             "高压氧舱可以提高血液中的氧含量。这些设备有时被用来治疗一氧化碳中毒。\n\n"
-            "亚马逊雨林（葡萄牙语：Amazônia；西班牙语：Amazonía；荷兰语：Amazoneregenwoud）是一片阔叶林。\n",
+            "亚马逊雨林（葡萄牙语：Amazônia；西班牙语：Amazonía；荷兰语：Amazoneregenwoud）是一片阔叶林。\n\n"
+            "长城（" + "，".join(f"第{i}段城墙" for i in range(70)) + "）是中国古代的军事工程。\n",
 }
 
 
 def test_a_sentence_is_quoted_with_the_one_it_cannot_be_read_without(tmp_path, fake_embedder):
-    # "所以……" answers a "why" only with the sentence it follows; a sentence cut at an initial ("S.G.") or inside
-    # brackets ("牛车水（；）", "亚马逊雨林（葡萄牙语：…；") is not one yet; the sentence after it that says "这张专辑"
-    # goes on about it. A sentence that only adds ("此外") stands on its own.
+    # "所以……" answers a "why" only with the sentence it follows; a sentence cut at an initial ("S.G.") is not one
+    # yet; the sentence after it that says "这张专辑" goes on about it. A sentence that only adds ("此外") stands on its
+    # own. A semicolon inside brackets ("牛车水（；）", "亚马逊雨林（葡萄牙语：…；") ends no sentence.
     settings = fake_settings(tmp_path, write_corpus(tmp_path, READS_ON))
     build_index(settings, fake_embedder)
     index = Assistant.load(settings, fake_embedder).index
@@ -223,9 +224,13 @@ def test_a_sentence_is_quoted_with_the_one_it_cannot_be_read_without(tmp_path, f
     # "这些设备" names nothing on its own: the sentence before says which ones.
     assert block("这些设备有时") == "高压氧舱可以提高血液中的氧含量。这些设备有时被用来治疗一氧化碳中毒。"
     assert block("娜塔莎在20") == "娜塔莎在2004年为第一张专辑录音。这张专辑受到R&B音乐的影响。"  # one sentence on, not a chain
-    assert block("亚马逊雨林（") == READS_ON["b.md"].split("\n")[-2]
-    # Cut inside the brackets by the length limit, the pieces read no better than the first alone.
-    assert [s.text for s in answer_block(index, by_start["亚马逊雨林（"], 30)] == ["亚马逊雨林（葡萄牙语：Amazônia；"]
+    assert by_start["亚马逊雨林（"].text == [line for line in READS_ON["b.md"].split("\n") if line][-2]
+    # Brackets too long to be an aside are cut by the sentence length limit; when the block would outgrow max_chars
+    # before they close, the pieces read no better than the first alone.
+    first = by_start["长城（第0段"]
+    second = index.sentences[first.sentence_id + 1]
+    assert (first.text + second.text).count("（") > (first.text + second.text).count("）")
+    assert [s.text for s in answer_block(index, first, len(first.text) + len(second.text))] == [first.text]
 
 
 def _evidence(**values: float) -> Evidence:

@@ -57,8 +57,10 @@ def test_every_sentence_quote_of_every_seed_stands_in_its_cited_lines(path):
     assert len(sentences) > 30
     for s in sentences:
         assert stands_in_lines(path, s.line_start, s.line_end, s.quote), (s.line_start, s.line_end, s.quote)
-    # The quote falls back to the marked-up source only where markup sits inside a sentence.
-    assert sum(s.quote == s.text for s in sentences) >= 0.9 * len(sentences)
+    # The quote falls back to the marked-up source only where markup sits inside a sentence (bold, in the seeds).
+    fallback = [s.quote for s in sentences if s.quote != s.text]
+    assert all("**" in quote for quote in fallback), fallback
+    assert len(fallback) <= 0.15 * len(sentences)
 
 
 def test_seed_noise_is_gone():

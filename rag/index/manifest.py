@@ -23,7 +23,8 @@ from rag.index.integrity import manifest_checksum
 # 6: the lexical tokens (BM25 columns, sentences' `terms`) are in simplified script, traditional characters mapped.
 # 7: each sentence is also embedded on its own (sentence_alone_vectors.npy), for questions in another language.
 # 8: each sentence as a second model reads it (sentence_reader_vectors.npy), for the answer-sentence ranking.
-FORMAT_VERSION = 8
+# 9: a semicolon ends a clause, not a sentence, and an end inside a bracketed aside ends neither (rag/ingest/sentences.py).
+FORMAT_VERSION = 9
 # What the dense side's scores mean, recorded for whoever reads the manifest.
 SIMILARITY = "cosine = inner product of L2-normalised float32 vectors"
 

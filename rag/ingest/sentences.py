@@ -2,21 +2,32 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 
 # A sentence ends at Chinese or Western end punctuation, with any closing quotes or brackets that follow it.
-_END = re.compile(r"(?:[。！？；!?;]+|…+|\.(?=\s+[A-Z\"“]))[”’\"'」』）)]*|\n+")
+_END = re.compile(r"(?:[。！？!?]+|…+|\.(?=\s+[A-Z\"“]))[”’\"'」』）)]*|\n+")
+# A semicolon ends a clause, not a sentence: "V＆A…参与了它的建设规划；最初它被定义为工业博览馆" is one sentence, and
+# its second clause needs its first. An overlong sentence is cut there first.
+_CLAUSE_END = re.compile(r"[；;][”’\"'」』）)]*")
 _SOFT_BREAK = re.compile(r"[，,、：:]")
 _CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
+# A bracketed aside on one line ("亚马逊雨林（葡萄牙语：…；荷兰语：…），是…") is part of its sentence: an end
+# inside it does not end the sentence.
+_ASIDE = re.compile(r"（[^（）\n]{1,200}）|\([^()\n]{1,200}\)")
 
 MAX_SENTENCE_CHARS = 150
 
 
-def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
-    """Cut an overlong span at the last comma-like break before `limit`, repeatedly."""
+def _split_long(text: str, start: int, end: int, limit: int, asides: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Cut an overlong span at the last semicolon before `limit`, else at the last comma-like break (never inside
+    a bracketed aside), repeatedly."""
     spans = []
     while end - start > limit:
         window = text[start : start + limit]
-        breaks = [m.end() for m in _SOFT_BREAK.finditer(window) if m.end() > limit // 3]
+        breaks = []
+        for kind in (_CLAUSE_END, _SOFT_BREAK):
+            breaks = breaks or [m.end() for m in kind.finditer(window)
+                                if m.end() > limit // 3 and not _inside(asides, start + m.end())]
         cut = start + (breaks[-1] if breaks else limit)
         spans.append((start, cut))
         start = cut
@@ -28,7 +39,8 @@ def sentence_spans(text: str, limit: int = MAX_SENTENCE_CHARS) -> list[tuple[int
     """Return (start, end) offsets of the sentences of `text`, whitespace trimmed, empty ones dropped."""
     spans: list[tuple[int, int]] = []
     start = 0
-    bounds = [m.end() for m in _END.finditer(text)] + [len(text)]
+    asides = [(m.start(), m.end()) for m in _ASIDE.finditer(text)]
+    bounds = [end for end in (m.end() for m in _END.finditer(text)) if not _inside(asides, end)] + [len(text)]
     for end in bounds:
         if end <= start:
             continue
@@ -36,6 +48,12 @@ def sentence_spans(text: str, limit: int = MAX_SENTENCE_CHARS) -> list[tuple[int
         left = start + len(piece) - len(piece.lstrip())
         right = start + len(piece.rstrip())
         if right > left and _CONTENT.search(text, left, right):
-            spans.extend(_split_long(text, left, right, limit))
+            spans.extend(_split_long(text, left, right, limit, asides))
         start = end
     return spans
+
+
+def _inside(asides: list[tuple[int, int]], offset: int) -> bool:
+    """Return whether `offset` falls strictly inside one of the (sorted, disjoint) bracketed asides."""
+    at = bisect_right(asides, (offset, offset)) - 1
+    return at >= 0 and asides[at][0] < offset < asides[at][1]
