@@ -23,16 +23,18 @@ def _split_long(text: str, start: int, end: int, limit: int, asides: list[tuple[
     a bracketed aside), repeatedly."""
     spans = []
     while end - start > limit:
-        window = text[start : start + limit]
-        breaks = []
-        for kind in (_CLAUSE_END, _SOFT_BREAK):
-            breaks = breaks or [m.end() for m in kind.finditer(window)
-                                if m.end() > limit // 3 and not _inside(asides, start + m.end())]
-        cut = start + (breaks[-1] if breaks else limit)
+        found = _breaks(_CLAUSE_END, text, start, limit, asides) or _breaks(_SOFT_BREAK, text, start, limit, asides)
+        cut = start + (found[-1] if found else limit)
         spans.append((start, cut))
         start = cut
     spans.append((start, end))
     return spans
+
+
+def _breaks(kind: re.Pattern[str], text: str, start: int, limit: int, asides: list[tuple[int, int]]) -> list[int]:
+    """Return where `kind` breaks text[start:start + limit], past its first third and outside any aside (offsets from start)."""
+    return [m.end() - start for m in kind.finditer(text, start, start + limit)
+            if m.end() - start > limit // 3 and not _inside(asides, m.end())]
 
 
 def sentence_spans(text: str, limit: int = MAX_SENTENCE_CHARS) -> list[tuple[int, int]]:
