@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +70,17 @@ def _near_duplicate(a: str, b: str) -> bool:
     return bool(grams_a and grams_b) and len(grams_a & grams_b) / min(len(grams_a), len(grams_b)) > 0.7
 
 
+def cosines(rows: Callable[[np.ndarray], np.ndarray | None], ids: np.ndarray, vector: np.ndarray) -> np.ndarray | None:
+    """Return the rows `rows` gives for `ids` times `vector`, in the order of `ids`, or None when it holds none."""
+    order = np.argsort(ids)  # memory-mapped rows are read in ascending order
+    found = rows(ids[order])
+    if found is None:
+        return None
+    out = np.empty(len(ids), dtype=np.result_type(found, vector))
+    out[order] = found @ vector
+    return out
+
+
 def score_sentences(
     index: Index,
     hits: Sequence[Hit],
@@ -87,14 +98,11 @@ def score_sentences(
     if not seen:
         return []
     ids = np.fromiter(seen, dtype=np.int64)
-    order = np.argsort(ids)  # memory-mapped rows are read in ascending order
-    vectors = index.vectors.sentence_vectors(ids[order])
-    dense = np.empty(len(ids), dtype=np.float32)
-    dense[order] = vectors @ query_vector.astype(np.float32)
-    alone = np.zeros(len(ids), dtype=np.float32)
-    alone_vectors = index.vectors.alone_vectors(ids[order])
-    if alone_vectors is not None:
-        alone[order] = alone_vectors @ query_vector.astype(np.float32)
+    query = query_vector.astype(np.float32)
+    dense = cosines(index.vectors.sentence_vectors, ids, query)
+    alone = cosines(index.vectors.alone_vectors, ids, query)
+    if alone is None:
+        alone = np.zeros(len(ids), dtype=np.float32)
     scored = []
     for sentence_id, similarity, alone_similarity in zip(ids.tolist(), dense.tolist(), alone.tolist()):
         sentence = index.sentences[sentence_id]

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.answer.extractive import SentenceScore
+from rag.answer.extractive import SentenceScore, cosines
 from rag.answer.questions import asked_kinds, holds_kind
 from rag.embedding.reader import shared_reader
 from rag.errors import RagError, fitted_over_other_features
@@ -159,12 +159,9 @@ def _reader_cosines(index: Index, scored: Sequence[SentenceScore], question: str
     """Return each candidate's cosine to the question as the second reader reads both; zeros when the index holds
     no readings (a Milvus index, a synthetic one)."""
     ids = np.fromiter((s.sentence.sentence_id for s in scored), dtype=np.int64, count=len(scored))
-    order = np.argsort(ids)  # memory-mapped rows are read in ascending order
-    vectors = index.vectors.reader_vectors(ids[order])
-    out = np.zeros(len(scored), dtype=np.float64)
-    if vectors is not None:
-        out[order] = vectors @ shared_reader().read_question(question)
-    return out
+    if index.vectors.reader_vectors(ids[:0]) is None:
+        return np.zeros(len(scored), dtype=np.float64)
+    return cosines(index.vectors.reader_vectors, ids, shared_reader().read_question(question)).astype(np.float64)
 
 
 def _pairs(text: str) -> set[str]:
