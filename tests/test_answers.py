@@ -199,6 +199,7 @@ READS_ON = {
             "玉山箭竹的地下茎在春天萌发新芽。所以到了夏天，草原一片碧绿。\n\n"
             "娜塔莎在2004年为第一张专辑录音。这张专辑受到R&B音乐的影响。这张专辑卖得很好。\n\n"
             "高压氧舱可以提高血液中的氧含量。这些设备有时被用来治疗一氧化碳中毒。\n\n"
+            "测试于1967年1月27日上午开始，但立刻问题不断。首先，机组人员注意到一股奇怪的气味。然后，通信又出了问题。\n\n"
             "亚马逊雨林（葡萄牙语：Amazônia；西班牙语：Amazonía；荷兰语：Amazoneregenwoud）是一片阔叶林。\n\n"
             "长城（" + "，".join(f"第{i}段城墙" for i in range(70)) + "）是中国古代的军事工程。\n",
 }
@@ -223,6 +224,10 @@ def test_a_sentence_is_quoted_with_the_one_it_cannot_be_read_without(tmp_path, f
     assert block("此外，它也是") == "此外，它也是旅游景点。"
     # "这些设备" names nothing on its own: the sentence before says which ones.
     assert block("这些设备有时") == "高压氧舱可以提高血液中的氧含量。这些设备有时被用来治疗一氧化碳中毒。"
+    # A sentence that opens with "首先" is the first of what the one before announced ("问题不断"): the answer to
+    # "the first problem" is in it. What comes after stands on its own.
+    assert block("测试于196") == "测试于1967年1月27日上午开始，但立刻问题不断。首先，机组人员注意到一股奇怪的气味。"
+    assert block("然后，通信又") == "然后，通信又出了问题。"
     assert block("娜塔莎在20") == "娜塔莎在2004年为第一张专辑录音。这张专辑受到R&B音乐的影响。"  # one sentence on, not a chain
     assert by_start["亚马逊雨林（"].text == [line for line in READS_ON["b.md"].split("\n") if line][-2]
     # Brackets too long to be an aside are cut by the sentence length limit; when the block would outgrow max_chars

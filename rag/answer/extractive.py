@@ -114,11 +114,12 @@ def score_sentences(
 
 
 # A sentence that announces what follows (ends with a colon, leaves a quote open) or one the splitter cut where no
-# sentence ends (at an initial, "S.G.", or at a ；inside brackets, "牛车水（；）"); or a list item that follows it.
+# sentence ends (at an initial, "S.G.", or at a ；inside brackets, "牛车水（；）"); or a list item that follows it
+# (其一, 第一, 一是, "首先": the first of what the sentence before announced, "…但立刻问题不断。首先，…").
 _LEADS_ON = re.compile(r"[：:]$|[“「][^”」]*$|(?:^|[^A-Za-z])[A-Z]\.$|[；;，,][）)]$")
 _CONTINUES = re.compile(
     r"^(?:其[一二三四五六七八九十]|第[一二三四五六七八九十]|[一二三四五六七八九十](?:是|就是|则是)|[0-9]+[、.．)]"
-    r"|[（(][0-9一二三四五六七八九十]+[)）]|(?:他|她|它)们?(?!们)|其(?![他它中实次]))"
+    r"|[（(][0-9一二三四五六七八九十]+[)）]|(?:他|她|它)们?(?!们)|其(?![他它中实次])|首先)"
 )
 # A speaker named after a quote ("…，”某某表示。") whose quote resumes in the next sentence.
 _SPEAKER_THEN_QUOTE = re.compile(r"(?:表示|说|称|指出|认为|写道)[。.]$")
