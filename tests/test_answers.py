@@ -463,13 +463,20 @@ def test_loading_over_chinese_articles_reads_the_dictionary_aside_before_the_fir
     reads = []
     from_lines = glossary.Glossary.from_lines.__func__
     monkeypatch.setattr(glossary.Glossary, "from_lines", classmethod(lambda cls, lines: reads.append(1) or from_lines(cls, lines)))
-    Assistant.load(seeds_settings, fake_embedder)
+    sounded = []
+    sound_index = glossary.Glossary.sound_index
+    monkeypatch.setattr(glossary.Glossary, "sound_index", lambda self, words: sounded.append(1) or sound_index(self, words))
+    assistant = Assistant.load(seeds_settings, fake_embedder)
     reading = [t for t in threading.enumerate() if t.name == "rag-glossary"]
     assert reading
     # An English question that comes during the read gets the dictionary that read makes; it is read once.
     assert glossary.shared_glossary().translate("annual leave", {"年假"}).groups
     reading[0].join(30)
     assert len(reads) == 1
+    # The index's words by their sound are read aside too, once: the first English question does not wait for them.
+    assert sounded == [1]
+    assistant.ask("What did Li Chao say about Sora?")
+    assert sounded == [1]
     english = write_corpus(tmp_path, {"leave.md": "# Leave\n\nEvery employee gets twelve days of annual leave.\n"})
     settings = fake_settings(tmp_path, english)
     build_index(settings, fake_embedder)

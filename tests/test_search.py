@@ -224,6 +224,52 @@ def test_the_glossary_reads_cedict_backwards_shorter_glosses_first_and_only_word
     assert not glossary.translate("variant", vocabulary)
 
 
+def test_a_name_written_in_pinyin_is_read_as_the_index_words_that_sound_like_it():
+    from rag.retrieval.glossary import Glossary
+
+    glossary = Glossary.from_lines([
+        "高 高 [gao1] /high/tall/",
+        "英 英 [ying1] /hero/",
+        "應 应 [ying1] /should/",
+        "罗 罗 [luo2] /net for catching birds/",
+        "保 保 [bao3] /to defend/",
+        "銘 铭 [ming2] /to engrave/",
+        "明 明 [ming2] /bright/",
+        "北京 北京 [Bei3 jing1] /Beijing/capital of China/",
+        "背景 背景 [bei4 jing3] /background/",
+        "女 女 [nu:3] /female/",
+        "呂 吕 [Lu:3] /surname Lü/",
+    ])
+    vocabulary = {"高英", "罗保铭", "罗保明", "背景", "北京", "吕女", "高"}
+    sounds = glossary.sound_index(vocabulary)
+    assert sounds.get("gao ying") == ("高英",) and sorted(sounds.get("luo bao ming")) == ["罗保明", "罗保铭"]
+    assert sounds.get("gao") == ()
+    # A name written as separate words or as one, anywhere in the question, its homophones together in one group.
+    assert glossary.translate("Gao Ying was the empress of which emperor?", vocabulary, sounds=sounds).groups[-1] == (
+        ("高英", 1.0),)
+    found = glossary.translate("Where did Luo Baoming study?", vocabulary, sounds=sounds).groups[-1]
+    assert sorted(found) == [("罗保明", 1.0), ("罗保铭", 1.0)]
+    # ü is written u in English names.
+    assert glossary.translate("Who is Lu Nu?", vocabulary, sounds=sounds).groups[-1] == (("吕女", 1.0),)
+    # A word the dictionary translates is read by its meaning, not its sound: Beijing is 北京, not 背景. One
+    # syllable is no name ("Gao"), nor is a word that is not pinyin ("Emperor").
+    assert glossary.translate("Why Beijing?", vocabulary, sounds=sounds).groups == ((("北京", 1.0),),)
+    assert not glossary.translate("Was Gao an Emperor?", vocabulary, sounds=sounds)
+    assert not glossary.translate("Gao Ying", vocabulary)  # without the index's sounds, no names
+    # The question's first word, capitalised, does not hide the name after it.
+    assert glossary.translate("Gao Gao Ying?", vocabulary, sounds=sounds).groups[-1] == (("高英", 1.0),)
+
+
+def test_the_bundled_dictionary_reads_pinyin_names_over_a_real_vocabulary():
+    from rag.retrieval.glossary import shared_glossary
+
+    glossary = shared_glossary()
+    vocabulary = {"潘仕成", "凤岭", "娜塔莎", "广州"}
+    sounds = glossary.sound_index(vocabulary)
+    groups = glossary.translate("When did Pan Shicheng visit Fengling with Natasha?", vocabulary, sounds=sounds).groups
+    assert (("潘仕成", 1.0),) in groups and (("凤岭", 1.0),) in groups and (("娜塔莎", 1.0),) in groups
+
+
 def test_the_bundled_dictionary_translates_common_words():
     from rag.retrieval.glossary import shared_glossary
 

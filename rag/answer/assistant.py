@@ -32,10 +32,11 @@ from rag.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def _read_glossary() -> None:
-    """Read the dictionary English questions are translated with; a missing one is said by the first such question."""
+def _read_glossary(retriever: Retriever) -> None:
+    """Read the dictionary English questions are translated with, and the index's words by their sound; a missing
+    dictionary is said by the first such question."""
     try:
-        shared_glossary()
+        retriever.sounds(shared_glossary())
     except RagError:
         pass
 
@@ -67,11 +68,12 @@ class Assistant:
         tokenizer = shared_tokenizer()
         tokenizer.tagged("")  # read the part-of-speech tags now, not on the first question
         assistant = cls(settings, index, embedder or load_embedder(settings), tokenizer)
-        # An English question over Chinese articles reads the dictionary (~1 s): start it now, aside. The titles
+        # An English question over Chinese articles reads the dictionary (~1 s) and the index's words by their sound:
+        # start both now, aside. The titles
         # say the articles' language without reading a row (a damaged one is found when a question reads it).
         titles = [article.title for article in index.manifest.articles[:50]]
         if titles and mostly_chinese(titles):
-            threading.Thread(target=_read_glossary, name="rag-glossary", daemon=True).start()
+            threading.Thread(target=_read_glossary, args=(assistant.retriever,), name="rag-glossary", daemon=True).start()
         return assistant
 
     def validate(self, question: str) -> str:

@@ -7,10 +7,18 @@ glosses. Read backwards, a gloss of one to three words gives its words Chinese t
 超级碗). A translation counts for less the more words its gloss has (1, 1/2, 1/3). A question's word keeps the
 translations the index's vocabulary holds, at most `PER_WORD`, best first; together they are one group, which a
 passage matches by its best member (a word's several translations are alternatives, not evidence that adds up).
+
+A name the dictionary does not hold is read by its sound: capitalised words written in pinyin ("Luo Baoming", "Gao
+Ying", "Fengling") are cut into syllables, and the index's words of two to four characters that read so (each
+character's readings from CC-CEDICT, tones dropped) are its translations: 罗保铭, 高英, 凤岭. A run reads as a name
+only with two to four syllables ("Gao" alone names too many), and not when the dictionary translates it: "Beijing" is
+read by its gloss as 北京, never as its homophone 背景.
 """
 from __future__ import annotations
 
 import gzip
+import itertools
+import math
 import re
 import threading
 from collections.abc import Container, Iterable, Iterator
@@ -18,12 +26,14 @@ from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 
+import numpy as np
+
 from rag.errors import RagError
 from rag.records import Translation
 
 PER_WORD = 8
 MAX_GLOSS_WORDS = 3
-_LINE = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/$")
+_LINE = re.compile(r"^\S+ (\S+) \[([^\]]*)\] /(.*)/$")
 _PARENS = re.compile(r"\([^)]*\)")
 _LEADING = re.compile(r"^(?:(?:to|a|an|the) )+")
 _WORD = re.compile(r"[a-z][a-z'-]*")
@@ -59,7 +69,7 @@ def meanings(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
         found = _LINE.match(line.strip())
         if not found:
             continue
-        chinese, glosses = found.groups()
+        chinese, _, glosses = found.groups()
         for gloss in re.split(r"[/;]", glosses):
             if not _NOT_A_MEANING.match(gloss.strip().lower()):
                 yield chinese, gloss
@@ -80,15 +90,80 @@ def variants(word: str) -> list[str]:
     return out
 
 
-class Glossary:
-    """English words and word pairs -> Chinese words with a weight, read backwards from CC-CEDICT."""
+# A sound read as a name has two to four syllables; a word of the articles is read only when its characters' readings
+# combine in at most this many ways (a run of characters each with several readings reads as anything).
+NAME_SYLLABLES = (2, 4)
+MAX_SOUNDINGS = 8
+_CAPITALISED_RUN = re.compile(r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
+_HAN = re.compile(r"[\u4e00-\u9fff]+")
 
-    def __init__(self, entries: dict[str, dict[str, float]]) -> None:
+
+def readings(lines: Iterable[str]) -> dict[str, set[str]]:
+    """Return each simplified character's toneless pinyin readings, from CC-CEDICT's lines whose pinyin has one
+    syllable a character (ü written v, and also u, as names in English write it)."""
+    out: dict[str, set[str]] = {}
+    for line in lines:
+        found = _LINE.match(line.strip())
+        if not found:
+            continue
+        chinese, pinyin, _ = found.groups()
+        syllables = [re.sub(r"[0-9]", "", part).lower() for part in pinyin.split()]
+        if len(syllables) != len(chinese):
+            continue
+        for char, syllable in zip(chinese, syllables):
+            syllable = syllable.replace("u:", "v")
+            if re.fullmatch(r"[a-z]+", syllable) and _HAN.fullmatch(char):
+                held = out.setdefault(char, set())
+                held.add(syllable)
+                if "v" in syllable:
+                    held.add(syllable.replace("v", "u"))
+    return out
+
+
+def syllables_of(word: str, syllables: Container[str]) -> list[str] | None:
+    """Return the fewest pinyin syllables `word` (lower case) is written with, or None when it is not pinyin."""
+    best: dict[int, list[str]] = {0: []}
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - 6), end):
+            if start in best and word[start:end] in syllables:
+                cut = best[start] + [word[start:end]]
+                if end not in best or len(cut) < len(best[end]):
+                    best[end] = cut
+    return best.get(len(word))
+
+
+class Soundings:
+    """An index's words by how they read: each (reading, word) pair kept as the reading's hash beside the word, sorted
+    by hash, so a vocabulary of a million words costs tens of megabytes, not a dictionary of strings."""
+
+    def __init__(self, words: list[str], keys: np.ndarray) -> None:
+        order = np.argsort(keys, kind="stable")
+        self.keys = keys[order]
+        self.words = [words[i] for i in order]
+
+    def get(self, reading: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """Return the words that read as `reading` ("gao ying"), in the vocabulary's order."""
+        key = hash(reading)  # the same in one process, which is all a Soundings lives for
+        start, end = np.searchsorted(self.keys, key, "left"), np.searchsorted(self.keys, key, "right")
+        return tuple(self.words[start:end]) or default
+
+
+NO_SOUNDINGS = Soundings([], np.zeros(0, dtype=np.int64))
+
+
+class Glossary:
+    """English words and word pairs -> Chinese words with a weight, read backwards from CC-CEDICT; and each
+    character's pinyin readings, for names the dictionary does not hold."""
+
+    def __init__(self, entries: dict[str, dict[str, float]], sounds: dict[str, set[str]] | None = None) -> None:
         self.entries = entries
+        self.sounds = sounds or {}
+        self.syllables = frozenset(s for held in self.sounds.values() for s in held)
 
     @classmethod
     def from_lines(cls, lines: Iterable[str]) -> Glossary:
-        """Read CC-CEDICT's lines (`meanings`)."""
+        """Read CC-CEDICT's lines (`meanings` and `readings`)."""
+        lines = list(lines)
         entries: dict[str, dict[str, float]] = {}
         for chinese, gloss in meanings(lines):
             words = _gloss_words(gloss)
@@ -100,10 +175,54 @@ class Glossary:
             for key, weight in keys.items():
                 held = entries.setdefault(key, {})
                 held[chinese] = max(held.get(chinese, 0.0), weight)
-        return cls(entries)
+        return cls(entries, readings(lines))
 
-    def translate(self, question: str, vocabulary: Container[str], per_word: int = PER_WORD) -> Translation:
-        """Return the groups of Chinese words `vocabulary` holds for the question's words and adjacent word pairs."""
+    def sound_index(self, vocabulary: Iterable[str]) -> Soundings:
+        """Return the index's Chinese words of two to four characters by how they read ("gao ying" -> 高英)."""
+        words: list[str] = []
+        keys: list[int] = []
+        for word in vocabulary:
+            if not NAME_SYLLABLES[0] <= len(word) <= NAME_SYLLABLES[1] or not _HAN.fullmatch(word):
+                continue
+            options = [sorted(self.sounds.get(char, ())) for char in word]
+            if not all(options) or math.prod(len(o) for o in options) > MAX_SOUNDINGS:
+                continue
+            for reading in itertools.product(*options):
+                words.append(word)
+                keys.append(hash(" ".join(reading)))
+        return Soundings(words, np.asarray(keys, dtype=np.int64))
+
+    def names_by_sound(self, question: str, sounds: Soundings) -> list[tuple[str, ...]]:
+        """Return, for each run of capitalised pinyin words the dictionary does not translate, the index's words that
+        read as it (`sounds`, from `sound_index`)."""
+        found = []
+        for run in _CAPITALISED_RUN.finditer(question):
+            pieces: list[list[str]] = [[]]
+            for word in re.split(r"[ -]", run.group(0).lower()):
+                if syllables_of(word, self.syllables) is None:
+                    pieces.append([])
+                else:
+                    pieces[-1].append(word)
+            for piece in pieces:
+                # A question's first word is capitalised too ("Can Gao Ying …"): without a reading, try the run after it.
+                for start in range(min(2, len(piece))):
+                    words = self._sounding(piece[start:], sounds)
+                    if words:
+                        found.append(words)
+                        break
+        return found
+
+    def _sounding(self, piece: list[str], sounds: Soundings) -> tuple[str, ...]:
+        """Return the index's words that read as a run of pinyin words, none when the dictionary translates it."""
+        if " ".join(piece) in self.entries or (len(piece) == 1 and any(f in self.entries for f in variants(piece[0]))):
+            return ()
+        cut = [syllable for word in piece for syllable in syllables_of(word, self.syllables) or []]
+        return sounds.get(" ".join(cut), ()) if NAME_SYLLABLES[0] <= len(cut) <= NAME_SYLLABLES[1] else ()
+
+    def translate(self, question: str, vocabulary: Container[str], per_word: int = PER_WORD,
+                  sounds: Soundings = NO_SOUNDINGS) -> Translation:
+        """Return the groups of Chinese words `vocabulary` holds for the question's words and adjacent word pairs,
+        and with `sounds` (the index's `sound_index`), for the names it writes in pinyin."""
         words = _WORD.findall(question.lower())
         keys = [variants(word) for word in words if word not in STOP]
         keys += [[f"{a} {b}"] for a, b in zip(words, words[1:]) if a not in STOP and b not in STOP]
@@ -118,6 +237,8 @@ class Glossary:
             best = sorted(((term, found[term]) for term in held), key=lambda item: -item[1])[:per_word]
             if best:
                 groups.append(tuple(best))
+        for words in self.names_by_sound(question, sounds):
+            groups.append(tuple((word, 1.0) for word in words[:per_word]))
         return Translation(tuple(groups))
 
 

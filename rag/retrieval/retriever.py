@@ -1,6 +1,7 @@
 """From a question to evidence: embed it, tokenise it, search the index both ways, fuse."""
 from __future__ import annotations
 
+import threading
 import time
 from functools import cached_property
 
@@ -11,7 +12,7 @@ from rag.index.lexical import Tokenizer
 from rag.index.store import Index
 from rag.ingest.language import is_chinese, mostly_chinese
 from rag.records import NO_TRANSLATION, Evidence, Translation
-from rag.retrieval.glossary import shared_glossary
+from rag.retrieval.glossary import NO_SOUNDINGS, Glossary, Soundings, shared_glossary
 from rag.retrieval.search import answer_hits, candidates, hybrid_search
 from rag.settings import Settings
 
@@ -28,11 +29,22 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.tokenizer = tokenizer
+        self._sound_index: Soundings | None = None
+        self._sounds_lock = threading.Lock()
 
     @cached_property
     def articles_chinese(self) -> bool:
         """Whether the articles are Chinese: read from the first question on, since loading reads no rows."""
         return articles_are_chinese(self.index)
+
+    def sounds(self, glossary: Glossary) -> Soundings:
+        """Return the index's words by how they read, for names an English question writes in pinyin; read once (the
+        assistant's load starts it aside). None for a vocabulary kept on a server (Milvus), looked up, not listed."""
+        with self._sounds_lock:
+            if self._sound_index is None:
+                vocabulary = self.index.lexical.vocabulary
+                self._sound_index = NO_SOUNDINGS if hasattr(vocabulary, "lookup") else glossary.sound_index(vocabulary)
+            return self._sound_index
 
     def retrieve(self, question: str, top_k: int, timings: dict[str, float] | None = None) -> Evidence:
         """Return the evidence for a validated question, at least `top_k` passages deep; time the stages into `timings`."""
@@ -79,7 +91,8 @@ class Retriever:
         the glossary translates English into Chinese only)."""
         if chinese or not self.articles_chinese:
             return NO_TRANSLATION
-        return shared_glossary().translate(question, self.index.lexical.vocabulary)
+        glossary = shared_glossary()
+        return glossary.translate(question, self.index.lexical.vocabulary, sounds=self.sounds(glossary))
 
 
 def articles_are_chinese(index: Index, sample: int = 50) -> bool:
