@@ -62,14 +62,23 @@ def cedict_lines() -> Iterator[Iterable[str]]:
         yield lines
 
 
-def meanings(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """Yield (simplified word, gloss) for each gloss of CC-CEDICT's lines ("traditional simplified [pinyin]
-    /gloss/gloss/") that names a meaning; "dining hall; cafeteria" is two glosses."""
+def _parsed(lines: Iterable[str]) -> Iterator[tuple[str, str, str]]:
+    """Yield (simplified word, pinyin, glosses) for each of CC-CEDICT's entry lines ("traditional simplified [pinyin]
+    /gloss/gloss/")."""
     for line in lines:
         found = _LINE.match(line.strip())
-        if not found:
-            continue
-        chinese, _, glosses = found.groups()
+        if found:
+            yield found.group(1), found.group(2), found.group(3)
+
+
+def meanings(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """Yield (simplified word, gloss) for each gloss of CC-CEDICT's lines that names a meaning; "dining hall;
+    cafeteria" is two glosses."""
+    return _meanings(_parsed(lines))
+
+
+def _meanings(entries: Iterable[tuple[str, str, str]]) -> Iterator[tuple[str, str]]:
+    for chinese, _, glosses in entries:
         for gloss in re.split(r"[/;]", glosses):
             if not _NOT_A_MEANING.match(gloss.strip().lower()):
                 yield chinese, gloss
@@ -96,24 +105,27 @@ NAME_SYLLABLES = (2, 4)
 MAX_SOUNDINGS = 8
 _CAPITALISED_RUN = re.compile(r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
 _HAN = re.compile(r"[\u4e00-\u9fff]+")
+_TONES = str.maketrans("", "", "0123456789")
 
 
 def readings(lines: Iterable[str]) -> dict[str, set[str]]:
     """Return each simplified character's toneless pinyin readings, from CC-CEDICT's lines whose pinyin has one
     syllable a character (ü written v, and also u, as names in English write it)."""
+    return _readings(_parsed(lines))
+
+
+def _readings(entries: Iterable[tuple[str, str, str]]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
-    for line in lines:
-        found = _LINE.match(line.strip())
-        if not found:
-            continue
-        chinese, pinyin, _ = found.groups()
-        syllables = [re.sub(r"[0-9]", "", part).lower() for part in pinyin.split()]
+    for chinese, pinyin, _ in entries:
+        syllables = pinyin.lower().split()
         if len(syllables) != len(chinese):
             continue
         for char, syllable in zip(chinese, syllables):
-            syllable = syllable.replace("u:", "v")
-            if re.fullmatch(r"[a-z]+", syllable) and _HAN.fullmatch(char):
-                held = out.setdefault(char, set())
+            syllable = syllable.translate(_TONES).replace("u:", "v")
+            if syllable.isascii() and syllable.isalpha() and _HAN.fullmatch(char):
+                held = out.get(char)
+                if held is None:
+                    held = out[char] = set()
                 held.add(syllable)
                 if "v" in syllable:
                     held.add(syllable.replace("v", "u"))
@@ -162,10 +174,10 @@ class Glossary:
 
     @classmethod
     def from_lines(cls, lines: Iterable[str]) -> Glossary:
-        """Read CC-CEDICT's lines (`meanings` and `readings`)."""
-        lines = list(lines)
+        """Read CC-CEDICT's lines (`meanings` and `readings`), each parsed once."""
+        parsed = list(_parsed(lines))
         entries: dict[str, dict[str, float]] = {}
-        for chinese, gloss in meanings(lines):
+        for chinese, gloss in _meanings(parsed):
             words = _gloss_words(gloss)
             if not words or len(words) > MAX_GLOSS_WORDS:
                 continue
@@ -175,7 +187,7 @@ class Glossary:
             for key, weight in keys.items():
                 held = entries.setdefault(key, {})
                 held[chinese] = max(held.get(chinese, 0.0), weight)
-        return cls(entries, readings(lines))
+        return cls(entries, _readings(parsed))
 
     def sound_index(self, vocabulary: Iterable[str]) -> Soundings:
         """Return the index's Chinese words of two to four characters by how they read ("gao ying" -> 高英)."""
