@@ -69,8 +69,8 @@ class Assistant:
         tokenizer.tagged("")  # read the part-of-speech tags now, not on the first question
         assistant = cls(settings, index, embedder or load_embedder(settings), tokenizer)
         # An English question over Chinese articles reads the dictionary (~1 s) and the index's words by their sound:
-        # start both now, aside. The titles
-        # say the articles' language without reading a row (a damaged one is found when a question reads it).
+        # start both now, aside. The titles say the articles' language without reading a row (a damaged one is found
+        # when a question reads it).
         titles = [article.title for article in index.manifest.articles[:50]]
         if titles and mostly_chinese(titles):
             threading.Thread(target=_read_glossary, args=(assistant.retriever,), name="rag-glossary", daemon=True).start()

@@ -108,13 +108,9 @@ _HAN = re.compile(r"[\u4e00-\u9fff]+")
 _TONES = str.maketrans("", "", "0123456789")
 
 
-def readings(lines: Iterable[str]) -> dict[str, set[str]]:
-    """Return each simplified character's toneless pinyin readings, from CC-CEDICT's lines whose pinyin has one
-    syllable a character (ü written v, and also u, as names in English write it)."""
-    return _readings(_parsed(lines))
-
-
 def _readings(entries: Iterable[tuple[str, str, str]]) -> dict[str, set[str]]:
+    """Return each simplified character's toneless pinyin readings, from CC-CEDICT's entries whose pinyin has one
+    syllable a character (ü written v, and also u, as names in English write it)."""
     out: dict[str, set[str]] = {}
     for chinese, pinyin, _ in entries:
         syllables = pinyin.lower().split()
@@ -153,11 +149,11 @@ class Soundings:
         self.keys = keys[order]
         self.words = [words[i] for i in order]
 
-    def get(self, reading: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        """Return the words that read as `reading` ("gao ying"), in the vocabulary's order."""
+    def get(self, reading: str) -> tuple[str, ...]:
+        """Return the words that read as `reading` ("gao ying"), in the vocabulary's order; none when no word does."""
         key = hash(reading)  # the same in one process, which is all a Soundings lives for
         start, end = np.searchsorted(self.keys, key, "left"), np.searchsorted(self.keys, key, "right")
-        return tuple(self.words[start:end]) or default
+        return tuple(self.words[start:end])
 
 
 NO_SOUNDINGS = Soundings([], np.zeros(0, dtype=np.int64))
@@ -169,7 +165,8 @@ class Glossary:
 
     def __init__(self, entries: dict[str, dict[str, float]], sounds: dict[str, set[str]] | None = None) -> None:
         self.entries = entries
-        self.sounds = sounds or {}
+        # Sorted once, so each word's readings combine in the same order for every index that lists them.
+        self.sounds = {char: tuple(sorted(held)) for char, held in (sounds or {}).items()}
         self.syllables = frozenset(s for held in self.sounds.values() for s in held)
 
     @classmethod
@@ -196,7 +193,7 @@ class Glossary:
         for word in vocabulary:
             if not NAME_SYLLABLES[0] <= len(word) <= NAME_SYLLABLES[1] or not _HAN.fullmatch(word):
                 continue
-            options = [sorted(self.sounds.get(char, ())) for char in word]
+            options = [self.sounds.get(char, ()) for char in word]
             if not all(options) or math.prod(len(o) for o in options) > MAX_SOUNDINGS:
                 continue
             for reading in itertools.product(*options):
@@ -209,12 +206,13 @@ class Glossary:
         read as it (`sounds`, from `sound_index`)."""
         found = []
         for run in _CAPITALISED_RUN.finditer(question):
-            pieces: list[list[str]] = [[]]
+            pieces: list[list[tuple[str, list[str]]]] = [[]]  # runs of (word, its syllables)
             for word in re.split(r"[ -]", run.group(0).lower()):
-                if syllables_of(word, self.syllables) is None:
+                cut = syllables_of(word, self.syllables)
+                if cut is None:
                     pieces.append([])
                 else:
-                    pieces[-1].append(word)
+                    pieces[-1].append((word, cut))
             for piece in pieces:
                 # A question's first word is capitalised too ("Can Gao Ying …"): without a reading, try the run after it.
                 for start in range(min(2, len(piece))):
@@ -224,12 +222,14 @@ class Glossary:
                         break
         return found
 
-    def _sounding(self, piece: list[str], sounds: Soundings) -> tuple[str, ...]:
-        """Return the index's words that read as a run of pinyin words, none when the dictionary translates it."""
-        if " ".join(piece) in self.entries or (len(piece) == 1 and any(f in self.entries for f in variants(piece[0]))):
+    def _sounding(self, piece: list[tuple[str, list[str]]], sounds: Soundings) -> tuple[str, ...]:
+        """Return the index's words that read as a run of pinyin words (each with its syllables), none when the
+        dictionary translates the run."""
+        words = [word for word, _ in piece]
+        if " ".join(words) in self.entries or (len(words) == 1 and any(f in self.entries for f in variants(words[0]))):
             return ()
-        cut = [syllable for word in piece for syllable in syllables_of(word, self.syllables) or []]
-        return sounds.get(" ".join(cut), ()) if NAME_SYLLABLES[0] <= len(cut) <= NAME_SYLLABLES[1] else ()
+        cut = [syllable for _, syllables in piece for syllable in syllables]
+        return sounds.get(" ".join(cut)) if NAME_SYLLABLES[0] <= len(cut) <= NAME_SYLLABLES[1] else ()
 
     def translate(self, question: str, vocabulary: Container[str], per_word: int = PER_WORD,
                   sounds: Soundings = NO_SOUNDINGS) -> Translation:

@@ -39,7 +39,7 @@ class Retriever:
 
     def sounds(self, glossary: Glossary) -> Soundings:
         """Return the index's words by how they read, for names an English question writes in pinyin; read once (the
-        assistant's load starts it aside). None for a vocabulary kept on a server (Milvus), looked up, not listed."""
+        assistant's load starts it aside). Empty for a vocabulary kept on a server (Milvus), looked up, not listed."""
         with self._sounds_lock:
             if self._sound_index is None:
                 vocabulary = self.index.lexical.vocabulary
