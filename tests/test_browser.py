@@ -316,6 +316,16 @@ def test_wiki_page_snippet_opens_the_widget_and_gets_a_cited_answer(servers, wik
     assert size == "14px"
 
 
+def test_widget_takes_no_question_before_its_script_can_send_it(servers, wiki, open_page):
+    """Until embed.js runs, Enter in the box would add a newline and ask nothing: the box and button stay disabled."""
+    page = open_page(wiki + "?app=" + servers["answering"], "zh-CN", wait_ready=False)
+    page.route("**/embed/static/embed.js", lambda route: route.abort())
+    page.get_by_role("button", name="问问资料").click()
+    frame = page.frame_locator("#rag-widget iframe")
+    expect(frame.locator("#rag-question")).to_be_disabled()
+    expect(frame.locator("#rag-send")).to_be_disabled()
+
+
 DAMAGED = "index damaged: chunks.jsonl is missing (in /srv/rag/index): run `python -m rag build`"
 
 
@@ -410,6 +420,8 @@ def talking(corpus, tmp_path_factory) -> Iterator[tuple[str, Path]]:
     folder = tmp_path_factory.mktemp("talking")
     extra = {"RAG_FRAME_ANCESTORS": f"http://127.0.0.1:{WIKI_PORT}", "RAG_FEEDBACK_DIR": str(folder / "feedback")}
     with running_apps([(app_env(corpus, folder / "index", extra), folder)], ready_path="embed") as started:
+        # The widget's test asks at once: the index must be built by then, or its first answer is "still getting ready".
+        wait_until_serving(started[0].url + "api/health", None, started[0].log)
         yield started[0].url, folder / "feedback"
 
 

@@ -281,4 +281,7 @@
       form.requestSubmit();
     }
   });
+  // Only now can a question be asked: until here, Enter would have asked nothing (embed.html).
+  input.disabled = false;
+  send.disabled = false;
 })();
