@@ -202,6 +202,8 @@ READS_ON = {
             "测试于1967年1月27日上午开始，但立刻问题不断。首先，机组人员注意到一股奇怪的气味。然后，通信又出了问题。\n\n"
             "亚马逊雨林（葡萄牙语：Amazônia；西班牙语：Amazonía；荷兰语：Amazoneregenwoud）是一片阔叶林。\n\n"
             "长城（" + "，".join(f"第{i}段城墙" for i in range(70)) + "）是中国古代的军事工程。\n",
+    "c.md": "# 报销\n\n报销需要提交以下材料：\n\n- 发票原件\n- 行程单或登机牌\n\n## 报销时限\n\n"
+            "所有报销应在30天内提交。\n\n1. 逾期的报销单退回\n\n出差补助分为两种：\n\n交通补助按实报销。\n",
 }
 
 
@@ -229,6 +231,11 @@ def test_a_sentence_is_quoted_with_the_one_it_cannot_be_read_without(tmp_path, f
     assert block("测试于196") == "测试于1967年1月27日上午开始，但立刻问题不断。首先，机组人员注意到一股奇怪的气味。"
     assert block("然后，通信又") == "然后，通信又出了问题。"
     assert block("娜塔莎在20") == "娜塔莎在2004年为第一张专辑录音。这张专辑受到R&B音乐的影响。"  # one sentence on, not a chain
+    # A list the sentence announces is quoted item by item, short as they are; the heading after it is not, and a
+    # list item with no announcing colon before it is not pulled in.
+    assert block("报销需要提交") == "报销需要提交以下材料：发票原件行程单或登机牌"
+    assert block("所有报销应在") == "所有报销应在30天内提交。"
+    assert block("出差补助分为") == "出差补助分为两种：交通补助按实报销。"
     assert by_start["亚马逊雨林（"].text == [line for line in READS_ON["b.md"].split("\n") if line][-2]
     # Brackets too long to be an aside are cut by the sentence length limit; when the block would outgrow max_chars
     # before they close, the pieces read no better than the first alone.

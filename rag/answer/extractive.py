@@ -130,6 +130,20 @@ _POINTS_BACK = re.compile(r"(?:这|该|此(?!外)|上述)")
 _REFERS_BACK = re.compile(r"这一|这种|这个|这些|这位|这样|类似的|上述|同样的|该|^(?:因此|所以|因而|故而|于是|由此|从此|此(?!外))")
 
 
+# A source line that is an item of a list: markdown's "- ", "* ", "1. ", a bullet character, "(1)", or HTML's <li>.
+_LIST_ITEM_LINE = re.compile(r"^[ \t]*(?:[*+\-•·▪◦●][ \t]+|\d{1,3}[.)．、][ \t]*|[（(]\d{1,3}[)）]|<li\b)", re.I)
+
+
+def _list_item(index: Index, sentence: Sentence) -> bool:
+    """Return whether the sentence stands on a list item's source line. Cleaning drops the item's marker, so a short
+    item ("发票原件") reads as a heading; only its source line tells them apart."""
+    text = index.text_of(sentence.file)
+    if text is None:
+        return False
+    lines = text.raw.split("\n", sentence.line_start)
+    return len(lines) >= sentence.line_start and bool(_LIST_ITEM_LINE.match(lines[sentence.line_start - 1]))
+
+
 def _unclosed(block: Sequence[Sentence]) -> bool:
     """Return whether the block's text leaves a bracket or wiki markup (-{…}-) open: the splitter cut inside it."""
     text = "".join(s.text for s in block)
@@ -137,8 +151,9 @@ def _unclosed(block: Sequence[Sentence]) -> bool:
 
 
 def answer_block(index: Index, sentence: Sentence, max_chars: int, title: str = "") -> list[Sentence]:
-    """Return the sentence with the neighbours it cannot be read without, in document order, within max_chars; a
-    heading, or a piece of the article's `title`, is never pulled in."""
+    """Return the sentence with the neighbours it cannot be read without, in document order, within max_chars: the
+    items of a list it announces, however short; otherwise a heading, or a piece of the article's `title`, is never
+    pulled in."""
     block = [sentence]
     used = len(sentence.text)
 
@@ -153,7 +168,16 @@ def answer_block(index: Index, sentence: Sentence, max_chars: int, title: str = 
         used += len(previous.text)
     before_following = len(block)
     following = neighbour(sentence.sentence_id + 1)
-    while following and not is_heading(following, title, index) and (
+    # The items of a list the block announces ("需要提交以下材料：" then "- 发票原件", "- 行程单"), however short.
+    listing = False
+    while following and (listing or block[-1].text.rstrip().endswith(("：", ":"))) and _list_item(index, following):
+        if used + len(following.text) > max_chars:
+            break
+        listing = True
+        block.append(following)
+        used += len(following.text)
+        following = neighbour(following.sentence_id + 1)
+    while following and not listing and not is_heading(following, title, index) and (
         _LEADS_ON.search(block[-1].text)
         or _unclosed(block)
         or _CONTINUES.match(following.text)
