@@ -203,7 +203,8 @@ READS_ON = {
             "亚马逊雨林（葡萄牙语：Amazônia；西班牙语：Amazonía；荷兰语：Amazoneregenwoud）是一片阔叶林。\n\n"
             "长城（" + "，".join(f"第{i}段城墙" for i in range(70)) + "）是中国古代的军事工程。\n",
     "c.md": "# 报销\n\n报销需要提交以下材料：\n\n- 发票原件\n- 行程单或登机牌\n\n## 报销时限\n\n"
-            "所有报销应在30天内提交。\n\n1. 逾期的报销单退回\n\n出差补助分为两种：\n\n交通补助按实报销。\n",
+            "所有报销应在30天内提交。\n\n1. 逾期的报销单退回\n\n出差补助分为两种：\n\n交通补助按实报销。\n\n"
+            "补助包括：\n\n1. 住宿补助\n2. 餐费补助\n3.5亿元的年度预算另行安排。\n",
 }
 
 
@@ -236,6 +237,7 @@ def test_a_sentence_is_quoted_with_the_one_it_cannot_be_read_without(tmp_path, f
     assert block("报销需要提交") == "报销需要提交以下材料：发票原件行程单或登机牌"
     assert block("所有报销应在") == "所有报销应在30天内提交。"
     assert block("出差补助分为") == "出差补助分为两种：交通补助按实报销。"
+    assert block("补助包括：") == "补助包括：住宿补助餐费补助"  # "3.5亿元" opens no item
     assert by_start["亚马逊雨林（"].text == [line for line in READS_ON["b.md"].split("\n") if line][-2]
     # Brackets too long to be an aside are cut by the sentence length limit; when the block would outgrow max_chars
     # before they close, the pieces read no better than the first alone.

@@ -131,7 +131,7 @@ _REFERS_BACK = re.compile(r"这一|这种|这个|这些|这位|这样|类似的|
 
 
 # A source line that is an item of a list: markdown's "- ", "* ", "1. ", a bullet character, "(1)", or HTML's <li>.
-_LIST_ITEM_LINE = re.compile(r"^[ \t]*(?:[*+\-•·▪◦●][ \t]+|\d{1,3}[.)．、][ \t]*|[（(]\d{1,3}[)）]|<li\b)", re.I)
+_LIST_ITEM_LINE = re.compile(r"^[ \t]*(?:[*+\-][ \t]+|[•·▪◦●■◆][ \t]*|\d{1,3}[.)．、](?!\d)|[（(]\d{1,3}[)）]|<li\b)", re.I)
 
 
 def _list_item(index: Index, sentence: Sentence) -> bool:
