@@ -205,10 +205,14 @@ READS_ON = {
     "c.md": "# 报销\n\n报销需要提交以下材料：\n\n- 发票原件\n- 行程单或登机牌\n\n## 报销时限\n\n"
             "所有报销应在30天内提交。\n\n1. 逾期的报销单退回\n\n出差补助分为两种：\n\n交通补助按实报销。\n\n"
             "补助包括：\n\n1. 住宿补助\n2. 餐费补助\n3.5亿元的年度预算另行安排。\n",
+    "d.md": "# 住宿标准\n\n住宿报销上限如下表：\n\n| 城市 | 每晚上限 |\n| --- | --- |\n| 一线城市 | 500元 |\n"
+            "| 其他城市 | 300元 |\n\n超出部分自理。\n",
 }
 
 
 def test_a_sentence_is_quoted_with_the_one_it_cannot_be_read_without(tmp_path, fake_embedder):
+    from rag.ingest.headings import is_candidate
+
     # "所以……" answers a "why" only with the sentence it follows; a sentence cut at an initial ("S.G.") is not one
     # yet; the sentence after it that says "这张专辑" goes on about it. A sentence that only adds ("此外") stands on its
     # own. A semicolon inside brackets ("牛车水（；）", "亚马逊雨林（葡萄牙语：…；") ends no sentence.
@@ -238,6 +242,12 @@ def test_a_sentence_is_quoted_with_the_one_it_cannot_be_read_without(tmp_path, f
     assert block("所有报销应在") == "所有报销应在30天内提交。"
     assert block("出差补助分为") == "出差补助分为两种：交通补助按实报销。"
     assert block("补助包括：") == "补助包括：住宿补助餐费补助"  # "3.5亿元" opens no item
+    # A table's row is content, read with the header that names its columns; the header brings the rows under it.
+    header, first_row, other_row = "| 城市 | 每晚上限 |", "| 一线城市 | 500元 |", "| 其他城市 | 300元 |"
+    assert is_candidate(by_start["| 其他城市"], "") and not is_candidate(by_start["# 住宿标准"[2:]], "")
+    assert block("| 其他城市") == header + other_row
+    assert block("| 城市 |") == header + first_row + other_row
+    assert block("住宿报销上限") == "住宿报销上限如下表：" + header + first_row + other_row
     assert by_start["亚马逊雨林（"].text == [line for line in READS_ON["b.md"].split("\n") if line][-2]
     # Brackets too long to be an aside are cut by the sentence length limit; when the block would outgrow max_chars
     # before they close, the pieces read no better than the first alone.

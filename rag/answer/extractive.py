@@ -10,7 +10,7 @@ import numpy as np
 
 from rag.index.lexical import coverage
 from rag.index.store import Index
-from rag.ingest.headings import heading_text, short_question
+from rag.ingest.headings import TABLE_ROW, heading_text, short_question
 from rag.ingest.language import is_chinese
 from rag.ingest.textnorm import stands_in
 from rag.records import Citation, Hit, Sentence
@@ -130,8 +130,27 @@ _POINTS_BACK = re.compile(r"(?:这|该|此(?!外)|上述)")
 _REFERS_BACK = re.compile(r"这一|这种|这个|这些|这位|这样|类似的|上述|同样的|该|^(?:因此|所以|因而|故而|于是|由此|从此|此(?!外))")
 
 
-# A source line that is an item of a list: markdown's "- ", "* ", "1. ", a bullet character, "(1)", or HTML's <li>.
-_LIST_ITEM_LINE = re.compile(r"^[ \t]*(?:[*+\-][ \t]+|[•·▪◦●■◆][ \t]*|\d{1,3}[.)．、](?!\d)|[（(]\d{1,3}[)）]|<li\b)", re.I)
+# A source line that is an item of a list: markdown's "- ", "* ", "1. ", a bullet character, "(1)", HTML's <li>, or
+# a row of a markdown table.
+_LIST_ITEM_LINE = re.compile(
+    r"^[ \t]*(?:[*+\-][ \t]+|[•·▪◦●■◆][ \t]*|\d{1,3}[.)．、](?!\d)|[（(]\d{1,3}[)）]|<li\b|\|(?:[^|\n]*\|){2,}[ \t]*$)", re.I
+)
+# Lines apart that two rows of one table may stand: the header and the first row have the |---| line between them.
+_ROW_GAP = 2
+
+
+def _table_header(index: Index, row: Sentence) -> Sentence | None:
+    """Return the first row (the header) of the markdown table that `row` stands in, or None when `row` is no table
+    row or is the header itself."""
+    if not TABLE_ROW.match(row.text.strip()):
+        return None
+    first = row
+    while first.sentence_id > 0:
+        above = index.sentences[first.sentence_id - 1]
+        if above.file != row.file or not TABLE_ROW.match(above.text.strip()) or first.line_start - above.line_end > _ROW_GAP:
+            break
+        first = above
+    return first if first is not row else None
 
 
 def _list_item(index: Index, sentence: Sentence) -> bool:
@@ -163,14 +182,21 @@ def answer_block(index: Index, sentence: Sentence, max_chars: int, title: str = 
         return None
 
     previous = neighbour(sentence.sentence_id - 1)
-    if previous and not is_heading(previous, title, index) and _REFERS_BACK.search(sentence.text[:12]) and used + len(previous.text) <= max_chars:
+    header = _table_header(index, sentence)
+    if header is not None:  # a table's row is read with the header that names its columns
+        if used + len(header.text) <= max_chars:
+            block.insert(0, header)
+            used += len(header.text)
+    elif previous and not is_heading(previous, title, index) and _REFERS_BACK.search(sentence.text[:12]) and used + len(previous.text) <= max_chars:
         block.insert(0, previous)
         used += len(previous.text)
     before_following = len(block)
     following = neighbour(sentence.sentence_id + 1)
-    # The items of a list the block announces ("需要提交以下材料：" then "- 发票原件", "- 行程单"), however short.
+    # The items of a list the block announces ("需要提交以下材料：" then "- 发票原件", "- 行程单"), however short; the
+    # rows under a table's header.
     listing = False
-    while following and (listing or block[-1].text.rstrip().endswith(("：", ":"))) and _list_item(index, following):
+    opens_table = TABLE_ROW.match(sentence.text.strip()) is not None and header is None
+    while following and (listing or opens_table or block[-1].text.rstrip().endswith(("：", ":"))) and _list_item(index, following):
         if used + len(following.text) > max_chars:
             break
         listing = True

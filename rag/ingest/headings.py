@@ -27,15 +27,17 @@ _METADATA = re.compile(
     re.I,
 )
 HEADING_CHARS = 40
+# A row of a markdown table ("| 一线城市 | 500元 |"): content, however short; cleaning keeps its pipes.
+TABLE_ROW = re.compile(r"^\|(?:[^|\n]*\|){2,}$")
 
 
 def heading_text(text: str, title: str = "") -> bool:
     """Return whether a sentence's text is a heading or bare title: the article's title or a piece of it, or a short
-    line that ends no sentence and does not state metadata (author, source, date)."""
+    line that ends no sentence, does not state metadata (author, source, date) and is no table row."""
     text = text.strip()
     if title and text in title.strip():  # the title, or a piece of it the splitter cut at its "！"
         return True
-    if len(text) > HEADING_CHARS:
+    if len(text) > HEADING_CHARS or TABLE_ROW.match(text):
         return False
     return not _ENDS_SENTENCE.search(text) and not _METADATA.search(text)
 
