@@ -56,13 +56,18 @@ def tiny_pdf(pages: list[list[str]]) -> bytes:
     return bytes(out)
 
 
-def tiny_docx(paragraphs: list[str]) -> bytes:
-    """Return a .docx with these paragraphs, written by python-docx."""
+def tiny_docx(paragraphs: list[str], table: list[list[str]] = ()) -> bytes:
+    """Return a .docx with these paragraphs, then a table of these rows, written by python-docx."""
     from docx import Document
 
     document = Document()
     for text in paragraphs:
         document.add_paragraph(text)
+    if table:
+        grid = document.add_table(rows=len(table), cols=len(table[0]))
+        for cells, row in zip(table, grid.rows):
+            for text, cell in zip(cells, row.cells):
+                cell.text = text
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
@@ -103,13 +108,14 @@ def zip_bomb_docx() -> bytes:
 PDF_PAGES = [["# 差旅制度", "出差补贴每天300元。", "住宿标准按城市分级。"],
              ["报销需要在30天内提交。", "发票必须是原件，复印件不予报销。"]]
 DOCX_PARAGRAPHS = ["会议室预订办法", "会议室需要提前一天在系统里预订。", "每次预订最长四个小时。"]
+DOCX_TABLE = [["房间", "座位", "投影仪"], ["大会议室", "20人", "有"], ["小会议室", "6人", "无"]]
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     folder = write_corpus(tmp_path_factory.mktemp("documents"), {"note.txt": "# 食堂\n\n食堂中午十二点开门。\n"})
     (folder / "travel.pdf").write_bytes(tiny_pdf(PDF_PAGES))
-    (folder / "rooms.docx").write_bytes(tiny_docx(DOCX_PARAGRAPHS))
+    (folder / "rooms.docx").write_bytes(tiny_docx(DOCX_PARAGRAPHS, DOCX_TABLE))
     (folder / "scanned.pdf").write_bytes(scanned_pdf())
     (folder / "locked.pdf").write_bytes(encrypted_pdf())
     (folder / "setup.pdf").write_bytes(b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + bytes(64))
@@ -170,3 +176,15 @@ def test_a_docx_answer_cites_its_paragraph_as_a_line(client):
     assert (citation["line_start"], citation["line_end"]) == (3, 3) and "page" not in citation
     body = _shown(client, citation)
     assert body["lines"][0]["text"] == DOCX_PARAGRAPHS[2]
+
+
+def test_a_docx_table_row_answers_read_with_its_header(client):
+    answer = client.post("/api/ask", json={"question": "大会议室有多少个座位"}).json()
+    assert not answer["refused"], answer
+    cited = [c for c in answer["citations"] if c["file"] == "corpus/rooms.docx"]
+    quoted = "".join(c["quote"] for c in cited)
+    # The row, after the paragraphs, one line a row, with the header that names its columns.
+    assert "| 房间 | 座位 | 投影仪 |" in quoted and "| 大会议室 | 20人 | 有 |" in quoted, answer
+    header = next(c for c in cited if c["quote"].startswith("| 房间"))
+    assert header["line_start"] == len(DOCX_PARAGRAPHS) + 1
+    assert "20人" in answer["answer"]

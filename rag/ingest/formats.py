@@ -80,6 +80,27 @@ def _pdf(data: bytes, name: str) -> Extracted:
     return Extracted("\n".join(lines), tuple(pages))
 
 
+def _one_line(text: str) -> str:
+    return text.replace("\n", " ").replace("\r", " ").replace("\v", " ").strip()
+
+
+def _docx_lines(block) -> list[str]:  # block: a python-docx Paragraph or Table
+    """Return a paragraph as one line, or a table as one markdown row per row ("| 一线城市 | 500元 |"), so a row
+    can be quoted and read with its header (rag/answer/extractive.py); a cell merged across columns counts once."""
+    if not hasattr(block, "rows"):
+        return [block.text.replace("\n", " ").replace("\r", " ")]
+    rows = []
+    for row in block.rows:
+        cells, seen = [], set()
+        for cell in row.cells:
+            if id(cell._tc) not in seen:  # a merged cell is the same element under each column it spans
+                seen.add(id(cell._tc))
+                cells.append(_one_line(cell.text).replace("|", "｜"))
+        if any(cells):
+            rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
 def _docx(data: bytes, name: str) -> Extracted:
     from docx import Document
 
@@ -96,7 +117,7 @@ def _docx(data: bytes, name: str) -> Extracted:
                   f"split it or save it again from Word")
     try:
         document = Document(io.BytesIO(data))
-        lines = [paragraph.text.replace("\n", " ").replace("\r", " ") for paragraph in document.paragraphs]
+        lines = [line for block in document.iter_inner_content() for line in _docx_lines(block)]
     except Exception as error:  # python-docx and lxml raise many kinds on a damaged file
         log.info("%s: %s: %s", name, type(error).__name__, error)
         raise UndecodableError(name, "is a damaged or unusual .docx that cannot be read: save it again from Word") from None
