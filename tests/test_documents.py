@@ -108,12 +108,24 @@ def zip_bomb_docx() -> bytes:
 PDF_PAGES = [["# 差旅制度", "出差补贴每天300元。", "住宿标准按城市分级。"],
              ["报销需要在30天内提交。", "发票必须是原件，复印件不予报销。"]]
 DOCX_PARAGRAPHS = ["会议室预订办法", "会议室需要提前一天在系统里预订。", "每次预订最长四个小时。"]
+# An HTML table whose second row lays its cells out over several lines.
+ABROAD_HTML = """<html><head><title>海外住宿标准</title></head><body><p>海外出差的住宿上限见下表。</p>
+<table>
+<tr><th>国家</th><th>每晚上限</th></tr>
+<tr>
+  <td>日本</td>
+  <td>1200元</td>
+</tr>
+<tr><td>美国</td><td><b>1500</b>元</td></tr>
+</table></body></html>
+"""
 DOCX_TABLE = [["房间", "座位", "投影仪"], ["大会议室", "20人", "有"], ["小会议室", "6人", "无"]]
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    folder = write_corpus(tmp_path_factory.mktemp("documents"), {"note.txt": "# 食堂\n\n食堂中午十二点开门。\n"})
+    folder = write_corpus(tmp_path_factory.mktemp("documents"), {"note.txt": "# 食堂\n\n食堂中午十二点开门。\n",
+                                                                  "abroad.html": ABROAD_HTML})
     (folder / "travel.pdf").write_bytes(tiny_pdf(PDF_PAGES))
     (folder / "rooms.docx").write_bytes(tiny_docx(DOCX_PARAGRAPHS, DOCX_TABLE))
     (folder / "scanned.pdf").write_bytes(scanned_pdf())
@@ -126,7 +138,7 @@ def corpus(tmp_path_factory) -> Path:
 def test_unreadable_documents_are_skipped_with_one_line_each(corpus, tmp_path):
     settings = fake_settings(tmp_path, corpus)
     report = build_index(settings, load_embedder(settings))
-    assert set(report.added) == {"corpus/note.txt", "corpus/travel.pdf", "corpus/rooms.docx"}
+    assert set(report.added) == {"corpus/note.txt", "corpus/abroad.html", "corpus/travel.pdf", "corpus/rooms.docx"}
     reasons = dict(report.skipped)
     assert set(reasons) == {"corpus/scanned.pdf", "corpus/locked.pdf", "corpus/setup.pdf", "corpus/bomb.docx"}
     assert "no text layer" in reasons["corpus/scanned.pdf"]
@@ -188,3 +200,13 @@ def test_a_docx_table_row_answers_read_with_its_header(client):
     header = next(c for c in cited if c["quote"].startswith("| 房间"))
     assert header["line_start"] == len(DOCX_PARAGRAPHS) + 1
     assert "20人" in answer["answer"]
+
+
+def test_an_html_table_row_answers_as_a_row_the_sources_panel_marks(client):
+    answer = client.post("/api/ask", json={"question": "去美国出差住宿每晚上限是多少"}).json()
+    assert not answer["refused"], answer
+    cited = [c for c in answer["citations"] if c["file"] == "corpus/abroad.html"]
+    quoted = "".join(c["quote"] for c in cited)
+    assert "| 国家 | 每晚上限 |" in quoted and "| 美国 | 1500元 |" in quoted, answer
+    for citation in cited:
+        _shown(client, citation)  # each quote stands in the clean lines the panel shows

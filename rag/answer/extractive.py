@@ -155,7 +155,10 @@ def _table_header(index: Index, row: Sentence) -> Sentence | None:
 
 def _list_item(index: Index, sentence: Sentence) -> bool:
     """Return whether the sentence stands on a list item's source line. Cleaning drops the item's marker, so a short
-    item ("发票原件") reads as a heading; only its source line tells them apart."""
+    item ("发票原件") reads as a heading; only its source line tells them apart. A table's row (markdown's, or an
+    HTML one that cleaning wrote as markdown) keeps its pipes."""
+    if TABLE_ROW.match(sentence.text.strip()):
+        return True
     text = index.text_of(sentence.file)
     if text is None:
         return False

@@ -75,6 +75,11 @@ _BLOCK_TAGS = re.compile(
     r"</?(?:p|div|br|li|ul|ol|h[1-6]|tr|td|th|table|section|article|blockquote|pre|hr|header|footer)\b[^>]*>", re.I
 )
 _OTHER_TAGS = re.compile(r"</?[A-Za-z][^<>]*>")
+# An HTML table's row becomes a markdown row ("| 一线城市 | 500元 |"), on one line however its cells were laid out,
+# so it is quoted like one and read with its header (rag/answer/extractive.py).
+_ROW_OPENS = re.compile(r"<tr\b[^>]*>\s*<t[dh]\b[^>]*>", re.I)
+_CELL_TO_CELL = re.compile(r"</t[dh]\s*>\s*<t[dh]\b[^>]*>", re.I)
+_ROW_CLOSES = re.compile(r"</t[dh]\s*>\s*</tr\s*>", re.I)
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
 _MD_LINK = re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")
@@ -151,6 +156,9 @@ def clean(raw: str) -> Cleaned:
 
     mapped.sub(_CR, _drop)
     mapped.sub(_INVISIBLE_BLOCKS, _drop)
+    mapped.sub(_ROW_OPENS, lambda _m: ("\n| ",))
+    mapped.sub(_CELL_TO_CELL, lambda _m: (" | ",))
+    mapped.sub(_ROW_CLOSES, lambda _m: (" |\n",))
     mapped.sub(_BLOCK_TAGS, _newline)
     mapped.sub(_OTHER_TAGS, _drop)
     mapped.sub(_ENTITY, lambda m: (html.unescape(m.group(0)),))
