@@ -583,3 +583,20 @@ def test_the_ranking_reads_the_second_readers_cosine_and_nothing_where_the_index
     monkeypatch.setattr(type(assistant.index.vectors), "reader_vectors", lambda self, ids: None)
     x = features(assistant.index, candidates, question, evidence.term_weights, False, {}, titles=assistant.titles.get)
     assert not x[:, [RANKING_FEATURES.index("reader_gap"), RANKING_FEATURES.index("reader_z")]].any()
+
+
+def test_a_field_on_a_line_of_its_own_answers_while_a_numbered_heading_does_not(tmp_path, fake_embedder):
+    # A contact note is all "label：value" lines with no sentence end: read as headings, none could be quoted, and
+    # "行政部电话是多少？" was answered from the other notes.
+    from rag.ingest.headings import is_candidate
+
+    notes = {"contact.md": "# 行政部联系方式\n\n负责人：王芳\n\n电话：010-62345678\n\n办公地点：3号楼201室\n",
+             "leave.md": "# 年假制度\n\n## 第一条：适用范围\n\n本制度适用于公司全体正式员工。\n"}
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, notes))
+    build_index(settings, fake_embedder)
+    assistant = Assistant.load(settings, fake_embedder)
+    sentences = {s.text: s for s in (assistant.index.sentences[i] for i in range(len(assistant.index.sentences)))}
+    assert is_candidate(sentences["电话：010-62345678"], "") and not is_candidate(sentences["第一条：适用范围"], "")
+    answer = assistant.ask("行政部电话是多少？")
+    assert not answer.refused and "010-62345678" in answer.text
+    assert any(c.file.endswith("contact.md") and "010-62345678" in c.quote for c in answer.citations)

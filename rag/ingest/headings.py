@@ -27,17 +27,22 @@ _METADATA = re.compile(
     re.I,
 )
 HEADING_CHARS = 40
+# A field and its value on a line of their own ("电话：010-62345678", "负责人：王芳"): content, as a row is. A numbered
+# heading with a colon ("第一条：适用范围", "一、背景：") stays a heading.
+_FIELD = re.compile(
+    r"^(?!第[一二三四五六七八九十百零\d]+[章节条篇部]|[一二三四五六七八九十]+、|\d+[.、．])[^：:，。,；;！？!?\s]{1,10}[：:]\s*\S"
+)
 # A row of a markdown table ("| 一线城市 | 500元 |"): content, however short; cleaning keeps its pipes.
 TABLE_ROW = re.compile(r"^\|(?:[^|\n]*\|){2,}$")
 
 
 def heading_text(text: str, title: str = "") -> bool:
     """Return whether a sentence's text is a heading or bare title: the article's title or a piece of it, or a short
-    line that ends no sentence, does not state metadata (author, source, date) and is no table row."""
+    line that ends no sentence, does not state metadata (author, source, date) and is no table row or field."""
     text = text.strip()
     if title and text in title.strip():  # the title, or a piece of it the splitter cut at its "！"
         return True
-    if len(text) > HEADING_CHARS or TABLE_ROW.match(text):
+    if len(text) > HEADING_CHARS or TABLE_ROW.match(text) or _FIELD.match(text):
         return False
     return not _ENDS_SENTENCE.search(text) and not _METADATA.search(text)
 
