@@ -190,11 +190,16 @@ def test_a_docx_answer_cites_its_paragraph_as_a_line(client):
     assert body["lines"][0]["text"] == DOCX_PARAGRAPHS[2]
 
 
-def test_a_docx_table_row_answers_read_with_its_header(client):
-    answer = client.post("/api/ask", json={"question": "大会议室有多少个座位"}).json()
+def _answered_from(client: TestClient, question: str, file: str) -> tuple[dict, list[dict], str]:
+    """Ask; return the answer, its citations of `file` and their quotes run together."""
+    answer = client.post("/api/ask", json={"question": question}).json()
     assert not answer["refused"], answer
-    cited = [c for c in answer["citations"] if c["file"] == "corpus/rooms.docx"]
-    quoted = "".join(c["quote"] for c in cited)
+    cited = [c for c in answer["citations"] if c["file"] == file]
+    return answer, cited, "".join(c["quote"] for c in cited)
+
+
+def test_a_docx_table_row_answers_read_with_its_header(client):
+    answer, cited, quoted = _answered_from(client, "大会议室有多少个座位", "corpus/rooms.docx")
     # The row, after the paragraphs, one line a row, with the header that names its columns.
     assert "| 房间 | 座位 | 投影仪 |" in quoted and "| 大会议室 | 20人 | 有 |" in quoted, answer
     header = next(c for c in cited if c["quote"].startswith("| 房间"))
@@ -203,10 +208,7 @@ def test_a_docx_table_row_answers_read_with_its_header(client):
 
 
 def test_an_html_table_row_answers_as_a_row_the_sources_panel_marks(client):
-    answer = client.post("/api/ask", json={"question": "去美国出差住宿每晚上限是多少"}).json()
-    assert not answer["refused"], answer
-    cited = [c for c in answer["citations"] if c["file"] == "corpus/abroad.html"]
-    quoted = "".join(c["quote"] for c in cited)
+    answer, cited, quoted = _answered_from(client, "去美国出差住宿每晚上限是多少", "corpus/abroad.html")
     assert "| 国家 | 每晚上限 |" in quoted and "| 美国 | 1500元 |" in quoted, answer
     for citation in cited:
         _shown(client, citation)  # each quote stands in the clean lines the panel shows
