@@ -139,15 +139,19 @@ _LIST_ITEM_LINE = re.compile(
 _ROW_GAP = 2
 
 
+def _is_row(sentence: Sentence) -> bool:
+    return TABLE_ROW.match(sentence.text.strip()) is not None
+
+
 def _table_header(index: Index, row: Sentence) -> Sentence | None:
     """Return the first row (the header) of the markdown table that `row` stands in, or None when `row` is no table
     row or is the header itself."""
-    if not TABLE_ROW.match(row.text.strip()):
+    if not _is_row(row):
         return None
     first = row
     while first.sentence_id > 0:
         above = index.sentences[first.sentence_id - 1]
-        if above.file != row.file or not TABLE_ROW.match(above.text.strip()) or first.line_start - above.line_end > _ROW_GAP:
+        if above.file != row.file or not _is_row(above) or first.line_start - above.line_end > _ROW_GAP:
             break
         first = above
     return first if first is not row else None
@@ -157,7 +161,7 @@ def _list_item(index: Index, sentence: Sentence) -> bool:
     """Return whether the sentence stands on a list item's source line. Cleaning drops the item's marker, so a short
     item ("发票原件") reads as a heading; only its source line tells them apart. A table's row (markdown's, or an
     HTML one that cleaning wrote as markdown) keeps its pipes."""
-    if TABLE_ROW.match(sentence.text.strip()):
+    if _is_row(sentence):
         return True
     text = index.text_of(sentence.file)
     if text is None:
@@ -198,7 +202,7 @@ def answer_block(index: Index, sentence: Sentence, max_chars: int, title: str = 
     # The items of a list the block announces ("需要提交以下材料：" then "- 发票原件", "- 行程单"), however short; the
     # rows under a table's header.
     listing = False
-    opens_table = TABLE_ROW.match(sentence.text.strip()) is not None and header is None
+    opens_table = header is None and _is_row(sentence)  # the header itself
     while following and (listing or opens_table or block[-1].text.rstrip().endswith(("：", ":"))) and _list_item(index, following):
         if used + len(following.text) > max_chars:
             break

@@ -81,21 +81,21 @@ def _pdf(data: bytes, name: str) -> Extracted:
 
 
 def _one_line(text: str) -> str:
-    return text.replace("\n", " ").replace("\r", " ").replace("\v", " ").strip()
+    return text.replace("\n", " ").replace("\r", " ")
 
 
 def _docx_lines(block) -> list[str]:  # block: a python-docx Paragraph or Table
     """Return a paragraph as one line, or a table as one markdown row per row ("| 一线城市 | 500元 |"), so a row
     can be quoted and read with its header (rag/answer/extractive.py); a cell merged across columns counts once."""
     if not hasattr(block, "rows"):
-        return [block.text.replace("\n", " ").replace("\r", " ")]
+        return [_one_line(block.text)]
     rows = []
     for row in block.rows:
         cells, seen = [], set()
         for cell in row.cells:
             if id(cell._tc) not in seen:  # a merged cell is the same element under each column it spans
                 seen.add(id(cell._tc))
-                cells.append(_one_line(cell.text).replace("|", "｜"))
+                cells.append(_one_line(cell.text).strip().replace("|", "｜"))
         if any(cells):
             rows.append("| " + " | ".join(cells) + " |")
     return rows
