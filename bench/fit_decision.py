@@ -15,7 +15,11 @@ with a model that never saw it.
         xquad-zh=../shared/eval/dev/xquad-dev/gold-zh.jsonl=../shared/eval/dev/xquad-dev/corpus=/work/idx/xquad \\
         xquad-en=../shared/eval/dev/xquad-dev/gold-en.jsonl=../shared/eval/dev/xquad-dev/corpus=/work/idx/xquad \\
         public=../shared/eval/gold_public.jsonl+tests/data/calibration.jsonl=seeds=/work/idx/seeds \\
-        --offtopic tests/data/offtopic.jsonl --out rag/data/decision.json --loso-dir runs/decision-loso
+        --offtopic tests/data/offtopic.jsonl --one-subject xquad-zh --out rag/data/decision.json --loso-dir runs/decision-loso
+
+With --one-subject SET, SET's questions are also asked over each of its articles cut into paragraphs, one left out
+(bench/one_subject.py): a corpus about one subject, as a team's often is, with questions on that subject it does not
+answer. They are a fold of their own (SET/one-subject), left out with SET.
 """
 from __future__ import annotations
 
@@ -23,15 +27,20 @@ import argparse
 import json
 import random
 import sys
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bench.dev_sets import parse_set, provenance
+from bench.one_subject import cuts
 from rag.answer.assistant import Assistant
 from rag.answer.decide import FEATURES
-from rag.eval.metrics import load_questions
+from rag.embedding import Embedder
+from rag.eval.metrics import Question, load_questions
+from rag.index.build import build_index
 from rag.settings import load_settings
 
 # A fold's answerable questions of one language choose the threshold only when there are this many.
@@ -60,9 +69,10 @@ def features(assistant: Assistant, question: str, vector: np.ndarray):  # -> rag
 
 
 def collect(sets: list[tuple[str, list[Path], Path, Path]], cross: bool, cross_max: int, seed: int,
-            offtopic: Path | None = None, offtopic_fold: str = "") -> list[Row]:
+            offtopic: Path | None = None, offtopic_fold: str = "", one_subject: Sequence[str] = ()) -> list[Row]:
     """Return one feature row per (question, index) asked; the off-topic questions (which no corpus answers)
-    are asked over every set's index, in `offtopic_fold`'s fold."""
+    are asked over every set's index, in `offtopic_fold`'s fold; the sets named in `one_subject` are also asked
+    over their articles cut into paragraphs (bench/one_subject.py), in their fold's one-subject twin."""
     assistants = {name: Assistant.load(load_settings(corpus_dir=corpus, index_dir=index))
                   for name, _, corpus, index in sets}
     embedder = next(iter(assistants.values())).embedder
@@ -93,6 +103,43 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]], cross: bool, cross_m
             found = features(assistant, q.question, vectors[q.question])
             language = "zh" if found.as_dict()["other_language"] == 0 else "other"
             rows.append(Row(offtopic_fold or name, f"{q.id}@{name}", found.values, False, True, language))
+    for name, _, corpus, _ in sets:
+        if name in one_subject:
+            rows += subject_rows(name, questions[name], corpus, embedder)
+            print(f"collected {one_subject_fold(name)}: {sum(r.fold == one_subject_fold(name) for r in rows)} rows",
+                  file=sys.stderr)
+    return rows
+
+
+def one_subject_fold(name: str) -> str:
+    """Return the fold of set `name`'s questions asked over its articles cut into paragraphs."""
+    return f"{name}/one-subject"
+
+
+def training(rows: list[Row], name: str) -> list[Row]:
+    """Return the rows a fit that holds set `name` out may read: not its own, nor its one-subject twin's."""
+    return [r for r in rows if r.fold not in (name, one_subject_fold(name))]
+
+
+def subject_rows(name: str, questions: list[Question], corpus: Path, embedder: Embedder) -> list[Row]:
+    """Return the rows of set `name`'s questions asked over each of its articles cut into paragraphs, one paragraph
+    left out (bench/one_subject.py): answerable when their paragraph is kept, not when it is the one left out."""
+    rows: list[Row] = []
+    for cut in cuts(corpus, questions):
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "corpus"
+            folder.mkdir()
+            for file, text in cut.files.items():
+                (folder / file).write_text(text, encoding="utf-8")
+            settings = load_settings(corpus_dir=folder, index_dir=Path(tmp) / "index")
+            build_index(settings, embedder)
+            assistant = Assistant.load(settings, embedder)
+            asked = [(q, True) for q in cut.answerable] + [(q, False) for q in cut.unanswerable]
+            vectors = embedder.encode_queries([q.question for q, _ in asked])
+            for (q, answerable), vector in zip(asked, vectors):
+                found = features(assistant, q.question, vector)
+                language = "zh" if found.as_dict()["other_language"] == 0 else "other"
+                rows.append(Row(one_subject_fold(name), q.id, found.values, answerable, False, language))
     return rows
 
 
@@ -207,12 +254,12 @@ def spread(rows: list[Row], name: str, times: int, seed: int, l2: float, max_fal
            threshold_by: str) -> dict[str, str]:
     """Return how much set `name`'s held-out declined shares move when the training rows are drawn again: the mean and
     standard deviation over `times` fits, each on as many training rows drawn with replacement (seeded)."""
-    training = [r for r in rows if r.fold != name]
+    kept = training(rows, name)
     held = [r for r in rows if r.fold == name]
     draws: dict[str, list[float]] = {}
     for time in range(times):
         pick = random.Random(seed + time)
-        model = train([pick.choice(training) for _ in training], l2, max_false, threshold_by)
+        model = train([pick.choice(kept) for _ in kept], l2, max_false, threshold_by)
         for key, value in report(held, model).items():
             if key.startswith("declined") and value is not None:
                 draws.setdefault(key, []).append(float(value))
@@ -226,6 +273,9 @@ def main() -> None:
     top.add_argument("--cross-max", type=int, default=300, help="most questions per (set, other corpus) pair")
     top.add_argument("--offtopic", type=Path, help="questions no corpus answers (greetings, chit-chat), asked over every index")
     top.add_argument("--offtopic-fold", default="public", help="the set whose fold the off-topic questions join")
+    top.add_argument("--one-subject", action="append", default=[], metavar="NAME",
+                     help="also ask set NAME's questions over each of its articles cut into paragraphs, one left out "
+                          "(bench/one_subject.py); they are left out with NAME")
     top.add_argument("--l2", type=float, default=1.0)
     top.add_argument("--max-false", type=float, default=0.05, help="highest false refusal allowed on a training set")
     top.add_argument("--threshold-by", choices=THRESHOLD_BY, default=THRESHOLD_BY[0],
@@ -243,16 +293,23 @@ def main() -> None:
         rows = [Row(**{**json.loads(line), "features": tuple(json.loads(line)["features"])})
                 for line in args.from_rows.read_text(encoding="utf-8").splitlines()]
     else:
-        rows = collect(sets, args.cross, args.cross_max, args.seed, args.offtopic, args.offtopic_fold)
+        unknown = set(args.one_subject) - {name for name, *_ in sets}
+        if unknown:
+            raise SystemExit(f"--one-subject {', '.join(sorted(unknown))}: name a set given on the command line")
+        rows = collect(sets, args.cross, args.cross_max, args.seed, args.offtopic, args.offtopic_fold, args.one_subject)
     if args.rows:
         args.rows.parent.mkdir(parents=True, exist_ok=True)
         args.rows.write_text("".join(json.dumps(r.__dict__, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     held_out = {}
     for name, *_ in sets:
-        model = train([r for r in rows if r.fold != name], args.l2, args.max_false, args.threshold_by)
+        model = train(training(rows, name), args.l2, args.max_false, args.threshold_by)
         held_out[name] = dict(report([r for r in rows if r.fold == name], model), threshold=round(model.threshold, 3),
                               threshold_other=round(model.threshold_other, 3))
         print(f"{name} (fitted without it): {held_out[name]}")
+        twin = one_subject_fold(name)
+        if any(r.fold == twin for r in rows):
+            held_out[twin] = report([r for r in rows if r.fold == twin], model)
+            print(f"{twin} (fitted without {name}): {held_out[twin]}")
         if args.bootstrap:
             drawn = spread(rows, name, args.bootstrap, args.seed, args.l2, args.max_false, args.threshold_by)
             print(f"{name} (fitted without it, {args.bootstrap} draws of the training rows): {drawn}")
@@ -263,7 +320,7 @@ def main() -> None:
     final = train(rows, args.l2, args.max_false, args.threshold_by)
     print("fitted on every set:", json.dumps(final.to_dict(), ensure_ascii=False))
     if args.out:
-        in_sample = {name: report([r for r in rows if r.fold == name], final) for name, *_ in sets}
+        in_sample = {fold: report([r for r in rows if r.fold == fold], final) for fold in dict.fromkeys(r.fold for r in rows)}
         made = provenance("bench.fit_decision", sets, list(FEATURES), held_out, in_sample)
         model = dict(final.to_dict(), embed_model=embed_model(sets))
         args.out.write_text(json.dumps({"made": made, "model": model}, ensure_ascii=False, indent=2) + "\n",

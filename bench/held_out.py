@@ -101,6 +101,7 @@ def fit(sets: list[EvalSet], fits: Path) -> None:
     decided = [named[n].arg() for n in ("cmrc", "xquad-zh", "xquad-en")]
     decided.append(named["public"].arg(REPO / "tests/data/calibration.jsonl"))
     run(py + ["bench.fit_decision", "--cross", *decided, "--offtopic", str(REPO / "tests/data/offtopic.jsonl"),
+              "--one-subject", "xquad-zh",
               "--rows", str(fits / "rows.jsonl"), "--out", str(fits / "decision.json"), "--loso-dir", str(fits)], files)
 
 

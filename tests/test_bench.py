@@ -360,3 +360,42 @@ def test_the_fusion_fit_lists_its_best_grid_points_with_the_chosen_one_first():
     best = leaders(cases, 1, 3)["same_language"]
     assert len(best) == 3 and best[0][0] >= best[1][0] >= best[2][0]
     assert best[0][1] == list(fitted.vector())
+
+
+def test_one_subject_cuts_leave_a_paragraph_out_and_its_questions_become_unanswerable(tmp_path):
+    from bench.one_subject import cuts
+    from rag.eval.metrics import Question
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    four = ["甲段说的是河流。", "乙段说的是湖泊。", "丙段说的是海洋。", "丁段说的是降雨。"]
+    (corpus / "a.txt").write_text("# 水\n\n" + "\n\n".join(four) + "\n", encoding="utf-8")
+    (corpus / "b.txt").write_text("# 球\n\n" + "\n\n".join(["足球比赛。", "球队联赛。", "冠军奖杯。"]) + "\n",
+                                  encoding="utf-8")
+    (corpus / "c.txt").write_text("# 短\n\n只有一段。\n\n第二段。\n", encoding="utf-8")  # too few paragraphs to cut
+
+    def question(qid, file, quote):
+        return Question(qid, "问题？", answerable=True, evidence=((file, quote),))
+
+    asked = [question("a0", "a.txt", "甲段说的是 河流。"), question("a2", "a.txt", "丙段说的是海洋。"),
+             question("b1", "b.txt", "球队联赛。"), question("c0", "c.txt", "只有一段。"),
+             question("lost", "a.txt", "哪里都没有这句话。")]
+    found = cuts(corpus, asked)
+    assert [c.article for c in found] == ["a.txt", "b.txt"]
+    first, second = found
+    # The first article leaves out its first paragraph, the second its second: the questions placed there are
+    # the ones the corpus cannot answer, and a question no paragraph holds is not asked.
+    assert [q.id for q in first.unanswerable] == ["a0"] and [q.id for q in first.answerable] == ["a2"]
+    assert [q.id for q in second.unanswerable] == ["b1"] and not second.answerable
+    assert sorted(first.files) == ["a_01.txt", "a_02.txt", "a_03.txt"]
+    assert first.files["a_02.txt"] == "# 水\n\n丙段说的是海洋。\n"
+    assert not any("甲段" in text for text in first.files.values())
+
+
+def test_a_set_held_out_leaves_its_one_subject_rows_out_of_the_fit_too():
+    from bench.fit_decision import Row, one_subject_fold, training
+
+    rows = [Row(fold, f"{fold}{i}", (0.0,), True, False, "zh")
+            for fold in ("xquad-zh", one_subject_fold("xquad-zh"), "xquad-en", one_subject_fold("xquad-en"))
+            for i in range(2)]
+    assert {r.fold for r in training(rows, "xquad-zh")} == {"xquad-en", "xquad-en/one-subject"}
