@@ -94,15 +94,13 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]], cross: bool, cross_m
                 asked = rng.sample(asked, min(cross_max, len(asked)))
             for q in asked:
                 found = features(assistant, q.question, vectors[q.question])
-                language = "zh" if found.as_dict()["other_language"] == 0 else "other"
                 label = bool(q.answerable) and target == name
-                rows.append(Row(name, q.id, found.values, label, target != name, language))
+                rows.append(Row(name, q.id, found.values, label, target != name, _language(found)))
         print(f"collected {name}: {sum(r.fold == name for r in rows)} rows", file=sys.stderr)
     for name, assistant in assistants.items():
         for q in extra:
             found = features(assistant, q.question, vectors[q.question])
-            language = "zh" if found.as_dict()["other_language"] == 0 else "other"
-            rows.append(Row(offtopic_fold or name, f"{q.id}@{name}", found.values, False, True, language))
+            rows.append(Row(offtopic_fold or name, f"{q.id}@{name}", found.values, False, True, _language(found)))
     for name, _, corpus, _ in sets:
         if name in one_subject:
             rows += subject_rows(name, questions[name], corpus, embedder)
@@ -121,9 +119,17 @@ def training(rows: list[Row], name: str) -> list[Row]:
     return [r for r in rows if r.fold not in (name, one_subject_fold(name))]
 
 
+def _language(found) -> str:  # found: rag.answer.decide.Evidence
+    """Return a row's language as the threshold reads it: "zh" for the articles' language, else "other"."""
+    return "zh" if found.as_dict()["other_language"] == 0 else "other"
+
+
 def subject_rows(name: str, questions: list[Question], corpus: Path, embedder: Embedder) -> list[Row]:
     """Return the rows of set `name`'s questions asked over each of its articles cut into paragraphs, one paragraph
-    left out (bench/one_subject.py): answerable when their paragraph is kept, not when it is the one left out."""
+    left out (bench/one_subject.py): answerable when their paragraph is kept, not when it is the one left out.
+    Each cut's questions are embedded together, as for the shipped fit: the vectors collect() embeds in one batch
+    with every set's questions move the features a little on a CPU without bfloat16, so the fit would not come out
+    the same (docs/answers.md, *Corpora about one subject in the decision's fit*)."""
     rows: list[Row] = []
     for cut in cuts(corpus, questions):
         with tempfile.TemporaryDirectory() as tmp:
@@ -135,11 +141,9 @@ def subject_rows(name: str, questions: list[Question], corpus: Path, embedder: E
             build_index(settings, embedder)
             assistant = Assistant.load(settings, embedder)
             asked = [(q, True) for q in cut.answerable] + [(q, False) for q in cut.unanswerable]
-            vectors = embedder.encode_queries([q.question for q, _ in asked])
-            for (q, answerable), vector in zip(asked, vectors):
+            for (q, answerable), vector in zip(asked, embedder.encode_queries([q.question for q, _ in asked])):
                 found = features(assistant, q.question, vector)
-                language = "zh" if found.as_dict()["other_language"] == 0 else "other"
-                rows.append(Row(one_subject_fold(name), q.id, found.values, answerable, False, language))
+                rows.append(Row(one_subject_fold(name), q.id, found.values, answerable, False, _language(found)))
     return rows
 
 

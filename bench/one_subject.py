@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.small_corpora import by_article
 from rag.eval.metrics import Question
 
 # An article needs this many paragraphs to leave one out and still be a corpus of several files.
@@ -24,7 +25,8 @@ QUOTE_PREFIX = 30
 
 @dataclass(frozen=True)
 class Cut:
-    """One article cut into paragraph files: what to write, which paragraph is left out, and the questions asked."""
+    """One article cut into paragraph files: what to write (all but the paragraph left out) and the questions asked,
+    split by whether their paragraph was kept."""
 
     article: str
     files: dict[str, str]  # file name -> text, the paragraph left out not among them
@@ -44,12 +46,13 @@ def _squeezed(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def placed(question: Question, parts: list[str]) -> int | None:
-    """Return the paragraph holding the question's first evidence quote, or None when no paragraph does."""
+def placed(question: Question, squeezed: list[str]) -> int | None:
+    """Return the paragraph holding the question's first evidence quote, or None when no paragraph does; the
+    paragraphs are given with their whitespace removed, as the quote is compared."""
     if not question.evidence:
         return None
     quote = _squeezed(question.evidence[0][1])[:QUOTE_PREFIX]
-    found = [i for i, part in enumerate(parts) if quote and quote in _squeezed(part)]
+    found = [i for i, part in enumerate(squeezed) if quote and quote in part]
     return found[0] if found else None
 
 
@@ -57,14 +60,12 @@ def cuts(corpus: Path, questions: list[Question]) -> list[Cut]:
     """Return one cut per article of `corpus` (sorted by name) with MIN_PARAGRAPHS or more paragraphs and questions
     placed in them; the n-th such article leaves out its paragraph n modulo its count, so every position is left out
     somewhere and the choice is the same on every run."""
-    by_file: dict[str, list[Question]] = {}
-    for q in questions:
-        if q.answerable and q.evidence:
-            by_file.setdefault(Path(q.evidence[0][0]).name, []).append(q)
+    by_file = by_article(questions)
     found: list[Cut] = []
     for path in sorted(corpus.glob("*.txt")):
         title, parts = paragraphs(path.read_text(encoding="utf-8"))
-        asked = [(q, placed(q, parts)) for q in by_file.get(path.name, [])]
+        squeezed = [_squeezed(part) for part in parts]
+        asked = [(q, placed(q, squeezed)) for q in by_file.get(path.name, [])]
         asked = [(q, where) for q, where in asked if where is not None]
         if len(parts) < MIN_PARAGRAPHS or not asked:
             continue
