@@ -73,6 +73,11 @@ def _read_one(reader: SentenceReader, question: str) -> np.ndarray:
     return vector
 
 
+def forget_questions() -> None:
+    """Forget every question read so far, so the next is read afresh (a benchmark times a new question's read)."""
+    _read_one.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def shared_reader() -> SentenceReader:
     """Return the process's one reader (its model is loaded on first use)."""
