@@ -1,6 +1,7 @@
 """The question sets a fit reads: NAME=GOLD[+GOLD]=CORPUS=INDEX, as both fitting scripts take them."""
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from datetime import UTC, datetime
@@ -22,10 +23,17 @@ def provenance(module: str, sets: list[DevSet], features: list[str], held_out: d
     """Return how a fitted file was made: the script, the exact command, the date, the sets, the cross-validation."""
     return {
         "script": module.replace(".", "/") + ".py",
-        "command": f"HF_HUB_OFFLINE=1 .venv/bin/python -m {module} " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "command": _settings_from_environment() + f"HF_HUB_OFFLINE=1 .venv/bin/python -m {module} "
+                   + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "sets": {name: {"gold": [str(f) for f in files], "corpus": str(corpus)} for name, files, corpus, _ in sets},
         "features": features,
         "leave_one_set_out": held_out,
         "in_sample": in_sample,
     }
+
+
+def _settings_from_environment() -> str:
+    """Return the RAG_* variables the fit ran with, as a command's prefix: they change what it reads (a float32
+    question embedding on a CPU that would use bfloat16: RAG_EMBED_PRECISION), so the command needs them to rerun."""
+    return "".join(f"{key}={shlex.quote(value)} " for key, value in sorted(os.environ.items()) if key.startswith("RAG_"))

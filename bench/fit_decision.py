@@ -20,6 +20,11 @@ with a model that never saw it.
 With --one-subject SET, SET's questions are also asked over each of its articles cut into paragraphs, one left out
 (bench/one_subject.py): a corpus about one subject, as a team's often is, with questions on that subject it does not
 answer. They are a fold of their own (SET/one-subject), left out with SET.
+
+With --unread NAME=GOLD=CORPUS=INDEX (repeatable), questions in a language the dictionary cannot read (XQuAD's German,
+Russian, Greek…: bench/data/xquad_languages.py) are asked over their corpus and, a seeded sample of their answerable
+ones, over the other sets' corpora. They choose the threshold of such questions only (`threshold_unread_language`):
+the weights are fitted without them, so every other figure comes out as without the flag.
 """
 from __future__ import annotations
 
@@ -120,8 +125,37 @@ def training(rows: list[Row], name: str) -> list[Row]:
 
 
 def _language(found) -> str:  # found: rag.answer.decide.Evidence
-    """Return a row's language as the threshold reads it: "zh" for the articles' language, else "other"."""
-    return "zh" if found.as_dict()["other_language"] == 0 else "other"
+    """Return a row's language as the threshold reads it: "zh" for the articles' language, "unread" for another the
+    dictionary cannot read, else "other"."""
+    if found.as_dict()["other_language"] == 0:
+        return "zh"
+    return "unread" if found.unread else "other"
+
+
+def unread_rows(sets: list[tuple[str, list[Path], Path, Path]], unread: list[tuple[str, list[Path], Path, Path]],
+                cross_max: int, seed: int) -> list[Row]:
+    """Return the rows of the --unread sets: each question over its own index, and a seeded sample of at most
+    `cross_max` of its answerable ones over each other index of `sets` (questions that corpus cannot answer). They
+    are collected apart from collect()'s, with their own random draws and embedding batch, so the other rows stay
+    as they were."""
+    indexes = {index: (corpus, index) for _, _, corpus, index in sets + unread}
+    assistants = {index: Assistant.load(load_settings(corpus_dir=corpus, index_dir=index))
+                  for corpus, index in indexes.values()}
+    embedder = next(iter(assistants.values())).embedder
+    rng = random.Random(seed)
+    rows: list[Row] = []
+    for name, files, _, own in unread:
+        asked = [q for f in files for q in load_questions(f) if q.answerable is not None]
+        vectors = dict(zip([q.question for q in asked], embedder.encode_queries([q.question for q in asked])))
+        for index, assistant in assistants.items():
+            pick = asked if index == own else rng.sample([q for q in asked if q.answerable],
+                                                          min(cross_max, sum(1 for q in asked if q.answerable)))
+            for q in pick:
+                found = features(assistant, q.question, vectors[q.question])
+                rows.append(Row(name, q.id, found.values, bool(q.answerable) and index == own, index != own,
+                                _language(found)))
+        print(f"collected {name}: {sum(r.fold == name for r in rows)} rows", file=sys.stderr)
+    return rows
 
 
 def subject_rows(name: str, questions: list[Question], corpus: Path, embedder: Embedder) -> list[Row]:
@@ -180,10 +214,13 @@ class Model:
     scale: np.ndarray
     threshold: float
     threshold_other: float
+    threshold_unread: float | None = None  # None: no rows in a language the dictionary cannot read
 
     def thresholds(self, rows: list[Row]) -> np.ndarray:
         """Return each row's decline threshold (by the question's language)."""
-        return np.array([self.threshold if r.language == "zh" else self.threshold_other for r in rows])
+        unread = self.threshold_other if self.threshold_unread is None else self.threshold_unread
+        by = {"zh": self.threshold, "other": self.threshold_other, "unread": unread}
+        return np.array([by[r.language] for r in rows])
 
     def confidence(self, x: np.ndarray) -> np.ndarray:
         """Return the model's probability that each row is answerable (a feature that is not a number counts as
@@ -196,11 +233,17 @@ class Model:
         named = lambda values: {f: round(float(v), 6) for f, v in zip(FEATURES, values)}  # noqa: E731
         return {"bias": round(self.bias, 6), "weights": named(self.weights), "mean": named(self.mean),
                 "scale": named(self.scale), "threshold": round(self.threshold, 4),
-                "threshold_other_language": round(self.threshold_other, 4)}
+                "threshold_other_language": round(self.threshold_other, 4),
+                "threshold_unread_language": None if self.threshold_unread is None else round(self.threshold_unread, 4)}
 
 
 def train(rows: list[Row], l2: float, max_false: float, threshold_by: str = THRESHOLD_BY[0]) -> Model:
-    """Fit on rows: every fold weighs the same, answerable and not equally within it; pick the threshold."""
+    """Fit on rows: every fold weighs the same, answerable and not equally within it; pick the thresholds. A fold of
+    questions in a language the dictionary cannot read chooses that language's threshold and nothing else: its few
+    questions that read as English would otherwise weigh as much as a whole set."""
+    every = rows
+    unread = {r.fold for r in rows if r.language == "unread"}
+    rows = [r for r in rows if r.fold not in unread]
     x = np.array([r.features for r in rows])
     y = np.array([float(r.answerable) for r in rows])
     weight = np.ones(len(rows))
@@ -215,13 +258,17 @@ def train(rows: list[Row], l2: float, max_false: float, threshold_by: str = THRE
     scale[scale < 1e-9] = 1.0
     w = fit(np.nan_to_num((x - mean) / scale, nan=0.0), y, weight, l2)
     model = Model(float(w[0]), w[1:], mean, scale, 0.5, 0.5)
-    p = model.confidence(x)
-    thresholds = {}
-    for language in ("zh", "other"):
+    rows = every
+    folds = sorted({r.fold for r in rows})
+    p = model.confidence(np.array([r.features for r in rows]))
+    thresholds: dict[str, float | None] = {}
+    for language in ("zh", "other", "unread"):
         groups = [np.array([r.fold == f and r.language == language and r.answerable for r in rows]) for f in folds]
         groups = [g for g in groups if g.sum() >= MIN_FOLD_ANSWERABLE]
-        best = 0.05
-        for candidate in np.arange(0.05, 0.951, 0.01):
+        # Below 0.05 in finer steps: a question the dictionary cannot read may need a threshold that low.
+        candidates = np.r_[np.arange(0.005, 0.05, 0.005), np.arange(0.05, 0.951, 0.01)]
+        best = float(candidates[0]) if groups else 0.05
+        for candidate in candidates:
             if not groups:
                 break
             if threshold_by == "fold":
@@ -232,8 +279,9 @@ def train(rows: list[Row], l2: float, max_false: float, threshold_by: str = THRE
                 false = float(np.mean(p[np.any(groups, axis=0)] < candidate))
             if false <= max_false:
                 best = float(candidate)
-        thresholds[language] = best
-    return Model(model.bias, model.weights, mean, scale, thresholds["zh"], thresholds["other"])
+        thresholds[language] = best if groups or language != "unread" else None
+    return Model(model.bias, model.weights, mean, scale, thresholds["zh"], thresholds["other"],  # type: ignore[arg-type]
+                 thresholds["unread"])
 
 
 def report(rows: list[Row], model: Model) -> dict[str, float | int | None]:
@@ -280,6 +328,8 @@ def main() -> None:
     top.add_argument("--one-subject", action="append", default=[], metavar="NAME",
                      help="also ask set NAME's questions over each of its articles cut into paragraphs, one left out "
                           "(bench/one_subject.py); they are left out with NAME")
+    top.add_argument("--unread", action="append", default=[], metavar="NAME=GOLD=CORPUS=INDEX",
+                     help="questions in a language the dictionary cannot read: they choose that language's threshold only")
     top.add_argument("--l2", type=float, default=1.0)
     top.add_argument("--max-false", type=float, default=0.05, help="highest false refusal allowed on a training set")
     top.add_argument("--threshold-by", choices=THRESHOLD_BY, default=THRESHOLD_BY[0],
@@ -293,6 +343,7 @@ def main() -> None:
                      help="also print each held-out set's declined shares over N fits on training rows drawn again")
     args = top.parse_args()
     sets = [parse_set(s) for s in args.sets]
+    unread = [parse_set(s) for s in args.unread]
     if args.from_rows:
         rows = [Row(**{**json.loads(line), "features": tuple(json.loads(line)["features"])})
                 for line in args.from_rows.read_text(encoding="utf-8").splitlines()]
@@ -301,14 +352,17 @@ def main() -> None:
         if unknown:
             raise SystemExit(f"--one-subject {', '.join(sorted(unknown))}: name a set given on the command line")
         rows = collect(sets, args.cross, args.cross_max, args.seed, args.offtopic, args.offtopic_fold, args.one_subject)
+        rows += unread_rows(sets, unread, args.cross_max, args.seed) if unread else []
     if args.rows:
         args.rows.parent.mkdir(parents=True, exist_ok=True)
         args.rows.write_text("".join(json.dumps(r.__dict__, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     held_out = {}
-    for name, *_ in sets:
+    for name, *_ in sets + unread:
         model = train(training(rows, name), args.l2, args.max_false, args.threshold_by)
         held_out[name] = dict(report([r for r in rows if r.fold == name], model), threshold=round(model.threshold, 3),
                               threshold_other=round(model.threshold_other, 3))
+        if model.threshold_unread is not None:
+            held_out[name]["threshold_unread"] = round(model.threshold_unread, 3)
         print(f"{name} (fitted without it): {held_out[name]}")
         twin = one_subject_fold(name)
         if any(r.fold == twin for r in rows):
@@ -325,7 +379,7 @@ def main() -> None:
     print("fitted on every set:", json.dumps(final.to_dict(), ensure_ascii=False))
     if args.out:
         in_sample = {fold: report([r for r in rows if r.fold == fold], final) for fold in dict.fromkeys(r.fold for r in rows)}
-        made = provenance("bench.fit_decision", sets, list(FEATURES), held_out, in_sample)
+        made = provenance("bench.fit_decision", sets + unread, list(FEATURES), held_out, in_sample)
         model = dict(final.to_dict(), embed_model=embed_model(sets))
         args.out.write_text(json.dumps({"made": made, "model": model}, ensure_ascii=False, indent=2) + "\n",
                             encoding="utf-8")

@@ -6,7 +6,10 @@ each set through `rag eval` with the three files fitted without it (OUT/held-out
 every set (OUT/fitted-on-all), and prints both against the issue's floors as a Markdown table. Each step is the
 documented command (docs/answers.md, *How they were fitted*), printed before it runs, so any one can be rerun alone.
 The decision has no cmrc-en fold (it is not fitted on it), so cmrc-en is held out with the decision fitted on all;
-the English Sora questions are held out with the public fold's files. --fits-only and --skip-fits split the work.
+the English Sora questions are held out with the public fold's files. XQuAD's questions in ten languages the
+dictionary cannot read (bench/xquad_languages.py, written into OUT/xquad-languages) choose only the decision's
+threshold for such questions: each is held out with the decision fitted without it and the retrieval and ranking
+fitted on all, which never read them. --fits-only and --skip-fits split the work.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench.held_out --dev ../shared/eval/dev \\
         --public ../shared/eval/gold_public.jsonl --indexes /work/idx --out runs/held-out
@@ -59,6 +62,15 @@ COLUMNS = ("hit@1", "hit@5", "answer_keyword_recall@300c", "answer_contains@300c
 HEADINGS = ("hit@1", "hit@5", "kw@300c", "has@300c", "declined unanswerable", "declined answerable", "median chars")
 
 
+def unread_sets(dev: Path, indexes: Path, languages: Path) -> list[EvalSet]:
+    """Return XQuAD's questions in the languages the dictionary cannot read, over the xquad-dev articles."""
+    from bench.xquad_languages import LANGUAGES
+
+    xquad = dev / "xquad-dev"
+    return [EvalSet(f"xquad-{lang}", languages / f"gold-{lang}.jsonl", xquad / "corpus", indexes / "xquad",
+                    f"xquad-{lang}") for lang in LANGUAGES]
+
+
 def dev_sets(dev: Path, public: Path, indexes: Path) -> list[EvalSet]:
     """Return the sets, in the order the fits take them."""
     cmrc, xquad = dev / "cmrc-trial", dev / "xquad-dev"
@@ -91,6 +103,7 @@ def build(sets: list[EvalSet]) -> None:
 def fit(sets: list[EvalSet], fits: Path) -> None:
     """Refit the three files on every set and leave-one-set-out, as docs/answers.md's commands do, into `fits`."""
     named = {s.name: s for s in sets}
+    named_sets = ("cmrc", "xquad-zh", "xquad-en", "cmrc-en", "public", "english-public")
     fitted = [named[n].arg() for n in ("cmrc", "xquad-zh", "xquad-en", "cmrc-en", "public")]
     fits.mkdir(parents=True, exist_ok=True)
     py = [sys.executable, "-m"]
@@ -100,20 +113,23 @@ def fit(sets: list[EvalSet], fits: Path) -> None:
     files["RAG_RANKING_FILE"] = str(fits / "ranking.json")
     decided = [named[n].arg() for n in ("cmrc", "xquad-zh", "xquad-en")]
     decided.append(named["public"].arg(REPO / "tests/data/calibration.jsonl"))
+    unread = [arg for s in sets if s.name not in named_sets for arg in ("--unread", s.arg())]
     run(py + ["bench.fit_decision", "--cross", *decided, "--offtopic", str(REPO / "tests/data/offtopic.jsonl"),
-              "--one-subject", "xquad-zh",
+              "--one-subject", "xquad-zh", *unread,
               "--rows", str(fits / "rows.jsonl"), "--out", str(fits / "decision.json"), "--loso-dir", str(fits)], files)
 
 
 def answer(sets: list[EvalSet], fits: Path, out: Path) -> None:
     """Answer each set held out (the fold's files) and all sets with the files fitted on all."""
     py = [sys.executable, "-m", "rag", "eval"]
+    def without(kind: str, fold: str) -> str:  # a fit with no fold of this set never saw it
+        held = fits / f"{kind}-without-{fold}.json"
+        return str(held if held.exists() else fits / f"{kind}.json")
+
     for s in sets:
-        decision = fits / f"decision-without-{s.fold}.json"
         run(py + [s.eval_arg(), "-o", str(out / "held-out" / s.name)], {
-            "RAG_FUSION_FILE": str(fits / f"fusion-without-{s.fold}.json"),
-            "RAG_RANKING_FILE": str(fits / f"ranking-without-{s.fold}.json"),
-            "RAG_DECISION_FILE": str(decision if decision.exists() else fits / "decision.json")})
+            "RAG_FUSION_FILE": without("fusion", s.fold), "RAG_RANKING_FILE": without("ranking", s.fold),
+            "RAG_DECISION_FILE": without("decision", s.fold)})
     run(py + [s.eval_arg() for s in sets] + ["-o", str(out / "fitted-on-all")], {
         "RAG_FUSION_FILE": str(fits / "fusion.json"), "RAG_RANKING_FILE": str(fits / "ranking.json"),
         "RAG_DECISION_FILE": str(fits / "decision.json")})
@@ -162,8 +178,11 @@ def main() -> None:
     for path in (args.dev / "cmrc-trial/gold.jsonl", args.dev / "xquad-dev/gold-zh.jsonl", args.public):
         if not path.exists():
             raise SystemExit(f"{path} is not there: pass --dev (the folder of cmrc-trial and xquad-dev) and --public")
-    sets = dev_sets(args.dev.resolve(), args.public.resolve(), args.indexes.resolve())
     out = args.out.resolve()
+    run([sys.executable, "-m", "bench.xquad_languages", "--dev", str(args.dev.resolve()), "--out",
+         str(out / "xquad-languages")])
+    sets = dev_sets(args.dev.resolve(), args.public.resolve(), args.indexes.resolve())
+    sets += unread_sets(args.dev.resolve(), args.indexes.resolve(), out / "xquad-languages")
     fits = out / "fits"
     build(sets)
     if not args.skip_fits:

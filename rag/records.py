@@ -127,6 +127,9 @@ class Evidence:
     judged_hits: tuple[Hit, ...] = ()
     # The passages as fused, those that are only a title among them: what the decision reads (empty: the hits).
     ranked: tuple[Hit, ...] = ()
+    # A question in another language than the Chinese articles' that the dictionary cannot read (not English): found
+    # by its meaning alone, and judged with a threshold of its own (rag/answer/decide.py).
+    unread: bool = False
 
 
 @dataclass(frozen=True)

@@ -286,10 +286,27 @@ def test_a_decision_fitted_for_another_model_only_declines_what_has_nothing_to_m
     params = load_params()
     with caplog.at_level(logging.WARNING):
         other = for_index(params, 0.0, "hash:64")
-    assert other.threshold < 1e-6 and other.threshold_other < 1e-6
+    assert other.threshold < 1e-6 and other.threshold_other < 1e-6 and other.threshold_unread < 1e-6
     assert "fit one with bench/fit_decision.py" in caplog.text
     assert for_index(params, 0.0, params.embed_model) == params
     assert for_index(params, 0.7, "hash:64").threshold == 0.7
+
+
+def test_a_question_the_dictionary_cannot_read_is_declined_below_a_threshold_of_its_own():
+    from rag.answer.decide import params_from_dict
+
+    shipped = json.loads((Path(__file__).parents[1] / "rag" / "data" / "decision.json").read_text(encoding="utf-8"))
+    model = dict(shipped["model"], threshold=0.4, threshold_other_language=0.2, threshold_unread_language=0.05)
+    params = params_from_dict({"model": model})
+    values = dict.fromkeys(FEATURES, 0.0)
+    chinese = Evidence(tuple(values.values()), 3)
+    values["other_language"] = 1.0
+    english, german = Evidence(tuple(values.values()), 0), Evidence(tuple(values.values()), 0, unread=True)
+    assert [params.threshold_for(e) for e in (chinese, english, german)] == [0.4, 0.2, 0.05]
+    # A file fitted before such questions had a threshold of their own judges them as any other language's.
+    older = params_from_dict({"model": {k: v for k, v in model.items() if k != "threshold_unread_language"}})
+    assert older.threshold_unread is None and older.threshold_for(german) == 0.2
+    assert for_index(params, 0.7, "hash:64").threshold_for(german) == 0.7
 
 
 def test_an_english_question_read_through_the_dictionary_is_judged_on_what_was_found_without_it(tmp_path, fake_embedder):

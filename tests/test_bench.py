@@ -166,6 +166,52 @@ def test_the_decline_threshold_holds_the_false_refusal_bound_on_every_training_s
     assert false_b["worst"] <= 0.05 < false_b["fold"]
 
 
+def test_questions_the_dictionary_cannot_read_choose_their_own_threshold_and_leave_the_weights_alone():
+    import numpy as np
+
+    from bench.fit_decision import Row, train
+
+    def fold(name, language, answerable_from):
+        yes = [Row(name, f"{name}{i}", (float(v),), True, False, language)
+               for i, v in enumerate(np.linspace(answerable_from, 3, 40))]
+        no = [Row(name, f"{name}n{i}", (float(v),), False, True, language) for i, v in enumerate(np.linspace(-3, 0, 40))]
+        return yes + no
+
+    rows = fold("a", "zh", 1.0) + fold("b", "other", 0.5)
+    # Their answerable questions sit lower, as those whose words nothing translates do.
+    unread = fold("c", "unread", -2.0) + fold("d", "unread", -1.5)
+    unread[0] = Row("c", "c-english", (5.0,), True, False, "other")  # one of them reads as English
+    without, with_them = train(rows, 1.0, 0.05), train(rows + unread, 1.0, 0.05)
+    assert without.threshold_unread is None and with_them.threshold_unread is not None
+    assert np.array_equal(without.weights, with_them.weights) and without.bias == with_them.bias
+    assert (without.threshold, without.threshold_other) == (with_them.threshold, with_them.threshold_other)
+    assert with_them.threshold_unread < with_them.threshold_other
+    answerable = [r for r in unread if r.answerable]
+    declined = with_them.confidence(np.array([r.features for r in answerable])) < with_them.thresholds(answerable)
+    assert declined.mean() <= 0.05
+    assert with_them.to_dict()["threshold_unread_language"] == round(with_them.threshold_unread, 4)
+
+
+def test_the_xquad_questions_in_ten_more_languages_keep_the_english_file_s_answers(tmp_path):
+    import json
+    from pathlib import Path
+
+    from bench.xquad_languages import LANGUAGES, gold_files
+
+    english = tmp_path / "gold-en.jsonl"
+    lines = [{"id": "56beb4343aeaaa14008c925b", "question": "How many points did the Panthers defense surrender?",
+              "type": "fact", "answerable": True, "answer": "308", "keywords": ["308"], "evidence": []}]
+    english.write_text("".join(json.dumps(q) + "\n" for q in lines), encoding="utf-8")
+    written = gold_files(english, tmp_path / "out")
+    assert set(written) == set(LANGUAGES)
+    german = [json.loads(line) for line in written["de"].read_text(encoding="utf-8").splitlines()]
+    assert german == [dict(lines[0], question="Wie viele Punkte gab die Verteidigung der Panthers ab?", type="xquad-de")]
+    # Every development question has its ten translations.
+    shipped = Path(__file__).parents[1] / "bench" / "data" / "xquad-dev-languages.jsonl"
+    rows = [json.loads(line) for line in shipped.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 632 and all(set(r) == {"id", *LANGUAGES} and all(r[k].strip() for k in LANGUAGES) for r in rows)
+
+
 def test_the_ranking_dump_has_one_line_per_candidate_with_its_question_features_and_label(tmp_path):
     import json
 
@@ -399,3 +445,16 @@ def test_a_set_held_out_leaves_its_one_subject_rows_out_of_the_fit_too():
             for fold in ("xquad-zh", one_subject_fold("xquad-zh"), "xquad-en", one_subject_fold("xquad-en"))
             for i in range(2)]
     assert {r.fold for r in training(rows, "xquad-zh")} == {"xquad-en", "xquad-en/one-subject"}
+
+
+def test_a_fit_s_made_command_keeps_the_rag_settings_it_ran_with(monkeypatch):
+    from bench.dev_sets import provenance
+
+    monkeypatch.setattr("sys.argv", ["fit", "--out", "x.json"])
+    for key in [k for k in __import__("os").environ if k.startswith("RAG_")]:
+        monkeypatch.delenv(key)
+    plain = provenance("bench.fit_decision", [], [], {}, {})["command"]
+    assert plain == "HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fit_decision --out x.json"
+    monkeypatch.setenv("RAG_EMBED_PRECISION", "float32")
+    made = provenance("bench.fit_decision", [], [], {}, {})["command"]
+    assert made == "RAG_EMBED_PRECISION=float32 " + plain

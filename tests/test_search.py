@@ -325,6 +325,25 @@ def test_an_english_question_over_chinese_notes_finds_the_note_through_its_words
         assert found.judged_hits, question  # found without the dictionary: what the decision judges
     chinese = retriever.retrieve("员工食堂几点开门？", 3)
     assert chinese.translation.groups == () and chinese.judged_hits == ()  # a Chinese question is read as it is
+    assert not chinese.unread and not retriever.retrieve("When does the canteen serve lunch?", 3).unread
+    # A question in a language the dictionary cannot read is found by its meaning alone, not by words that only look
+    # English ("die", "Kantine"), and judged so.
+    for question in ("Wann öffnet die Kantine zum Mittagessen?", "Когда открывается столовая?", "¿Dónde está el parking?"):
+        found = retriever.retrieve(question, 3)
+        assert found.unread and found.translation.groups == () and found.judged_hits == (), question
+
+
+def test_only_an_english_question_is_read_by_the_dictionary():
+    from rag.retrieval.glossary import reads
+
+    english = ["When was Sora released?", "Who leads the Sora team?", "How many days of annual leave do I get?",
+               "Can ordinary users use Sora directly now?", "Is acrylic paint toxic?", "Tell me a joke",
+               "What's the capital of France?"]
+    other = ["Wann wurde Sora veröffentlicht?", "¿Cuándo se lanzó Sora?", "Quand Sora a-t-il été publié ?",
+             "Когда была выпущена Sora?", "Πότε κυκλοφόρησε το Sora;", "Sora ne zaman yayınlandı?",
+             "Sora được phát hành khi nào?", "Was ist Sora?", "Câte zile de concediu are un angajat?"]
+    assert [q for q in english if not reads(q)] == []
+    assert [q for q in other if reads(q)] == []
 
 
 def test_translated_features_are_each_word_s_best_translation_and_the_share_of_words_held(tmp_path):

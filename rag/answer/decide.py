@@ -35,6 +35,10 @@ the passages retrieved with it. Every draft is judged as
 ranked without the question's words beyond the article's subject (rag/answer/ranking.py's `judged` model): the
 weights here were fitted over what those sentences hold, and the sharper ranking quotes the subject less often.
 
+A question in a language the dictionary cannot read (not English: German, Russian, Greek…) has no translation, so
+its coverages are zero whether or not the articles answer it and its confidence sits lower: it is declined below a
+threshold of its own, fitted on XQuAD's questions in ten such languages (`threshold_unread_language`).
+
 The weights, the threshold and how they were made live in rag/data/decision.json, written by
 bench/fit_decision.py (cross-validated across question sets); nothing here is tuned by hand.
 """
@@ -79,6 +83,7 @@ class Evidence:
 
     values: tuple[float, ...]
     known_terms: int  # distinct question words the corpus uses: none means nothing to match at all
+    unread: bool = False  # in another language than the articles' and not English: the dictionary cannot read it
 
     def as_dict(self) -> dict[str, float]:
         """Return the features by name."""
@@ -97,10 +102,17 @@ class DecisionParams:
     threshold: float
     threshold_other: float  # for questions in another language than the articles'
     embed_model: str = ""  # the embedding model the fit holds for (dense features mean nothing for another)
+    # For a question in another language than the articles' that the dictionary cannot read: its coverages are zero
+    # whether or not the articles answer it, so its confidence sits lower (None: threshold_other, a fit without them).
+    threshold_unread: float | None = None
 
     def threshold_for(self, found: Evidence) -> float:
         """Return the decline threshold for this question's language."""
-        return self.threshold_other if found.as_dict()["other_language"] else self.threshold
+        if not found.as_dict()["other_language"]:
+            return self.threshold
+        if found.unread and self.threshold_unread is not None:
+            return self.threshold_unread
+        return self.threshold_other
 
 
 class Articles:
@@ -157,13 +169,15 @@ def evidence(
     chinese: bool,
     word_tags: Mapping[str, str],
     translation: Translation = NO_TRANSLATION,
+    unread: bool = False,
 ) -> Evidence:
     """Return the decision features for one question (see the module docstring); `translation` is a question's
-    words in another language read as the articles' words, when it has one."""
+    words in another language read as the articles' words, when it has one; `unread`, that the question is in a
+    language the dictionary cannot read."""
     lexicon = index.lexical
     known = sum(1 for t in term_weights if t in lexicon.vocabulary)
     if not len(similarities) or not hits or not chosen:
-        return Evidence((-10.0, float(not chinese)) + (0.0,) * (len(FEATURES) - 2), known)
+        return Evidence((-10.0, float(not chinese)) + (0.0,) * (len(FEATURES) - 2), known, unread)
     sims = np.asarray(similarities, dtype=np.float64)
     best_similarity = float(sims.max())
     # The background leaves out the articles of the top passages: a corpus of few long articles would
@@ -191,7 +205,7 @@ def evidence(
     if not chinese:
         covered = _translated_coverage(lexicon, articles, hits, chosen, translation)
         values = (dense_z, 1.0, 0.0, *covered, float(bool(kinds)), float(found), 0.0, *shared[1:], 0.0, *covered)
-        return Evidence(values, known)
+        return Evidence(values, known, unread)
     total = sum(term_weights.values()) or 1.0
     unknown = sum(w for t, w in term_weights.items() if t not in lexicon.vocabulary) / total
     top_rows = [hit.chunk.chunk_id for hit in hits[:TOP_PASSAGES]]
@@ -253,6 +267,8 @@ def params_from_dict(data: Mapping[str, object]) -> DecisionParams:
         scale=tuple(float(model["scale"].get(name, 1.0)) or 1.0 for name in FEATURES),  # type: ignore[index]
         threshold=float(model["threshold"]),  # type: ignore[index]
         threshold_other=float(model.get("threshold_other_language", model["threshold"])),  # type: ignore[union-attr]
+        threshold_unread=(None if model.get("threshold_unread_language") is None  # type: ignore[union-attr]
+                          else float(model["threshold_unread_language"])),  # type: ignore[index]
         embed_model=str(model.get("embed_model", "")),  # type: ignore[union-attr]
     )
 
@@ -292,11 +308,12 @@ def for_index(params: DecisionParams, threshold: float, model: str) -> DecisionP
     language when `threshold` > 0; when the fit was made for another model, a threshold that declines only
     questions with nothing to match (its dense features would mislead), with a warning saying what to do."""
     if threshold > 0:
-        return dataclasses.replace(params, threshold=threshold, threshold_other=threshold)
+        return dataclasses.replace(params, threshold=threshold, threshold_other=threshold, threshold_unread=threshold)
     if params.embed_model and model != params.embed_model:
         log.warning("the answer-or-decline model was fitted for %s, the index uses %s: it answers every question "
                     "it finds passages for; fit one with bench/fit_decision.py", params.embed_model, model)
-        return dataclasses.replace(params, threshold=UNFITTED_THRESHOLD, threshold_other=UNFITTED_THRESHOLD)
+        return dataclasses.replace(params, threshold=UNFITTED_THRESHOLD, threshold_other=UNFITTED_THRESHOLD,
+                                   threshold_unread=UNFITTED_THRESHOLD)
     return params
 
 
@@ -320,6 +337,7 @@ class Decider:
         return evidence(
             self.index, self.articles, retrieved.question, retrieved.query_vector, retrieved.term_weights,
             hits, similarities, draft.sentences, retrieved.chinese, self.word_tags, retrieved.translation,
+            retrieved.unread,
         )
 
     def decide(self, retrieved: Retrieved, draft: Draft) -> Decision:

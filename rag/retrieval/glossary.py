@@ -50,6 +50,20 @@ i me my we our you your he him his she her they them their one ones sb sth somet
 called named known kind type""".split())
 
 
+# Words almost every English question holds and another language's questions seldom do. Words other languages write
+# too are left out (German "was", Romanian "are", Portuguese "do", Spanish "me"), so a question with none of them is
+# taken for another language than English. The dictionary reads English only: in such a question it would find
+# chance look-alikes ("die", "den", "gas") and nothing the question means (docs/answers.md, *Questions the dictionary
+# cannot read*).
+ENGLISH_MARKERS = frozenset("""the of and what which who whom whose when where why how did does is were has have had
+can could would should many much from with that this there it you your for tell thanks please""".split())
+
+
+def reads(question: str) -> bool:
+    """Return whether the dictionary can read `question`: whether it is English, by its function words."""
+    return not ENGLISH_MARKERS.isdisjoint(_WORD.findall(question.lower()))
+
+
 class GlossaryUnavailableError(RagError, RuntimeError):
     """The dictionary English questions are translated with is not installed."""
 

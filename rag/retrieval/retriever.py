@@ -12,7 +12,7 @@ from rag.index.lexical import Tokenizer
 from rag.index.store import Index
 from rag.ingest.language import is_chinese, mostly_chinese
 from rag.records import NO_TRANSLATION, Evidence, Translation
-from rag.retrieval.glossary import NO_SOUNDINGS, Glossary, Soundings, shared_glossary
+from rag.retrieval.glossary import NO_SOUNDINGS, Glossary, Soundings, reads, shared_glossary
 from rag.retrieval.search import answer_hits, candidates, hybrid_search
 from rag.settings import Settings
 
@@ -83,13 +83,14 @@ class Retriever:
             weights = self.tokenizer.language_idf(tokens)
         else:
             weights = self.index.lexical.term_weights(tokens)
+        unread = not chinese and self.articles_chinese and not reads(question)
         return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), chinese and self.articles_chinese,
-                        translation, tuple(judged), tuple(ranked[:depth]))
+                        translation, tuple(judged), tuple(ranked[:depth]), unread)
 
     def translation(self, question: str, chinese: bool) -> Translation:
         """Return the dictionary translation of a question that is not Chinese asked of Chinese articles (none else:
-        the glossary translates English into Chinese only)."""
-        if chinese or not self.articles_chinese:
+        the glossary translates English into Chinese only, so a question in another language gets none either)."""
+        if chinese or not self.articles_chinese or not reads(question):
             return NO_TRANSLATION
         glossary = shared_glossary()
         return glossary.translate(question, self.index.lexical.vocabulary, sounds=self.sounds(glossary))
