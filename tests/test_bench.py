@@ -458,3 +458,25 @@ def test_a_fit_s_made_command_keeps_the_rag_settings_it_ran_with(monkeypatch):
     monkeypatch.setenv("RAG_EMBED_PRECISION", "float32")
     made = provenance("bench.fit_decision", [], [], {}, {})["command"]
     assert made == "RAG_EMBED_PRECISION=float32 " + plain
+
+
+def test_held_out_fits_the_unread_languages_threshold_and_answers_each_without_its_own_fold(tmp_path, monkeypatch):
+    from bench import held_out
+    from bench.xquad_languages import LANGUAGES
+
+    steps = []
+    monkeypatch.setattr(held_out, "run", lambda command, env=None: steps.append((command, env or {})))
+    sets = held_out.dev_sets(tmp_path / "dev", tmp_path / "public.jsonl", tmp_path / "idx")
+    sets += held_out.unread_sets(tmp_path / "dev", tmp_path / "idx", tmp_path / "languages")
+    fits = tmp_path / "fits"
+    held_out.fit(sets, fits)
+    decision = next(command for command, _ in steps if "bench.fit_decision" in command)
+    unread = [decision[i + 1] for i, arg in enumerate(decision) if arg == "--unread"]
+    assert [u.split("=")[0] for u in unread] == [f"xquad-{lang}" for lang in LANGUAGES]
+    assert not any("gold-de.jsonl" in arg for command, _ in steps[:2] for arg in command)  # retrieval, ranking: never
+    (fits / "decision-without-xquad-de.json").write_text("{}", encoding="utf-8")
+    steps.clear()
+    held_out.answer(sets, fits, tmp_path / "out")
+    german = next(env for command, env in steps if str(tmp_path / "out" / "held-out" / "xquad-de") in command)
+    assert german["RAG_DECISION_FILE"].endswith("decision-without-xquad-de.json")
+    assert german["RAG_FUSION_FILE"].endswith("fits/fusion.json")  # no fold of its own: the fit on all never saw it
