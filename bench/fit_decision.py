@@ -318,6 +318,40 @@ def spread(rows: list[Row], name: str, times: int, seed: int, l2: float, max_fal
     return {key: f"{np.mean(values):.3f} ± {np.std(values):.3f}" for key, values in draws.items()}
 
 
+def article_groups(questions: list[Question], folds: int) -> dict[str, int]:
+    """Return each question's group (0..folds-1): its evidence's article's place among the set's articles in name
+    order, modulo `folds`; a question without evidence (its article is not in the corpus) by its own place."""
+    names = sorted({q.evidence[0][0] for q in questions if q.evidence})
+    place = {name: i for i, name in enumerate(names)}
+    return {q.id: (place[q.evidence[0][0]] if q.evidence else i) % folds for i, q in enumerate(questions)}
+
+
+def by_article(rows: list[Row], name: str, groups: dict[str, int], folds: int, l2: float, max_false: float,
+               threshold_by: str) -> dict[str, float | int | None]:
+    """Return set `name`'s declined shares with its articles held out instead of the whole set (`groups`, from
+    `article_groups`): each group's questions are left out of the fit wherever they were asked (their translations
+    in other sets, over other corpora, the one-subject cuts: every row with their id) and reported with the model
+    fitted on the rest. This estimates new articles of a set's own kind, as holding out the set estimates a new kind."""
+    held: list[Row] = []
+    decided: list[np.ndarray] = []
+    for part in range(folds):
+        ids = {qid for qid, group in groups.items() if group == part}
+        mine = [r for r in rows if r.qid in ids and r.fold == name]
+        if mine:
+            model = train([r for r in rows if r.qid not in ids], l2, max_false, threshold_by)
+            held += mine
+            decided.append(model.confidence(np.array([r.features for r in mine])) < model.thresholds(mine))
+    flags = np.concatenate(decided) if decided else np.zeros(0, dtype=bool)
+
+    def share(pick: list[bool]) -> float | None:
+        chosen = flags[np.array(pick, dtype=bool)] if pick else flags
+        return round(float(chosen.mean()), 3) if pick and chosen.size else None
+
+    return {"declined_answerable": share([r.answerable for r in held]),
+            "declined_unanswerable": share([not r.answerable and not r.cross for r in held]),
+            "declined_other_corpus": share([r.cross for r in held]), "questions": len({r.qid for r in held})}
+
+
 def main() -> None:
     top = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     top.add_argument("sets", nargs="+", metavar="NAME=GOLD[+GOLD]=CORPUS=INDEX")
@@ -330,6 +364,9 @@ def main() -> None:
                           "(bench/one_subject.py); they are left out with NAME")
     top.add_argument("--unread", action="append", default=[], metavar="NAME=GOLD=CORPUS=INDEX",
                      help="questions in a language the dictionary cannot read: they choose that language's threshold only")
+    top.add_argument("--article-folds", type=int, default=0, metavar="K",
+                     help="also print each set's declined shares with its articles held out in K groups (every row of "
+                          "their questions left out of the fit), an estimate for new articles of a set's own kind")
     top.add_argument("--l2", type=float, default=1.0)
     top.add_argument("--max-false", type=float, default=0.05, help="highest false refusal allowed on a training set")
     top.add_argument("--threshold-by", choices=THRESHOLD_BY, default=THRESHOLD_BY[0],
@@ -375,6 +412,11 @@ def main() -> None:
             args.loso_dir.mkdir(parents=True, exist_ok=True)
             (args.loso_dir / f"decision-without-{name}.json").write_text(
                 json.dumps({"model": dict(model.to_dict(), embed_model=embed_model(sets)), "fitted_without": name}, indent=2) + "\n", encoding="utf-8")
+    if args.article_folds > 1:
+        for name, files, _, _ in sets + unread:
+            groups = article_groups([q for f in files for q in load_questions(f)], args.article_folds)
+            found = by_article(rows, name, groups, args.article_folds, args.l2, args.max_false, args.threshold_by)
+            print(f"{name} (its articles held out in {args.article_folds} groups): {found}")
     final = train(rows, args.l2, args.max_false, args.threshold_by)
     print("fitted on every set:", json.dumps(final.to_dict(), ensure_ascii=False))
     if args.out:

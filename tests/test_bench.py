@@ -480,3 +480,30 @@ def test_held_out_fits_the_unread_languages_threshold_and_answers_each_without_i
     german = next(env for command, env in steps if str(tmp_path / "out" / "held-out" / "xquad-de") in command)
     assert german["RAG_DECISION_FILE"].endswith("decision-without-xquad-de.json")
     assert german["RAG_FUSION_FILE"].endswith("fits/fusion.json")  # no fold of its own: the fit on all never saw it
+
+
+def test_a_set_s_articles_held_out_leave_out_every_row_of_their_questions(monkeypatch):
+    import numpy as np
+
+    from bench import fit_decision
+    from bench.fit_decision import Row, article_groups, by_article
+    from rag.eval.metrics import Question
+
+    questions = [Question("q1", "?", True, evidence=(("b.txt", "x"),)), Question("q2", "?", True, evidence=(("a.txt", "y"),)),
+                 Question("q3", "?", False)]  # no evidence: its article is not in the corpus
+    groups = article_groups(questions, 2)
+    assert groups == {"q1": 1, "q2": 0, "q3": 0}
+    rows = [Row("s", q, (1.0,), q != "q3", False, "zh") for q in ("q1", "q2", "q3")]
+    rows += [Row("twin", "q1", (1.0,), True, False, "other"), Row("other", "z", (0.0,), False, True, "zh")]
+    seen = []
+
+    def train(kept, *args):
+        seen.append(sorted((r.fold, r.qid) for r in kept))
+        return fit_decision.Model(0.0, np.zeros(1), np.zeros(1), np.ones(1), 0.9, 0.9)
+
+    monkeypatch.setattr(fit_decision, "train", train)
+    found = by_article(rows, "s", groups, 2, 1.0, 0.05, "worst")
+    # Group 0 (a.txt and the question without evidence), then group 1 (b.txt: q1 and its twin's row left out).
+    assert seen == [[("other", "z"), ("s", "q1"), ("twin", "q1")], [("other", "z"), ("s", "q2"), ("s", "q3")]]
+    assert found == {"declined_answerable": 1.0, "declined_unanswerable": 1.0, "declined_other_corpus": None,
+                     "questions": 3}
