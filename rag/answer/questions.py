@@ -11,9 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 
 from rag.ingest.headings import BYLINE
+from rag.ingest.language import is_chinese
 from rag.ingest.textnorm import to_simplified
-
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 # The kinds a question can ask for, from its question words (Chinese and English).
 KINDS = ("time", "number", "person", "place", "reason")
@@ -51,11 +50,6 @@ _PERSON_TAGS = frozenset({"nr", "nrfg", "nrt"})
 _DOTTED_NAME = re.compile(r"([\u4e00-\u9fff]{1,2})[·•・]([\u4e00-\u9fff]{2})")
 _PLACE_TAGS = frozenset({"ns"})
 _PLACE_WORDS = re.compile(r"[省市县区州国城镇村岛山河湖海港湾街路]")
-
-
-def is_chinese(text: str) -> bool:
-    """True when the text contains CJK ideographs (the question is read as Chinese)."""
-    return bool(_CJK.search(text))
 
 
 def asked_kinds(question: str) -> frozenset[str]:
