@@ -22,7 +22,7 @@ With --one-subject SET, SET's questions are also asked over each of its articles
 answer. They are a fold of their own (SET/one-subject), left out with SET.
 
 With --unread NAME=GOLD=CORPUS=INDEX (repeatable), questions in a language the dictionary cannot read (XQuAD's German,
-Russian, Greek…: bench/data/xquad_languages.py) are asked over their corpus and, a seeded sample of their answerable
+Russian, Greek…: bench/xquad_languages.py) are asked over their corpus and, a seeded sample of their answerable
 ones, over the other sets' corpora. They choose the threshold of such questions only (`threshold_unread_language`):
 the weights are fitted without them, so every other figure comes out as without the flag.
 """
@@ -95,8 +95,7 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]], cross: bool, cross_m
             assistant = assistants[target]
             asked = questions[name]
             if target != name:  # another corpus: the answerable questions become questions it cannot answer
-                asked = [q for q in asked if q.answerable]
-                asked = rng.sample(asked, min(cross_max, len(asked)))
+                asked = _cross_sample(rng, asked, cross_max)
             for q in asked:
                 found = features(assistant, q.question, vectors[q.question])
                 label = bool(q.answerable) and target == name
@@ -112,6 +111,12 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]], cross: bool, cross_m
             print(f"collected {one_subject_fold(name)}: {sum(r.fold == one_subject_fold(name) for r in rows)} rows",
                   file=sys.stderr)
     return rows
+
+
+def _cross_sample(rng: random.Random, questions: list[Question], cross_max: int) -> list[Question]:
+    """Return a seeded sample of at most `cross_max` of the answerable questions, to ask over another corpus."""
+    answerable = [q for q in questions if q.answerable]
+    return rng.sample(answerable, min(cross_max, len(answerable)))
 
 
 def one_subject_fold(name: str) -> str:
@@ -148,8 +153,7 @@ def unread_rows(sets: list[tuple[str, list[Path], Path, Path]], unread: list[tup
         asked = [q for f in files for q in load_questions(f) if q.answerable is not None]
         vectors = dict(zip([q.question for q in asked], embedder.encode_queries([q.question for q in asked])))
         for index, assistant in assistants.items():
-            pick = asked if index == own else rng.sample([q for q in asked if q.answerable],
-                                                          min(cross_max, sum(1 for q in asked if q.answerable)))
+            pick = asked if index == own else _cross_sample(rng, asked, cross_max)
             for q in pick:
                 found = features(assistant, q.question, vectors[q.question])
                 rows.append(Row(name, q.id, found.values, bool(q.answerable) and index == own, index != own,
@@ -241,24 +245,21 @@ def train(rows: list[Row], l2: float, max_false: float, threshold_by: str = THRE
     """Fit on rows: every fold weighs the same, answerable and not equally within it; pick the thresholds. A fold of
     questions in a language the dictionary cannot read chooses that language's threshold and nothing else: its few
     questions that read as English would otherwise weigh as much as a whole set."""
-    every = rows
     unread = {r.fold for r in rows if r.language == "unread"}
-    rows = [r for r in rows if r.fold not in unread]
-    x = np.array([r.features for r in rows])
-    y = np.array([float(r.answerable) for r in rows])
-    weight = np.ones(len(rows))
-    folds = sorted({r.fold for r in rows})
-    for fold in folds:
+    weighed = [r for r in rows if r.fold not in unread]
+    x = np.array([r.features for r in weighed])
+    y = np.array([float(r.answerable) for r in weighed])
+    weight = np.ones(len(weighed))
+    for fold in sorted({r.fold for r in weighed}):
         for label in (0.0, 1.0):
-            mask = np.array([r.fold == fold for r in rows]) & (y == label)
+            mask = np.array([r.fold == fold for r in weighed]) & (y == label)
             if mask.any():
                 weight[mask] = 1.0 / mask.sum()
-    weight *= len(rows) / weight.sum()
+    weight *= len(weighed) / weight.sum()
     mean, scale = np.nanmean(x, 0), np.nanstd(x, 0)  # dense_z is not a number over a corpus too small for it
     scale[scale < 1e-9] = 1.0
     w = fit(np.nan_to_num((x - mean) / scale, nan=0.0), y, weight, l2)
     model = Model(float(w[0]), w[1:], mean, scale, 0.5, 0.5)
-    rows = every
     folds = sorted({r.fold for r in rows})
     p = model.confidence(np.array([r.features for r in rows]))
     thresholds: dict[str, float | None] = {}
@@ -344,8 +345,8 @@ def by_article(rows: list[Row], name: str, groups: dict[str, int], folds: int, l
     flags = np.concatenate(decided) if decided else np.zeros(0, dtype=bool)
 
     def share(pick: list[bool]) -> float | None:
-        chosen = flags[np.array(pick, dtype=bool)] if pick else flags
-        return round(float(chosen.mean()), 3) if pick and chosen.size else None
+        chosen = flags[np.array(pick, dtype=bool)]
+        return round(float(chosen.mean()), 3) if chosen.size else None
 
     return {"declined_answerable": share([r.answerable for r in held]),
             "declined_unanswerable": share([not r.answerable and not r.cross for r in held]),
