@@ -44,7 +44,7 @@ from bench.ranking_logistic import fit_questions
 from rag.answer.assistant import Assistant
 from rag.answer.decide import TOP_PASSAGES
 from rag.answer.extractive import SentenceScore, cite, is_chinese, score_sentences, select_sentences
-from rag.answer.ranking import FEATURES, JUDGED_WITHOUT, features
+from rag.answer.ranking import FEATURES, JUDGED_WITHOUT, Subjects, features
 from rag.eval.metrics import ANSWER_PREFIX_CHARS, load_questions, normalize
 from rag.ingest.headings import is_candidate
 from rag.records import NO_TRANSLATION
@@ -79,6 +79,7 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]]) -> list[Case]:
         questions = [q for f in files for q in load_questions(f) if q.answerable and q.accepted]
         vectors = assistant.embedder.encode_queries([q.question for q in questions])
         tags = assistant.tokenizer.word_tags()
+        subjects = Subjects(assistant.index, assistant.titles)
         for q, vector in zip(questions, vectors):
             retrieved = assistant.retriever.search(q.question, vector, settings.retrieval.top_k)
             weights = retrieved.term_weights
@@ -95,10 +96,11 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]]) -> list[Case]:
                 ]
                 if not candidates:
                     continue
-                case = _case(name, q, chinese, candidates, weights, tags, translation, accepted, assistant, path, used)
+                case = _case(name, q, chinese, candidates, weights, tags, translation, accepted, assistant, path, used, subjects)
                 top = [s for s in candidates if s.passage_rank <= TOP_PASSAGES]
                 if path == "plain" and top:
-                    case.judged = _case(name, q, chinese, top, weights, tags, translation, accepted, assistant, path, used)
+                    case.judged = _case(name, q, chinese, top, weights, tags, translation, accepted, assistant, path, used,
+                                        subjects)
                 cases.append(case)
         print(f"collected {name}: {sum(c.fold == name and c.used for c in cases)} questions", file=sys.stderr)
     return cases
@@ -106,9 +108,9 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]]) -> list[Case]:
 
 def _case(name: str, q: Any, chinese: bool, candidates: list[SentenceScore], weights: dict[str, float],
           tags: dict[str, str], translation: Any, accepted: tuple[str, ...], assistant: Assistant, path: str,
-          used: bool) -> Case:
+          used: bool, subjects: Subjects) -> Case:
     # Features relative to the other candidates (gaps to the best, z-scores) are computed over these candidates.
-    x = features(assistant.index, candidates, q.question, weights, chinese, tags, translation, assistant.titles.get)
+    x = features(assistant.index, candidates, q.question, weights, chinese, tags, translation, subjects)
     y = np.array([any(a in normalize(s.sentence.text) for a in accepted) for s in candidates], dtype=float)
     return Case(name, q.id, chinese, x, y, candidates, accepted, assistant, path, used)
 

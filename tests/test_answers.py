@@ -617,3 +617,42 @@ def test_a_field_on_a_line_of_its_own_answers_while_a_numbered_heading_does_not(
     answer = assistant.ask("行政部电话是多少？")
     assert not answer.refused and "010-62345678" in answer.text
     assert any(c.file.endswith("contact.md") and "010-62345678" in c.quote for c in answer.citations)
+
+
+SOURCED = {
+    "news.md": "# 新品发布会\n\n来源：晨报 晚报\n\n记者 王小明\n\n"
+               "晨报和晚报的记者在现场看到了很多观众。\n\n"
+               "2023年5月，公司在上海发布了第一代产品。\n\n"
+               "新品的屏幕清晰、续航很长，因此广受好评。\n",
+    "other.md": "# 天气\n\n明天北京有大雨，后天转晴。\n",
+}
+
+
+def test_the_words_that_name_an_articles_source_are_part_of_its_subject(tmp_path, fake_embedder):
+    # "据晨报、晚报的报道，…" names the article by its source, as a title names it: those words say nothing of which
+    # sentence answers, and a sentence that repeats them must not come first for them.
+    from rag.answer.ranking import FEATURES as RANKING_FEATURES
+    from rag.answer.ranking import Subjects, features, rerank
+
+    question = "据晨报、晚报的报道，新品因为哪两个特点而广受好评？"
+    assistant = assistant_over(tmp_path, fake_embedder, SOURCED, refusal_threshold=1e-9)
+    subjects = Subjects(assistant.index, assistant.titles)
+    news = next(a.file for a in assistant.index.manifest.articles if a.file.endswith("news.md"))
+    subject = subjects(news)
+    assert "来源：晨报晚报" in subject and "记者王小明" in subject and subject.startswith("新品发布会")
+    assert "2023年5月" not in subject  # a sentence with a date is the article's text, not its header
+    evidence = assistant.retriever.retrieve(question, 5, {})
+    candidates = score_sentences(assistant.index, list(evidence.hits), evidence.query_vector, evidence.term_weights,
+                                 5, 1.0, 0.0)
+    column = RANKING_FEATURES.index("coverage_beyond_title")
+    by_title = features(assistant.index, candidates, question, evidence.term_weights, True, {}, titles=assistant.titles.get)
+    by_subject = features(assistant.index, candidates, question, evidence.term_weights, True, {}, titles=subjects)
+    answer_row = next(i for i, c in enumerate(candidates) if c.sentence.text.startswith("新品的屏幕"))
+    distractor_row = next(i for i, c in enumerate(candidates) if c.sentence.text.startswith("晨报和晚报"))
+    assert by_title[distractor_row, column] > 0 and by_subject[distractor_row, column] == 0.0
+    assert by_subject[answer_row, column] > by_title[answer_row, column]
+    ranked = rerank(assistant.index, candidates, question, evidence.term_weights, True, {}, assistant.titles.get,
+                    load_ranking(), subjects=subjects)
+    assert ranked[0].sentence.text.startswith("新品的屏幕")
+    answer = assistant.ask(question)
+    assert answer.text.startswith("新品的屏幕清晰")

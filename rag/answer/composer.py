@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from rag.answer.decide import TOP_PASSAGES
 from rag.answer.extractive import SentenceScore, cite, score_sentences, select_sentences
-from rag.answer.ranking import RankingParams, load_ranking, rerank
+from rag.answer.ranking import RankingParams, Subjects, load_ranking, rerank
 from rag.embedding import Embedder
 from rag.index.store import Index
 from rag.ingest.language import is_chinese
@@ -37,6 +37,7 @@ class ExtractiveComposer:
         self.settings = settings
         self.index = index
         self.titles = dict(titles)
+        self.subjects = Subjects(index, self.titles)
         self.word_tags = word_tags
         self.ranking = load_ranking(settings.answer.ranking_file)
 
@@ -74,7 +75,7 @@ class ExtractiveComposer:
         answer = self.settings.answer
         scored = rerank(
             self.index, candidates, evidence.question, evidence.term_weights, is_chinese(evidence.question),
-            self.word_tags, lambda file: self.titles.get(file, ""), ranking, evidence.translation,
+            self.word_tags, lambda file: self.titles.get(file, ""), ranking, evidence.translation, self.subjects,
         )
         margin = ranking.for_translation(bool(evidence.translation)).margin
         chosen = select_sentences(self.index, scored, answer.answer_max_blocks, answer.answer_max_chars, margin,

@@ -38,7 +38,7 @@ from rag.answer.questions import asked_kinds, holds_kind
 from rag.embedding.reader import shared_reader
 from rag.errors import RagError, fitted_over_other_features
 from rag.index.store import Index
-from rag.ingest.headings import is_candidate
+from rag.ingest.headings import is_candidate, states_metadata
 from rag.records import NO_TRANSLATION, Translation
 
 FEATURES = (
@@ -188,17 +188,53 @@ def rerank(
     titles: Callable[[str], str],
     params: RankingParams,
     translation: Translation = NO_TRANSLATION,
+    subjects: Callable[[str], str] | None = None,
 ) -> list[SentenceScore]:
     """Return the candidates (headings, bare titles and short questions left out: `is_candidate`), re-scored by the
-    fitted model, best first."""
+    fitted model, best first; `subjects` gives what names each article (`Subjects`; its title when None)."""
     kept = [s for s in scored if is_candidate(s.sentence, titles(s.sentence.file))]
     if not kept:
         return []
-    x = features(index, kept, question, weights, chinese, word_tags, translation, titles)
+    x = features(index, kept, question, weights, chinese, word_tags, translation, subjects or titles)
     params = params.for_translation(bool(translation))
     score = ((x - np.array(params.mean)) / np.array(params.scale)) @ np.array(params.weights)
     out = [dataclasses.replace(s, score=float(v)) for s, v in zip(kept, score)]
     return sorted(out, key=lambda s: (-s.score, s.sentence.sentence_id))
+
+
+# The sentences at an article's top read for what names it: a newspaper's name or a byline stands there.
+HEADER_SENTENCES = 12
+
+
+class Subjects:
+    """What names each article, for the question's words beyond its subject (`features`): its title, the lines before
+    its first quotable sentence (a headline, a newspaper's name: "N 新京报澎湃新闻") and the lines near its top that
+    state its author, source or date ("文章作者: 量子位"). A question framed by its source ("据新京报、澎湃新闻的报道，…",
+    "量子位发稿时，…") names the article with those words, not what answers it. Read once per article, when a
+    question first reaches it; safe to share between threads (a lost race reads an article twice)."""
+
+    def __init__(self, index: Index, titles: Mapping[str, str]) -> None:
+        self.index = index
+        self.titles = titles
+        self.spans = {article.file: article.sentences for article in index.manifest.articles}
+        self._read: dict[str, str] = {}
+
+    def __call__(self, file: str) -> str:
+        subject = self._read.get(file)
+        if subject is None:
+            subject = self._read[file] = self._subject(file)
+        return subject
+
+    def _subject(self, file: str) -> str:
+        title = self.titles.get(file, "")
+        first, count = self.spans.get(file, (0, 0))
+        parts, opening = [title], True
+        for sentence_id in range(first, first + min(count, HEADER_SENTENCES)):
+            sentence = self.index.sentences[sentence_id]
+            opening = opening and not is_candidate(sentence, title)
+            if opening or states_metadata(sentence.text):
+                parts.append(sentence.text)
+        return "\n".join(parts)
 
 
 class RankingFileError(RagError, ValueError):
