@@ -15,6 +15,7 @@ from rag.answer.questions import asked_kinds, holds_kind, names_in
 from rag.answer.ranking import load_ranking
 from rag.errors import RagError
 from rag.index.build import build_index
+from rag.ingest.headings import source_names
 from rag.records import Sentence
 
 from support import fake_settings, write_corpus
@@ -103,6 +104,9 @@ def test_headings_and_bare_titles_are_told_from_sentences_and_metadata():
     assert not is_heading(sentence("记者刘宗智")) and not is_heading(sentence("本报记者 张三 李四"))
     assert is_heading(sentence("记者调查发现了什么"))
     assert holds_kind("person", "记者刘宗智", (), {}, "这篇报道的记者是谁？")
+    # Who wrote an article or where it comes from, without the label; not when or where it was published.
+    assert source_names("文章作者:量子位") == "量子位" and source_names("记者刘宗智") == "刘宗智"
+    assert source_names("发布时间: 2024-02-19 13:42") == "" and source_names("1984年2月至6月任副主任。") == ""
     title = "“Sora概念股”一片红！最新视频再上强度，有人都开始复现了"
     assert is_heading(sentence("“Sora概念股”一片红！"), title=title)  # the title's first piece, cut at its "！"
     assert not is_heading(sentence("“Sora概念股”一片红！"), title="员工手册")
@@ -639,8 +643,8 @@ def test_the_words_that_name_an_articles_source_are_part_of_its_subject(tmp_path
     subjects = Subjects(assistant.index, assistant.titles)
     news = next(a.file for a in assistant.index.manifest.articles if a.file.endswith("news.md"))
     subject = subjects(news)
-    assert "来源：晨报晚报" in subject and "记者王小明" in subject and subject.startswith("新品发布会")
-    assert "2023年5月" not in subject  # a sentence with a date is the article's text, not its header
+    # The title, then who the lines near the top say wrote it and where it comes from, without their labels.
+    assert subject.split("\n") == ["新品发布会", "新品发布会", "晨报晚报", "王小明"]
     evidence = assistant.retriever.retrieve(question, 5, {})
     candidates = score_sentences(assistant.index, list(evidence.hits), evidence.query_vector, evidence.term_weights,
                                  5, 1.0, 0.0)

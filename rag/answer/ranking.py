@@ -38,7 +38,7 @@ from rag.answer.questions import asked_kinds, holds_kind
 from rag.embedding.reader import shared_reader
 from rag.errors import RagError, fitted_over_other_features
 from rag.index.store import Index
-from rag.ingest.headings import is_candidate, states_metadata
+from rag.ingest.headings import is_candidate, source_names
 from rag.records import NO_TRANSLATION, Translation
 
 FEATURES = (
@@ -208,10 +208,11 @@ HEADER_SENTENCES = 12
 
 class Subjects:
     """What names each article, for the question's words beyond its subject (`features`): its title, the lines before
-    its first quotable sentence (a headline, a newspaper's name: "N 新京报澎湃新闻") and the lines near its top that
-    state its author, source or date ("文章作者: 量子位"). A question framed by its source ("据新京报、澎湃新闻的报道，…",
-    "量子位发稿时，…") names the article with those words, not what answers it. Read once per article, when a
-    question first reaches it; safe to share between threads (a lost race reads an article twice)."""
+    its first quotable sentence (a headline, a newspaper's name: "N 新京报澎湃新闻") and who wrote it or where it
+    comes from, as lines near its top say ("文章作者:量子位" gives 量子位). A question framed by its source
+    ("据新京报、澎湃新闻的报道，…", "量子位发稿时，…") names the article with those words, not what answers it; the labels
+    stay out ("这篇文章的作者是谁？" is answered by the line that says 作者). Read once per article, when a question first
+    reaches it; safe to share between threads (a lost race reads an article twice)."""
 
     def __init__(self, index: Index, titles: Mapping[str, str]) -> None:
         self.index = index
@@ -232,9 +233,8 @@ class Subjects:
         for sentence_id in range(first, first + min(count, HEADER_SENTENCES)):
             sentence = self.index.sentences[sentence_id]
             opening = opening and not is_candidate(sentence, title)
-            if opening or states_metadata(sentence.text):
-                parts.append(sentence.text)
-        return "\n".join(parts)
+            parts.append(sentence.text if opening else source_names(sentence.text))
+        return "\n".join(part for part in parts if part)
 
 
 class RankingFileError(RagError, ValueError):

@@ -19,11 +19,16 @@ _ENDS_SENTENCE = re.compile(r"[。！？!?；;…\.．，,：:][”’\"'」』�
 # joins them ("记者刘宗智"), as a line that merely starts with 记者 ("记者了解到") would be if it stood alone.
 BYLINE = re.compile(r"^(?:本报|特约)?(?:记者|通讯员|撰文|采写)\s*(?P<names>[\u4e00-\u9fff]{2,4}(?:\s*[、，,\s]\s*[\u4e00-\u9fff]{2,4}){0,3})$")
 # A line that states who wrote an article, where it comes from or when: an answer, not a heading.
-_LABELLED = (r"^\W{0,2}(?:文章|本文)?(?:作者|文|采写|记者|撰文|编辑|来源|出处|原标题|发布时间|发布于|发布地点?|时间|日期|"
-             r"author|by|source|date)\s*[:：|｜]")
-_METADATA = re.compile(_LABELLED + r"|" + BYLINE.pattern + r"|\d{4}\s*[年\-/.]\s*\d{1,2}\s*[月\-/.]", re.I)
-# The same, said by its label or a byline: a date alone is a sentence's as often ("1984年2月至6月任……").
-_LABELLED_METADATA = re.compile(_LABELLED + r"|" + BYLINE.pattern, re.I)
+_METADATA = re.compile(
+    r"^\W{0,2}(?:文章|本文)?(?:作者|文|采写|记者|撰文|编辑|来源|出处|原标题|发布时间|发布于|发布地点?|时间|日期|"
+    r"author|by|source|date)\s*[:：|｜]"
+    r"|" + BYLINE.pattern +
+    r"|\d{4}\s*[年\-/.]\s*\d{1,2}\s*[月\-/.]",
+    re.I,
+)
+# A line that says by its label who wrote an article or where it comes from, its value after the label.
+_SOURCE = re.compile(r"^\W{0,2}(?:文章|本文)?(?:作者|文|采写|记者|撰文|编辑|来源|出处|author|by|source)\s*[:：|｜]\s*(?P<names>.+)$",
+                     re.I)
 HEADING_CHARS = 40
 # A field and its value on a line of their own ("电话：010-62345678", "负责人：王芳"): content, as a row is. A numbered
 # heading with a colon ("第一条：适用范围", "一、背景：") stays a heading.
@@ -45,11 +50,15 @@ def heading_text(text: str, title: str = "") -> bool:
     return not _ENDS_SENTENCE.search(text) and not _METADATA.search(text)
 
 
-def states_metadata(text: str) -> bool:
-    """Return whether a sentence's text is a line that says by its label who wrote its article, where it comes from
-    or when ("文章作者: 量子位", "发布时间: 2024-02-19"), or a byline ("记者刘宗智")."""
+def source_names(text: str) -> str:
+    """Return who wrote an article or where it comes from, as a line of its own says it after its label ("文章作者:
+    量子位" gives 量子位, "■采写：新快报记者郑志辉" 新快报记者郑志辉) or as a byline ("记者刘宗智" gives 刘宗智); "" for
+    any other line, a date ("发布时间: 2024-02-19") or a sentence of the text among them."""
     text = text.strip()
-    return len(text) <= HEADING_CHARS and bool(_LABELLED_METADATA.search(text))
+    if len(text) > HEADING_CHARS:
+        return ""
+    found = _SOURCE.match(text) or BYLINE.match(text)
+    return found.group("names").strip() if found else ""
 
 
 def short_question(text: str) -> bool:
