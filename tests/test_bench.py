@@ -507,3 +507,18 @@ def test_a_set_s_articles_held_out_leave_out_every_row_of_their_questions(monkey
     assert seen == [[("other", "z"), ("s", "q1"), ("twin", "q1")], [("other", "z"), ("s", "q2"), ("s", "q3")]]
     assert found == {"declined_answerable": 1.0, "declined_unanswerable": 1.0, "declined_other_corpus": None,
                      "questions": 3}
+
+
+def test_questions_are_framed_by_the_source_of_the_one_article_that_answers_them():
+    from bench.framed_by_source import framed
+
+    def q(qid, text, files, answerable=True):
+        return {"id": qid, "question": text, "answerable": answerable, "evidence": [{"file": f} for f in files]}
+
+    questions = [q("a", "Sora能生成多长的视频？", ["n.txt"]), q("b", "Sora是谁发布的？", ["n.txt", "m.txt"]),
+                 q("c", "据新京报报道，Sora火了吗？", ["n.txt"]), q("d", "英伟达的股价涨了多少？", [], False),
+                 q("e", "What is Sora?", ["n.txt"]), q("f", "Sora在哪里发布？", ["m.txt"])]
+    out = framed(questions, {"n.txt": "新京报"})
+    # One article, with a source, asked in Chinese, not yet naming a report: the rest would test something else.
+    assert [(x["id"], x["question"]) for x in out] == [("a-framed", "据新京报的报道，Sora能生成多长的视频？")]
+    assert out[0]["evidence"] == questions[0]["evidence"]
