@@ -6,8 +6,9 @@ second model reads both (rag/embedding/reader.py, stored by the build; the quest
 relative to the best candidate's and to the others'; the share of the
 question's idf mass it holds, relative to the best candidate's; whether it holds the kind of answer the
 question asks for (a time, a number, a person, a place, a reason: rag/answer/questions.py); for a question in the
-articles' language, the share of the idf mass of its words beyond the article's subject (the words not in the
-candidate's article title) that it holds, the share of its pairs of characters beyond the title that it holds,
+articles' language, the share of the idf mass of its words beyond the article's subject (the words not in what
+names the candidate's article: its title, headline lines and source, `Subjects`) that it holds, the share of its
+pairs of characters beyond the subject that it holds,
 and those shares' gaps to the best candidate's; whether its neighbours hold the question's words (the answer
 often follows the sentence that repeats the question); its passage's
 rank; its length; for a question in another language, the share of its words whose dictionary translation
@@ -88,7 +89,8 @@ def features(
     titles: Callable[[str], str] = lambda file: "",
 ) -> np.ndarray:
     """Return the (candidates x FEATURES) matrix of the scored sentences; `translation` is the question's words as
-    the articles' words when it is asked in another language."""
+    the articles' words when it is asked in another language; `titles` gives what names each article (`Subjects`, or
+    its title alone)."""
     if not scored:
         return np.zeros((0, len(FEATURES)))
     dense = np.array([s.dense for s in scored], dtype=np.float64)
