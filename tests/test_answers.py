@@ -403,7 +403,7 @@ def test_a_sentence_is_ranked_by_the_question_words_beyond_its_articles_subject(
     question = "牡蒿的叶子有什么特点？"
     assistant, evidence, candidates = _plant_candidates(tmp_path, fake_embedder, question)
     titles = assistant.titles.get
-    x = features(assistant.index, candidates, question, evidence.term_weights, True, {}, titles=titles)
+    x = features(assistant.index, candidates, question, evidence.term_weights, True, {}, subjects=titles)
     beyond = {c.sentence.text[:4]: row[RANKING_FEATURES.index("coverage_beyond_title")] for c, row in zip(candidates, x)}
     # The question's words are 牡蒿, the title's, and 叶子 (特点 is in every article): only one sentence holds the rest.
     assert beyond["它的叶子"] == 1.0 and beyond["牡蒿是菊"] == beyond["牡蒿秋季"] == 0.0
@@ -411,7 +411,7 @@ def test_a_sentence_is_ranked_by_the_question_words_beyond_its_articles_subject(
     pairs = {c.sentence.text[:4]: row[RANKING_FEATURES.index("pairs_beyond_title")] for c, row in zip(candidates, x)}
     assert pairs["它的叶子"] == 2 / 8 > pairs["牡蒿秋季"]
     english = features(assistant.index, candidates, "What are its leaves like?", evidence.term_weights, False, {},
-                       titles=titles)
+                       subjects=titles)
     beyond_title = [RANKING_FEATURES.index(f) for f in JUDGED_WITHOUT if "beyond_title" in f]
     assert len(beyond_title) == 4 and not english[:, beyond_title].any()  # Chinese questions only
     ranked = rerank(assistant.index, candidates, question, evidence.term_weights, True, {}, titles, load_ranking())
@@ -594,7 +594,7 @@ def test_the_ranking_reads_the_second_readers_cosine_and_nothing_where_the_index
 
     question = "What do the leaves of this plant look like?"
     assistant, evidence, candidates = _plant_candidates(tmp_path, fake_embedder, question)
-    x = features(assistant.index, candidates, question, evidence.term_weights, False, {}, titles=assistant.titles.get)
+    x = features(assistant.index, candidates, question, evidence.term_weights, False, {}, subjects=assistant.titles.get)
     gap, z = (x[:, RANKING_FEATURES.index(f)] for f in ("reader_gap", "reader_z"))
     reader = shared_reader()
     cosines = reader.read([c.sentence.text for c in candidates]) @ reader.read_question(question)
@@ -602,7 +602,7 @@ def test_the_ranking_reads_the_second_readers_cosine_and_nothing_where_the_index
     assert candidates[int(gap.argmax())].sentence.text.startswith("它的叶子") and z.max() > 1
     # A Milvus index keeps no readings (docs/milvus.md): the two features are zero, for every candidate alike.
     monkeypatch.setattr(type(assistant.index.vectors), "reader_vectors", lambda self, ids: None)
-    x = features(assistant.index, candidates, question, evidence.term_weights, False, {}, titles=assistant.titles.get)
+    x = features(assistant.index, candidates, question, evidence.term_weights, False, {}, subjects=assistant.titles.get)
     assert not x[:, [RANKING_FEATURES.index("reader_gap"), RANKING_FEATURES.index("reader_z")]].any()
 
 
@@ -649,8 +649,9 @@ def test_the_words_that_name_an_articles_source_are_part_of_its_subject(tmp_path
     candidates = score_sentences(assistant.index, list(evidence.hits), evidence.query_vector, evidence.term_weights,
                                  5, 1.0, 0.0)
     column = RANKING_FEATURES.index("coverage_beyond_title")
-    by_title = features(assistant.index, candidates, question, evidence.term_weights, True, {}, titles=assistant.titles.get)
-    by_subject = features(assistant.index, candidates, question, evidence.term_weights, True, {}, titles=subjects)
+    by_title = features(assistant.index, candidates, question, evidence.term_weights, True, {},
+                        subjects=assistant.titles.get)
+    by_subject = features(assistant.index, candidates, question, evidence.term_weights, True, {}, subjects=subjects)
     answer_row = next(i for i, c in enumerate(candidates) if c.sentence.text.startswith("新品的屏幕"))
     distractor_row = next(i for i, c in enumerate(candidates) if c.sentence.text.startswith("晨报和晚报"))
     assert by_title[distractor_row, column] > 0 and by_subject[distractor_row, column] == 0.0

@@ -86,11 +86,11 @@ def features(
     chinese: bool,
     word_tags: Mapping[str, str],
     translation: Translation = NO_TRANSLATION,
-    titles: Callable[[str], str] = lambda file: "",
+    subjects: Callable[[str], str] = lambda file: "",
 ) -> np.ndarray:
     """Return the (candidates x FEATURES) matrix of the scored sentences; `translation` is the question's words as
-    the articles' words when it is asked in another language; `titles` gives what names each article (`Subjects`, or
-    its title alone)."""
+    the articles' words when it is asked in another language; `subjects` gives what names each article (`Subjects`,
+    or its title alone)."""
     if not scored:
         return np.zeros((0, len(FEATURES)))
     dense = np.array([s.dense for s in scored], dtype=np.float64)
@@ -110,13 +110,14 @@ def features(
     # says nothing of which one answers ("天门冬的根有什么特点" is answered by "根稍肉质"). The same for its pairs of
     # characters: a question copies phrases of the sentence that answers it, whatever jieba makes of their words.
     asked_pairs = _pairs(question) if chinese else set()
-    beyond_title: dict[str, tuple[dict[str, float], set[str]]] = {}  # per article: what its title does not hold
+    beyond_title: dict[str, tuple[dict[str, float], set[str]]] = {}  # per article: what names it does not hold
     beyond, pairs = [], []
     for s in scored if chinese else ():
         file = s.sentence.file
         if file not in beyond_title:
-            title = titles(file) or ""
-            beyond_title[file] = ({t: w for t, w in weights.items() if t not in title.lower()}, asked_pairs - _pairs(title))
+            subject = subjects(file) or ""
+            beyond_title[file] = ({t: w for t, w in weights.items() if t not in subject.lower()},
+                                  asked_pairs - _pairs(subject))
         rest, rest_pairs = beyond_title[file]
         mass = sum(rest.values())
         terms = set(s.sentence.terms)
