@@ -18,17 +18,24 @@ _ENDS_SENTENCE = re.compile(r"[。！？!?；;…\.．，,：:][”’\"'」』�
 # A byline with no colon, the label then the names alone on the line ("记者 刘宗智", "本报记者 张三 李四"); cleaning
 # joins them ("记者刘宗智"), as a line that merely starts with 记者 ("记者了解到") would be if it stood alone.
 BYLINE = re.compile(r"^(?:本报|特约)?(?:记者|通讯员|撰文|采写)\s*(?P<names>[\u4e00-\u9fff]{2,4}(?:\s*[、，,\s]\s*[\u4e00-\u9fff]{2,4}){0,3})$")
+# The labels of a line that says who wrote an article or where it comes from ("作者：", "来源：", "by:").
+_SOURCE_LABELS = "作者|文|采写|记者|撰文|编辑|来源|出处|author|by|source"
+
+
+def _labelled(labels: str) -> str:
+    """Return the pattern of a line that opens with one of `labels` (an alternation) and its colon."""
+    return rf"^\W{{0,2}}(?:文章|本文)?(?:{labels})\s*[:：|｜]"
+
+
 # A line that states who wrote an article, where it comes from or when: an answer, not a heading.
 _METADATA = re.compile(
-    r"^\W{0,2}(?:文章|本文)?(?:作者|文|采写|记者|撰文|编辑|来源|出处|原标题|发布时间|发布于|发布地点?|时间|日期|"
-    r"author|by|source|date)\s*[:：|｜]"
-    r"|" + BYLINE.pattern +
+    _labelled(_SOURCE_LABELS + "|原标题|发布时间|发布于|发布地点?|时间|日期|date")
+    + r"|" + BYLINE.pattern +
     r"|\d{4}\s*[年\-/.]\s*\d{1,2}\s*[月\-/.]",
     re.I,
 )
 # A line that says by its label who wrote an article or where it comes from, its value after the label.
-_SOURCE = re.compile(r"^\W{0,2}(?:文章|本文)?(?:作者|文|采写|记者|撰文|编辑|来源|出处|author|by|source)\s*[:：|｜]\s*(?P<names>.+)$",
-                     re.I)
+_SOURCE = re.compile(_labelled(_SOURCE_LABELS) + r"\s*(?P<names>.+)$", re.I)
 HEADING_CHARS = 40
 # A field and its value on a line of their own ("电话：010-62345678", "负责人：王芳"): content, as a row is. A numbered
 # heading with a colon ("第一条：适用范围", "一、背景：") stays a heading.
