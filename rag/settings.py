@@ -53,9 +53,9 @@ class IndexSettings:
     embed_batch_size: int = 32
 
     # Arithmetic of the model's matrix products: "bfloat16" (the transformer's Linear layers in bfloat16 with
-    # float32 sums, the rest float32; rag/embedding/bfloat16.py), "float32", or "auto": bfloat16 where the CPU
-    # multiplies it natively (AMX or AVX-512 BF16), else float32: much faster there, with vectors all but
-    # identical to float32's (docs/decisions.md).
+    # float32 sums, the rest float32; rag/embedding/bfloat16.py), "float32" (weights laid out once for oneDNN,
+    # rag/embedding/float32.py), or "auto": bfloat16 where the CPU multiplies it natively (AMX or AVX-512 BF16),
+    # else float32: much faster there, with vectors all but identical to float32's (docs/decisions.md).
     embed_precision: str = "auto"
 
     # Largest article file a build reads, in bytes; a larger one is skipped with a message. A news article is a

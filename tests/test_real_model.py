@@ -204,6 +204,25 @@ def test_bfloat16_arithmetic_keeps_the_float32_vectors(real):
     assert float(pooled[0][0] @ reference[0][0]) > 0.9999
 
 
+def test_float32_questions_on_packed_weights_keep_the_librarys_vectors_alone_and_in_batches(real):
+    # Without bfloat16 products every Linear holds its weight laid out once for oneDNN (rag/embedding/float32.py).
+    from sentence_transformers import SentenceTransformer
+
+    from rag.embedding.base import resolve_model_path
+    from rag.embedding.float32 import PackedLinear
+
+    settings = real.settings.with_overrides(embed_precision="float32")
+    embedder = load_embedder(settings)
+    assert isinstance(embedder.model[0].auto_model.encoder.layer[0].output.dense, PackedLinear)
+    questions = list(dict.fromkeys(list(LOAD_QUESTIONS) + ["What is Sora?", "Sora是在哪一天发布的？"]))
+    library = SentenceTransformer(resolve_model_path(settings), device="cpu")  # torch's own float32 Linear
+    reference = library.encode([embedder.query_prompt + q for q in questions], normalize_embeddings=True)
+    alone = np.stack([embedder.encode_queries([q])[0] for q in questions])
+    assert float(np.min(np.sum(alone * reference, axis=1))) > 0.99999
+    together = embedder.encode_queries(questions)
+    assert all(np.array_equal(together[i], alone[i]) for i in range(len(questions)))
+
+
 def test_a_question_gets_the_same_vector_and_answer_alone_and_in_any_batch(real):
     # A server embeds the questions that arrive together in one pass (rag/embedding/batching.py). Packed
     # without padding (rag/embedding/packed.py), a question's vector is bit for bit the one it gets alone,

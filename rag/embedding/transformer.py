@@ -47,6 +47,10 @@ class SentenceTransformerEmbedder:
             from rag.embedding.bfloat16 import mixed_linears
 
             mixed_linears(self.model[0].auto_model.encoder)
+        else:
+            from rag.embedding.float32 import packed_linears
+
+            packed_linears(self.model[0].auto_model.encoder)
         from rag.embedding.packed import PackedEncoder, packable
 
         # Questions run packed, without padding, so a question's vector is the same alone and in a batch
