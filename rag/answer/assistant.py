@@ -51,7 +51,8 @@ class Assistant:
         self.tokenizer = tokenizer
         self.titles = {entry.file: entry.title for entry in index.manifest.articles}
         self.retriever = Retriever(settings, index, embedder, tokenizer)
-        if index.vectors.reader_vectors(np.arange(0)) is not None:  # the ranking reads questions with it
+        self.reads = index.vectors.reader_vectors(np.arange(0)) is not None  # the ranking reads questions with it
+        if self.reads:
             shared_reader().load()
         word_tags = tokenizer.word_tags()
         params = for_index(load_params(settings.answer.decision_file), settings.answer.refusal_threshold, index.manifest.model.name)
@@ -142,6 +143,8 @@ class Assistant:
             yield AnswerEvent(Answer(asked, reply, False, (), (), 0.0, latency, small_talk=True))
             return
         question = understood.question
+        if self.reads:  # read on the other core while the question is embedded (rag/embedding/reader.py)
+            shared_reader().read_ahead(question)
         yield QuestionEvent(asked, question if question != asked else None)
         top_k = max(1, min(top_k or self.settings.retrieval.top_k, 100))
         timings: dict[str, float] = {}
