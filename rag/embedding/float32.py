@@ -4,7 +4,7 @@ torch's float32 Linear multiplies through a general matrix product that re-reads
 on every call; a question is a few dozen rows, so that layout work is a large share of its product. The weights
 here are laid out once at load with torch's own packing ops (the ones inductor's frozen CPU graphs use), and every
 product (a question's or a batch of passages') runs on that copy. The sums stay float32: a vector moves by about
-1e-7 from the unpacked product's (docs/decisions.md, *float32 weights laid out once*). A torch without those ops
+1e-7 from the unpacked product's (docs/decisions.md, *float32 weights laid out once too*). A torch without those ops
 keeps the plain Linear. Imported only with the real model: it needs torch.
 """
 from __future__ import annotations
