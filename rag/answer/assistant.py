@@ -51,8 +51,8 @@ class Assistant:
         self.tokenizer = tokenizer
         self.titles = {entry.file: entry.title for entry in index.manifest.articles}
         self.retriever = Retriever(settings, index, embedder, tokenizer)
-        self.reads = index.vectors.reader_vectors(np.arange(0)) is not None  # the ranking reads questions with it
-        if self.reads:
+        self.ranks_with_reader = index.vectors.reader_vectors(np.arange(0)) is not None  # the ranking reads questions with it
+        if self.ranks_with_reader:
             shared_reader().load()
         word_tags = tokenizer.word_tags()
         params = for_index(load_params(settings.answer.decision_file), settings.answer.refusal_threshold, index.manifest.model.name)
@@ -143,7 +143,7 @@ class Assistant:
             yield AnswerEvent(Answer(asked, reply, False, (), (), 0.0, latency, small_talk=True))
             return
         question = understood.question
-        if self.reads:  # read on the other core while the question is embedded (rag/embedding/reader.py)
+        if self.ranks_with_reader:  # read on the other core while the question is embedded (rag/embedding/reader.py)
             shared_reader().read_ahead(question)
         yield QuestionEvent(asked, question if question != asked else None)
         top_k = max(1, min(top_k or self.settings.retrieval.top_k, 100))
