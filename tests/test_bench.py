@@ -408,6 +408,18 @@ def test_the_fusion_fit_lists_its_best_grid_points_with_the_chosen_one_first():
     assert best[0][1] == list(fitted.vector())
 
 
+def test_the_fusion_fit_weighs_the_second_reader_for_dictionary_read_questions_only():
+    # Held out, the reader's weight helped no question in the articles' language and, in the retrieval the decision
+    # judges, raised its false refusals (docs/answers.md, *The second reader in retrieval*): its grid is zero there.
+    from bench.fit_retrieval import language_grid
+    from rag.retrieval.fusion import FEATURES
+
+    reader = FEATURES.index("reader")
+    assert not language_grid("same_language")[:, reader].any()
+    assert not language_grid("other_language_plain")[:, reader].any()
+    assert language_grid("other_language")[:, reader].max() > 0
+
+
 def test_one_subject_cuts_leave_a_paragraph_out_and_its_questions_become_unanswerable(tmp_path):
     from bench.one_subject import cuts
     from rag.eval.metrics import Question

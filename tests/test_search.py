@@ -113,7 +113,7 @@ def test_weighted_fusion_equals_a_plain_recomputation_on_the_seeds(tmp_path):
     tokens = tokenizer.tokens(question)
     vector = HashingEmbedder(64).encode_queries([question])[0]
     rows = list(range(0, len(index.chunks), 3))
-    fused = dict(weighted_fusion(index, rows, vector, tokens, FusionWeights(0.75, 0.5, 3.0, 0.5, 0.0, 0.0)))
+    fused = dict(weighted_fusion(index, rows, vector, tokens, FusionWeights(0.75, 0.5, 3.0, 0.5, 0.0, 0.0, 0.0)))
 
     dense = np.array([float(index.vectors.passage_vectors(np.array([r]))[0] @ vector) for r in rows])
     bm25 = index.lexical.scores(tokens)[rows]
@@ -126,6 +126,36 @@ def test_weighted_fusion_equals_a_plain_recomputation_on_the_seeds(tmp_path):
                 + 0.5 * (best - best.mean()) / best.std())
     assert np.allclose([fused[r] for r in rows], expected, atol=1e-4)
     assert max(fused, key=fused.get) == rows[int(np.argmax(expected))]
+
+
+def test_the_reader_feature_is_each_passages_best_sentence_as_the_second_reader_reads_it(tmp_path, monkeypatch):
+    # An English question over Chinese articles: the second reader (rag/embedding/reader.py) was trained on translations,
+    # and its passages' best sentence is a feature of their fusion, z-scored among the candidates like the embedder's.
+    from rag.embedding import HashingEmbedder
+    from rag.embedding.reader import shared_reader
+    from rag.index.build import build_index
+    from rag.index.store import load_index
+    from rag.retrieval.fusion import FEATURES, fusion_features
+
+    from support import SEEDS, fake_settings
+
+    settings = fake_settings(tmp_path, SEEDS)
+    build_index(settings, HashingEmbedder(64))
+    index = load_index(settings)
+    question = "How much did Adobe's share price drop?"
+    vector = HashingEmbedder(64).encode_queries([question])[0]
+    reading = shared_reader().read_question(question)
+    rows = list(range(len(index.chunks)))
+    column = fusion_features(index, rows, vector, ["adobe"], reading=reading)[:, FEATURES.index("reader")]
+    best = np.array([max(float(index.vectors.reader_vectors(np.array([i]))[0] @ reading) for i in index.chunks[r].sentence_ids)
+                     for r in rows])
+    assert np.allclose(column, (best - best.mean()) / best.std(), atol=1e-4)
+    # The passage the second reader finds nearest says how far Adobe's shares fell.
+    assert "Adobe" in index.chunks[rows[int(column.argmax())]].text
+    # Without the question's reading, or over an index that holds no readings (Milvus), the column is zero.
+    assert not fusion_features(index, rows, vector, ["adobe"])[:, FEATURES.index("reader")].any()
+    monkeypatch.setattr(type(index.vectors), "reader_vectors", lambda self, ids: None)
+    assert not fusion_features(index, rows, vector, ["adobe"], reading=reading)[:, FEATURES.index("reader")].any()
 
 
 def test_row_reads_give_the_full_scores_in_the_order_asked_and_coverage_of_rows_together():
@@ -191,6 +221,33 @@ def test_a_question_in_the_articles_language_is_fused_with_the_weights_that_matc
     evidence = retriever.retrieve("When does the canteen open?", 2)
     assert asked == [True] and not evidence.chinese
     assert evidence.hits[0].chunk.file.endswith("canteen.md")
+
+
+def test_an_english_questions_passages_are_fused_with_its_reading_and_none_where_the_index_holds_none(tmp_path,
+                                                                                                   monkeypatch):
+    import rag.retrieval.retriever as retriever_module
+    from rag.embedding import HashingEmbedder
+    from rag.embedding.reader import shared_reader
+    from rag.index.build import build_index
+    from rag.index.store import load_index
+    from rag.retrieval.retriever import Retriever
+
+    from support import SEEDS, fake_settings
+
+    settings = fake_settings(tmp_path, SEEDS)
+    build_index(settings, HashingEmbedder(64))
+    index = load_index(settings)
+    readings = []
+    real = retriever_module.hybrid_search
+    monkeypatch.setattr(retriever_module, "hybrid_search", lambda *a, **k: readings.append(k["reading"]) or real(*a, **k))
+    question = "How far did Adobe's stock fall after Sora was released?"
+    Retriever(settings, index, HashingEmbedder(64), shared_tokenizer()).retrieve(question, 5)
+    # The passages shown and the ones the decision judges (retrieved without the dictionary) both read it.
+    assert len(readings) == 2 and all(np.array_equal(r, shared_reader().read_question(question)) for r in readings)
+    readings.clear()
+    monkeypatch.setattr(type(index.vectors), "reader_vectors", lambda self, ids: None)
+    Retriever(settings, index, HashingEmbedder(64), shared_tokenizer()).retrieve(question, 5)
+    assert readings and all(r is None for r in readings)
 
 
 def test_the_glossary_reads_cedict_backwards_shorter_glosses_first_and_only_words_the_index_holds():

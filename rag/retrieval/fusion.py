@@ -7,14 +7,17 @@ vector. A question in another language than the articles' cannot match them word
 its own, and two more features read its words' dictionary translations (rag/retrieval/glossary.py): their BM25
 score, each word counted by its best translation the passage holds (max-normalised), and the share of its words
 with a translation there; the same question retrieved without its translation (what the decision judges, and a
-question none of whose words translate) has weights of its own as well. The weights are fitted by
+question none of whose words translate) has weights of its own as well. One more feature, weighed for a question
+read through the dictionary only, is its passages' best sentence as the second reader reads it
+(rag/embedding/reader.py, z-scored): a model trained apart from the embedder, which finds the sentence an English
+question asks about more often than the embedder does (docs/answers.md, *The second reader in retrieval*). The weights are fitted by
 bench/fit_retrieval.py across question sets, cross-validated leave-one-set-out, into rag/data/fusion.json (how
 they were made is written in the file).
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib import resources
@@ -26,7 +29,7 @@ from rag.errors import RagError
 from rag.index.store import Index
 from rag.records import NO_TRANSLATION, Translation
 
-FEATURES = ("dense", "lexical", "coverage", "sentence", "translated", "translated_coverage")
+FEATURES = ("dense", "lexical", "coverage", "sentence", "translated", "translated_coverage", "reader")
 
 
 class FusionFileError(RagError, ValueError):
@@ -43,6 +46,7 @@ class FusionWeights:
     sentence: float
     translated: float
     translated_coverage: float
+    reader: float
 
     def vector(self) -> np.ndarray:
         """Return the weights in FEATURES order."""
@@ -70,19 +74,26 @@ def _zscore(values: np.ndarray) -> np.ndarray:
 
 
 def fusion_features(index: Index, rows: Sequence[int], query_vector: np.ndarray, query_tokens: Sequence[str],
-                    sentences: bool = True, translation: Translation = NO_TRANSLATION) -> np.ndarray:
+                    sentences: bool = True, translation: Translation = NO_TRANSLATION,
+                    reading: np.ndarray | None = None) -> np.ndarray:
     """Return the (candidates x FEATURES) matrix for these chunk rows; only the candidates' rows are read. Without
     `sentences` (their weight is zero) the sentence column is left at zero and no sentence vector is read; without
-    a `translation` (a question in the articles' language) the translated columns are zero."""
+    a `translation` (a question in the articles' language) the translated columns are zero; without the question's
+    `reading` by the second reader (rag/embedding/reader.py), or in an index that holds no readings, so is the
+    reader column."""
     ordered = np.asarray(rows, dtype=np.int64)
     query = query_vector.astype(np.float32)
     dense = (index.vectors.passage_vectors(ordered) @ query).astype(np.float64)
     bm25 = index.lexical.row_scores(ordered, query_tokens)
     coverage = index.lexical.row_coverage(ordered, index.lexical.term_weights(query_tokens))
-    best = _best_sentence_cosines(index, ordered, query, dense) if sentences else np.zeros(len(dense))
+    sentence_ids = [index.chunks[row].sentence_ids for row in ordered.tolist()] if sentences or reading is not None else []
+    best = _best_cosines(index.vectors.sentence_vectors, sentence_ids, query, dense) if sentences else np.zeros(len(dense))
+    read = np.zeros(len(dense))
+    if reading is not None and index.vectors.reader_vectors(ordered[:0]) is not None:
+        read = _zscore(_best_cosines(index.vectors.reader_vectors, sentence_ids, reading.astype(np.float32), read))
     translated, held = translated_scores(index, ordered, translation)
     return np.column_stack([_zscore(dense), bm25 / max(float(bm25.max()), 1e-9), coverage, _zscore(best),
-                            translated / max(float(translated.max(initial=0.0)), 1e-9), held])
+                            translated / max(float(translated.max(initial=0.0)), 1e-9), held, read])
 
 
 def translated_scores(index: Index, rows: np.ndarray, translation: Translation) -> tuple[np.ndarray, np.ndarray]:
@@ -101,13 +112,15 @@ def translated_scores(index: Index, rows: np.ndarray, translation: Translation) 
     return score, held / len(translation.groups)
 
 
-def _best_sentence_cosines(index: Index, rows: np.ndarray, query: np.ndarray, dense: np.ndarray) -> np.ndarray:
-    """Return each row's best sentence cosine to the query, read in one batch of sentence vectors."""
-    sentence_ids = [index.chunks[row].sentence_ids for row in rows.tolist()]
+def _best_cosines(vectors: Callable[[np.ndarray], np.ndarray | None], sentence_ids: Sequence[Sequence[int]],
+                  query: np.ndarray, default: np.ndarray) -> np.ndarray:
+    """Return each passage's best sentence cosine to the query, its sentences' vectors (`vectors`: the embedder's or
+    the second reader's) read in one batch; a passage without sentences (never built so, but an old index may hold
+    one) keeps its `default`."""
     flat = np.fromiter((i for ids in sentence_ids for i in ids), dtype=np.int64)
-    best = dense.copy()  # a passage without sentences (never built so, but an old index may hold one) keeps its own
+    best = default.copy()
     if flat.size:
-        similarity = (index.vectors.sentence_vectors(flat) @ query).astype(np.float64)
+        similarity = (vectors(flat) @ query).astype(np.float64)
         at = 0
         for i, ids in enumerate(sentence_ids):
             if ids:

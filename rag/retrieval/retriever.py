@@ -8,6 +8,7 @@ from functools import cached_property
 import numpy as np
 
 from rag.embedding import Embedder
+from rag.embedding.reader import shared_reader
 from rag.index.lexical import Tokenizer
 from rag.index.store import Index
 from rag.ingest.language import is_chinese, mostly_chinese
@@ -65,8 +66,9 @@ class Retriever:
         depth = max(top_k, self.settings.retrieval.top_k)
         same_language = chinese == self.articles_chinese
         sides = candidates(self.index, query_vector, tokens, self.settings, translation)
+        reading = self.reading(question)
         ranked = hybrid_search(self.index, query_vector, tokens, 2 * depth, self.settings, same_language=same_language,
-                               translation=translation, sides=sides)
+                               translation=translation, sides=sides, reading=reading)
         # An answer quotes, and a reader is shown, only passages with a sentence to quote: one that is only a title
         # matches a question on its subject and would push an answer out (docs/answers.md, *Passages that are only a
         # title*). The decision still reads the ranking as fused, the one its features were fitted on.
@@ -76,7 +78,7 @@ class Retriever:
         # articles never mention looks answered (docs/answers.md, *English questions read through CC-CEDICT*).
         # They are the same dense and lexical candidates fused without the translation's side and features.
         judged = (hybrid_search(self.index, query_vector, tokens, depth, self.settings, same_language=same_language,
-                                sides=sides[:2]) if translation else [])
+                                sides=sides[:2], reading=reading) if translation else [])
         # In a corpus of a few passages the question's subject is in all of them and weighs next to nothing, while a
         # word it never uses weighs most: the words' weight in the language at large says more there.
         if len(self.index.chunks) < MIN_IDF_PASSAGES:
@@ -86,6 +88,18 @@ class Retriever:
         unread = not chinese and self.articles_chinese and not reads(question)
         return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), chinese and self.articles_chinese,
                         translation, tuple(judged), tuple(ranked[:depth]), unread)
+
+    def reading(self, question: str) -> np.ndarray | None:
+        """Return the question as the second reader reads it (rag/embedding/reader.py; read ahead by the assistant),
+        for the fusion's reader feature; None when the index holds no readings (Milvus, a synthetic index)."""
+        if not self.holds_readings:
+            return None
+        return shared_reader().read_question(question)
+
+    @cached_property
+    def holds_readings(self) -> bool:
+        """Whether the index stores each sentence's reading by the second reader."""
+        return self.index.vectors.reader_vectors(np.zeros(0, dtype=np.int64)) is not None
 
     def translation(self, question: str, chinese: bool) -> Translation:
         """Return the dictionary translation of a question that is not Chinese asked of Chinese articles (none else:

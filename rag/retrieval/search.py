@@ -66,6 +66,7 @@ def weighted_fusion(
     query_tokens: Sequence[str],
     weights: FusionWeights,
     translation: Translation = NO_TRANSLATION,
+    reading: np.ndarray | None = None,
 ) -> list[tuple[int, float]]:
     """Score candidates by the fitted weights over their fusion features (rag/retrieval/fusion.py), best first.
 
@@ -75,7 +76,7 @@ def weighted_fusion(
         return []
     ordered = sorted(rows)
     score = fusion_features(index, ordered, query_vector, query_tokens, sentences=weights.sentence != 0,
-                            translation=translation) @ weights.vector()
+                            translation=translation, reading=reading if weights.reader != 0 else None) @ weights.vector()
     return sorted(zip(ordered, score.tolist()), key=lambda item: (-item[1], item[0]))
 
 
@@ -88,18 +89,20 @@ def hybrid_search(
     same_language: bool = True,
     translation: Translation = NO_TRANSLATION,
     sides: tuple[Ranking, ...] = (),
+    reading: np.ndarray | None = None,
 ) -> list[Hit]:
     """Return the top_k hits of dense and lexical candidates fused as the settings say, with each side's rank;
     a question in another language than the articles' (`same_language` False) is fused with weights of its own,
     and its `translation` brings candidates and features of its own. `sides` are the candidates when the caller
-    already searched for them (`candidates`), the translation's side last."""
+    already searched for them (`candidates`), the translation's side last. `reading` is the question as the second
+    reader reads it (rag/embedding/reader.py), for the weights that read it."""
     sides = sides or candidates(index, query_vector, query_tokens, settings, translation)
     dense, lexical = sides[:2]
     weights = load_fusion(settings.retrieval.fusion_file).for_question(same_language, bool(translation))
     if settings.retrieval.fusion == "rrf":
         fused = rrf([dense.rows, lexical.rows], [weights.dense, weights.lexical], settings.retrieval.rrf_k)
     else:
-        fused = weighted_fusion(index, union(*sides), query_vector, query_tokens, weights, translation)
+        fused = weighted_fusion(index, union(*sides), query_vector, query_tokens, weights, translation, reading)
     dense_rank = {row: rank for rank, row in enumerate(dense.rows, start=1)}
     lexical_rank = {row: rank for rank, row in enumerate(lexical.rows, start=1)}
     return [
