@@ -245,6 +245,14 @@ def test_an_english_questions_passages_are_fused_with_its_reading_and_none_where
     # The passages shown and the ones the decision judges (retrieved without the dictionary) both read it.
     assert len(readings) == 2 and all(np.array_equal(r, shared_reader().read_question(question)) for r in readings)
     readings.clear()
+    # A Chinese question's weights do not read it: its retrieval does not wait for the reader.
+    asked = []
+    monkeypatch.setattr(Retriever, "reading", lambda self, q: asked.append(q))
+    Retriever(settings, index, HashingEmbedder(64), shared_tokenizer()).retrieve("Sora发布后Adobe的股价跌了多少？", 5)
+    assert not asked and readings == [None]
+    monkeypatch.undo()
+    monkeypatch.setattr(retriever_module, "hybrid_search", lambda *a, **k: readings.append(k["reading"]) or real(*a, **k))
+    readings.clear()
     monkeypatch.setattr(type(index.vectors), "reader_vectors", lambda self, ids: None)
     Retriever(settings, index, HashingEmbedder(64), shared_tokenizer()).retrieve(question, 5)
     assert readings and all(r is None for r in readings)

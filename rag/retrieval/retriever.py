@@ -13,6 +13,7 @@ from rag.index.lexical import Tokenizer
 from rag.index.store import Index
 from rag.ingest.language import is_chinese, mostly_chinese
 from rag.records import NO_TRANSLATION, Evidence, Translation
+from rag.retrieval.fusion import load_fusion
 from rag.retrieval.glossary import NO_SOUNDINGS, Glossary, Soundings, reads, shared_glossary
 from rag.retrieval.search import answer_hits, candidates, hybrid_search
 from rag.settings import Settings
@@ -66,7 +67,12 @@ class Retriever:
         depth = max(top_k, self.settings.retrieval.top_k)
         same_language = chinese == self.articles_chinese
         sides = candidates(self.index, query_vector, tokens, self.settings, translation)
-        reading = self.reading(question)
+        # The second reader's reading only where the weights read it (questions read through the dictionary): a
+        # Chinese question would otherwise wait for its reading here, which the ranking takes after retrieval.
+        fusion = load_fusion(self.settings.retrieval.fusion_file)
+        fused_with = (fusion.for_question(same_language, bool(translation)), fusion.for_question(same_language))
+        weighed = self.settings.retrieval.fusion != "rrf" and any(weights.reader for weights in fused_with)
+        reading = self.reading(question) if weighed else None
         ranked = hybrid_search(self.index, query_vector, tokens, 2 * depth, self.settings, same_language=same_language,
                                translation=translation, sides=sides, reading=reading)
         # An answer quotes, and a reader is shown, only passages with a sentence to quote: one that is only a title
