@@ -8,8 +8,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
-import numpy as np
-
 from rag.answer.composer import Composer, make_composer
 from rag.answer.conversation import check_history, make_rewriter, small_talk_reply, understand
 from rag.answer.decide import Decider, for_index, load_params
@@ -51,7 +49,7 @@ class Assistant:
         self.tokenizer = tokenizer
         self.titles = {entry.file: entry.title for entry in index.manifest.articles}
         self.retriever = Retriever(settings, index, embedder, tokenizer)
-        self.ranks_with_reader = index.vectors.reader_vectors(np.arange(0)) is not None  # the ranking reads questions with it
+        self.ranks_with_reader = self.retriever.holds_readings  # the ranking reads questions with it
         if self.ranks_with_reader:
             shared_reader().load()
         word_tags = tokenizer.word_tags()
