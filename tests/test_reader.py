@@ -74,3 +74,14 @@ def test_the_reader_remembers_only_the_latest_questions():
     assert len(reader_module._ASKED) == reader_module.REMEMBERED and "问题0" not in reader_module._ASKED
     reader.read_question("问题0")
     assert len(reader.calls) == reader_module.REMEMBERED + 6
+
+
+def test_the_languages_the_reader_was_trained_on_are_told_from_the_others():
+    from rag.embedding.reader import reads_language
+
+    trained = ["Wie viele Menschen leben in Berlin?", "Сколько людей живёт в Москве?", "¿Cuántas personas viven en Madrid?",
+               "كم عدد سكان القاهرة؟", "İstanbul'da kaç kişi yaşıyor?", "กรุงเทพมีประชากรกี่คน", "Sora是什么？",
+               "What is Sora?"]
+    others = ["Πόσοι άνθρωποι ζουν στην Αθήνα;", "दिल्ली में कितने लोग रहते हैं?", "Có bao nhiêu người sống ở Hà Nội?",
+              "Câte persoane locuiesc în București?"]
+    assert all(reads_language(q) for q in trained) and not any(reads_language(q) for q in others)

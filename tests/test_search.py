@@ -258,6 +258,40 @@ def test_an_english_questions_passages_are_fused_with_its_reading_and_none_where
     assert readings and all(r is None for r in readings)
 
 
+def test_a_question_the_dictionary_cannot_read_is_fused_with_the_readers_weights_when_the_reader_reads_its_language(
+        tmp_path, monkeypatch):
+    import rag.retrieval.retriever as retriever_module
+    from rag.embedding import HashingEmbedder
+    from rag.embedding.reader import shared_reader
+    from rag.index.build import build_index
+    from rag.index.store import load_index
+    from rag.retrieval.fusion import load_fusion
+    from rag.retrieval.retriever import Retriever
+
+    from support import SEEDS, fake_settings
+
+    settings = fake_settings(tmp_path, SEEDS)
+    build_index(settings, HashingEmbedder(64))
+    index = load_index(settings)
+    calls = []
+    real = retriever_module.hybrid_search
+    monkeypatch.setattr(retriever_module, "hybrid_search", lambda *a, **k: calls.append(k) or real(*a, **k))
+    retriever = Retriever(settings, index, HashingEmbedder(64), shared_tokenizer())
+    assert load_fusion().for_question(False, read=True).reader > 0  # the shipped weights read it
+    german = "Wie stark fiel der Aktienkurs von Adobe nach der Veröffentlichung von Sora?"
+    assert retriever.retrieve(german, 5).unread
+    assert [k["read"] for k in calls] == [True] and np.array_equal(calls[0]["reading"], shared_reader().read_question(german))
+    # Greek is not among the reader's languages: its readings would place the question far from its answer.
+    calls.clear()
+    assert retriever.retrieve("Πόσο έπεσε η μετοχή της Adobe μετά την κυκλοφορία του Sora;", 5).unread
+    assert [k["read"] for k in calls] == [False] and calls[0]["reading"] is None
+    # Nor over an index without readings (Milvus).
+    calls.clear()
+    monkeypatch.setattr(type(index.vectors), "reader_vectors", lambda self, ids: None)
+    Retriever(settings, index, HashingEmbedder(64), shared_tokenizer()).retrieve(german, 5)
+    assert [k["read"] for k in calls] == [False] and calls[0]["reading"] is None
+
+
 def test_the_glossary_reads_cedict_backwards_shorter_glosses_first_and_only_words_the_index_holds():
     from rag.retrieval.glossary import Glossary
 

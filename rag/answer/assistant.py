@@ -15,7 +15,7 @@ from rag.answer.decide import Evidence as Features
 from rag.answer.extractive import refusal_text
 from rag.answer.streaming import AnswerEvent, DraftingEvent, Event, QuestionEvent, TextEvent, pieces
 from rag.embedding import Embedder, load_embedder
-from rag.embedding.reader import shared_reader
+from rag.embedding.reader import load_identifier, shared_reader
 from rag.errors import QuestionError, QuestionTooLongError, RagError
 from rag.index.lexical import Tokenizer, shared_tokenizer
 from rag.index.store import Index, load_index
@@ -31,10 +31,16 @@ log = logging.getLogger(__name__)
 
 
 def _read_glossary(retriever: Retriever) -> None:
-    """Read the dictionary English questions are translated with, and the index's words by their sound; a missing
-    dictionary is said by the first such question."""
+    """Read the dictionary English questions are translated with, and the index's words by their sound, then the
+    language identifier questions the dictionary cannot read are told by; a missing one is said by the first such
+    question."""
     try:
         retriever.sounds(shared_glossary())
+    except RagError:
+        pass
+    try:
+        if retriever.holds_readings:
+            load_identifier()
     except RagError:
         pass
 

@@ -25,6 +25,10 @@ READER_NAME = "universal-sentence-encoder-multilingual-3 (fast-universal-sentenc
 READER_DIMENSION = 512
 # Texts read per call at build: the package runs a list as one batch of tokens.
 BATCH = 64
+# The languages the reader was trained on (ISO 639-1; Chinese in both scripts). Over another (Greek, Hindi, Romanian,
+# Vietnamese…) its readings place a question far from the sentences that answer it (docs/answers.md, *The second
+# reader in retrieval*).
+READER_LANGUAGES = frozenset({"ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr", "zh"})
 
 
 class SentenceReader:
@@ -148,3 +152,29 @@ def forget_questions() -> None:
 def shared_reader() -> SentenceReader:
     """Return the process's one reader (its model is loaded on first use)."""
     return SentenceReader()
+
+
+_identify_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _identifier():  # -> py3langid.langid.LanguageIdentifier
+    try:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    except ImportError:
+        raise ModelError("the language identifier's package is missing: pip install -r requirements.txt") from None
+    return LanguageIdentifier.from_model_file(MODEL_FILE)
+
+
+def load_identifier() -> None:
+    """Load the language identifier now (about a second), so the first question in another language does not wait."""
+    with _identify_lock:
+        _identifier()
+
+
+def reads_language(text: str) -> bool:
+    """Return whether `text` is in a language the reader was trained on, by py3langid's identifier (BSD-3-Clause, its
+    model in the package; a short question takes well under a millisecond)."""
+    with _identify_lock:  # the first call loads the model; the identifier itself holds no state between texts
+        identifier = _identifier()
+    return identifier.classify(text)[0] in READER_LANGUAGES

@@ -60,13 +60,18 @@ class FusionParams:
     same_language: FusionWeights
     other_language: FusionWeights
     other_language_plain: FusionWeights  # another language's question retrieved without its dictionary translation
+    # A question the dictionary cannot read, in a language the second reader was trained on (German, Russian…);
+    # fitted on English questions retrieved without their translation, where the reader may weigh.
+    other_language_reader: FusionWeights
 
-    def for_question(self, same_language: bool, translated: bool = False) -> FusionWeights:
+    def for_question(self, same_language: bool, translated: bool = False, read: bool = False) -> FusionWeights:
         """Return the weights for a question in (or not in) the articles' language, read (or not) through the
-        dictionary."""
+        dictionary, or else (`read`) in a language the second reader reads."""
         if same_language:
             return self.same_language
-        return self.other_language if translated else self.other_language_plain
+        if translated:
+            return self.other_language
+        return self.other_language_reader if read else self.other_language_plain
 
 
 def _zscore(values: np.ndarray) -> np.ndarray:
@@ -146,5 +151,4 @@ def load_fusion(path: str = "") -> FusionParams:
         raise FusionFileError(f"cannot read the fusion weights {path or 'rag/data/fusion.json'} ({error}): "
                               f"fix RAG_FUSION_FILE or refit it with bench/fit_retrieval.py") from None
     where = path or "rag/data/fusion.json"
-    return FusionParams(_weights(model.get("same_language"), where), _weights(model.get("other_language"), where),
-                        _weights(model.get("other_language_plain"), where))
+    return FusionParams(*(_weights(model.get(field.name), f"{where}'s {field.name}") for field in fields(FusionParams)))

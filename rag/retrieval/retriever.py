@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 
 from rag.embedding import Embedder
-from rag.embedding.reader import shared_reader
+from rag.embedding.reader import reads_language, shared_reader
 from rag.index.lexical import Tokenizer
 from rag.index.store import Index
 from rag.ingest.language import is_chinese, mostly_chinese
@@ -67,14 +67,17 @@ class Retriever:
         depth = max(top_k, self.settings.retrieval.top_k)
         same_language = chinese == self.articles_chinese
         sides = candidates(self.index, query_vector, tokens, self.settings, translation)
-        # The second reader's reading only where the weights read it (questions read through the dictionary): a
-        # Chinese question would otherwise wait for its reading here, which the ranking takes after retrieval.
+        unread = not chinese and self.articles_chinese and not reads(question)
+        # A question the dictionary cannot read has weights of its own when the second reader reads its language.
+        read = unread and self.holds_readings and reads_language(question)
+        # The second reader's reading only where the weights read it: a Chinese question would otherwise wait for its
+        # reading here, which the ranking takes after retrieval.
         fusion = load_fusion(self.settings.retrieval.fusion_file)
-        fused_with = (fusion.for_question(same_language, bool(translation)), fusion.for_question(same_language))
+        fused_with = (fusion.for_question(same_language, bool(translation), read), fusion.for_question(same_language))
         weighed = self.settings.retrieval.fusion != "rrf" and any(weights.reader for weights in fused_with)
         reading = self.reading(question) if weighed else None
         ranked = hybrid_search(self.index, query_vector, tokens, 2 * depth, self.settings, same_language=same_language,
-                               translation=translation, sides=sides, reading=reading)
+                               translation=translation, sides=sides, reading=reading, read=read)
         # An answer quotes, and a reader is shown, only passages with a sentence to quote: one that is only a title
         # matches a question on its subject and would push an answer out (docs/answers.md, *Passages that are only a
         # title*). The decision still reads the ranking as fused, the one its features were fitted on.
@@ -91,7 +94,6 @@ class Retriever:
             weights = self.tokenizer.language_idf(tokens)
         else:
             weights = self.index.lexical.term_weights(tokens)
-        unread = not chinese and self.articles_chinese and not reads(question)
         return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), chinese and self.articles_chinese,
                         translation, tuple(judged), tuple(ranked[:depth]), unread)
 
