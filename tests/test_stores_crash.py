@@ -96,10 +96,9 @@ def collections(store: MilvusStore) -> set[str]:
 
 
 def manifests(store: MilvusStore) -> set[str]:
-    """Return the generations whose manifest the meta collection holds."""
-    store.loaded(f"{store.collection}__meta")  # a restarted server holds it released
-    rows = store.client.query(f"{store.collection}__meta", filter="part >= 0", output_fields=["generation"], limit=16_384)
-    return {row["generation"] for row in rows}
+    """Return the generations with a manifest collection (not read: a build killed while writing it may have left it
+    unreadable, which is why each generation has its own)."""
+    return {name.removesuffix("_m") for name in collections(store) if name.endswith("_m")}
 
 
 def built_then_changed(tmp_path, store_url):
@@ -136,7 +135,7 @@ def test_a_build_killed_while_writing_leaves_questions_answered_from_the_publish
     assert "六千元" in after[0] and after[2][0].file == "corpus/a.txt"
     generations = store._generations()
     assert generations[0] == published and killed not in generations and len(generations) == 2
-    assert collections(store) == {f"{g}_{role}" for g in generations for role in "psat"} | {"killed__meta"}
+    assert collections(store) == {f"{g}_{role}" for g in generations for role in "psatm"}
     assert manifests(store) == set(generations)
 
 
@@ -159,7 +158,7 @@ def test_shard_workers_killed_while_writing_leave_the_published_index_and_the_fi
     assert "六千元" in after[0] and after[2][0].file == "corpus/a.txt"
     generations = store._generations()
     assert generations[0] == published and len(generations) == 2
-    assert collections(store) == {f"{g}_{role}" for g in generations for role in "psat"} | {"sharded__meta"}
+    assert collections(store) == {f"{g}_{role}" for g in generations for role in "psatm"}
 
 
 def test_a_server_killed_between_the_manifest_and_the_alias_answers_from_the_previous_index_once_restarted(
@@ -192,3 +191,29 @@ def test_a_server_killed_between_the_manifest_and_the_alias_answers_from_the_pre
         generations = store._generations()
         assert generations[0] == published and len(generations) == 2
         assert manifests(store) == set(generations)  # the dead build's manifest went with its collections
+
+
+def test_a_store_whose_manifests_are_in_the_shared_meta_collection_is_read_then_moved_on_by_the_next_build(
+        lite_address, tmp_path):
+    corpus = write_corpus(tmp_path, TINY)
+    settings = fake_settings(tmp_path, corpus).with_overrides(store=f"milvus://{lite_address}/legacy")
+    build_index(settings, EMBEDDER)
+    store = open_store(settings)
+    published, manifest, before = store.live(), store.read_manifest().to_json(), what_a_user_sees(settings)
+    # The layout of stores built before each generation had its manifest collection: every manifest in `__meta`.
+    own = f"{published}_m"
+    store.loaded(own)
+    rows = store.client.query(own, filter="part >= 0", output_fields=["generation", "part", "text"], limit=16_384)
+    store.client.drop_collection(own)
+    store._create_manifest_collection("legacy__meta")
+    store.client.insert("legacy__meta", [{"vector": [0.0, 0.0], **row} for row in rows])
+    store.client.flush("legacy__meta")
+
+    assert store.read_manifest().to_json() == manifest and what_a_user_sees(settings) == before
+    (corpus / "a.txt").write_text(TINY["a.txt"].replace("五千元", "六千元"), encoding="utf-8")
+    assert build_index(settings, EMBEDDER).changed == ("corpus/a.txt",)
+    assert "六千元" in what_a_user_sees(settings)[0]
+    assert "legacy__meta" in collections(store)  # the previous generation, kept for servers that loaded it, reads it
+    (corpus / "a.txt").write_text(TINY["a.txt"].replace("五千元", "七千元"), encoding="utf-8")
+    build_index(settings, EMBEDDER)  # the generation whose manifest was in `__meta` goes, and `__meta` with it
+    assert "legacy__meta" not in collections(store) and manifests(store) == set(store._generations())

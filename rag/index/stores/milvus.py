@@ -3,9 +3,10 @@
 Every build writes a new generation of collections: `<name>__g<stamp>_p` (passages: dense vector, BM25 sparse
 vector, row), `_s` (sentences), `_a` (article texts) and `_t` (the vocabulary's terms and document frequencies).
 Publishing flushes, indexes and loads them (a real server searches what it has not flushed and indexed only
-in part), writes the manifest into `<name>__meta`, and then points the alias `<name>` at the new passages
-collection: a reader resolves the alias once and reads one whole generation, never half a build. The
-previous generation is kept, so a server that loaded it keeps answering; older ones are dropped.
+in part), writes the manifest into a collection of the generation's own (`_m`), and then points the alias `<name>`
+at the new passages collection: a reader resolves the alias once and reads one whole generation, never half a build.
+The previous generation is kept, so a server that loaded it keeps answering; older ones are dropped. Stores built
+before the manifests had collections of their own keep them in `<name>__meta`, read until those generations go.
 """
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ CONNECT_ATTEMPTS = 3
 SENTENCE_NLIST = 16
 # The collections of one generation, by role.
 ROLES = ("p", "s", "a", "t")
+# The collection of a generation's manifest, written last (MilvusStore.write_manifest).
+MANIFEST = "m"
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,180}")
 
 
@@ -232,7 +235,7 @@ class Staged:
 
     def abandon(self) -> None:
         """Drop this generation's collections (a build that failed before publishing)."""
-        for role in ROLES:
+        for role in (*ROLES, MANIFEST):
             if self.client.has_collection(self.name(role)):
                 self.client.drop_collection(self.name(role))
 
@@ -299,11 +302,10 @@ class MilvusStore:
 
     @property
     def _meta(self) -> str:
+        """The collection that held every generation's manifest before each had its own (read, never written)."""
         return f"{self.collection}__meta"
 
-    def _ensure_meta(self) -> None:
-        if self.client.has_collection(self._meta):
-            return
+    def _create_manifest_collection(self, name: str) -> None:
         data_type = _pymilvus().DataType
         schema = self.client.create_schema(auto_id=True, enable_dynamic_field=False)
         schema.add_field("id", data_type.INT64, is_primary=True)
@@ -314,20 +316,25 @@ class MilvusStore:
         params = self.client.prepare_index_params()
         params.add_index("vector", index_type="FLAT", metric_type="IP")
         # Strong: a reader must see a manifest as soon as the alias that names its generation does.
-        self.client.create_collection(self._meta, schema=schema, index_params=params, consistency_level="Strong")
+        self.client.create_collection(name, schema=schema, index_params=params, consistency_level="Strong")
 
     def write_manifest(self, generation: str, manifest: Manifest) -> None:
-        """Write a generation's manifest into the meta collection, in parts."""
-        self._ensure_meta()
+        """Write a generation's manifest, in parts, into a collection of its own: a server killed while writing it
+        (Milvus Lite can leave the last segment it flushed half written) damages only the build that died, never the
+        manifest of the generation readers use."""
+        name = f"{generation}_{MANIFEST}"
+        if self.client.has_collection(name):
+            self.client.drop_collection(name)
+        self._create_manifest_collection(name)
         text = json.dumps(manifest.to_json(), ensure_ascii=False)
         parts = [text[i : i + TEXT_PART] for i in range(0, len(text), TEXT_PART)]
         if len(parts) > MAX_RESULT:
             raise StoreError(f"the manifest of {self.where} is over {MAX_RESULT * TEXT_PART:,} characters: "
                              "split the articles over several collections")
         for start in range(0, len(parts), INSERT_ROWS):
-            self.client.insert(self._meta, [{"vector": [0.0, 0.0], "generation": generation, "part": start + n, "text": p}
+            self.client.insert(name, [{"vector": [0.0, 0.0], "generation": generation, "part": start + n, "text": p}
                                             for n, p in enumerate(parts[start : start + INSERT_ROWS])])
-        self.client.flush(self._meta)
+        self.client.flush(name)
 
     def live(self) -> str | None:
         """Return the generation the alias points at, or None before the first publish."""
@@ -358,6 +365,8 @@ class MilvusStore:
         for old in self._generations():
             if old not in keep:
                 self._drop_generation(old)
+        if self.client.has_collection(self._meta) and all(self.client.has_collection(f"{kept}_{MANIFEST}") for kept in keep if kept):
+            self.client.drop_collection(self._meta)  # no generation left reads its manifest there
 
     def _generations(self) -> list[str]:
         pattern = re.compile(rf"{re.escape(self.collection)}__g\d+")
@@ -365,7 +374,7 @@ class MilvusStore:
         return sorted(name for name in names if pattern.fullmatch(name))
 
     def _drop_generation(self, generation: str) -> None:
-        for role in ROLES:
+        for role in (*ROLES, MANIFEST):
             if self.client.has_collection(f"{generation}_{role}"):
                 self.client.drop_collection(f"{generation}_{role}")
         if self.client.has_collection(self._meta):
@@ -390,12 +399,16 @@ class MilvusStore:
                 self.client.load_collection(name)
 
     def _manifest_of(self, generation: str) -> Manifest:
-        self.loaded(self._meta)
-        rows = self.client.query(self._meta, filter=f'generation == "{generation}"', output_fields=["part", "text"],
-                                 limit=MAX_RESULT) if self.client.has_collection(self._meta) else []
+        own = f"{generation}_{MANIFEST}"
+        held_in = own if self.client.has_collection(own) else self._meta
+        rows = []
+        if self.client.has_collection(held_in):
+            self.loaded(held_in)
+            rows = self.client.query(held_in, filter=f'generation == "{generation}"', output_fields=["part", "text"],
+                                     limit=MAX_RESULT)
         rows.sort(key=lambda row: int(row["part"]))
         if not rows or [int(r["part"]) for r in rows] != list(range(len(rows))):
-            raise index_damaged(self.where, f"the manifest of {generation} is missing from {self._meta}")
+            raise index_damaged(self.where, f"the manifest of {generation} is missing from {held_in}")
         try:
             data = json.loads("".join(row["text"] for row in rows))
         except ValueError:
@@ -523,7 +536,7 @@ class MilvusStore:
     def shards(self) -> list[MilvusStore]:
         """Return every shard with collections on the server: those that published lend their rows to the final
         build, and the final build drops them all, so a worker killed before publishing leaves nothing behind."""
-        pattern = re.compile(rf"({re.escape(self.collection)}_Shard\d+of\d+)__g\d+_[{''.join(ROLES)}]")
+        pattern = re.compile(rf"({re.escape(self.collection)}_Shard\d+of\d+)__g\d+_[{''.join(ROLES) + MANIFEST}]")
         names = sorted({m[1] for m in map(pattern.fullmatch, self.client.list_collections()) if m})
         return [self._sibling(name) for name in names]
 
