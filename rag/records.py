@@ -130,6 +130,9 @@ class Evidence:
     # A question in another language than the Chinese articles' that the dictionary cannot read (not English): found
     # by its meaning alone, and judged with a threshold of its own (rag/answer/decide.py).
     unread: bool = False
+    # Of those, one whose language the identifier cannot tell either (a word or two of chat, a number, an emoji):
+    # nothing to find it by, so it is declined (rag/ingest/language.py).
+    untold: bool = False
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from rag.index.build import build_index
 from rag.ingest.headings import source_names
 from rag.records import Sentence
 
-from support import fake_settings, write_corpus
+from support import TINY, fake_settings, write_corpus
 
 
 def sentence(text: str, sentence_id: int = 0) -> Sentence:
@@ -72,6 +72,20 @@ def test_over_a_corpus_too_small_for_a_background_dense_z_counts_for_neither_ans
     # whole corpus as background.
     english = assistant.consider(assistant.retriever.retrieve("When does the canteen open?", 5, {}))[2]
     assert math.isfinite(english.as_dict()["dense_z"])
+
+
+def test_input_in_no_language_that_can_be_told_is_declined_over_chinese_articles(tmp_path, fake_embedder):
+    # Before, each of these was read as a question in another language, found by its meaning alone and answered with
+    # the nearest sentence (the fake embedder's decision answers whatever it finds).
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))
+    build_index(settings, fake_embedder)
+    assistant = Assistant.load(settings, fake_embedder)
+    for junk in ("ok", "???", "123", "\U0001F600", "Hallo", "asdfgh", "？"):
+        answer = assistant.ask(junk)
+        assert answer.refused and not answer.citations, junk
+    for question in ("Wie viel kostet das neue Telefon?", "¿Cuánto cuesta el teléfono nuevo?"):
+        answer = assistant.ask(question)
+        assert not answer.refused and answer.citations, question
 
 
 def test_in_a_corpus_of_a_few_passages_the_questions_words_weigh_as_in_the_language(tmp_path, fake_embedder):

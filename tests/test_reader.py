@@ -85,3 +85,26 @@ def test_the_languages_the_reader_was_trained_on_are_told_from_the_others():
     others = ["Πόσοι άνθρωποι ζουν στην Αθήνα;", "दिल्ली में कितने लोग रहते हैं?", "Có bao nhiêu người sống ở Hà Nội?",
               "Câte persoane locuiesc în București?"]
     assert all(reads_language(q) for q in trained) and not any(reads_language(q) for q in others)
+
+
+def test_the_language_probability_is_fitted_so_every_set_keeps_its_questions():
+    from bench.fit_language import fit
+
+    low, high = np.linspace(0.2, 1.0, 100), np.linspace(0.3, 1.0, 100)
+    few = np.zeros(100, dtype=bool)
+    few[0] = True  # one question of a single word, the one the identifier is least sure of
+    value, sets = fit({"a": high, "b": low}, {"a": few, "b": few}, 0.01)
+    assert value == pytest.approx(np.quantile(low, 0.01))
+    assert sets["b"]["under"] == 0.01 and sets["b"]["declined"] == 0.01 and sets["a"]["declined"] == 0
+    # Fitted without b, the value is a's own quantile, which b's single word stays under.
+    assert sets["b"]["fitted_without"] == pytest.approx(np.quantile(high, 0.01), abs=1e-4)
+    assert sets["b"]["declined_held_out"] == 0.01 and sets["b"]["under"] < 0.02
+
+
+def test_a_question_is_told_from_a_word_of_chat_a_number_or_an_emoji():
+    from rag.ingest.language import told
+
+    questions = ("Melfi Kontu kimdi?", "NASUWT nedir?", "Wann fand Marconis Funkdemonstration statt?",
+                 "Ce este DECnet?", "ใครเป็นผู้ชนะ", "Что такое Sora?")
+    assert all(told(q) for q in questions)
+    assert not any(told(text) for text in ("ok", "Hallo", "merci", "asdfgh", "???", "123", "\U0001F600", "？", "x y z"))

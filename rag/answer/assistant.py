@@ -15,12 +15,12 @@ from rag.answer.decide import Evidence as Features
 from rag.answer.extractive import refusal_text
 from rag.answer.streaming import AnswerEvent, DraftingEvent, Event, QuestionEvent, TextEvent, pieces
 from rag.embedding import Embedder, load_embedder
-from rag.embedding.reader import load_identifier, shared_reader
+from rag.embedding.reader import shared_reader
 from rag.errors import QuestionError, QuestionTooLongError, RagError
 from rag.index.lexical import Tokenizer, shared_tokenizer
 from rag.index.store import Index, load_index
 from rag.ingest.formats import page_line
-from rag.ingest.language import mostly_chinese
+from rag.ingest.language import load_identifier, mostly_chinese, told_probability
 from rag.ingest.textnorm import not_text
 from rag.records import Answer, Citation, Decision, Draft, Evidence, Turn
 from rag.retrieval.glossary import shared_glossary
@@ -39,8 +39,8 @@ def _read_glossary(retriever: Retriever) -> None:
     except RagError:
         pass
     try:
-        if retriever.holds_readings:
-            load_identifier()
+        load_identifier()  # this runs over Chinese articles only, where a question may be one the dictionary cannot read
+        told_probability()
     except RagError:
         pass
 

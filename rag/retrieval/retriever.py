@@ -8,10 +8,10 @@ from functools import cached_property
 import numpy as np
 
 from rag.embedding import Embedder
-from rag.embedding.reader import reads_language, shared_reader
+from rag.embedding.reader import READER_LANGUAGES, shared_reader
 from rag.index.lexical import Tokenizer
 from rag.index.store import Index
-from rag.ingest.language import is_chinese, mostly_chinese
+from rag.ingest.language import identify, is_chinese, mostly_chinese, told
 from rag.records import NO_TRANSLATION, Evidence, Translation
 from rag.retrieval.fusion import load_fusion
 from rag.retrieval.glossary import NO_SOUNDINGS, Glossary, Soundings, reads, shared_glossary
@@ -68,8 +68,12 @@ class Retriever:
         same_language = chinese == self.articles_chinese
         sides = candidates(self.index, query_vector, tokens, self.settings, translation)
         unread = not chinese and self.articles_chinese and not reads(question)
+        # Of those, input that is no question in any language ("ok", "???") is declined, unless the corpus uses its
+        # words ("Sora"): nothing else can find what it asks.
+        vocabulary = self.index.lexical.vocabulary
+        untold = unread and not told(question) and not any(token in vocabulary for token in tokens)
         # A question the dictionary cannot read has weights of its own when the second reader reads its language.
-        read = unread and self.holds_readings and reads_language(question)
+        read = unread and not untold and self.holds_readings and identify(question)[0] in READER_LANGUAGES
         # The second reader's reading only where the weights read it: a Chinese question would otherwise wait for its
         # reading here, which the ranking takes after retrieval.
         fusion = load_fusion(self.settings.retrieval.fusion_file)
@@ -95,7 +99,7 @@ class Retriever:
         else:
             weights = self.index.lexical.term_weights(tokens)
         return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), chinese and self.articles_chinese,
-                        translation, tuple(judged), tuple(ranked[:depth]), unread)
+                        translation, tuple(judged), tuple(ranked[:depth]), unread, untold)
 
     def reading(self, question: str) -> np.ndarray | None:
         """Return the question as the second reader reads it (rag/embedding/reader.py; read ahead by the assistant),
