@@ -198,6 +198,7 @@ def test_a_question_in_the_articles_language_is_fused_with_the_weights_that_matc
     from rag.embedding import HashingEmbedder
     from rag.index.build import build_index
     from rag.index.store import load_index
+    from rag.retrieval.fusion import load_fusion
     from rag.retrieval.retriever import Retriever, articles_are_chinese
 
     from support import SEEDS, fake_settings
@@ -216,10 +217,10 @@ def test_a_question_in_the_articles_language_is_fused_with_the_weights_that_matc
 
     asked = []
     real = retriever_module.hybrid_search
-    monkeypatch.setattr(retriever_module, "hybrid_search", lambda *a, **k: asked.append(k["same_language"]) or real(*a, **k))
+    monkeypatch.setattr(retriever_module, "hybrid_search", lambda *a, **k: asked.append(k["weights"]) or real(*a, **k))
     retriever = Retriever(settings, index, HashingEmbedder(64), shared_tokenizer())
     evidence = retriever.retrieve("When does the canteen open?", 2)
-    assert asked == [True] and not evidence.chinese
+    assert asked == [load_fusion().same_language] and not evidence.chinese
     assert evidence.hits[0].chunk.file.endswith("canteen.md")
 
 
@@ -277,19 +278,21 @@ def test_a_question_the_dictionary_cannot_read_is_fused_with_the_readers_weights
     real = retriever_module.hybrid_search
     monkeypatch.setattr(retriever_module, "hybrid_search", lambda *a, **k: calls.append(k) or real(*a, **k))
     retriever = Retriever(settings, index, HashingEmbedder(64), shared_tokenizer())
-    assert load_fusion().for_question(False, read=True).reader > 0  # the shipped weights read it
+    fusion = load_fusion()
+    assert fusion.other_language_reader.reader > 0 and fusion.other_language_plain.reader == 0  # the shipped weights
     german = "Wie stark fiel der Aktienkurs von Adobe nach der Veröffentlichung von Sora?"
     assert retriever.retrieve(german, 5).unread
-    assert [k["read"] for k in calls] == [True] and np.array_equal(calls[0]["reading"], shared_reader().read_question(german))
+    assert [k["weights"] for k in calls] == [fusion.other_language_reader]
+    assert np.array_equal(calls[0]["reading"], shared_reader().read_question(german))
     # Greek is not among the reader's languages: its readings would place the question far from its answer.
     calls.clear()
     assert retriever.retrieve("Πόσο έπεσε η μετοχή της Adobe μετά την κυκλοφορία του Sora;", 5).unread
-    assert [k["read"] for k in calls] == [False] and calls[0]["reading"] is None
+    assert [k["weights"] for k in calls] == [fusion.other_language_plain] and calls[0]["reading"] is None
     # Nor over an index without readings (Milvus).
     calls.clear()
     monkeypatch.setattr(type(index.vectors), "reader_vectors", lambda self, ids: None)
     Retriever(settings, index, HashingEmbedder(64), shared_tokenizer()).retrieve(german, 5)
-    assert [k["read"] for k in calls] == [False] and calls[0]["reading"] is None
+    assert [k["weights"] for k in calls] == [fusion.other_language_plain] and calls[0]["reading"] is None
 
 
 def test_the_glossary_reads_cedict_backwards_shorter_glosses_first_and_only_words_the_index_holds():

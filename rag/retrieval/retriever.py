@@ -80,8 +80,8 @@ class Retriever:
         fused_with = (fusion.for_question(same_language, bool(translation), read), fusion.for_question(same_language))
         weighed = self.settings.retrieval.fusion != "rrf" and any(weights.reader for weights in fused_with)
         reading = self.reading(question) if weighed else None
-        ranked = hybrid_search(self.index, query_vector, tokens, 2 * depth, self.settings, same_language=same_language,
-                               translation=translation, sides=sides, reading=reading, read=read)
+        ranked = hybrid_search(self.index, query_vector, tokens, 2 * depth, self.settings, translation=translation,
+                               sides=sides, reading=reading, weights=fused_with[0])
         # An answer quotes, and a reader is shown, only passages with a sentence to quote: one that is only a title
         # matches a question on its subject and would push an answer out (docs/answers.md, *Passages that are only a
         # title*). The decision still reads the ranking as fused, the one its features were fitted on.
@@ -90,8 +90,8 @@ class Retriever:
         # translated word with the question in any corpus, and judged on them a question about something the
         # articles never mention looks answered (docs/answers.md, *English questions read through CC-CEDICT*).
         # They are the same dense and lexical candidates fused without the translation's side and features.
-        judged = (hybrid_search(self.index, query_vector, tokens, depth, self.settings, same_language=same_language,
-                                sides=sides[:2], reading=reading) if translation else [])
+        judged = (hybrid_search(self.index, query_vector, tokens, depth, self.settings, sides=sides[:2], reading=reading,
+                                weights=fused_with[1]) if translation else [])
         # In a corpus of a few passages the question's subject is in all of them and weighs next to nothing, while a
         # word it never uses weighs most: the words' weight in the language at large says more there.
         if len(self.index.chunks) < MIN_IDF_PASSAGES:

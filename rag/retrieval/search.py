@@ -90,17 +90,17 @@ def hybrid_search(
     translation: Translation = NO_TRANSLATION,
     sides: tuple[Ranking, ...] = (),
     reading: np.ndarray | None = None,
-    read: bool = False,
+    weights: FusionWeights | None = None,
 ) -> list[Hit]:
     """Return the top_k hits of dense and lexical candidates fused as the settings say, with each side's rank;
     a question in another language than the articles' (`same_language` False) is fused with weights of its own,
     and its `translation` brings candidates and features of its own. `sides` are the candidates when the caller
     already searched for them (`candidates`), the translation's side last. `reading` is the question as the second
-    reader reads it (rag/embedding/reader.py), for the weights that read it; `read`, that the question is one the
-    dictionary cannot read in a language the reader reads (`FusionParams.for_question`)."""
+    reader reads it (rag/embedding/reader.py), for the weights that read it. `weights` are the fusion weights when the
+    caller chose them (`FusionParams.for_question`), else those of the question's language and translation."""
     sides = sides or candidates(index, query_vector, query_tokens, settings, translation)
     dense, lexical = sides[:2]
-    weights = load_fusion(settings.retrieval.fusion_file).for_question(same_language, bool(translation), read)
+    weights = weights or load_fusion(settings.retrieval.fusion_file).for_question(same_language, bool(translation))
     if settings.retrieval.fusion == "rrf":
         fused = rrf([dense.rows, lexical.rows], [weights.dense, weights.lexical], settings.retrieval.rrf_k)
     else:
