@@ -80,7 +80,7 @@ def test_input_in_no_language_that_can_be_told_is_declined_over_chinese_articles
     settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))
     build_index(settings, fake_embedder)
     assistant = Assistant.load(settings, fake_embedder)
-    for junk in ("ok", "???", "123", "\U0001F600", "Hallo", "asdfgh", "？"):
+    for junk in ("lol", "???", "123", "\U0001F600", "Hallo", "asdfgh", "？", "。。。", "？？？", "1"):
         answer = assistant.ask(junk)
         assert answer.refused and not answer.citations, junk
     for question in ("Wie viel kostet das neue Telefon?", "¿Cuánto cuesta el teléfono nuevo?"):

@@ -58,14 +58,15 @@ def test_a_follow_up_carries_the_subject_of_the_earlier_turns(history, question,
      ("Good morning, how are you?", "greeting"), ("你好吗？", "greeting"), ("早上好，最近怎么样？", "greeting"),
      ("Hi there", "greeting"), ("你叫什么名字？", "help"), ("What is your name?", "help"), ("Are you a robot?", "help"),
      ("How are you able to make videos?", None), ("Sora最近怎么样？", None), ("What is your name for this model?", None),
-     ("Are you a robot vacuum maker?", None)],
+     ("Are you a robot vacuum maker?", None), ("好的", "ok"), ("嗯嗯", "ok"), ("OK!", "ok"), ("收到。", "ok"),
+     ("got it", "ok"), ("好的，Sora是什么？", None), ("行业影响如何？", None), ("OK Google是什么？", None)],
 )
 def test_small_talk_is_the_whole_message_only(message, kind):
     assert small_talk_kind(message) == kind
 
 
 @pytest.mark.parametrize("message", ["你好", "谢谢！", "你能做什么？", "你好吗？", "hello", "thanks", "what can you do?",
-                                     "How are you?", "Are you a robot?"])
+                                     "How are you?", "Are you a robot?", "好的", "ok"])
 def test_greetings_thanks_and_help_get_a_reply_naming_the_articles_not_a_decline(seeds_assistant, message):
     answer = seeds_assistant.ask(message)
     assert not answer.refused and answer.small_talk

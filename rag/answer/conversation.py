@@ -34,6 +34,12 @@ THANKS = re.compile(
     rf"{_END}$",
     re.IGNORECASE,
 )
+# A word of assent between questions ("好的", "ok"): over Chinese articles it was answered with whatever sentence
+# held 好, or declined as a question.
+ACKNOWLEDGED = re.compile(
+    rf"^(好的?|好吧|行|嗯+|哦+|收到|明白了?|知道了|懂了|了解了?|ok(ay)?|got it|i see|alright|all right|cool|great){_END}$",
+    re.IGNORECASE,
+)
 HELP = re.compile(
     r"^(你|您)?(能|可以|会)(做|干)?(什么|啥)(事)?|^你是谁|^(帮助|使用说明|怎么用)|^help|^what can you do|^who are you"
     r"|^what do you know|^what are you"
@@ -86,17 +92,19 @@ class Understood:
     """A message as understood: the standalone question, or the kind of small talk it is."""
 
     question: str  # the standalone question retrieval sees (the message itself when it needs nothing carried)
-    small_talk: str | None = None  # "greeting", "thanks" or "help" when the message is not a question
+    small_talk: str | None = None  # "greeting", "thanks", "ok" or "help" when the message is not a question
     subject: str | None = None  # what was carried from an earlier turn, when anything was
 
 
 def small_talk_kind(message: str) -> str | None:
-    """Return "greeting", "thanks" or "help" when the whole message is one, else None."""
+    """Return "greeting", "thanks", "ok" (assent) or "help" when the whole message is one, else None."""
     text = unicodedata.normalize("NFKC", message).strip().lower()
     if GREETING.match(text):
         return "greeting"
     if THANKS.match(text):
         return "thanks"
+    if ACKNOWLEDGED.match(text):
+        return "ok"
     match = HELP.match(text)
     if match and _HELP_TAIL.fullmatch(text[match.end():]):
         return "help"
@@ -263,19 +271,21 @@ def small_talk_reply(kind: str, message: str, titles: Mapping[str, str]) -> str:
         opening = {
             "greeting": "你好！我是文章问答助手，答案的每一句都引自原文并标出出处。",
             "thanks": "不客气！",
+            "ok": "好的。",
             "help": "我只根据收录的文章回答问题，答案的每一句都引自原文并标出出处；文章里没有的，我会直说。",
         }[kind]
-        return opening + known + ("还有什么想问的，请继续提问。" if kind == "thanks" else "请直接提问。")
+        return opening + known + ("还有什么想问的，请继续提问。" if kind in ("thanks", "ok") else "请直接提问。")
     listed = "; ".join(f"“{name}”" for name in names[:TITLES_SHOWN])
     more = f" and {len(names) - TITLES_SHOWN} more" if len(names) > TITLES_SHOWN else ""
     known = f"I answer from these articles: {listed}{more}. " if names else "No articles are indexed yet. "
     opening = {
         "greeting": "Hello! I answer questions about the articles, quoting them and citing every sentence. ",
         "thanks": "You're welcome! ",
+        "ok": "All right. ",
         "help": "I answer only from the indexed articles, quoting them with a citation per sentence, and say so "
         "when they do not hold the answer. ",
     }[kind]
-    return opening + known + ("Ask me anything else about them." if kind == "thanks" else "Ask away.")
+    return opening + known + ("Ask me anything else about them." if kind in ("thanks", "ok") else "Ask away.")
 
 
 # A language model's rewrite of a follow-up (when one is configured): a short prompt, a short wait, and the

@@ -14,6 +14,7 @@ from rag.errors import ModelError, RagError
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # A word, for telling a question from a word of chat: two letters or more (digits and marks are not letters).
 _WORD = re.compile(r"[^\W\d_]{2,}")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 def is_chinese(text: str) -> bool:
@@ -75,6 +76,7 @@ def words(text: str) -> int:
 
 
 def told(text: str) -> bool:
-    """Return whether `text` reads as a question in some language: it has two words or more, or the identifier is sure
-    of its language (a question in Thai has no spaces). "ok", "Hallo", "???", "123" or an emoji is not."""
-    return words(text) >= 2 or identify(text)[1] >= told_probability()
+    """Return whether `text` reads as a question in some language: it has two words or more, or a letter and the
+    identifier is sure of its language (a question in Thai has no spaces; the identifier is sure of "。。。" too).
+    "ok", "Hallo", "???", "123" or an emoji is not."""
+    return words(text) >= 2 or (_LETTER.search(text) is not None and identify(text)[1] >= told_probability())

@@ -68,10 +68,10 @@ class Retriever:
         same_language = chinese == self.articles_chinese
         sides = candidates(self.index, query_vector, tokens, self.settings, translation)
         unread = not chinese and self.articles_chinese and not reads(question)
-        # Of those, input that is no question in any language ("ok", "???") is declined, unless the corpus uses its
-        # words ("Sora"): nothing else can find what it asks.
+        # Of those, input that is no question in any language ("ok", "???") is declined, unless the corpus uses a word
+        # of it longer than a character ("Sora", "2024"): nothing else can find what it asks.
         vocabulary = self.index.lexical.vocabulary
-        untold = unread and not told(question) and not any(token in vocabulary for token in tokens)
+        untold = unread and not told(question) and not any(len(token) > 1 and token in vocabulary for token in tokens)
         # A question the dictionary cannot read has weights of its own when the second reader reads its language.
         read = unread and not untold and self.holds_readings and identify(question)[0] in READER_LANGUAGES
         # The second reader's reading only where the weights read it: a Chinese question would otherwise wait for its
