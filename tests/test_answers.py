@@ -83,6 +83,8 @@ def test_input_in_no_language_that_can_be_told_is_declined_over_chinese_articles
     for junk in ("lol", "???", "123", "\U0001F600", "Hallo", "asdfgh", "？", "。。。", "？？？", "1"):
         answer = assistant.ask(junk)
         assert answer.refused and not answer.citations, junk
+        # Chinese punctuation is typed on a Chinese keyboard: the decline is said in Chinese.
+        assert ("资料" in answer.text) == (junk in ("？", "。。。", "？？？")), junk
     for question in ("Wie viel kostet das neue Telefon?", "¿Cuánto cuesta el teléfono nuevo?"):
         answer = assistant.ask(question)
         assert not answer.refused and answer.citations, question

@@ -31,9 +31,16 @@ class SentenceScore:
     alone: float = 0.0  # cosine of the sentence embedded on its own (0 when the index does not hold those vectors)
 
 
+# Chinese punctuation and full-width forms ("？", "。。。"): typed on a Chinese keyboard.
+_CHINESE_PUNCTUATION = re.compile(r"[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20]")
+
+
 def refusal_text(question: str) -> str:
-    """Return the decline message in the question's language."""
-    return REFUSAL_ZH if is_chinese(question) else REFUSAL_EN
+    """Return the decline message in the question's language; input of Chinese punctuation without a Latin letter
+    ("？") gets the Chinese one."""
+    chinese = is_chinese(question) or (_CHINESE_PUNCTUATION.search(question) is not None
+                                       and not re.search(r"[A-Za-z]", question))
+    return REFUSAL_ZH if chinese else REFUSAL_EN
 
 
 def is_heading(sentence: Sentence, title: str = "", index: Index | None = None) -> bool:
