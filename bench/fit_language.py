@@ -6,11 +6,10 @@ or two of chat ("ok", "Hallo"), a number or an emoji took that path too and was 
 nearest. py3langid's identifier tells the language of a real question with a high probability and of such input
 with a low one, so input of fewer than two words whose probability is under `told_probability` is declined, as is
 such input without a letter whatever the identifier says (its related reading still shown; `rag/ingest/language.py`,
-`told`). The value is the lowest `--quantile` (1%) of the
-identifier's probabilities over every set given, each set's taken apart. Each set's `under` is the share of its
-questions under it, `declined` the share also of fewer than two words (never one: only Thai questions, which have
-no spaces, are, and the identifier is sure of them), and `declined_held_out` that share under the value fitted
-without the set.
+`told`). The value is the lowest `--quantile` (1%) of the identifier's probabilities over every set given, each
+set's taken apart. Each set's `under` is the share of its questions under it, `declined` the share also of fewer
+than two words (never one: only Thai questions, which have no spaces, are, and the identifier is sure of them), and
+`declined_held_out` that share under the value fitted without the set.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fit_language \\
         $(for l in ar de el es hi ro ru th tr vi; do echo xquad-$l=runs/xquad-languages/gold-$l.jsonl; done) \\

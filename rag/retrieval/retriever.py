@@ -8,10 +8,10 @@ from functools import cached_property
 import numpy as np
 
 from rag.embedding import Embedder
-from rag.embedding.reader import READER_LANGUAGES, shared_reader
+from rag.embedding.reader import reads_language, shared_reader
 from rag.index.lexical import Tokenizer
 from rag.index.store import Index
-from rag.ingest.language import identify, is_chinese, mostly_chinese, told
+from rag.ingest.language import is_chinese, mostly_chinese, told
 from rag.records import NO_TRANSLATION, Evidence, Translation
 from rag.retrieval.fusion import load_fusion
 from rag.retrieval.glossary import NO_SOUNDINGS, Glossary, Soundings, reads, shared_glossary
@@ -73,7 +73,7 @@ class Retriever:
         vocabulary = self.index.lexical.vocabulary
         untold = unread and not told(question) and not any(len(token) > 1 and token in vocabulary for token in tokens)
         # A question the dictionary cannot read has weights of its own when the second reader reads its language.
-        read = unread and not untold and self.holds_readings and identify(question)[0] in READER_LANGUAGES
+        read = unread and not untold and self.holds_readings and reads_language(question)
         # The second reader's reading only where the weights read it: a Chinese question would otherwise wait for its
         # reading here, which the ranking takes after retrieval.
         fusion = load_fusion(self.settings.retrieval.fusion_file)
