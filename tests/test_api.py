@@ -219,6 +219,27 @@ def test_cors_allows_the_listed_origin_only(apps):
     assert status == 200 and "access-control-allow-origin" not in sent
 
 
+def test_a_page_of_another_site_cannot_ask_or_upload_even_without_a_token(apps, corpus):
+    open_server = apps["open"]
+    evil = {"Origin": "http://evil.example.test"}
+    status, _, body = call(open_server, "POST", "/api/ask", {"question": QUESTION}, headers=evil)
+    assert status == 403 and "RAG_CORS_ORIGINS" in body["error"]
+    boundary = "x7rag"
+    upload = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"planted.txt\"\r\n"
+              f"Content-Type: text/plain\r\n\r\nSora是由谷歌开发的。\r\n--{boundary}--\r\n").encode()
+    status, _, _ = call(open_server, "POST", "/api/kbs/default/documents", raw=upload,
+                        headers={**evil, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert status == 403 and not (corpus / "planted.txt").exists()
+    # The server's own pages (same host and port) and programs (no Origin) still ask.
+    own = {"Origin": open_server.url.rstrip("/")}
+    assert call(open_server, "POST", "/api/ask", {"question": QUESTION}, headers=own)[0] == 200
+    assert call(open_server, "POST", "/api/ask", {"question": QUESTION})[0] == 200
+    # A listed origin's scripts call the API with the token.
+    listed = {"Origin": WIKI, "Authorization": f"Bearer {TOKEN}"}
+    assert call(apps["guarded"], "GET", "/api/health", headers=listed)[0] == 200
+    assert call(apps["guarded"], "POST", "/api/ask", {"question": QUESTION}, headers=listed)[0] in (200, 429)
+
+
 def test_pages_may_be_framed_by_the_same_origin_only_by_default(apps):
     for path in ("/embed", "/"):
         assert call(apps["open"], "GET", path)[1]["content-security-policy"] == "frame-ancestors 'self'"

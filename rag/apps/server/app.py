@@ -16,7 +16,7 @@ from rag.apps.ratelimit import RateLimiter
 from rag.apps.server.access import AccessGuard, AccessPolicy
 from rag.apps.server.api import ApiError, make_router
 from rag.apps.server.embed import add_widget
-from rag.apps.server.guards import BodyLimit, FramingPolicy
+from rag.apps.server.guards import BodyLimit, CrossSiteGuard, FramingPolicy
 from rag.apps.server.kbs import make_kb_router, upload_limit
 from rag.apps.server.sessions import session_routes
 from rag.apps.service import Service
@@ -92,6 +92,7 @@ def create_app(
     # and CORS outermost so even a 401, 413 or 429 reaches an allowed origin's script.
     app.add_middleware(BodyLimit, limit=settings.server.max_request_bytes, upload_limit=upload_limit(settings))
     app.add_middleware(AccessGuard, policy=policy)
+    app.add_middleware(CrossSiteGuard, origins=settings.server.cors_origins)
     app.add_middleware(FramingPolicy, origins=settings.server.frame_ancestors)
     if settings.server.cors_origins:
         app.add_middleware(

@@ -103,3 +103,45 @@ class FramingPolicy:
             await send(message)
 
         await self.app(scope, receive, with_policy)
+
+
+# Methods a browser may send to another origin without asking first (a form, a no-cors fetch): none of them may
+# change what the server holds or spend its work for a page the server does not trust.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+class CrossSiteGuard:
+    """ASGI middleware: refuse (403) a request that is not GET, HEAD or OPTIONS when a browser says it comes from a
+    page of another origin than the server's own or `origins`. Without it, any web page the user opens could upload a
+    document to a server that has no token, and the bot would quote it. Programs send no Origin and pass."""
+
+    def __init__(self, app: ASGIApp, origins: Iterable[str]) -> None:
+        self.app = app
+        self.origins = {origin.rstrip("/").lower() for origin in origins}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method", "GET") in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        origin = _header(scope, b"origin")
+        if origin is None or self._allowed(origin.strip().lower(), _header(scope, b"host")):
+            await self.app(scope, receive, send)
+            return
+        await send_json(send, 403, {"error": f"refused a request from a page on {origin}: only this server's own pages "
+                                             "may send it; to let that site's scripts call the API, add its origin to "
+                                             "RAG_CORS_ORIGINS"})
+
+    def _allowed(self, origin: str, host: str | None) -> bool:
+        if origin in self.origins:
+            return True
+        _, sep, netloc = origin.partition("://")
+        # The scheme is not compared: behind a proxy that ends TLS the server sees http while the page says https.
+        return bool(sep) and host is not None and netloc == host.strip().lower()
+
