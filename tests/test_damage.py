@@ -341,6 +341,19 @@ def test_an_article_over_the_size_limit_is_skipped_with_a_message(tmp_path):
     assert stale_reason(settings) is None  # a skipped article is not a reason to build again
 
 
+def test_a_folder_whose_files_are_all_unreadable_is_refused_and_the_index_kept(tmp_path):
+    corpus = write_corpus(tmp_path, TINY)
+    settings = fake_settings(tmp_path, corpus, max_article_bytes=4000)
+    build_index(settings, HashingEmbedder(64))
+    for path in list(corpus.iterdir()):
+        path.unlink()
+    (corpus / "dump.txt").write_text("日志" * 1000, encoding="utf-8")  # over the limit
+    (corpus / "empty.md").write_text("", encoding="utf-8")
+    with pytest.raises(RagError, match="none of the 2 files .* could be read .*the index was left as it was"):
+        build_index(settings, HashingEmbedder(64))
+    assert {c.file for c in load_index(settings).chunks} == {"corpus/a.txt", "corpus/b.md", "corpus/c.html"}
+
+
 def test_the_cli_build_prints_each_stage_and_the_skipped_article(tmp_path, capsys, monkeypatch):
     from rag.apps.cli import main
 

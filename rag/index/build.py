@@ -347,6 +347,11 @@ def build_index(
                                    article.pages))
         (changed if entry is not None else added).append(source.name)
     timings["clean_and_chunk"] = time.perf_counter() - tick
+    if shard is None and not kept and not fresh:
+        # An index of nothing would replace the one in place, and the knowledge base would answer nothing.
+        name, why = skipped[0]
+        raise CorpusError(f"none of the {len(sources)} files in {settings.index.corpus_dir} could be read ({why}): fix "
+                          f"them or add readable articles; the index was left as it was")
 
     tick = time.perf_counter()
     _stage(stage, f"embedding {sum(len(p.chunks) for p in fresh)} passages of {len(fresh)} new or changed articles"
