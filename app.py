@@ -18,7 +18,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Chat page, HTTP API and wiki widget over the articles, cited to the line.")
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1; RAG_HOST)")
     parser.add_argument("--port", type=int, help="port to listen on (default 7860; RAG_PORT)")
-    parser.add_argument("--concurrency", type=int, default=None, help="chat-page questions answered at once (default 8)")
+    parser.add_argument("--concurrency", type=int, default=None, help="chat-page questions answered at once (default 20)")
     parser.add_argument("--cors-origins", help="origins whose scripts may call /api, space-separated (RAG_CORS_ORIGINS)")
     parser.add_argument(
         "--frame-ancestors", help="origins allowed to frame the widget, space-separated; default same origin only (RAG_FRAME_ANCESTORS)"
