@@ -349,8 +349,7 @@ def build_index(
     timings["clean_and_chunk"] = time.perf_counter() - tick
     if shard is None and not kept and not fresh:
         # An index of nothing would replace the one in place, and the knowledge base would answer nothing.
-        name, why = skipped[0]
-        raise CorpusError(f"none of the {len(sources)} files in {settings.index.corpus_dir} could be read ({why}): fix "
+        raise CorpusError(f"none of the {len(sources)} files in {settings.index.corpus_dir} could be read ({skipped[0][1]}): fix "
                           f"them or add readable articles; the index was left as it was")
 
     tick = time.perf_counter()

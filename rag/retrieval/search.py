@@ -86,21 +86,20 @@ def hybrid_search(
     query_tokens: Sequence[str],
     top_k: int,
     settings: Settings,
-    same_language: bool = True,
     translation: Translation = NO_TRANSLATION,
     sides: tuple[Ranking, ...] = (),
     reading: np.ndarray | None = None,
     weights: FusionWeights | None = None,
 ) -> list[Hit]:
-    """Return the top_k hits of dense and lexical candidates fused as the settings say, with each side's rank;
-    a question in another language than the articles' (`same_language` False) is fused with weights of its own,
-    and its `translation` brings candidates and features of its own. `sides` are the candidates when the caller
-    already searched for them (`candidates`), the translation's side last. `reading` is the question as the second
-    reader reads it (rag/embedding/reader.py), for the weights that read it. `weights` are the fusion weights when the
-    caller chose them (`FusionParams.for_question`), else those of the question's language and translation."""
+    """Return the top_k hits of dense and lexical candidates fused as the settings say, with each side's rank.
+    `weights` are the fusion weights the caller chose for the question (`FusionParams.for_question`: a question in
+    another language than the articles' has weights of its own), else those of the articles' language; a question's
+    `translation` brings candidates and features of its own. `sides` are the candidates when the caller already
+    searched for them (`candidates`), the translation's side last. `reading` is the question as the second reader
+    reads it (rag/embedding/reader.py), for the weights that read it."""
     sides = sides or candidates(index, query_vector, query_tokens, settings, translation)
     dense, lexical = sides[:2]
-    weights = weights or load_fusion(settings.retrieval.fusion_file).for_question(same_language, bool(translation))
+    weights = weights or load_fusion(settings.retrieval.fusion_file).same_language
     if settings.retrieval.fusion == "rrf":
         fused = rrf([dense.rows, lexical.rows], [weights.dense, weights.lexical], settings.retrieval.rrf_k)
     else:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
 
-from rag.apps.server.guards import ASGIApp, Receive, Scope, Send, bearer_ok, send_json
+from rag.apps.server.guards import ASGIApp, Receive, Scope, Send, bearer_ok, header, send_json
 
 SESSION_COOKIE = "rag_session"
 SESSION_HEADER = "x-rag-session"
@@ -108,19 +108,12 @@ class SessionSigner:
         return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers") or []:
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
-
-
 def session_of(scope: Scope) -> str | None:
     """Return the session a request carries: the widget's header, else the page's cookie."""
-    header = _header(scope, SESSION_HEADER.encode())
-    if header:
-        return header.strip()
-    cookie = _header(scope, b"cookie")
+    sent = header(scope, SESSION_HEADER.encode())
+    if sent:
+        return sent.strip()
+    cookie = header(scope, b"cookie")
     if not cookie:
         return None
     jar: SimpleCookie = SimpleCookie()
@@ -146,7 +139,7 @@ class AccessPolicy:
 
     def holds_token(self, scope: Scope) -> bool:
         """True when the request carries the API token itself (what minting a session needs)."""
-        return self.enabled and bearer_ok(self.token, _header(scope, b"authorization"))
+        return self.enabled and bearer_ok(self.token, header(scope, b"authorization"))
 
     def allows(self, scope: Scope) -> bool:
         """True when the request may reach its route."""
@@ -176,7 +169,7 @@ DENIED_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><
 
 
 def _wants_page(scope: Scope) -> bool:
-    accept = _header(scope, b"accept") or ""
+    accept = header(scope, b"accept") or ""
     return scope.get("method") in ("GET", "HEAD") and "text/html" in accept
 
 

@@ -37,6 +37,14 @@ async def send_json(send: Send, status: int, body: dict[str, Any], headers: Iter
     await send({"type": "http.response.body", "body": payload})
 
 
+def header(scope: Scope, name: bytes) -> str | None:
+    """Return a request header's value (`name` in lower case), or None when the request has none."""
+    for key, value in scope.get("headers") or []:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
 # The routes that take a document (POST /api/kbs/{kb}/documents): they get the larger upload limit.
 UPLOADS = re.compile(r"^/api/kbs/[^/]+/documents/?$")
 
@@ -110,13 +118,6 @@ class FramingPolicy:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
-
-
 class CrossSiteGuard:
     """ASGI middleware: refuse (403) a request that is not GET, HEAD or OPTIONS when a browser says it comes from a
     page of another origin than the server's own or `origins`. Without it, any web page the user opens could upload a
@@ -130,8 +131,8 @@ class CrossSiteGuard:
         if scope["type"] != "http" or scope.get("method", "GET") in SAFE_METHODS:
             await self.app(scope, receive, send)
             return
-        origin = _header(scope, b"origin")
-        if origin is None or self._allowed(origin.strip().lower(), _header(scope, b"host")):
+        origin = header(scope, b"origin")
+        if origin is None or self._allowed(origin.strip().lower(), header(scope, b"host")):
             await self.app(scope, receive, send)
             return
         await send_json(send, 403, {"error": f"refused a request from a page on {origin}: only this server's own pages "
@@ -144,4 +145,3 @@ class CrossSiteGuard:
         _, sep, netloc = origin.partition("://")
         # The scheme is not compared: behind a proxy that ends TLS the server sees http while the page says https.
         return bool(sep) and host is not None and netloc == host.strip().lower()
-
