@@ -277,6 +277,39 @@ def test_a_sentence_is_quoted_with_the_one_it_cannot_be_read_without(tmp_path, f
     assert [s.text for s in answer_block(index, first, len(first.text) + len(second.text))] == [first.text]
 
 
+MANUAL = {"manual.md": "# 产品手册\n\n## 保修\n\n- 屏幕保修两年\n- 电池保修一年\n\n## 价格\n\n| 项目 | 价格 |\n| --- | --- |\n"
+                        "| 晨光 | 299元 |\n| 暮光 | 399元 |\n\n主要功能包括: 文字生成视频; 图片生成视频。\n"}
+
+
+def test_a_list_item_is_an_answer_and_items_and_rows_are_quoted_a_line_each_as_the_file_has_them(tmp_path, fake_embedder):
+    from rag.ingest.headings import is_candidate
+
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, MANUAL))
+    build_index(settings, fake_embedder)
+    index = Assistant.load(settings, fake_embedder).index
+    by_text = {s.text: s for s in index.sentences}
+    # Cleaning drops an item's "- ", and the item reads as a heading; its source line says it is content. "电池保修
+    # 多久？" was answered with another sentence, the item never quoted.
+    item, other_item = by_text["电池保修一年"], by_text["屏幕保修两年"]
+    assert is_candidate(item, "", index.on_list_item) and not is_candidate(item, "")
+    assert not is_candidate(by_text["价格"], "", index.on_list_item)  # "## 价格" stays a heading
+    # One after another, items and rows stand a line each: run together they read "电池保修一年| 项目 | 价格 |".
+    text, citations = cite(index, [item, other_item, by_text["| 项目 | 价格 |"]], {})
+    assert text == "电池保修一年[1]\n屏幕保修两年[2]\n| 项目 | 价格 |[3]"
+    text, citations = cite(index, [by_text["| 晨光 | 299元 |"], by_text["| 暮光 | 399元 |"]], {})
+    assert text == "| 晨光 | 299元 |\n| 暮光 | 399元 |[1]"
+    assert (citations[0].line_start, citations[0].line_end, citations[0].quote) == (12, 13, text[:-3])
+    # The quote keeps the spaces cleaning took out of the sentence it cites.
+    spaced = next(s for s in index.sentences if s.text.startswith("主要功能"))
+    assert spaced.text == "主要功能包括:文字生成视频;图片生成视频。"
+    assert spaced.quote == "主要功能包括: 文字生成视频; 图片生成视频。"
+    # Of one passage, none can stand out from the others: the peak's 0 declined every question over one short
+    # document; it counts for neither side now, as the other features still do.
+    assistant = Assistant.load(settings, fake_embedder)
+    values = assistant.consider(assistant.retriever.retrieve("暮光多少钱？", 5, {}))[2].as_dict()
+    assert len(index.chunks) == 1 and math.isnan(values["passage_peak"]) and math.isfinite(values["sentence_peak"])
+
+
 def _evidence(**values: float) -> Evidence:
     row = dict.fromkeys(FEATURES, 0.0)
     row.update(values)

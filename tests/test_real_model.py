@@ -122,6 +122,23 @@ def test_over_three_short_notes_a_question_they_answer_is_answered_and_one_they_
     assert not answer.refused and "500元" in answer.citations[0].quote
 
 
+MANUAL = ("# 产品手册\n\n## 保修\n\n- 屏幕保修两年\n- 电池保修一年\n\n## 价格\n\n| 项目 | 价格 |\n| --- | --- |\n| 晨光 | 299元 |\n"
+          "| 暮光 | 399元 |\n| 极光 | 599元 |\n\n## 售后\n\n退货须在七天内提出，运费由买家承担。\n")
+
+
+def test_over_one_short_manual_its_list_items_table_rows_and_sentences_answer(tmp_path):
+    # One document of one passage: the best passage could not stand out from others, and every question was declined
+    # ("退货要在几天内提出？" 0.31, "暮光多少钱？" 0.26); a list's item read as a heading and was never quoted.
+    assistant = _assistant_over(write_corpus(tmp_path, {"manual.md": MANUAL}), tmp_path / "index")
+    answer = assistant.ask("电池保修多久？")
+    assert not answer.refused and answer.citations[0].quote == "电池保修一年"
+    answer = assistant.ask("暮光多少钱？")
+    assert not answer.refused and "| 暮光 | 399元 |" in answer.text
+    answer = assistant.ask("退货要在几天内提出？")
+    assert not answer.refused and "七天" in answer.citations[0].quote
+    assert assistant.ask("今天天气怎么样？").refused and assistant.ask("显示器多少钱？").refused
+
+
 CMRC_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev" / "cmrc-trial" / "corpus"
 
 

@@ -8,7 +8,7 @@ Each feature asks one question of the retrieved passages and the chosen sentence
 - best_cosine: the best sentence's cosine itself, which no background moves (in a corpus all about one
   subject the background is near every question of that subject);
 - sentence / passage peak: how far the best sentence and the best passage stand out from the other
-  candidates;
+  candidates; the passage peak is not a number over fewer than three passages, where it says nothing;
 - unknown: the share of the question's idf mass in words the corpus never uses;
 - passage / article coverage: the share of the question's idf mass that the best single passage, and the
   best single article among the top passages, hold; the subject of an answerable question stands in one
@@ -75,6 +75,8 @@ FEATURES = (
     "other_language_passage_coverage", "other_language_article_coverage", "other_language_sentence_coverage",
 )
 TOP_PASSAGES = 5
+# The fewest passages whose peak says anything: over one it is 0, over two always 1, whichever answers.
+PEAK_PASSAGES = 3
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,11 @@ def evidence(
     rows = sorted(hit.chunk.chunk_id for hit in hits)
     passage_sims = index.vectors.passage_vectors(np.asarray(rows, dtype=np.int64)) @ query_vector.astype(np.float32)
     passage_peak = (float(passage_sims.max()) - float(passage_sims.mean())) / (float(passage_sims.std()) + 1e-3)
+    # Over fewer than `PEAK_PASSAGES` passages the peak says nothing: not a number, which counts for neither side.
+    # Over one passage its 0 declined every question asked of one short document (docs/answers.md, *One short
+    # document*).
+    if len(rows) < PEAK_PASSAGES:
+        passage_peak = math.nan
     names = names_in(question, word_tags)
     shared = (dense_z, sentence_peak, passage_peak, best_similarity, float(min(len(names), 3)))
     kinds = asked_kinds(question)

@@ -10,7 +10,7 @@ import numpy as np
 
 from rag.index.lexical import coverage
 from rag.index.store import Index
-from rag.ingest.headings import TABLE_ROW, heading_text, short_question
+from rag.ingest.headings import ENDS_SENTENCE, TABLE_ROW, heading_text, short_question
 from rag.ingest.language import is_chinese
 from rag.ingest.textnorm import stands_in
 from rag.records import Citation, Hit, Sentence
@@ -137,11 +137,6 @@ _POINTS_BACK = re.compile(r"(?:这|该|此(?!外)|上述)")
 _REFERS_BACK = re.compile(r"这一|这种|这个|这些|这位|这样|类似的|上述|同样的|该|^(?:因此|所以|因而|故而|于是|由此|从此|此(?!外))")
 
 
-# A source line that is an item of a list: markdown's "- ", "* ", "1. ", a bullet character, "(1)", HTML's <li>, or
-# a row of a markdown table.
-_LIST_ITEM_LINE = re.compile(
-    r"^[ \t]*(?:[*+\-][ \t]+|[•·▪◦●■◆][ \t]*|\d{1,3}[.)．、](?!\d)|[（(]\d{1,3}[)）]|<li\b|\|(?:[^|\n]*\|){2,}[ \t]*$)", re.I
-)
 # Lines apart that two rows of one table may stand: the header and the first row have the |---| line between them.
 _ROW_GAP = 2
 
@@ -165,16 +160,9 @@ def _table_header(index: Index, row: Sentence) -> Sentence | None:
 
 
 def _list_item(index: Index, sentence: Sentence) -> bool:
-    """Return whether the sentence stands on a list item's source line. Cleaning drops the item's marker, so a short
-    item ("发票原件") reads as a heading; only its source line tells them apart. A table's row (markdown's, or an
-    HTML one that cleaning wrote as markdown) keeps its pipes."""
-    if _is_row(sentence):
-        return True
-    text = index.text_of(sentence.file)
-    if text is None:
-        return False
-    lines = text.raw.split("\n", sentence.line_start)
-    return len(lines) >= sentence.line_start and bool(_LIST_ITEM_LINE.match(lines[sentence.line_start - 1]))
+    """Return whether the sentence is a list's item or a table's row (markdown's, or an HTML one that cleaning wrote
+    as markdown, which keeps its pipes)."""
+    return _is_row(sentence) or index.on_list_item(sentence)
 
 
 def _unclosed(block: Sequence[Sentence]) -> bool:
@@ -266,10 +254,12 @@ def select_sentences(
 
 
 def _joined(texts: Sequence[str]) -> str:
-    """Join sentences as they read: Western ones with a space, Chinese ones directly."""
+    """Join sentences as they read: Western ones with a space, Chinese ones directly, a table's rows one a line."""
     out = ""
     for text in texts:
-        if out and out[-1].isascii() and not out[-1].isspace() and text[:1].isascii() and text[:1].isalnum():
+        if out and TABLE_ROW.match(text.strip()) and out.rstrip().endswith("|"):
+            out += "\n"
+        elif out and out[-1].isascii() and not out[-1].isspace() and text[:1].isascii() and text[:1].isalnum():
             out += " "
         out += text
     return out
@@ -302,6 +292,10 @@ def cite(index: Index, chosen: Sequence[Sentence], titles: dict[str, str]) -> tu
     parts, citations = [], []
     for n, run in enumerate(quote_runs(index, chosen), start=1):
         first, last = run[0], run[-1]
+        # After a list's item or a table's row (no sentence end), the next quote starts a line of its own: run
+        # together they read as one ("电池保修一年| 项目 | 价格 |").
+        if parts and not ENDS_SENTENCE.search(citations[-1].quote.rstrip()):
+            parts.append("\n")
         parts.append(f"{_joined([s.text for s in run])}[{n}]")
         citations.append(Citation(n, first.file, titles.get(first.file, first.file), first.line_start, last.line_end,
                                   _joined([s.quote for s in run])))

@@ -198,7 +198,7 @@ def rerank(
 ) -> list[SentenceScore]:
     """Return the candidates (headings, bare titles and short questions left out: `is_candidate`), re-scored by the
     fitted model, best first; `subjects` gives what names each article (`Subjects`; its title when None)."""
-    kept = [s for s in scored if is_candidate(s.sentence, titles(s.sentence.file))]
+    kept = [s for s in scored if is_candidate(s.sentence, titles(s.sentence.file), index.on_list_item)]
     if not kept:
         return []
     x = features(index, kept, question, weights, chinese, word_tags, translation, subjects or titles)

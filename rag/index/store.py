@@ -18,6 +18,7 @@ from rag.index.manifest import FORMAT_VERSION, Manifest
 from rag.index.rows import LazyRows, write_rows
 from rag.index.vectors.base import VectorIndex
 from rag.index.vectors.factory import open_vectors
+from rag.ingest.headings import LIST_ITEM_LINE
 from rag.index.vectors.faiss_index import FILES as FAISS_FILES
 from rag.records import Chunk, Sentence
 from rag.settings import Settings
@@ -70,6 +71,15 @@ class Index:
         """Return the indexed text of article `file` (as cited), or None when the index does not hold it."""
         row = self._rows.get(file)
         return self.texts[row] if row is not None and row < len(self.texts) else None
+
+    def on_list_item(self, sentence: Sentence) -> bool:
+        """Return whether the sentence stands on a list item's source line ("- 电池保修一年"). Cleaning drops the
+        item's marker, so a short item reads as a heading; only its source line tells them apart."""
+        text = self.text_of(sentence.file)
+        if text is None:
+            return False
+        lines = text.raw.split("\n", sentence.line_start)
+        return len(lines) >= sentence.line_start and LIST_ITEM_LINE.match(lines[sentence.line_start - 1]) is not None
 
 
 def build_settings(settings: Settings) -> dict[str, Any]:

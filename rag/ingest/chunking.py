@@ -36,6 +36,12 @@ def article_sentences(article: Article, first_id: int) -> list[Sentence]:
         if not stands_in(lines, line_start, line_end, text):
             # Markup inside the sentence (e.g. **bold**): quote the source itself, tags removed.
             quote = " ".join(strip_tags(article.source_slice(start, end)).split())
+        elif line_start == line_end and text not in lines[line_start - 1]:
+            # Spaces cleaning took out ("生成视频; 静态图片生成视频" read as "生成视频;静态图片生成视频"): the quote keeps
+            # them, as the line has them.
+            spaced = " ".join(article.source_slice(start, end).split())
+            if spaced.replace(" ", "") == text.replace(" ", "") and spaced in lines[line_start - 1]:
+                quote = spaced
         sentences.append(Sentence(first_id + offset, article.file, text, quote, line_start, line_end, start, end))
     return sentences
 

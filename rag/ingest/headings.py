@@ -8,13 +8,13 @@ never quotes them (rag/answer/extractive.py), and a passage that holds nothing e
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rag.records import Sentence
 
 # A sentence, or a piece of one, ends with one of these (closing quotes and brackets after them allowed).
 _ASKS = re.compile(r"[？?][”’\"'」』）)\]]*$")
-_ENDS_SENTENCE = re.compile(r"[。！？!?；;…\.．，,：:][”’\"'」』）)\]]*$")
+ENDS_SENTENCE = re.compile(r"[。！？!?；;…\.．，,：:][”’\"'」』）)\]]*$")
 # A byline with no colon, the label then the names alone on the line ("记者 刘宗智", "本报记者 张三 李四"); cleaning
 # joins them ("记者刘宗智"), as a line that merely starts with 记者 ("记者了解到") would be if it stood alone.
 BYLINE = re.compile(r"^(?:本报|特约)?(?:记者|通讯员|撰文|采写)\s*(?P<names>[\u4e00-\u9fff]{2,4}(?:\s*[、，,\s]\s*[\u4e00-\u9fff]{2,4}){0,3})$")
@@ -42,6 +42,11 @@ HEADING_CHARS = 40
 _FIELD = re.compile(
     r"^(?!第[一二三四五六七八九十百零\d]+[章节条篇部]|[一二三四五六七八九十]+、|\d+[.、．])[^：:，。,；;！？!?\s]{1,10}[：:]\s*\S"
 )
+# A source line that is an item of a list: markdown's "- ", "* ", "1. ", a bullet character, "(1)", HTML's <li>, or
+# a row of a markdown table.
+LIST_ITEM_LINE = re.compile(
+    r"^[ \t]*(?:[*+\-][ \t]+|[•·▪◦●■◆][ \t]*|\d{1,3}[.)．、](?!\d)|[（(]\d{1,3}[)）]|<li\b|\|(?:[^|\n]*\|){2,}[ \t]*$)", re.I
+)
 # A row of a markdown table ("| 一线城市 | 500元 |"): content, however short; cleaning keeps its pipes.
 TABLE_ROW = re.compile(r"^\|(?:[^|\n]*\|){2,}$")
 
@@ -54,7 +59,7 @@ def heading_text(text: str, title: str = "") -> bool:
         return True
     if len(text) > HEADING_CHARS or TABLE_ROW.match(text) or _FIELD.match(text):
         return False
-    return not _ENDS_SENTENCE.search(text) and not _METADATA.search(text)
+    return not ENDS_SENTENCE.search(text) and not _METADATA.search(text)
 
 
 def source_names(text: str) -> str:
@@ -75,14 +80,17 @@ def short_question(text: str) -> bool:
     return len(text) <= HEADING_CHARS and bool(_ASKS.search(text))
 
 
-def is_candidate(sentence: Sentence, title: str) -> bool:
+def is_candidate(sentence: Sentence, title: str, list_item: Callable[[Sentence], bool] | None = None) -> bool:
     """Return whether a sentence may be quoted as an answer: not a heading or bare title, and not a short question
     ("那么，Sora能做什么？", or a heading that asks), which asks what the sentences after it answer. A long sentence
     that ends with a question may state much before it ("……是物理世界的模拟器，……到底什么是现实？”"). No neighbour
-    is read: a short question is left out whichever line it stands on."""
-    return not short_question(sentence.text) and not heading_text(sentence.text, title)
+    is read: a short question is left out whichever line it stands on. `list_item` says whether a sentence stands on
+    a list item's source line: an item ("- 电池保修一年") is content, however short (a heading's text when cleaned)."""
+    if short_question(sentence.text):
+        return False
+    return not heading_text(sentence.text, title) or (list_item is not None and list_item(sentence))
 
 
-def quotable(sentences: Sequence[Sentence], title: str) -> bool:
-    """Return whether any of a passage's sentences may be quoted as an answer."""
-    return any(is_candidate(sentence, title) for sentence in sentences)
+def quotable(sentences: Sequence[Sentence], title: str, list_item: Callable[[Sentence], bool] | None = None) -> bool:
+    """Return whether any of a passage's sentences may be quoted as an answer (`is_candidate`)."""
+    return any(is_candidate(sentence, title, list_item) for sentence in sentences)

@@ -132,4 +132,4 @@ def quotable_passage(index: Index, row: int) -> bool:
     # them is quotable, and no sentence need be read.
     if not chunk.sentence_ids or len("".join(chunk.text.split())) > HEADING_CHARS * len(chunk.sentence_ids):
         return True
-    return quotable([index.sentences[i] for i in chunk.sentence_ids], chunk.title)
+    return quotable([index.sentences[i] for i in chunk.sentence_ids], chunk.title, index.on_list_item)
