@@ -152,6 +152,7 @@ def test_nothing_outside_the_corpus_can_be_read(apps, path):
     ("raw", "status", "says"),
     [
         (b'{"question":', 422, "not valid JSON"),
+        (b'{"question": "\xff\xfe"}', 422, "not valid JSON (send UTF-8 text)"),
         (b'{"q": "Sora"}', 422, "question: Field required"),
         (b'{"question": "Sora", "top_k": 0}', 422, "top_k"),
         (b'{"question": "Sora", "topk": 3}', 422, "topk"),
@@ -165,6 +166,21 @@ def test_bad_bodies_get_a_one_line_error_and_the_right_status(apps, raw, status,
     got, headers, body = call(apps["open"], "POST", "/api/ask", raw=raw, headers={"Content-Type": "application/json"})
     assert got == status and headers["content-type"].startswith("application/json")
     assert says in body["error"] and "\n" not in body["error"]
+
+
+def test_an_endpoint_asked_with_another_method_says_which_it_takes_and_each_says_what_body_it_takes(apps):
+    # GET /api/ask was "there is no endpoint /ask", PUT a {"detail": "Not Found"} of the page's, and /api/feedback's
+    # errors showed /api/ask's body.
+    for method, path, allowed in (("GET", "/api/ask", "POST"), ("PUT", "/api/ask", "POST"), ("GET", "/api/feedback", "POST"),
+                                  ("PUT", "/api/kbs/default", "GET"), ("GET", "/embed/api/ask", "POST")):
+        got, headers, body = call(apps["open"], method, path)
+        assert (got, headers.get("allow"), set(body)) == (405, allowed, {"error"}), (method, path)
+        assert f"send {allowed}" in body["error"]
+    assert call(apps["open"], "PUT", "/api/nothing")[0:3:2] == (404, {"error": "there is no endpoint /nothing here: see /docs for the API's endpoints"})
+    json_body = {"Content-Type": "application/json"}
+    feedback = call(apps["open"], "POST", "/api/feedback", raw=b'{"question": "Sora"}', headers=json_body)
+    assert feedback[0] == 422 and '"rating": "up"' in feedback[2]["error"] and "top_k" not in feedback[2]["error"]
+    assert '"question": "…", "top_k": 5' in call(apps["open"], "POST", "/api/ask", raw=b'{"q": 1}', headers=json_body)[2]["error"]
 
 
 def test_a_chunked_body_over_the_limit_is_refused_before_it_is_read(apps):

@@ -1,10 +1,12 @@
 """The HTTP API's routes: they translate requests to the assistant and its answers to JSON, nothing more."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.answer.assistant import Assistant
@@ -113,6 +115,19 @@ class ErrorOut(BaseModel):
     error: str = Field(description="What went wrong and what to do about it, in one line.")
 
 
+ANY_METHOD = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(routers: Sequence[APIRouter], path: str) -> list[str]:
+    """Return the methods the routes of `routers` take at `path` (relative to where they are included), catch-alls
+    left out; empty when none of them is there."""
+    methods: set[str] = set()
+    for route in (route for router in routers for route in router.routes):
+        if isinstance(route, APIRoute) and not route.path.endswith("{path:path}") and route.path_regex.match(path):
+            methods |= route.methods
+    return sorted(methods)
+
+
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorOut} for status in statuses}
 
@@ -167,8 +182,12 @@ def _line(found: SourceLines, n: int, text: str, clean: str) -> dict[str, Any]:
     return {"n": n, "text": text, "clean": clean, **({} if where is None else {"page": where[0], "page_line": where[1]})}
 
 
-def make_router(service: Service, limiter: RateLimiter, name: str, library: Library | None = None) -> APIRouter:
+def make_router(
+    service: Service, limiter: RateLimiter, name: str, library: Library | None = None, beside: Sequence[APIRouter] = (),
+) -> APIRouter:
     """Return the ask/sources/health routes; who may call them is the access policy's business (rag/server/access.py).
+    `beside` are the routers included under the same prefix before it: a path of theirs asked with a method they do
+    not take gets a 405 too, not a 404.
 
     The rate limit is spent inside each route, after its input was validated, so a malformed request (422)
     costs no allowance. A request's `kb` picks the library's knowledge base; without one, `service` answers.
@@ -301,8 +320,12 @@ def make_router(service: Service, limiter: RateLimiter, name: str, library: Libr
         headers = {k: v for k, v in full.headers.items() if k.lower() not in ("content-length", "content-type")}
         return Response(status_code=full.status_code, headers=headers)
 
-    @router.api_route("/{path:path}", methods=["GET", "POST"], include_in_schema=False)
-    def unknown(path: str) -> None:
+    @router.api_route("/{path:path}", methods=list(ANY_METHOD), include_in_schema=False)
+    def unknown(path: str, request: Request) -> None:
+        allowed = allowed_methods([*beside, router], f"/{path}")
+        if allowed:  # the endpoint is there, asked with another method ("GET /api/ask")
+            raise ApiError(405, f"{request.method} is not what {request.url.path} takes: send {' or '.join(allowed)}",
+                           {"Allow": ", ".join(allowed)})
         raise ApiError(404, f"there is no endpoint /{path} here: see /docs for the API's endpoints")
 
     return router

@@ -30,17 +30,36 @@ DESCRIPTION = (
 )
 
 
-def validation_message(error: RequestValidationError) -> str:
-    """Return the first problem of a malformed request as one line that says what to send instead."""
+# What each endpoint that reads a JSON body takes, shown when a body is malformed (the widget's own routes, under
+# /embed/api, take the same).
+EXAMPLE_BODIES = {
+    "ask": '{"question": "…", "top_k": 5}',
+    "feedback": '{"rating": "up", "question": "…", "answer": "…"}',
+    "sessions": '{"hours": 8}',
+}
+
+
+def example_body(path: str) -> str:
+    """Return an example of the JSON body the endpoint at `path` takes ({"question": "…"} for any other)."""
+    return EXAMPLE_BODIES.get(path.rstrip("/").rsplit("/", 1)[-1], '{"question": "…"}')
+
+
+def validation_message(error: RequestValidationError, path: str = "/api/ask") -> str:
+    """Return the first problem of a malformed request to `path` as one line that says what to send instead."""
     first = (error.errors() or [{}])[0]
+    example = example_body(path)
     if first.get("type") == "json_invalid":
-        return 'the body is not valid JSON: send {"question": "…"}'
+        return f"the body is not valid JSON: send {example}"
     if tuple(first.get("loc", ())) == ("body",):
-        return 'the body must be a JSON object such as {"question": "…"}, sent with Content-Type: application/json'
+        return f"the body must be a JSON object such as {example}, sent with Content-Type: application/json"
     where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path"))
     what = first.get("msg", "invalid value")
-    hint = ' (send {"question": "…", "top_k": 5})' if first.get("loc", ("",))[0] == "body" else ""
+    hint = f" (send {example})" if first.get("loc", ("",))[0] == "body" else ""
     return f"{where or 'the body'}: {what}{hint}"
+
+
+# What FastAPI says of a body it could not read at all (bytes that are not UTF-8): a 400 of its own.
+_UNPARSED_BODY = "There was an error parsing the body"
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -68,8 +87,9 @@ def create_app(
     app.include_router(minting, prefix="/api")
     app.include_router(installing)
     library = library or Library.single(service)
-    app.include_router(make_kb_router(library), prefix="/api")
-    app.include_router(make_router(service, limiter, "api", library), prefix="/api")
+    kbs = make_kb_router(library)
+    app.include_router(kbs, prefix="/api")
+    app.include_router(make_router(service, limiter, "api", library, beside=(minting, kbs)), prefix="/api")
     add_widget(app, service, limiter, library)
 
     @app.exception_handler(ApiError)
@@ -78,11 +98,13 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, error: RequestValidationError) -> JSONResponse:
-        return _error(422, validation_message(error))
+        return _error(422, validation_message(error, request.url.path))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Any:
         if request.url.path.startswith(("/api/", "/embed/")):
+            if error.status_code == 400 and error.detail == _UNPARSED_BODY:  # as any other body that is not JSON
+                return _error(422, f"the body is not valid JSON (send UTF-8 text): send {example_body(request.url.path)}")
             return _error(error.status_code, str(error.detail), getattr(error, "headers", None))
         return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=getattr(error, "headers", None))
 
