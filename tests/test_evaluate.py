@@ -292,6 +292,9 @@ def test_malformed_jsonl_names_file_and_line(tmp_path: Path) -> None:
     path.write_text('{"id": "q1", "question": "一"}\n{"id": "q2"}\n', encoding="utf-8")
     with pytest.raises(QuestionFileError, match=r"qs\.jsonl line 2: missing 'question'"):
         load_questions(path)
+    path.write_text('{"id": "q1", "question": 2024}\n', encoding="utf-8")  # there, but a number: not "missing"
+    with pytest.raises(QuestionFileError, match=r"qs\.jsonl line 1: 'question' is 2024, not text; write it in quotes"):
+        load_questions(path)
     path.write_text('{"id": "q1", "question": "一"}\n{"id": "q1", "question": "二"}\n', encoding="utf-8")
     with pytest.raises(QuestionFileError, match="already used on line 1"):
         load_questions(path)

@@ -48,6 +48,12 @@ def test_a_decline_lists_related_passages_but_cites_nothing(tmp_path):
     assert answer.hits
     zh = Assistant.load(settings).ask("手机多少钱？")
     assert zh.text == "资料中没有找到与此问题相关的内容。"
+    # The CLI heads the related passages it lists; with none (an empty knowledge base), no heading over nothing.
+    from rag.apps.cli import _format_answer
+
+    listed = answer_to_dict(answer)
+    assert "Related reading (not an answer):" in _format_answer(listed)
+    assert _format_answer({**listed, "passages": []}).strip() == answer.text
 
 
 def test_cli_ask_prints_answer_and_sources_and_json(tmp_path, capsys, monkeypatch):
@@ -67,6 +73,11 @@ def test_cli_errors_are_one_line_with_exit_code_1(tmp_path, capsys, monkeypatch)
     assert main(["ask", "你好", "--index", str(tmp_path / "none")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "python -m rag build" in err
+    # As the API refuses top_k 0 (it listed 10 passages here), before any index is read.
+    for bad in ("0", "-3", "101", "many"):
+        with pytest.raises(SystemExit):
+            main(["ask", "你好", "--top-k", bad, "--index", str(tmp_path / "none")])
+        assert "give a number of passages from 1 to 100" in capsys.readouterr().err
 
 
 def test_cli_batch_writes_one_line_per_question(tmp_path, monkeypatch):

@@ -69,7 +69,8 @@ def check_corpus(settings: Settings) -> None:
 def _format_answer(result: dict[str, Any]) -> str:
     lines = [result["answer"], ""]
     if result["refused"]:
-        lines.append("Related reading (not an answer):")
+        if result["passages"]:  # an empty knowledge base has none: no heading over nothing
+            lines.append("Related reading (not an answer):")
         for p in result["passages"][:3]:
             lines.append(f"  - {p['file']}:{p['line_start']}-{p['line_end']}  {p['text'][:80]}…")
     else:
@@ -77,7 +78,8 @@ def _format_answer(result: dict[str, Any]) -> str:
         for c in result["citations"]:
             page = f" (p. {c['page']}, line {c['page_line']})" if c.get("page") else ""
             lines.append(f"  [{c['n']}] {c['file']}:{c['line_start']}-{c['line_end']}{page}  {c['title']}")
-            lines.append(f"      “{c['quote']}”")
+            quoted = "\n       ".join(c["quote"].split("\n"))  # a table's rows, each on a line under the first
+            lines.append(f"      “{quoted}”")
     return "\n".join(lines)
 
 
@@ -143,6 +145,17 @@ def _shard(text: str | None) -> tuple[int, int] | None:
     if not (number.isdigit() and count.isdigit() and 1 <= int(number) <= int(count)):
         raise RagError(f"--shard {text}: write NUMBER/COUNT, e.g. --shard 1/4 (numbers from 1 to COUNT)")
     return int(number), int(count)
+
+
+# As many passages as the API lists at most (`top_k` of /api/ask).
+MAX_TOP_K = 100
+
+
+def _top_k(text: str) -> int:
+    """Return `--top-k N` as a number from 1 to MAX_TOP_K, or let argparse say what to write."""
+    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_TOP_K:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of passages from 1 to {MAX_TOP_K}")
+    return int(text)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -310,7 +323,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer one question")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
-    p.add_argument("--top-k", type=int, default=None, help="passages to list")
+    p.add_argument("--top-k", type=_top_k, default=None, help=f"passages to list (1 to {MAX_TOP_K})")
     common(p)
     p.set_defaults(func=cmd_ask)
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from rag.settings import Settings
 
 
-def progress_bar(description: str, unit: str = "text") -> Callable[[int, int], None]:
+def progress_bar(description: str, unit: str = " texts") -> Callable[[int, int], None]:
     """Return a (done, total) callback that draws a tqdm bar on stderr, created at the first call."""
     from tqdm import tqdm
 

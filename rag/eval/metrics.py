@@ -257,6 +257,9 @@ def _question_from_row(row: Mapping[str, Any], line_no: int) -> Question:
     qid, text, answer = row.get("id"), row.get("question"), row.get("answer")
     if qid is None or not str(qid).strip():
         raise _RowError(line_no, "missing 'id'", "give every question an id such as q001")
+    if text is not None and not isinstance(text, str):  # {"question": 2024}: there, but not text
+        raise _RowError(line_no, f"'question' is {json.dumps(text, ensure_ascii=False)[:40]}, not text",
+                        'write it in quotes: "question": "…"')
     if not isinstance(text, str) or not text.strip():
         raise _RowError(line_no, "missing 'question'", "give every question its text under 'question'")
     qtype = str(row.get("type") or "").strip() or None

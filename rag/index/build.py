@@ -68,6 +68,12 @@ class _ArticleParts:
     reader_vectors: np.ndarray | None = None  # each sentence as the second reader reads it; None until read
 
 
+def _without_name(message: str, name: str) -> str:
+    """Return why a file was skipped without the name it opens with ("corpus/a.txt looks binary, …" gives "looks
+    binary, …"): the report and the log name the file before it."""
+    return message[len(name):].lstrip(" :") if message.startswith(name) else message
+
+
 def _previous(settings: Settings, store: Store) -> Index | None:
     """Return the existing index if it can be reused for an incremental build (checked whole: damage in the
     rows or vectors it lends would pass into the new index under fresh checksums)."""
@@ -316,9 +322,9 @@ def build_index(
     for source in sources:
         size = source.path.stat().st_size
         if size > settings.index.max_article_bytes:
-            why = (f"{source.name} is {size:,} bytes, over the limit of {settings.index.max_article_bytes:,} for one article: "
+            why = (f"it is {size:,} bytes, over the limit of {settings.index.max_article_bytes:,} for one article: "
                    f"split it, or raise RAG_MAX_ARTICLE_BYTES")
-            log.warning("skipping %s", why)
+            log.info("skipping %s: %s", source.name, why)  # the report lists it, once, at the end
             skipped.append((source.name, why))
             continue
         entry = old_entries.get(source.name)
@@ -333,9 +339,10 @@ def build_index(
             continue
         try:
             article = read_article(source)
-        except CorpusError as why:
-            log.warning("skipping %s", why)
-            skipped.append((source.name, str(why)))
+        except CorpusError as error:
+            why = _without_name(str(error), source.name)
+            log.info("skipping %s: %s", source.name, why)  # the report lists it, once, at the end
+            skipped.append((source.name, why))
             continue
         sentences = [
             dataclasses.replace(s, terms=tuple(dict.fromkeys(tokenizer.tokens(s.text))))
@@ -349,13 +356,15 @@ def build_index(
     timings["clean_and_chunk"] = time.perf_counter() - tick
     if shard is None and not kept and not fresh:
         # An index of nothing would replace the one in place, and the knowledge base would answer nothing.
-        raise CorpusError(f"none of the {len(sources)} files in {settings.index.corpus_dir} could be read ({skipped[0][1]}): fix "
+        raise CorpusError(f"none of the {len(sources)} files in {settings.index.corpus_dir} could be read ({skipped[0][0]}: {skipped[0][1]}): fix "
                           f"them or add readable articles; the index was left as it was")
 
     tick = time.perf_counter()
-    _stage(stage, f"embedding {sum(len(p.chunks) for p in fresh)} passages of {len(fresh)} new or changed articles"
-                  f" ({len(unchanged)} unchanged)")
     alone = target.kind == "files"  # the Milvus store keeps the sentences' pooled vectors only
+    # As many texts as the progress bar counts: the passages, and each sentence read alone when the store keeps them.
+    sentences = f" and {sum(len(p.sentences) for p in fresh)} sentences" if alone else ""
+    _stage(stage, f"embedding {sum(len(p.chunks) for p in fresh)} passages{sentences} of {len(fresh)} new or changed "
+                  f"articles ({len(unchanged)} unchanged)")
     for part in _embed_new(fresh, embedder, settings.index.passage_template, progress, alone):
         kept[part.source.name] = part
     timings["embed"] = time.perf_counter() - tick
