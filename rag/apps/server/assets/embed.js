@@ -133,9 +133,10 @@
 
   // `building`: the server answered 503 with Retry-After, its index still being built; any other failure (a damaged
   // index, an assistant that could not start, an error event mid-stream) shows the server's one-line message.
-  function showError(box, building, message) {
+  // `plain`: the message is the reader's own words already, shown as it is.
+  function showError(box, building, message, plain) {
     box.classList.add("rag-error");
-    box.textContent = building ? say("not_ready_reply") : say("error_reply", { error: message });
+    box.textContent = building ? say("not_ready_reply") : plain ? message : say("error_reply", { error: message });
   }
 
   // Reads a server-sent event stream, calling onEvent(name, data) for each event as it arrives.
@@ -208,6 +209,9 @@
       return response.json().then(function (body) {
         if (!response.ok) {
           var building = response.status === 503 && response.headers.has("Retry-After");
+          // Without the wiki's session the server's 401 speaks to whoever runs it (tokens, commands): a reader is
+          // told what to ask for instead.
+          if (response.status === 401) throw { message: say("needs_access"), plain: true };
           throw { building: building, message: body.error || response.statusText };
         }
         return body;
@@ -218,7 +222,7 @@
       turns.push({ question: question, answer: body.answer });
     }).catch(function (error) {
       box.classList.remove("rag-refused");
-      showError(box, Boolean(error.building), error.message || String(error));
+      showError(box, Boolean(error.building), error.message || String(error), Boolean(error.plain));
     }).then(function () {
       send.disabled = false;
       box.scrollIntoView({ block: "nearest" });
