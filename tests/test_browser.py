@@ -449,8 +449,12 @@ def test_page_follow_up_leans_on_the_turn_before_and_thumbs_are_stored(talking, 
     answer = page.locator("#rag-chat .rag-answer").nth(1)
     expect(answer.locator(".rag-understood")).to_have_text("Understood as: 紫色长颈鹿吃什么？")
     expect(answer.locator(".rag-text")).to_contain_text("蓝莓")
+    # A notice is nothing to rate: thumbs stand under the two answers, none under it.
+    ask(page, "   ")
+    expect(page.locator("#rag-chat .rag-notice")).to_be_visible()
+    expect(page.locator("#rag-chat button[aria-label='Like']:visible")).to_have_count(2)
     page.fill("#rag-comment textarea", "答得对")
-    page.locator("#rag-chat button[aria-label='Like']").last.click()
+    page.locator("#rag-chat button[aria-label='Like']:visible").last.click()
     expect(page.locator("#rag-feedback-notice")).to_contain_text("Thanks, your feedback is stored.")
     (record,) = exported_feedback(feedback)
     assert record["rating"] == "up" and record["origin"] == "page" and record["comment"] == "答得对"
