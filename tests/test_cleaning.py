@@ -20,7 +20,14 @@ def test_front_matter_html_entities_and_links_are_removed_and_title_kept():
     assert "title:" not in cleaned.text and "<" not in cleaned.text and "&amp;" not in cleaned.text
     assert "OpenAI发布了Sora&更多。" in cleaned.text
     assert "详见原文和" in cleaned.text
-    assert "http" not in cleaned.text and "img" not in cleaned.text
+    # A link's address and an image go; an address the sentence writes out is what it says, and stays ("访问
+    # https://vpn.example.cn 下载" lost the one thing asked for); a line that is only an address is a reference.
+    assert "example.com/a" not in cleaned.text and "img" not in cleaned.text
+    assert "详见原文和 https://example.com/b 。" in cleaned.text
+    page = clean('<?xml version="1.0"?>\n<!DOCTYPE html>\n<html><body><p>总部位于杭州。</p></body></html>\n').text
+    assert page == "总部位于杭州。"  # the declarations were quoted as the page's first line
+    lines = clean("打开浏览器，访问 https://vpn.example.cn 下载客户端。\n\n[1]https://twitter.com/x\nwww.example.com/y\n").text
+    assert lines == "打开浏览器，访问 https://vpn.example.cn 下载客户端。"
 
 
 def test_ocr_spaces_inside_chinese_words_are_joined_but_english_spacing_kept():

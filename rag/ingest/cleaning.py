@@ -70,7 +70,7 @@ def _keep(group: int) -> Callable[[re.Match[str]], Sequence[Piece]]:
 
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\n(.*?\n)---[ \t]*(?:\n|\Z)", re.S)
 _FRONT_TITLE = re.compile(r"^title:\s*(.+?)\s*$", re.M)
-_INVISIBLE_BLOCKS = re.compile(r"<(script|style|head)\b.*?</\1\s*>|<!--.*?-->", re.S | re.I)
+_INVISIBLE_BLOCKS = re.compile(r"<(script|style|head)\b.*?</\1\s*>|<!--.*?-->|<![A-Za-z][^>]*>|<\?xml[^>]*\?>", re.S | re.I)
 _BLOCK_TAGS = re.compile(
     r"</?(?:p|div|br|li|ul|ol|h[1-6]|tr|td|th|table|section|article|blockquote|pre|hr|header|footer)\b[^>]*>", re.I
 )
@@ -83,7 +83,6 @@ _ROW_CLOSES = re.compile(r"</t[dh]\s*>\s*</tr\s*>", re.I)
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
 _MD_LINK = re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")
-_BARE_URL = re.compile(rf"(?:https?://|www\.)[^\s{_CJK}{_CJK_PUNCT}<>\"'）)]+")
 _EMPHASIS = re.compile(r"(\*\*|__|~~)(?=\S)(.+?)(?<=\S)\1")
 _LINE_MARKUP = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+|[*+\-][ \t]+|>[ \t]?|\d+\.[ \t]+(?=\D))", re.M)
 _RULE = re.compile(r"^[ \t]*(?:[-*_=][ \t]*){3,}$", re.M)
@@ -92,7 +91,9 @@ _SPACES_IN_CJK = re.compile(rf"(?<=[{_CJK}{_CJK_PUNCT},;:?!])[ \t\u3000\xa0]+(?=
 _EDGE_SPACES = re.compile(r"^[ \t\u3000\xa0]+|[ \t\u3000\xa0]+$", re.M)
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
-# Lines that are credits, sharing prompts or navigation, never content. Matched against a whole clean line.
+# Lines that are credits, sharing prompts or navigation, never content. Matched against a whole clean line. A line
+# that is only a web address (a reference, "[1]https://…") is one; an address inside a sentence ("访问
+# https://vpn.example.cn 下载客户端") is what the sentence says, and stays.
 # An article's own metadata (who wrote it, where it comes from, when it was published) is content: a reader
 # may ask for it, so those lines stay and can be quoted.
 _BOILERPLATE = re.compile(
@@ -103,6 +104,7 @@ _BOILERPLATE = re.compile(
     r"|.*(?:点这里|关注我|记得标星|一键三连|点赞.{0,6}在看|扫码|长按(?:二维码|识别)|阅读原文|日日相见|公益广告|转载请注明).*"
     r"|.{0,20}[|｜]\s*公众号.*|.{0,12}发自.{0,8}"
     r"|原文|\[\d+\]|\d+"
+    r"|(?:\[\d+\]\s*)?(?:https?://|www\.)\S+"
     r")$",
     re.M | re.I,
 )
@@ -164,7 +166,6 @@ def clean(raw: str) -> Cleaned:
     mapped.sub(_ENTITY, lambda m: (html.unescape(m.group(0)),))
     mapped.sub(_MD_IMAGE, _drop)
     mapped.sub(_MD_LINK, _keep(1))
-    mapped.sub(_BARE_URL, _drop)
     mapped.sub(_EMPHASIS, _keep(2))
     mapped.sub(_RULE, _drop)
     mapped.sub(_LINE_MARKUP, _drop)
