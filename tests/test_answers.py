@@ -278,7 +278,8 @@ def test_a_sentence_is_quoted_with_the_one_it_cannot_be_read_without(tmp_path, f
 
 
 MANUAL = {"manual.md": "# 产品手册\n\n## 保修\n\n- 屏幕保修两年\n- 电池保修一年\n\n## 价格\n\n| 项目 | 价格 |\n| --- | --- |\n"
-                        "| 晨光 | 299元 |\n| 暮光 | 399元 |\n\n主要功能包括: 文字生成视频; 图片生成视频。\n"}
+                        "| 晨光 | 299元 |\n| 暮光 | 399元 |\n\n主要功能包括: 文字生成视频; 图片生成视频。\n\n参会人：王丽、赵强\n"
+                        "记录人：李娜\n"}
 
 
 def test_a_list_item_is_an_answer_and_items_and_rows_are_quoted_a_line_each_as_the_file_has_them(tmp_path, fake_embedder):
@@ -299,6 +300,9 @@ def test_a_list_item_is_an_answer_and_items_and_rows_are_quoted_a_line_each_as_t
     text, citations = cite(index, [by_text["| 晨光 | 299元 |"], by_text["| 暮光 | 399元 |"]], {})
     assert text == "| 晨光 | 299元 |\n| 暮光 | 399元 |[1]"
     assert (citations[0].line_start, citations[0].line_end, citations[0].quote) == (12, 13, text[:-3])
+    # Two fields, one a line, quoted as one run: "…赵强记录人：李娜" read as if 赵强 took the notes.
+    text, citations = cite(index, [by_text["参会人：王丽、赵强"], by_text["记录人：李娜"]], {})
+    assert text == "参会人：王丽、赵强\n记录人：李娜[1]" and citations[0].quote == text[:-3]
     # The quote keeps the spaces cleaning took out of the sentence it cites.
     spaced = next(s for s in index.sentences if s.text.startswith("主要功能"))
     assert spaced.text == "主要功能包括:文字生成视频;图片生成视频。"

@@ -253,15 +253,21 @@ def select_sentences(
     return chosen
 
 
-def _joined(texts: Sequence[str]) -> str:
-    """Join sentences as they read: Western ones with a space, Chinese ones directly, a table's rows one a line."""
+def _joined(run: Sequence[Sentence], quotes: bool = False) -> str:
+    """Join a run's sentences (their quotes with `quotes`) as they read: Western ones with a space, Chinese ones
+    directly; a line that ends no sentence (a field, a table's row, a list's item) ends its line, and a table's row
+    starts one: run together, "参会人：王丽、赵强" and "记录人：李娜" read as "…赵强记录人：李娜"."""
     out = ""
-    for text in texts:
-        if out and TABLE_ROW.match(text.strip()) and out.rstrip().endswith("|"):
+    previous: Sentence | None = None
+    for sentence in run:
+        text = sentence.quote if quotes else sentence.text
+        if previous is not None and (TABLE_ROW.match(text.strip()) or (
+                previous.line_end < sentence.line_start and not ENDS_SENTENCE.search(previous.text.rstrip()))):
             out += "\n"
         elif out and out[-1].isascii() and not out[-1].isspace() and text[:1].isascii() and text[:1].isalnum():
             out += " "
         out += text
+        previous = sentence
     return out
 
 
@@ -277,7 +283,7 @@ def quote_runs(index: Index, chosen: Sequence[Sentence]) -> list[list[Sentence]]
         last = runs[-1][-1] if runs else None
         if last is not None and last.file == sentence.file and last.sentence_id + 1 == sentence.sentence_id:
             text = index.text_of(sentence.file)
-            quote = _joined([s.quote for s in runs[-1]] + [sentence.quote])
+            quote = _joined([*runs[-1], sentence], quotes=True)
             lines = text.raw.split("\n", sentence.line_end) if text is not None else []  # no further than needed
             if lines and stands_in(lines, runs[-1][0].line_start, sentence.line_end, quote):
                 runs[-1].append(sentence)
@@ -296,7 +302,7 @@ def cite(index: Index, chosen: Sequence[Sentence], titles: dict[str, str]) -> tu
         # together they read as one ("电池保修一年| 项目 | 价格 |").
         if parts and not ENDS_SENTENCE.search(citations[-1].quote.rstrip()):
             parts.append("\n")
-        parts.append(f"{_joined([s.text for s in run])}[{n}]")
+        parts.append(f"{_joined(run)}[{n}]")
         citations.append(Citation(n, first.file, titles.get(first.file, first.file), first.line_start, last.line_end,
-                                  _joined([s.quote for s in run])))
+                                  _joined(run, quotes=True)))
     return "".join(parts), tuple(citations)
