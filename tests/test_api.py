@@ -176,7 +176,7 @@ def test_an_endpoint_asked_with_another_method_says_which_it_takes_and_each_says
         got, headers, body = call(apps["open"], method, path)
         assert (got, headers.get("allow"), set(body)) == (405, allowed, {"error"}), (method, path)
         assert f"send {allowed}" in body["error"]
-    assert call(apps["open"], "PUT", "/api/nothing")[0:3:2] == (404, {"error": "there is no endpoint /nothing here: see /docs for the API's endpoints"})
+    assert call(apps["open"], "PUT", "/api/nothing")[0:3:2] == (404, {"error": "there is no endpoint /api/nothing here: see /docs for the API's endpoints"})
     json_body = {"Content-Type": "application/json"}
     feedback = call(apps["open"], "POST", "/api/feedback", raw=b'{"question": "Sora"}', headers=json_body)
     assert feedback[0] == 422 and '"rating": "up"' in feedback[2]["error"] and "top_k" not in feedback[2]["error"]

@@ -52,7 +52,10 @@ def test_a_decline_lists_related_passages_but_cites_nothing(tmp_path):
     from rag.apps.cli import _format_answer
 
     listed = answer_to_dict(answer)
-    assert "Related reading (not an answer):" in _format_answer(listed)
+    printed = _format_answer(listed).splitlines()
+    assert "Related reading (not an answer):" in printed
+    # Each related passage on one line of its own, however many lines it spans.
+    assert len([line for line in printed if line.startswith("  - ")]) == len(printed) - 3 == min(3, len(answer.hits))
     assert _format_answer({**listed, "passages": []}).strip() == answer.text
 
 

@@ -72,7 +72,8 @@ def _format_answer(result: dict[str, Any]) -> str:
         if result["passages"]:  # an empty knowledge base has none: no heading over nothing
             lines.append("Related reading (not an answer):")
         for p in result["passages"][:3]:
-            lines.append(f"  - {p['file']}:{p['line_start']}-{p['line_end']}  {p['text'][:80]}…")
+            excerpt = " ".join(p["text"].split())  # a passage's lines, run into one excerpt line
+            lines.append(f"  - {p['file']}:{p['line_start']}-{p['line_end']}  {excerpt[:80]}…")
     else:
         lines.append("Sources:")
         for c in result["citations"]:

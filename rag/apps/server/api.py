@@ -326,7 +326,7 @@ def make_router(
         if allowed:  # the endpoint is there, asked with another method ("GET /api/ask")
             raise ApiError(405, f"{request.method} is not what {request.url.path} takes: send {' or '.join(allowed)}",
                            {"Allow": ", ".join(allowed)})
-        raise ApiError(404, f"there is no endpoint /{path} here: see /docs for the API's endpoints")
+        raise ApiError(404, f"there is no endpoint {request.url.path} here: see /docs for the API's endpoints")
 
     return router
 

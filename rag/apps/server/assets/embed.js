@@ -65,7 +65,8 @@
       result.passages.slice(0, RELATED).forEach(function (passage) {
         var item = el("li");
         item.appendChild(sourceLink(passage.title + " · " + lines(passage.line_start, passage.line_end), passage));
-        item.appendChild(el("span", "rag-quote", passage.text.length > 120 ? passage.text.slice(0, 120) + "…" : passage.text));
+        var text = passage.text.replace(/\s+/g, " ");  // a passage's lines, run into one excerpt
+        item.appendChild(el("span", "rag-quote", text.length > 120 ? text.slice(0, 120) + "…" : text));
         related.appendChild(item);
       });
       box.appendChild(related);
