@@ -529,3 +529,17 @@ def test_widget_and_page_show_the_models_draft_as_it_streams_then_the_checked_an
     expect(last_bot_message(chat).locator(".rag-sources")).to_be_visible(timeout=30_000)
     expect(last_bot_message(chat).locator(".rag-text")).not_to_contain_text("800")
     expect(chat.locator("#rag-chat .rag-draft")).to_have_count(0)
+
+
+def test_a_page_opened_once_the_index_is_loaded_shows_examples_drawn_from_the_titles(tmp_path, open_page):
+    # A folder without a kb.json: its examples come from its titles, which only a loaded index has. The page was built
+    # before the index loaded, and opened after, so no tick of its timer ever filled them in: none were shown.
+    corpus = tmp_path / "notes"
+    corpus.mkdir()
+    (corpus / "giraffe.md").write_text(GIRAFFE, encoding="utf-8")
+    folder = tmp_path / "app"
+    folder.mkdir()
+    with running_apps([(app_env(corpus, folder / "index"), folder)], ready_path="embed") as started:
+        wait_until_serving(started[0].url + "api/health", None, started[0].log)
+        page = open_page(started[0].url, "zh-CN")
+        expect(page.locator("#rag-examples button:visible")).to_have_text(["紫色长颈鹿观察报告讲了什么？"])

@@ -121,10 +121,12 @@ def build_page(service: Service, handlers: ChatHandlers | None = None, opening: 
             return (*refresh(lang_code, chosen), *handlers.clear(lang_code)[1:], *example_updates(chosen))
 
         ask_inputs = [question, chatbot, top_k, show_passages, locale, kb]
+        # The examples too: drawn from titles only a loaded index has, they were empty when the page was built, and
+        # an index loaded before the page was opened never ticks the timer that would fill them in.
         page.load(None, None, locale, js=LOCALE_JS).then(
-            lambda lang_code, chosen: (*refresh(lang_code, chosen), handlers.clear(lang_code)[2]),
+            lambda lang_code, chosen: (*refresh(lang_code, chosen), handlers.clear(lang_code)[2], *example_updates(chosen)),
             [locale, kb],
-            [status, timer, panel],
+            [status, timer, panel, *example_buttons],
             queue=False,
             api_visibility="private",
         )
