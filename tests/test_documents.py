@@ -212,3 +212,22 @@ def test_an_html_table_row_answers_as_a_row_the_sources_panel_marks(client):
     assert "| 国家 | 每晚上限 |" in quoted and "| 美国 | 1500元 |" in quoted, answer
     for citation in cited:
         _shown(client, citation)  # each quote stands in the clean lines the panel shows
+
+
+def test_a_docx_is_titled_by_its_title_or_first_heading_paragraph(tmp_path):
+    # It was titled by its first body paragraph, and its suggested question read "会议室需提前一天…讲了什么？".
+    from docx import Document
+
+    from rag.ingest.corpus import SourceFile, read_article
+
+    def titled(add_heading) -> str:
+        document = Document()
+        add_heading(document)
+        document.add_paragraph("会议室需提前一天在OA系统预订，每次预订最长4小时。")
+        path = tmp_path / "rooms.docx"
+        document.save(str(path))
+        return read_article(SourceFile(path, "corpus/rooms.docx", "")).title
+
+    assert titled(lambda d: d.add_heading("会议室预订规定", level=1)) == "会议室预订规定"
+    assert titled(lambda d: d.add_heading("会议室预订规定", level=0)) == "会议室预订规定"  # Word's Title style
+    assert titled(lambda d: d.add_paragraph("行政部")) == "会议室需提前一天在OA系统预订，每次预订最长4小时"

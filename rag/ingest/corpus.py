@@ -133,7 +133,7 @@ def read_article(source: SourceFile) -> Article:
         raise CorpusError(f"{source.name} has no text left after cleaning: check that it is an article")
     return Article(
         file=source.name,
-        title=cleaned.title or source.path.stem,
+        title=extracted.title or cleaned.title or source.path.stem,
         text=cleaned.text,
         raw=raw,
         origin=cleaned.origin,

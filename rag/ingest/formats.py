@@ -37,6 +37,7 @@ class Extracted:
 
     raw: str
     pages: tuple[int, ...] = ()
+    title: str = ""  # what the document names as its title (a DOCX's Title or first Heading 1 paragraph), or ""
 
 
 def page_line(pages: tuple[int, ...], line: int) -> tuple[int, int]:
@@ -117,10 +118,28 @@ def _docx(data: bytes, name: str) -> Extracted:
                   f"split it or save it again from Word")
     try:
         document = Document(io.BytesIO(data))
-        lines = [line for block in document.iter_inner_content() for line in _docx_lines(block)]
+        blocks = list(document.iter_inner_content())
+        lines = [line for block in blocks for line in _docx_lines(block)]
+        title = _docx_title(blocks)
     except Exception as error:  # python-docx and lxml raise many kinds on a damaged file
         log.info("%s: %s: %s", name, type(error).__name__, error)
         raise UndecodableError(name, "is a damaged or unusual .docx that cannot be read: save it again from Word") from None
     if not any(line.strip() for line in lines):
         raise UndecodableError(name, "has no paragraphs of text: check that it is an article")
-    return Extracted("\n".join(lines))
+    return Extracted("\n".join(lines), title=title)
+
+
+# The paragraph styles that name a document (Word's built-in names, which python-docx reports in English).
+_TITLE_STYLES = ("Title", "Heading 1")
+# A title stands among a document's first paragraphs.
+_TITLE_WITHIN = 5
+
+
+def _docx_title(blocks: list) -> str:
+    """Return the text of the first Title or Heading 1 paragraph among the first few, or "" (a document with none is
+    named by its first sentence, as a text file is)."""
+    for block in blocks[:_TITLE_WITHIN]:
+        style = getattr(getattr(block, "style", None), "name", "") or ""
+        if not hasattr(block, "rows") and style in _TITLE_STYLES and block.text.strip():
+            return _one_line(block.text).strip()
+    return ""
