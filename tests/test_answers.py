@@ -18,7 +18,7 @@ from rag.index.build import build_index
 from rag.ingest.headings import source_names
 from rag.records import Sentence
 
-from support import TINY, fake_settings, write_corpus
+from support import TINY, fake_settings, stands_in_lines, write_corpus
 
 
 def sentence(text: str, sentence_id: int = 0) -> Sentence:
@@ -279,7 +279,7 @@ def test_a_sentence_is_quoted_with_the_one_it_cannot_be_read_without(tmp_path, f
 
 MANUAL = {"manual.md": "# 产品手册\n\n## 保修\n\n- 屏幕保修两年\n- 电池保修一年\n\n## 价格\n\n| 项目 | 价格 |\n| --- | --- |\n"
                         "| 晨光 | 299元 |\n| 暮光 | 399元 |\n\n主要功能包括: 文字生成视频; 图片生成视频。\n\n参会人：王丽、赵强\n"
-                        "记录人：李娜\n"}
+                        "记录人：李娜\n\n## 连接步骤\n\n1. 打开设置。\n2. 点击连接。再等一会。\n\n3. 等待绿灯亮起。\n\n没有编号的一句话。\n"}
 
 
 def test_a_list_item_is_an_answer_and_items_and_rows_are_quoted_a_line_each_as_the_file_has_them(tmp_path, fake_embedder):
@@ -303,6 +303,17 @@ def test_a_list_item_is_an_answer_and_items_and_rows_are_quoted_a_line_each_as_t
     # Two fields, one a line, quoted as one run: "…赵强记录人：李娜" read as if 赵强 took the notes.
     text, citations = cite(index, [by_text["参会人：王丽、赵强"], by_text["记录人：李娜"]], {})
     assert text == "参会人：王丽、赵强\n记录人：李娜[1]" and citations[0].quote == text[:-3]
+    # A numbered list's step brings its steps, all in order, numbered as the file numbers them, cited as one run:
+    # "请假流程是什么？" quoted step 3, then step 2, and never step 1.
+    step = by_text["点击连接。"]
+    steps = answer_block(index, step, 250)
+    assert [s.text for s in steps] == ["打开设置。", "点击连接。", "再等一会。", "等待绿灯亮起。"]
+    assert [index.list_number(s) for s in steps] == ["1.", "2.", "", "3."]  # "再等一会。" opens no item
+    text, citations = cite(index, steps, {})
+    assert text == "1. 打开设置。\n2. 点击连接。再等一会。\n3. 等待绿灯亮起。[1]" and len(citations) == 1
+    assert citations[0].quote == text[:-3] and stands_in_lines(tmp_path / "corpus" / "manual.md", citations[0].line_start,
+                                                             citations[0].line_end, citations[0].quote)
+    assert answer_block(index, step, 12) == [step]  # a list longer than the answer allows: the step alone
     # The quote keeps the spaces cleaning took out of the sentence it cites.
     spaced = next(s for s in index.sentences if s.text.startswith("主要功能"))
     assert spaced.text == "主要功能包括:文字生成视频;图片生成视频。"

@@ -10,7 +10,7 @@ import numpy as np
 
 from rag.index.lexical import coverage
 from rag.index.store import Index
-from rag.ingest.headings import ENDS_SENTENCE, TABLE_ROW, heading_text, short_question
+from rag.ingest.headings import ENDS_SENTENCE, NUMBERED_ITEM_LINE, TABLE_ROW, heading_text, short_question
 from rag.ingest.language import is_chinese
 from rag.ingest.textnorm import stands_in
 from rag.records import Citation, Hit, Sentence
@@ -171,10 +171,46 @@ def _unclosed(block: Sequence[Sentence]) -> bool:
     return text.count("（") + text.count("(") > text.count("）") + text.count(")") or text.count("-{") > text.count("}-")
 
 
+def _numbered_list(index: Index, sentence: Sentence, max_chars: int) -> list[Sentence] | None:
+    """Return every sentence of the numbered list the sentence stands in, in order ("1. 登录OA系统…", "2. 选择假期类型…"),
+    when it has two items or more and fits in max_chars; None otherwise. Its steps are read in order: one alone, or
+    out of order, misleads ("请假流程是什么？" quoted step 3, then step 2)."""
+    def numbered(line: int) -> bool:
+        text = index.source_line(sentence.file, line)
+        return text is not None and NUMBERED_ITEM_LINE.match(text) is not None
+
+    def blank(line: int) -> bool:
+        text = index.source_line(sentence.file, line)
+        return text is not None and not text.strip()
+
+    if not numbered(sentence.line_start):
+        return None
+    first, last, items = sentence.line_start, sentence.line_end, {sentence.line_start}
+    while numbered(first - 1) or (blank(first - 1) and numbered(first - 2)):
+        first -= 1 if numbered(first - 1) else 2
+        items.add(first)
+    while numbered(last + 1) or (blank(last + 1) and numbered(last + 2)):
+        last += 1 if numbered(last + 1) else 2
+        items.add(last)
+    if len(items) < 2:
+        return None
+    start = end = sentence.sentence_id
+    sentences = index.sentences
+    while start > 0 and sentences[start - 1].file == sentence.file and sentences[start - 1].line_start >= first:
+        start -= 1
+    while end + 1 < len(sentences) and sentences[end + 1].file == sentence.file and sentences[end + 1].line_end <= last:
+        end += 1
+    steps = list(sentences[start:end + 1])
+    return steps if sum(len(s.text) for s in steps) <= max_chars else None
+
+
 def answer_block(index: Index, sentence: Sentence, max_chars: int, title: str = "") -> list[Sentence]:
-    """Return the sentence with the neighbours it cannot be read without, in document order, within max_chars: the
-    items of a list it announces, however short; otherwise a heading, or a piece of the article's `title`, is never
-    pulled in."""
+    """Return the sentence with the neighbours it cannot be read without, in document order, within max_chars: a
+    numbered list's steps, all in order; the items of a list it announces, however short; otherwise a heading, or a
+    piece of the article's `title`, is never pulled in."""
+    steps = _numbered_list(index, sentence, max_chars)
+    if steps is not None:
+        return steps
     block = [sentence]
     used = len(sentence.text)
 
@@ -253,15 +289,19 @@ def select_sentences(
     return chosen
 
 
-def _joined(run: Sequence[Sentence], quotes: bool = False) -> str:
+def _joined(run: Sequence[Sentence], quotes: bool = False, numbers: Mapping[int, str] | None = None) -> str:
     """Join a run's sentences (their quotes with `quotes`) as they read: Western ones with a space, Chinese ones
     directly; a line that ends no sentence (a field, a table's row, a list's item) ends its line, and a table's row
-    starts one: run together, "参会人：王丽、赵强" and "记录人：李娜" read as "…赵强记录人：李娜"."""
+    starts one: run together, "参会人：王丽、赵强" and "记录人：李娜" read as "…赵强记录人：李娜". A numbered list's
+    item starts a line with its number (`numbers`, by sentence id), as the file writes it."""
     out = ""
     previous: Sentence | None = None
     for sentence in run:
         text = sentence.quote if quotes else sentence.text
-        if previous is not None and (TABLE_ROW.match(text.strip()) or (
+        number = (numbers or {}).get(sentence.sentence_id, "")
+        if number:
+            text = f"{number} {text}"
+        if previous is not None and (number or TABLE_ROW.match(text.strip()) or (
                 previous.line_end < sentence.line_start and not ENDS_SENTENCE.search(previous.text.rstrip()))):
             out += "\n"
         elif out and out[-1].isascii() and not out[-1].isspace() and text[:1].isascii() and text[:1].isalnum():
@@ -271,7 +311,7 @@ def _joined(run: Sequence[Sentence], quotes: bool = False) -> str:
     return out
 
 
-def quote_runs(index: Index, chosen: Sequence[Sentence]) -> list[list[Sentence]]:
+def quote_runs(index: Index, chosen: Sequence[Sentence], numbers: Mapping[int, str] | None = None) -> list[list[Sentence]]:
     """Group the chosen sentences that follow one another in an article into runs, each in the article's order.
 
     A run is quoted and cited once, so an answer that goes on over two sentences reads as the article wrote it,
@@ -283,7 +323,7 @@ def quote_runs(index: Index, chosen: Sequence[Sentence]) -> list[list[Sentence]]
         last = runs[-1][-1] if runs else None
         if last is not None and last.file == sentence.file and last.sentence_id + 1 == sentence.sentence_id:
             text = index.text_of(sentence.file)
-            quote = _joined([*runs[-1], sentence], quotes=True)
+            quote = _joined([*runs[-1], sentence], quotes=True, numbers=numbers)
             lines = text.raw.split("\n", sentence.line_end) if text is not None else []  # no further than needed
             if lines and stands_in(lines, runs[-1][0].line_start, sentence.line_end, quote):
                 runs[-1].append(sentence)
@@ -296,13 +336,14 @@ def quote_runs(index: Index, chosen: Sequence[Sentence]) -> list[list[Sentence]]
 def cite(index: Index, chosen: Sequence[Sentence], titles: dict[str, str]) -> tuple[str, tuple[Citation, ...]]:
     """Return the answer text with a [n] after each run of sentences (`quote_runs`), and the numbered citations."""
     parts, citations = [], []
-    for n, run in enumerate(quote_runs(index, chosen), start=1):
+    numbers = {s.sentence_id: number for s in chosen if (number := index.list_number(s))}
+    for n, run in enumerate(quote_runs(index, chosen, numbers), start=1):
         first, last = run[0], run[-1]
-        # After a list's item or a table's row (no sentence end), the next quote starts a line of its own: run
-        # together they read as one ("电池保修一年| 项目 | 价格 |").
-        if parts and not ENDS_SENTENCE.search(citations[-1].quote.rstrip()):
+        # After a list's item or a table's row (no sentence end), and before a numbered step, the next quote starts a
+        # line of its own: run together they read as one ("电池保修一年| 项目 | 价格 |").
+        if parts and (not ENDS_SENTENCE.search(citations[-1].quote.rstrip()) or first.sentence_id in numbers):
             parts.append("\n")
-        parts.append(f"{_joined(run)}[{n}]")
+        parts.append(f"{_joined(run, numbers=numbers)}[{n}]")
         citations.append(Citation(n, first.file, titles.get(first.file, first.file), first.line_start, last.line_end,
-                                  _joined(run, quotes=True)))
+                                  _joined(run, quotes=True, numbers=numbers)))
     return "".join(parts), tuple(citations)

@@ -18,7 +18,7 @@ from rag.index.manifest import FORMAT_VERSION, Manifest
 from rag.index.rows import LazyRows, write_rows
 from rag.index.vectors.base import VectorIndex
 from rag.index.vectors.factory import open_vectors
-from rag.ingest.headings import LIST_ITEM_LINE
+from rag.ingest.headings import LIST_ITEM_LINE, NUMBERED_ITEM_LINE
 from rag.index.vectors.faiss_index import FILES as FAISS_FILES
 from rag.records import Chunk, Sentence
 from rag.settings import Settings
@@ -72,14 +72,29 @@ class Index:
         row = self._rows.get(file)
         return self.texts[row] if row is not None and row < len(self.texts) else None
 
+    def source_line(self, file: str, line: int) -> str | None:
+        """Return line `line` (1-based) of article `file` as the build read it, or None when there is no such line."""
+        text = self.text_of(file)
+        if text is None or line < 1:
+            return None
+        lines = text.raw.split("\n", line)
+        return lines[line - 1] if len(lines) >= line else None
+
+    def list_number(self, sentence: Sentence) -> str:
+        """Return the marker of the numbered list item the sentence opens ("1.", "（2）"), "" when it opens none (a
+        second sentence on the item's line, or a line of no numbered list)."""
+        line = self.source_line(sentence.file, sentence.line_start)
+        found = NUMBERED_ITEM_LINE.match(line) if line is not None else None
+        if found is None:
+            return ""
+        rest = "".join(line[found.end():].split())
+        return found.group("marker") if rest and rest.startswith("".join(sentence.text.split())[:4]) else ""
+
     def on_list_item(self, sentence: Sentence) -> bool:
         """Return whether the sentence stands on a list item's source line ("- 电池保修一年"). Cleaning drops the
         item's marker, so a short item reads as a heading; only its source line tells them apart."""
-        text = self.text_of(sentence.file)
-        if text is None:
-            return False
-        lines = text.raw.split("\n", sentence.line_start)
-        return len(lines) >= sentence.line_start and LIST_ITEM_LINE.match(lines[sentence.line_start - 1]) is not None
+        line = self.source_line(sentence.file, sentence.line_start)
+        return line is not None and LIST_ITEM_LINE.match(line) is not None
 
 
 def build_settings(settings: Settings) -> dict[str, Any]:

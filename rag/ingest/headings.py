@@ -47,6 +47,8 @@ _FIELD = re.compile(
 LIST_ITEM_LINE = re.compile(
     r"^[ \t]*(?:[*+\-][ \t]+|[•·▪◦●■◆][ \t]*|\d{1,3}[.)．、](?!\d)|[（(]\d{1,3}[)）]|<li\b|\|(?:[^|\n]*\|){2,}[ \t]*$)", re.I
 )
+# A source line that is an item of a numbered list ("1. 登录OA系统", "2）", "（3）"): a step, whose order is meaning.
+NUMBERED_ITEM_LINE = re.compile(r"^[ \t]*(?P<marker>\d{1,3}[.)．、）](?!\d)|[（(]\d{1,3}[)）])[ \t]*")
 # A row of a markdown table ("| 一线城市 | 500元 |"): content, however short; cleaning keeps its pipes.
 TABLE_ROW = re.compile(r"^\|(?:[^|\n]*\|){2,}$")
 
