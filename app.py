@@ -44,7 +44,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from rag.apps.library import Library
     from rag.apps.server import create_app, make_limiter
-    from rag.apps.service import Service
     from rag.apps.web import CONCURRENCY, ChatHandlers, build_page
     from rag.errors import RagError
     from rag.kbs import DEFAULT_KB, Catalog, check_name
@@ -72,9 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if moved:
         print(moved, file=sys.stderr)
-    # Builds the index first when it is missing or stale, with progress on the console.
-    default = Service(catalog.settings_for(DEFAULT_KB)).start()
-    library = Library(settings, default)
+    # Every knowledge base gets ready at once, each in its own thread, building its index when it is missing or stale
+    # (progress on the console), all with one model: a folder named here never waits for the seeds' first build.
+    library = Library(settings)
     # The page opens on the chosen knowledge base, and a request that names none (the API, the widget) is answered from it.
     service = library.open(opening)
     if opening.name != DEFAULT_KB:

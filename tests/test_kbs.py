@@ -173,6 +173,37 @@ def test_a_library_without_a_given_default_gets_every_knowledge_base_ready_itsel
     assert library.service("leave").assistant.embedder is library.service("default").assistant.embedder
 
 
+def test_a_folders_knowledge_base_answers_while_the_default_is_still_being_built(tmp_path, fake_embedder, monkeypatch):
+    # `app.py --corpus DIR` on a fresh clone: DIR's index was built, the seeds' was not. DIR waited for the seeds'
+    # build to share its model, and answered "the index is being built" for as long.
+    import threading
+
+    import rag.apps.library as library_module
+    import rag.index.build as build_module
+
+    apples = write_corpus(tmp_path / "a", APPLES)
+    leave = write_corpus(tmp_path / "b", LEAVE)
+    root = _root(tmp_path, apples)
+    build_index(Catalog(root).create("leave", leave).settings(root), fake_embedder)
+    release, building = threading.Event(), build_module.build_index
+
+    def held(settings, *args, **options):
+        if settings.index.corpus_dir == apples:  # the default's build, held until the other is checked
+            release.wait(30)
+        return building(settings, *args, **options)
+
+    monkeypatch.setattr(build_module, "build_index", held)
+    monkeypatch.setattr(library_module, "build_index", held)
+    library = Library(root)
+    try:
+        assert library.service("leave").wait(10) and library.service("leave").assistant is not None
+        assert library.service("default").assistant is None  # still building
+    finally:
+        release.set()
+    assert library.service("default").wait(30) and library.service("default").assistant is not None
+    assert library.service("leave").assistant.embedder is library.service("default").assistant.embedder  # one model
+
+
 def test_the_server_refuses_to_open_on_a_knowledge_base_there_is_none_of(tmp_path, monkeypatch, capsys):
     import app
 

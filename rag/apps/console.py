@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from rag.embedding import Embedder
 
 
 def progress_bar(description: str, unit: str = " texts") -> Callable[[int, int], None]:
@@ -30,9 +34,12 @@ def print_stage(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def build_if_needed(settings: Settings, force: bool = False, shard: tuple[int, int] | None = None) -> None:
+def build_if_needed(
+    settings: Settings, force: bool = False, shard: tuple[int, int] | None = None, embedder: Embedder | None = None,
+) -> None:
     """Build or update the index when it is missing, stale or `force`d, printing progress to stderr; with `shard`
-    (number, count), only that slice of the articles, into the store's shard (rag/index/build.py)."""
+    (number, count), only that slice of the articles, into the store's shard (rag/index/build.py); with `embedder`,
+    with that model instead of one loaded for the build."""
     from rag.embedding import load_embedder
     from rag.index.build import build_index, stale_reason
     from rag.index.stores import open_store
@@ -43,7 +50,7 @@ def build_if_needed(settings: Settings, force: bool = False, shard: tuple[int, i
     if reason is None:
         return
     print(f"building the index in {where} ({reason})", file=sys.stderr)
-    report = build_index(settings, load_embedder(settings), progress_bar("embedding"), print_stage, shard)
+    report = build_index(settings, embedder or load_embedder(settings), progress_bar("embedding"), print_stage, shard)
     print(
         f"index ready: {report.chunks} passages, {report.sentences} sentences from "
         f"{len(report.added) + len(report.changed) + len(report.unchanged)} articles "

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.answer.assistant import Assistant
+from rag.apps.console import build_if_needed
 from rag.apps.service import Service
 from rag.embedding import Embedder, load_embedder
 from rag.embedding.batching import BatchingEmbedder
@@ -77,14 +78,18 @@ class Library:
         self._embedder: Embedder | None = None
         self._services: dict[str, Service] = {}
         self._updates: dict[str, UpdateState] = {}
+        # A default service given ready-made loads its own model, which the others then share; one the library makes
+        # shares the library's, and nothing waits on its build (a folder's knowledge base waited for the seeds').
+        self._given_default = default is not None
         if default is not None:
             self._services[DEFAULT_KB] = default
         for name in self.names():
             self.service(name)
 
     def _shared_embedder(self, settings: Settings) -> Embedder:
-        """Return the embedder every knowledge base shares: the default one's once it is ready (one model in memory)."""
-        default = self._services.get(DEFAULT_KB)
+        """Return the embedder every knowledge base shares (one model in memory): a given default's once it is ready,
+        else the library's own."""
+        default = self._services.get(DEFAULT_KB) if self._given_default else None
         if default is not None and default.settings.index.index_dir != settings.index.index_dir:  # never wait on itself
             default.wait()
             if default.assistant is not None:
@@ -98,10 +103,7 @@ class Library:
     def _build_and_load(self, settings: Settings) -> Assistant:
         """Return the assistant of a knowledge base, after building its index when it is missing or stale."""
         embedder = self._shared_embedder(settings)
-        reason = stale_reason(settings)
-        if reason is not None:
-            log.info("building the index in %s (%s)", settings.index.index_dir, reason)
-            build_index(settings, embedder)
+        build_if_needed(settings, embedder=embedder)  # with progress on the console
         return Assistant.load(settings, embedder)
 
     @classmethod
