@@ -50,6 +50,19 @@ def test_a_follow_up_carries_the_subject_of_the_earlier_turns(history, question,
     assert understand(question, turns(*history), shared_tokenizer()).question == standalone
 
 
+def test_he_or_she_after_a_who_question_is_the_person_the_answer_named():
+    # "他负责什么？" after "谁汇报了4.0版本进度？" (answered "陈刚汇报：…") was understood as "汇报负责什么？".
+    tagger = shared_tokenizer()
+    who = Turn("谁汇报了4.0版本进度？", "陈刚汇报：4.0版本已完成80%，预计4月上线。[1]")
+    assert understand("他负责什么？", [who], tagger).question == "陈刚负责什么？"
+    chaired = Turn("会议由谁主持？", "参会人：王丽（主持）、陈刚、李娜、赵强[1]")
+    assert understand("她的职位是什么？", [chaired], tagger).question == "王丽的职位是什么？"
+    # 它 is no person, and a question that asked no "who" names none: the earlier subject as before.
+    developed = Turn("Sora是谁开发的？", "OpenAI 官方发布了文生视频模型 Sora。[1]")
+    assert understand("它是什么时候发布的？", [developed], tagger).question == "Sora是什么时候发布的？"
+    assert understand("他负责什么？", [Turn("Sora是什么？", "陈刚说Sora是一个模型。[1]")], tagger).question == "Sora负责什么？"
+
+
 @pytest.mark.parametrize(
     "message, kind",
     [("你好", "greeting"), ("您好！", "greeting"), ("Hello!", "greeting"), ("谢谢", "thanks"), ("好的，谢谢！", "thanks"),

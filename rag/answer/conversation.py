@@ -228,6 +228,22 @@ def _binds_locally(question: str, tagger: Tagger) -> bool:
     return 0 <= at < first and (personal < 0 or personal > first)
 
 
+_PERSON_TAGS = frozenset({"nr", "nrfg", "nrt"})
+_ASKS_WHO = re.compile(r"谁|哪一?位|\bwho\b", re.I)
+_ZH_PERSONAL = re.compile(r"他|她")
+
+
+def person_answered(question: str, answer: str, tagger: Tagger) -> str | None:
+    """Return the person an answer names first in reply to a question asking who ("谁汇报了进度？" answered "陈刚汇报：…"
+    gives 陈刚), or None: a 他 or 她 after it means that person, not the question's own words."""
+    if not _ASKS_WHO.search(question):
+        return None
+    for word, tag in tagger.tagged(answer):
+        if tag in _PERSON_TAGS and len(word) >= 2 and word not in question.lower():
+            return _original(answer, word)
+    return None
+
+
 def understand(message: str, history: Sequence[Turn], tagger: Tagger) -> Understood:
     """Return the message as understood after the earlier turns (oldest first): small talk, or a standalone question."""
     kind = small_talk_kind(message)
@@ -235,15 +251,20 @@ def understand(message: str, history: Sequence[Turn], tagger: Tagger) -> Underst
         return Understood(message, small_talk=kind)
     subject: str | None = None
     previous: str | None = None
+    person: str | None = None
     # Earlier follow-ups are resolved in turn, so a third question can lean on a second that leaned on the first.
     for turn in history:
         if small_talk_kind(turn.question) is not None:
             continue
-        standalone = resolve(turn.question, subject, previous, tagger)
+        standalone = resolve(turn.question, person if _ZH_PERSONAL.search(turn.question) and person else subject,
+                             previous, tagger)
         subject = subject_of(standalone, tagger) or subject
+        person = person_answered(standalone, turn.answer, tagger)
         previous = standalone
-    standalone = resolve(message, subject, previous, tagger)
-    return Understood(standalone, subject=subject if standalone != message else None)
+    # 他/她 after "谁…？" is the person the answer named.
+    chosen = person if person and _ZH_PERSONAL.search(message) else subject
+    standalone = resolve(message, chosen, previous, tagger)
+    return Understood(standalone, subject=chosen if standalone != message else None)
 
 
 def check_history(history: Sequence[Turn], max_turns: int, max_chars: int) -> None:
