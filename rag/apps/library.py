@@ -240,7 +240,8 @@ class Library:
         with self._lock:
             state = self._updates.setdefault(name, UpdateState())
             state.pending = True
-            state.state, state.stage = "updating", "waiting"
+            # The last update's counts and message say nothing of this one: "updating" with "2 added … done 12/12".
+            state.state, state.stage, state.done, state.total, state.message = "updating", "waiting", 0, 0, ""
             if state.running:
                 return
             state.running = True
