@@ -30,6 +30,14 @@ def test_front_matter_html_entities_and_links_are_removed_and_title_kept():
     assert lines == "打开浏览器，访问 https://vpn.example.cn 下载客户端。"
 
 
+def test_a_plain_texts_short_first_line_of_chinese_alone_is_its_title_a_byline_is_not():
+    # "停车场管理办法" was passed over for the first long sentence, and the suggested question read "员工停车位…讲了什么？".
+    body = "\n\n员工停车位位于地下二层B区，共120个车位。\n"
+    assert clean("停车场管理办法" + body).title == "停车场管理办法"
+    assert clean("记者 刘宗智" + body).title == "员工停车位位于地下二层B区，共120个车位"
+    assert clean("N 新京报澎湃新闻" + body).title == "员工停车位位于地下二层B区，共120个车位"
+
+
 def test_ocr_spaces_inside_chinese_words_are_joined_but_english_spacing_kept():
     cleaned = clean("一位时尚女性走在东京街 道上, 她走路自信。OpenAI 在官网发布了 Sora model。\n")
     assert "东京街道上,她走路自信" in cleaned.text

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.ingest.headings import BYLINE
+
 # A replacement piece: a literal string (mapped to the match start) or a group number whose text is kept in place.
 Piece = str | int
 
@@ -139,8 +141,17 @@ def _heading_title(raw: str) -> str:
     return ""
 
 
+# A plain text's first line that names it ("停车场管理办法"): a few Chinese characters, no sentence end, nothing else
+# (a byline or a newspaper's name mixes in letters, digits or spaces: "N 新京报澎湃新闻", "记者 刘宗智").
+_TITLE_LINE = re.compile(rf"[{_CJK}《》“”（）、·]{{2,30}}")
+
+
 def _first_sentence(text: str, limit: int = 40) -> str:
-    """The first sentence of the first line long enough to be prose (short lines are bylines or kickers)."""
+    """A first line that names the text alone on its line (`_TITLE_LINE`) with more after it; else the first sentence
+    of the first line long enough to be prose (short lines are bylines or kickers)."""
+    first, _, rest = text.strip().partition("\n")
+    if _TITLE_LINE.fullmatch(first.strip()) and not BYLINE.match(first.strip()) and rest.strip():
+        return first.strip()
     lines = [line.strip() for line in text.splitlines() if len(line.strip()) >= 12] or [text.strip()]
     first = re.split(r"[。！？!?]", lines[0], maxsplit=1)[0].strip().strip('"“”')
     return first if len(first) <= limit else first[:limit] + "…"
