@@ -313,7 +313,10 @@ def test_a_list_item_is_an_answer_and_items_and_rows_are_quoted_a_line_each_as_t
     assert text == "1. 打开设置。\n2. 点击连接。再等一会。\n3. 等待绿灯亮起。[1]" and len(citations) == 1
     assert citations[0].quote == text[:-3] and stands_in_lines(tmp_path / "corpus" / "manual.md", citations[0].line_start,
                                                              citations[0].line_end, citations[0].quote)
-    assert answer_block(index, step, 12) == [step]  # a list longer than the answer allows: the step alone
+    assert answer_block(index, step, 5) == [step]  # a list over three answers' length: the step alone
+    # A paragraph after a blank line starts a line of its own: it read as part of the step before it.
+    text, _ = cite(index, [steps[-1], by_text["没有编号的一句话。"]], {})
+    assert text == "3. 等待绿灯亮起。\n没有编号的一句话。[1]"
     # The quote keeps the spaces cleaning took out of the sentence it cites.
     spaced = next(s for s in index.sentences if s.text.startswith("主要功能"))
     assert spaced.text == "主要功能包括:文字生成视频;图片生成视频。"

@@ -171,6 +171,11 @@ def _unclosed(block: Sequence[Sentence]) -> bool:
     return text.count("（") + text.count("(") > text.count("）") + text.count(")") or text.count("-{") > text.count("}-")
 
 
+# A procedure is read whole: its steps may take this many times the answer's length (an English one's five steps
+# took more than one answer's 250 characters, and came back as steps 3, 4 and 1).
+STEPS_READ_WHOLE = 3
+
+
 def _numbered_list(index: Index, sentence: Sentence, max_chars: int) -> list[Sentence] | None:
     """Return every sentence of the numbered list the sentence stands in, in order ("1. 登录OA系统…", "2. 选择假期类型…"),
     when it has two items or more and fits in max_chars; None otherwise. Its steps are read in order: one alone, or
@@ -208,7 +213,7 @@ def answer_block(index: Index, sentence: Sentence, max_chars: int, title: str = 
     """Return the sentence with the neighbours it cannot be read without, in document order, within max_chars: a
     numbered list's steps, all in order; the items of a list it announces, however short; otherwise a heading, or a
     piece of the article's `title`, is never pulled in."""
-    steps = _numbered_list(index, sentence, max_chars)
+    steps = _numbered_list(index, sentence, STEPS_READ_WHOLE * max_chars)
     if steps is not None:
         return steps
     block = [sentence]
@@ -291,8 +296,8 @@ def select_sentences(
 
 def _joined(run: Sequence[Sentence], quotes: bool = False, numbers: Mapping[int, str] | None = None) -> str:
     """Join a run's sentences (their quotes with `quotes`) as they read: Western ones with a space, Chinese ones
-    directly; a line that ends no sentence (a field, a table's row, a list's item) ends its line, and a table's row
-    starts one: run together, "参会人：王丽、赵强" and "记录人：李娜" read as "…赵强记录人：李娜". A numbered list's
+    directly; a line that ends no sentence (a field, a table's row, a list's item) ends its line, a table's row
+    starts one, and so does a paragraph after a blank line: run together, "参会人：王丽、赵强" and "记录人：李娜" read as "…赵强记录人：李娜". A numbered list's
     item starts a line with its number (`numbers`, by sentence id), as the file writes it."""
     out = ""
     previous: Sentence | None = None
@@ -301,8 +306,9 @@ def _joined(run: Sequence[Sentence], quotes: bool = False, numbers: Mapping[int,
         number = (numbers or {}).get(sentence.sentence_id, "")
         if number:
             text = f"{number} {text}"
-        if previous is not None and (number or TABLE_ROW.match(text.strip()) or (
-                previous.line_end < sentence.line_start and not ENDS_SENTENCE.search(previous.text.rstrip()))):
+        if previous is not None and (number or TABLE_ROW.match(text.strip()) or previous.line_end + 1 < sentence.line_start
+                                     or (previous.line_end < sentence.line_start
+                                         and not ENDS_SENTENCE.search(previous.text.rstrip()))):
             out += "\n"
         elif out and out[-1].isascii() and not out[-1].isspace() and text[:1].isascii() and text[:1].isalnum():
             out += " "
