@@ -160,6 +160,9 @@ def test_the_seeds_suggest_their_own_questions_written_in_their_kb_json(tmp_path
     written = json.loads((SEEDS / "kb.json").read_text(encoding="utf-8"))["examples"]
     assert example_questions(SEEDS, ["anything"]) == written and any("Sora" in q for q in written)
     assert example_questions(tmp_path, ["Travel policy", "差旅报销"]) == ["What does “Travel policy” say?", "差旅报销讲了什么？"]
+    # A long Western title is cut at a word: "What does “Platform Team Weekly Sync - Ap…” say?" cut one inside a word.
+    long = "Platform Team Weekly Sync - April 2, 2025 - Minutes of the Meeting held in Berlin"
+    assert example_questions(tmp_path, [long]) == ["What does “Platform Team Weekly Sync - April 2, 2025 - Minutes of the…” say?"]
 
 
 def test_a_library_without_a_given_default_gets_every_knowledge_base_ready_itself(tmp_path, fake_embedder):

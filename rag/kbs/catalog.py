@@ -242,8 +242,11 @@ def example_questions(corpus_dir: Path, titles: list[str]) -> list[str]:
         return own
     questions = []
     for title in dict.fromkeys(t.strip() for t in titles if t and t.strip()):
-        short = title if len(title) <= 30 else title[:30] + "…"
-        questions.append(f"{short}讲了什么？" if _has_chinese(title) else f"What does “{short}” say?")
+        if _has_chinese(title):
+            questions.append(f"{title if len(title) <= 30 else title[:30] + '…'}讲了什么？")
+        else:  # a Western title cut at a word, not inside one ("Platform Team Weekly Sync - Ap…")
+            short = title if len(title) <= 60 else title[:60].rsplit(" ", 1)[0].rstrip(" -–—,:;") + "…"
+            questions.append(f"What does “{short}” say?")
         if len(questions) == MAX_EXAMPLES:
             break
     return questions
