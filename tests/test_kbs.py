@@ -255,6 +255,8 @@ def test_a_folder_given_to_the_server_is_a_knowledge_base_of_its_own(tmp_path, f
 def test_app_corpus_answers_from_that_folder_and_leaves_the_seeds_index_alone(tmp_path):
     import subprocess
     import sys
+    import time
+    import urllib.error
     import urllib.request
 
     from servers import ROOT, app_env, free_port, wait_until_serving
@@ -271,9 +273,18 @@ def test_app_corpus_answers_from_that_folder_and_leaves_the_seeds_index_alone(tm
         wait_until_serving(base + "health", process, log)
 
         def ask(body: dict) -> dict:
-            request = urllib.request.Request(base + "ask", json.dumps(body).encode(), {"Content-Type": "application/json"})
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read())
+            # The folder's knowledge base answers as soon as its index is loaded; the default may still be building
+            # (503 with Retry-After), and a client asks again, as this one does.
+            deadline = time.monotonic() + 120
+            while True:
+                request = urllib.request.Request(base + "ask", json.dumps(body).encode(), {"Content-Type": "application/json"})
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as response:
+                        return json.loads(response.read())
+                except urllib.error.HTTPError as error:
+                    if error.code != 503 or "Retry-After" not in error.headers or time.monotonic() > deadline:
+                        raise
+                time.sleep(0.2)
 
         files = {p["file"] for p in ask({"question": "年假是几天？"})["passages"]}
         assert files and files <= {"notes/leave.md", "notes/food.md"}  # a request naming no knowledge base: the folder's
