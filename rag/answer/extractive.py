@@ -296,9 +296,9 @@ def select_sentences(
 
 def _joined(run: Sequence[Sentence], quotes: bool = False, numbers: Mapping[int, str] | None = None) -> str:
     """Join a run's sentences (their quotes with `quotes`) as they read: Western ones with a space, Chinese ones
-    directly; a line that ends no sentence (a field, a table's row, a list's item) ends its line, a table's row
-    starts one, and so does a paragraph after a blank line: run together, "参会人：王丽、赵强" and "记录人：李娜" read as "…赵强记录人：李娜". A numbered list's
-    item starts a line with its number (`numbers`, by sentence id), as the file writes it."""
+    directly. A line that ends no sentence (a field, a table's row, a list's item) ends its line, and a table's row,
+    a paragraph after a blank line and a numbered list's item (with its number, `numbers`, by sentence id, as the
+    file writes it) start one: run together, "参会人：王丽、赵强" and "记录人：李娜" read as "…赵强记录人：李娜"."""
     out = ""
     previous: Sentence | None = None
     for sentence in run:

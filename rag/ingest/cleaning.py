@@ -142,7 +142,7 @@ def _heading_title(raw: str) -> str:
 
 
 # A plain text's first line that names it ("停车场管理办法"): a few Chinese characters, no sentence end, nothing else
-# (a byline or a newspaper's name mixes in letters, digits or spaces: "N 新京报澎湃新闻", "记者 刘宗智").
+# (a newspaper's name mixes in letters or digits: "N 新京报澎湃新闻"). A byline ("记者 刘宗智") is no title either.
 _TITLE_LINE = re.compile(rf"[{_CJK}《》“”（）、·]{{2,30}}")
 
 
