@@ -180,16 +180,18 @@ def _numbered_list(index: Index, sentence: Sentence, max_chars: int) -> list[Sen
     """Return every sentence of the numbered list the sentence stands in, in order ("1. 登录OA系统…", "2. 选择假期类型…"),
     when it has two items or more and fits in max_chars; None otherwise. Its steps are read in order: one alone, or
     out of order, misleads ("请假流程是什么？" quoted step 3, then step 2)."""
+    opening = index.source_line(sentence.file, sentence.line_start)
+    article = index.text_of(sentence.file)
+    if opening is None or article is None or NUMBERED_ITEM_LINE.match(opening) is None:
+        return None
+    lines = article.raw.split("\n")  # once: the list is found by walking the lines around it
+
     def numbered(line: int) -> bool:
-        text = index.source_line(sentence.file, line)
-        return text is not None and NUMBERED_ITEM_LINE.match(text) is not None
+        return 1 <= line <= len(lines) and NUMBERED_ITEM_LINE.match(lines[line - 1]) is not None
 
     def blank(line: int) -> bool:
-        text = index.source_line(sentence.file, line)
-        return text is not None and not text.strip()
+        return 1 <= line <= len(lines) and not lines[line - 1].strip()
 
-    if not numbered(sentence.line_start):
-        return None
     first, last, items = sentence.line_start, sentence.line_end, {sentence.line_start}
     while numbered(first - 1) or (blank(first - 1) and numbered(first - 2)):
         first -= 1 if numbered(first - 1) else 2
