@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from rag.ingest.chunking import article_sentences, chunk_article, make_splitter
+from rag.ingest.chunking import article_sentences, chunk_article, make_splitter, make_splitters
 from rag.ingest.corpus import SourceFile, read_article
 from rag.ingest.sentences import sentence_spans
 from rag.ingest.textnorm import normalize
@@ -66,3 +66,31 @@ def test_a_semicolon_joins_clauses_and_cuts_an_overlong_sentence_first():
     text = first + second
     assert len(text) > 150 > max(len(first), len(second))
     assert [text[a:b] for a, b in sentence_spans(text)] == [first, second]  # not at the comma nearest the limit
+
+
+def test_a_western_sentence_is_cut_only_when_it_says_more_than_a_chinese_one_and_never_inside_a_word():
+    # Half the sentences of English articles are longer than the 150 characters a Chinese one may take: cut at
+    # their commas, an answer quoted " the media often used the term…", and a word with no break in reach was cut
+    # in two ("anc estry").
+    sentence = ("Mathew is African-American, while Tina is of Louisiana Creole descent (with African, Native American, "
+                "French, Cajun, and distant Irish and Spanish ancestry).")
+    text = sentence + " She was raised in a Methodist household."
+    assert [text[a:b] for a, b in sentence_spans(text)] == [sentence, "She was raised in a Methodist household."]
+    endless = " ".join(["ancestry"] * 120)  # no punctuation at all: cut at a space, with no space kept at either end
+    pieces = [endless[a:b] for a, b in sentence_spans(endless)]
+    assert len(pieces) > 1 and all(set(piece.split()) == {"ancestry"} for piece in pieces)
+    assert all(piece == piece.strip() and len(piece) <= 450 for piece in pieces)
+    assert " ".join(pieces) == endless
+
+
+def test_a_western_article_has_passages_as_long_as_its_content_needs(tmp_path):
+    path = tmp_path / "aurora.md"
+    path.write_text("# Aurora\n\n" + " ".join(f"The Aurora S{n} thermostat learns a schedule within {n} days."
+                                             for n in range(40)) + "\n", encoding="utf-8")
+    article = read_article(SourceFile(path, "aurora.md", ""))
+    splitters = make_splitters(220, 80)
+    assert splitters.for_article(article) is splitters.western
+    chunks = chunk_article(article, article_sentences(article, 0), splitters.for_article(article), 0)
+    assert 220 < max(len(c.text) for c in chunks) <= 660
+    chinese = read_article(SourceFile(SEEDS / sorted(p.name for p in SEEDS.glob("*.txt"))[0], "seeds/x.txt", ""))
+    assert splitters.for_article(chinese) is splitters.chinese

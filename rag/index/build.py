@@ -14,8 +14,9 @@ from typing import Callable
 
 import numpy as np
 
-from rag.ingest.chunking import SEPARATORS, article_sentences, chunk_article, make_splitter
+from rag.ingest.chunking import SEPARATORS, article_sentences, chunk_article, make_splitters
 from rag.ingest.corpus import SourceFile, list_sources, read_article
+from rag.ingest.language import WESTERN_SCALE
 from rag.embedding import Embedder
 from rag.embedding.reader import READER_DIMENSION, shared_reader
 from rag.errors import CorpusError, IndexMismatchError, IndexMissingError, index_damaged
@@ -312,7 +313,7 @@ def build_index(
     old_entries = {e.file: e for e in previous.manifest.articles} if previous else {}
     donors = _donors(settings, [store] if shard is not None else store.shards(), embedder)
 
-    splitter = make_splitter(settings.index.chunk_size, settings.index.chunk_overlap)
+    splitters = make_splitters(settings.index.chunk_size, settings.index.chunk_overlap)
     tokenizer = shared_tokenizer()
     kept: dict[str, _ArticleParts] = {}
     fresh: list[_ArticleParts] = []
@@ -348,7 +349,7 @@ def build_index(
             dataclasses.replace(s, terms=tuple(dict.fromkeys(tokenizer.tokens(s.text))))
             for s in article_sentences(article, 0)
         ]
-        chunks = chunk_article(article, sentences, splitter, 0)
+        chunks = chunk_article(article, sentences, splitters.for_article(article), 0)
         empty = np.zeros((0, embedder.dimension))
         fresh.append(_ArticleParts(source, article.title, tuple(chunks), tuple(sentences), empty, empty, article.raw,
                                    article.pages))
@@ -406,6 +407,7 @@ def build_index(
             "chunk_overlap": settings.index.chunk_overlap,
             "separators": SEPARATORS,
             "max_sentence_chars": MAX_SENTENCE_CHARS,
+            "western_scale": WESTERN_SCALE,
         },
         lexical={"tokenizer": "jieba search mode + rag/data/userdict.txt + stopwords, simplified script (rag/data/simplified.tsv)", "k1": settings.index.bm25_k1, "b": settings.index.bm25_b},
         corpus_dir=str(settings.index.corpus_dir.resolve()),  # absolute: a later load from another folder compares it

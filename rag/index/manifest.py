@@ -24,7 +24,9 @@ from rag.index.integrity import manifest_checksum
 # 7: each sentence is also embedded on its own (sentence_alone_vectors.npy), for questions in another language.
 # 8: each sentence as a second model reads it (sentence_reader_vectors.npy), for the answer-sentence ranking.
 # 9: a semicolon ends a clause, not a sentence, and an end inside a bracketed aside ends neither (rag/ingest/sentences.py).
-FORMAT_VERSION = 9
+# 10: a Western article's passages and overlong sentences are cut at three times a Chinese one's characters, and a
+#     Western sentence only at a break or a space (rag/ingest/chunking.py, rag/ingest/sentences.py).
+FORMAT_VERSION = 10
 # What the dense side's scores mean, recorded for whoever reads the manifest.
 SIMILARITY = "cosine = inner product of L2-normalised float32 vectors"
 

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from rag.ingest.language import WESTERN_SCALE, is_western
 from rag.ingest.sentences import sentence_spans
 from rag.ingest.textnorm import stands_in, strip_tags
 from rag.records import Article, Chunk, Sentence
@@ -23,6 +25,26 @@ def make_splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterText
         chunk_overlap=chunk_overlap,
         strip_whitespace=True,
     )
+
+
+@dataclass(frozen=True)
+class Splitters:
+    """The splitter for Chinese articles and the one for Western articles, whose passages are `WESTERN_SCALE` times
+    as long in characters: they hold as much as a Chinese passage does. At the Chinese size an English passage held
+    about one sentence, and a question's answer was rarely in the same passage as its subject."""
+
+    chinese: RecursiveCharacterTextSplitter
+    western: RecursiveCharacterTextSplitter
+
+    def for_article(self, article: Article) -> RecursiveCharacterTextSplitter:
+        """Return the splitter for this article's script."""
+        return self.western if is_western(article.text) else self.chinese
+
+
+def make_splitters(chunk_size: int, chunk_overlap: int) -> Splitters:
+    """Return the splitters for passages of `chunk_size` characters of Chinese (and their Western equivalent)."""
+    return Splitters(make_splitter(chunk_size, chunk_overlap),
+                     make_splitter(chunk_size * WESTERN_SCALE, chunk_overlap * WESTERN_SCALE))
 
 
 def article_sentences(article: Article, first_id: int) -> list[Sentence]:

@@ -22,6 +22,18 @@ def is_chinese(text: str) -> bool:
     return bool(_CJK.search(text))
 
 
+# Western text takes about three times the characters Chinese takes to say the same: XQuAD's English questions are
+# 3.3 times as long as their Chinese translations (docs/answers.md, *English articles*).
+WESTERN_SCALE = 3
+
+
+def is_western(text: str) -> bool:
+    """True when most of a text's content is in a Western script: its letters outside CJK outweigh its CJK
+    characters `WESTERN_SCALE` to one. A Chinese sentence naming "OpenAI" is not; an English one naming 北京 is."""
+    chinese = len(_CJK.findall(text))
+    return len(_LETTER.findall(text)) - chinese > WESTERN_SCALE * chinese
+
+
 def mostly_chinese(texts: Sequence[str]) -> bool:
     """True when at least half of the texts are Chinese (and for none): the language of a sample of articles."""
     return sum(map(is_chinese, texts)) * 2 >= len(texts)
