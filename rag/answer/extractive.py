@@ -11,7 +11,7 @@ import numpy as np
 from rag.index.lexical import coverage
 from rag.index.store import Index
 from rag.ingest.headings import ENDS_SENTENCE, NUMBERED_ITEM_LINE, TABLE_ROW, heading_text, short_question
-from rag.ingest.language import is_chinese
+from rag.ingest.language import WESTERN_SCALE, is_chinese, is_western
 from rag.ingest.textnorm import stands_in
 from rag.records import Citation, Hit, Sentence
 
@@ -272,8 +272,11 @@ def select_sentences(
     """Pick the best-scoring sentences with the neighbours they need, without repeats, within `max_chars`
     (`titles`, each article's by file, so that no piece of one is pulled in as a neighbour).
 
-    The best block is always kept; others join while they fit and score within `margin` of the best.
+    The best block is always kept; others join while they fit and score within `margin` of the best. An answer
+    whose best sentence is Western has `WESTERN_SCALE` times the characters, to say as much as a Chinese one.
     """
+    if scored and is_western(scored[0].sentence.text):
+        max_chars *= WESTERN_SCALE
     chosen: list[Sentence] = []
     used = 0
     best = scored[0].score if scored else 0.0
