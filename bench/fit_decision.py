@@ -66,6 +66,8 @@ class Row:
     answerable: bool
     cross: bool
     language: str
+    western: bool = False  # in the language of the Western articles it was asked over: the Western model's row
+    over_western: bool = False  # asked over Western articles, in any language
 
 
 def features(assistant: Assistant, question: str, vector: np.ndarray):  # -> rag.answer.decide.Evidence
@@ -81,12 +83,15 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]], cross: bool, cross_m
     assistants = {name: Assistant.load(load_settings(corpus_dir=corpus, index_dir=index))
                   for name, _, corpus, index in sets}
     embedder = next(iter(assistants.values())).embedder
+    western = {name: not assistant.retriever.articles_chinese for name, assistant in assistants.items()}
     questions = {name: [q for f in files for q in load_questions(f) if q.answerable is not None]
                  for name, files, _, _ in sets}
     extra = load_questions(offtopic) if offtopic else []
     texts = sorted({q.question for qs in questions.values() for q in qs} | {q.question for q in extra})
     vectors = dict(zip(texts, embedder.encode_queries(texts)))
-    rng = random.Random(seed)
+    # Questions asked over Western articles draw their samples apart: the rows over Chinese articles stay as a fit
+    # without Western sets drew them.
+    rng, rng_western = random.Random(seed), random.Random(seed + 1)
     rows: list[Row] = []
     for name, _, _, index in sets:
         for target, _, _, target_index in sets:
@@ -95,16 +100,18 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]], cross: bool, cross_m
             assistant = assistants[target]
             asked = questions[name]
             if target != name:  # another corpus: the answerable questions become questions it cannot answer
-                asked = _cross_sample(rng, asked, cross_max)
+                asked = _cross_sample(rng_western if western[target] else rng, asked, cross_max)
             for q in asked:
                 found = features(assistant, q.question, vectors[q.question])
                 label = bool(q.answerable) and target == name
-                rows.append(Row(name, q.id, found.values, label, target != name, _language(found)))
+                rows.append(Row(name, q.id, found.values, label, target != name, _language(found), found.western,
+                                western[target]))
         print(f"collected {name}: {sum(r.fold == name for r in rows)} rows", file=sys.stderr)
     for name, assistant in assistants.items():
         for q in extra:
             found = features(assistant, q.question, vectors[q.question])
-            rows.append(Row(offtopic_fold or name, f"{q.id}@{name}", found.values, False, True, _language(found)))
+            rows.append(Row(offtopic_fold or name, f"{q.id}@{name}", found.values, False, True, _language(found),
+                            found.western, western[name]))
     for name, _, corpus, _ in sets:
         if name in one_subject:
             rows += subject_rows(name, questions[name], corpus, embedder)
@@ -147,17 +154,19 @@ def unread_rows(sets: list[tuple[str, list[Path], Path, Path]], unread: list[tup
     assistants = {index: Assistant.load(load_settings(corpus_dir=corpus, index_dir=index))
                   for corpus, index in indexes.values()}
     embedder = next(iter(assistants.values())).embedder
-    rng = random.Random(seed)
+    over_western = {index: not assistant.retriever.articles_chinese for index, assistant in assistants.items()}
+    rng, rng_western = random.Random(seed), random.Random(seed + 1)
     rows: list[Row] = []
     for name, files, _, own in unread:
         asked = [q for f in files for q in load_questions(f) if q.answerable is not None]
         vectors = dict(zip([q.question for q in asked], embedder.encode_queries([q.question for q in asked])))
         for index, assistant in assistants.items():
-            pick = asked if index == own else _cross_sample(rng, asked, cross_max)
+            pick = asked if index == own else _cross_sample(rng_western if over_western[index] else rng, asked,
+                                                            cross_max)
             for q in pick:
                 found = features(assistant, q.question, vectors[q.question])
                 rows.append(Row(name, q.id, found.values, bool(q.answerable) and index == own, index != own,
-                                _language(found)))
+                                _language(found), found.western, over_western[index]))
         print(f"collected {name}: {sum(r.fold == name for r in rows)} rows", file=sys.stderr)
     return rows
 
@@ -181,7 +190,8 @@ def subject_rows(name: str, questions: list[Question], corpus: Path, embedder: E
             asked = [(q, True) for q in cut.answerable] + [(q, False) for q in cut.unanswerable]
             for (q, answerable), vector in zip(asked, embedder.encode_queries([q.question for q, _ in asked])):
                 found = features(assistant, q.question, vector)
-                rows.append(Row(one_subject_fold(name), q.id, found.values, answerable, False, _language(found)))
+                rows.append(Row(one_subject_fold(name), q.id, found.values, answerable, False, _language(found),
+                                found.western, not assistant.retriever.articles_chinese))
     return rows
 
 
@@ -259,7 +269,12 @@ def train(rows: list[Row], l2: float, max_false: float, threshold_by: str = THRE
     mean, scale = np.nanmean(x, 0), np.nanstd(x, 0)  # dense_z is not a number over a corpus too small for it
     scale[scale < 1e-9] = 1.0
     w = fit(np.nan_to_num((x - mean) / scale, nan=0.0), y, weight, l2)
-    model = Model(float(w[0]), w[1:], mean, scale, 0.5, 0.5)
+    return with_thresholds(Model(float(w[0]), w[1:], mean, scale, 0.5, 0.5), rows, max_false, threshold_by)
+
+
+def with_thresholds(model: Model, rows: list[Row], max_false: float, threshold_by: str = THRESHOLD_BY[0]) -> Model:
+    """Return the model with each language's threshold chosen on `rows`: the highest that keeps the false refusal of
+    the folds with enough answerable questions of that language at or under `max_false` (`threshold_by` says whose)."""
     folds = sorted({r.fold for r in rows})
     p = model.confidence(np.array([r.features for r in rows]))
     thresholds: dict[str, float | None] = {}
@@ -281,17 +296,59 @@ def train(rows: list[Row], l2: float, max_false: float, threshold_by: str = THRE
             if false <= max_false:
                 best = float(candidate)
         thresholds[language] = best if groups or language != "unread" else None
-    return Model(model.bias, model.weights, mean, scale, thresholds["zh"], thresholds["other"],  # type: ignore[arg-type]
-                 thresholds["unread"])
+    return Model(model.bias, model.weights, model.mean, model.scale, thresholds["zh"],  # type: ignore[arg-type]
+                 thresholds["other"], thresholds["unread"])  # type: ignore[arg-type]
 
 
-def report(rows: list[Row], model: Model) -> dict[str, float | int | None]:
+@dataclass(frozen=True)
+class Fitted:
+    """The model for questions over Chinese articles and for those in another language than their articles', and the
+    one for questions over Western articles in their language (None: no such rows to fit it on)."""
+
+    main: Model
+    western: Model | None = None
+
+    def declined(self, rows: list[Row]) -> np.ndarray:
+        """Return whether each row is declined, by the model that judges it."""
+        flags = np.zeros(len(rows), dtype=bool)
+        for model, own in ((self.main, False), (self.western, True)):
+            at = [i for i, r in enumerate(rows) if (r.western and self.western is not None) == own]
+            if model is not None and at:
+                pick = [rows[i] for i in at]
+                flags[at] = model.confidence(np.array([r.features for r in pick])) < model.thresholds(pick)
+        return flags
+
+    def to_dict(self, embed: str) -> dict[str, object]:
+        """Return the models in rag/data/decision.json's shape ("model", and "western_model" when fitted)."""
+        out: dict[str, object] = {"model": dict(self.main.to_dict(), embed_model=embed)}
+        if self.western is not None:
+            out["western_model"] = dict(self.western.to_dict(), embed_model=embed)
+        return out
+
+
+def train_both(rows: list[Row], l2: float, max_false: float, threshold_by: str = THRESHOLD_BY[0],
+               western_weights: bool = False) -> Fitted:
+    """Fit the two models: the main one on the rows over Chinese articles of the sets whose own articles are Chinese
+    (a fit without Western sets reads the same rows), and for the rows over Western articles asked in their language
+    the main model with a threshold of their own chosen on them (`western_weights`: weights of their own too). A
+    question in another language than Western articles (Chinese over English notes) is judged by the main model, as
+    one in another language; there are no such answerable rows to fit on."""
+    western_folds = {r.fold for r in rows if r.over_western and not r.cross}
+    main = train([r for r in rows if not r.over_western and r.fold not in western_folds], l2, max_false, threshold_by)
+    own = [r for r in rows if r.western]
+    if not any(r.answerable for r in own):
+        return Fitted(main)
+    if western_weights:
+        return Fitted(main, train(own, l2, max_false, threshold_by))
+    return Fitted(main, with_thresholds(main, own, max_false, threshold_by))
+
+
+def report(rows: list[Row], model: Fitted) -> dict[str, float | int | None]:
     """Return declined shares of a set's answerable, own unanswerable and cross-corpus questions."""
     def declined(pick: list[Row]) -> float | None:
         if not pick:
             return None
-        p = model.confidence(np.array([r.features for r in pick]))
-        return round(float(np.mean(p < model.thresholds(pick))), 3)
+        return round(float(np.mean(model.declined(pick))), 3)
 
     return {
         "declined_answerable": declined([r for r in rows if r.answerable]),
@@ -312,7 +369,7 @@ def spread(rows: list[Row], name: str, times: int, seed: int, l2: float, max_fal
     draws: dict[str, list[float]] = {}
     for time in range(times):
         pick = random.Random(seed + time)
-        model = train([pick.choice(kept) for _ in kept], l2, max_false, threshold_by)
+        model = train_both([pick.choice(kept) for _ in kept], l2, max_false, threshold_by)
         for key, value in report(held, model).items():
             if key.startswith("declined") and value is not None:
                 draws.setdefault(key, []).append(float(value))
@@ -339,9 +396,9 @@ def by_article(rows: list[Row], name: str, groups: dict[str, int], folds: int, l
         ids = {qid for qid, group in groups.items() if group == part}
         mine = [r for r in rows if r.qid in ids and r.fold == name]
         if mine:
-            model = train([r for r in rows if r.qid not in ids], l2, max_false, threshold_by)
+            model = train_both([r for r in rows if r.qid not in ids], l2, max_false, threshold_by)
             held += mine
-            decided.append(model.confidence(np.array([r.features for r in mine])) < model.thresholds(mine))
+            decided.append(model.declined(mine))
     flags = np.concatenate(decided) if decided else np.zeros(0, dtype=bool)
 
     def share(pick: list[bool]) -> float | None:
@@ -372,6 +429,9 @@ def main() -> None:
     top.add_argument("--max-false", type=float, default=0.05, help="highest false refusal allowed on a training set")
     top.add_argument("--threshold-by", choices=THRESHOLD_BY, default=THRESHOLD_BY[0],
                      help="whose false refusal --max-false bounds: every training set's (worst), their mean (fold), or all pooled")
+    top.add_argument("--western-weights", action="store_true",
+                     help="fit the questions over Western articles in their language weights of their own, not only a "
+                          "threshold (docs/answers.md, *English articles*)")
     top.add_argument("--seed", type=int, default=14)
     top.add_argument("--out", type=Path, help="write the model fitted on every set here (rag/data/decision.json)")
     top.add_argument("--loso-dir", type=Path, help="also write each leave-one-set-out model here")
@@ -396,11 +456,13 @@ def main() -> None:
         args.rows.write_text("".join(json.dumps(r.__dict__, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     held_out = {}
     for name, *_ in sets + unread:
-        model = train(training(rows, name), args.l2, args.max_false, args.threshold_by)
-        held_out[name] = dict(report([r for r in rows if r.fold == name], model), threshold=round(model.threshold, 3),
-                              threshold_other=round(model.threshold_other, 3))
-        if model.threshold_unread is not None:
-            held_out[name]["threshold_unread"] = round(model.threshold_unread, 3)
+        model = train_both(training(rows, name), args.l2, args.max_false, args.threshold_by, args.western_weights)
+        held_out[name] = dict(report([r for r in rows if r.fold == name], model),
+                              threshold=round(model.main.threshold, 3), threshold_other=round(model.main.threshold_other, 3))
+        if model.main.threshold_unread is not None:
+            held_out[name]["threshold_unread"] = round(model.main.threshold_unread, 3)
+        if model.western is not None:
+            held_out[name]["threshold_western"] = round(model.western.threshold, 3)
         print(f"{name} (fitted without it): {held_out[name]}")
         twin = one_subject_fold(name)
         if any(r.fold == twin for r in rows):
@@ -412,20 +474,19 @@ def main() -> None:
         if args.loso_dir:
             args.loso_dir.mkdir(parents=True, exist_ok=True)
             (args.loso_dir / f"decision-without-{name}.json").write_text(
-                json.dumps({"model": dict(model.to_dict(), embed_model=embed_model(sets)), "fitted_without": name}, indent=2) + "\n", encoding="utf-8")
+                json.dumps({**model.to_dict(embed_model(sets)), "fitted_without": name}, indent=2) + "\n", encoding="utf-8")
     if args.article_folds > 1:
         for name, files, _, _ in sets + unread:
             groups = article_groups([q for f in files for q in load_questions(f)], args.article_folds)
             found = by_article(rows, name, groups, args.article_folds, args.l2, args.max_false, args.threshold_by)
             print(f"{name} (its articles held out in {args.article_folds} groups): {found}")
-    final = train(rows, args.l2, args.max_false, args.threshold_by)
-    print("fitted on every set:", json.dumps(final.to_dict(), ensure_ascii=False))
+    final = train_both(rows, args.l2, args.max_false, args.threshold_by, args.western_weights)
+    print("fitted on every set:", json.dumps(final.to_dict(embed_model(sets)), ensure_ascii=False))
     if args.out:
         in_sample = {fold: report([r for r in rows if r.fold == fold], final) for fold in dict.fromkeys(r.fold for r in rows)}
         made = provenance("bench.fit_decision", sets + unread, list(FEATURES), held_out, in_sample)
-        model = dict(final.to_dict(), embed_model=embed_model(sets))
-        args.out.write_text(json.dumps({"made": made, "model": model}, ensure_ascii=False, indent=2) + "\n",
-                            encoding="utf-8")
+        args.out.write_text(json.dumps({"made": made, **final.to_dict(embed_model(sets))}, ensure_ascii=False,
+                                       indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.out}", file=sys.stderr)
 
 

@@ -9,7 +9,10 @@ The decision has no cmrc-en fold (it is not fitted on it), so cmrc-en is held ou
 the English Sora questions are held out with the public fold's files. XQuAD's questions in ten languages the
 dictionary cannot read (bench/xquad_languages.py, written into OUT/xquad-languages) choose only the decision's
 threshold for such questions: each is held out with the decision fitted without it and the retrieval and ranking
-fitted on all, which never read them. --fits-only and --skip-fits split the work.
+fitted on all, which never read them. The two English sets over English articles (bench/squad_dev.py, written into
+OUT/squad) choose only the decision's threshold for questions over Western articles in their language: each is held
+out with the decision fitted without it and the retrieval and ranking fitted on all, which never read them.
+--fits-only and --skip-fits split the work.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench.held_out --dev ../shared/eval/dev \\
         --public ../shared/eval/gold_public.jsonl --indexes /work/idx --out runs/held-out
@@ -72,6 +75,13 @@ def unread_sets(dev: Path, indexes: Path, languages: Path) -> list[EvalSet]:
                     f"xquad-{lang}", unread=True) for lang in LANGUAGES]
 
 
+def english_sets(folder: Path, indexes: Path) -> list[EvalSet]:
+    """Return the English sets over English articles that bench/squad_dev.py wrote into `folder`."""
+    from bench.squad_dev import SETS
+
+    return [EvalSet(name, folder / name / "gold.jsonl", folder / name / "corpus", indexes / name, name) for name in SETS]
+
+
 def dev_sets(dev: Path, public: Path, indexes: Path) -> list[EvalSet]:
     """Return the sets, in the order the fits take them."""
     cmrc, xquad = dev / "cmrc-trial", dev / "xquad-dev"
@@ -113,6 +123,7 @@ def fit(sets: list[EvalSet], fits: Path) -> None:
     files["RAG_RANKING_FILE"] = str(fits / "ranking.json")
     decided = [named[n].arg() for n in ("cmrc", "xquad-zh", "xquad-en")]
     decided.append(named["public"].arg(REPO / "tests/data/calibration.jsonl"))
+    decided += [s.arg() for s in sets if s.name.startswith("squad-")]  # after the others: their draws stay the same
     unread = [arg for s in sets if s.unread for arg in ("--unread", s.arg())]
     run(py + ["bench.fit_decision", "--cross", *decided, "--offtopic", str(REPO / "tests/data/offtopic.jsonl"),
               "--one-subject", "xquad-zh", *unread,
@@ -181,7 +192,9 @@ def main() -> None:
     out = args.out.resolve()
     run([sys.executable, "-m", "bench.xquad_languages", "--dev", str(args.dev.resolve()), "--out",
          str(out / "xquad-languages")])
+    run([sys.executable, "-m", "bench.squad_dev", "--out", str(out / "squad")])
     sets = dev_sets(args.dev.resolve(), args.public.resolve(), args.indexes.resolve())
+    sets += english_sets(out / "squad", args.indexes.resolve())
     sets += unread_sets(args.dev.resolve(), args.indexes.resolve(), out / "xquad-languages")
     fits = out / "fits"
     build(sets)

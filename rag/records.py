@@ -119,9 +119,10 @@ class Evidence:
     tokens: tuple[str, ...]
     term_weights: dict[str, float]
     hits: tuple[Hit, ...]
-    # Whether the question is Chinese over Chinese articles, so the lexical side can speak for it. A Chinese question
-    # over English articles is judged as one in another language; an English one always is (the decision's fit).
-    chinese: bool
+    # Whether the question is in the articles' language (Chinese over Chinese articles, English over English ones),
+    # so the lexical side can speak for it. A Chinese question over English articles is judged as one in another
+    # language, as an English one over Chinese articles is.
+    same_language: bool
     translation: Translation = NO_TRANSLATION  # its words as the articles' words, for a question in another language
     # With a translation, the passages fused without it: what the decision judges (rag/answer/decide.py).
     judged_hits: tuple[Hit, ...] = ()

@@ -462,10 +462,33 @@ def test_a_chinese_question_over_english_articles_is_weighed_not_declined_for_wa
     assistant = assistant_over(tmp_path, fake_embedder, notes)
     evidence = assistant.retriever.retrieve("食堂几点开饭？", 5)
     found = assistant.decider.evidence(evidence, assistant.composer.compose(evidence))
-    assert not evidence.chinese and found.as_dict()["other_language"] == 1.0
+    assert not evidence.same_language and found.as_dict()["other_language"] == 1.0 and not found.western
     assert confidence(found, assistant.decider.params) > 0
+    # An English question over English notes is in their language: its words are the notes' words, and the model
+    # fitted over English articles judges it (docs/answers.md, *English articles*).
     english = assistant.retriever.retrieve("When does the canteen serve lunch?", 5)
-    assert not english.chinese  # an English question is weighed as before, whatever the articles' script
+    found = assistant.decider.evidence(english, assistant.composer.compose(english))
+    assert english.same_language and found.western and found.as_dict()["other_language"] == 0.0
+    assert found.as_dict()["sentence_coverage"] > 0 and found.as_dict()["article_coverage"] > 0
+
+
+def test_questions_over_western_articles_in_their_language_have_a_model_of_their_own(tmp_path):
+    # Fitted over SQuAD's English articles (bench/squad_dev.py), not over Chinese ones: without it, an English question
+    # over English notes was judged as one in another language, its words unmatched, and answered whatever it asked.
+    shipped = load_params()
+    assert shipped.western is not None and shipped.western.threshold < shipped.threshold
+    values = dict(zip(FEATURES, shipped.mean), other_language=0.0)  # both in their articles' language
+    chinese, english = Evidence(tuple(values.values()), 3), Evidence(tuple(values.values()), 3, western=True)
+    assert confidence(chinese, shipped) == confidence(english, shipped)  # the weights are the main model's
+    assert shipped.threshold_for(english) == shipped.western.threshold != shipped.threshold_for(chinese)
+    # A threshold given in the settings holds for every question, over any articles.
+    assert for_index(shipped, 0.3, shipped.embed_model).threshold_for(english) == 0.3
+    # A file without the Western model judges such questions with the main one.
+    data = json.loads((Path(__file__).resolve().parents[1] / "rag/data/decision.json").read_text(encoding="utf-8"))
+    del data["western_model"]
+    (tmp_path / "decision.json").write_text(json.dumps(data), encoding="utf-8")
+    older = load_params(str(tmp_path / "decision.json"))
+    assert older.western is None and older.threshold_for(english) == older.threshold
 
 
 PLANT = {"牡蒿.md": "# 牡蒿\n\n牡蒿是菊科蒿属的植物，牡蒿的特点是气味浓烈，牡蒿生长于林缘。\n\n它的叶子互生，呈楔形。\n\n"

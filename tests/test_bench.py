@@ -192,6 +192,37 @@ def test_questions_the_dictionary_cannot_read_choose_their_own_threshold_and_lea
     assert with_them.to_dict()["threshold_unread_language"] == round(with_them.threshold_unread, 4)
 
 
+def test_questions_over_western_articles_choose_their_own_threshold_and_leave_the_main_model_alone():
+    import numpy as np
+
+    from bench.fit_decision import Row, train, train_both
+
+    def fold(name, answerable_from, western=False, over_western=False):
+        yes = [Row(name, f"{name}{i}", (float(v),), True, False, "zh", western, over_western)
+               for i, v in enumerate(np.linspace(answerable_from, 3, 40))]
+        no = [Row(name, f"{name}n{i}", (float(v),), False, False, "zh", western, over_western)
+              for i, v in enumerate(np.linspace(-3, 0, 40))]
+        return yes + no
+
+    chinese = fold("a", 1.0) + fold("b", 0.5)
+    # Over large English articles the answerable questions sit lower (SQuAD's, asked of a paragraph), and a Chinese
+    # set's questions asked over them are not answered there.
+    english = fold("squad", -1.5, western=True, over_western=True)
+    across = [Row("a", f"a-over-squad{i}", (float(v),), False, True, "other", False, True)
+              for i, v in enumerate(np.linspace(-3, 2, 40))]
+    alone, both = train(chinese, 1.0, 0.05), train_both(chinese + english + across, 1.0, 0.05)
+    assert np.array_equal(alone.weights, both.main.weights) and alone.threshold == both.main.threshold
+    assert both.western is not None and both.western.threshold < both.main.threshold
+    assert np.array_equal(both.western.weights, both.main.weights)  # a threshold of their own, not weights
+    answerable = [r for r in english if r.answerable]
+    assert both.declined(answerable).mean() <= 0.05
+    assert both.main.confidence(np.array([r.features for r in answerable])).mean() < both.main.threshold
+    assert set(both.to_dict("m")) == {"model", "western_model"}
+    assert train_both(chinese, 1.0, 0.05).western is None
+    weighed = train_both(chinese + english, 1.0, 0.05, western_weights=True).western
+    assert weighed is not None and not np.array_equal(weighed.weights, both.main.weights)
+
+
 def test_the_xquad_questions_in_ten_more_languages_keep_the_english_file_s_answers(tmp_path):
     import json
     from pathlib import Path
@@ -480,12 +511,17 @@ def test_held_out_fits_the_unread_languages_threshold_and_answers_each_without_i
     monkeypatch.setattr(held_out, "run", lambda command, env=None: steps.append((command, env or {})))
     sets = held_out.dev_sets(tmp_path / "dev", tmp_path / "public.jsonl", tmp_path / "idx")
     sets += held_out.unread_sets(tmp_path / "dev", tmp_path / "idx", tmp_path / "languages")
+    sets += held_out.english_sets(tmp_path / "squad", tmp_path / "idx")
     fits = tmp_path / "fits"
     held_out.fit(sets, fits)
     decision = next(command for command, _ in steps if "bench.fit_decision" in command)
     unread = [decision[i + 1] for i, arg in enumerate(decision) if arg == "--unread"]
     assert [u.split("=")[0] for u in unread] == [f"xquad-{lang}" for lang in LANGUAGES]
     assert not any("gold-de.jsonl" in arg for command, _ in steps[:2] for arg in command)  # retrieval, ranking: never
+    # The English sets over English articles: in the decision's fit only, after the others (their draws stay put).
+    named = [arg.split("=")[0] for arg in decision if arg.count("=") == 3 and not arg.startswith("xquad-")]
+    assert named[-3:] == ["public", "squad-a", "squad-b"]
+    assert not any("squad" in arg for command, _ in steps[:2] for arg in command)
     (fits / "decision-without-xquad-de.json").write_text("{}", encoding="utf-8")
     steps.clear()
     held_out.answer(sets, fits, tmp_path / "out")
@@ -534,3 +570,25 @@ def test_questions_are_framed_by_the_source_of_the_one_article_that_answers_them
     # One article, with a source, asked in Chinese, not yet naming a report: the rest would test something else.
     assert [(x["id"], x["question"]) for x in out] == [("a-framed", "据新京报的报道，Sora能生成多长的视频？")]
     assert out[0]["evidence"] == questions[0]["evidence"]
+
+
+def test_the_english_development_sets_hold_english_articles_and_questions_about_articles_left_out(tmp_path):
+    import json
+
+    from bench.squad_dev import SETS, evidence_sentence, write_set
+
+    counts = write_set(tmp_path / "squad-a", SETS["squad-a"], per_article=5)
+    assert counts["articles"] == 4 and counts["answerable"] == 20 and counts["unanswerable"] == 5
+    written = sorted(p.name for p in (tmp_path / "squad-a" / "corpus").iterdir())
+    assert len(written) == 4 and not set(counts["left_out"]) & set(written)
+    rows = [json.loads(line) for line in (tmp_path / "squad-a" / "gold.jsonl").read_text(encoding="utf-8").splitlines()]
+    for row in rows:
+        if row["answerable"]:
+            (evidence,) = row["evidence"]
+            text = (tmp_path / "squad-a" / "corpus" / evidence["file"]).read_text(encoding="utf-8")
+            assert evidence["quote"] in text and any(a in evidence["quote"] for a in row["alternatives"])
+        else:
+            assert row["type"] == "unanswerable" and not row["evidence"]
+    # The evidence is the answer's whole sentence: an initial or an abbreviation ends none.
+    paragraph = "He met J. Barrie Jones in St. Louis. Jones praised the Barcarolle Op. 60 highly. It was late."
+    assert evidence_sentence(paragraph, paragraph.index("Op. 60")) == "Jones praised the Barcarolle Op. 60 highly."

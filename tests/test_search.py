@@ -220,7 +220,7 @@ def test_a_question_in_the_articles_language_is_fused_with_the_weights_that_matc
     monkeypatch.setattr(retriever_module, "hybrid_search", lambda *a, **k: asked.append(k["weights"]) or real(*a, **k))
     retriever = Retriever(settings, index, HashingEmbedder(64), shared_tokenizer())
     evidence = retriever.retrieve("When does the canteen open?", 2)
-    assert asked == [load_fusion().same_language] and not evidence.chinese
+    assert asked == [load_fusion().same_language] and evidence.same_language
     assert evidence.hits[0].chunk.file.endswith("canteen.md")
 
 

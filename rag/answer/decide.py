@@ -62,6 +62,7 @@ from rag.errors import RagError, fitted_over_other_features
 from rag.index.lexical import LexicalIndex
 from rag.index.manifest import Manifest
 from rag.index.store import Index
+from rag.ingest.language import is_chinese
 from rag.records import NO_TRANSLATION, Decision, Draft, Hit, Sentence, Translation
 from rag.records import Evidence as Retrieved
 
@@ -87,6 +88,7 @@ class Evidence:
     known_terms: int  # distinct question words the corpus uses: none means nothing to match at all
     unread: bool = False  # in another language than the articles' and not English: the dictionary cannot read it
     untold: bool = False  # of those, one whose language cannot be told either: nothing to match it by
+    western: bool = False  # in the language of Western articles: judged by the model fitted over such articles
 
     def as_dict(self) -> dict[str, float]:
         """Return the features by name."""
@@ -108,9 +110,18 @@ class DecisionParams:
     # For a question in another language than the articles' that the dictionary cannot read: its coverages are zero
     # whether or not the articles answer it, so its confidence sits lower (None: threshold_other, a fit without them).
     threshold_unread: float | None = None
+    # For a question over Western articles in their language: a model of its own, fitted over English articles
+    # (None: a fit without them, and such a question is judged by this one).
+    western: DecisionParams | None = None
+
+    def for_evidence(self, found: Evidence) -> DecisionParams:
+        """Return the model that judges this question: the Western articles' for a question in their language."""
+        return self.western if found.western and self.western is not None else self
 
     def threshold_for(self, found: Evidence) -> float:
         """Return the decline threshold for this question's language."""
+        if self.western is not None and found.western:
+            return self.western.threshold_for(found)
         if not found.as_dict()["other_language"]:
             return self.threshold
         if found.unread and self.threshold_unread is not None:
@@ -169,7 +180,7 @@ def evidence(
     hits: Sequence[Hit],
     similarities: Sequence[float],
     chosen: Sequence[Sentence],
-    chinese: bool,
+    same_language: bool,
     word_tags: Mapping[str, str],
     translation: Translation = NO_TRANSLATION,
     unread: bool = False,
@@ -180,8 +191,9 @@ def evidence(
     language the dictionary cannot read, and `untold`, one whose language cannot be told either."""
     lexicon = index.lexical
     known = sum(1 for t in term_weights if t in lexicon.vocabulary)
+    western = same_language and not is_chinese(question)
     if not len(similarities) or not hits or not chosen:
-        return Evidence((-10.0, float(not chinese)) + (0.0,) * (len(FEATURES) - 2), known, unread, untold)
+        return Evidence((-10.0, float(not same_language)) + (0.0,) * (len(FEATURES) - 2), known, unread, untold, western)
     sims = np.asarray(similarities, dtype=np.float64)
     best_similarity = float(sims.max())
     # The background leaves out the articles of the top passages: a corpus of few long articles would
@@ -191,7 +203,7 @@ def evidence(
     # the decision reads as the fitted mean (it moves the confidence neither way). Not for a question in another
     # language: its lexical features say nothing, and without dense_z a question about something else looks answered
     # (docs/answers.md, *A corpus too small for a background*).
-    background = _outside(index, articles, query_vector, files, whole_if_few=not chinese)
+    background = _outside(index, articles, query_vector, files, whole_if_few=not same_language)
     dense_z = (best_similarity - background[0]) / background[1] if background is not None else math.nan
     # How far the best sentence and the best passage stand out from the other candidates: in a corpus all
     # about one subject every passage is near the question, and only a peak says one of them answers it.
@@ -211,7 +223,7 @@ def evidence(
     found = any(holds_kind(k, first.text, first.terms, word_tags, question) for k in kinds)
     top = hits[0]
     agree = float((top.dense_rank or 99) <= 3 and (top.lexical_rank or 99) <= 3)
-    if not chinese:
+    if not same_language:
         covered = _translated_coverage(lexicon, articles, hits, chosen, translation)
         values = (dense_z, 1.0, 0.0, *covered, float(bool(kinds)), float(found), 0.0, *shared[1:], 0.0, *covered)
         return Evidence(values, known, unread, untold)
@@ -228,7 +240,7 @@ def evidence(
     missing = sum(1 for name in names if name not in lexicon.vocabulary) / len(names) if names else 0.0
     values = (dense_z, 0.0, unknown, passage, article, sentence, float(bool(kinds)), float(found), agree,
               *shared[1:], missing, 0.0, 0.0, 0.0)
-    return Evidence(values, known)
+    return Evidence(values, known, western=western)
 
 
 def _translated_coverage(lexicon: LexicalIndex, articles: Articles, hits: Sequence[Hit], chosen: Sequence[Sentence],
@@ -260,6 +272,7 @@ def confidence(found: Evidence, params: DecisionParams) -> float:
     tell ("ok", "???", an emoji): there is nothing to match."""
     if found.untold or (not found.known_terms and not found.values[FEATURES.index("other_language")]):
         return 0.0
+    params = params.for_evidence(found)
     x = params.bias + sum(
         w * (v - m) / s for w, v, m, s in zip(params.weights, found.values, params.mean, params.scale) if not math.isnan(v)
     )
@@ -267,8 +280,15 @@ def confidence(found: Evidence, params: DecisionParams) -> float:
 
 
 def params_from_dict(data: Mapping[str, object]) -> DecisionParams:
-    """Return the parameters written by bench/fit_decision.py (weights keyed by feature name)."""
-    model = data["model"]  # type: ignore[index]
+    """Return the parameters written by bench/fit_decision.py (weights keyed by feature name), with the model fitted
+    over Western articles when the file holds one (`western_model`)."""
+    params = _model_params(data["model"])  # type: ignore[arg-type]
+    western = data.get("western_model")
+    return dataclasses.replace(params, western=_model_params(western)) if western else params  # type: ignore[arg-type]
+
+
+def _model_params(model: Mapping[str, object]) -> DecisionParams:
+    """Return one model's parameters (weights keyed by feature name)."""
     weights = model["weights"]  # type: ignore[index]
     return DecisionParams(
         bias=float(model["bias"]),  # type: ignore[index]
@@ -317,14 +337,16 @@ def for_index(params: DecisionParams, threshold: float, model: str) -> DecisionP
     """Return the parameters to use over an index built with `model`: one decline threshold for every
     language when `threshold` > 0; when the fit was made for another model, a threshold that declines only
     questions with nothing to match (its dense features would mislead), with a warning saying what to do."""
-    if threshold > 0:
-        return dataclasses.replace(params, threshold=threshold, threshold_other=threshold, threshold_unread=threshold)
-    if params.embed_model and model != params.embed_model:
+    if threshold <= 0 and params.embed_model and model != params.embed_model:
         log.warning("the answer-or-decline model was fitted for %s, the index uses %s: it answers every question "
                     "it finds passages for; fit one with bench/fit_decision.py", params.embed_model, model)
-        return dataclasses.replace(params, threshold=UNFITTED_THRESHOLD, threshold_other=UNFITTED_THRESHOLD,
-                                   threshold_unread=UNFITTED_THRESHOLD)
-    return params
+        threshold = UNFITTED_THRESHOLD
+    if threshold <= 0:
+        return params
+    western = params.western and dataclasses.replace(params.western, threshold=threshold, threshold_other=threshold,
+                                                     threshold_unread=threshold)
+    return dataclasses.replace(params, threshold=threshold, threshold_other=threshold, threshold_unread=threshold,
+                               western=western)
 
 
 class Decider:
@@ -346,7 +368,7 @@ class Decider:
         similarities = draft.similarities or ((draft.best_similarity,) if draft.best_similarity is not None else ())
         return evidence(
             self.index, self.articles, retrieved.question, retrieved.query_vector, retrieved.term_weights,
-            hits, similarities, draft.sentences, retrieved.chinese, self.word_tags, retrieved.translation,
+            hits, similarities, draft.sentences, retrieved.same_language, self.word_tags, retrieved.translation,
             retrieved.unread, retrieved.untold,
         )
 

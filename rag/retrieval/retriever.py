@@ -98,7 +98,7 @@ class Retriever:
             weights = self.tokenizer.language_idf(tokens)
         else:
             weights = self.index.lexical.term_weights(tokens)
-        return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), chinese and self.articles_chinese,
+        return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), same_language,
                         translation, tuple(judged), tuple(ranked[:depth]), unread, untold)
 
     def reading(self, question: str) -> np.ndarray | None:
