@@ -122,6 +122,34 @@ def test_over_three_short_notes_a_question_they_answer_is_answered_and_one_they_
     assert not answer.refused and "500元" in answer.citations[0].quote
 
 
+THERMOSTAT = {"aurora.md": "# Aurora S3 Smart Thermostat\n\n"
+              "The Aurora S3 is a Wi-Fi thermostat for homes and small offices that learns your schedule within seven "
+              "days, adjusts the temperature room by room, and cuts heating costs by up to 23% in the first winter.\n\n"
+              "## Warranty\n\nThe Aurora S3 comes with a 2-year limited warranty that covers defects in materials "
+              "and workmanship, while the Pro model is covered for 3 years when it is registered in the Aurora app.\n\n"
+              "## Support\n\nSupport is available by chat from 9 am to 6 pm Eastern Time, Monday to Friday.\n",
+              "office.md": "# Berlin office\n\nThe Berlin office is open from 8:00 to 19:00, Monday to Friday, and "
+              "visitors sign in at the front desk on the ground floor, where a badge is printed for them.\n"}
+
+
+def test_english_notes_asked_in_english_are_quoted_in_whole_sentences(tmp_path):
+    # A sentence of English notes over 150 characters was cut at a comma, and the answer quoted half of it; English
+    # questions over English notes were judged as in another language and all answered (docs/answers.md, *English
+    # articles*).
+    assistant = _assistant_over(write_corpus(tmp_path, THERMOSTAT), tmp_path / "index")
+    answer = assistant.ask("How long is the warranty of the Aurora S3 Pro?")
+    assert not answer.refused
+    assert answer.citations[0].quote.startswith("The Aurora S3 comes with a 2-year limited warranty")
+    assert answer.citations[0].quote.endswith("registered in the Aurora app.")
+    for question in ("Does the Aurora S3 support Apple HomeKit?", "When is support available?",
+                     "When is the Berlin office open?"):
+        quotes = [c.quote for c in assistant.ask(question).citations]
+        assert quotes and all(q[0].isupper() for q in quotes), quotes  # not " while the Pro model is covered…"
+    assert "8:00 to 19:00" in assistant.ask("When is the Berlin office open?").citations[0].quote
+    assert assistant.ask("Can I bring my dog to the Berlin office?").refused  # answered at 0.80 before
+    assert assistant.ask("Who won the football world cup in 2018?").refused
+
+
 MANUAL = ("# 产品手册\n\n## 保修\n\n- 屏幕保修两年\n- 电池保修一年\n\n## 价格\n\n| 项目 | 价格 |\n| --- | --- |\n| 晨光 | 299元 |\n"
           "| 暮光 | 399元 |\n| 极光 | 599元 |\n\n## 售后\n\n退货须在七天内提出，运费由买家承担。\n")
 
