@@ -592,3 +592,23 @@ def test_the_english_development_sets_hold_english_articles_and_questions_about_
     # The evidence is the answer's whole sentence: an initial or an abbreviation ends none.
     paragraph = "He met J. Barrie Jones in St. Louis. Jones praised the Barcarolle Op. 60 highly. It was late."
     assert evidence_sentence(paragraph, paragraph.index("Op. 60")) == "Jones praised the Barcarolle Op. 60 highly."
+
+
+def test_answer_holds_counts_an_accepted_answer_anywhere_and_in_the_first_300_characters(tmp_path):
+    import json
+
+    from bench.answer_holds import holds
+
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps(row) + "\n" for row in [
+        {"id": "near", "answerable": True, "alternatives": ["Blue Ivy"]},
+        {"id": "far", "answerable": True, "keywords": ["Lenox Hill"]},
+        {"id": "declined", "answerable": True, "alternatives": ["2012"]},
+        {"id": "none", "answerable": False, "keywords": []}]), encoding="utf-8")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "questions.jsonl").write_text("".join(json.dumps(row) + "\n" for row in [
+        {"id": "near", "refused": False, "answer": "Her daughter, blue ivy Carter, was born in 2012."},
+        {"id": "far", "refused": False, "answer": "x" * 300 + " at Lenox Hill Hospital."},
+        {"id": "declined", "refused": True, "answer": "The articles do not say: 2012 is not in them."},
+        {"id": "none", "refused": False, "answer": "anything"}]), encoding="utf-8")
+    assert holds(tmp_path / "run", gold) == (2 / 3, 1 / 3, 3)
