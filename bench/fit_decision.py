@@ -66,8 +66,12 @@ class Row:
     answerable: bool
     cross: bool
     language: str
-    western: bool = False  # in the language of the Western articles it was asked over: the Western model's row
     over_western: bool = False  # asked over Western articles, in any language
+
+    @property
+    def western(self) -> bool:
+        """Whether the row was asked over Western articles in their language: the Western model's row."""
+        return self.over_western and self.language == "zh"
 
 
 def features(assistant: Assistant, question: str, vector: np.ndarray):  # -> rag.answer.decide.Evidence
@@ -104,14 +108,13 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]], cross: bool, cross_m
             for q in asked:
                 found = features(assistant, q.question, vectors[q.question])
                 label = bool(q.answerable) and target == name
-                rows.append(Row(name, q.id, found.values, label, target != name, _language(found), found.western,
-                                western[target]))
+                rows.append(Row(name, q.id, found.values, label, target != name, _language(found), western[target]))
         print(f"collected {name}: {sum(r.fold == name for r in rows)} rows", file=sys.stderr)
     for name, assistant in assistants.items():
         for q in extra:
             found = features(assistant, q.question, vectors[q.question])
             rows.append(Row(offtopic_fold or name, f"{q.id}@{name}", found.values, False, True, _language(found),
-                            found.western, western[name]))
+                            western[name]))
     for name, _, corpus, _ in sets:
         if name in one_subject:
             rows += subject_rows(name, questions[name], corpus, embedder)
@@ -134,6 +137,13 @@ def one_subject_fold(name: str) -> str:
 def training(rows: list[Row], name: str) -> list[Row]:
     """Return the rows a fit that holds set `name` out may read: not its own, nor its one-subject twin's."""
     return [r for r in rows if r.fold not in (name, one_subject_fold(name))]
+
+
+def read_row(line: str) -> Row:
+    """Return a row written by --rows (a file from before `western` was derived holds it too: it is left out)."""
+    data = json.loads(line)
+    data.pop("western", None)
+    return Row(**{**data, "features": tuple(data["features"])})
 
 
 def _language(found) -> str:  # found: rag.answer.decide.Evidence
@@ -166,7 +176,7 @@ def unread_rows(sets: list[tuple[str, list[Path], Path, Path]], unread: list[tup
             for q in pick:
                 found = features(assistant, q.question, vectors[q.question])
                 rows.append(Row(name, q.id, found.values, bool(q.answerable) and index == own, index != own,
-                                _language(found), found.western, over_western[index]))
+                                _language(found), over_western[index]))
         print(f"collected {name}: {sum(r.fold == name for r in rows)} rows", file=sys.stderr)
     return rows
 
@@ -191,7 +201,7 @@ def subject_rows(name: str, questions: list[Question], corpus: Path, embedder: E
             for (q, answerable), vector in zip(asked, embedder.encode_queries([q.question for q, _ in asked])):
                 found = features(assistant, q.question, vector)
                 rows.append(Row(one_subject_fold(name), q.id, found.values, answerable, False, _language(found),
-                                found.western, not assistant.retriever.articles_chinese))
+                                not assistant.retriever.articles_chinese))
     return rows
 
 
@@ -443,8 +453,7 @@ def main() -> None:
     sets = [parse_set(s) for s in args.sets]
     unread = [parse_set(s) for s in args.unread]
     if args.from_rows:
-        rows = [Row(**{**json.loads(line), "features": tuple(json.loads(line)["features"])})
-                for line in args.from_rows.read_text(encoding="utf-8").splitlines()]
+        rows = [read_row(line) for line in args.from_rows.read_text(encoding="utf-8").splitlines()]
     else:
         unknown = set(args.one_subject) - {name for name, *_ in sets}
         if unknown:

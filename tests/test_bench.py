@@ -197,18 +197,19 @@ def test_questions_over_western_articles_choose_their_own_threshold_and_leave_th
 
     from bench.fit_decision import Row, train, train_both
 
-    def fold(name, answerable_from, western=False, over_western=False):
-        yes = [Row(name, f"{name}{i}", (float(v),), True, False, "zh", western, over_western)
+    def fold(name, answerable_from, over_western=False):
+        yes = [Row(name, f"{name}{i}", (float(v),), True, False, "zh", over_western)
                for i, v in enumerate(np.linspace(answerable_from, 3, 40))]
-        no = [Row(name, f"{name}n{i}", (float(v),), False, False, "zh", western, over_western)
+        no = [Row(name, f"{name}n{i}", (float(v),), False, False, "zh", over_western)
               for i, v in enumerate(np.linspace(-3, 0, 40))]
         return yes + no
 
     chinese = fold("a", 1.0) + fold("b", 0.5)
     # Over large English articles the answerable questions sit lower (SQuAD's, asked of a paragraph), and a Chinese
     # set's questions asked over them are not answered there.
-    english = fold("squad", -1.5, western=True, over_western=True)
-    across = [Row("a", f"a-over-squad{i}", (float(v),), False, True, "other", False, True)
+    english = fold("squad", -1.5, over_western=True)
+    assert all(r.western for r in english)  # over Western articles, in their language
+    across = [Row("a", f"a-over-squad{i}", (float(v),), False, True, "other", True)
               for i, v in enumerate(np.linspace(-3, 2, 40))]
     alone, both = train(chinese, 1.0, 0.05), train_both(chinese + english + across, 1.0, 0.05)
     assert np.array_equal(alone.weights, both.main.weights) and alone.threshold == both.main.threshold

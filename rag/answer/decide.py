@@ -120,13 +120,12 @@ class DecisionParams:
 
     def threshold_for(self, found: Evidence) -> float:
         """Return the decline threshold for this question's language."""
-        if self.western is not None and found.western:
-            return self.western.threshold_for(found)
+        own = self.for_evidence(found)
         if not found.as_dict()["other_language"]:
-            return self.threshold
-        if found.unread and self.threshold_unread is not None:
-            return self.threshold_unread
-        return self.threshold_other
+            return own.threshold
+        if found.unread and own.threshold_unread is not None:
+            return own.threshold_unread
+        return own.threshold_other
 
 
 class Articles:
