@@ -775,3 +775,62 @@ def test_the_words_that_name_an_articles_source_are_part_of_its_subject(tmp_path
     assert ranked[0].sentence.text.startswith("新品的屏幕")
     answer = assistant.ask(question)
     assert answer.text.startswith("新品的屏幕清晰")
+
+
+def test_the_row_whose_key_a_question_names_answers_for_its_table():
+    from rag.answer.tables import named_rows
+
+    # Each row's first cell as terms: the question names a key by the words the other keys do not all share.
+    models = [{"星图", "一体机", "a1"}, {"星图", "一体机", "a2"}, {"星图", "一体机", "a3"}]
+    assert named_rows({"星图", "一体机", "a3", "钱"}, models) == {2}
+    assert named_rows({"a1", "硬盘"}, models) == {0}
+    assert named_rows({"a1", "a3", "内存"}, models) == {0, 2}
+    assert named_rows({"型号", "便宜"}, models) == set()  # no key named: the table is ranked as it was
+    aurora = [{"aurora", "s3"}, {"aurora", "s3", "pro"}, {"aurora", "s3", "mini"}]
+    assert named_rows({"aurora", "s3", "mini", "cost"}, aurora) == {2}
+    assert named_rows({"s3", "pro", "sensors"}, aurora) == {1}
+    # The key with no word of its own is named by all its words when no other key is.
+    assert named_rows({"aurora", "s3", "cost"}, aurora) == {0}
+    assert named_rows({"s3", "cost"}, aurora) == set()
+    assert named_rows({"aurora"}, [{"aurora"}]) == set()  # a table of one row has nothing to choose between
+
+
+PRODUCTS = {
+    "products.md": "# 星图一体机\n\n星图一体机是面向中小企业的知识库一体机。\n\n各型号的价格如下表：\n\n"
+                   "| 型号 | 内存 | 价格 |\n| --- | --- | --- |\n| 星图一体机A1 | 32GB | 29800元 |\n"
+                   "| 星图一体机A2 | 64GB | 45800元 |\n| 星图一体机A3 | 128GB | 69800元 |\n\n所有型号均提供三年上门保修。\n",
+    "aurora.md": "# Aurora thermostats\n\nThe Aurora S3 learns your schedule within seven days.\n\n"
+                 "| Model | Display | Price |\n| --- | --- | --- |\n| Aurora S3 | 3.5-inch LCD | $149 |\n"
+                 "| Aurora S3 Pro | 5-inch touchscreen | $229 |\n| Aurora S3 Mini | none | $89 |\n",
+}
+
+
+@pytest.mark.parametrize("question, row", [
+    ("星图一体机A3多少钱？", "| 星图一体机A3 | 128GB | 69800元 |"),
+    ("A1的内存是多少？", "| 星图一体机A1 | 32GB | 29800元 |"),
+    ("What does the Aurora S3 Mini cost?", "| Aurora S3 Mini | none | $89 |"),
+    ("How much does the Aurora S3 cost?", "| Aurora S3 | 3.5-inch LCD | $149 |"),
+])
+def test_a_question_that_names_a_tables_row_is_answered_by_that_row_under_its_header(tmp_path, fake_embedder,
+                                                                                       question, row):
+    # "星图一体机A3多少钱？" was answered with the A2 row, "What does the Aurora S3 Mini cost?" with the S3 and S3 Pro
+    # rows: each row holds the table's words and a price, and the model reads a row alone.
+    assistant = assistant_over(tmp_path, fake_embedder, PRODUCTS)
+    evidence = assistant.retriever.retrieve(question, 5, {})
+    draft = assistant.composer.compose(evidence)
+    table = "aurora.md" if "Aurora" in row else "products.md"
+    rows = [s.text for s in draft.sentences if s.text.startswith("|") and s.file.endswith(table)]
+    assert rows == ["| Model | Display | Price |" if table == "aurora.md" else "| 型号 | 内存 | 价格 |", row]
+
+
+def test_a_question_that_names_no_row_leaves_the_table_as_ranked(tmp_path, fake_embedder):
+    from rag.answer.tables import prefer_named_rows
+
+    assistant = assistant_over(tmp_path, fake_embedder, PRODUCTS)
+    rows = [s for s in assistant.index.sentences if s.text.startswith("| 星图")]
+    scored = [SentenceScore(s, float(n), 0.5, 0.0, 1) for n, s in enumerate(rows)]
+    tokens = assistant.tokenizer.tokens
+    assert prefer_named_rows(assistant.index, scored, "哪个型号最便宜？", tokens) == sorted(scored, key=lambda s: -s.score)
+    # Named, the A1 row takes the place of the table's best row (the A3's), and the other rows leave.
+    named = prefer_named_rows(assistant.index, scored, "A1的内存是多少？", tokens)
+    assert [(s.sentence.text, s.score) for s in named] == [(rows[0].text, 2.0)]

@@ -13,7 +13,9 @@ from typing import Any, Protocol
 from rag.answer.decide import TOP_PASSAGES
 from rag.answer.extractive import SentenceScore, cite, score_sentences, select_sentences
 from rag.answer.ranking import RankingParams, Subjects, load_ranking, rerank
+from rag.answer.tables import prefer_named_rows
 from rag.embedding import Embedder
+from rag.index.lexical import shared_tokenizer
 from rag.index.store import Index
 from rag.ingest.language import is_chinese
 from rag.records import NO_TRANSLATION, Draft, Evidence, Turn
@@ -40,6 +42,7 @@ class ExtractiveComposer:
         self.subjects = Subjects(index, self.titles)
         self.word_tags = word_tags
         self.ranking = load_ranking(settings.answer.ranking_file)
+        self.tokens = shared_tokenizer().tokens
 
     def compose(self, evidence: Evidence, history: Sequence[Turn] = ()) -> Draft:
         """Return the sentences of the top passages that most likely answer (rag/answer/ranking.py), headings
@@ -77,6 +80,8 @@ class ExtractiveComposer:
             self.index, candidates, evidence.question, evidence.term_weights, is_chinese(evidence.question),
             self.word_tags, lambda file: self.titles.get(file, ""), ranking, evidence.translation, self.subjects,
         )
+        # A row a table's key names answers for its table: the model reads each row alone and cannot tell them apart.
+        scored = prefer_named_rows(self.index, scored, evidence.question, self.tokens)
         margin = ranking.for_translation(bool(evidence.translation)).margin
         chosen = select_sentences(self.index, scored, answer.answer_max_blocks, answer.answer_max_chars, margin,
                                   self.titles)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.answer.tables import is_row, table_header
 from rag.index.lexical import coverage
 from rag.index.store import Index
 from rag.ingest.headings import ENDS_SENTENCE, NUMBERED_ITEM_LINE, TABLE_ROW, heading_text, short_question
@@ -137,32 +138,10 @@ _POINTS_BACK = re.compile(r"(?:这|该|此(?!外)|上述)")
 _REFERS_BACK = re.compile(r"这一|这种|这个|这些|这位|这样|类似的|上述|同样的|该|^(?:因此|所以|因而|故而|于是|由此|从此|此(?!外))")
 
 
-# Lines apart that two rows of one table may stand: the header and the first row have the |---| line between them.
-_ROW_GAP = 2
-
-
-def _is_row(sentence: Sentence) -> bool:
-    return TABLE_ROW.match(sentence.text.strip()) is not None
-
-
-def _table_header(index: Index, row: Sentence) -> Sentence | None:
-    """Return the first row (the header) of the markdown table that `row` stands in, or None when `row` is no table
-    row or is the header itself."""
-    if not _is_row(row):
-        return None
-    first = row
-    while first.sentence_id > 0:
-        above = index.sentences[first.sentence_id - 1]
-        if above.file != row.file or not _is_row(above) or first.line_start - above.line_end > _ROW_GAP:
-            break
-        first = above
-    return first if first is not row else None
-
-
 def _list_item(index: Index, sentence: Sentence) -> bool:
     """Return whether the sentence is a list's item or a table's row (markdown's, or an HTML one that cleaning wrote
     as markdown, which keeps its pipes)."""
-    return _is_row(sentence) or index.on_list_item(sentence)
+    return is_row(sentence) or index.on_list_item(sentence)
 
 
 def _unclosed(block: Sequence[Sentence]) -> bool:
@@ -227,7 +206,7 @@ def answer_block(index: Index, sentence: Sentence, max_chars: int, title: str = 
         return None
 
     previous = neighbour(sentence.sentence_id - 1)
-    header = _table_header(index, sentence)
+    header = table_header(index, sentence)
     if header is not None:  # a table's row is read with the header that names its columns
         if used + len(header.text) <= max_chars:
             block.insert(0, header)
@@ -240,7 +219,7 @@ def answer_block(index: Index, sentence: Sentence, max_chars: int, title: str = 
     # The items of a list the block announces ("需要提交以下材料：" then "- 发票原件", "- 行程单"), however short; the
     # rows under a table's header.
     listing = False
-    opens_table = header is None and _is_row(sentence)  # the header itself
+    opens_table = header is None and is_row(sentence)  # the header itself
     while following and (listing or opens_table or block[-1].text.rstrip().endswith(("：", ":"))) and _list_item(index, following):
         if used + len(following.text) > max_chars:
             break
