@@ -137,7 +137,7 @@ def test_old_mac_line_breaks_are_line_breaks_for_citations_and_the_sources_route
     for name in ("mac.txt", "dos.txt"):
         article = read_article(SourceFile(corpus / name, f"corpus/{name}", ""))
         shown = source_lines(corpus, f"corpus/{name}")
-        assert shown.total_lines == 7 and shown.lines[2] == "苹果公司今天发布了新手机。"
+        assert shown.total_lines == 6 and shown.lines[2] == "苹果公司今天发布了新手机。"
         cited = {s.quote: (s.line_start, s.line_end) for s in article_sentences(article, 0)}
         assert cited["新手机的价格是五千元。"] == (4, 4) and cited["这款手机有三个摄像头。"] == (6, 6)
         for quote, (start, end) in cited.items():

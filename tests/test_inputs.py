@@ -68,9 +68,11 @@ def test_a_file_that_is_not_text_gets_a_one_line_422_and_a_panel_notice(client, 
 def test_start_past_the_end_of_a_file_says_how_many_lines_it_has(client, handlers):
     response = client.get("/api/sources/corpus/a.txt?start=50")
     assert response.status_code == 422
-    assert response.json()["error"] == "corpus/a.txt has 6 lines: ask for start <= 6"
-    assert client.get("/api/sources/corpus/a.txt?start=6").status_code == 200
-    assert "6 lines, not line 500" in handlers.open_source("#src/cite/1/500-500/corpus%2Fa.txt", "en")
+    # Five lines, as an editor counts them: the newline that ends the fifth opens no sixth.
+    assert response.json()["error"] == "corpus/a.txt has 5 lines: ask for start <= 5"
+    assert client.get("/api/sources/corpus/a.txt?start=5").status_code == 200
+    assert client.get("/api/sources/corpus/a.txt?start=6").status_code == 422
+    assert "5 lines, not line 500" in handlers.open_source("#src/cite/1/500-500/corpus%2Fa.txt", "en")
 
 
 def test_health_answers_head_with_its_status_and_no_body(client, service, tmp_path):

@@ -103,6 +103,8 @@ def source_lines(
     else:
         raw, pages = _read(corpus_dir, file)
     lines = raw.split("\n")
+    if len(lines) > 1 and not lines[-1]:
+        lines.pop()  # the newline that ends the last line opens no line of its own (an editor counts as many)
     if line_start > len(lines):
         raise SourceRangeError(f"{file} has {len(lines)} lines: ask for start <= {len(lines)}", len(lines))
     start = max(1, line_start)
