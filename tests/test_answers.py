@@ -527,7 +527,7 @@ def test_a_sentence_is_ranked_by_the_question_words_beyond_its_articles_subject(
     english = features(assistant.index, candidates, "What are its leaves like?", evidence.term_weights, False, {},
                        subjects=titles)
     beyond_title = [RANKING_FEATURES.index(f) for f in JUDGED_WITHOUT if "beyond_title" in f]
-    assert len(beyond_title) == 4 and not english[:, beyond_title].any()  # Chinese questions only
+    assert len(beyond_title) == 4 and not english[:, beyond_title].any()  # questions in the articles' language only
     ranked = rerank(assistant.index, candidates, question, evidence.term_weights, True, {}, titles, load_ranking())
     assert ranked[0].sentence.text.startswith("它的叶子互生")
 
@@ -834,3 +834,43 @@ def test_a_question_that_names_no_row_leaves_the_table_as_ranked(tmp_path, fake_
     # Named, the A1 row takes the place of the table's best row (the A3's), and the other rows leave.
     named = prefer_named_rows(assistant.index, scored, "A1的内存是多少？", tokens)
     assert [(s.sentence.text, s.score) for s in named] == [(rows[0].text, 2.0)]
+
+
+THERMOSTAT_NOTES = {
+    "aurora.md": "# Aurora thermostats\n\nThe Aurora S3 learns your schedule within seven days.\n\n"
+                 "The Aurora S3 comes with a two-year warranty.\n\nThe Aurora app shows the energy used each month.\n",
+    "office.md": "# Office guide\n\nThe Berlin office is open from 8 a.m. to 7 p.m. on weekdays.\n",
+}
+
+
+def test_an_english_question_over_english_articles_is_ranked_as_one_in_their_language(tmp_path, fake_embedder,
+                                                                                      monkeypatch):
+    # It was ranked as a question in another language: its words' coverage beyond the article's subject and its
+    # pairs counted for nothing, and over English articles the answer's first 300 characters held an accepted answer
+    # less often. The draft the decision judges stays ranked as the decision was fitted over.
+    import rag.answer.composer as composer
+    from rag.answer.ranking import FEATURES as RANKING_FEATURES
+    from rag.answer.ranking import _word_pairs, features
+
+    assert _word_pairs("How long is the S3's warranty?") == {"how long", "long is", "is the", "the s3", "s3 s",
+                                                             "s warranty"}
+    assistant = assistant_over(tmp_path, fake_embedder, THERMOSTAT_NOTES)
+    question = "How long is the warranty of the Aurora S3?"
+    evidence = assistant.retriever.retrieve(question, 5, {})
+    assert evidence.same_language
+    seen = []
+    real = composer.rerank
+
+    def recording(index, scored, asked, weights, in_language, *rest, **kw):
+        seen.append(in_language)
+        return real(index, scored, asked, weights, in_language, *rest, **kw)
+
+    monkeypatch.setattr(composer, "rerank", recording)
+    assistant.composer.compose(evidence)
+    assert seen == [True, False]  # the answer's draft, then the judged one
+    candidates = assistant.composer._candidates(evidence)
+    x = features(assistant.index, candidates, question, evidence.term_weights, True, {}, subjects=assistant.titles.get)
+    pairs = {c.sentence.text[:20]: row[RANKING_FEATURES.index("pairs_beyond_title")] for c, row in zip(candidates, x)}
+    # Pairs of words, not of letters (two letters match nearly any English sentence): "the warranty" is not in the
+    # sentence that says "a two-year warranty", and nothing is in the office's.
+    assert pairs["The Berlin office is"] == 0.0 < pairs["The Aurora S3 comes "]

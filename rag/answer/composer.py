@@ -48,7 +48,10 @@ class ExtractiveComposer:
         """Return the sentences of the top passages that most likely answer (rag/answer/ranking.py), headings
         left out, each followed by its [n]; with the draft the decision judges (`judged`)."""
         candidates = self._candidates(evidence)
-        draft = self._draft(evidence, candidates, self.ranking)
+        # An English question over English articles is ranked as one in the articles' language, its words matched with
+        # theirs; the drafts the decision judges stay ranked as the decision was fitted over (rag/answer/decide.py).
+        in_language = is_chinese(evidence.question) or evidence.same_language
+        draft = self._draft(evidence, candidates, self.ranking, in_language)
         # The decision judges what was retrieved without the dictionary (rag/answer/decide.py), ranked by the model
         # it was fitted over (`RankingParams.judged`).
         judged_model = self.ranking.judged
@@ -62,7 +65,8 @@ class ExtractiveComposer:
             else:
                 scored = candidates
             judged_candidates = [c for c in scored if c.passage_rank <= TOP_PASSAGES]
-            judged = self._draft(plain, judged_candidates, dataclasses.replace(judged_model or self.ranking, translated=None))
+            judged = self._draft(plain, judged_candidates, dataclasses.replace(judged_model or self.ranking, translated=None),
+                                 is_chinese(evidence.question))
             draft = dataclasses.replace(draft, judged=judged)
         return draft
 
@@ -74,10 +78,10 @@ class ExtractiveComposer:
             passages or answer.answer_passages, answer.sentence_lexical_weight, answer.sentence_rank_weight,
         )
 
-    def _draft(self, evidence: Evidence, candidates: list[SentenceScore], ranking: RankingParams) -> Draft:
+    def _draft(self, evidence: Evidence, candidates: list[SentenceScore], ranking: RankingParams, in_language: bool) -> Draft:
         answer = self.settings.answer
         scored = rerank(
-            self.index, candidates, evidence.question, evidence.term_weights, is_chinese(evidence.question),
+            self.index, candidates, evidence.question, evidence.term_weights, in_language,
             self.word_tags, lambda file: self.titles.get(file, ""), ranking, evidence.translation, self.subjects,
         )
         # A row a table's key names answers for its table: the model reads each row alone and cannot tell them apart.

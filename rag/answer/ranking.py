@@ -8,7 +8,7 @@ question's idf mass it holds, relative to the best candidate's; whether it holds
 question asks for (a time, a number, a person, a place, a reason: rag/answer/questions.py); for a question in the
 articles' language, the share of the idf mass of its words beyond the article's subject (the words not in what
 names the candidate's article: its title, headline lines and source, `Subjects`) that it holds, the share of its
-pairs of characters beyond the subject that it holds,
+pairs of characters (of words, in English) beyond the subject that it holds,
 and those shares' gaps to the best candidate's; whether its neighbours hold the question's words (the answer
 often follows the sentence that repeats the question); its passage's
 rank; its length; for a question in another language, the share of its words whose dictionary translation
@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,6 +41,7 @@ from rag.embedding.reader import shared_reader
 from rag.errors import RagError, fitted_over_other_features
 from rag.index.store import Index
 from rag.ingest.headings import is_candidate, source_names
+from rag.ingest.language import is_chinese
 from rag.records import NO_TRANSLATION, Translation
 
 FEATURES = (
@@ -83,13 +85,14 @@ def features(
     scored: Sequence[SentenceScore],
     question: str,
     weights: Mapping[str, float],
-    chinese: bool,
+    in_language: bool,
     word_tags: Mapping[str, str],
     translation: Translation = NO_TRANSLATION,
     subjects: Callable[[str], str] = lambda file: "",
 ) -> np.ndarray:
-    """Return the (candidates x FEATURES) matrix of the scored sentences; `translation` is the question's words as
-    the articles' words when it is asked in another language; `subjects` gives what names each article (`Subjects`,
+    """Return the (candidates x FEATURES) matrix of the scored sentences; `in_language` says the question is read as
+    one in the articles' language (a Chinese question, or an English one over English articles), `translation` is its
+    words as the articles' words when it is asked in another; `subjects` gives what names each article (`Subjects`,
     or its title alone)."""
     if not scored:
         return np.zeros((0, len(FEATURES)))
@@ -102,33 +105,34 @@ def features(
     # A question in another language is matched better by each sentence read on its own than in its passage
     # (docs/answers.md, *Sentence vectors embedded alone*); the articles' language keeps the passage's reading.
     alone = np.array([s.alone for s in scored], dtype=np.float64)
-    alone_gap = (alone - alone.max()) * float(not chinese)
-    alone_z = (alone - alone.mean()) / (float(alone.std()) + 1e-3) * float(not chinese)
+    alone_gap = (alone - alone.max()) * float(not in_language)
+    alone_z = (alone - alone.mean()) / (float(alone.std()) + 1e-3) * float(not in_language)
     translated = np.array([translated_share(translation, s.sentence.terms) for s in scored])
     translated_gap = translated - translated.max()
     # The question's words beyond its subject: a word of the article's title is held by every sentence about it and
     # says nothing of which one answers ("天门冬的根有什么特点" is answered by "根稍肉质"). The same for its pairs of
     # characters: a question copies phrases of the sentence that answers it, whatever jieba makes of their words.
-    asked_pairs = _pairs(question) if chinese else set()
+    pairs_of = _pairs if is_chinese(question) else _word_pairs
+    asked_pairs = pairs_of(question) if in_language else set()
     beyond_title: dict[str, tuple[dict[str, float], set[str]]] = {}  # per article: what names it does not hold
     beyond, pairs = [], []
-    for s in scored if chinese else ():
+    for s in scored if in_language else ():
         file = s.sentence.file
         if file not in beyond_title:
             subject = subjects(file) or ""
             beyond_title[file] = ({t: w for t, w in weights.items() if t not in subject.lower()},
-                                  asked_pairs - _pairs(subject))
+                                  asked_pairs - pairs_of(subject))
         rest, rest_pairs = beyond_title[file]
         mass = sum(rest.values())
         terms = set(s.sentence.terms)
         beyond.append(sum(w for t, w in rest.items() if t in terms) / mass if mass else 0.0)
-        # A pair of the question's is two letters or digits, so it is one of the sentence's pairs exactly when the
-        # sentence holds it as a substring: a few lookups instead of the set of every pair the sentence holds.
+        # A pair of the question's is two letters or digits (two words), so it is one of the sentence's pairs exactly
+        # when the sentence holds it as a substring: a few lookups instead of the set of every pair the sentence holds.
         text = s.sentence.text.lower()
         pairs.append(sum(pair in text for pair in rest_pairs) / len(rest_pairs) if rest_pairs else 0.0)
-    beyond_arr = np.array(beyond) if chinese else np.zeros(len(scored))
+    beyond_arr = np.array(beyond) if in_language else np.zeros(len(scored))
     beyond_gap = beyond_arr - beyond_arr.max()
-    pairs_arr = np.array(pairs) if chinese else np.zeros(len(scored))
+    pairs_arr = np.array(pairs) if in_language else np.zeros(len(scored))
     pairs_gap = pairs_arr - pairs_arr.max()
     # The second reader's cosine (rag/embedding/reader.py), relative to the best candidate's and to the others': a
     # model trained apart from the embedder, wrong on other sentences (docs/answers.md, *A second reader*).
@@ -154,7 +158,7 @@ def features(
         rows.append((
             gap, (d - mean_dense) / spread, c, c - best_cover, float(bool(kinds)), float(found),
             neighbour_cover, 1.0 / s.passage_rank, math.log(1 + len(sentence.text)),
-            float(not chinese), gap * float(not chinese),
+            float(not in_language), gap * float(not in_language),
             sum(1 for term in sentence.terms if term not in weights) / max(len(sentence.terms), 1), 1.0 / r, ag, az,
             t, tg, bt, bg, pt, pg, rg, rz,
         ))
@@ -176,6 +180,17 @@ def _pairs(text: str) -> set[str]:
     return {text[i:i + 2] for i in range(len(text) - 1) if text[i].isalnum() and text[i + 1].isalnum()}
 
 
+# A word of an alphabetic language: its pairs are of words, as a Chinese question's are of characters, each of which
+# carries about as much as such a word (two letters would match nearly any sentence).
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _word_pairs(text: str) -> set[str]:
+    """Return the pairs of adjacent words in `text`, lower-cased and joined by a space."""
+    words = _WORD.findall(text.lower())
+    return {f"{first} {second}" for first, second in zip(words, words[1:])}
+
+
 def translated_share(translation: Translation, terms: Sequence[str] | frozenset[str]) -> float:
     """Return the share of the translation's groups (the question's words) with a translation among `terms`."""
     if not translation:
@@ -189,7 +204,7 @@ def rerank(
     scored: Sequence[SentenceScore],
     question: str,
     weights: Mapping[str, float],
-    chinese: bool,
+    in_language: bool,
     word_tags: Mapping[str, str],
     titles: Callable[[str], str],
     params: RankingParams,
@@ -201,7 +216,7 @@ def rerank(
     kept = [s for s in scored if is_candidate(s.sentence, titles(s.sentence.file), index.on_list_item)]
     if not kept:
         return []
-    x = features(index, kept, question, weights, chinese, word_tags, translation, subjects or titles)
+    x = features(index, kept, question, weights, in_language, word_tags, translation, subjects or titles)
     params = params.for_translation(bool(translation))
     score = ((x - np.array(params.mean)) / np.array(params.scale)) @ np.array(params.weights)
     out = [dataclasses.replace(s, score=float(v)) for s, v in zip(kept, score)]
