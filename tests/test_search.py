@@ -90,6 +90,21 @@ def test_a_name_jieba_glues_to_the_next_word_in_a_question_is_matched_as_the_art
     assert tokenizer.question_tokens("运动员", index.vocabulary) == tokenizer.tokens("运动员")
 
 
+def test_a_one_character_word_jieba_glues_to_a_stopword_after_it_is_read_as_the_articles_word():
+    # "进修假有几天？" is cut 进修 / 假有 / 几天 and the article's "带薪进修假" 进修 / 假: 假有, a word of neither
+    # jieba's dictionary nor the articles, weighed as the rarest word, and the question was declined over the
+    # article that answers it. 有 is a stopword: 假有 is 假. Before the character (于海: 于 is one too), or beside
+    # a second character the articles hold (魏玩), it is a name.
+    tokenizer = shared_tokenizer()
+    articles = ["入职满三年的员工可申请带薪进修假，最长10天。", "他姓魏，住在海边。孩子们在玩。"]
+    index = build_lexical([tokenizer.tokens(a) for a in articles], 1.2, 0.75)
+    question = "进修假有几天？"
+    assert "假有" in tokenizer.tokens(question) and "假有" not in index.vocabulary
+    assert tokenizer.question_tokens(question, index.vocabulary)[:2] == ["进修", "假"]
+    assert "于海" in tokenizer.question_tokens("于海为何无缘国奥队？", index.vocabulary)
+    assert "魏玩" in tokenizer.question_tokens("魏玩是谁的妻子？", index.vocabulary)
+
+
 def test_coverage_is_the_share_of_idf_mass_found():
     assert coverage({"a": 3.0, "b": 1.0}, {"a"}) == 0.75
     assert coverage({}, {"a"}) == 0.0

@@ -71,13 +71,17 @@ class Tokenizer:
     def _held_parts(self, word: str, vocabulary: Container[str]) -> list[str]:
         """Return the longest words of `word` the vocabulary holds, left to right, and the runs of two or more
         characters between them (a single character left over says too little to weigh as the rarest word);
-        nothing unless one held word has two or more characters."""
+        nothing unless one held word has two or more characters, or the word is one held character followed by
+        stopwords (假有 is 假 and 有: "进修假有几天" asks about the articles' 进修假, which they cut 进修 / 假). 魏玩, two
+        held characters, is a name the articles never use, and so is 于海, though 于 is a stopword."""
         parts: list[str] = []
         word_held = False
+        glued = 0  # stopwords after the held words; -1 once any other character is left over
         start = at = 0
         while at < len(word):
             end = next((e for e in range(len(word), at, -1) if word[at:e] in vocabulary), None)
             if end is None:
+                glued = glued + 1 if glued >= 0 and parts and word[at] in self.stopwords else -1
                 at += 1
                 continue
             if at - start >= 2:
@@ -88,7 +92,7 @@ class Tokenizer:
             start = at = end
         if len(word) - start >= 2:
             parts.append(word[start:])
-        return parts if word_held else []
+        return parts if word_held or (len(parts) == 1 and glued > 0) else []
 
     @cached_property
     def _tagger(self) -> Any:  # jieba's part-of-speech tagger over the same dictionary (its tags take ~0.7 s to read)
