@@ -33,12 +33,22 @@ def test_the_kind_of_answer_a_question_asks_for_is_read_in_chinese_and_english()
     assert asked_kinds("How many points did the Panthers score?") == {"number"}
     assert asked_kinds("Why did the stock fall?") == {"reason"}
     assert asked_kinds("Sora的原理是什么？") == frozenset()
+    # A price is asked as money, which a number of another unit does not answer.
+    assert asked_kinds("星图一体机A3多少钱？") == asked_kinds("What does the Aurora S3 Mini cost?") == {"money"}
+    assert asked_kinds("How much does the Aurora S3 Pro cost?") == asked_kinds("门票价格是多少？") == {"money"}
+    assert asked_kinds("报销费用需要哪些材料？") == frozenset()  # 费用 asked about, not its amount
 
 
 def test_a_sentence_holds_a_time_or_a_number_and_a_question_names_its_subject():
     assert holds_kind("time", "OpenAI于2月16日凌晨发布了Sora。", (), {})
     assert not holds_kind("time", "Sora可以生成视频。", (), {})
     assert holds_kind("number", "年假有5天。", (), {})
+    for priced in ("| Aurora S3 Pro | 5-inch touchscreen | $229 |", "每月餐补600元。", "A permit costs 45 euros.", "票价五十元。",
+                   "儿童免费入场。"):
+        assert holds_kind("money", priced, (), {}), priced
+    assert not holds_kind("money", "The Pro model is covered for 3 years.", (), {})
+    assert not holds_kind("money", "整机保修三年，硬盘保修五年。", (), {})
+    assert not holds_kind("money", "每月餐补600元。", (), {}, "餐补是600元吗？")  # the question's own amount
     assert holds_kind("person", "负责人是李白。", ("负责人", "李白"), {"李白": "nr"})
     assert len(names_in("How many points did the Panthers score?", {})) == 1
     assert len(names_in("Hello", {})) == 0

@@ -15,7 +15,7 @@ from rag.ingest.language import is_chinese
 from rag.ingest.textnorm import to_simplified
 
 # The kinds a question can ask for, from its question words (Chinese and English).
-KINDS = ("time", "number", "person", "place", "reason")
+KINDS = ("time", "number", "person", "place", "reason", "money")
 _ASKS = {
     "time": re.compile(
         r"何时|什么时候|哪一?年|哪一?天|几月|几号|哪个月|何年|哪个时期|什么时间|什么年代|多少年|几几年|年份|日期|"
@@ -35,6 +35,13 @@ _ASKS = {
     ),
     "reason": re.compile(r"为什么|为何|什么原因|原因是|怎么会|\bwhy\b|\bwhat (?:caused|causes)\b", re.I),
 }
+# A number asked as a price ("多少钱", "What does it cost?"): answered by an amount of money, not by any number (the
+# warranty's "3 years" does not say what the Pro costs).
+_ASKS_MONEY = re.compile(
+    r"多少钱|几块钱|几元|多少元|价格|价钱|售价|定价|票价|收费|费用(?:是|为)?多少|多少费用|多贵|"
+    r"\bcost(?:s|ed)?\b|(?<!share )(?<!stock )\bprices?\b|\bpriced\b|\bfees?\b",
+    re.I,
+)
 # What a sentence holding each kind looks like (on its text); person and place also use word tags.
 _HOLDS = {
     "time": re.compile(
@@ -43,6 +50,14 @@ _HOLDS = {
     ),
     "number": re.compile(r"\d+(?:[.,]\d+)*|[一二三四五六七八九十百千万亿两半几数]+\s*(?:[个次人名位种岁天年座届场件部条只支家所项倍分米层%％]|万|亿)|百分之"),
     "reason": re.compile(r"因为|由于|因此|所以|为了|导致|原因|使得|以便|从而|因而|鉴于|based|because|due to"),
+    "money": re.compile(
+        r"[$€£¥￥]\s?\d|\d[\d,.]*\s*(?:[万亿千百]\s*)?(?:元|块|美元|欧元|英镑|日元|港元|港币|人民币|美金)|"
+        r"[一二三四五六七八九十百千万亿两]+(?:元|块|美元|欧元|英镑)|免费|"
+        r"\d[\d,.]*\s*(?:million |billion |thousand )?(?:dollars?|euros?|pounds?|yuan|yen|cents?|francs?|marks?|lire|lira|"
+        r"rupees?|r[ou]bles?|pesos?|shillings?|guineas?|crowns?|florins?|ducats?|dinars?|USD|EUR|GBP|RMB)\b|"
+        r"[₹₽₩₤]\s?\d|\b(?:USD|EUR|GBP|RMB)\s?\d|\bfree\b",
+        re.I,
+    ),
 }
 _PERSON_TAGS = frozenset({"nr", "nrfg", "nrt"})
 # A name written from another language, its parts joined by a middle dot (卡万·肖特, 马丁·路德): jieba's dictionary
@@ -53,9 +68,13 @@ _PLACE_WORDS = re.compile(r"[省市县区州国城镇村岛山河湖海港湾街
 
 
 def asked_kinds(question: str) -> frozenset[str]:
-    """Return the kinds of answer the question's words ask for (empty when none is recognised)."""
+    """Return the kinds of answer the question's words ask for (empty when none is recognised); a price is asked as
+    "money", in place of "number"."""
     question = to_simplified(question)
-    return frozenset(kind for kind, pattern in _ASKS.items() if pattern.search(question))
+    kinds = {kind for kind, pattern in _ASKS.items() if pattern.search(question)}
+    if _ASKS_MONEY.search(question):
+        kinds = (kinds - {"number"}) | {"money"}
+    return frozenset(kinds)
 
 
 def holds_kind(kind: str, text: str, terms: Iterable[str], tags: Mapping[str, str], question: str = "") -> bool:
