@@ -1,5 +1,5 @@
 """What a question asks for, read from its words: its language and the kind of answer (a time, a number, a
-person, a place, a reason), and whether a candidate sentence holds that kind of thing.
+price, a person, a place, a reason), and whether a candidate sentence holds that kind of thing.
 
 Both readings are cheap (regular expressions and dictionary look-ups over tokens the build stored), so they
 run on every candidate sentence without a second model pass. They are signals for the fitted decision
