@@ -884,3 +884,21 @@ def test_an_english_question_over_english_articles_is_ranked_as_one_in_their_lan
     # Pairs of words, not of letters (two letters match nearly any English sentence): "the warranty" is not in the
     # sentence that says "a two-year warranty", and nothing is in the office's.
     assert pairs["The Berlin office is"] == 0.0 < pairs["The Aurora S3 comes "]
+
+
+def test_an_english_faqs_question_line_is_never_quoted_as_an_answer(tmp_path, fake_embedder):
+    # "How do I change my password?" was answered with its answer line and the FAQ's next question, "Q: Can I have
+    # more than one administrator?": 42 characters, over the limit of a Chinese short question.
+    from rag.ingest.headings import is_candidate, short_question
+
+    assert short_question("Q: Can I have more than one administrator?") and short_question("Q：断网后还能用吗？")
+    assert not short_question("是" * 41 + "？")  # a long Chinese sentence that ends with a question states much
+    long_english = "The committee asked whether " + "the plan and its budget " * 5 + "would hold?"
+    assert len(long_english) > 120 and not short_question(long_english)
+    notes = {"faq.md": "# Cloud FAQ\n\nQ: How do I reset my password?\n\nA: Click Forgot password on the sign-in page.\n\n"
+                       "Q: Can I have more than one administrator?\n\nA: The Business plan allows up to five.\n"}
+    assistant = assistant_over(tmp_path, fake_embedder, notes)
+    asked = next(s for s in assistant.index.sentences if s.text.startswith("Q: Can I"))
+    assert not is_candidate(asked, "")
+    draft = assistant.composer.compose(assistant.retriever.retrieve("How do I change my password?", 5, {}))
+    assert draft.sentences and all(not s.text.startswith("Q:") for s in draft.sentences)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from rag.ingest.language import WESTERN_SCALE, is_western
 from rag.records import Sentence
 
 # A sentence, or a piece of one, ends with one of these (closing quotes and brackets after them allowed).
@@ -77,9 +78,13 @@ def source_names(text: str) -> str:
 
 def short_question(text: str) -> bool:
     """Return whether a sentence's text is a short question ("那么，Sora能做什么？"), which asks what the sentences
-    after it answer; a long one that ends with a question may state much before it."""
+    after it answer; a long one that ends with a question may state much before it. A Western question may take
+    `WESTERN_SCALE` times the characters: an FAQ's "Q: Can I have more than one administrator?" (42) was quoted as
+    the answer to the question before it."""
     text = text.strip()
-    return len(text) <= HEADING_CHARS and bool(_ASKS.search(text))
+    if not _ASKS.search(text):
+        return False
+    return len(text) <= HEADING_CHARS or (len(text) <= HEADING_CHARS * WESTERN_SCALE and is_western(text))
 
 
 def is_candidate(sentence: Sentence, title: str, list_item: Callable[[Sentence], bool] | None = None) -> bool:
