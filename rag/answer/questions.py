@@ -105,6 +105,10 @@ def holds_kind(kind: str, text: str, terms: Iterable[str], tags: Mapping[str, st
 _NAME_TAGS = frozenset({"nr", "nrfg", "nrt", "ns", "nt", "nz"})
 _LATIN_OR_NUMBER = re.compile(r"[A-Za-z][A-Za-z0-9'\-]*|\d+(?:[.,]\d+)?")
 _CAPITALISED = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][A-Za-z0-9'\-]*|\b\d+(?:[.,]\d+)?\b")
+# The pronoun I ("Can I carry over leave?", "How do I…", "I'm"), capitalised but no name: a numeral after a name
+# ("Henry I", "World War I") follows a capitalised word.
+_PRONOUN_I = re.compile(r"I(?:'\w*)?$")
+_AFTER_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][A-Za-z0-9'\-]*\s+$")
 
 
 def names_in(question: str, tags: Mapping[str, str]) -> list[str]:
@@ -119,5 +123,7 @@ def names_in(question: str, tags: Mapping[str, str]) -> list[str]:
         names = [chunk[i:j] for chunk in words for i in range(len(chunk)) for j in range(i + 2, min(len(chunk), i + 6) + 1)
                  if tags.get(chunk[i:j]) in _NAME_TAGS]
         return latin + names
-    return _CAPITALISED.findall(question.strip())
+    question = question.strip()
+    return [m.group() for m in _CAPITALISED.finditer(question)
+            if not _PRONOUN_I.match(m.group()) or _AFTER_NAME.search(question[:m.start()])]
 
