@@ -808,6 +808,12 @@ def test_the_row_whose_key_a_question_names_answers_for_its_table():
     assert named_rows({"aurora", "s3", "cost"}, aurora) == {0}
     assert named_rows({"s3", "cost"}, aurora) == set()
     assert named_rows({"aurora"}, [{"aurora"}]) == set()  # a table of one row has nothing to choose between
+    # Named by no key, a row is by the words only it holds ("Which model has a touchscreen?").
+    from rag.answer.tables import rows_holding
+
+    rows = [{"aurora", "s3", "lcd", "149"}, {"aurora", "s3", "pro", "touchscreen", "229"}, {"aurora", "s3", "mini", "89"}]
+    assert rows_holding({"model", "touchscreen"}, rows) == {1}
+    assert rows_holding({"model", "cheapest"}, rows) == set() and rows_holding({"aurora", "s3"}, rows) == set()
 
 
 PRODUCTS = {
@@ -825,6 +831,8 @@ PRODUCTS = {
     ("A1的内存是多少？", "| 星图一体机A1 | 32GB | 29800元 |"),
     ("What does the Aurora S3 Mini cost?", "| Aurora S3 Mini | none | $89 |"),
     ("How much does the Aurora S3 cost?", "| Aurora S3 | 3.5-inch LCD | $149 |"),
+    ("Which model has a touchscreen?", "| Aurora S3 Pro | 5-inch touchscreen | $229 |"),
+    ("哪个型号有128GB内存？", "| 星图一体机A3 | 128GB | 69800元 |"),
 ])
 def test_a_question_that_names_a_tables_row_is_answered_by_that_row_under_its_header(tmp_path, fake_embedder,
                                                                                        question, row):

@@ -82,10 +82,23 @@ def named_rows(question_terms: set[str], keys: Sequence[set[str]]) -> set[int]:
     return named
 
 
+def rows_holding(question_terms: set[str], rows: Sequence[set[str]]) -> set[int]:
+    """Return the positions of the rows (each row's words, every cell's) that hold the most question words the other
+    rows do not all hold, when one does: "Which model has a touchscreen?" is answered by the row that says
+    touchscreen."""
+    if len(rows) < 2:
+        return set()
+    common = set.intersection(*rows)
+    counts = [len((row - common) & question_terms) for row in rows]
+    best = max(counts)
+    return {i for i, count in enumerate(counts) if count == best} if best else set()
+
+
 def prefer_named_rows(
     index: Index, scored: Sequence[SentenceScore], question: str, tokens: Callable[[str], list[str]],
 ) -> list[SentenceScore]:
-    """Return the ranked candidates with each table the question names a row of answered by that row: it takes the
+    """Return the ranked candidates with each table the question names a row of (by its key, else by the words only
+    it holds: `rows_holding`) answered by that row: it takes the
     place of the table's best-ranked row, and the table's other rows leave the candidates (the header comes back with
     the row, `answer_block`), and so does the sentence that announces it. A table none of whose rows the question names is left as ranked."""
     asked = set(tokens(question))
@@ -97,7 +110,8 @@ def prefer_named_rows(
         rows = table_rows(index, candidate.sentence)
         done.update(r.sentence_id for r in rows)
         body = rows[1:]
-        named = named_rows(asked, [set(tokens(row_key(row))) for row in body])
+        named = (named_rows(asked, [set(tokens(row_key(row))) for row in body])
+                 or rows_holding(asked, [set(tokens(row.text)) for row in body]))
         if not named or len(named) == len(body):
             continue
         members = {r.sentence_id for r in rows}
