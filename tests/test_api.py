@@ -307,9 +307,10 @@ def test_api_says_503_while_the_index_is_being_built(corpus, tmp_path):
     try:
         wait_until_serving(url + "embed", None, None)
         status, headers, body = call(url, "POST", "/api/ask", {"question": QUESTION})
-        assert status == 503 and headers["retry-after"] and "being built" in body["error"]
+        # Getting ready, not yet building (the gate holds it before `build_and_load`): it says it is loading.
+        assert status == 503 and headers["retry-after"] and "loading" in body["error"]
         status, _, health = call(url, "GET", "/api/health")
-        assert status == 503 and health["status"] == "building"
+        assert status == 503 and health["status"] == "loading"
         release.set()
         for _ in range(300):
             if call(url, "GET", "/api/health")[0] == 200:

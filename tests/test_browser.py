@@ -284,7 +284,7 @@ def test_page_says_it_is_getting_ready_until_the_index_is_built(corpus, tmp_path
         page = open_page(url, "zh-CN", wait_ready=False)
         expect(page.locator("#rag-status")).to_contain_text("正在准备")
         ask(page, "Adobe股价在Sora发布后怎么样了？")
-        expect(page.locator("#rag-chat .rag-notice").last).to_have_text("还在准备中（正在建立索引），请稍后再问。")
+        expect(page.locator("#rag-chat .rag-notice").last).to_have_text("还在准备中，请稍后再问。")
         release.set()
         expect(page.locator("#rag-status")).to_contain_text("已就绪：6 篇文章", timeout=READY_MS)
         ask(page, "Adobe股价在Sora发布后怎么样了？")
@@ -351,7 +351,7 @@ def test_widget_shows_a_failure_mid_stream_as_its_one_line_error_and_answers_the
     shown = [
         f"出错了：{DAMAGED}",  # the error event's message, the pieces before it gone
         "出错了：连接在回答完成前中断了，请再问一次。",  # no answer and no error: cut by the network
-        "还在准备中（正在建立索引），请稍后再问。",
+        "还在准备中，请稍后再问。",
         f"出错了：{DAMAGED}",  # a 503 that is no index being built says what it is
     ]
     for count, text in enumerate(shown, 1):

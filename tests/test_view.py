@@ -266,6 +266,38 @@ def test_page_says_it_is_getting_ready_until_the_assistant_is_loaded(tmp_path):
     assert Markup(chat[-1]["content"]).elements("a", "rag-cite")
 
 
+def test_the_page_says_whether_it_builds_the_index_or_only_loads(tmp_path):
+    # It said "首次启动或文章有变化时需要先建立索引" while it only loaded the model and an index built before.
+    from rag.apps.console import build_if_needed
+
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, MARKUP_ARTICLE))
+    loading, building = threading.Event(), threading.Event()
+
+    class GatedEmbedder(HashingEmbedder):
+        def encode_passages(self, texts, progress=None):
+            building.wait(10)
+            return super().encode_passages(texts, progress)
+
+    def prepare(settings):
+        loading.wait(10)
+        build_if_needed(settings, embedder=GatedEmbedder(64))
+        return Assistant.load(settings, HashingEmbedder(64))
+
+    handlers = ChatHandlers(Service(settings, prepare=prepare).start(), frame_delay=0)
+    banner, finished = handlers.status("zh-CN")
+    assert not finished and handlers.service.state == "loading"
+    assert Markup(banner).text == "正在准备：正在加载模型和索引，请稍候……"
+    loading.set()
+    for _ in range(200):
+        if handlers.service.state == "building":
+            break
+        threading.Event().wait(0.05)
+    banner, _ = handlers.status("en")
+    assert handlers.service.state == "building" and "the index is being built" in Markup(banner).text
+    building.set()
+    assert handlers.service.wait(30) and handlers.service.state == "ready"
+
+
 def test_a_failed_start_is_shown_not_waited_on(tmp_path):
     def broken(settings):
         raise IndexMissingError("no index in /nowhere: run `python -m rag build`")

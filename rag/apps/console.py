@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from rag.settings import Settings
@@ -34,6 +36,21 @@ def print_stage(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+# Told the reason when `build_if_needed` starts a build in this context: a service getting ready says so on its page
+# (rag/apps/service.py), instead of saying a build runs while it only loads the model and the index.
+_on_build: ContextVar[Callable[[str], None] | None] = ContextVar("on_build", default=None)
+
+
+@contextmanager
+def reporting_builds(callback: Callable[[str], None]) -> Iterator[None]:
+    """Within the block, call `callback` with the reason each time `build_if_needed` starts a build."""
+    token = _on_build.set(callback)
+    try:
+        yield
+    finally:
+        _on_build.reset(token)
+
+
 def build_if_needed(
     settings: Settings, force: bool = False, shard: tuple[int, int] | None = None, embedder: Embedder | None = None,
 ) -> None:
@@ -49,6 +66,9 @@ def build_if_needed(
     reason = "asked to" if force else stale_reason(settings)
     if reason is None:
         return
+    announce = _on_build.get()
+    if announce is not None:
+        announce(reason)
     print(f"building the index in {where} ({reason})", file=sys.stderr)
     report = build_index(settings, embedder or load_embedder(settings), progress_bar("embedding"), print_stage, shard)
     print(

@@ -187,13 +187,12 @@ class Library:
         return assistant.index.manifest if assistant is not None else None
 
     def _answering(self, name: str) -> str:
-        """Return whether knowledge base `name` answers: ready, building (getting ready), failed, or idle (not started)."""
+        """Return whether knowledge base `name` answers: ready, building (its index), loading (the model and the index),
+        failed, or idle (not started)."""
         service = self._services.get(name)
         if service is None:
             return "idle"
-        if service.assistant is not None:
-            return "ready"
-        return "failed" if service.error else "building"
+        return service.state
 
     def listing(self) -> list[dict[str, Any]]:
         """Return the listing of every knowledge base (GET /api/kbs)."""

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 
 from rag.answer.assistant import Assistant
-from rag.apps.console import build_if_needed
+from rag.apps.console import build_if_needed, reporting_builds
 from rag.embedding import load_embedder
 from rag.embedding.batching import BatchingEmbedder
 from rag.errors import RagError
@@ -26,6 +26,11 @@ def build_and_load(settings: Settings) -> Assistant:
     return Assistant.load(settings, embedder)
 
 
+def not_ready_message(service: Service) -> str:
+    """Return what a service getting ready is doing, for the one-line answers of the API and the page."""
+    return "the index is being built" if service.state == "building" else "the model and the index are loading"
+
+
 class Service:
     """Holds the one assistant of the process once it is ready, or the error that stopped it.
 
@@ -39,6 +44,7 @@ class Service:
         self._done = threading.Event()
         self._assistant: Assistant | None = None
         self._error: str | None = None
+        self._building = False  # getting ready builds the index (else it only loads the model and the index)
 
     def _damage(self) -> str | None:
         health = getattr(self._assistant.index, "health", None) if self._assistant is not None else None
@@ -70,7 +76,8 @@ class Service:
     def run(self) -> None:
         """Get ready in this thread: build the index if needed, then load the assistant."""
         try:
-            self.assistant = self._prepare(self.settings)
+            with reporting_builds(self._builds):
+                self.assistant = self._prepare(self.settings)
         except RagError as error:
             self.error = str(error)
             log.error("cannot start: %s", error)
@@ -79,6 +86,19 @@ class Service:
             log.exception("cannot start")
         finally:
             self._done.set()
+
+    def _builds(self, reason: str) -> None:
+        self._building = True
+
+    @property
+    def state(self) -> str:
+        """What the service is doing: "ready", "failed", "building" (the index, before loading it) or "loading" (the
+        model and the index)."""
+        if self.assistant is not None:
+            return "ready"
+        if self.error:
+            return "failed"
+        return "building" if self._building else "loading"
 
     def wait(self, timeout: float | None = None) -> bool:
         """Return True once getting ready has finished (ready or failed), waiting at most `timeout` seconds."""

@@ -14,7 +14,7 @@ from rag.answer.schema import AnswerJSON, answer_to_dict
 from rag.apps.feedback import FeedbackError, feedback_from_json, open_store
 from rag.apps.ratelimit import RateLimiter, retry_after
 from rag.apps.server import sse
-from rag.apps.service import Service
+from rag.apps.service import Service, not_ready_message
 from rag.errors import IndexDamagedError, QuestionError, QuestionTooLongError
 from rag.ingest.sources import SourceLines, SourceNotFoundError, SourceRangeError, SourceUnreadableError, source_lines
 from rag.kbs import DEFAULT_KB, KnowledgeBaseError, check_name
@@ -106,7 +106,7 @@ class SourceOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ready", "building", "failed"]
+    status: Literal["ready", "loading", "building", "failed"]
     message: str = ""
     index: dict[str, Any] | None = Field(None, description="Summary of the index manifest, once it is loaded.")
 
@@ -133,14 +133,15 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def ready_assistant(service: Service) -> Assistant:
-    """Return the loaded assistant, or raise a 503 saying it is being built or why it could not start."""
+    """Return the loaded assistant, or raise a 503 saying it is getting ready (building the index or loading) or why
+    it could not start."""
     if service.assistant is not None:
         return service.assistant
     if service.error is not None:
         raise ApiError(503, f"the assistant cannot answer: {service.error}")
     raise ApiError(
         503,
-        "the index is being built: try again in a few seconds",
+        f"{not_ready_message(service)}: try again in a few seconds",
         {"Retry-After": str(BUILDING_RETRY_SECONDS)},
     )
 
@@ -300,13 +301,14 @@ def make_router(
         summary="Whether the assistant is ready, and what its index holds",
     )
     def health() -> Any:
-        """Return 200 with the index summary when ready; 503 while building or after a failed start."""
+        """Return 200 with the index summary when ready; 503 while building the index or loading, or after a failed
+        start."""
         if service.assistant is not None:
             return {"status": "ready", "message": "", "index": index_summary(service.assistant)}
         if service.error is not None:
             return JSONResponse({"status": "failed", "message": service.error, "index": None}, status_code=503)
         return JSONResponse(
-            {"status": "building", "message": "the index is being built", "index": None},
+            {"status": service.state, "message": not_ready_message(service), "index": None},
             status_code=503,
             headers={"Retry-After": str(BUILDING_RETRY_SECONDS)},
         )

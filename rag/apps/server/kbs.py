@@ -24,7 +24,7 @@ class KbOut(BaseModel):
     built_at: str | None = Field(None, description="When its index was built (UTC, ISO 8601), or null.")
     examples: list[str] = Field(description="Questions to suggest: its kb.json's, else drawn from its articles' titles.")
     update: dict[str, Any] = Field(default_factory=dict, description="Its background update: state, stage, done, total, message.")
-    status: str = Field("idle", description="Whether it answers: ready, building (getting ready), failed, or idle (not loaded yet).")
+    status: str = Field("idle", description="Whether it answers: ready, building (its index), loading (model and index), failed, or idle (not loaded).")
 
 
 class KbsOut(BaseModel):

@@ -18,7 +18,7 @@ import gradio as gr
 from rag.answer.streaming import AnswerEvent, DraftingEvent, QuestionEvent, TextEvent, event_data
 from rag.apps.feedback import Feedback, FeedbackError, open_store
 from rag.apps.ratelimit import RateLimiter, retry_after
-from rag.apps.service import Service
+from rag.apps.service import Service, not_ready_message
 from rag.apps.web.text import Language, language, say
 from rag.apps.web.view import (
     PANEL_WINDOW,
@@ -227,7 +227,7 @@ class ChatHandlers:
         the API would answer."""
         assistant = service.assistant
         if assistant is None:
-            raise gr.Error(service.error or "the index is being built: try again in a few seconds")
+            raise gr.Error(service.error or f"{not_ready_message(service)}: try again in a few seconds")
         try:
             question = assistant.validate(question)
             wait = self._wait(request)
@@ -335,7 +335,7 @@ class ChatHandlers:
             return status_html(lang, "ready", articles=articles, passages=passages), True
         if service.error:
             return status_html(lang, "failed", error=service.error), True
-        return status_html(lang, "getting_ready"), False
+        return status_html(lang, "building_index" if service.state == "building" else "getting_ready"), False
 
     def clear(self, locale: str | None = "") -> tuple[str, list[Message], str]:
         """Return an empty question box, an empty chat and the panel's placeholder."""

@@ -335,5 +335,5 @@ def panel_html(lang: Language, target: SourceTarget, source: SourceLines, title:
 
 
 def status_html(lang: Language, key: str, **values: object) -> str:
-    """Return the readiness banner ("getting_ready", "ready" or "failed") in the page's language."""
+    """Return the readiness banner ("getting_ready", "building_index", "ready" or "failed") in the page's language."""
     return f'<div class="rag-status rag-status-{key}">{escape(say(lang, key, **values))}</div>'

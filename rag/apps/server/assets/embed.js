@@ -132,7 +132,7 @@
     return row;
   }
 
-  // `building`: the server answered 503 with Retry-After, its index still being built; any other failure (a damaged
+  // `building`: the server answered 503 with Retry-After, still getting ready (its index built or loaded); any other failure (a damaged
   // index, an assistant that could not start, an error event mid-stream) shows the server's one-line message.
   // `plain`: the message is the reader's own words already, shown as it is.
   function showError(box, building, message, plain) {
