@@ -915,3 +915,16 @@ def test_an_english_faqs_question_line_is_never_quoted_as_an_answer(tmp_path, fa
     assert not is_candidate(asked, "")
     draft = assistant.composer.compose(assistant.retriever.retrieve("How do I change my password?", 5, {}))
     assert draft.sentences and all(not s.text.startswith("Q:") for s in draft.sentences)
+
+
+def test_an_article_of_a_regulation_is_quoted_on_its_own(tmp_path, fake_embedder):
+    # "经理坐高铁能坐一等座吗？" quoted 第三条 to 第六条: 第四条 read as the next item of a list (第一, 第二…), and so on.
+    notes = {"rules.md": "# 差旅费管理办法\n\n第三条 乘坐高铁可乘坐二等座；部门经理及以上人员可乘坐一等座。\n\n"
+                         "第四条 住宿费按城市类别限额报销。\n\n第十一条 本办法由财务部负责解释。\n\n"
+                         "测试开始后问题不断。第一，机组人员注意到一股气味。\n"}
+    assistant = assistant_over(tmp_path, fake_embedder, notes)
+    by_start = {s.text[:4]: s for s in assistant.index.sentences}
+    assert [s.text[:3] for s in answer_block(assistant.index, by_start["第三条乘"], 250)] == ["第三条"]
+    assert [s.text[:3] for s in answer_block(assistant.index, by_start["第四条住"], 250)] == ["第四条"]
+    # An enumeration's first item still goes with the sentence that announces it.
+    assert [s.text[:3] for s in answer_block(assistant.index, by_start["测试开始"], 250)] == ["测试开", "第一，"]
