@@ -44,6 +44,15 @@ def turns(*questions: str) -> list[Turn]:
         # 其 and its after the question's own name point back at that name, not at the earlier turn.
         (["Adobe股价怎么样？"], "Sora的核心技术是什么？其原理如何？", "Sora的核心技术是什么？其原理如何？"),
         (["What is Sora?"], "How did Adobe react and what was its loss?", "How did Adobe react and what was its loss?"),
+        # "And …?" and "What about …?" with a name, said with its article or not, swap the earlier question's whole
+        # name ("Aurora S3", not "Aurora"): "And the Pro?" was asked as it stood, "What about the Mini?" became
+        # "What about the Mini of Pro?".
+        (["How much does the Aurora S3 cost?"], "And the Pro?", "How much does the Pro cost?"),
+        (["How much does the Aurora S3 cost?", "And the Pro?"], "What about the Mini?", "How much does the Mini cost?"),
+        (["How much did Adobe shares fall?"], "And Shutterstock?", "How much did Shutterstock shares fall?"),
+        (["When did World War II end?"], "And World War I?", "When did World War I end?"),
+        (["What is Sora?"], "And the weather today?", "And the weather today?"),
+        (["What is Sora?"], "And how long are its videos?", "And how long are Sora's videos?"),
     ],
 )
 def test_a_follow_up_carries_the_subject_of_the_earlier_turns(history, question, standalone):

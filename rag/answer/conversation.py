@@ -60,7 +60,18 @@ _ZH_LEAD = re.compile(r"^(那么|那|还有|而|另外)\s*")
 _EN_POSSESSIVE = re.compile(r"\b(its|their|his|her)\b", re.IGNORECASE)
 _EN_PRONOUN = re.compile(r"\b(it|they|them|he|she|him)\b", re.IGNORECASE)
 _EN_THIS = re.compile(r"\b(this|that|the) (model|company|product|tool|video|system|article|one)\b", re.IGNORECASE)
-_EN_ELLIPSIS = re.compile(r"^(and\s+)?(what|how)\s+about\s+(?P<rest>.+?)\s*\??$", re.IGNORECASE)
+# "What about its length?", "And what about the Pro?", and "And the Pro?": a few words after "and" that ask nothing
+# of their own ("And how long is the warranty?" is a question).
+_EN_ELLIPSIS = re.compile(
+    r"^(?:(?:and\s+)?(?:what|how)\s+about\s+(?P<rest>.+?)"
+    r"|and\s+(?!(?:what|how|who|when|where|why|which|is|are|was|were|do|does|did|can|could|will|would)\b)"
+    r"(?P<short>(?:\S+\s+){0,3}\S+?))\s*\??$",
+    re.IGNORECASE,
+)
+# An English name of several words, each capitalised or holding a digit ("Aurora S3 Pro", "World War II").
+_EN_NAME_RUN = re.compile(r"[A-Z0-9][A-Za-z0-9.+\-]*(?:\s+(?:[A-Z][A-Za-z0-9.+\-]*|[A-Za-z]*\d[A-Za-z0-9.+\-]*))*")
+# A name an English follow-up swaps in, said with its article ("the Pro").
+_EN_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9.+\-]*[A-Za-z0-9+]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -134,6 +145,9 @@ def subject_of(question: str, tagger: Tagger) -> str | None:
         # In an English sentence every word is `eng`: only a capitalised one or one with digits is a name.
         if tag == "eng" and not chinese and spelled == spelled.lower() and not any(c.isdigit() for c in spelled):
             continue
+        if not chinese:  # the whole name, "Aurora S3 Pro", which "And the Mini?" swaps
+            run = _EN_NAME_RUN.match(unicodedata.normalize("NFKC", question), question.find(spelled))
+            return run.group() if run else spelled
         return spelled
     if not chinese:
         return None
@@ -182,9 +196,16 @@ def _ellipsis(question: str, subject: str, previous: str, tagger: Tagger) -> str
     match = _ZH_ELLIPSIS.match(question) if is_chinese_text(question) else _EN_ELLIPSIS.match(question)
     if match is None or (is_chinese_text(question) and not match.group("lead") and match.group("tail") != "呢"):
         return None
-    rest = match.group("rest").strip()
+    rest = (match.group("rest") or match.group("short") or "").strip()
     if not rest:
         return None
+    if not is_chinese_text(question):
+        named = _EN_ARTICLE.sub("", rest)
+        is_name = _is_name(named, tagger) or _EN_NAME_RUN.fullmatch(named) is not None
+        if not _has_reference(named) and is_name and subject in previous and named != subject:
+            return previous.replace(subject, named, 1)
+        if match.group("short") is not None:
+            return None  # "And …?" that swaps in no name is taken as asked
     if not _has_reference(rest) and _is_name(rest, tagger) and subject in previous and rest != subject:
         return previous.replace(subject, rest, 1)
     resolved = _replace_references(rest, subject) if _has_reference(rest) else rest
