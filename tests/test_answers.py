@@ -855,8 +855,14 @@ def test_a_question_that_names_no_row_leaves_the_table_as_ranked(tmp_path, fake_
     tokens = assistant.tokenizer.tokens
     assert prefer_named_rows(assistant.index, scored, "哪个型号最便宜？", tokens) == sorted(scored, key=lambda s: -s.score)
     # Named, the A1 row takes the place of the table's best row (the A3's), and the other rows leave.
-    named = prefer_named_rows(assistant.index, scored, "A1的内存是多少？", tokens)
+    named = prefer_named_rows(assistant.index, scored, "A1多少钱？", tokens)
     assert [(s.sentence.text, s.score) for s in named] == [(rows[0].text, 2.0)]
+    # Asked for one of the table's columns (内存), the named row answers before a sentence ranked above the table;
+    # asked for nothing the table's header names, it keeps the table's place.
+    warranty = next(s for s in assistant.index.sentences if s.text.startswith("所有型号"))
+    above = [SentenceScore(warranty, 5.0, 0.5, 0.0, 1), *scored]
+    assert prefer_named_rows(assistant.index, above, "A1的内存是多少？", tokens)[0].sentence == rows[0]
+    assert prefer_named_rows(assistant.index, above, "A1保修多久？", tokens)[0].sentence == warranty
 
 
 THERMOSTAT_NOTES = {

@@ -100,8 +100,11 @@ def prefer_named_rows(
     """Return the ranked candidates with each table the question names a row of (by its key, else by the words only
     it holds: `rows_holding`) answered by that row: it takes the
     place of the table's best-ranked row, and the table's other rows leave the candidates (the header comes back with
-    the row, `answer_block`), and so does the sentence that announces it. A table none of whose rows the question names is left as ranked."""
+    the row, `answer_block`), and so does the sentence that announces it. When the question also names one of the
+    table's columns ("A3的内存多大？": 内存), the row answers before any sentence. A table none of whose rows the question
+    names is left as ranked."""
     asked = set(tokens(question))
+    best = max((s.score for s in scored), default=0.0)
     out = list(scored)
     done: set[int] = set()
     for candidate in scored:
@@ -119,6 +122,9 @@ def prefer_named_rows(
         if opening is not None:
             members.add(opening.sentence_id)
         top = max(s.score for s in out if s.sentence.sentence_id in members)
+        columns = set(tokens(rows[0].text)) - set(tokens(row_key(rows[0])))  # the header's words but the key column's
+        if asked & columns:
+            top = max(top, best + 1e-3)
         out = [s for s in out if s.sentence.sentence_id not in members]
         out.extend(dataclasses.replace(candidate, sentence=body[i], score=top - 1e-6 * n)
                    for n, i in enumerate(sorted(named)))
