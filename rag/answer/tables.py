@@ -98,11 +98,12 @@ def prefer_named_rows(
     index: Index, scored: Sequence[SentenceScore], question: str, tokens: Callable[[str], list[str]],
 ) -> list[SentenceScore]:
     """Return the ranked candidates with each table the question names a row of (by its key, else by the words only
-    it holds: `rows_holding`) answered by that row: it takes the
-    place of the table's best-ranked row, and the table's other rows leave the candidates (the header comes back with
-    the row, `answer_block`), and so does the sentence that announces it. When the question also names one of the
-    table's columns ("A3的内存多大？": 内存), the row answers before any sentence. A table none of whose rows the question
-    names is left as ranked."""
+    it holds: `rows_holding`) answered by that row: it takes the place of the table's best-ranked row, and the table's
+    other rows and the sentence that announces it leave the candidates (the header comes back with the row,
+    `answer_block`). When the question also names one of the table's columns ("A3的内存多大？": 内存), the row answers
+    before any sentence. A table none of whose rows the question names is left as ranked.
+
+    A row's words are the tokens the build stored (`Sentence.terms`); only the keys, one cell each, are read again."""
     asked = set(tokens(question))
     best = max((s.score for s in scored), default=0.0)
     out = list(scored)
@@ -114,7 +115,7 @@ def prefer_named_rows(
         done.update(r.sentence_id for r in rows)
         body = rows[1:]
         named = (named_rows(asked, [set(tokens(row_key(row))) for row in body])
-                 or rows_holding(asked, [set(tokens(row.text)) for row in body]))
+                 or rows_holding(asked, [set(row.terms) for row in body]))
         if not named or len(named) == len(body):
             continue
         members = {r.sentence_id for r in rows}
@@ -122,7 +123,7 @@ def prefer_named_rows(
         if opening is not None:
             members.add(opening.sentence_id)
         top = max(s.score for s in out if s.sentence.sentence_id in members)
-        columns = set(tokens(rows[0].text)) - set(tokens(row_key(rows[0])))  # the header's words but the key column's
+        columns = set(rows[0].terms) - set(tokens(row_key(rows[0])))  # the header's words but the key column's
         if asked & columns:
             top = max(top, best + 1e-3)
         out = [s for s in out if s.sentence.sentence_id not in members]
