@@ -146,7 +146,9 @@ def subject_of(question: str, tagger: Tagger) -> str | None:
         if tag == "eng" and not chinese and spelled == spelled.lower() and not any(c.isdigit() for c in spelled):
             continue
         if not chinese:  # the whole name, "Aurora S3 Pro", which "And the Mini?" swaps
-            run = _EN_NAME_RUN.match(unicodedata.normalize("NFKC", question), question.find(spelled))
+            normal = unicodedata.normalize("NFKC", question)  # as `_original` spelled it
+            at = normal.find(spelled)
+            run = _EN_NAME_RUN.match(normal, at) if at >= 0 else None
             return run.group() if run else spelled
         return spelled
     if not chinese:
