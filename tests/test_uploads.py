@@ -139,6 +139,24 @@ def test_a_bad_upload_is_a_clear_4xx_and_the_knowledge_base_stays_as_it_was(open
     assert library.wait_updated("default", 1)
 
 
+def test_the_same_document_under_a_second_name_is_refused_and_nothing_is_stored(open_kb):
+    # Stored twice, it was indexed twice, and every answer from it cited both copies.
+    client, library, tmp_path = open_kb
+    before = _tree(tmp_path)
+    copy = LEAVE["leave.md"].encode()
+    response = _upload(client, "default", ("fine.md", b"# fine\n\nfine text\n"), ("leave copy.md", copy))
+    assert response.status_code == 409
+    assert response.json()["error"] == ("leave copy.md is the same file as leave.md, already in default: upload it as "
+                                        "leave.md to replace it, or remove leave.md first")
+    assert _tree(tmp_path) == before
+    # Twice in one upload, likewise; under its own name it replaces itself.
+    response = _upload(client, "default", ("a.md", TRAVEL.encode()), ("b.md", TRAVEL.encode()))
+    assert response.status_code == 409 and "b.md is the same file as a.md" in response.json()["error"]
+    assert _tree(tmp_path) == before
+    assert _upload(client, "default", ("leave.md", copy)).status_code == 202
+    assert library.wait_updated("default", 60)
+
+
 def test_a_bad_knowledge_base_name_stores_nothing(open_kb):
     client, _, tmp_path = open_kb
     before = _tree(tmp_path)

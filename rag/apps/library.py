@@ -25,7 +25,15 @@ from rag.index.build import build_index, stale_reason
 from rag.index.manifest import Manifest
 from rag.ingest.corpus import list_sources
 from rag.kbs import DEFAULT_KB, Catalog, KnowledgeBase, KnowledgeBaseError, check_name, describe, example_questions
-from rag.kbs.documents import check_document, document_name, list_documents, remove_document, store_document
+from rag.kbs.documents import (
+    DocumentError,
+    check_document,
+    document_name,
+    list_documents,
+    remove_document,
+    same_document,
+    store_document,
+)
 from rag.kbs.watch import Snapshot, changes, snapshot
 from rag.settings import Settings
 
@@ -210,10 +218,18 @@ class Library:
         Every document is checked before any is stored, so one bad file leaves the knowledge base as it was.
         """
         check_name(name)
-        checked = []
+        checked: list[tuple[str, bytes]] = []
+        existing = self._existing_folder(name)
         for filename, data in documents:
             filename = document_name(filename)
             check_document(filename, data, self.settings.index.max_article_bytes)
+            # The same document under a second name is indexed twice, and every answer from it cites both.
+            twin = next((other for other, same in checked if same == data and other != filename), None)
+            if twin is None and existing is not None:
+                twin = same_document(existing, filename, data)
+            if twin is not None:
+                raise DocumentError(f"{filename} is the same file as {twin}, already in {name}: upload it as {twin} to "
+                                    f"replace it, or remove {twin} first", 409)
             checked.append((filename, data))
         folder = self._folder_for_upload(name)
         for filename, data in checked:
@@ -225,6 +241,13 @@ class Library:
         """Delete a document from knowledge base `name` and start updating its index."""
         remove_document(self.kb(name).corpus_dir, filename)
         self.update(name)
+
+    def _existing_folder(self, name: str) -> Path | None:
+        """Return the documents' folder of knowledge base `name`, or None when it does not exist yet."""
+        try:
+            return self.kb(name).corpus_dir
+        except KnowledgeBaseError:
+            return None
 
     def _folder_for_upload(self, name: str) -> Path:
         try:

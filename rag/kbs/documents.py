@@ -68,6 +68,15 @@ def check_document(name: str, data: bytes, max_bytes: int) -> None:
         raise DocumentError(f"{name} has no text left after cleaning: check that it is an article")
 
 
+def same_document(folder: Path, name: str, data: bytes) -> str | None:
+    """Return the name of another document in `folder` with exactly these bytes, or None. One of the same name is
+    not another: an upload under its name replaces it."""
+    for stored in list_documents(folder):
+        if stored.name != name and stored.bytes == len(data) and (folder / stored.name).read_bytes() == data:
+            return stored.name
+    return None
+
+
 def store_document(folder: Path, name: str, data: bytes) -> Path:
     """Write the document into `folder` under `name` (replacing one of that name) all at once; return its path."""
     folder.mkdir(parents=True, exist_ok=True)
