@@ -104,6 +104,8 @@ def prefer_named_rows(
     before any sentence. A table none of whose rows the question names is left as ranked.
 
     A row's words are the tokens the build stored (`Sentence.terms`); only the keys, one cell each, are read again."""
+    if not any(is_row(s.sentence) for s in scored):
+        return list(scored)  # no table among the candidates: the question is not even tokenized
     asked = set(tokens(question))
     best = max((s.score for s in scored), default=0.0)
     out = list(scored)
