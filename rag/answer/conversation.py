@@ -198,18 +198,18 @@ def _ellipsis(question: str, subject: str, previous: str, tagger: Tagger) -> str
     match = _ZH_ELLIPSIS.match(question) if is_chinese_text(question) else _EN_ELLIPSIS.match(question)
     if match is None or (is_chinese_text(question) and not match.group("lead") and match.group("tail") != "呢"):
         return None
-    rest = (match.group("rest") or match.group("short") or "").strip()
+    english = not is_chinese_text(question)
+    short = english and match.group("short") is not None  # "And the Pro?"
+    rest = (match.group("short") if short else match.group("rest")).strip()
     if not rest:
         return None
-    if not is_chinese_text(question):
-        named = _EN_ARTICLE.sub("", rest)
-        is_name = _is_name(named, tagger) or _EN_NAME_RUN.fullmatch(named) is not None
-        if not _has_reference(named) and is_name and subject in previous and named != subject:
-            return previous.replace(subject, named, 1)
-        if match.group("short") is not None:
-            return None  # "And …?" that swaps in no name is taken as asked
-    if not _has_reference(rest) and _is_name(rest, tagger) and subject in previous and rest != subject:
-        return previous.replace(subject, rest, 1)
+    # An English name may come with its article and span several words ("the Aurora S3 Pro").
+    named = _EN_ARTICLE.sub("", rest) if english else rest
+    is_name = _is_name(named, tagger) or (english and _EN_NAME_RUN.fullmatch(named) is not None)
+    if not _has_reference(named) and is_name and subject in previous and named != subject:
+        return previous.replace(subject, named, 1)
+    if short:
+        return None  # "And …?" that swaps in no name is taken as asked
     resolved = _replace_references(rest, subject) if _has_reference(rest) else rest
     # "那英伟达的股价呢？" names its own subject: nothing to carry into it.
     own = None if _has_reference(rest) else subject_of(rest, tagger)

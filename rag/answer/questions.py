@@ -104,11 +104,13 @@ def holds_kind(kind: str, text: str, terms: Iterable[str], tags: Mapping[str, st
 
 _NAME_TAGS = frozenset({"nr", "nrfg", "nrt", "ns", "nt", "nz"})
 _LATIN_OR_NUMBER = re.compile(r"[A-Za-z][A-Za-z0-9'\-]*|\d+(?:[.,]\d+)?")
-_CAPITALISED = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][A-Za-z0-9'\-]*|\b\d+(?:[.,]\d+)?\b")
+# A capitalised word that does not open the question or a sentence of it.
+_NAME_WORD = r"(?<![.?!]\s)(?<!^)\b[A-Z][A-Za-z0-9'\-]*"
+_CAPITALISED = re.compile(_NAME_WORD + r"|\b\d+(?:[.,]\d+)?\b")
 # The pronoun I ("Can I carry over leave?", "How do I…", "I'm"), capitalised but no name: a numeral after a name
 # ("Henry I", "World War I") follows a capitalised word.
 _PRONOUN_I = re.compile(r"I(?:'\w*)?$")
-_AFTER_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][A-Za-z0-9'\-]*\s+$")
+_AFTER_NAME = re.compile(_NAME_WORD + r"\s+$")
 
 
 def names_in(question: str, tags: Mapping[str, str]) -> list[str]:

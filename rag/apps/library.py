@@ -220,18 +220,19 @@ class Library:
         check_name(name)
         checked: list[tuple[str, bytes]] = []
         existing = self._existing_folder(name)
+        stored = list_documents(existing) if existing is not None else []  # listed once for every file of the upload
         for filename, data in documents:
             filename = document_name(filename)
             check_document(filename, data, self.settings.index.max_article_bytes)
             # The same document under a second name is indexed twice, and every answer from it cites both.
             twin = next((other for other, same in checked if same == data and other != filename), None)
             if twin is None and existing is not None:
-                twin = same_document(existing, filename, data)
+                twin = same_document(existing, stored, filename, data)
             if twin is not None:
                 raise DocumentError(f"{filename} is the same file as {twin}, already in {name}: upload it as {twin} to "
                                     f"replace it, or remove {twin} first", 409)
             checked.append((filename, data))
-        folder = self._folder_for_upload(name)
+        folder = existing if existing is not None else self._new_folder(name)
         for filename, data in checked:
             store_document(folder, filename, data)
         self.update(name)
@@ -249,12 +250,10 @@ class Library:
         except KnowledgeBaseError:
             return None
 
-    def _folder_for_upload(self, name: str) -> Path:
-        try:
-            return self.kb(name).corpus_dir
-        except KnowledgeBaseError:
-            if self.catalog is None:
-                raise
+    def _new_folder(self, name: str) -> Path:
+        """Return the documents' folder of knowledge base `name`, made now; without a catalog, the lookup's error."""
+        if self.catalog is None:
+            return self.kb(name).corpus_dir  # raises: a library of one knowledge base makes no other
         return self.catalog.create(name).corpus_dir
 
     def update(self, name: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,10 +69,10 @@ def check_document(name: str, data: bytes, max_bytes: int) -> None:
         raise DocumentError(f"{name} has no text left after cleaning: check that it is an article")
 
 
-def same_document(folder: Path, name: str, data: bytes) -> str | None:
-    """Return the name of another document in `folder` with exactly these bytes, or None. One of the same name is
-    not another: an upload under its name replaces it."""
-    for stored in list_documents(folder):
+def same_document(folder: Path, documents: Sequence[StoredDocument], name: str, data: bytes) -> str | None:
+    """Return the name of another of `folder`'s `documents` (`list_documents`) with exactly these bytes, or None. One
+    of the same name is not another: an upload under its name replaces it. Only documents of the same size are read."""
+    for stored in documents:
         if stored.name != name and stored.bytes == len(data) and (folder / stored.name).read_bytes() == data:
             return stored.name
     return None
