@@ -46,9 +46,14 @@ def turns(*questions: str) -> list[Turn]:
         (["What is Sora?"], "How did Adobe react and what was its loss?", "How did Adobe react and what was its loss?"),
         # "And …?" and "What about …?" with a name, said with its article or not, swap the earlier question's whole
         # name ("Aurora S3", not "Aurora"): "And the Pro?" was asked as it stood, "What about the Mini?" became
-        # "What about the Mini of Pro?".
-        (["How much does the Aurora S3 cost?"], "And the Pro?", "How much does the Pro cost?"),
-        (["How much does the Aurora S3 cost?", "And the Pro?"], "What about the Mini?", "How much does the Mini cost?"),
+        # "What about the Mini of Pro?". An edition of a numbered model, or another number of its line, swaps only
+        # that part: "How much does the Pro cost?" was declined over a price table that names the "Aurora S3 Pro".
+        (["How much does the Aurora S3 cost?"], "And the Pro?", "How much does the Aurora S3 Pro cost?"),
+        (["How much does the Aurora S3 cost?", "And the Pro?"], "What about the Mini?",
+         "How much does the Aurora S3 Mini cost?"),
+        (["How much does the Aurora S3 Pro cost?"], "And the S5?", "How much does the Aurora S5 cost?"),
+        (["How much does the Aurora S3 cost?"], "And the Nimbus?", "How much does the Nimbus cost?"),
+        (["How much does the Aurora S3 cost?"], "And the Nimbus X1?", "How much does the Nimbus X1 cost?"),
         (["How much did Adobe shares fall?"], "And Shutterstock?", "How much did Shutterstock shares fall?"),
         (["When did World War II end?"], "And World War I?", "When did World War I end?"),
         (["What is Sora?"], "And the weather today?", "And the weather today?"),

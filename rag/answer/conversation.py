@@ -72,6 +72,12 @@ _EN_ELLIPSIS = re.compile(
 _EN_NAME_RUN = re.compile(r"[A-Z0-9][A-Za-z0-9.+\-]*(?:\s+(?:[A-Z][A-Za-z0-9.+\-]*|[A-Za-z]*\d[A-Za-z0-9.+\-]*))*")
 # A name an English follow-up swaps in, said with its article ("the Pro").
 _EN_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
+# Words that name an edition of a numbered model ("Aurora S3 Pro"): after "Aurora S3", "And the Pro?" asks of the
+# "Aurora S3 Pro", not of a "Pro" on its own.
+_EN_EDITIONS = frozenset({
+    "pro", "max", "mini", "plus", "ultra", "lite", "air", "se", "turbo", "xl", "nano", "standard", "basic",
+    "premium", "base", "home", "enterprise", "business", "personal", "team", "edge",
+})
 _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9.+\-]*[A-Za-z0-9+]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -207,7 +213,7 @@ def _ellipsis(question: str, subject: str, previous: str, tagger: Tagger) -> str
     named = _EN_ARTICLE.sub("", rest) if english else rest
     is_name = _is_name(named, tagger) or (english and _EN_NAME_RUN.fullmatch(named) is not None)
     if not _has_reference(named) and is_name and subject in previous and named != subject:
-        return previous.replace(subject, named, 1)
+        return previous.replace(subject, _swapped_name(subject, named) if english else named, 1)
     if short:
         return None  # "And …?" that swaps in no name is taken as asked
     resolved = _replace_references(rest, subject) if _has_reference(rest) else rest
@@ -221,6 +227,21 @@ def _ellipsis(question: str, subject: str, previous: str, tagger: Tagger) -> str
     if subject not in resolved:
         resolved = f"the {rest.removeprefix('the ')} of {subject}"
     return f"What about {resolved}?"
+
+
+def _swapped_name(subject: str, named: str) -> str:
+    """Return the name an English follow-up asks of: "Aurora S3" or "Aurora S3 Mini" with "Pro" is "Aurora S3 Pro",
+    "Aurora S3 Pro" with "S5" is "Aurora S5"; any other name is taken whole."""
+    words, new = subject.split(), named.split()
+    numbered = [i for i, word in enumerate(words) if any(c.isdigit() for c in word)]
+    if len(new) != 1 or len(words) < 2 or not numbered:
+        return named
+    model = numbered[-1]
+    if new[0].lower() in _EN_EDITIONS:
+        return " ".join(words[: model + 1] + new)
+    if any(c.isdigit() for c in new[0]) and model > 0:  # another model of the same line
+        return " ".join(words[:model] + new)
+    return named
 
 
 def resolve(question: str, subject: str | None, previous: str | None, tagger: Tagger) -> str:
