@@ -11,7 +11,7 @@ import pytest
 from rag.answer.assistant import Assistant
 from rag.answer.decide import FEATURES, Evidence, confidence, for_index, load_params
 from rag.answer.extractive import SentenceScore, answer_block, cite, is_heading, score_sentences, select_sentences
-from rag.answer.questions import asked_kinds, holds_kind, names_in
+from rag.answer.questions import asked_kinds, count_asked, holds_count, holds_kind, names_in
 from rag.answer.ranking import load_ranking
 from rag.errors import RagError
 from rag.index.build import build_index
@@ -23,6 +23,20 @@ from support import TINY, fake_settings, stands_in_lines, write_corpus
 
 def sentence(text: str, sentence_id: int = 0) -> Sentence:
     return Sentence(sentence_id, "corpus/a.md", text, text, 1, 1, 0, len(text))
+
+
+def test_a_count_asked_is_answered_only_by_a_number_that_counts():
+    # "公司有多少员工？" was answered over HR notes with "每年可享受5天带薪年假": days, not a number of employees.
+    assert count_asked("公司有多少员工？") and count_asked("中国有几个省？") and count_asked("How many employees are there?")
+    assert not count_asked("年假有几天？") and not count_asked("出差住宿能报多少钱？")
+    assert not count_asked("How many days of leave do I get?") and not count_asked("这座桥有多长？")
+    assert not count_asked("综合几篇报道，OpenAI承认Sora目前有哪些弱点？")  # 几 is "a few" beside 哪些
+    for counts in ("公司共有员工3000人", "有两名员工", "人口约35万", "It has 3,000 employees", "three of them"):
+        assert holds_count(counts), counts
+    for measures in ("每年可享受5天带薪年假；工作满十年的，每年可享受10天", "每餐公司补贴15元", "食堂11:30开饭",
+                     "It costs $149", "It lasts 3 years", "本制度适用于公司全体正式员工"):
+        assert not holds_count(measures), measures
+    assert not holds_count("共有3个省", "这3个省有多少人口？")  # the question's own number is not its answer
 
 
 def test_the_kind_of_answer_a_question_asks_for_is_read_in_chinese_and_english():

@@ -23,6 +23,10 @@ Each feature asks one question of the retrieved passages and the chosen sentence
 - agree: whether the dense and lexical sides both rank the top passage near the top;
 - missing names: the share of the question's names that the corpus never uses: a question about a company,
   person or place the articles never name is about something else, however close the rest of it comes.
+A question that asks how many of something there are ("公司有多少员工？") is declined, whatever the features say,
+when no chosen sentence holds a number that counts (not days, money or metres): every word of it can stand in the
+notes ("员工在公司工作满一年后，每年可享受5天带薪年假") and still not one count of employees (`count_missing`, a rule
+read from the question's words, not fitted).
 Lexical features mean nothing for a question in another language than the articles (its words cannot match),
 so a language indicator stands beside them. When the dictionary (rag/retrieval/glossary.py) reads the question's
 words as the articles' words, the passage, article and sentence coverages are the share of those words (each with any
@@ -56,7 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.questions import asked_kinds, holds_kind, names_in
+from rag.answer.questions import asked_kinds, count_asked, holds_count, holds_kind, names_in
 from rag.answer.ranking import translated_share
 from rag.errors import RagError, fitted_over_other_features
 from rag.index.lexical import LexicalIndex
@@ -89,6 +93,7 @@ class Evidence:
     unread: bool = False  # in another language than the articles' and not English: the dictionary cannot read it
     untold: bool = False  # of those, one whose language cannot be told either: nothing to match it by
     western: bool = False  # in the language of Western articles: judged by the model fitted over such articles
+    count_missing: bool = False  # asks how many of something, and no chosen sentence holds a number that counts
 
     def as_dict(self) -> dict[str, float]:
         """Return the features by name."""
@@ -220,12 +225,13 @@ def evidence(
     kinds = asked_kinds(question)
     first = chosen[0]
     found = any(holds_kind(k, first.text, first.terms, word_tags, question) for k in kinds)
+    count_missing = count_asked(question) and not any(holds_count(s.text, question) for s in chosen)
     top = hits[0]
     agree = float((top.dense_rank or 99) <= 3 and (top.lexical_rank or 99) <= 3)
     if not same_language:
         covered = _translated_coverage(lexicon, articles, hits, chosen, translation)
         values = (dense_z, 1.0, 0.0, *covered, float(bool(kinds)), float(found), 0.0, *shared[1:], 0.0, *covered)
-        return Evidence(values, known, unread, untold)
+        return Evidence(values, known, unread, untold, count_missing=count_missing)
     total = sum(term_weights.values()) or 1.0
     unknown = sum(w for t, w in term_weights.items() if t not in lexicon.vocabulary) / total
     top_rows = [hit.chunk.chunk_id for hit in hits[:TOP_PASSAGES]]
@@ -239,7 +245,7 @@ def evidence(
     missing = sum(1 for name in names if name not in lexicon.vocabulary) / len(names) if names else 0.0
     values = (dense_z, 0.0, unknown, passage, article, sentence, float(bool(kinds)), float(found), agree,
               *shared[1:], missing, 0.0, 0.0, 0.0)
-    return Evidence(values, known, western=western)
+    return Evidence(values, known, western=western, count_missing=count_missing)
 
 
 def _translated_coverage(lexicon: LexicalIndex, articles: Articles, hits: Sequence[Hit], chosen: Sequence[Sentence],
@@ -378,4 +384,7 @@ class Decider:
     def judge(self, found: Evidence, draft: Draft) -> Decision:
         """Return the decision on a draft from its features, computed once by `evidence`."""
         sure = confidence(found, self.params)
-        return Decision(sure, not draft.sentences or sure < self.params.threshold_for(found))
+        threshold = self.params.threshold_for(found)
+        if found.count_missing:  # declined by the rule, not the fit: shown no surer than the threshold
+            return Decision(min(sure, threshold), True)
+        return Decision(sure, not draft.sentences or sure < threshold)

@@ -129,3 +129,64 @@ def names_in(question: str, tags: Mapping[str, str]) -> list[str]:
     return [m.group() for m in _CAPITALISED.finditer(question)
             if not _PRONOUN_I.match(m.group()) or _AFTER_NAME.search(question[:m.start()])]
 
+
+
+# A count asked of something ("公司有多少员工？", "几个国家", "How many employees…"): 多少/几, an optional measure
+# word, then what is counted. A count of days, years, money or length is a measure, not a count: "5天" answers
+# "年假有几天？", never "有多少员工？".
+_COUNT_ASKED = re.compile(
+    r"(?:多少|几)[个名位家所座种项件部只条支场届次本首颗匹头间辆架艘枚张份门]?(?P<zh>[\u4e00-\u9fff])"
+    r"|\bhow many (?P<en>[a-z]+)",
+    re.I,
+)
+# What a measure's unit starts with, or is: a number of these counts nothing.
+_MEASURE_ZH = frozenset("天年月日周小时分秒岁元块钱米里斤吨克度倍号点时亩升毫公平立千万亿百")
+_MEASURE_EN = frozenset({
+    "days", "years", "months", "weeks", "hours", "minutes", "seconds", "times", "dollars", "euros", "pounds", "yuan",
+    "miles", "kilometers", "kilometres", "meters", "metres", "feet", "inches", "acres", "tons", "tonnes", "degrees",
+    "percent", "decades", "centuries", "of", "more", "people's",
+})
+# A number that counts: not followed by a unit of time, money, length or weight (Chinese), nor by a unit word or a
+# currency (English); a number word ("两名", "three", "dozens") counts too.
+_COUNTING_NUMBER = re.compile(
+    r"(?:(?<![\d.,:])\d+(?:[.,]\d+)*|[一二三四五六七八九十百千万亿两数几]+)(?![\d.,:一二三四五六七八九十百千万亿两])\s*"
+    r"(?![天年月日周小时分钟秒岁元块钱米里斤吨克度号点时])"
+    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|"
+    r"thousands?|millions?|billions?|dozens?|several|a few)\b",
+    re.I,
+)
+_ENGLISH_MEASURE_AFTER = re.compile(
+    r"\s*(?:days?|years?|months?|weeks?|hours?|minutes?|seconds?|dollars?|euros?|pounds?|yuan|miles?|km|kilomet\w+|"
+    r"met(?:er|re)s?|feet|foot|inch\w*|acres?|tons?|tonnes?|degrees?|percent|%|am|pm|a\.m\.|p\.m\.)\b",
+    re.I,
+)
+# Another question word: "几" is then "a few" ("综合几篇报道，…有哪些弱点？"), and the count not what is asked.
+_ASKS_OTHER = re.compile(r"哪|什么|谁|怎|如何|为何|为什么|\b(?:what|which|who|why|where|when)\b", re.I)
+_CURRENCY_BEFORE = re.compile(r"[$€£¥￥]\s?$")
+
+
+def count_asked(question: str) -> bool:
+    """Return whether the question asks how many of something there are (a count, not a length of time, a price or
+    a measure): "公司有多少员工？", "How many employees does it have?", not "年假有几天？" nor "多少钱"."""
+    question = to_simplified(question)
+    match = _COUNT_ASKED.search(question)
+    if match is None or _ASKS_MONEY.search(question) or _ASKS_OTHER.search(question):
+        return False
+    if match.group("zh"):
+        return match.group("zh") not in _MEASURE_ZH
+    return match.group("en").lower() not in _MEASURE_EN
+
+
+def holds_count(text: str, question: str = "") -> bool:
+    """Return whether a sentence holds a number that counts something (not one of days, money or metres) that the
+    question does not already write."""
+    text, asked = to_simplified(text), to_simplified(question)
+    for match in _COUNTING_NUMBER.finditer(text):
+        found = match.group().strip()
+        if not found or found in asked:
+            continue
+        if found[0].isdigit() and (_ENGLISH_MEASURE_AFTER.match(text, match.end()) or
+                                   _CURRENCY_BEFORE.search(text[: match.start()])):
+            continue
+        return True
+    return False
