@@ -847,6 +847,11 @@ PRODUCTS = {
     ("How much does the Aurora S3 cost?", "| Aurora S3 | 3.5-inch LCD | $149 |"),
     ("Which model has a touchscreen?", "| Aurora S3 Pro | 5-inch touchscreen | $229 |"),
     ("哪个型号有128GB内存？", "| 星图一体机A3 | 128GB | 69800元 |"),
+    # A superlative names the row at that end of its column: the prices' for cheap and dear, else the one it names.
+    ("哪个型号最便宜？", "| 星图一体机A1 | 32GB | 29800元 |"),
+    ("哪个型号内存最大？", "| 星图一体机A3 | 128GB | 69800元 |"),
+    ("Which model is the cheapest?", "| Aurora S3 Mini | none | $89 |"),
+    ("Which model is the most expensive?", "| Aurora S3 Pro | 5-inch touchscreen | $229 |"),
 ])
 def test_a_question_that_names_a_tables_row_is_answered_by_that_row_under_its_header(tmp_path, fake_embedder,
                                                                                        question, row):
@@ -860,6 +865,22 @@ def test_a_question_that_names_a_tables_row_is_answered_by_that_row_under_its_he
     assert rows == ["| Model | Display | Price |" if table == "aurora.md" else "| 型号 | 内存 | 价格 |", row]
 
 
+def test_a_superlative_compares_a_columns_amounts_in_their_units():
+    from rag.answer.tables import extreme_row
+    from rag.index.lexical import shared_tokenizer
+
+    header = sentence("| 型号 | 硬盘 | 传感器 | 价格 |")
+    body = [sentence("| A1 | 512GB | 无 | 29,800元 |", 1), sentence("| A2 | 1TB | 2个 | 45800元 |", 2),
+            sentence("| A3 | 2TB | 2个 | 9800元 |", 3)]
+    tokens = shared_tokenizer().tokens
+    asks = lambda question: extreme_row(question, set(tokens(question)), header, body, tokens)  # noqa: E731
+    assert asks("哪个型号硬盘最大？") == 2 and asks("哪个型号硬盘最小？") == 0  # 1TB is more than 512GB
+    assert asks("哪个型号最便宜？") == 2 and asks("哪个型号最贵？") == 1  # 29,800元 read whole, not as 29
+    assert asks("哪个型号传感器最少？") == 0  # 无 is none
+    assert asks("哪个型号传感器最多？") is None  # a tie names no row
+    assert asks("哪个型号最好？") is None and asks("A1的硬盘多大？") is None
+
+
 def test_a_question_that_names_no_row_leaves_the_table_as_ranked(tmp_path, fake_embedder):
     from rag.answer.tables import prefer_named_rows
 
@@ -867,7 +888,9 @@ def test_a_question_that_names_no_row_leaves_the_table_as_ranked(tmp_path, fake_
     rows = [s for s in assistant.index.sentences if s.text.startswith("| 星图")]
     scored = [SentenceScore(s, float(n), 0.5, 0.0, 1) for n, s in enumerate(rows)]
     tokens = assistant.tokenizer.tokens
-    assert prefer_named_rows(assistant.index, scored, "哪个型号最便宜？", tokens) == sorted(scored, key=lambda s: -s.score)
+    assert prefer_named_rows(assistant.index, scored, "哪个型号好？", tokens) == sorted(scored, key=lambda s: -s.score)
+    # A superlative of a column no row states a number in, or of no column, names no row either.
+    assert prefer_named_rows(assistant.index, scored, "哪个型号最好？", tokens) == sorted(scored, key=lambda s: -s.score)
     # Named, the A1 row takes the place of the table's best row (the A3's), and the other rows leave.
     named = prefer_named_rows(assistant.index, scored, "A1多少钱？", tokens)
     assert [(s.sentence.text, s.score) for s in named] == [(rows[0].text, 2.0)]

@@ -1,8 +1,10 @@
 """A table's rows, and the row a question names: "星图一体机A3多少钱？" is answered by the row whose first cell is
-星图一体机A3, not by its neighbours, which hold the same words and the same kind of answer."""
+星图一体机A3, not by its neighbours, which hold the same words and the same kind of answer; "哪个型号最便宜？" by the
+row with the lowest price."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -15,6 +17,20 @@ if TYPE_CHECKING:  # extractive.py reads tables with this module's helpers
 
 # Lines apart that two rows of one table may stand: the header and the first row have the |---| line between them.
 ROW_GAP = 2
+
+# A superlative asks for the row at one end of a column: "哪个型号内存最大？", "Which model is the cheapest?". A cheap or
+# dear one is asked of the column that holds prices; any other of the column the question names.
+_CHEAP, _DEAR = "min-price", "max-price"
+_SUPERLATIVES = (
+    (re.compile(r"最便宜|最实惠|最低价|\bcheapest\b|\bleast expensive\b|\blowest[- ]priced\b"), _CHEAP),
+    (re.compile(r"最贵|最昂贵|\bmost expensive\b|\bpriciest\b|\bhighest[- ]priced\b"), _DEAR),
+    (re.compile(r"最[大多高长重快强]|\b(?:largest|biggest|most|highest|longest|heaviest|fastest|greatest)\b"), "max"),
+    (re.compile(r"最[小少低短轻慢弱]|\b(?:smallest|fewest|least|lowest|shortest|lightest|slowest)\b"), "min"),
+)
+_NUMBER = re.compile(r"(\d+(?:[.,]\d+)*)\s*(kb|mb|gb|tb|k|m|千|万|亿)?", re.IGNORECASE)
+_SCALE = {"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "k": 1e3, "m": 1e6, "千": 1e3, "万": 1e4, "亿": 1e8}
+_NOTHING = re.compile(r"^(?:none|no|nil|无|没有|[-—–])$", re.IGNORECASE)
+_MONEY = re.compile(r"[$€£¥￥]\s?\d|\d\s*(?:元|块|美元|欧元|英镑|dollars?|euros?|usd|eur|gbp|rmb)\b|\d\s*元", re.IGNORECASE)
 
 
 def is_row(sentence: Sentence) -> bool:
@@ -94,14 +110,57 @@ def rows_holding(question_terms: set[str], rows: Sequence[set[str]]) -> set[int]
     return {i for i, count in enumerate(counts) if count == best} if best else set()
 
 
+def _cells(row: Sentence) -> list[str]:
+    return [cell.strip() for cell in row.text.strip().strip("|").split("|")]
+
+
+def _amount(cell: str) -> float | None:
+    """Return the number a cell states, in its unit's scale ("128GB", "1TB", "29800元", "$1,299"); 0 for a cell that
+    says none; None for a cell that states no number."""
+    if _NOTHING.match(cell):
+        return 0.0
+    found = _NUMBER.search(cell)
+    if found is None:
+        return None
+    value = float(found.group(1).replace(",", ""))
+    return value * _SCALE.get((found.group(2) or "").lower(), 1.0)
+
+
+def extreme_row(question: str, asked: set[str], header: Sentence, body: Sequence[Sentence],
+                tokens: Callable[[str], list[str]]) -> int | None:
+    """Return the position in `body` of the row a superlative question asks for ("哪个型号最便宜？": the lowest price;
+    "Which model has the most sensors?": the most in the column the question names), or None when the question asks
+    no superlative, names no column the rows all state a number in, or two rows tie."""
+    wanted = next((end for pattern, end in _SUPERLATIVES if pattern.search(question.lower())), None)
+    if wanted is None or len(body) < 2:
+        return None
+    names = _cells(header)
+    cells = [_cells(row) for row in body]
+    columns = range(1, len(names))
+    if wanted in (_CHEAP, _DEAR):
+        column = next((c for c in columns if all(c < len(row) and _MONEY.search(row[c]) for row in cells)), None)
+    else:
+        named = [c for c in columns if set(tokens(names[c])) & asked]
+        column = named[0] if len(named) == 1 else None
+    if column is None:
+        return None
+    amounts = [_amount(row[column]) if column < len(row) else None for row in cells]
+    if any(amount is None for amount in amounts):
+        return None
+    pick = max(amounts) if wanted in ("max", _DEAR) else min(amounts)  # type: ignore[type-var]
+    at = [i for i, amount in enumerate(amounts) if amount == pick]
+    return at[0] if len(at) == 1 else None
+
+
 def prefer_named_rows(
     index: Index, scored: Sequence[SentenceScore], question: str, tokens: Callable[[str], list[str]],
 ) -> list[SentenceScore]:
     """Return the ranked candidates with each table the question names a row of (by its key, else by the words only
     it holds: `rows_holding`) answered by that row: it takes the place of the table's best-ranked row, and the table's
     other rows and the sentence that announces it leave the candidates (the header comes back with the row,
-    `answer_block`). When the question also names one of the table's columns ("A3的内存多大？": 内存), the row answers
-    before any sentence. A table none of whose rows the question names is left as ranked.
+    `answer_block`). A superlative ("哪个型号内存最大？", "Which model is the cheapest?") names the row at that end of
+    the column it asks of (`extreme_row`). When the question also names one of the table's columns ("A3的内存多大？":
+    内存), or asks a superlative, the row answers before any sentence. A table none of whose rows the question names is left as ranked.
 
     A row's words are the tokens the build stored (`Sentence.terms`); only the keys, one cell each, are read again."""
     if not any(is_row(s.sentence) for s in scored):
@@ -116,7 +175,9 @@ def prefer_named_rows(
         rows = table_rows(index, candidate.sentence)
         done.update(r.sentence_id for r in rows)
         body = rows[1:]
-        named = (named_rows(asked, [set(tokens(row_key(row))) for row in body])
+        extreme = extreme_row(question, asked, rows[0], body, tokens)
+        named = ({extreme} if extreme is not None else
+                 named_rows(asked, [set(tokens(row_key(row))) for row in body])
                  or rows_holding(asked, [set(row.terms) for row in body]))
         if not named or len(named) == len(body):
             continue
@@ -126,7 +187,7 @@ def prefer_named_rows(
             members.add(opening.sentence_id)
         top = max(s.score for s in out if s.sentence.sentence_id in members)
         columns = set(rows[0].terms) - set(tokens(row_key(rows[0])))  # the header's words but the key column's
-        if asked & columns:
+        if asked & columns or extreme is not None:
             top = max(top, best + 1e-3)
         out = [s for s in out if s.sentence.sentence_id not in members]
         out.extend(dataclasses.replace(candidate, sentence=body[i], score=top - 1e-6 * n)
