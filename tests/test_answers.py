@@ -31,10 +31,15 @@ def test_a_count_asked_is_answered_only_by_a_number_that_counts():
     assert not count_asked("年假有几天？") and not count_asked("出差住宿能报多少钱？")
     assert not count_asked("How many days of leave do I get?") and not count_asked("这座桥有多长？")
     assert not count_asked("综合几篇报道，OpenAI承认Sora目前有哪些弱点？")  # 几 is "a few" beside 哪些
-    for counts in ("公司共有员工3000人", "有两名员工", "人口约35万", "It has 3,000 employees", "three of them"):
+    # Asked beside a price, a count is still asked: "How many GPUs…, and how much did it cost?"
+    assert count_asked("训练Sora动用了多少块GPU，花了多少钱？") and count_asked("How many GPUs were used, and how much did it cost?")
+    for counts in ("公司共有员工3000人", "有两名员工", "人口约35万", "It has 3,000 employees", "three of them",
+                   "一半以上病人在首个小时内死亡", "原始条约中没有一项提到", "他还是A骑士团、B骑士团和C骑士团的大团长",
+                   "The BUND has 16."):
         assert holds_count(counts), counts
     for measures in ("每年可享受5天带薪年假；工作满十年的，每年可享受10天", "每餐公司补贴15元", "食堂11:30开饭",
-                     "It costs $149", "It lasts 3 years", "本制度适用于公司全体正式员工"):
+                     "It costs $149", "It lasts 3 years", "本制度适用于公司全体正式员工", "利用3D模型", "GPT-4和A3",
+                     "Sora采取了一个新的架构"):
         assert not holds_count(measures), measures
     assert not holds_count("共有3个省", "这3个省有多少人口？")  # the question's own number is not its answer
 

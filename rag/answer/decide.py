@@ -24,7 +24,7 @@ Each feature asks one question of the retrieved passages and the chosen sentence
 - missing names: the share of the question's names that the corpus never uses: a question about a company,
   person or place the articles never name is about something else, however close the rest of it comes.
 A question that asks how many of something there are ("公司有多少员工？") is declined, whatever the features say,
-when no chosen sentence holds a number that counts (not days, money or metres): every word of it can stand in the
+when no sentence of the answer it would be shown holds a number that counts (not days, money or metres): every word of it can stand in the
 notes ("员工在公司工作满一年后，每年可享受5天带薪年假") and still not one count of employees (`count_missing`, a rule
 read from the question's words, not fitted).
 Lexical features mean nothing for a question in another language than the articles (its words cannot match),
@@ -93,7 +93,7 @@ class Evidence:
     unread: bool = False  # in another language than the articles' and not English: the dictionary cannot read it
     untold: bool = False  # of those, one whose language cannot be told either: nothing to match it by
     western: bool = False  # in the language of Western articles: judged by the model fitted over such articles
-    count_missing: bool = False  # asks how many of something, and no chosen sentence holds a number that counts
+    count_missing: bool = False  # asks how many of something, and no sentence it would be shown holds a count
 
     def as_dict(self) -> dict[str, float]:
         """Return the features by name."""
@@ -225,13 +225,12 @@ def evidence(
     kinds = asked_kinds(question)
     first = chosen[0]
     found = any(holds_kind(k, first.text, first.terms, word_tags, question) for k in kinds)
-    count_missing = count_asked(question) and not any(holds_count(s.text, question) for s in chosen)
     top = hits[0]
     agree = float((top.dense_rank or 99) <= 3 and (top.lexical_rank or 99) <= 3)
     if not same_language:
         covered = _translated_coverage(lexicon, articles, hits, chosen, translation)
         values = (dense_z, 1.0, 0.0, *covered, float(bool(kinds)), float(found), 0.0, *shared[1:], 0.0, *covered)
-        return Evidence(values, known, unread, untold, count_missing=count_missing)
+        return Evidence(values, known, unread, untold)
     total = sum(term_weights.values()) or 1.0
     unknown = sum(w for t, w in term_weights.items() if t not in lexicon.vocabulary) / total
     top_rows = [hit.chunk.chunk_id for hit in hits[:TOP_PASSAGES]]
@@ -245,7 +244,7 @@ def evidence(
     missing = sum(1 for name in names if name not in lexicon.vocabulary) / len(names) if names else 0.0
     values = (dense_z, 0.0, unknown, passage, article, sentence, float(bool(kinds)), float(found), agree,
               *shared[1:], missing, 0.0, 0.0, 0.0)
-    return Evidence(values, known, western=western, count_missing=count_missing)
+    return Evidence(values, known, western=western)
 
 
 def _translated_coverage(lexicon: LexicalIndex, articles: Articles, hits: Sequence[Hit], chosen: Sequence[Sentence],
@@ -367,15 +366,20 @@ class Decider:
     def evidence(self, retrieved: Retrieved, draft: Draft) -> Evidence:
         """Return the decision features of a question's retrieval and draft (the ones retrieved and composed
         without the dictionary's translation when there was one: see the module docstring)."""
-        hits = retrieved.ranked or retrieved.hits
+        hits, shown = retrieved.ranked or retrieved.hits, draft
         if draft.judged is not None:
             hits, draft = retrieved.judged_hits or hits, draft.judged
         similarities = draft.similarities or ((draft.best_similarity,) if draft.best_similarity is not None else ())
-        return evidence(
+        found = evidence(
             self.index, self.articles, retrieved.question, retrieved.query_vector, retrieved.term_weights,
             hits, similarities, draft.sentences, retrieved.same_language, self.word_tags, retrieved.translation,
             retrieved.unread, retrieved.untold,
         )
+        # The count is looked for in the answer the user would read: an English question's judged draft, retrieved
+        # without the dictionary, often lacks the sentence that holds it ("How many videos did OpenAI show?": 几十段).
+        if count_asked(retrieved.question) and not any(holds_count(s.text, retrieved.question) for s in shown.sentences):
+            found = dataclasses.replace(found, count_missing=True)
+        return found
 
     def decide(self, retrieved: Retrieved, draft: Draft) -> Decision:
         """Return whether to answer with the draft or decline, and how sure."""

@@ -135,7 +135,7 @@ def names_in(question: str, tags: Mapping[str, str]) -> list[str]:
 # word, then what is counted. A count of days, years, money or length is a measure, not a count: "5天" answers
 # "年假有几天？", never "有多少员工？".
 _COUNT_ASKED = re.compile(
-    r"(?:多少|几)[个名位家所座种项件部只条支场届次本首颗匹头间辆架艘枚张份门]?(?P<zh>[\u4e00-\u9fff])"
+    r"(?:多少|几)[个名位家所座种项件部只条支场届次本首颗匹头间辆架艘枚张份门块台]?(?P<zh>[\u4e00-\u9fffA-Za-z])"
     r"|\bhow many (?P<en>[a-z]+)",
     re.I,
 )
@@ -144,12 +144,14 @@ _MEASURE_ZH = frozenset("天年月日周小时分秒岁元块钱米里斤吨克�
 _MEASURE_EN = frozenset({
     "days", "years", "months", "weeks", "hours", "minutes", "seconds", "times", "dollars", "euros", "pounds", "yuan",
     "miles", "kilometers", "kilometres", "meters", "metres", "feet", "inches", "acres", "tons", "tonnes", "degrees",
-    "percent", "decades", "centuries", "of", "more", "people's",
+    "percent", "decades", "centuries", "of", "more", "people's", "yen", "won", "francs", "marks", "rupees", "pesos",
 })
 # A number that counts: not followed by a unit of time, money, length or weight (Chinese), nor by a unit word or a
-# currency (English); a number word ("两名", "three", "dozens") counts too.
+# currency (English), nor part of a model's name ("3D", "A3", "GPT-4"); a number word ("两名", "three", "dozens")
+# counts too.
 _COUNTING_NUMBER = re.compile(
-    r"(?:(?<![\d.,:])\d+(?:[.,]\d+)*|[一二三四五六七八九十百千万亿两数几]+)(?![\d.,:一二三四五六七八九十百千万亿两])\s*"
+    r"(?:(?<![\d.,:A-Za-z\-])\d+(?:[.,]\d+)*(?:\s*[十百千万亿])?(?![A-Za-z])|[一二三四五六七八九十百千万亿两半数几]+)"
+    r"(?!\d|[.,:]\d|[一二三四五六七八九十百千万亿两半])\s*"
     r"(?![天年月日周小时分钟秒岁元块钱米里斤吨克度号点时])"
     r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|"
     r"thousands?|millions?|billions?|dozens?|several|a few)\b",
@@ -162,6 +164,11 @@ _ENGLISH_MEASURE_AFTER = re.compile(
 )
 # Another question word: "几" is then "a few" ("综合几篇报道，…有哪些弱点？"), and the count not what is asked.
 _ASKS_OTHER = re.compile(r"哪|什么|谁|怎|如何|为何|为什么|\b(?:what|which|who|why|where|when)\b", re.I)
+# 一 alone is mostly "a" ("一个新的架构"), 几 and 数 alone "a few": no count a question could be answered by.
+_NO_COUNT = frozenset({"一", "几", "数"})
+# A count said without a figure: none ("没有一项提到"), or a list of what is counted ("圣乔治骑士团、圣斐迪南骑士团和…",
+# "Paris, Lyon and Nice").
+_COUNT_IN_WORDS = re.compile(r"没有一|无一|一个也没有|、|\bnone of\b|\bno one\b|\b[\w'-]+, [\w' -]+,? (?:and|or) [\w'-]+", re.I)
 _CURRENCY_BEFORE = re.compile(r"[$€£¥￥]\s?$")
 
 
@@ -170,7 +177,7 @@ def count_asked(question: str) -> bool:
     a measure): "公司有多少员工？", "How many employees does it have?", not "年假有几天？" nor "多少钱"."""
     question = to_simplified(question)
     match = _COUNT_ASKED.search(question)
-    if match is None or _ASKS_MONEY.search(question) or _ASKS_OTHER.search(question):
+    if match is None or _ASKS_OTHER.search(question):
         return False
     if match.group("zh"):
         return match.group("zh") not in _MEASURE_ZH
@@ -181,9 +188,11 @@ def holds_count(text: str, question: str = "") -> bool:
     """Return whether a sentence holds a number that counts something (not one of days, money or metres) that the
     question does not already write."""
     text, asked = to_simplified(text), to_simplified(question)
+    if _COUNT_IN_WORDS.search(text):
+        return True
     for match in _COUNTING_NUMBER.finditer(text):
         found = match.group().strip()
-        if not found or found in asked:
+        if not found or found in asked or found in _NO_COUNT:
             continue
         if found[0].isdigit() and (_ENGLISH_MEASURE_AFTER.match(text, match.end()) or
                                    _CURRENCY_BEFORE.search(text[: match.start()])):
