@@ -15,6 +15,7 @@ from typing import Any, Container, Iterable, Iterator, Sequence
 import numpy as np
 from scipy import sparse
 
+from rag.index.arrays import load_sparse
 from rag.ingest.language import is_chinese
 from rag.ingest.textnorm import to_simplified
 
@@ -248,7 +249,7 @@ class LexicalIndex:
         """Read what `save` wrote, or raise the damaged error when the two files are not what it writes."""
         from rag.errors import index_damaged
 
-        weights = sparse.load_npz(folder / "lexical.npz").tocsc()
+        weights = load_sparse(folder / "lexical.npz").tocsc()
         try:
             terms = json.loads((folder / "vocabulary.json").read_bytes().decode("utf-8"))
         except (ValueError, RecursionError):

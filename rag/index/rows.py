@@ -11,6 +11,7 @@ from typing import Any, Callable, Generic, Iterable, Iterator, Protocol, Sequenc
 import numpy as np
 
 from rag.errors import IndexDamagedError, index_damaged
+from rag.index.arrays import load_array
 
 T = TypeVar("T")
 
@@ -77,7 +78,7 @@ class LazyRows(Sequence[T], Generic[T]):
         self.path = path
         self._parse = parse
         self._health = health
-        self._offsets = np.load(offsets_path(path), mmap_mode="r", allow_pickle=False)
+        self._offsets = load_array(offsets_path(path))
         self._file = path.open("rb")
         self._row: Callable[[int], T] = lru_cache(maxsize=CACHED_ROWS)(lambda i: self._read(i, i + 1)[0])
         self._size = os.fstat(self._file.fileno()).st_size

@@ -23,6 +23,7 @@ from numpy.lib.format import open_memmap
 
 from rag.embedding.reader import READER_DIMENSION, READER_NAME
 from rag.errors import index_damaged
+from rag.index.arrays import load_array
 from rag.index.integrity import reading
 from rag.index.vectors.probes import data_like, evenly_spaced, exact_top
 from rag.settings import Settings
@@ -306,7 +307,7 @@ def build_faiss(chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, setting
 def _matrix(folder: Path, name: str, dtype: type, dimension: int) -> np.ndarray:
     """Return the memory-mapped (rows × dimension) matrix `name`, or raise the damaged error."""
     with reading(folder, name):
-        matrix = np.load(folder / name, mmap_mode="r", allow_pickle=False)
+        matrix = load_array(folder / name)
     if matrix.dtype != dtype or matrix.ndim != 2 or matrix.shape[1] != dimension:
         raise index_damaged(folder, f"{name} holds {matrix.dtype} {matrix.shape}, not {np.dtype(dtype)} rows of {dimension}")
     return matrix
