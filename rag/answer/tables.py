@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from rag.answer.questions import holds_kind
 from rag.index.store import Index
 from rag.ingest.headings import TABLE_ROW
 from rag.records import Sentence
@@ -30,7 +31,6 @@ _SUPERLATIVES = (
 _NUMBER = re.compile(r"(\d+(?:[.,]\d+)*)\s*(kb|mb|gb|tb|k|m|千|万|亿)?", re.IGNORECASE)
 _SCALE = {"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "k": 1e3, "m": 1e6, "千": 1e3, "万": 1e4, "亿": 1e8}
 _NOTHING = re.compile(r"^(?:none|no|nil|无|没有|[-—–])$", re.IGNORECASE)
-_MONEY = re.compile(r"[$€£¥￥]\s?\d|\d\s*(?:元|块|美元|欧元|英镑|dollars?|euros?|usd|eur|gbp|rmb)\b|\d\s*元", re.IGNORECASE)
 
 
 def is_row(sentence: Sentence) -> bool:
@@ -138,7 +138,8 @@ def extreme_row(question: str, asked: set[str], header: Sentence, body: Sequence
     cells = [_cells(row) for row in body]
     columns = range(1, len(names))
     if wanted in (_CHEAP, _DEAR):
-        column = next((c for c in columns if all(c < len(row) and _MONEY.search(row[c]) for row in cells)), None)
+        column = next((c for c in columns if all(c < len(row) and holds_kind("money", row[c], (), {}) for row in cells)),
+                      None)
     else:
         named = [c for c in columns if set(tokens(names[c])) & asked]
         column = named[0] if len(named) == 1 else None
