@@ -24,9 +24,9 @@ Each feature asks one question of the retrieved passages and the chosen sentence
 - missing names: the share of the question's names that the corpus never uses: a question about a company,
   person or place the articles never name is about something else, however close the rest of it comes.
 A question that asks how many of something there are ("公司有多少员工？") is declined, whatever the features say,
-when no sentence of the answer it would be shown holds a number that counts (not days, money or metres): every word of it can stand in the
-notes ("员工在公司工作满一年后，每年可享受5天带薪年假") and still not one count of employees (`count_missing`, a rule
-read from the question's words, not fitted).
+when no sentence of the answer it would be shown holds a number that counts (not days, money or metres): every word
+of it can stand in the notes ("员工在公司工作满一年后，每年可享受5天带薪年假") and still not one count of employees
+(`count_missing`, a rule read from the question's words, not fitted).
 Lexical features mean nothing for a question in another language than the articles (its words cannot match),
 so a language indicator stands beside them. When the dictionary (rag/retrieval/glossary.py) reads the question's
 words as the articles' words, the passage, article and sentence coverages are the share of those words (each with any

@@ -130,7 +130,6 @@ def names_in(question: str, tags: Mapping[str, str]) -> list[str]:
             if not _PRONOUN_I.match(m.group()) or _AFTER_NAME.search(question[:m.start()])]
 
 
-
 # A count asked of something ("公司有多少员工？", "几个国家", "How many employees…"): 多少/几, an optional measure
 # word, then what is counted. A count of days, years, money or length is a measure, not a count: "5天" answers
 # "年假有几天？", never "有多少员工？".
@@ -139,8 +138,10 @@ _COUNT_ASKED = re.compile(
     r"|\bhow many (?P<en>[a-z]+)",
     re.I,
 )
-# What a measure's unit starts with, or is: a number of these counts nothing.
-_MEASURE_ZH = frozenset("天年月日周小时分秒岁元块钱米里斤吨克度倍号点时亩升毫公平立千万亿百")
+# Units of time, money, length and weight: a number followed by one measures, it does not count ("5天", "15元").
+_UNITS_ZH = "天年月日周小时分秒岁元块钱米里斤吨克度号点时"
+# What a measure asked of starts with, or is ("几天", "多少倍", "多少公里"): no count is asked.
+_MEASURE_ZH = frozenset(_UNITS_ZH + "倍亩升毫公平立千万亿百")
 _MEASURE_EN = frozenset({
     "days", "years", "months", "weeks", "hours", "minutes", "seconds", "times", "dollars", "euros", "pounds", "yuan",
     "miles", "kilometers", "kilometres", "meters", "metres", "feet", "inches", "acres", "tons", "tonnes", "degrees",
@@ -152,7 +153,7 @@ _MEASURE_EN = frozenset({
 _COUNTING_NUMBER = re.compile(
     r"(?:(?<![\d.,:A-Za-z\-])\d+(?:[.,]\d+)*(?:\s*[十百千万亿])?(?![A-Za-z])|[一二三四五六七八九十百千万亿两半数几]+)"
     r"(?!\d|[.,:]\d|[一二三四五六七八九十百千万亿两半])\s*"
-    r"(?![天年月日周小时分钟秒岁元块钱米里斤吨克度号点时])"
+    rf"(?![{_UNITS_ZH}钟])"
     r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|"
     r"thousands?|millions?|billions?|dozens?|several|a few)\b",
     re.I,

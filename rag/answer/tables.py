@@ -77,10 +77,14 @@ def announcer(index: Index, header: Sentence) -> Sentence | None:
     return before if before.file == header.file and before.text.rstrip().endswith(("：", ":")) else None
 
 
+def _cells(row: Sentence) -> list[str]:
+    """Return a markdown row's cells, stripped."""
+    return [cell.strip() for cell in row.text.strip().strip("|").split("|")]
+
+
 def row_key(row: Sentence) -> str:
     """Return the row's first cell: what names the row ("星图一体机A3", "Aurora S3 Pro")."""
-    cells = [cell.strip() for cell in row.text.strip().strip("|").split("|")]
-    return next((cell for cell in cells if cell), "")
+    return next((cell for cell in _cells(row) if cell), "")
 
 
 def named_rows(question_terms: set[str], keys: Sequence[set[str]]) -> set[int]:
@@ -108,10 +112,6 @@ def rows_holding(question_terms: set[str], rows: Sequence[set[str]]) -> set[int]
     counts = [len((row - common) & question_terms) for row in rows]
     best = max(counts)
     return {i for i, count in enumerate(counts) if count == best} if best else set()
-
-
-def _cells(row: Sentence) -> list[str]:
-    return [cell.strip() for cell in row.text.strip().strip("|").split("|")]
 
 
 def _amount(cell: str) -> float | None:
@@ -161,7 +161,8 @@ def prefer_named_rows(
     other rows and the sentence that announces it leave the candidates (the header comes back with the row,
     `answer_block`). A superlative ("哪个型号内存最大？", "Which model is the cheapest?") names the row at that end of
     the column it asks of (`extreme_row`). When the question also names one of the table's columns ("A3的内存多大？":
-    内存), or asks a superlative, the row answers before any sentence. A table none of whose rows the question names is left as ranked.
+    内存), or asks a superlative, the row answers before any sentence. A table none of whose rows the question names
+    is left as ranked.
 
     A row's words are the tokens the build stored (`Sentence.terms`); only the keys, one cell each, are read again."""
     if not any(is_row(s.sentence) for s in scored):

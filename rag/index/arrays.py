@@ -17,10 +17,10 @@ from scipy import sparse
 _HEADERS = threading.Lock()
 
 
-def load_array(path: Path, mmap_mode: str | None = "r") -> np.ndarray:
-    """Return the array in the .npy file `path` (memory-mapped by default; never unpickled)."""
+def load_array(path: Path) -> np.ndarray:
+    """Return the array in the .npy file `path`, memory-mapped read-only (never unpickled)."""
     with _HEADERS:
-        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+        return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
 def load_sparse(path: Path) -> sparse.spmatrix:
