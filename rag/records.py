@@ -159,6 +159,9 @@ class Decision:
 
     confidence: float
     refused: bool
+    # Declined because a count asked is not found as one, though the answer's sentences name what it counts ("员工"):
+    # the decline message says so (rag/answer/extractive.py, refusal_text).
+    counted: str = ""
 
 
 @dataclass(frozen=True)

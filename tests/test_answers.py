@@ -10,8 +10,16 @@ import pytest
 
 from rag.answer.assistant import Assistant
 from rag.answer.decide import FEATURES, Evidence, confidence, for_index, load_params
-from rag.answer.extractive import SentenceScore, answer_block, cite, is_heading, score_sentences, select_sentences
-from rag.answer.questions import asked_kinds, count_asked, holds_count, holds_kind, names_in
+from rag.answer.extractive import (
+    SentenceScore,
+    answer_block,
+    cite,
+    is_heading,
+    refusal_text,
+    score_sentences,
+    select_sentences,
+)
+from rag.answer.questions import asked_kinds, count_asked, counted, holds_count, holds_kind, names_in
 from rag.answer.ranking import load_ranking
 from rag.errors import RagError
 from rag.index.build import build_index
@@ -42,6 +50,18 @@ def test_a_count_asked_is_answered_only_by_a_number_that_counts():
                      "Sora采取了一个新的架构"):
         assert not holds_count(measures), measures
     assert not holds_count("共有3个省", "这3个省有多少人口？")  # the question's own number is not its answer
+
+
+def test_a_count_declined_names_what_the_articles_mention_but_do_not_count():
+    # "公司有多少员工？" over notes that speak of employees but never count them: "nothing found" would be untrue.
+    assert counted("公司有多少员工？", ["公司", "员工"]) == "员工"
+    assert counted("Sora能生成多少个视频片段？", ["sora", "生成", "视频", "片段"]) == "视频"
+    assert counted("How many employees does it have?", ["employees"]) == "employees"
+    assert counted("年假有几天？", ["年假"]) == "" and counted("公司在哪里？", ["公司"]) == ""
+    assert refusal_text("公司有多少员工？", "员工") == "资料提到了“员工”，但没有给出数量。"
+    assert refusal_text("How many employees does it have?", "employees") == (
+        "The articles mention employees but do not say how many.")
+    assert refusal_text("公司有多少员工？") == "资料中没有找到与此问题相关的内容。"
 
 
 def test_the_kind_of_answer_a_question_asks_for_is_read_in_chinese_and_english():

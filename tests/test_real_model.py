@@ -119,7 +119,8 @@ def test_over_three_short_notes_a_question_they_answer_is_answered_and_one_they_
     assert assistant.ask("公司的CEO是谁？").refused
     # Every word of it stands in the leave note, with 5天 and 10天 as numbers: answered at 0.95 until a count asked had
     # to be found as one (rag/answer/decide.py, count_missing).
-    assert assistant.ask("公司有多少员工？").refused
+    answer = assistant.ask("公司有多少员工？")
+    assert answer.refused and answer.text == "资料提到了“员工”，但没有给出数量。"  # they speak of employees, not how many
     assert not assistant.ask("年假有几天？").refused  # days are a measure, not a count
     # Weighed by the corpus's own idf, 多少钱 (a word the notes never use) outweighed 出差 and 住宿 (Tokenizer.language_idf).
     answer = assistant.ask("出差住宿能报多少钱？")

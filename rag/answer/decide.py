@@ -60,7 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.questions import asked_kinds, count_asked, holds_count, holds_kind, names_in
+from rag.answer.questions import asked_kinds, count_asked, counted, holds_count, holds_kind, names_in
 from rag.answer.ranking import translated_share
 from rag.errors import RagError, fitted_over_other_features
 from rag.index.lexical import LexicalIndex
@@ -94,6 +94,7 @@ class Evidence:
     untold: bool = False  # of those, one whose language cannot be told either: nothing to match it by
     western: bool = False  # in the language of Western articles: judged by the model fitted over such articles
     count_missing: bool = False  # asks how many of something, and no sentence it would be shown holds a count
+    counted: str = ""  # with count_missing: what it asks to count, when a sentence it would be shown names it
 
     def as_dict(self) -> dict[str, float]:
         """Return the features by name."""
@@ -378,7 +379,9 @@ class Decider:
         # The count is looked for in the answer the user would read: an English question's judged draft, retrieved
         # without the dictionary, often lacks the sentence that holds it ("How many videos did OpenAI show?": 几十段).
         if count_asked(retrieved.question) and not any(holds_count(s.text, retrieved.question) for s in shown.sentences):
-            found = dataclasses.replace(found, count_missing=True)
+            word = counted(retrieved.question, retrieved.term_weights)
+            named = bool(word) and any(word.lower() in s.text.lower() for s in shown.sentences)
+            found = dataclasses.replace(found, count_missing=True, counted=word if named else "")
         return found
 
     def decide(self, retrieved: Retrieved, draft: Draft) -> Decision:
@@ -390,5 +393,5 @@ class Decider:
         sure = confidence(found, self.params)
         threshold = self.params.threshold_for(found)
         if found.count_missing:  # declined by the rule, not the fit: shown no surer than the threshold
-            return Decision(min(sure, threshold), True)
+            return Decision(min(sure, threshold), True, counted=found.counted)
         return Decision(sure, not draft.sentences or sure < threshold)

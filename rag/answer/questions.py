@@ -185,6 +185,20 @@ def count_asked(question: str) -> bool:
     return match.group("en").lower() not in _MEASURE_EN
 
 
+def counted(question: str, terms: Iterable[str]) -> str:
+    """Return what a count question asks to count ("员工" of "公司有多少员工？", "employees" of "How many employees…"): for
+    a Chinese question the longest of its `terms` (its searchable words) that starts where the counted noun does;
+    "" when it asks no count or no term starts there."""
+    question = to_simplified(question)
+    match = _COUNT_ASKED.search(question)
+    if match is None or not count_asked(question):
+        return ""
+    if match.group("en"):
+        return match.group("en")
+    rest = question[match.start("zh"):].lower()
+    return max((t for t in terms if rest.startswith(t)), key=len, default="")
+
+
 def holds_count(text: str, question: str = "") -> bool:
     """Return whether a sentence holds a number that counts something (not one of days, money or metres) that the
     question does not already write."""
