@@ -196,6 +196,23 @@ def test_over_one_short_manual_its_list_items_table_rows_and_sentences_answer(tm
     answer = assistant.ask("退货要在几天内提出？")
     assert not answer.refused and "七天" in answer.citations[0].quote
     assert assistant.ask("今天天气怎么样？").refused and assistant.ask("显示器多少钱？").refused
+    # 便宜 is a word the manual never uses, and weighed as its rarest it declined the question (0.30 over a like table).
+    answer = assistant.ask("哪个最便宜？")
+    assert not answer.refused and "| 晨光 | 299元 |" in answer.text
+
+
+def test_a_price_compared_in_english_is_answered_by_the_tables_row(tmp_path):
+    # "cheapest" and "most expensive" are words the notes never use: declined at 0.12 until a word comparing prices was
+    # read as the notes' word for price, and the row under the table's header read for the price asked.
+    prices = {**THERMOSTAT, "prices.md": "# Aurora prices\n\n| Model | Display | Price |\n| --- | --- | --- |\n"
+              "| Aurora S3 | 3.5-inch LCD | $149 |\n| Aurora S3 Pro | 5-inch touchscreen | $229 |\n"
+              "| Aurora S3 Mini | none | $89 |\n"}
+    assistant = _assistant_over(write_corpus(tmp_path, prices), tmp_path / "index")
+    answer = assistant.ask("Which model is the cheapest?")
+    assert not answer.refused and "| Aurora S3 Mini | none | $89 |" in answer.text
+    answer = assistant.ask("Which model is the most expensive?")
+    assert not answer.refused and "| Aurora S3 Pro | 5-inch touchscreen | $229 |" in answer.text
+    assert assistant.ask("Which model is the quietest?").refused
 
 
 CMRC_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev" / "cmrc-trial" / "corpus"

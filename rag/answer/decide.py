@@ -62,6 +62,7 @@ import numpy as np
 
 from rag.answer.questions import asked_kinds, count_asked, counted, holds_count, holds_kind, names_in
 from rag.answer.ranking import translated_share
+from rag.answer.tables import is_row
 from rag.errors import RagError, fitted_over_other_features
 from rag.index.lexical import LexicalIndex
 from rag.index.manifest import Manifest
@@ -224,8 +225,9 @@ def evidence(
     names = names_in(question, word_tags)
     shared = (dense_z, sentence_peak, passage_peak, best_similarity, float(min(len(names), 3)))
     kinds = asked_kinds(question)
-    first = chosen[0]
-    found = any(holds_kind(k, first.text, first.terms, word_tags, question) for k in kinds)
+    # A table's rows quoted together are one answer: under its header (which holds no value) the row that does.
+    first = chosen[:2] if len(chosen) > 1 and is_row(chosen[0]) and is_row(chosen[1]) else chosen[:1]
+    found = any(holds_kind(k, s.text, s.terms, word_tags, question) for k in kinds for s in first)
     top = hits[0]
     agree = float((top.dense_rank or 99) <= 3 and (top.lexical_rank or 99) <= 3)
     if not same_language:

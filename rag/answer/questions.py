@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from rag.index.lexical import PRICE_COMPARED
 from rag.ingest.headings import BYLINE
 from rag.ingest.language import is_chinese
 from rag.ingest.textnorm import to_simplified
@@ -72,7 +73,7 @@ def asked_kinds(question: str) -> frozenset[str]:
     "money", in place of "number"."""
     question = to_simplified(question)
     kinds = {kind for kind, pattern in _ASKS.items() if pattern.search(question)}
-    if _ASKS_MONEY.search(question):
+    if _ASKS_MONEY.search(question) or PRICE_COMPARED.search(question):
         kinds = (kinds - {"number"}) | {"money"}
     return frozenset(kinds)
 

@@ -22,6 +22,16 @@ from rag.ingest.textnorm import to_simplified
 log = logging.getLogger(__name__)
 
 _TOKEN_OK = re.compile(r"[0-9a-z\u3400-\u9fff]")
+# A price compared ("哪个型号最便宜？", "Which model is the cheapest?"). Notes and tables give prices and rarely the word
+# that compares them, and a question word the articles never use weighs as its rarest: such a word is read as the
+# articles' word for price in its language, the first of `_PRICE_WORDS` they use (Tokenizer.question_tokens).
+PRICE_COMPARED = re.compile(
+    r"便宜|实惠|[最更很太较]昂?贵|\bcheap(?:er|est)?\b|\b(?:most|more|least|less) expensive\b|\bpric(?:ier|iest)\b",
+    re.IGNORECASE,
+)
+_COMPARING_PRICE = frozenset({"便宜", "实惠", "贵", "昂贵", "cheap", "cheaper", "cheapest", "expensive", "pricier",
+                              "priciest"})
+_PRICE_WORDS = {True: ("价格", "售价", "价钱", "定价", "报价"), False: ("price", "prices", "pricing", "cost", "costs")}
 
 
 class Tokenizer:
@@ -53,10 +63,14 @@ class Tokenizer:
         the question, in neither its dictionary nor the articles, is read as the articles' words it holds when one
         of them is a word of two or more characters: the articles' own text is cut otherwise ("杨昊现在在哪" yields
         杨昊现, the articles 杨昊). Any other made-up word stays whole: it is a name the articles never use (魏玩,
-        although 魏 and 玩 are each in some article)."""
+        although 魏 and 玩 are each in some article). A word comparing prices the articles never use (便宜, "cheapest") is read
+        as their word for price (`PRICE_COMPARED`)."""
         out = []
+        compares = PRICE_COMPARED.search(to_simplified(text)) is not None
         for token in self.tokens(text):
-            if token in vocabulary or self._jieba.FREQ.get(token) or not is_chinese(token):
+            if compares and token in _COMPARING_PRICE and token not in vocabulary:
+                out.append(next((word for word in _PRICE_WORDS[is_chinese(token)] if word in vocabulary), token))
+            elif token in vocabulary or self._jieba.FREQ.get(token) or not is_chinese(token):
                 out.append(token)
             else:
                 out.extend(self._held_parts(token, vocabulary) or [token])
