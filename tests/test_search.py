@@ -121,6 +121,15 @@ def test_a_word_comparing_prices_the_articles_never_use_is_read_as_their_word_fo
     assert "price" not in tokenizer.question_tokens("Why are the fixes expensive?", index.vocabulary)
 
 
+def test_by_the_languages_idf_a_question_word_with_its_measure_word_weighs_nothing():
+    # Below 20 passages a question's words are weighed by jieba's dictionary, which never counts 哪款: it weighed as the
+    # rarest word, and "哪款最便宜？" was declined over a manual that answers it.
+    tokenizer = shared_tokenizer()
+    weights = tokenizer.language_idf(["哪款", "哪项", "几台", "价格", "几乎", "哪怕"])
+    assert weights["哪款"] == weights["哪项"] == weights["几台"] == 0.0
+    assert weights["价格"] > 0 and weights["几乎"] > 0 and weights["哪怕"] > 0  # "almost", "even if": no question
+
+
 def test_coverage_is_the_share_of_idf_mass_found():
     assert coverage({"a": 3.0, "b": 1.0}, {"a"}) == 0.75
     assert coverage({}, {"a"}) == 0.0

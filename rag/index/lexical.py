@@ -31,6 +31,9 @@ PRICE_COMPARED = re.compile(
 )
 _COMPARING_PRICE = frozenset({"便宜", "实惠", "贵", "昂贵", "cheap", "cheaper", "cheapest", "expensive", "pricier",
                               "priciest"})
+# A question word with a measure word after it ("哪款最便宜？", "几台"): jieba's dictionary counts 哪款 never and 哪项 three
+# times, so by the language's idf it weighed as the question's rarest word (docs/answers.md, *Known gaps*).
+_ASKS_WHICH = re.compile(r"^[哪几][个位家所座种项件部只条支场届次本首颗匹头间辆架艘枚张份门块台款类样天年月国]$")
 _PRICE_WORDS = {True: ("价格", "售价", "价钱", "定价", "报价"), False: ("price", "prices", "pricing", "cost", "costs")}
 
 
@@ -78,10 +81,12 @@ class Tokenizer:
 
     def language_idf(self, tokens: Sequence[str]) -> dict[str, float]:
         """Return each distinct token's idf in jieba's dictionary (its word counts): how much a word says in the
-        language at large, for a corpus too small to tell (a word the dictionary lacks weighs as its rarest)."""
+        language at large, for a corpus too small to tell (a word the dictionary lacks weighs as its rarest). A
+        question word with its measure word (哪款, 哪项, 几台) weighs nothing: it asks what kind of thing, and names none."""
         self._jieba.check_initialized()  # its dictionary is read on first use
         total = self._jieba.total
-        return {t: math.log((total + 1) / (self._jieba.FREQ.get(t, 0) + 1)) for t in dict.fromkeys(tokens)}
+        return {t: 0.0 if _ASKS_WHICH.match(t) else math.log((total + 1) / (self._jieba.FREQ.get(t, 0) + 1))
+                for t in dict.fromkeys(tokens)}
 
     def _held_parts(self, word: str, vocabulary: Container[str]) -> list[str]:
         """Return the longest words of `word` the vocabulary holds, left to right, and the runs of two or more
