@@ -66,8 +66,8 @@ class Tokenizer:
         the question, in neither its dictionary nor the articles, is read as the articles' words it holds when one
         of them is a word of two or more characters: the articles' own text is cut otherwise ("杨昊现在在哪" yields
         杨昊现, the articles 杨昊). Any other made-up word stays whole: it is a name the articles never use (魏玩,
-        although 魏 and 玩 are each in some article). A word comparing prices the articles never use (便宜, "cheapest") is read
-        as their word for price (`PRICE_COMPARED`)."""
+        although 魏 and 玩 are each in some article). A word comparing prices the articles never use (便宜,
+        "cheapest") is read as their word for price (`PRICE_COMPARED`)."""
         out = []
         compares = PRICE_COMPARED.search(to_simplified(text)) is not None
         for token in self.tokens(text):
