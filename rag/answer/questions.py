@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from rag.index.lexical import PRICE_COMPARED
+from rag.index.lexical import MEASURE_WORDS, PRICE_COMPARED
 from rag.ingest.headings import BYLINE
 from rag.ingest.language import is_chinese
 from rag.ingest.textnorm import to_simplified
@@ -135,7 +135,7 @@ def names_in(question: str, tags: Mapping[str, str]) -> list[str]:
 # word, then what is counted. A count of days, years, money or length is a measure, not a count: "5天" answers
 # "年假有几天？", never "有多少员工？".
 _COUNT_ASKED = re.compile(
-    r"(?:多少|几)[个名位家所座种项件部只条支场届次本首颗匹头间辆架艘枚张份门块台]?(?P<zh>[\u4e00-\u9fffA-Za-z])"
+    rf"(?:多少|几)[名{MEASURE_WORDS}]?(?P<zh>[\u4e00-\u9fffA-Za-z])"
     r"|\bhow many (?P<en>[a-z]+)",
     re.I,
 )
@@ -177,13 +177,7 @@ _CURRENCY_BEFORE = re.compile(r"[$€£¥￥]\s?$")
 def count_asked(question: str) -> bool:
     """Return whether the question asks how many of something there are (a count, not a length of time, a price or
     a measure): "公司有多少员工？", "How many employees does it have?", not "年假有几天？" nor "多少钱"."""
-    question = to_simplified(question)
-    match = _COUNT_ASKED.search(question)
-    if match is None or _ASKS_OTHER.search(question):
-        return False
-    if match.group("zh"):
-        return match.group("zh") not in _MEASURE_ZH
-    return match.group("en").lower() not in _MEASURE_EN
+    return _count_match(to_simplified(question)) is not None
 
 
 def counted(question: str, terms: Iterable[str]) -> str:
@@ -191,13 +185,23 @@ def counted(question: str, terms: Iterable[str]) -> str:
     a Chinese question the longest of its `terms` (its searchable words) that starts where the counted noun does;
     "" when it asks no count or no term starts there."""
     question = to_simplified(question)
-    match = _COUNT_ASKED.search(question)
-    if match is None or not count_asked(question):
+    match = _count_match(question)
+    if match is None:
         return ""
     if match.group("en"):
         return match.group("en")
     rest = question[match.start("zh"):].lower()
     return max((t for t in terms if rest.startswith(t)), key=len, default="")
+
+
+def _count_match(question: str) -> re.Match[str] | None:
+    """Return the match of what a simplified question asks to count, or None when it asks no count."""
+    match = _COUNT_ASKED.search(question)
+    if match is None or _ASKS_OTHER.search(question):
+        return None
+    if match.group("zh"):
+        return match if match.group("zh") not in _MEASURE_ZH else None
+    return match if match.group("en").lower() not in _MEASURE_EN else None
 
 
 def holds_count(text: str, question: str = "") -> bool:

@@ -33,7 +33,9 @@ _COMPARING_PRICE = frozenset({"便宜", "实惠", "贵", "昂贵", "cheap", "che
                               "priciest"})
 # A question word with a measure word after it ("哪款最便宜？", "几台"): jieba's dictionary counts 哪款 never and 哪项 three
 # times, so by the language's idf it weighed as the question's rarest word (docs/answers.md, *Known gaps*).
-_ASKS_WHICH = re.compile(r"^[哪几][个位家所座种项件部只条支场届次本首颗匹头间辆架艘枚张份门块台款类样天年月国]$")
+# Chinese measure words ("几个国家", "哪所大学"): what comes between a question word and the thing it asks about.
+MEASURE_WORDS = "个位家所座种项件部只条支场届次本首颗匹头间辆架艘枚张份门块台"
+_ASKS_WHICH = re.compile(rf"^[哪几][{MEASURE_WORDS}款类样天年月国]$")
 _PRICE_WORDS = {True: ("价格", "售价", "价钱", "定价", "报价"), False: ("price", "prices", "pricing", "cost", "costs")}
 
 
