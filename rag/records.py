@@ -162,6 +162,9 @@ class Decision:
     # Declined because a count asked is not found as one, though the answer's sentences name what it counts ("员工"):
     # the decline message says so (rag/answer/extractive.py, refusal_text).
     counted: str = ""
+    # Declined, and these words of the question are ones the articles never use: the decline message names them (when
+    # it names no count), so that the user can ask in the articles' words.
+    unused: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,15 @@ from rag.answer.extractive import (
     score_sentences,
     select_sentences,
 )
-from rag.answer.questions import asked_kinds, count_asked, counted, holds_count, holds_kind, names_in
+from rag.answer.questions import (
+    asked_kinds,
+    count_asked,
+    counted,
+    holds_count,
+    holds_kind,
+    names_in,
+    unused_words,
+)
 from rag.answer.ranking import load_ranking
 from rag.errors import RagError
 from rag.index.build import build_index
@@ -62,6 +70,45 @@ def test_a_count_declined_names_what_the_articles_mention_but_do_not_count():
     assert refusal_text("How many employees does it have?", "employees") == (
         "The articles mention employees but do not say how many.")
     assert refusal_text("公司有多少员工？") == "资料中没有找到与此问题相关的内容。"
+
+
+def test_a_decline_names_the_question_words_the_articles_never_use():
+    # "Sora有哪些缺点？" over articles that say 弱点 was declined with "nothing found", which did not say what to ask instead.
+    vocabulary = {"sora", "弱点", "公司", "employees", "leave"}
+    assert unused_words("Sora有哪些缺点？", ["sora", "缺点"], vocabulary, []) == ("缺点",)
+    # As the question writes them, in its order, none inside another; a measure-word question word names nothing.
+    assert unused_words("Who is the CEO of Northwind?", ["ceo", "northwind"], vocabulary, []) == ("CEO", "Northwind")
+    assert unused_words("今天天气怎么样？", ["今天", "天气", "今天天气"], vocabulary, []) == ("今天天气",)
+    assert unused_words("哪款最便宜？", ["哪款", "便宜"], vocabulary, []) == ("便宜",)
+    assert unused_words("报销要多久才能到账？", ["报销", "多久", "才能", "到账"], {"报销", "到账"}, []) == ()
+    # A word standing in a retrieved passage's text is only cut otherwise by the index: not named.
+    assert unused_words("野马队赢了吗？", ["野马", "野马队"], vocabulary, ["丹佛野马队赢得了比赛"]) == ()
+    assert unused_words("公司在哪里？", ["公司"], vocabulary, []) == ()
+    # Words that follow one another are one name the dictionary cut; an English word the corpus uses in another form is
+    # not one it never uses.
+    assert unused_words("百度文心一言怎么说？", ["百度", "文心", "一言"], vocabulary, []) == ("百度文心一言",)
+    assert unused_words("Who changed the leave rules?", ["changed", "leave", "rules"], {"change", "leave"}, []) == (
+        "rules",)
+
+    class Remote:  # a Milvus vocabulary: asked once for every form, never term by term
+        asked: list[list[str]] = []
+
+        def lookup(self, terms):
+            self.asked.append(list(terms))
+            return {t: (0, 1) for t in terms if t in {"change", "leave"}}
+
+    remote = Remote()
+    assert unused_words("Who changed the leave rules?", ["changed", "leave", "rules"], remote, []) == ("rules",)
+    assert len(remote.asked) == 1
+    assert refusal_text("Sora有哪些缺点？", unused=("缺点",)) == "资料中没有出现“缺点”，没有找到与此问题相关的内容。"
+    assert refusal_text("Sora的价格和收费？", unused=("价格", "收费")) == (
+        "资料中没有出现“价格”、“收费”，没有找到与此问题相关的内容。")
+    assert refusal_text("Who is the CEO of Northwind?", unused=("CEO", "Northwind")) == (
+        "The articles never mention “CEO” or “Northwind”, and do not contain an answer to this question.")
+    assert refusal_text("Who is the CEO?", unused=("CEO",)) == (
+        "The articles never mention “CEO”, and do not contain an answer to this question.")
+    # A count the notes do not give is said first: that names what they do mention.
+    assert refusal_text("公司有多少员工？", "员工", ("公司",)) == "资料提到了“员工”，但没有给出数量。"
 
 
 def test_the_kind_of_answer_a_question_asks_for_is_read_in_chinese_and_english():

@@ -222,7 +222,7 @@ def test_unanswerable_question_is_declined_with_related_reading(servers, open_pa
     expect(page.locator("#rag-send")).to_have_text("Send")
     ask(page, "今天天气怎么样？")
     answer = page.locator("#rag-chat .rag-refused").last
-    expect(answer.locator(".rag-refusal")).to_have_text("No answer found 资料中没有找到与此问题相关的内容。")
+    expect(answer.locator(".rag-refusal")).to_have_text("No answer found 资料中没有出现“今天天气”，没有找到与此问题相关的内容。")
     expect(answer.locator(".rag-related .rag-heading")).to_have_text("Related reading — not an answer, for reference only")
     expect(answer.locator("a.rag-related-link")).to_have_count(3)
     expect(page.locator("#rag-chat a.rag-cite")).to_have_count(0)  # nothing on the page is offered as a citation

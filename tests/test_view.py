@@ -124,7 +124,7 @@ def test_a_decline_says_so_and_marks_passages_as_related_reading(declining_assis
     answer = declining_assistant.ask("今天天气怎么样？")
     assert answer.refused and answer.hits
     shown = Markup(answer_html(answer, "zh", declining_assistant.titles))
-    assert "没有找到答案" in shown.text and "资料中没有找到与此问题相关的内容。" in shown.text
+    assert "没有找到答案" in shown.text and "资料中没有出现“今天天气”，没有找到与此问题相关的内容。" in shown.text
     assert "相关阅读（不是答案，仅供参考）" in shown.text
     assert shown.elements("a", "rag-cite") == []  # nothing is presented as a citation
     related = [parse_source_href(a["href"] or "") for a in shown.elements("a", "rag-related-link")]

@@ -171,7 +171,7 @@ class Assistant:
             draft = self.composer.compose(evidence, tuple(history))
         decision = self.decider.decide(evidence, draft)
         if decision.refused:
-            text, citations = refusal_text(question, decision.counted), ()
+            text, citations = refusal_text(question, decision.counted, decision.unused), ()
         else:
             text, citations = draft.text, draft.citations
         timings["compose_ms"] = (time.perf_counter() - tick) * 1000

@@ -60,7 +60,15 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.questions import asked_kinds, count_asked, counted, holds_count, holds_kind, names_in
+from rag.answer.questions import (
+    asked_kinds,
+    count_asked,
+    counted,
+    holds_count,
+    holds_kind,
+    names_in,
+    unused_words,
+)
 from rag.answer.ranking import translated_share
 from rag.answer.tables import is_row
 from rag.errors import RagError, fitted_over_other_features
@@ -96,6 +104,7 @@ class Evidence:
     western: bool = False  # in the language of Western articles: judged by the model fitted over such articles
     count_missing: bool = False  # asks how many of something, and no sentence it would be shown holds a count
     counted: str = ""  # with count_missing: what it asks to count, when a sentence it would be shown names it
+    unused: tuple[str, ...] = ()  # the question's words the corpus never uses (`unused_words`): what a decline names
 
     def as_dict(self) -> dict[str, float]:
         """Return the features by name."""
@@ -247,7 +256,8 @@ def evidence(
     missing = sum(1 for name in names if name not in lexicon.vocabulary) / len(names) if names else 0.0
     values = (dense_z, 0.0, unknown, passage, article, sentence, float(bool(kinds)), float(found), agree,
               *shared[1:], missing, 0.0, 0.0, 0.0)
-    return Evidence(values, known, western=western)
+    unused = unused_words(question, term_weights, lexicon.vocabulary, (hit.chunk.text for hit in hits))
+    return Evidence(values, known, western=western, unused=unused)
 
 
 def _translated_coverage(lexicon: LexicalIndex, articles: Articles, hits: Sequence[Hit], chosen: Sequence[Sentence],
@@ -395,5 +405,6 @@ class Decider:
         sure = confidence(found, self.params)
         threshold = self.params.threshold_for(found)
         if found.count_missing:  # declined by the rule, not the fit: shown no surer than the threshold
-            return Decision(min(sure, threshold), True, counted=found.counted)
-        return Decision(sure, not draft.sentences or sure < threshold)
+            return Decision(min(sure, threshold), True, counted=found.counted, unused=found.unused)
+        refused = not draft.sentences or sure < threshold
+        return Decision(sure, refused, unused=found.unused if refused else ())

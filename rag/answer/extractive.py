@@ -20,6 +20,8 @@ REFUSAL_ZH = "资料中没有找到与此问题相关的内容。"
 REFUSAL_EN = "The articles do not contain an answer to this question."
 REFUSAL_COUNT_ZH = "资料提到了“{}”，但没有给出数量。"
 REFUSAL_COUNT_EN = "The articles mention {} but do not say how many."
+REFUSAL_UNUSED_ZH = "资料中没有出现{}，没有找到与此问题相关的内容。"
+REFUSAL_UNUSED_EN = "The articles never mention {}, and do not contain an answer to this question."
 
 
 @dataclass(frozen=True)
@@ -38,14 +40,21 @@ class SentenceScore:
 _CHINESE_PUNCTUATION = re.compile(r"[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20]")
 
 
-def refusal_text(question: str, counted: str = "") -> str:
+def refusal_text(question: str, counted: str = "", unused: Sequence[str] = ()) -> str:
     """Return the decline message in the question's language; input of Chinese punctuation without a Latin letter
     ("？") gets the Chinese one. `counted`: what the question asks to count, which the articles mention without
-    a count ("公司有多少员工？" over notes that speak of 员工): the message says so instead of finding nothing."""
+    a count ("公司有多少员工？" over notes that speak of 员工): the message says so instead of finding nothing.
+    `unused`: the question's words the articles never use ("Sora有哪些缺点？" over articles that say 弱点): the
+    message names them, so that the user can ask again in the articles' words."""
     chinese = is_chinese(question) or (_CHINESE_PUNCTUATION.search(question) is not None
                                        and not re.search(r"[A-Za-z]", question))
     if counted:
         return REFUSAL_COUNT_ZH.format(counted) if chinese else REFUSAL_COUNT_EN.format(counted)
+    if unused:
+        if chinese:
+            return REFUSAL_UNUSED_ZH.format("、".join(f"“{word}”" for word in unused))
+        quoted = [f"“{word}”" for word in unused]
+        return REFUSAL_UNUSED_EN.format(" or ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted))
     return REFUSAL_ZH if chinese else REFUSAL_EN
 
 

@@ -8,12 +8,14 @@ run on every candidate sentence without a second model pass. They are signals fo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+import unicodedata
+from collections.abc import Container, Iterable, Mapping
 
 from rag.index.lexical import MEASURE_WORDS, PRICE_COMPARED
 from rag.ingest.headings import BYLINE
 from rag.ingest.language import is_chinese
 from rag.ingest.textnorm import to_simplified
+from rag.retrieval.glossary import STOP, variants
 
 # The kinds a question can ask for, from its question words (Chinese and English).
 KINDS = ("time", "number", "person", "place", "reason", "money")
@@ -219,3 +221,48 @@ def holds_count(text: str, question: str = "") -> bool:
             continue
         return True
     return False
+
+
+# The most words the corpus never uses that a decline names: more reads as a list, not a hint.
+MAX_UNUSED = 3
+# Words that ask or point rather than name (何时, 哪一位, 什么样, 多久, 这项, 该法令's 该), and what is left of an English
+# contraction ("didn" of "didn't"): naming them would tell the user nothing to ask instead.
+_ASKS_OR_POINTS = re.compile(r"^(?:哪|几|什么|何|怎|谁|多[少久长大远高重宽深]|这|那|该|此)")
+# A word made of function characters only (才能 of "多久才能到账", 能否, 还是): jieba may read it as a noun (才能,
+# "talent"), but the question wrote grammar, not a thing the articles lack.
+_FUNCTION_ONLY = re.compile(r"^[的了是在和与及就才能会要可以把被让给对从向也都还又再很更最不没否吗呢吧得着过]+$")
+_CONTRACTED = frozenset("didn doesn isn wasn weren aren hasn haven hadn don won wouldn couldn shouldn ll ve re".split())
+
+
+def unused_words(question: str, terms: Iterable[str], vocabulary: Container[str], passages: Iterable[str]) -> tuple[str, ...]:
+    """Return the question's words that the corpus never uses, as the question writes them and in its order (at
+    most `MAX_UNUSED`, none inside another): what a decline names, so that the user can ask in the articles' words.
+    `terms` are the question's searchable words; one that stands in a retrieved passage's text (`passages`) is left
+    out, since the index may only have cut it otherwise ("野马" inside "丹佛野马队"), as is an English word the corpus
+    uses in another form ("changed" beside "change"), and a word that asks or points (哪款, 何时, 这项) or is made of
+    function characters (才能), which names nothing."""
+    simplified = to_simplified(unicodedata.normalize("NFKC", question).lower())  # as the tokenizer reads it
+    named = [term for term in sorted(set(terms), key=len, reverse=True)
+             if len(term) >= 2 and term in simplified and not _ASKS_OR_POINTS.match(term)
+             and not _FUNCTION_ONLY.match(term) and term not in STOP and term not in _CONTRACTED]
+    forms = {term: variants(term) for term in named}
+    asked = [form for held in forms.values() for form in held]
+    lookup = getattr(vocabulary, "lookup", None)  # a Milvus vocabulary: every form in one call
+    held = set(lookup(asked)) if lookup is not None else {form for form in asked if form in vocabulary}
+    texts = [to_simplified(text).lower() for text in passages]
+    found: list[str] = []
+    for term in named:
+        if (held.isdisjoint(forms[term]) and not any(term in other for other in found)
+                and not any(term in text for text in texts)):
+            found.append(term)
+    # Words that follow one another in the question are one name the dictionary cut (文心 and 一言 of 文心一言).
+    spans: list[list[int]] = []
+    for start, end in sorted((simplified.find(term), simplified.find(term) + len(term)) for term in found):
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    # Folding script, case and width mostly keeps each character where the question has it: quote the question's own.
+    source = question if len(simplified) == len(question) else simplified
+    return tuple(source[start:end] for start, end in spans[:MAX_UNUSED])
+
