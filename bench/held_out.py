@@ -9,9 +9,11 @@ The decision has no cmrc-en fold (it is not fitted on it), so cmrc-en is held ou
 the English Sora questions are held out with the public fold's files. XQuAD's questions in ten languages the
 dictionary cannot read (bench/xquad_languages.py, written into OUT/xquad-languages) choose only the decision's
 threshold for such questions: each is held out with the decision fitted without it and the retrieval and ranking
-fitted on all, which never read them. The two English sets over English articles (bench/squad_dev.py, written into
-OUT/squad) choose only the decision's threshold for questions over Western articles in their language: each is held
-out with the decision fitted without it and the retrieval and ranking fitted on all, which never read them.
+fitted on all, which never read them. The two English sets over English articles (bench/squad_dev.py, written beside
+the indexes into INDEXES/squad-sets, the folder their indexes are built from, so that a later run with the same
+--indexes and another --out answers over them; `rag eval` refuses an index built from another folder) choose only
+the decision's threshold for questions over Western articles in their language: each is held out with the decision
+fitted without it and the retrieval and ranking fitted on all, which never read them.
 --fits-only and --skip-fits split the work.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench.held_out --dev ../shared/eval/dev \\
@@ -192,9 +194,10 @@ def main() -> None:
     out = args.out.resolve()
     run([sys.executable, "-m", "bench.xquad_languages", "--dev", str(args.dev.resolve()), "--out",
          str(out / "xquad-languages")])
-    run([sys.executable, "-m", "bench.squad_dev", "--out", str(out / "squad")])
+    squad = args.indexes.resolve() / "squad-sets"  # written the same each time: beside the indexes built from it
+    run([sys.executable, "-m", "bench.squad_dev", "--out", str(squad)])
     sets = dev_sets(args.dev.resolve(), args.public.resolve(), args.indexes.resolve())
-    sets += english_sets(out / "squad", args.indexes.resolve())
+    sets += english_sets(squad, args.indexes.resolve())
     sets += unread_sets(args.dev.resolve(), args.indexes.resolve(), out / "xquad-languages")
     fits = out / "fits"
     build(sets)

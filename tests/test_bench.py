@@ -504,6 +504,28 @@ def test_a_fit_s_made_command_keeps_the_rag_settings_it_ran_with(monkeypatch):
     assert made == "RAG_EMBED_PRECISION=float32 " + plain
 
 
+def test_held_out_writes_the_english_sets_beside_the_indexes_so_a_second_run_reuses_them(tmp_path, monkeypatch):
+    # Written under --out, a second run's SQuAD sets were a new folder, and `rag eval` refused the indexes built from
+    # the first run's (an index answers over the folder it was built from).
+    from bench import held_out
+
+    for path in ("dev/cmrc-trial/gold.jsonl", "dev/xquad-dev/gold-zh.jsonl", "public.jsonl"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("", encoding="utf-8")
+    steps, fitted = [], []
+    monkeypatch.setattr(held_out, "run", lambda command, env=None: steps.append(command))
+    monkeypatch.setattr(held_out, "build", lambda sets: None)
+    monkeypatch.setattr(held_out, "fit", lambda sets, fits: fitted.append(sets))
+    for out in ("run-1", "run-2"):
+        monkeypatch.setattr("sys.argv", ["held_out", "--dev", str(tmp_path / "dev"), "--public", str(tmp_path / "public.jsonl"),
+                                         "--indexes", str(tmp_path / "idx"), "--out", str(tmp_path / out), "--fits-only"])
+        held_out.main()
+    written = [command[command.index("--out") + 1] for command in steps if "bench.squad_dev" in command]
+    assert written == [str((tmp_path / "idx" / "squad-sets").resolve())] * 2
+    corpora = [[s.corpus for s in sets if s.name.startswith("squad-")] for sets in fitted]
+    assert corpora[0] == corpora[1] == [(tmp_path / "idx" / "squad-sets" / n / "corpus").resolve() for n in ("squad-a", "squad-b")]
+
+
 def test_held_out_fits_the_unread_languages_threshold_and_answers_each_without_its_own_fold(tmp_path, monkeypatch):
     from bench import held_out
     from bench.xquad_languages import LANGUAGES
