@@ -104,7 +104,6 @@ class Evidence:
     western: bool = False  # in the language of Western articles: judged by the model fitted over such articles
     count_missing: bool = False  # asks how many of something, and no sentence it would be shown holds a count
     counted: str = ""  # with count_missing: what it asks to count, when a sentence it would be shown names it
-    unused: tuple[str, ...] = ()  # the question's words the corpus never uses (`unused_words`): what a decline names
 
     def as_dict(self) -> dict[str, float]:
         """Return the features by name."""
@@ -256,8 +255,7 @@ def evidence(
     missing = sum(1 for name in names if name not in lexicon.vocabulary) / len(names) if names else 0.0
     values = (dense_z, 0.0, unknown, passage, article, sentence, float(bool(kinds)), float(found), agree,
               *shared[1:], missing, 0.0, 0.0, 0.0)
-    unused = unused_words(question, term_weights, lexicon.vocabulary, (hit.chunk.text for hit in hits))
-    return Evidence(values, known, western=western, unused=unused)
+    return Evidence(values, known, western=western)
 
 
 def _translated_coverage(lexicon: LexicalIndex, articles: Articles, hits: Sequence[Hit], chosen: Sequence[Sentence],
@@ -397,14 +395,20 @@ class Decider:
         return found
 
     def decide(self, retrieved: Retrieved, draft: Draft) -> Decision:
-        """Return whether to answer with the draft or decline, and how sure."""
-        return self.judge(self.evidence(retrieved, draft), draft)
+        """Return whether to answer with the draft or decline, and how sure; a decline of a question in the articles'
+        language carries the question's words the corpus never uses, which its message names (`unused_words`; every
+        word of a question in another language is one)."""
+        decision = self.judge(self.evidence(retrieved, draft), draft)
+        if not decision.refused or not retrieved.same_language:
+            return decision
+        unused = unused_words(retrieved.question, retrieved.term_weights, self.index.lexical.vocabulary,
+                              (hit.chunk.text for hit in retrieved.hits))
+        return dataclasses.replace(decision, unused=unused)
 
     def judge(self, found: Evidence, draft: Draft) -> Decision:
         """Return the decision on a draft from its features, computed once by `evidence`."""
         sure = confidence(found, self.params)
         threshold = self.params.threshold_for(found)
         if found.count_missing:  # declined by the rule, not the fit: shown no surer than the threshold
-            return Decision(min(sure, threshold), True, counted=found.counted, unused=found.unused)
-        refused = not draft.sentences or sure < threshold
-        return Decision(sure, refused, unused=found.unused if refused else ())
+            return Decision(min(sure, threshold), True, counted=found.counted)
+        return Decision(sure, not draft.sentences or sure < threshold)

@@ -265,4 +265,3 @@ def unused_words(question: str, terms: Iterable[str], vocabulary: Container[str]
     # Folding script, case and width mostly keeps each character where the question has it: quote the question's own.
     source = question if len(simplified) == len(question) else simplified
     return tuple(source[start:end] for start, end in spans[:MAX_UNUSED])
-
