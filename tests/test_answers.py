@@ -19,15 +19,7 @@ from rag.answer.extractive import (
     score_sentences,
     select_sentences,
 )
-from rag.answer.questions import (
-    asked_kinds,
-    count_asked,
-    counted,
-    holds_count,
-    holds_kind,
-    names_in,
-    unused_words,
-)
+from rag.answer.questions import asked_kinds, count_asked, counted, holds_count, holds_kind, names_in, unused_words
 from rag.answer.ranking import load_ranking
 from rag.errors import RagError
 from rag.index.build import build_index
