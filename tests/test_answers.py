@@ -70,6 +70,7 @@ def test_a_decline_names_the_question_words_the_articles_never_use():
     assert unused_words("Sora有哪些缺点？", ["sora", "缺点"], vocabulary, []) == ("缺点",)
     # As the question writes them, in its order, none inside another; a measure-word question word names nothing.
     assert unused_words("Who is the CEO of Northwind?", ["ceo", "northwind"], vocabulary, []) == ("CEO", "Northwind")
+    assert unused_words("What is the name of the CEO?", ["name", "ceo"], vocabulary, []) == ("CEO",)
     assert unused_words("今天天气怎么样？", ["今天", "天气", "今天天气"], vocabulary, []) == ("今天天气",)
     assert unused_words("哪款最便宜？", ["哪款", "便宜"], vocabulary, []) == ("便宜",)
     assert unused_words("报销要多久才能到账？", ["报销", "多久", "才能", "到账"], {"报销", "到账"}, []) == ()

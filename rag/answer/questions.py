@@ -225,13 +225,15 @@ def holds_count(text: str, question: str = "") -> bool:
 
 # The most words the corpus never uses that a decline names: more reads as a list, not a hint.
 MAX_UNUSED = 3
-# Words that ask or point rather than name (何时, 哪一位, 什么样, 多久, 这项, 该法令's 该), and what is left of an English
-# contraction ("didn" of "didn't"): naming them would tell the user nothing to ask instead.
+# Words that ask or point rather than name (何时, 哪一位, 什么样, 多久, 这项, 该法令's 该), what is left of an English
+# contraction ("didn" of "didn't"), and the "name" of "What is the name of…": naming them would tell the user nothing
+# to ask instead.
 _ASKS_OR_POINTS = re.compile(r"^(?:哪|几|什么|何|怎|谁|多[少久长大远高重宽深]|这|那|该|此)")
 # A word made of function characters only (才能 of "多久才能到账", 能否, 还是): jieba may read it as a noun (才能,
 # "talent"), but the question wrote grammar, not a thing the articles lack.
 _FUNCTION_ONLY = re.compile(r"^[的了是在和与及就才能会要可以把被让给对从向也都还又再很更最不没否吗呢吧得着过]+$")
-_CONTRACTED = frozenset("didn doesn isn wasn weren aren hasn haven hadn don won wouldn couldn shouldn ll ve re".split())
+_SAYS_NOTHING = frozenset("didn doesn isn wasn weren aren hasn haven hadn don won wouldn couldn shouldn ll ve re name names"
+                          .split())
 
 
 def unused_words(question: str, terms: Iterable[str], vocabulary: Container[str], passages: Iterable[str]) -> tuple[str, ...]:
@@ -244,7 +246,7 @@ def unused_words(question: str, terms: Iterable[str], vocabulary: Container[str]
     simplified = to_simplified(unicodedata.normalize("NFKC", question).lower())  # as the tokenizer reads it
     named = [term for term in sorted(set(terms), key=len, reverse=True)
              if len(term) >= 2 and term in simplified and not _ASKS_OR_POINTS.match(term)
-             and not _FUNCTION_ONLY.match(term) and term not in STOP and term not in _CONTRACTED]
+             and not _FUNCTION_ONLY.match(term) and term not in STOP and term not in _SAYS_NOTHING]
     forms = {term: variants(term) for term in named}
     asked = [form for held in forms.values() for form in held]
     lookup = getattr(vocabulary, "lookup", None)  # a Milvus vocabulary: every form in one call
