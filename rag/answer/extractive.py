@@ -51,10 +51,11 @@ def refusal_text(question: str, counted: str = "", unused: Sequence[str] = ()) -
     if counted:
         return REFUSAL_COUNT_ZH.format(counted) if chinese else REFUSAL_COUNT_EN.format(counted)
     if unused:
-        if chinese:
-            return REFUSAL_UNUSED_ZH.format("、".join(f"“{word}”" for word in unused))
         quoted = [f"“{word}”" for word in unused]
-        return REFUSAL_UNUSED_EN.format(" or ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted))
+        if chinese:
+            return REFUSAL_UNUSED_ZH.format("、".join(quoted))
+        listed = ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
+        return REFUSAL_UNUSED_EN.format(listed)
     return REFUSAL_ZH if chinese else REFUSAL_EN
 
 

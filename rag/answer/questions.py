@@ -15,7 +15,7 @@ from rag.index.lexical import MEASURE_WORDS, PRICE_COMPARED
 from rag.ingest.headings import BYLINE
 from rag.ingest.language import is_chinese
 from rag.ingest.textnorm import to_simplified
-from rag.retrieval.glossary import STOP, variants
+from rag.retrieval.glossary import STOP, held_terms, variants
 
 # The kinds a question can ask for, from its question words (Chinese and English).
 KINDS = ("time", "number", "person", "place", "reason", "money")
@@ -248,9 +248,7 @@ def unused_words(question: str, terms: Iterable[str], vocabulary: Container[str]
              if len(term) >= 2 and term in simplified and not _ASKS_OR_POINTS.match(term)
              and not _FUNCTION_ONLY.match(term) and term not in STOP and term not in _SAYS_NOTHING]
     forms = {term: variants(term) for term in named}
-    asked = [form for held in forms.values() for form in held]
-    lookup = getattr(vocabulary, "lookup", None)  # a Milvus vocabulary: every form in one call
-    held = set(lookup(asked)) if lookup is not None else {form for form in asked if form in vocabulary}
+    held = set(held_terms(vocabulary, [form for own in forms.values() for form in own]))
     texts = [to_simplified(text).lower() for text in passages]
     found: list[str] = []
     for term in named:

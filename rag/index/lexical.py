@@ -31,10 +31,11 @@ PRICE_COMPARED = re.compile(
 )
 _COMPARING_PRICE = frozenset({"便宜", "实惠", "贵", "昂贵", "cheap", "cheaper", "cheapest", "expensive", "pricier",
                               "priciest"})
-# A question word with a measure word after it ("哪款最便宜？", "几台"): jieba's dictionary counts 哪款 never and 哪项 three
-# times, so by the language's idf it weighed as the question's rarest word (docs/answers.md, *Known gaps*).
 # Chinese measure words ("几个国家", "哪所大学"): what comes between a question word and the thing it asks about.
 MEASURE_WORDS = "个位家所座种项件部只条支场届次本首颗匹头间辆架艘枚张份门块台"
+# A question word with a measure word after it ("哪款最便宜？", "几台"): jieba's dictionary counts 哪款 never and 哪项 three
+# times, so by the language's idf it weighed as the question's rarest word (docs/answers.md, *Prices compared, counts
+# named and the fits refitted*).
 _ASKS_WHICH = re.compile(rf"^[哪几][{MEASURE_WORDS}款类样天年月国]$")
 _PRICE_WORDS = {True: ("价格", "售价", "价钱", "定价", "报价"), False: ("price", "prices", "pricing", "cost", "costs")}
 

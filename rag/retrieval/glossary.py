@@ -259,7 +259,7 @@ class Glossary:
                 for chinese, weight in self.entries.get(form, {}).items():
                     if weight > found.get(chinese, 0.0):
                         found[chinese] = weight
-            held = _held(vocabulary, found)
+            held = held_terms(vocabulary, found)
             best = sorted(((term, found[term]) for term in held), key=lambda item: -item[1])[:per_word]
             if best:
                 groups.append(tuple(best))
@@ -268,11 +268,12 @@ class Glossary:
         return Translation(tuple(groups))
 
 
-def _held(vocabulary: Container[str], terms: dict[str, float]) -> list[str]:
+def held_terms(vocabulary: Container[str], terms: Iterable[str]) -> list[str]:
     """Return the terms the vocabulary holds, in `terms`' order; a Milvus vocabulary looks them up in one call."""
+    terms = list(terms)
     lookup = getattr(vocabulary, "lookup", None)
     if lookup is not None:
-        found = lookup(list(terms))
+        found = lookup(terms)
         return [term for term in terms if term in found]
     return [term for term in terms if term in vocabulary]
 
