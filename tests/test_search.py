@@ -105,6 +105,19 @@ def test_a_one_character_word_jieba_glues_to_a_stopword_after_it_is_read_as_the_
     assert "魏玩" in tokenizer.question_tokens("魏玩是谁的妻子？", index.vocabulary)
 
 
+def test_a_degree_word_the_articles_never_use_asks_and_is_not_searched_for():
+    # "Sora生成的视频最长多长？" was declined over the articles that say "生成长达1分钟的高清视频": 最长, never in
+    # them, weighed as the question's rarest word, four fifths of its weight. Like 多长, it asks how far.
+    tokenizer = shared_tokenizer()
+    articles = ["Sora模型能根据提示词，生成长达1分钟的高清视频。", "这是今年最大的新闻。"]
+    index = build_lexical([tokenizer.tokens(a) for a in articles], 1.2, 0.75)
+    assert "最长" in tokenizer.tokens("Sora生成的视频最长多长？")
+    assert tokenizer.question_tokens("Sora生成的视频最长多长？", index.vocabulary) == ["sora", "生成", "视频"]
+    assert tokenizer.question_tokens("视频更长吗？", index.vocabulary) == ["视频"]
+    # One the articles use is matched as it is.
+    assert "最大" in tokenizer.question_tokens("今年最大的新闻是什么？", index.vocabulary)
+
+
 def test_a_word_comparing_prices_the_articles_never_use_is_read_as_their_word_for_price():
     # "哪个型号最便宜？" over a price table was declined: 便宜, never in the notes, weighed as the question's rarest word.
     tokenizer = shared_tokenizer()
