@@ -116,11 +116,17 @@ def test_the_kind_of_answer_a_question_asks_for_is_read_in_chinese_and_english()
     assert asked_kinds("星图一体机A3多少钱？") == asked_kinds("What does the Aurora S3 Mini cost?") == {"money"}
     assert asked_kinds("How much does the Aurora S3 Pro cost?") == asked_kinds("门票价格是多少？") == {"money"}
     assert asked_kinds("报销费用需要哪些材料？") == frozenset()  # 费用 asked about, not its amount
+    # The time of day: "食堂几点开饭？" asked no kind, and the opening hours held none.
+    assert asked_kinds("食堂几点开饭？") == asked_kinds("What time is dinner served?") == {"time"}
 
 
 def test_a_sentence_holds_a_time_or_a_number_and_a_question_names_its_subject():
     assert holds_kind("time", "OpenAI于2月16日凌晨发布了Sora。", (), {})
     assert not holds_kind("time", "Sora可以生成视频。", (), {})
+    for timed in ("食堂每天11:30至13:00供应午餐。", "9点半上班。", "下午开会。", "The canteen opens at 11 am."):
+        assert holds_kind("time", timed, (), {}), timed
+    for untimed in ("他给出了4点短评。", "画面比例为16:9。"):  # points made, a ratio
+        assert not holds_kind("time", untimed, (), {}), untimed
     assert holds_kind("number", "年假有5天。", (), {})
     for priced in ("| Aurora S3 Pro | 5-inch touchscreen | $229 |", "每月餐补600元。", "A permit costs 45 euros.", "票价五十元。",
                    "儿童免费入场。"):

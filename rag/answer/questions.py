@@ -21,7 +21,7 @@ from rag.retrieval.glossary import STOP, held_terms, variants
 KINDS = ("time", "number", "person", "place", "reason", "money")
 _ASKS = {
     "time": re.compile(
-        r"何时|什么时候|哪一?年|哪一?天|几月|几号|哪个月|何年|哪个时期|什么时间|什么年代|多少年|几几年|年份|日期|"
+        r"何时|什么时候|哪一?年|哪一?天|几月|几号|哪个月|何年|哪个时期|什么时间|什么年代|多少年|几几年|年份|日期|几点|几时|"
         r"\bwhen\b|\bwhat (?:year|date|time|day|month|century|decade)\b|\bwhich (?:year|date|century|decade)\b",
         re.I,
     ),
@@ -49,7 +49,10 @@ _ASKS_MONEY = re.compile(
 _HOLDS = {
     "time": re.compile(
         r"\d{1,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[一二三四五六七八九十〇零]{2,4}年|[一二三四五六七八九十]+月|"
-        r"世纪|年代|朝|时期|期间|之前|之后|以前|以后|当时|\b1[0-9]{3}\b|\b20[0-9]{2}\b|春|夏|秋|冬"
+        r"世纪|年代|朝|时期|期间|之前|之后|以前|以后|当时|\b1[0-9]{3}\b|\b20[0-9]{2}\b|春|夏|秋|冬|"
+        # The time of day ("几点", "what time"): 11:30, 9点半, 下午, 5 pm.
+        r"(?<!\d)\d{1,2}\s*[:：]\s*\d{2}(?!\d)|\d{1,2}\s*点(?:\s*\d{1,2}\s*分|半|钟)|[上中下]午|凌晨|傍晚|晚上|早上|"
+        r"(?i:\b\d{1,2}(?:[:.]\d{2})?\s*[ap]\.?m\b|\bnoon\b|\bmidnight\b|o'clock)"
     ),
     "number": re.compile(r"\d+(?:[.,]\d+)*|[一二三四五六七八九十百千万亿两半几数]+\s*(?:[个次人名位种岁天年座届场件部条只支家所项倍分米层%％]|万|亿)|百分之"),
     "reason": re.compile(r"因为|由于|因此|所以|为了|导致|原因|使得|以便|从而|因而|鉴于|based|because|due to"),
