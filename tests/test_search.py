@@ -118,6 +118,16 @@ def test_a_degree_word_the_articles_never_use_asks_and_is_not_searched_for():
     assert "最大" in tokenizer.question_tokens("今年最大的新闻是什么？", index.vocabulary)
 
 
+def test_colloquial_and_ordinal_question_words_are_stopwords_as_their_plain_forms_are():
+    # "Sora是啥？" was declined (0.04) where "Sora是什么？" is answered: 啥, never in the articles, weighed as the
+    # question's rarest word. So did 为啥, 第几次, 什么样, 需不需要 beside 为什么, 多少次, 怎么样, 能不能.
+    tokenizer = shared_tokenizer()
+    assert tokenizer.tokens("Sora是啥？") == tokenizer.tokens("Sora是什么？") == ["sora"]
+    assert tokenizer.tokens("为啥Sora这么火？") == tokenizer.tokens("为什么Sora这么火？")
+    assert tokenizer.tokens("Sora第几次发布？") == ["sora", "发布"]
+    assert tokenizer.tokens("代码需不需要修改？") == ["代码", "需要", "修改"]
+
+
 def test_a_word_comparing_prices_the_articles_never_use_is_read_as_their_word_for_price():
     # "哪个型号最便宜？" over a price table was declined: 便宜, never in the notes, weighed as the question's rarest word.
     tokenizer = shared_tokenizer()
