@@ -118,6 +118,9 @@ def test_the_kind_of_answer_a_question_asks_for_is_read_in_chinese_and_english()
     assert asked_kinds("报销费用需要哪些材料？") == frozenset()  # 费用 asked about, not its amount
     # The time of day: "食堂几点开饭？" asked no kind, and the opening hours held none.
     assert asked_kinds("食堂几点开饭？") == asked_kinds("What time is dinner served?") == {"time"}
+    # Colloquial question words ask as their plain forms do.
+    assert asked_kinds("Sora啥时候发布的？") == {"time"} and asked_kinds("为啥Sora这么火？") == {"reason"}
+    assert asked_kinds("食堂在啥地方？") == {"place"}
 
 
 def test_a_sentence_holds_a_time_or_a_number_and_a_question_names_its_subject():

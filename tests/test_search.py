@@ -125,6 +125,7 @@ def test_colloquial_and_ordinal_question_words_are_stopwords_as_their_plain_form
     assert tokenizer.tokens("Sora是啥？") == tokenizer.tokens("Sora是什么？") == ["sora"]
     assert tokenizer.tokens("为啥Sora这么火？") == tokenizer.tokens("为什么Sora这么火？")
     assert tokenizer.tokens("Sora第几次发布？") == ["sora", "发布"]
+    assert tokenizer.tokens("Sora啥时候发布的？") == tokenizer.tokens("Sora是什么时候发布的？") == ["sora", "发布"]
     assert tokenizer.tokens("代码需不需要修改？") == ["代码", "需要", "修改"]
 
 

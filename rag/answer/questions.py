@@ -21,7 +21,7 @@ from rag.retrieval.glossary import STOP, held_terms, variants
 KINDS = ("time", "number", "person", "place", "reason", "money")
 _ASKS = {
     "time": re.compile(
-        r"何时|什么时候|哪一?年|哪一?天|几月|几号|哪个月|何年|哪个时期|什么时间|什么年代|多少年|几几年|年份|日期|几点|几时|"
+        r"何时|什么时候|哪一?年|哪一?天|几月|几号|哪个月|何年|哪个时期|什么时间|什么年代|多少年|几几年|年份|日期|几点|几时|啥时|"
         r"\bwhen\b|\bwhat (?:year|date|time|day|month|century|decade)\b|\bwhich (?:year|date|century|decade)\b",
         re.I,
     ),
@@ -32,11 +32,11 @@ _ASKS = {
     ),
     "person": re.compile(r"谁|哪一?位|何人|什么人|哪些人|\bwho\b|\bwhom\b|\bwhose\b", re.I),
     "place": re.compile(
-        r"哪里|哪儿|何地|何处|在哪(?![一天年月个次些位])|什么地方|哪个(?:国家|城市|地区|省|州|县)|哪座|哪国|\bwhere\b|"
+        r"哪里|哪儿|何地|何处|在哪(?![一天年月个次些位])|什么地方|啥地方|哪个(?:国家|城市|地区|省|州|县)|哪座|哪国|\bwhere\b|"
         r"\bwhat (?:country|city|state|region|place)\b|\bwhich (?:country|city|state|region|place)\b",
         re.I,
     ),
-    "reason": re.compile(r"为什么|为何|什么原因|原因是|怎么会|\bwhy\b|\bwhat (?:caused|causes)\b", re.I),
+    "reason": re.compile(r"为什么|为何|为啥|凭啥|什么原因|原因是|怎么会|\bwhy\b|\bwhat (?:caused|causes)\b", re.I),
 }
 # A number asked as a price ("多少钱", "What does it cost?"): answered by an amount of money, not by any number (the
 # warranty's "3 years" does not say what the Pro costs).
