@@ -92,6 +92,31 @@ def test_small_talk_is_the_whole_message_only(message, kind):
     assert small_talk_kind(message) == kind
 
 
+@pytest.mark.parametrize(
+    "message, question",
+    [("你好，请问Sora是什么时候发布的？", "Sora是什么时候发布的？"), ("你好请问年假有几天？", "年假有几天？"),
+     ("帮我查一下Sora的发布时间", "Sora的发布时间"), ("麻烦问下年假有几天", "年假有几天"),
+     ("我想知道Sora是什么时候发布的", "Sora是什么时候发布的"), ("能告诉我年假有几天吗？", "年假有几天吗？"),
+     ("谢谢，年假有几天？", "年假有几天？"), ("请问Sora是什么？谢谢！", "Sora是什么？"),
+     ("Hi, when was Sora released?", "when was Sora released?"),
+     ("Can you tell me who developed Sora?", "who developed Sora?"),
+     # Nothing around the question, or nothing left without it: the message as written.
+     ("History of Sora?", "History of Sora?"), ("帮我写一首关于春天的诗", "帮我写一首关于春天的诗"), ("请问？", "请问？"),
+     ("谢谢你告诉我Sora是什么", "谢谢你告诉我Sora是什么")],
+)
+def test_a_question_is_understood_without_the_greeting_request_or_thanks_around_it(message, question):
+    # "你好，请问Sora是什么时候发布的？" was declined (0.35, naming “你好”) where "Sora是什么时候发布的？" is answered:
+    # 你好 and 请问 are in no article, and the question's rarest words weigh most.
+    assert understand(message, [], shared_tokenizer()).question == question
+
+
+def test_a_question_wrapped_in_courtesy_gets_the_answer_of_the_bare_question(seeds_assistant):
+    bare = seeds_assistant.ask("Sora是什么时候发布的？")
+    wrapped = seeds_assistant.ask("你好，请问Sora是什么时候发布的？谢谢")
+    assert wrapped.question == "你好，请问Sora是什么时候发布的？谢谢"  # shown as asked
+    assert (wrapped.refused, wrapped.text, wrapped.confidence) == (bare.refused, bare.text, bare.confidence)
+
+
 @pytest.mark.parametrize("message", ["你好", "谢谢！", "你能做什么？", "你好吗？", "hello", "thanks", "what can you do?",
                                      "How are you?", "Are you a robot?", "好的", "ok"])
 def test_greetings_thanks_and_help_get_a_reply_naming_the_articles_not_a_decline(seeds_assistant, message):

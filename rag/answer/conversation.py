@@ -48,6 +48,19 @@ HELP = re.compile(
     r"|^what('s| is) your name|^are you (a |an )?(robot|bot|human|person|ai|real person)"
 )
 _HELP_TAIL = re.compile(rf"{_END}$")
+# What a question is wrapped in, said to the bot and not asked of the articles: a greeting or thanks before it
+# ("你好，请问…"), a request to look it up ("帮我查一下…", "我想知道…", "Can you tell me…"), thanks after it. No
+# article holds those words, and weighed as the question's rarest they declined "你好，请问Sora是什么时候发布的？".
+_COURTESY_OPENING = re.compile(
+    rf"^(?:(?:{_HELLO}|谢谢(?:你|您)?|多谢|thanks?(?: you)?)(?:[\s!！。.,，~～]+|(?=请问)))*"
+    r"(?:请问一下|请问|麻烦(?:你|您)?(?:问一下|问下)?|打扰(?:一下)?|我?想(?:知道|问一下|问下|问问|了解一下|了解|请教一下|请教)|"
+    r"(?:请|能|可以)?帮(?:我|忙)(?:查|看|找|问)(?:一下|下|查|看|找|问)?|(?:请|能不能|能否|可不可以|可以|能)?告诉我|"
+    r"(?:can|could|would) you (?:please )?tell me|please tell me|i(?:'d| would) like to know|i want to know|do you know)?"
+    r"[\s,，:：]*",
+    re.IGNORECASE,
+)
+_COURTESY_CLOSING = re.compile(r"[\s,，。.!！~～]*(?:谢谢(?:你|您|啦|了)?|多谢|thanks?(?: you)?|please)[\s!！。.~～]*$",
+                               re.IGNORECASE)
 
 # Words that stand for something named earlier. 其 only as a determiner: 其中/其他/其实/尤其… are not.
 _ZH_POSSESSIVE = re.compile(r"(它们|他们|她们|它|他|她)的")
@@ -288,11 +301,19 @@ def person_answered(question: str, answer: str, tagger: Tagger) -> str | None:
     return None
 
 
+def without_courtesy(message: str) -> str:
+    """Return the question a message asks without the greeting, request or thanks around it ("你好，请问年假有几天？"
+    asks "年假有几天？"); the message itself when nothing is around it or nothing else would be left."""
+    text = _COURTESY_CLOSING.sub("", _COURTESY_OPENING.sub("", message, count=1))
+    return text if len(text.strip(" ?？!！。.")) >= 2 else message
+
+
 def understand(message: str, history: Sequence[Turn], tagger: Tagger) -> Understood:
     """Return the message as understood after the earlier turns (oldest first): small talk, or a standalone question."""
     kind = small_talk_kind(message)
     if kind is not None:
         return Understood(message, small_talk=kind)
+    message = without_courtesy(message)
     subject: str | None = None
     previous: str | None = None
     person: str | None = None
@@ -300,8 +321,8 @@ def understand(message: str, history: Sequence[Turn], tagger: Tagger) -> Underst
     for turn in history:
         if small_talk_kind(turn.question) is not None:
             continue
-        standalone = resolve(turn.question, person if _ZH_PERSONAL.search(turn.question) and person else subject,
-                             previous, tagger)
+        asked = without_courtesy(turn.question)
+        standalone = resolve(asked, person if _ZH_PERSONAL.search(asked) and person else subject, previous, tagger)
         subject = subject_of(standalone, tagger) or subject
         person = person_answered(standalone, turn.answer, tagger)
         previous = standalone
