@@ -114,6 +114,7 @@ def test_a_degree_word_the_articles_never_use_asks_and_is_not_searched_for():
     assert "最长" in tokenizer.tokens("Sora生成的视频最长多长？")
     assert tokenizer.question_tokens("Sora生成的视频最长多长？", index.vocabulary) == ["sora", "生成", "视频"]
     assert tokenizer.question_tokens("视频更长吗？", index.vocabulary) == ["视频"]
+    assert tokenizer.question_tokens("Sora究竟有多强？", index.vocabulary) == ["sora"]  # 究竟 is a stopword
     # One the articles use is matched as it is.
     assert "最大" in tokenizer.question_tokens("今年最大的新闻是什么？", index.vocabulary)
 
@@ -126,6 +127,7 @@ def test_colloquial_and_ordinal_question_words_are_stopwords_as_their_plain_form
     assert tokenizer.tokens("为啥Sora这么火？") == tokenizer.tokens("为什么Sora这么火？")
     assert tokenizer.tokens("Sora第几次发布？") == ["sora", "发布"]
     assert tokenizer.tokens("Sora啥时候发布的？") == tokenizer.tokens("Sora是什么时候发布的？") == ["sora", "发布"]
+    assert tokenizer.tokens("Sora是怎么回事？") == ["sora"]
     assert tokenizer.tokens("代码需不需要修改？") == ["代码", "需要", "修改"]
 
 

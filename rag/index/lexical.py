@@ -37,9 +37,9 @@ MEASURE_WORDS = "个位家所座种项件部只条支场届次本首颗匹头间
 # times, so by the language's idf it weighed as the question's rarest word (docs/answers.md, *Prices compared, counts
 # named and the fits refitted*).
 _ASKS_WHICH = re.compile(rf"^[哪几][{MEASURE_WORDS}款类样天年月国]$")
-# A degree word the articles never use (最长, 最多, 更高) asks how far, as 多长 does, and names nothing they must hold:
-# "长达1分钟" answers "Sora生成的视频最长多长？". Read as its degree character, a stopword.
-_DEGREE = re.compile(r"[最更][\u4e00-\u9fff]")
+# A degree word the articles never use (最长, 最多, 更高, 有多强) asks how far, as 多长 does, and names nothing they must
+# hold: "长达1分钟" answers "Sora生成的视频最长多长？". Read as its degree characters, stopwords.
+_DEGREE = re.compile(r"[最更][\u4e00-\u9fff]|有多[\u4e00-\u9fff]")
 _PRICE_WORDS = {True: ("价格", "售价", "价钱", "定价", "报价"), False: ("price", "prices", "pricing", "cost", "costs")}
 
 
