@@ -179,7 +179,7 @@ class Answer:
     confidence: float
     latency_ms: float = 0.0
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
-    understood_as: str | None = None  # the standalone question a follow-up was taken as, when it differs
+    understood_as: str | None = None  # the standalone question a follow-up or wrapped question was taken as, when it differs
     small_talk: bool = False  # a reply to a greeting, thanks or "what can you do", written without the articles
     notice: str = ""  # from the draft: e.g. the generated answer fell back to quoting
     generated: bool = False  # the text is a language model's, each sentence checked against its citations
