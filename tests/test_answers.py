@@ -1045,3 +1045,36 @@ def test_an_article_of_a_regulation_is_quoted_on_its_own(tmp_path, fake_embedder
     assert [s.text[:3] for s in answer_block(assistant.index, by_start["第四条住"], 250)] == ["第四条"]
     # An enumeration's first item still goes with the sentence that announces it.
     assert [s.text[:3] for s in answer_block(assistant.index, by_start["测试开始"], 250)] == ["测试开", "第一，"]
+
+
+SECTIONED = {
+    "handbook.md": "# 员工手册\n\n## 试用期\n\n新员工入职后的前三个月为考察阶段，期满经部门评估合格后转正。\n\n"
+                   "## 着装规范\n\n周一至周四请着商务休闲装，周五可以穿便装。\n\n"
+                   "## 报销流程\n\n1. 在OA系统填写申请单并上传发票照片。\n2. 部门经理在三个工作日内审批。\n",
+    "security.md": "# 信息安全规定\n\n## 密码要求\n\n登录口令至少12位，每90天更换一次。\n\n"
+                   "## 访客\n\n外来人员进入办公区须在前台登记，并由员工全程陪同。\n",
+}
+
+
+def test_a_sections_heading_names_what_the_sentences_under_it_are_about(tmp_path, fake_embedder):
+    # A wiki page of sections: the sentences under "## 着装规范" never repeat it, and "着装规范是什么？" is answered by
+    # them, not by a sentence of another section; the first section's heading names its section, not the page.
+    from rag.answer.ranking import Subjects
+
+    assistant = assistant_over(tmp_path, fake_embedder, SECTIONED, refusal_threshold=1e-9)
+    index = assistant.index
+    for question, opening in (("着装规范是什么？", "周一至周四"), ("试用期多长？", "新员工入职"),
+                              ("密码要求是什么？", "登录口令")):
+        answer = assistant.ask(question)
+        assert answer.text.startswith(opening), (question, answer.text)
+    subjects = Subjects(index, assistant.titles)
+
+    def under(opening: str) -> frozenset[str]:
+        return subjects.section_terms(next(s for s in index.sentences if s.text.startswith(opening)))
+
+    assert {"着装", "规范"} <= under("周一至周四") and not under("周一至周四") & {"试用", "试用期", "报销"}
+    assert {"试用", "试用期"} <= under("新员工入职") and not under("新员工入职") & {"员工手册", "手册"}
+    assert {"报销", "流程"} <= under("在OA系统") and {"报销", "流程"} <= under("部门经理")  # a list's items are content
+    assert under("登录口令") & {"密码"} and not under("登录口令") & {"信息安全", "规定"}
+    handbook = next(a.file for a in index.manifest.articles if a.file.endswith("handbook.md"))
+    assert "试用期" not in subjects(handbook)

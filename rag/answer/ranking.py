@@ -35,14 +35,14 @@ from typing import Any
 
 import numpy as np
 
-from rag.answer.extractive import SentenceScore, cosines
+from rag.answer.extractive import SentenceScore, _alone_on_its_lines, cosines
 from rag.answer.questions import asked_kinds, holds_kind
 from rag.embedding.reader import shared_reader
 from rag.errors import RagError, fitted_over_other_features
 from rag.index.store import Index
 from rag.ingest.headings import is_candidate, source_names
 from rag.ingest.language import is_chinese
-from rag.records import NO_TRANSLATION, Translation
+from rag.records import NO_TRANSLATION, Sentence, Translation
 
 FEATURES = (
     "dense_gap", "dense_z", "coverage", "coverage_gap", "kind_asked", "kind_found", "neighbour_coverage",
@@ -115,6 +115,7 @@ def features(
     pairs_of = _pairs if is_chinese(question) else _word_pairs
     asked_pairs = pairs_of(question) if in_language else set()
     beyond_title: dict[str, tuple[dict[str, float], set[str]]] = {}  # per article: what names it does not hold
+    sections = subjects.section_terms if isinstance(subjects, Subjects) else None
     beyond, pairs = [], []
     for s in scored if in_language else ():
         file = s.sentence.file
@@ -124,7 +125,10 @@ def features(
                                   asked_pairs - pairs_of(subject))
         rest, rest_pairs = beyond_title[file]
         mass = sum(rest.values())
-        terms = set(s.sentence.terms)
+        # A section's heading names what every sentence under it is about, as the title does the article's: "着装规范是
+        # 什么？" is answered by "周一至周四请着商务休闲装……" under "## 着装规范", which never repeats it.
+        # Its words only: a heading that asks ("Sora能做什么?") shares the pairs of any question's asking words.
+        terms = set(s.sentence.terms) | (sections(s.sentence) if sections else frozenset())
         beyond.append(sum(w for t, w in rest.items() if t in terms) / mass if mass else 0.0)
         # A pair of the question's is two letters or digits (two words), so it is one of the sentence's pairs exactly
         # when the sentence holds it as a substring: a few lookups instead of the set of every pair the sentence holds.
@@ -227,6 +231,29 @@ def rerank(
 HEADER_SENTENCES = 12
 
 
+def article_sections(index: Index, first: int, count: int) -> tuple[list[tuple[int, ...]], set[int]]:
+    """Return, for each sentence of an article (`count` from `first`), the ids of its section's headings: the last run
+    of lines above it that may not be quoted (a heading, or a short question, on lines of its own: `is_candidate`),
+    such as "焦点2", "Sora 牛在什么地方?", "这些……Sora是怎么做到的?". A list item is content, and the article's first line
+    is its title (`Subjects` reads it), no section's. Also the headings right above a section's first quotable
+    sentence."""
+    sections: list[tuple[int, ...]] = []
+    run: tuple[int, ...] = ()
+    heads: set[int] = set()
+    after_heading = False
+    for sentence_id in range(first, first + count):
+        sentence = index.sentences[sentence_id]
+        heading = (sentence_id > first and not is_candidate(sentence, "") and not index.on_list_item(sentence)
+                   and _alone_on_its_lines(index, sentence))
+        if heading:
+            run = run + (sentence_id,) if after_heading else (sentence_id,)
+        elif after_heading and is_candidate(sentence, ""):
+            heads.add(sentence_id - 1)
+        after_heading = heading
+        sections.append(run)
+    return sections, heads
+
+
 class Subjects:
     """What names each article, for the question's words beyond its subject (`features`): its title, the lines before
     its first quotable sentence (a headline, a newspaper's name: "N 新京报澎湃新闻") and who wrote it or where it
@@ -240,6 +267,7 @@ class Subjects:
         self.titles = titles
         self.spans = {article.file: article.sentences for article in index.manifest.articles}
         self._read: dict[str, str] = {}
+        self._sections: dict[str, tuple[list[frozenset[str]], set[int]]] = {}
 
     def __call__(self, file: str) -> str:
         subject = self._read.get(file)
@@ -247,13 +275,32 @@ class Subjects:
             subject = self._read[file] = self._subject(file)
         return subject
 
+    def section_terms(self, sentence: Sentence) -> frozenset[str]:
+        """Return the words of the headings of the section a sentence stands in (`article_sections`)."""
+        first = self.spans.get(sentence.file, (0, 0))[0]
+        terms = self._read_sections(sentence.file)[0]
+        at = sentence.sentence_id - first
+        return terms[at] if 0 <= at < len(terms) else frozenset()
+
+    def _read_sections(self, file: str) -> tuple[list[frozenset[str]], set[int]]:
+        found = self._sections.get(file)
+        if found is None:
+            first, count = self.spans.get(file, (0, 0))
+            sections, heads = article_sections(self.index, first, count)
+            words = {run: frozenset(t for i in run for t in self.index.sentences[i].terms) for run in set(sections)}
+            found = self._sections[file] = ([words[run] for run in sections], heads)
+        return found
+
     def _subject(self, file: str) -> str:
         title = self.titles.get(file, "")
         first, count = self.spans.get(file, (0, 0))
+        heads = self._read_sections(file)[1]
         parts, opening = [title], True
         for sentence_id in range(first, first + min(count, HEADER_SENTENCES)):
             sentence = self.index.sentences[sentence_id]
-            opening = opening and not is_candidate(sentence, title)
+            # In an article of sections ("## 试用期", "## 着装规范"), the first one's heading names that section, not
+            # the article: it stands above the first quotable sentence as the others stand above theirs.
+            opening = opening and not is_candidate(sentence, title) and not (len(heads) > 1 and sentence_id in heads)
             parts.append(sentence.text if opening else source_names(sentence.text))
         return "\n".join(part for part in parts if part)
 
