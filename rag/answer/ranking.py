@@ -7,7 +7,8 @@ relative to the best candidate's and to the others'; the share of the
 question's idf mass it holds, relative to the best candidate's; whether it holds the kind of answer the
 question asks for (a time, a number, a price, a person, a place, a reason: rag/answer/questions.py); for a question in the
 articles' language, the share of the idf mass of its words beyond the article's subject (the words not in what
-names the candidate's article: its title, headline lines and source, `Subjects`) that it holds, the share of its
+names the candidate's article: its title, headline lines and source, `Subjects`) that it holds with the headings
+of its section (`article_sections`), the share of its
 pairs of characters (of words, in English) beyond the subject that it holds,
 and those shares' gaps to the best candidate's; whether its neighbours hold the question's words (the answer
 often follows the sentence that repeats the question); its passage's
