@@ -40,11 +40,6 @@ _ASKS_WHICH = re.compile(rf"^[哪几][{MEASURE_WORDS}款类样天年月国]$")
 # A degree word the articles never use (最长, 最多, 更高, 有多强) asks how far, as 多长 does, and names nothing they must
 # hold: "长达1分钟" answers "Sora生成的视频最长多长？". Read as its degree characters, stopwords.
 _DEGREE = re.compile(r"[最更][\u4e00-\u9fff]|有多[\u4e00-\u9fff]")
-# A word that asks (哪一年, 哪所, 哪些方面, 什么人, 多少度, 几期): jieba's dictionary lists many such phrases, the articles
-# rarely write them, and one they never use weighed as the question's rarest word. It names nothing they must hold but
-# what follows its question word ("哪些因素" asks about 因素), read when the articles use that.
-_ASKING = re.compile(rf"(?:哪[些一个]?|什么|啥|多少|几(?=[{MEASURE_WORDS}名股处类批组轮季代集章节页版段天年月日期周层级倍秒码岁]))(\w*)")
-_NAME_TAGS = frozenset({"nr", "nrfg", "nrt", "ns", "nt", "nz"})
 _PRICE_WORDS = {True: ("价格", "售价", "价钱", "定价", "报价"), False: ("price", "prices", "pricing", "cost", "costs")}
 
 
@@ -86,24 +81,11 @@ class Tokenizer:
                 out.append(next((word for word in _PRICE_WORDS[is_chinese(token)] if word in vocabulary), token))
             elif _DEGREE.fullmatch(token) and token not in vocabulary:
                 continue
-            elif token in vocabulary or not is_chinese(token):
+            elif token in vocabulary or self._jieba.FREQ.get(token) or not is_chinese(token):
                 out.append(token)
-            elif (parts := [] if self._jieba.FREQ.get(token) else self._held_parts(token, vocabulary)):
-                out.extend(parts)
-            elif ((asking := _ASKING.fullmatch(token)) and not self._names(token)
-                  and (self._jieba.FREQ.get(token) or len(asking.group(1)) <= 1)):  # 哪首, not 哪咤是 ("哪吒是谁")
-                while out and out[-1] in token:  # its pieces, which search mode yields right before it (一年 of 哪一年)
-                    out.pop()
-                rest = asking.group(1)
-                if len(rest) >= 2 and rest in vocabulary and rest not in self.stopwords and rest not in out:
-                    out.append(rest)
             else:
-                out.append(token)
+                out.extend(self._held_parts(token, vocabulary) or [token])
         return out
-
-    def _names(self, word: str) -> bool:
-        """Return whether jieba's dictionary tags a word as a name (哪吒, 几内亚: not words that ask)."""
-        return self.word_tags().get(word) in _NAME_TAGS
 
     def language_idf(self, tokens: Sequence[str]) -> dict[str, float]:
         """Return each distinct token's idf in jieba's dictionary (its word counts): how much a word says in the
