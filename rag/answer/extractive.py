@@ -65,10 +65,10 @@ def is_heading(sentence: Sentence, title: str = "", index: Index | None = None) 
     it answer. Such a line is never quoted on its own."""
     if heading_text(sentence.text, title):
         return True
-    return index is not None and short_question(sentence.text) and _alone_on_its_lines(index, sentence)
+    return index is not None and short_question(sentence.text) and alone_on_its_lines(index, sentence)
 
 
-def _alone_on_its_lines(index: Index, sentence: Sentence) -> bool:
+def alone_on_its_lines(index: Index, sentence: Sentence) -> bool:
     """Return whether no other sentence of the article shares a source line with this one (a heading's line)."""
     for other_id in (sentence.sentence_id - 1, sentence.sentence_id + 1):
         if 0 <= other_id < len(index.sentences):

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.answer.extractive import SentenceScore, _alone_on_its_lines, cosines
+from rag.answer.extractive import SentenceScore, alone_on_its_lines, cosines
 from rag.answer.questions import asked_kinds, holds_kind
 from rag.embedding.reader import shared_reader
 from rag.errors import RagError, fitted_over_other_features
@@ -244,11 +244,12 @@ def article_sections(index: Index, first: int, count: int) -> tuple[list[tuple[i
     after_heading = False
     for sentence_id in range(first, first + count):
         sentence = index.sentences[sentence_id]
-        heading = (sentence_id > first and not is_candidate(sentence, "") and not index.on_list_item(sentence)
-                   and _alone_on_its_lines(index, sentence))
+        quotable = is_candidate(sentence, "")
+        heading = (sentence_id > first and not quotable and not index.on_list_item(sentence)
+                   and alone_on_its_lines(index, sentence))
         if heading:
             run = run + (sentence_id,) if after_heading else (sentence_id,)
-        elif after_heading and is_candidate(sentence, ""):
+        elif after_heading and quotable:
             heads.add(sentence_id - 1)
         after_heading = heading
         sections.append(run)
