@@ -57,6 +57,9 @@ class Chunk:
     sentence_ids: tuple[int, ...] = ()
     char_start: int = 0  # offsets in the article's clean text: text == article.text[char_start:char_end]
     char_end: int = 0
+    # The headings of the section the passage starts in that stand above it ("焦点1 Sora能做什么?"): searched with its
+    # text, as a reader finds a paragraph under its heading; never quoted.
+    section: str = ""
 
 
 @dataclass(frozen=True)

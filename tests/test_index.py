@@ -53,6 +53,33 @@ def test_round_trip_build_save_load_gives_the_same_hits(tmp_path):
     assert first == _search(settings)
 
 
+HANDBOOK = {"handbook.md": (
+    "# 员工手册\n\n## 差旅报销\n\n"
+    "员工因公外出须提前在OA系统提交出差申请，写明目的地、行程和预算，经直属主管批准后方可预订交通和酒店。未经批准自行出行的费用一律不予受理。\n\n"
+    "机票一律预订经济舱，高铁预订二等座；行程临时变更的，须在出发前告知行政部并重新提交申请，改签产生的费用随行程单一并提交。\n\n"
+    "住宿标准为一线城市每晚五百元，其他城市每晚三百五十元，超出部分由个人承担。返回后十个工作日内提交发票原件。\n\n"
+    "## 年假\n\n工作满一年的员工每年享有五天带薪年假，满十年的享有十天，须提前一周在系统中申请。\n\n"
+    "当年未休完的天数可顺延至次年三月底，逾期作废；因工作安排未能休假的，经部门负责人确认后按日工资的两倍折算。\n")}
+
+
+def test_a_passage_is_searched_under_its_sections_headings(tmp_path):
+    # The third paragraph under "## 差旅报销" never says 差旅 or 报销: a question naming the section still finds it by
+    # its words, as a reader finds a paragraph under its heading. The heading is searched, never quoted.
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, HANDBOOK), chunk_size=100, chunk_overlap=20)
+    build_index(settings, HashingEmbedder(64))
+    index = load_index(settings)
+    lodging = next(c for c in index.chunks if "住宿标准" in c.text)
+    assert "差旅" not in lodging.text and lodging.section == "差旅报销"
+    carried = next(c for c in index.chunks if "顺延" in c.text)
+    assert carried.section == "" and carried.text.startswith("年假")  # a passage that holds its heading
+    from rag.index.lexical import shared_tokenizer
+
+    scores = index.lexical.scores(shared_tokenizer().tokens("差旅报销"))
+    under = {c.chunk_id for c in index.chunks if "差旅报销" in c.section or "差旅报销" in c.text}
+    assert scores[lodging.chunk_id] > 0 and {i for i in range(len(index.chunks)) if scores[i] > 0} == under
+    assert lodging.chunk_id in {i for i, _ in index.lexical.top(shared_tokenizer().tokens("差旅报销的住宿标准"), 1)}
+
+
 def test_each_sentence_is_also_embedded_on_its_own(tmp_path):
     # The ranking reads these for questions in another language than the articles' (rag/answer/ranking.py).
     settings = fake_settings(tmp_path, write_corpus(tmp_path, TINY))

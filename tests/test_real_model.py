@@ -243,6 +243,12 @@ def test_an_english_question_over_chinese_articles_is_answered_from_the_right_ar
     assert any("7%" in c.quote and c.file.endswith("000_fa970c9a7ff3279d.txt") for c in answer.citations)
 
 
+def test_a_question_naming_a_section_quotes_the_passage_under_it_that_answers(real):
+    # The list of what Sora does stands under "### Sora能做什么?" two paragraphs below it, and never says 做什么.
+    answer = real.ask("Sora能做什么？")
+    assert not answer.refused and answer.text.startswith("据 OpenAI 发布的信息, Sora 主要功能包括"), answer.text
+
+
 def test_cli_answers_with_line_citations_on_the_real_model(real, capsys):
     args = ["--index", str(real.settings.index.index_dir), "--corpus", str(SEEDS)]
     assert main(["ask", "Sora是在哪一天发布的？", *args]) == 0

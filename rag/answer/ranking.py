@@ -36,12 +36,12 @@ from typing import Any
 
 import numpy as np
 
-from rag.answer.extractive import SentenceScore, alone_on_its_lines, cosines
+from rag.answer.extractive import SentenceScore, cosines
 from rag.answer.questions import asked_kinds, holds_kind
 from rag.embedding.reader import shared_reader
 from rag.errors import RagError, fitted_over_other_features
 from rag.index.store import Index
-from rag.ingest.headings import is_candidate, source_names
+from rag.ingest.headings import is_candidate, sections, source_names
 from rag.ingest.language import is_chinese
 from rag.records import NO_TRANSLATION, Sentence, Translation
 
@@ -233,27 +233,10 @@ HEADER_SENTENCES = 12
 
 
 def article_sections(index: Index, first: int, count: int) -> tuple[list[tuple[int, ...]], set[int]]:
-    """Return, for each sentence of an article (`count` from `first`), the ids of its section's headings: the last run
-    of lines above it that may not be quoted (a heading, or a short question, on lines of its own: `is_candidate`),
-    such as "焦点2", "Sora 牛在什么地方?", "这些……Sora是怎么做到的?". A list item is content, and the article's first line
-    is its title (`Subjects` reads it), no section's. Also the headings right above a section's first quotable
-    sentence."""
-    sections: list[tuple[int, ...]] = []
-    run: tuple[int, ...] = ()
-    heads: set[int] = set()
-    after_heading = False
-    for sentence_id in range(first, first + count):
-        sentence = index.sentences[sentence_id]
-        quotable = is_candidate(sentence, "")
-        heading = (sentence_id > first and not quotable and not index.on_list_item(sentence)
-                   and alone_on_its_lines(index, sentence))
-        if heading:
-            run = run + (sentence_id,) if after_heading else (sentence_id,)
-        elif after_heading and quotable:
-            heads.add(sentence_id - 1)
-        after_heading = heading
-        sections.append(run)
-    return sections, heads
+    """Return, for each sentence of an article (`count` from `first`), the ids of its section's headings, and the ids
+    of the headings right above a section's first quotable sentence (`rag.ingest.headings.sections`)."""
+    runs, heads = sections([index.sentences[i] for i in range(first, first + count)], index.on_list_item)
+    return [tuple(first + at for at in run) for run in runs], {first + at for at in heads}
 
 
 class Subjects:

@@ -385,7 +385,11 @@ def build_index(
     reader_vectors = (np.concatenate([p.reader_vectors for p in parts]) if parts
                       else np.zeros((0, READER_DIMENSION), np.float16)) if alone else None
     dense = store.new_vectors(vectors, sentence_vectors, settings, alone_vectors, reader_vectors)
-    lexical = build_lexical([tokenizer.tokens(c.text) for c in chunks], settings.index.bm25_k1, settings.index.bm25_b)
+    # A passage is searched under its section's headings: "Sora能做什么？" finds the one under "### Sora能做什么?" that
+    # lists what it does without saying so. Its vector is not: a heading that asks pulls its passages toward every
+    # question (docs/answers.md, *A passage under its section's headings*).
+    lexical = build_lexical([tokenizer.tokens(f"{c.section}\n{c.text}" if c.section else c.text) for c in chunks],
+                            settings.index.bm25_k1, settings.index.bm25_b)
     timings["lexical_and_dense"] = time.perf_counter() - tick
 
     removed = sorted(set(old_entries) - {s.name for s in sources})

@@ -260,13 +260,13 @@ def _fields(row: dict[str, Any], kinds: dict[str, type], lists: dict[str, type],
 
 # Each row's fields and types, as the build writes them; those with a default in the record may be absent.
 _CHUNK = {"chunk_id": int, "file": str, "title": str, "text": str, "line_start": int, "line_end": int,
-          "char_start": int, "char_end": int}
+          "char_start": int, "char_end": int, "section": str}
 _SENTENCE = {"sentence_id": int, "file": str, "text": str, "quote": str, "line_start": int, "line_end": int,
              "char_start": int, "char_end": int}
 
 
 def _chunk(sentence_count: int, row_number: int, row: dict[str, Any]) -> Chunk:
-    _fields(row, _CHUNK, {"sentence_ids": int}, {"sentence_ids", "char_start", "char_end"})
+    _fields(row, _CHUNK, {"sentence_ids": int}, {"sentence_ids", "char_start", "char_end", "section"})
     if row["chunk_id"] != row_number:
         raise ValueError("row out of place")
     if not all(0 <= i < sentence_count for i in row.get("sentence_ids", ())):

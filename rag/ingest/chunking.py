@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from rag.ingest.headings import LIST_ITEM_LINE, sections
 from rag.ingest.language import WESTERN_SCALE, is_western
 from rag.ingest.sentences import sentence_spans
 from rag.ingest.textnorm import stands_in, strip_tags
@@ -84,16 +85,23 @@ def _locate(text: str, pieces: Sequence[str]) -> list[tuple[int, int]]:
 def chunk_article(
     article: Article, sentences: Sequence[Sentence], splitter: RecursiveCharacterTextSplitter, first_id: int
 ) -> list[Chunk]:
-    """Return the article's passages numbered from `first_id`, each with line range and overlapping sentences."""
+    """Return the article's passages numbered from `first_id`, each with line range, overlapping sentences and the
+    headings of the section it starts in that stand above it (`Chunk.section`)."""
     starts = [s.char_start for s in sentences]
     ends = [s.char_end for s in sentences]
+    lines = article.raw.split("\n")
+
+    def list_item(sentence: Sentence) -> bool:
+        return 0 < sentence.line_start <= len(lines) and LIST_ITEM_LINE.match(lines[sentence.line_start - 1]) is not None
+
+    runs, _ = sections(sentences, list_item)
     chunks = []
     for offset, (start, end) in enumerate(_locate(article.text, splitter.split_text(article.text))):
         line_start, line_end = article.lines_of_span(start, end)
         first = bisect_right(ends, start)  # first sentence ending after the chunk starts
         last = bisect_left(starts, end)  # sentences starting before the chunk ends
         ids = tuple(s.sentence_id for s in sentences[first:last])
-        chunks.append(
-            Chunk(first_id + offset, article.file, article.title, article.text[start:end], line_start, line_end, ids, start, end)
-        )
+        section = " ".join(sentences[at].text for at in runs[first] if at < first) if first < len(runs) else ""
+        chunks.append(Chunk(first_id + offset, article.file, article.title, article.text[start:end], line_start,
+                            line_end, ids, start, end, section))
     return chunks

@@ -101,3 +101,34 @@ def is_candidate(sentence: Sentence, title: str, list_item: Callable[[Sentence],
 def quotable(sentences: Sequence[Sentence], title: str, list_item: Callable[[Sentence], bool] | None = None) -> bool:
     """Return whether any of a passage's sentences may be quoted as an answer (`is_candidate`)."""
     return any(is_candidate(sentence, title, list_item) for sentence in sentences)
+
+
+def shares_a_line(sentences: Sequence[Sentence], at: int) -> bool:
+    """Return whether the sentence at `at` of one article's sentences shares a source line with its neighbour."""
+    sentence = sentences[at]
+    for other in sentences[max(at - 1, 0) : at + 2]:
+        if other is not sentence and sentence.line_start <= other.line_end and other.line_start <= sentence.line_end:
+            return True
+    return False
+
+
+def sections(sentences: Sequence[Sentence], list_item: Callable[[Sentence], bool]) -> tuple[list[tuple[int, ...]], set[int]]:
+    """Return, for each of one article's sentences (by position), the positions of its section's headings: the last
+    run of lines above it that may not be quoted (a heading, or a short question, on lines of their own:
+    `is_candidate`), such as "焦点2", "Sora 牛在什么地方?", "这些……Sora是怎么做到的?". A list item is content, and the
+    article's first line is its title, no section's. Also the headings right above a section's first quotable
+    sentence."""
+    runs: list[tuple[int, ...]] = []
+    run: tuple[int, ...] = ()
+    heads: set[int] = set()
+    after_heading = False
+    for at, sentence in enumerate(sentences):
+        quotable = is_candidate(sentence, "")
+        heading = at > 0 and not quotable and not list_item(sentence) and not shares_a_line(sentences, at)
+        if heading:
+            run = run + (at,) if after_heading else (at,)
+        elif after_heading and quotable:
+            heads.add(at - 1)
+        after_heading = heading
+        runs.append(run)
+    return runs, heads
