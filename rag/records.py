@@ -61,6 +61,11 @@ class Chunk:
     # text, as a reader finds a paragraph under its heading; never quoted.
     section: str = ""
 
+    @property
+    def searched(self) -> str:
+        """What the lexical index reads of the passage: its section's headings, then its text."""
+        return f"{self.section}\n{self.text}" if self.section else self.text
+
 
 @dataclass(frozen=True)
 class Hit:

@@ -184,7 +184,7 @@ def test_weighted_fusion_equals_a_plain_recomputation_on_the_seeds(tmp_path):
     dense = np.array([float(index.vectors.passage_vectors(np.array([r]))[0] @ vector) for r in rows])
     bm25 = index.lexical.scores(tokens)[rows]
     weights = index.lexical.term_weights(tokens)
-    covered = np.array([share(weights, set(tokenizer.tokens(index.chunks[r].text))) for r in rows])
+    covered = np.array([share(weights, set(tokenizer.tokens(index.chunks[r].searched))) for r in rows])
     # A passage's best sentence: the highest cosine among the sentences it holds.
     best = np.array([max(float(index.vectors.sentence_vectors(np.array([i]))[0] @ vector) for i in index.chunks[r].sentence_ids)
                      for r in rows])

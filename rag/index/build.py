@@ -388,8 +388,7 @@ def build_index(
     # A passage is searched under its section's headings: "Sora能做什么？" finds the one under "### Sora能做什么?" that
     # lists what it does without saying so. Its vector is not: a heading that asks pulls its passages toward every
     # question (docs/answers.md, *A passage under its section's headings*).
-    lexical = build_lexical([tokenizer.tokens(f"{c.section}\n{c.text}" if c.section else c.text) for c in chunks],
-                            settings.index.bm25_k1, settings.index.bm25_b)
+    lexical = build_lexical([tokenizer.tokens(c.searched) for c in chunks], settings.index.bm25_k1, settings.index.bm25_b)
     timings["lexical_and_dense"] = time.perf_counter() - tick
 
     removed = sorted(set(old_entries) - {s.name for s in sources})
