@@ -185,3 +185,16 @@ def test_an_endpoint_slower_than_the_timeout_gives_the_extractive_answer_and_a_n
     answer = assistant(seeds_settings, fake_embedder, url, llm_timeout=0.5).ask(QUESTION)
     assert not answer.generated and answer.text == seeds_assistant.ask(QUESTION).text
     assert answer.notice == "生成的回答暂不可用（语言模型没有响应），以下是原文摘录。"
+
+
+def test_a_passage_goes_to_the_model_under_its_sections_headings(seeds_settings, fake_embedder, endpoint):
+    # "据 OpenAI 发布的信息, Sora 主要功能包括……" never says what it answers; the model reads it under "Sora能做什么?".
+    from rag.records import Hit
+
+    url, _ = endpoint
+    bot = assistant(seeds_settings, fake_embedder, url)
+    listed = next(c for c in bot.index.chunks if "主要功能包括" in c.text)
+    plain = next(c for c in bot.index.chunks if not c.section)
+    user = bot.composer.messages("Sora能做什么？", [Hit(listed, 1, 1.0), Hit(plain, 2, 0.5)], True)[1]["content"]
+    assert f"[1] {listed.title} / 焦点1 Sora能做什么?: {listed.text}" in user
+    assert f"[2] {plain.title}: {plain.text}" in user

@@ -394,7 +394,7 @@ class Decider:
         if not decision.refused or not retrieved.same_language:
             return decision
         unused = unused_words(retrieved.question, retrieved.term_weights, self.index.lexical.vocabulary,
-                              (hit.chunk.text for hit in retrieved.hits))
+                              (hit.chunk.searched for hit in retrieved.hits))
         return dataclasses.replace(decision, unused=unused)
 
     def judge(self, found: Evidence, draft: Draft) -> Decision:

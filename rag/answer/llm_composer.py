@@ -26,7 +26,7 @@ from rag.embedding import Embedder
 from rag.index.lexical import Tokenizer, shared_tokenizer
 from rag.index.store import Index
 from rag.ingest.language import is_chinese
-from rag.records import Citation, Draft, Evidence, Sentence, Turn
+from rag.records import Chunk, Citation, Draft, Evidence, Sentence, Turn
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ class LLMComposer:
 
     def messages(self, question: str, hits: Sequence, chinese: bool) -> list[dict[str, str]]:
         """Return the chat messages: the rules, then the numbered passages and the question."""
-        passages = "\n".join(f"[{n}] {hit.chunk.title}: {hit.chunk.text}" for n, hit in enumerate(hits, start=1))
+        passages = "\n".join(f"[{n}] {_heading(hit.chunk)}: {hit.chunk.text}" for n, hit in enumerate(hits, start=1))
         language = IN_CHINESE if chinese else IN_ENGLISH
         return [
             {"role": "system", "content": SYSTEM_PROMPT.format(language=language)},
@@ -252,3 +252,9 @@ def _drafting(chinese: bool) -> str:
 def _dropped(chinese: bool, count: int) -> str:
     return (f"已删去 {count} 句原文不支持的生成内容。" if chinese
             else f"{count} generated sentence{'s' if count != 1 else ''} the articles do not support were left out.")
+
+
+def _heading(chunk: Chunk) -> str:
+    """Return what a passage stands under: its article's title, and its section's headings when they stand above it
+    ("劳动合同 / 试用期"), which name what the passage speaks of when it does not say so itself."""
+    return f"{chunk.title} / {chunk.section}" if chunk.section else chunk.title
