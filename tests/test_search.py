@@ -86,8 +86,24 @@ def test_a_name_jieba_glues_to_the_next_word_in_a_question_is_matched_as_the_art
     # it still weighs as the rarest word, so the question reads as about something else.
     assert "魏" in index.vocabulary and "玩" in index.vocabulary
     assert "魏玩" in tokenizer.question_tokens("魏玩是谁的妻子？", index.vocabulary)
-    # Words jieba's dictionary holds are never split, held or not.
+    # Words jieba's dictionary holds are not split when the articles use them.
     assert tokenizer.question_tokens("运动员", index.vocabulary) == tokenizer.tokens("运动员")
+
+
+def test_a_word_jieba_cuts_across_the_articles_words_is_read_as_they_write_them():
+    # "才能量产" is cut 才 / 能量 / 产, "病死后康忠" 病死 / 后康忠: the question then asked about 能量 (energy) or a 后康忠,
+    # words the articles never use, weighed as their rarest, and an answerable question read as about something else.
+    tokenizer = shared_tokenizer()
+    articles = ["新油田预计在三年后量产石油，这一切都要看工程师的才能。", "康直病死，其子康忠继承了他的职位。"]
+    index = build_lexical([tokenizer.tokens(a) for a in articles], 1.2, 0.75)
+    oil = "新区域需要多长时间才能量产石油？"
+    assert "能量" in tokenizer.tokens(oil) and "能量" not in index.vocabulary
+    assert "量产" in tokenizer.question_tokens(oil, index.vocabulary) and "能量" not in tokenizer.question_tokens(oil, index.vocabulary)
+    heir = "康直病死后康忠做了什么工作？"
+    assert "康忠" in tokenizer.question_tokens(heir, index.vocabulary) and "后康忠" not in tokenizer.question_tokens(heir, index.vocabulary)
+    # A word the articles never use, whose characters they hold only one by one or not at all, stays whole.
+    assert "婚假" in tokenizer.question_tokens("婚假有几天？", index.vocabulary)
+    assert "魏玩" in tokenizer.question_tokens("魏玩是谁的妻子？", build_lexical([tokenizer.tokens("他姓魏。孩子们在玩。")], 1.2, 0.75).vocabulary)
 
 
 def test_a_one_character_word_jieba_glues_to_a_stopword_after_it_is_read_as_the_articles_word():

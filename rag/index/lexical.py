@@ -73,11 +73,15 @@ class Tokenizer:
         of them is a word of two or more characters: the articles' own text is cut otherwise ("杨昊现在在哪" yields
         杨昊现, the articles 杨昊). Any other made-up word stays whole: it is a name the articles never use (魏玩,
         although 魏 and 玩 are each in some article). A word comparing prices the articles never use (便宜,
-        "cheapest") is read as their word for price (`PRICE_COMPARED`)."""
+        "cheapest") is read as their word for price (`PRICE_COMPARED`). A word jieba cut across the articles' words
+        ("才能量产" as 才 / 能量 / 产) is read as they write them (`_recut`)."""
         out = []
         compares = PRICE_COMPARED.search(to_simplified(text)) is not None
+        recut = self._recut(text, vocabulary)
         for token in self.tokens(text):
-            if compares and token in _COMPARING_PRICE and token not in vocabulary:
+            if token in recut:
+                out.extend(piece for piece in recut[token] if piece not in out)
+            elif compares and token in _COMPARING_PRICE and token not in vocabulary:
                 out.append(next((word for word in _PRICE_WORDS[is_chinese(token)] if word in vocabulary), token))
             elif _DEGREE.fullmatch(token) and token not in vocabulary:
                 continue
@@ -85,6 +89,25 @@ class Tokenizer:
                 out.append(token)
             else:
                 out.extend(self._held_parts(token, vocabulary) or [token])
+        return out
+
+    def _recut(self, text: str, vocabulary: Container[str]) -> dict[str, list[str]]:
+        """Return the question's words the articles never use that its characters, read with a neighbour's, write as
+        articles' words: jieba cuts "才能量产" 才 / 能量 / 产 where the articles write 量产, "病死后康忠" 病死 / 后康忠 where
+        they write 康忠. Each is read as the articles' words (of two or more characters) that cover all its characters,
+        one of them reaching into a neighbour."""
+        normal = to_simplified(unicodedata.normalize("NFKC", text).lower())
+        words = list(self._jieba.tokenize(normal, HMM=True))
+        out: dict[str, list[str]] = {}
+        for at, (word, start, end) in enumerate(words):
+            if len(word) < 2 or word in vocabulary or word in self.stopwords or not is_chinese(word):
+                continue
+            low = words[at - 1][1] if at > 0 else start
+            high = words[at + 1][2] if at + 1 < len(words) else end
+            pieces = _covering(normal, low, high, vocabulary, self.stopwords)
+            covered = {i for _, a, b in pieces for i in range(a, b)}
+            if all(i in covered for i in range(start, end)) and any(a < start < b or a < end < b for _, a, b in pieces):
+                out[word] = [piece for piece, _, _ in pieces]
         return out
 
     def language_idf(self, tokens: Sequence[str]) -> dict[str, float]:
@@ -137,6 +160,20 @@ class Tokenizer:
         tags: jieba's, the domain dictionary's (英伟达 nt, 马斯克 nr), `eng` for Latin words, `x` for punctuation."""
         normal = to_simplified(unicodedata.normalize("NFKC", text))
         return [(word.strip().lower(), flag) for word, flag in self._tagger.cut(normal) if word.strip()]
+
+
+def _covering(text: str, low: int, high: int, vocabulary: Container[str], stopwords: Container[str]) -> list[tuple[str, int, int]]:
+    """Return the articles' words (two to six characters, no stopword) that cover the most characters of
+    text[low:high], each with its offsets."""
+    best: list[tuple[int, list[tuple[str, int, int]]]] = [(0, [])]  # per prefix: characters covered, words
+    for j in range(1, high - low + 1):
+        options = [best[j - 1]]
+        for k in range(max(0, j - 6), j - 1):
+            piece = text[low + k : low + j]
+            if piece in vocabulary and piece not in stopwords:
+                options.append((best[k][0] + j - k, [*best[k][1], (piece, low + k, low + j)]))
+        best.append(max(options, key=lambda option: option[0]))
+    return best[-1][1]
 
 
 def coverage(weights: dict[str, float], tokens: set[str]) -> float:
