@@ -371,3 +371,16 @@ def test_a_mismatch_says_its_reason_without_its_message_being_parsed(tmp_path):
         load_index(settings)
     reasons["damaged"] = error.value.reason
     assert reasons == {"model": "model", "settings": "settings", "not_an_index": "not_an_index", "damaged": "damaged"}
+
+
+def test_a_line_that_breaks_off_a_sentence_heads_no_section(tmp_path):
+    # A news page broke "……很多人还 / 是被震撼到了。" across paragraphs: the first piece ends no sentence and is short, as a
+    # heading is, but a phrase never ends on 还, and the passage after it is searched under no heading of it.
+    article = ("# 文转片\n\n## 1 Sora 牛在哪？\n\n根据 OpenAI 发布的示范，只需一段二三十字的指令就能生成一分钟的影片，画面逼真，镜头流畅。\n\n"
+               "不过，在看到公布的几十条示范视频的逼真性和清晰度后，很多人还\n\n是被震撼到了。比如那条雪地上撒欢的大狗，毛发丝丝闪亮发光。\n\n"
+               "有网友在评论时称，皮克斯动画制作公司要完蛋了，连向来不对付的马斯克也说人类愿赌服输。\n")
+    settings = fake_settings(tmp_path, write_corpus(tmp_path, {"a.md": article}), chunk_size=60, chunk_overlap=0)
+    build_index(settings, HashingEmbedder(64))
+    index = load_index(settings)
+    after = [c for c in index.chunks if "震撼" in c.text or "皮克斯" in c.text]
+    assert after and all(c.section == "1 Sora 牛在哪？" for c in after if not c.text.startswith("1 Sora")), after

@@ -38,6 +38,9 @@ _METADATA = re.compile(
 # A line that says by its label who wrote an article or where it comes from, its value after the label.
 _SOURCE = re.compile(_labelled(_SOURCE_LABELS) + r"\s*(?P<names>.+)$", re.I)
 HEADING_CHARS = 40
+# A line that ends on a word no phrase ends with (的, 还, 和, 被…) is a sentence the source broke across lines
+# ("Sora的出现也为影视行业的" / "忧参半。"), not a heading, although neither piece ends as a sentence does.
+_UNFINISHED = re.compile(r"[的还和与及在是对把被从向为也都就而但且或将让给使比]$")
 # A field and its value on a line of their own ("电话：010-62345678", "负责人：王芳"): content, as a row is. A numbered
 # heading with a colon ("第一条：适用范围", "一、背景：") stays a heading.
 _FIELD = re.compile(
@@ -115,16 +118,17 @@ def shares_a_line(sentences: Sequence[Sentence], at: int) -> bool:
 def sections(sentences: Sequence[Sentence], list_item: Callable[[Sentence], bool]) -> tuple[list[tuple[int, ...]], set[int]]:
     """Return, for each of one article's sentences (by position), the positions of its section's headings: the last
     run of lines above it that may not be quoted (a heading, or a short question, on lines of their own:
-    `is_candidate`), such as "焦点2", "Sora 牛在什么地方?", "这些……Sora是怎么做到的?". A list item is content, and the
-    article's first line is its title, no section's. Also the headings right above a section's first quotable
-    sentence."""
+    `is_candidate`), such as "焦点2", "Sora 牛在什么地方?", "这些……Sora是怎么做到的?". A list item is content, the
+    article's first line is its title, no section's, and a line that breaks off a sentence ("……很多人还") no heading.
+    Also the headings right above a section's first quotable sentence."""
     runs: list[tuple[int, ...]] = []
     run: tuple[int, ...] = ()
     heads: set[int] = set()
     after_heading = False
     for at, sentence in enumerate(sentences):
         quotable = is_candidate(sentence, "")
-        heading = at > 0 and not quotable and not list_item(sentence) and not shares_a_line(sentences, at)
+        heading = (at > 0 and not quotable and not list_item(sentence) and not shares_a_line(sentences, at)
+                   and not _UNFINISHED.search(sentence.text.strip()))
         if heading:
             run = run + (at,) if after_heading else (at,)
         elif after_heading and quotable:
