@@ -26,7 +26,7 @@ from rag.index.integrity import manifest_checksum
 # 9: a semicolon ends a clause, not a sentence, and an end inside a bracketed aside ends neither (rag/ingest/sentences.py).
 # 10: a Western article's passages and overlong sentences are cut at three times a Chinese one's characters, and a
 #     Western sentence only at a break or a space (rag/ingest/chunking.py, rag/ingest/sentences.py).
-# 11: each passage keeps the headings of the section it starts in (Chunk.section), embedded and searched with it.
+# 11: each passage keeps the headings of the section it starts in (Chunk.section), which BM25 reads with its text.
 FORMAT_VERSION = 11
 # What the dense side's scores mean, recorded for whoever reads the manifest.
 SIMILARITY = "cosine = inner product of L2-normalised float32 vectors"

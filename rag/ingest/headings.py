@@ -106,7 +106,7 @@ def quotable(sentences: Sequence[Sentence], title: str, list_item: Callable[[Sen
     return any(is_candidate(sentence, title, list_item) for sentence in sentences)
 
 
-def shares_a_line(sentences: Sequence[Sentence], at: int) -> bool:
+def _shares_a_line(sentences: Sequence[Sentence], at: int) -> bool:
     """Return whether the sentence at `at` of one article's sentences shares a source line with its neighbour."""
     sentence = sentences[at]
     for other in sentences[max(at - 1, 0) : at + 2]:
@@ -127,7 +127,7 @@ def sections(sentences: Sequence[Sentence], list_item: Callable[[Sentence], bool
     after_heading = False
     for at, sentence in enumerate(sentences):
         quotable = is_candidate(sentence, "")
-        heading = (at > 0 and not quotable and not list_item(sentence) and not shares_a_line(sentences, at)
+        heading = (at > 0 and not quotable and not list_item(sentence) and not _shares_a_line(sentences, at)
                    and not _UNFINISHED.search(sentence.text.strip()))
         if heading:
             run = run + (at,) if after_heading else (at,)
