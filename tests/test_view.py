@@ -321,6 +321,19 @@ def test_refusal_and_related_reading_are_escaped_too():
     assert html.escape("<u>t</u>") in answer_html(cited, "zh", {})
 
 
+def test_a_passage_is_listed_under_its_sections_headings_escaped():
+    # A passage under "### Sora能做什么?" that never says so is shown with the heading it stands under, as the
+    # API gives it; one that holds its heading is shown without.
+    from rag.answer.schema import answer_to_dict
+
+    under = Chunk(0, "seeds/a.txt", "Sora", "据 OpenAI 发布的信息, Sora 主要功能包括……", 23, 23, section="焦点1 <b>Sora能做什么?</b>")
+    plain = Chunk(1, "seeds/a.txt", "Sora", "焦点2 Sora 牛在什么地方? 根据OpenAI官方介绍……", 29, 35)
+    answer = Answer("Sora能做什么？", "资料中没有找到与此问题相关的内容。", True, (), (Hit(under, 1, 0.5), Hit(plain, 2, 0.4)), 0.1)
+    shown = Markup(answer_html(answer, "zh", {}))
+    assert len(shown.elements("span", "rag-section")) == 1 and "› 焦点1 <b>Sora能做什么?</b>" in shown.text
+    assert [p["section"] for p in answer_to_dict(answer)["passages"]] == ["焦点1 <b>Sora能做什么?</b>", ""]
+
+
 # A whole article on one line, as HTML exports often are: the panel must mark the sentence, not the whole line.
 ONE_LINE_ARTICLE = {
     "policy.html": "<html><head><title>差旅制度</title></head><body><h1>差旅制度</h1>"

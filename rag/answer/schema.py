@@ -30,6 +30,8 @@ class PassageJSON(BaseModel):
     line_start: int
     line_end: int
     text: str
+    section: str = Field("", description="The headings of the section the passage starts in, when they stand above it "
+                                         "(\"焦点1 Sora能做什么?\"); empty otherwise.")
     score: float = Field(description="The fused retrieval score; comparable within one answer only.")
 
 
@@ -81,7 +83,7 @@ def answer_json(answer: Answer, question_id: Any = None) -> AnswerJSON:
         passages=[
             PassageJSON(
                 rank=h.rank, file=h.chunk.file, title=h.chunk.title, line_start=h.chunk.line_start,
-                line_end=h.chunk.line_end, text=h.chunk.text, score=round(h.score, 6),
+                line_end=h.chunk.line_end, text=h.chunk.text, section=h.chunk.section, score=round(h.score, 6),
             )
             for h in answer.hits
         ],

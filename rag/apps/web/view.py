@@ -142,7 +142,8 @@ def _hits_html(hits: Sequence[Hit], kind: Kind, lang: Language, titles: Mapping[
         items.append(
             f'<li><a class="rag-{kind}-link" href="{source_href(_hit_target(kind, hit))}">'
             f"{escape(_title_of(titles, chunk.file, chunk.title))}</a> "
-            f'<span class="rag-where">{escape(chunk.file)} · {escape(line_range(lang, chunk.line_start, chunk.line_end))}</span>'
+            + (f'<span class="rag-section">› {escape(chunk.section)}</span> ' if chunk.section else "")
+            + f'<span class="rag-where">{escape(chunk.file)} · {escape(line_range(lang, chunk.line_start, chunk.line_end))}</span>'
             f'<div class="rag-excerpt">{escape(excerpt(chunk.text))}</div></li>'
         )
     return "".join(items)
