@@ -11,7 +11,7 @@ import numpy as np
 from rag.answer.tables import is_row, table_header
 from rag.index.lexical import coverage
 from rag.index.store import Index
-from rag.ingest.headings import ENDS_SENTENCE, NUMBERED_ITEM_LINE, TABLE_ROW, heading_text, short_question
+from rag.ingest.headings import ENDS_SENTENCE, NUMBERED_ITEM_LINE, TABLE_ROW, heading_text, share_a_line, short_question
 from rag.ingest.language import WESTERN_SCALE, is_chinese, is_western
 from rag.ingest.textnorm import stands_in
 from rag.records import Citation, Hit, Sentence
@@ -65,18 +65,13 @@ def is_heading(sentence: Sentence, title: str = "", index: Index | None = None) 
     it answer. Such a line is never quoted on its own."""
     if heading_text(sentence.text, title):
         return True
-    return index is not None and short_question(sentence.text) and alone_on_its_lines(index, sentence)
+    return index is not None and short_question(sentence.text) and _alone_on_its_lines(index, sentence)
 
 
-def alone_on_its_lines(index: Index, sentence: Sentence) -> bool:
+def _alone_on_its_lines(index: Index, sentence: Sentence) -> bool:
     """Return whether no other sentence of the article shares a source line with this one (a heading's line)."""
-    for other_id in (sentence.sentence_id - 1, sentence.sentence_id + 1):
-        if 0 <= other_id < len(index.sentences):
-            other = index.sentences[other_id]
-            shares_a_line = sentence.line_start <= other.line_end and other.line_start <= sentence.line_end
-            if other.file == sentence.file and shares_a_line:
-                return False
-    return True
+    return not any(share_a_line(sentence, index.sentences[near]) for near in (sentence.sentence_id - 1, sentence.sentence_id + 1)
+                   if 0 <= near < len(index.sentences))
 
 
 def _normal(text: str) -> str:

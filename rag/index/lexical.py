@@ -59,7 +59,7 @@ class Tokenizer:
 
     def tokens(self, text: str) -> list[str]:
         """Return the searchable tokens of `text` (search mode: long words also yield their parts)."""
-        normal = to_simplified(unicodedata.normalize("NFKC", text).lower())
+        normal = _normal(text)
         out = []
         for token in self._jieba.cut_for_search(normal, HMM=True):
             token = token.strip()
@@ -96,7 +96,7 @@ class Tokenizer:
         articles' words: jieba cuts "才能量产" 才 / 能量 / 产 where the articles write 量产, "病死后康忠" 病死 / 后康忠 where
         they write 康忠. Each is read as the articles' words (of two or more characters) that cover all its characters,
         one of them reaching into a neighbour."""
-        normal = to_simplified(unicodedata.normalize("NFKC", text).lower())
+        normal = _normal(text)
         words = list(self._jieba.tokenize(normal, HMM=True))
         out: dict[str, list[str]] = {}
         for at, (word, start, end) in enumerate(words):
@@ -160,6 +160,11 @@ class Tokenizer:
         tags: jieba's, the domain dictionary's (英伟达 nt, 马斯克 nr), `eng` for Latin words, `x` for punctuation."""
         normal = to_simplified(unicodedata.normalize("NFKC", text))
         return [(word.strip().lower(), flag) for word, flag in self._tagger.cut(normal) if word.strip()]
+
+
+def _normal(text: str) -> str:
+    """Return text as the tokens read it: NFKC-normalised, lower-cased, in simplified script."""
+    return to_simplified(unicodedata.normalize("NFKC", text).lower())
 
 
 def _covering(text: str, low: int, high: int, vocabulary: Container[str], stopwords: Container[str]) -> list[tuple[str, int, int]]:

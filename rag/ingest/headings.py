@@ -106,13 +106,14 @@ def quotable(sentences: Sequence[Sentence], title: str, list_item: Callable[[Sen
     return any(is_candidate(sentence, title, list_item) for sentence in sentences)
 
 
+def share_a_line(one: Sentence, other: Sentence) -> bool:
+    """Return whether two sentences stand on a common source line of the same article."""
+    return one.file == other.file and one.line_start <= other.line_end and other.line_start <= one.line_end
+
+
 def _shares_a_line(sentences: Sequence[Sentence], at: int) -> bool:
     """Return whether the sentence at `at` of one article's sentences shares a source line with its neighbour."""
-    sentence = sentences[at]
-    for other in sentences[max(at - 1, 0) : at + 2]:
-        if other is not sentence and sentence.line_start <= other.line_end and other.line_start <= sentence.line_end:
-            return True
-    return False
+    return any(share_a_line(sentences[at], sentences[near]) for near in (at - 1, at + 1) if 0 <= near < len(sentences))
 
 
 def sections(sentences: Sequence[Sentence], list_item: Callable[[Sentence], bool]) -> tuple[list[tuple[int, ...]], set[int]]:
