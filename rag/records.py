@@ -90,6 +90,8 @@ class Citation:
     quote: str
     page: int | None = None  # in a PDF: the page of line_start and its line on that page
     page_line: int | None = None
+    # The headings of the section the quoted sentence stands in ("年假天数", "焦点1 Sora能做什么?"); "" when none.
+    section: str = ""
 
 
 @dataclass(frozen=True)

@@ -1078,3 +1078,19 @@ def test_a_sections_heading_names_what_the_sentences_under_it_are_about(tmp_path
     assert under("登录口令") & {"密码"} and not under("登录口令") & {"信息安全", "规定"}
     handbook = next(a.file for a in index.manifest.articles if a.file.endswith("handbook.md"))
     assert "试用期" not in subjects(handbook)
+
+
+def test_a_citation_names_the_section_its_sentence_stands_in(tmp_path, fake_embedder):
+    # "周一至周四请着商务休闲装……" is cited under "## 着装规范", the heading that says what it is about, a list's items
+    # under "## 报销流程", in the API's citations as on the page.
+    from rag.answer.schema import answer_to_dict
+    from rag.apps.cli import _format_answer
+
+    assistant = assistant_over(tmp_path, fake_embedder, SECTIONED, refusal_threshold=1e-9)
+    for question, opening, section in (("着装规范是什么？", "周一至周四", "着装规范"), ("密码要求是什么？", "登录口令", "密码要求"),
+                                       ("部门经理几天内审批？", "在OA系统", "报销流程"), ("访客要怎么登记？", "外来人员", "访客")):
+        answer = assistant.ask(question)
+        cited = next(c for c in answer.citations if c.quote.lstrip("1. ").startswith(opening))
+        assert cited.section == section, (question, answer.citations)
+        assert section in [c["section"] for c in answer_to_dict(answer)["citations"]]
+        assert f"› {section}\n" in _format_answer(answer_to_dict(answer))  # the CLI's sources, after the title

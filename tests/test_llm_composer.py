@@ -187,6 +187,17 @@ def test_an_endpoint_slower_than_the_timeout_gives_the_extractive_answer_and_a_n
     assert answer.notice == "生成的回答暂不可用（语言模型没有响应），以下是原文摘录。"
 
 
+def test_a_generated_sentences_citation_names_the_section_its_support_stands_in(seeds_settings, fake_embedder, endpoint):
+    # The sentence the model wrote rests on "据 OpenAI 发布的信息, Sora 主要功能包括……", under "焦点1 Sora能做什么?".
+    url, script = endpoint
+    stated = "据 OpenAI 发布的信息, Sora 主要功能包括:根据文字提示生成视频; 静态图片生成视频; 对视频进行填充和扩充等。"
+    script.reply = lambda user: f"{stated}[{number_of(user, '主要功能包括')}]"
+    answer = assistant(seeds_settings, fake_embedder, url).ask("OpenAI发布的信息说Sora的主要功能包括哪些？")
+    assert answer.generated, answer.checks
+    (citation,) = answer.citations
+    assert "主要功能包括" in citation.quote and citation.section == "焦点1 Sora能做什么?"
+
+
 def test_a_passage_goes_to_the_model_under_its_sections_headings(seeds_settings, fake_embedder, endpoint):
     # "据 OpenAI 发布的信息, Sora 主要功能包括……" never says what it answers; the model reads it under "Sora能做什么?".
     from rag.records import Hit

@@ -334,6 +334,17 @@ def test_a_passage_is_listed_under_its_sections_headings_escaped():
     assert [p["section"] for p in answer_to_dict(answer)["passages"]] == ["焦点1 <b>Sora能做什么?</b>", ""]
 
 
+def test_a_citation_is_listed_under_its_sections_headings_escaped():
+    # The sources under an answer name the section each quote stands in, after the title, as its marker's tooltip does.
+    cited = Citation(1, "policy/handbook.md", "员工手册", 5, 5, "周一至周四请着商务休闲装。", section="<i>着装规范</i>")
+    plain = Citation(2, "policy/handbook.md", "员工手册", 1, 1, "本手册适用于全体员工。")
+    answer = Answer("着装规范是什么？", "周一至周四请着商务休闲装。[1]本手册适用于全体员工。[2]", False, (cited, plain), (), 0.9)
+    shown = Markup(answer_html(answer, "zh", {}))
+    assert len(shown.elements("span", "rag-section")) == 1 and "› <i>着装规范</i>" in shown.text
+    assert "<i>" not in answer_html(answer, "zh", {}).replace(html.escape("<i>"), "")
+    assert 'title="员工手册 › &lt;i&gt;着装规范&lt;/i&gt; · ' in answer_html(answer, "zh", {})
+
+
 # A whole article on one line, as HTML exports often are: the panel must mark the sentence, not the whole line.
 ONE_LINE_ARTICLE = {
     "policy.html": "<html><head><title>差旅制度</title></head><body><h1>差旅制度</h1>"

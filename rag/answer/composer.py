@@ -89,7 +89,7 @@ class ExtractiveComposer:
         margin = ranking.for_translation(bool(evidence.translation)).margin
         chosen = select_sentences(self.index, scored, answer.answer_max_blocks, answer.answer_max_chars, margin,
                                   self.titles)
-        text, citations = cite(self.index, chosen, self.titles) if chosen else ("", ())
+        text, citations = cite(self.index, chosen, self.titles, self.subjects.section_text) if chosen else ("", ())
         best = max((s.dense for s in candidates), default=None)
         return Draft(text, citations, tuple(chosen), best, tuple(s.dense for s in candidates))
 

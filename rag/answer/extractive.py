@@ -336,8 +336,10 @@ def quote_runs(index: Index, chosen: Sequence[Sentence], numbers: Mapping[int, s
     return sorted(runs, key=lambda run: min(place[s.sentence_id] for s in run))
 
 
-def cite(index: Index, chosen: Sequence[Sentence], titles: dict[str, str]) -> tuple[str, tuple[Citation, ...]]:
-    """Return the answer text with a [n] after each run of sentences (`quote_runs`), and the numbered citations."""
+def cite(index: Index, chosen: Sequence[Sentence], titles: dict[str, str],
+         section: Callable[[Sentence], str] = lambda sentence: "") -> tuple[str, tuple[Citation, ...]]:
+    """Return the answer text with a [n] after each run of sentences (`quote_runs`), and the numbered citations, each
+    with the `section` its first sentence stands in."""
     parts, citations = [], []
     numbers = {s.sentence_id: number for s in chosen if (number := index.list_number(s))}
     for n, run in enumerate(quote_runs(index, chosen, numbers), start=1):
@@ -348,5 +350,5 @@ def cite(index: Index, chosen: Sequence[Sentence], titles: dict[str, str]) -> tu
             parts.append("\n")
         parts.append(f"{_joined(run, numbers=numbers)}[{n}]")
         citations.append(Citation(n, first.file, titles.get(first.file, first.file), first.line_start, last.line_end,
-                                  _joined(run, quotes=True, numbers=numbers)))
+                                  _joined(run, quotes=True, numbers=numbers), section=section(first)))
     return "".join(parts), tuple(citations)

@@ -13,7 +13,7 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -117,6 +117,9 @@ class LLMComposer:
         self.index = index
         self.titles = dict(titles)
         self.extractive = extractive
+        # The section a cited sentence stands in: the extractive composer's reading, which it keeps per article.
+        subjects = getattr(extractive, "subjects", None)
+        self.section: Callable[[Sentence], str] = subjects.section_text if subjects is not None else (lambda s: "")
         self.embedder = embedder
         self.decider = decider  # the assistant's: .decide(evidence, draft) -> Decision
         answer = settings.answer
@@ -228,7 +231,7 @@ class LLMComposer:
                 numbers[support.sentence_id] = len(numbers) + 1
                 title = self.titles.get(support.file, support.file)
                 citations.append(Citation(numbers[support.sentence_id], support.file, title, support.line_start,
-                                          support.line_end, support.quote))
+                                          support.line_end, support.quote, section=self.section(support)))
                 sentences.append(support)
             separator = "" if is_chinese(check.text) else " "
             parts.append(f"{check.text}[{numbers[support.sentence_id]}]" + separator)

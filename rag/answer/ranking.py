@@ -252,7 +252,7 @@ class Subjects:
         self.titles = titles
         self.spans = {article.file: article.sentences for article in index.manifest.articles}
         self._read: dict[str, str] = {}
-        self._sections: dict[str, tuple[list[frozenset[str]], set[int]]] = {}
+        self._sections: dict[str, tuple[list[frozenset[str]], set[int], list[tuple[int, ...]]]] = {}
 
     def __call__(self, file: str) -> str:
         subject = self._read.get(file)
@@ -267,13 +267,22 @@ class Subjects:
         at = sentence.sentence_id - first
         return terms[at] if 0 <= at < len(terms) else frozenset()
 
-    def _read_sections(self, file: str) -> tuple[list[frozenset[str]], set[int]]:
+    def section_text(self, sentence: Sentence) -> str:
+        """Return the headings of the section a sentence stands in, as its passage's `Chunk.section` writes them
+        ("焦点1 Sora能做什么?"): what a citation of it shows beside its file and lines; "" outside any section."""
+        first = self.spans.get(sentence.file, (0, 0))[0]
+        runs = self._read_sections(sentence.file)[2]
+        at = sentence.sentence_id - first
+        run = runs[at] if 0 <= at < len(runs) else ()
+        return " ".join(self.index.sentences[i].text for i in run if i < sentence.sentence_id)
+
+    def _read_sections(self, file: str) -> tuple[list[frozenset[str]], set[int], list[tuple[int, ...]]]:
         found = self._sections.get(file)
         if found is None:
             first, count = self.spans.get(file, (0, 0))
             sections, heads = article_sections(self.index, first, count)
             words = {run: frozenset(t for i in run for t in self.index.sentences[i].terms) for run in set(sections)}
-            found = self._sections[file] = ([words[run] for run in sections], heads)
+            found = self._sections[file] = ([words[run] for run in sections], heads, sections)
         return found
 
     def _subject(self, file: str) -> str:

@@ -19,6 +19,7 @@ class CitationJSON(BaseModel):
     quote: str = Field(description="The cited sentence; it stands in those lines (in their `clean` text).")
     page: int | None = Field(None, description="In a PDF: the page the cited lines start on, 1-based (absent otherwise).")
     page_line: int | None = Field(None, description="In a PDF: the number of line_start on that page, 1-based.")
+    section: str = Field("", description="The headings of the section the quoted sentence stands in (\"\" when none).")
 
 
 class PassageJSON(BaseModel):
@@ -77,7 +78,7 @@ def answer_json(answer: Answer, question_id: Any = None) -> AnswerJSON:
         confidence=round(answer.confidence, 4),
         citations=[
             CitationJSON(n=c.n, file=c.file, title=c.title, line_start=c.line_start, line_end=c.line_end, quote=c.quote,
-                         page=c.page, page_line=c.page_line)
+                         page=c.page, page_line=c.page_line, section=c.section)
             for c in answer.citations
         ],
         passages=[

@@ -78,7 +78,8 @@ def _format_answer(result: dict[str, Any]) -> str:
         lines.append("Sources:")
         for c in result["citations"]:
             page = f" (p. {c['page']}, line {c['page_line']})" if c.get("page") else ""
-            lines.append(f"  [{c['n']}] {c['file']}:{c['line_start']}-{c['line_end']}{page}  {c['title']}")
+            section = f" › {c['section']}" if c.get("section") else ""
+            lines.append(f"  [{c['n']}] {c['file']}:{c['line_start']}-{c['line_end']}{page}  {c['title']}{section}")
             quoted = "\n       ".join(c["quote"].split("\n"))  # a table's rows, each on a line under the first
             lines.append(f"      “{quoted}”")
     return "\n".join(lines)

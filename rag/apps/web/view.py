@@ -116,7 +116,8 @@ def _title_of(titles: Mapping[str, str], file: str, fallback: str = "") -> str:
 
 
 def _marker_html(citation: Citation, lang: Language) -> str:
-    where = f"{citation.title} · {citation.file} · {line_range(lang, citation.line_start, citation.line_end)}"
+    title = f"{citation.title} › {citation.section}" if citation.section else citation.title
+    where = f"{title} · {citation.file} · {line_range(lang, citation.line_start, citation.line_end)}"
     return (
         f'<a class="rag-cite" href="{source_href(_cite_target(citation))}" title="{html.escape(where)}">'
         f"[{citation.n}]</a>"
@@ -129,7 +130,8 @@ def _sources_list_html(answer: Answer, lang: Language) -> str:
         items.append(
             f'<li><a class="rag-cite rag-source-link" href="{source_href(_cite_target(citation))}">[{citation.n}]</a> '
             f'<span class="rag-source-title">{escape(citation.title)}</span> '
-            f'<span class="rag-where">{escape(citation.file)} · '
+            + (f'<span class="rag-section">› {escape(citation.section)}</span> ' if citation.section else "")
+            + f'<span class="rag-where">{escape(citation.file)} · '
             f"{escape(line_range(lang, citation.line_start, citation.line_end))}</span></li>"
         )
     return f'<div class="rag-sources"><div class="rag-heading">{escape(say(lang, "sources"))}</div><ul>{"".join(items)}</ul></div>'

@@ -90,7 +90,8 @@
     list.appendChild(el("li", "rag-hint", say("sources")));
     result.citations.forEach(function (citation) {
       var item = el("li");
-      item.appendChild(sourceLink("[" + citation.n + "] " + citation.title + " · " + lines(citation.line_start, citation.line_end), citation));
+      var section = citation.section ? " › " + citation.section : "";
+      item.appendChild(sourceLink("[" + citation.n + "] " + citation.title + section + " · " + lines(citation.line_start, citation.line_end), citation));
       item.appendChild(el("span", "rag-quote", citation.quote));
       list.appendChild(item);
     });
