@@ -849,34 +849,6 @@ SOURCED = {
 }
 
 
-TWO_SOURCES = {
-    "qilu.md": "# Sora来了\n\n来源：齐鲁晚报\n\n网上疯传的东京街头视频长59秒。\n\n视频里的女子穿着黑色皮夹克。\n",
-    "kuaibao.md": "# Sora发布\n\n来源：新快报\n\n网上疯传的东京街头视频长达一分钟。\n",
-}
-
-
-def test_a_question_that_names_an_articles_source_ranks_that_articles_sentences_by_it(tmp_path, fake_embedder):
-    # "齐鲁晚报说…有多长？" asks of 齐鲁晚报's article, whose sentences never say 齐鲁晚报: how much of the question names
-    # each candidate's article, and its gap to the best, tell its sentences from the other article's.
-    from rag.answer.ranking import FEATURES as RANKING_FEATURES
-    from rag.answer.ranking import Subjects, features
-
-    question = "齐鲁晚报说网上疯传的东京街头视频有多长？"
-    assistant = assistant_over(tmp_path, fake_embedder, TWO_SOURCES, refusal_threshold=1e-9)
-    evidence = assistant.retriever.retrieve(question, 5, {})
-    candidates = score_sentences(assistant.index, list(evidence.hits), evidence.query_vector, evidence.term_weights,
-                                 5, 1.0, 0.0)
-    x = features(assistant.index, candidates, question, evidence.term_weights, True, {},
-                 subjects=Subjects(assistant.index, assistant.titles))
-    named, gap = RANKING_FEATURES.index("subject_named"), RANKING_FEATURES.index("subject_named_gap")
-    qilu = x[next(i for i, c in enumerate(candidates) if "59秒" in c.sentence.text)]
-    kuaibao = x[next(i for i, c in enumerate(candidates) if "一分钟" in c.sentence.text)]
-    assert qilu[named] > 0 and qilu[gap] == 0.0
-    assert kuaibao[named] == 0.0 and kuaibao[gap] < 0
-    english = features(assistant.index, candidates, "How long is it?", evidence.term_weights, False, {})
-    assert not english[:, [named, gap]].any()  # questions in the articles' language only
-
-
 def test_the_words_that_name_an_articles_source_are_part_of_its_subject(tmp_path, fake_embedder):
     # "据晨报、晚报的报道，…" names the article by its source, as a title names it: those words say nothing of which
     # sentence answers, and a sentence that repeats them must not come first for them.

@@ -10,9 +10,7 @@ articles' language, the share of the idf mass of its words beyond the article's 
 names the candidate's article: its title, headline lines and source, `Subjects`) that it holds with the headings
 of its section (`article_sections`), the share of its
 pairs of characters (of words, in English) beyond the subject that it holds,
-and those shares' gaps to the best candidate's; how much of the question's idf mass names the candidate's article
-(is in its subject: "齐鲁晚报说它到底有多长？" asks of 齐鲁晚报's article, whose sentences never say 齐鲁晚报), and its gap
-to the best candidate's; whether its neighbours hold the question's words (the answer
+and those shares' gaps to the best candidate's; whether its neighbours hold the question's words (the answer
 often follows the sentence that repeats the question); its passage's
 rank; its length; for a question in another language, the share of its words whose dictionary translation
 (rag/retrieval/glossary.py) the sentence holds, and that share's gap to the best candidate's. The weights are
@@ -52,7 +50,7 @@ FEATURES = (
     "inverse_rank", "log_chars", "other_language", "other_language_dense_gap", "novelty", "inverse_dense_rank",
     "other_language_alone_gap", "other_language_alone_z", "other_language_translated", "other_language_translated_gap",
     "coverage_beyond_title", "coverage_beyond_title_gap", "pairs_beyond_title", "pairs_beyond_title_gap",
-    "reader_gap", "reader_z", "subject_named", "subject_named_gap",
+    "reader_gap", "reader_z",
 )
 
 
@@ -119,8 +117,7 @@ def features(
     asked_pairs = pairs_of(question) if in_language else set()
     beyond_title: dict[str, tuple[dict[str, float], set[str]]] = {}  # per article: what names it does not hold
     sections = subjects.section_terms if isinstance(subjects, Subjects) else None
-    beyond, pairs, named = [], [], []
-    total_mass = sum(weights.values())
+    beyond, pairs = [], []
     for s in scored if in_language else ():
         file = s.sentence.file
         if file not in beyond_title:
@@ -129,9 +126,6 @@ def features(
                                   asked_pairs - pairs_of(subject))
         rest, rest_pairs = beyond_title[file]
         mass = sum(rest.values())
-        # How much of the question names the candidate's article (its title, source, author): "齐鲁晚报说它到底有多长？"
-        # asks of 齐鲁晚报's article, whose sentences never repeat its name.
-        named.append(1.0 - mass / total_mass if total_mass else 0.0)
         # A section's heading names what every sentence under it is about, as the title does the article's: "着装规范是
         # 什么？" is answered by "周一至周四请着商务休闲装……" under "## 着装规范", which never repeats it.
         # Its words only: a heading that asks ("Sora能做什么?") shares the pairs of any question's asking words.
@@ -145,8 +139,6 @@ def features(
     beyond_gap = beyond_arr - beyond_arr.max()
     pairs_arr = np.array(pairs) if in_language else np.zeros(len(scored))
     pairs_gap = pairs_arr - pairs_arr.max()
-    named_arr = np.array(named) if in_language else np.zeros(len(scored))
-    named_gap = named_arr - named_arr.max()
     # The second reader's cosine (rag/embedding/reader.py), relative to the best candidate's and to the others': a
     # model trained apart from the embedder, wrong on other sentences (docs/answers.md, *A second reader*).
     read = _reader_cosines(index, scored, question)
@@ -155,9 +147,9 @@ def features(
     dense_rank = np.empty(len(dense))
     dense_rank[np.argsort(-dense, kind="stable")] = np.arange(1, len(dense) + 1)
     rows = []
-    for s, d, c, r, ag, az, t, tg, bt, bg, pt, pg, rg, rz, nm, ng in zip(
-            scored, dense, cover, dense_rank, alone_gap, alone_z, translated, translated_gap, beyond_arr, beyond_gap,
-            pairs_arr, pairs_gap, read_gap, read_z, named_arr, named_gap):
+    for s, d, c, r, ag, az, t, tg, bt, bg, pt, pg, rg, rz in zip(scored, dense, cover, dense_rank, alone_gap, alone_z,
+                                                                 translated, translated_gap, beyond_arr, beyond_gap,
+                                                                 pairs_arr, pairs_gap, read_gap, read_z):
         sentence = s.sentence
         found = any(holds_kind(k, sentence.text, sentence.terms, word_tags, question) for k in kinds)
         near: set[str] = set()
@@ -173,7 +165,7 @@ def features(
             neighbour_cover, 1.0 / s.passage_rank, math.log(1 + len(sentence.text)),
             float(not in_language), gap * float(not in_language),
             sum(1 for term in sentence.terms if term not in weights) / max(len(sentence.terms), 1), 1.0 / r, ag, az,
-            t, tg, bt, bg, pt, pg, rg, rz, nm, ng,
+            t, tg, bt, bg, pt, pg, rg, rz,
         ))
     return np.array(rows, dtype=np.float64)
 
