@@ -29,7 +29,8 @@ XSS = "<img src=x onerror=alert(1)>"
 GIRAFFE = (
     "# 紫色长颈鹿观察报告\n\n"
     "紫色长颈鹿生活在月球背面的水晶森林里。<img src=x onerror=\"window.ragPwned=1\">它们每天吃三公斤蓝莓。\n\n"
-    "<script>window.ragPwned=2</script>观察站设在环形山的北坡。\n"
+    "<script>window.ragPwned=2</script>观察站设在环形山的北坡。\n\n"
+    "## 喂养规范\n\n每只每天喂食不超过两次，由饲养员记录。\n"
 )
 # The wiki page's port, chosen before the servers start so one of them can allow it to frame the widget.
 WIKI_PORT = free_port()
@@ -316,6 +317,18 @@ def test_wiki_page_snippet_opens_the_widget_and_gets_a_cited_answer(servers, wik
     assert size == "14px"
 
 
+def test_widget_lists_each_source_under_the_section_its_quote_stands_in(servers, wiki, open_page):
+    # "每只每天喂食不超过两次" stands under "## 喂养规范": the widget's sources say so after the article's title.
+    page = open_page(wiki + "?app=" + servers["answering"], "zh-CN", wait_ready=False)
+    page.get_by_role("button", name="问问资料").click()
+    frame = page.frame_locator("#rag-widget iframe")
+    ask_widget(frame, "紫色长颈鹿每天喂食几次？")
+    answer = frame.locator(".rag-answer").last
+    expect(answer).to_contain_text("不超过两次")
+    expect(answer.locator(".rag-list")).to_contain_text("紫色长颈鹿观察报告 › 喂养规范 · ")
+    assert "› 喂养规范" in (answer.locator("button.rag-marker").first.get_attribute("title") or "")
+
+
 def test_widget_takes_no_question_before_its_script_can_send_it(servers, wiki, open_page):
     """Until embed.js runs, Enter in the box would add a newline and ask nothing: the box and button stay disabled."""
     page = open_page(wiki + "?app=" + servers["answering"], "zh-CN", wait_ready=False)
@@ -449,6 +462,7 @@ def test_page_follow_up_leans_on_the_turn_before_and_thumbs_are_stored(talking, 
     answer = page.locator("#rag-chat .rag-answer").nth(1)
     expect(answer.locator(".rag-understood")).to_have_text("Understood as: 紫色长颈鹿吃什么？")
     expect(answer.locator(".rag-text")).to_contain_text("蓝莓")
+    expect(answer.locator(".rag-sources")).to_be_visible()  # whole, as above
     # A notice is nothing to rate: thumbs stand under the two answers, none under it.
     ask(page, "   ")
     expect(page.locator("#rag-chat .rag-notice")).to_be_visible()

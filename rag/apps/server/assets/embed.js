@@ -72,6 +72,8 @@
       box.appendChild(related);
       return;
     }
+    // The section a quote stands in, after its article's title ("员工手册 › 着装规范").
+    function under(citation) { return citation.section ? " › " + citation.section : ""; }
     var byNumber = {};
     result.citations.forEach(function (citation) { byNumber[citation.n] = citation; });
     var paragraph = el("p");
@@ -81,7 +83,7 @@
       if (!citation) { paragraph.appendChild(document.createTextNode(part)); return; }
       var button = el("button", "rag-marker", part);
       button.type = "button";
-      button.title = citation.title + " · " + lines(citation.line_start, citation.line_end);
+      button.title = citation.title + under(citation) + " · " + lines(citation.line_start, citation.line_end);
       button.addEventListener("click", function () { openSource(citation); });
       paragraph.appendChild(button);
     });
@@ -90,8 +92,7 @@
     list.appendChild(el("li", "rag-hint", say("sources")));
     result.citations.forEach(function (citation) {
       var item = el("li");
-      var section = citation.section ? " › " + citation.section : "";
-      item.appendChild(sourceLink("[" + citation.n + "] " + citation.title + section + " · " + lines(citation.line_start, citation.line_end), citation));
+      item.appendChild(sourceLink("[" + citation.n + "] " + citation.title + under(citation) + " · " + lines(citation.line_start, citation.line_end), citation));
       item.appendChild(el("span", "rag-quote", citation.quote));
       list.appendChild(item);
     });
