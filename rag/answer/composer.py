@@ -108,7 +108,9 @@ def make_composer(
             )
         from rag.answer.llm_composer import LLMComposer  # it imports this module
 
-        return LLMComposer(settings, index, titles, ExtractiveComposer(settings, index, titles, word_tags), embedder, decider)
+        # The extractive composer's per-article section reading also names a generated sentence's section.
+        extractive = ExtractiveComposer(settings, index, titles, word_tags)
+        return LLMComposer(settings, index, titles, extractive, embedder, decider, section=extractive.subjects.section_text)
     if answer.composer == "extractive":
         return ExtractiveComposer(settings, index, titles, word_tags)
     raise SettingsError(f"RAG_COMPOSER={answer.composer!r} is not one of {', '.join(COMPOSERS)}: fix or unset it")

@@ -112,14 +112,13 @@ class LLMComposer:
     def __init__(
         self, settings: Settings, index: Index, titles: Mapping[str, str], extractive: Composer, embedder: Embedder,
         decider: Any, client: ChatClient | None = None, tokenizer: Tokenizer | None = None,
+        section: Callable[[Sentence], str] = lambda sentence: "",
     ) -> None:
         self.settings = settings
         self.index = index
         self.titles = dict(titles)
         self.extractive = extractive
-        # The section a cited sentence stands in: the extractive composer's reading, which it keeps per article.
-        subjects = getattr(extractive, "subjects", None)
-        self.section: Callable[[Sentence], str] = subjects.section_text if subjects is not None else (lambda s: "")
+        self.section = section  # the headings a cited sentence stands under (Subjects.section_text)
         self.embedder = embedder
         self.decider = decider  # the assistant's: .decide(evidence, draft) -> Decision
         answer = settings.answer

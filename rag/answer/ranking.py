@@ -41,7 +41,7 @@ from rag.answer.questions import asked_kinds, holds_kind
 from rag.embedding.reader import shared_reader
 from rag.errors import RagError, fitted_over_other_features
 from rag.index.store import Index
-from rag.ingest.headings import is_candidate, sections, source_names
+from rag.ingest.headings import is_candidate, section_heading, sections, source_names
 from rag.ingest.language import is_chinese
 from rag.records import NO_TRANSLATION, Sentence, Translation
 
@@ -273,8 +273,7 @@ class Subjects:
         first = self.spans.get(sentence.file, (0, 0))[0]
         runs = self._read_sections(sentence.file)[2]
         at = sentence.sentence_id - first
-        run = runs[at] if 0 <= at < len(runs) else ()
-        return " ".join(self.index.sentences[i].text for i in run if i < sentence.sentence_id)
+        return section_heading(self.index.sentences, runs[at], sentence.sentence_id) if 0 <= at < len(runs) else ""
 
     def _read_sections(self, file: str) -> tuple[list[frozenset[str]], set[int], list[tuple[int, ...]]]:
         found = self._sections.get(file)

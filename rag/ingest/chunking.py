@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from rag.ingest.headings import LIST_ITEM_LINE, sections
+from rag.ingest.headings import LIST_ITEM_LINE, section_heading, sections
 from rag.ingest.language import WESTERN_SCALE, is_western
 from rag.ingest.sentences import sentence_spans
 from rag.ingest.textnorm import stands_in, strip_tags
@@ -101,7 +101,7 @@ def chunk_article(
         first = bisect_right(ends, start)  # first sentence ending after the chunk starts
         last = bisect_left(starts, end)  # sentences starting before the chunk ends
         ids = tuple(s.sentence_id for s in sentences[first:last])
-        section = " ".join(sentences[at].text for at in runs[first] if at < first) if first < len(runs) else ""
+        section = section_heading(sentences, runs[first], first) if first < len(runs) else ""
         chunks.append(Chunk(first_id + offset, article.file, article.title, article.text[start:end], line_start,
                             line_end, ids, start, end, section))
     return chunks

@@ -116,6 +116,12 @@ def _shares_a_line(sentences: Sequence[Sentence], at: int) -> bool:
     return any(share_a_line(sentences[at], sentences[near]) for near in (at - 1, at + 1) if 0 <= near < len(sentences))
 
 
+def section_heading(sentences: Sequence[Sentence], run: Sequence[int], at: int) -> str:
+    """Return the headings of `run` (the entry `sections` gives the sentence at `at`) that stand above that sentence,
+    as a passage and a citation show them ("焦点1 Sora能做什么?"); "" when none does."""
+    return " ".join(sentences[i].text for i in run if i < at)
+
+
 def sections(sentences: Sequence[Sentence], list_item: Callable[[Sentence], bool]) -> tuple[list[tuple[int, ...]], set[int]]:
     """Return, for each of one article's sentences (by position), the positions of its section's headings: the last
     run of lines above it that may not be quoted (a heading, or a short question, on lines of their own:

@@ -124,13 +124,18 @@ def _marker_html(citation: Citation, lang: Language) -> str:
     )
 
 
+def _section_html(section: str) -> str:
+    """Return the headings a quote or passage stands under, after its article's title ("› 着装规范"); "" for none."""
+    return f'<span class="rag-section">› {escape(section)}</span> ' if section else ""
+
+
 def _sources_list_html(answer: Answer, lang: Language) -> str:
     items = []
     for citation in answer.citations:
         items.append(
             f'<li><a class="rag-cite rag-source-link" href="{source_href(_cite_target(citation))}">[{citation.n}]</a> '
             f'<span class="rag-source-title">{escape(citation.title)}</span> '
-            + (f'<span class="rag-section">› {escape(citation.section)}</span> ' if citation.section else "")
+            + _section_html(citation.section)
             + f'<span class="rag-where">{escape(citation.file)} · '
             f"{escape(line_range(lang, citation.line_start, citation.line_end))}</span></li>"
         )
@@ -144,7 +149,7 @@ def _hits_html(hits: Sequence[Hit], kind: Kind, lang: Language, titles: Mapping[
         items.append(
             f'<li><a class="rag-{kind}-link" href="{source_href(_hit_target(kind, hit))}">'
             f"{escape(_title_of(titles, chunk.file, chunk.title))}</a> "
-            + (f'<span class="rag-section">› {escape(chunk.section)}</span> ' if chunk.section else "")
+            + _section_html(chunk.section)
             + f'<span class="rag-where">{escape(chunk.file)} · {escape(line_range(lang, chunk.line_start, chunk.line_end))}</span>'
             f'<div class="rag-excerpt">{escape(excerpt(chunk.text))}</div></li>'
         )
