@@ -60,7 +60,7 @@ class Assistant:
             shared_reader().load()
         word_tags = tokenizer.word_tags()
         params = for_index(load_params(settings.answer.decision_file), settings.answer.refusal_threshold, index.manifest.model.name)
-        self.decider = Decider(index, params, word_tags)
+        self.decider = Decider(index, params, word_tags, tokenizer.word_counts())
         # A language model's composer asks the decider first, so a declined question never reaches the model.
         self.composer: Composer = make_composer(settings, index, self.titles, word_tags, embedder, self.decider)
         # With a language model, it makes follow-ups standalone; the rules stand in when it fails.

@@ -360,11 +360,13 @@ class Decider:
     """Decides for one index whether a draft answers its question: the fitted parameters, the index's articles
     and the dictionary's word tags; holds no per-question state."""
 
-    def __init__(self, index: Index, params: DecisionParams, word_tags: Mapping[str, str]) -> None:
+    def __init__(self, index: Index, params: DecisionParams, word_tags: Mapping[str, str],
+                 word_counts: Mapping[str, int] | None = None) -> None:
         self.index = index
         self.params = params
         self.articles = Articles(index.manifest)
         self.word_tags = word_tags
+        self.word_counts = word_counts  # the language's, for the words a decline names (`unused_words`)
 
     def evidence(self, retrieved: Retrieved, draft: Draft) -> Evidence:
         """Return the decision features of a question's retrieval and draft (the ones retrieved and composed
@@ -394,7 +396,7 @@ class Decider:
         if not decision.refused or not retrieved.same_language:
             return decision
         unused = unused_words(retrieved.question, retrieved.term_weights, self.index.lexical.vocabulary,
-                              (hit.chunk.searched for hit in retrieved.hits))
+                              (hit.chunk.searched for hit in retrieved.hits), self.word_counts)
         return dataclasses.replace(decision, unused=unused)
 
     def judge(self, found: Evidence, draft: Draft) -> Decision:

@@ -235,17 +235,26 @@ _ASKS_OR_POINTS = re.compile(r"^(?:哪|几|什么|何|怎|谁|多[少久长大�
 # A word made of function characters only (才能 of "多久才能到账", 能否, 还是): jieba may read it as a noun (才能,
 # "talent"), but the question wrote grammar, not a thing the articles lack.
 _FUNCTION_ONLY = re.compile(r"^[的了是在和与及就才能会要可以把被让给对从向也都还又再很更最不没否吗呢吧得着过]+$")
+# Characters of grammar (时 "when", 后 "after", 有, 位, 一…). A two-character word holding one that the language seldom
+# uses as a word is more often the question's grammar glued to a neighbour by the cut ("再出现时会不会" cut 时会,
+# "看到Sora后发了感慨" 后发, "有位联合创始人" 有位) than a thing the articles lack; named alone, it would puzzle the user.
+# Seldom: fewer than `_GLUE_COUNT` uses in jieba's dictionary counts (时会 257, 后发 137, 一共 726; 就算 2,708, 走出 3,073).
+_GRAMMAR_CHARACTERS = frozenset("的了是在和与及就才能会要可以把被让给对从向也都还又再很更最不没否吗呢吧得着过时后前有位个一")
+_GLUE_COUNT = 1000
 _SAYS_NOTHING = frozenset("didn doesn isn wasn weren aren hasn haven hadn don won wouldn couldn shouldn ll ve re name names"
                           .split())
 
 
-def unused_words(question: str, terms: Iterable[str], vocabulary: Container[str], passages: Iterable[str]) -> tuple[str, ...]:
+def unused_words(question: str, terms: Iterable[str], vocabulary: Container[str], passages: Iterable[str],
+                 word_counts: Mapping[str, int] | None = None) -> tuple[str, ...]:
     """Return the question's words that the corpus never uses, as the question writes them and in its order (at
     most `MAX_UNUSED`, none inside another): what a decline names, so that the user can ask in the articles' words.
     `terms` are the question's searchable words; one that stands in a retrieved passage's text (`passages`) is left
     out, since the index may only have cut it otherwise ("野马" inside "丹佛野马队"), as is an English word the corpus
     uses in another form ("changed" beside "change"), and a word that asks or points (哪款, 何时, 这项) or is made of
-    function characters (才能), which names nothing."""
+    function characters (才能), which names nothing. With the language's `word_counts` (jieba's dictionary), a
+    seldom-used two-character word holding a character of grammar is left out when it stands alone (时会 of
+    "再出现时会不会"): the cut glued it across the question's phrasing."""
     simplified = to_simplified(unicodedata.normalize("NFKC", question).lower())  # as the tokenizer reads it
     named = [term for term in sorted(set(terms), key=len, reverse=True)
              if len(term) >= 2 and term in simplified and not _ASKS_OR_POINTS.match(term)
@@ -265,6 +274,14 @@ def unused_words(question: str, terms: Iterable[str], vocabulary: Container[str]
             spans[-1][1] = max(spans[-1][1], end)
         else:
             spans.append([start, end])
+    if word_counts is not None:
+        spans = [[start, end] for start, end in spans if not _glued(simplified[start:end], word_counts)]
     # Folding script, case and width mostly keeps each character where the question has it: quote the question's own.
     source = question if len(simplified) == len(question) else simplified
     return tuple(source[start:end] for start, end in spans[:MAX_UNUSED])
+
+
+def _glued(word: str, word_counts: Mapping[str, int]) -> bool:
+    """Return whether a word the question alone writes is likely its grammar glued to a neighbour by the cut."""
+    return (len(word) == 2 and not _GRAMMAR_CHARACTERS.isdisjoint(word)
+            and (word_counts.get(word) or 0) < _GLUE_COUNT)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Container, Iterable, Iterator, Sequence
+from typing import Any, Container, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -118,6 +118,11 @@ class Tokenizer:
         total = self._jieba.total
         return {t: 0.0 if _ASKS_WHICH.match(t) else math.log((total + 1) / (self._jieba.FREQ.get(t, 0) + 1))
                 for t in dict.fromkeys(tokens)}
+
+    def word_counts(self) -> Mapping[str, int]:
+        """Return jieba's dictionary counts of each word (and 0 for each prefix of one)."""
+        self._jieba.check_initialized()
+        return self._jieba.FREQ
 
     def _held_parts(self, word: str, vocabulary: Container[str]) -> list[str]:
         """Return the longest words of `word` the vocabulary holds, left to right, and the runs of two or more
