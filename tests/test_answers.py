@@ -51,6 +51,11 @@ def test_a_count_asked_is_answered_only_by_a_number_that_counts():
                      "Sora采取了一个新的架构"):
         assert not holds_count(measures), measures
     assert not holds_count("共有3个省", "这3个省有多少人口？")  # the question's own number is not its answer
+    # A number in another kind's measure word counts something else: "几十段视频" answered "团队一共有多少人？".
+    assert not holds_count("OpenAI公布了几十段长短不一的视频", "OpenAI做Sora的团队一共有多少人？")
+    assert not holds_count("他们开了3次会", "有多少位测试者？")
+    assert holds_count("团队有30名研究员", "OpenAI做Sora的团队一共有多少人？")
+    assert holds_count("共有12国参加", "几个国家参加了？") and holds_count("来了5位嘉宾", "来了几个人？")
 
 
 def test_a_count_declined_names_what_the_articles_mention_but_do_not_count():

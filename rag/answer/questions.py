@@ -171,6 +171,9 @@ _ENGLISH_MEASURE_AFTER = re.compile(
 )
 # Another question word: "几" is then "a few" ("综合几篇报道，…有哪些弱点？"), and the count not what is asked.
 _ASKS_OTHER = re.compile(r"哪|什么|谁|怎|如何|为何|为什么|\b(?:what|which|who|why|where|when)\b", re.I)
+# Measure words a count is said in, and those that count people (a count of 人 may be said in any of them: 30名, 5位).
+_COUNTING_MEASURES = frozenset(MEASURE_WORDS + "名人段篇")
+_PEOPLE = frozenset("人名位个")
 # 一 alone is mostly "a" ("一个新的架构"), 几 and 数 alone "a few": no count a question could be answered by.
 _NO_COUNT = frozenset({"一", "几", "数"})
 # A count said without a figure: none ("没有一项提到"), or a list of what is counted ("圣乔治骑士团、圣斐迪南骑士团和…",
@@ -211,19 +214,38 @@ def _count_match(question: str) -> re.Match[str] | None:
 
 def holds_count(text: str, question: str = "") -> bool:
     """Return whether a sentence holds a number that counts something (not one of days, money or metres) that the
-    question does not already write."""
+    question does not already write, and not in a measure word that counts another kind of thing than the question
+    asks of ("几十段视频" does not answer "团队一共有多少人？", nor "3次" "多少位")."""
     text, asked = to_simplified(text), to_simplified(question)
     if _COUNT_IN_WORDS.search(text):
         return True
+    measures = _measures_asked(asked)
     for match in _COUNTING_NUMBER.finditer(text):
         found = match.group().strip()
         if not found or found in asked or found in _NO_COUNT:
+            continue
+        after = text[match.end(): match.end() + 1]
+        if measures and after in _COUNTING_MEASURES and after not in measures:
             continue
         if found[0].isdigit() and (_ENGLISH_MEASURE_AFTER.match(text, match.end()) or
                                    _CURRENCY_BEFORE.search(text[: match.start()])):
             continue
         return True
     return False
+
+
+def _measures_asked(question: str) -> frozenset[str]:
+    """Return the measure words a count of what the question asks to count is said in ("多少位": 位, 名, 人 and 个;
+    "多少人" the same), or none when any may be (it asks with 个 or with none: "几个国家", "多少员工")."""
+    match = _count_match(question)
+    if match is None or not match.group("zh"):
+        return frozenset()
+    measure = match.group()[match.start("zh") - match.start() - 1]
+    if measure not in _COUNTING_MEASURES:
+        measure = match.group("zh")  # 人 of "多少人" is its own measure word
+    if measure == "个" or measure not in _COUNTING_MEASURES:
+        return frozenset()
+    return _PEOPLE if measure in _PEOPLE else frozenset({measure, "个"})
 
 
 # The most words the corpus never uses that a decline names: more reads as a list, not a hint.
