@@ -1,10 +1,11 @@
 """Issue 14's figures in one command: every dev set answered with fits that never saw it, and with fits on all sets.
 
-Builds the indexes it lacks (cmrc-trial, xquad-dev, the Sora seeds) under --indexes, refits retrieval, ranking and
-the decision on every set and leave-one-set-out into OUT/fits (the shipped rag/data files are left alone), answers
-each set through `rag eval` with the three files fitted without it (OUT/held-out/SET) and with the three fitted on
-every set (OUT/fitted-on-all), and prints both against the issue's floors as a Markdown table. Each step is the
-documented command (docs/answers.md, *How they were fitted*), printed before it runs, so any one can be rerun alone.
+Builds the indexes it lacks (cmrc-trial, xquad-dev, the Sora seeds) under --indexes, chooses the share of glosses
+that makes words alike (bench/fit_synonyms.py), refits retrieval, ranking and the decision on every set and
+leave-one-set-out into OUT/fits (the shipped rag/data files are left alone), answers each set through `rag eval`
+with the four files fitted without it (OUT/held-out/SET) and with the four fitted on every set (OUT/fitted-on-all),
+and prints both against the issue's floors as a Markdown table. Each step is the documented command
+(docs/answers.md, *How they were fitted*), printed before it runs, so any one can be rerun alone.
 The decision has no cmrc-en fold (it is not fitted on it), so cmrc-en is held out with the decision fitted on all;
 the English Sora questions are held out with the public fold's files. XQuAD's questions in ten languages the
 dictionary cannot read (bench/xquad_languages.py, written into OUT/xquad-languages) choose only the decision's
@@ -119,8 +120,13 @@ def fit(sets: list[EvalSet], fits: Path) -> None:
     fitted = [named[n].arg() for n in ("cmrc", "xquad-zh", "xquad-en", "cmrc-en", "public")]
     fits.mkdir(parents=True, exist_ok=True)
     py = [sys.executable, "-m"]
-    run(py + ["bench.fit_retrieval", *fitted, "--out", str(fits / "fusion.json"), "--loso-dir", str(fits)])
-    files = {"RAG_FUSION_FILE": str(fits / "fusion.json")}
+    # The share of glosses that makes words alike first, with the files in the repository: the fits after it read
+    # the question's words as it does (the sets it moves: Chinese questions over Chinese articles).
+    alike = [named[n].arg() for n in ("cmrc", "xquad-zh", "public")]
+    run(py + ["bench.fit_synonyms", *alike, "--out", str(fits / "synonyms.json"), "--loso-dir", str(fits)])
+    synonyms = {"RAG_SYNONYMS_FILE": str(fits / "synonyms.json")}
+    run(py + ["bench.fit_retrieval", *fitted, "--out", str(fits / "fusion.json"), "--loso-dir", str(fits)], synonyms)
+    files = synonyms | {"RAG_FUSION_FILE": str(fits / "fusion.json")}
     run(py + ["bench.fit_ranking", *fitted, "--out", str(fits / "ranking.json"), "--loso-dir", str(fits)], files)
     files["RAG_RANKING_FILE"] = str(fits / "ranking.json")
     decided = [named[n].arg() for n in ("cmrc", "xquad-zh", "xquad-en")]
@@ -142,10 +148,10 @@ def answer(sets: list[EvalSet], fits: Path, out: Path) -> None:
     for s in sets:
         run(py + [s.eval_arg(), "-o", str(out / "held-out" / s.name)], {
             "RAG_FUSION_FILE": without("fusion", s.fold), "RAG_RANKING_FILE": without("ranking", s.fold),
-            "RAG_DECISION_FILE": without("decision", s.fold)})
+            "RAG_DECISION_FILE": without("decision", s.fold), "RAG_SYNONYMS_FILE": without("synonyms", s.fold)})
     run(py + [s.eval_arg() for s in sets] + ["-o", str(out / "fitted-on-all")], {
         "RAG_FUSION_FILE": str(fits / "fusion.json"), "RAG_RANKING_FILE": str(fits / "ranking.json"),
-        "RAG_DECISION_FILE": str(fits / "decision.json")})
+        "RAG_DECISION_FILE": str(fits / "decision.json"), "RAG_SYNONYMS_FILE": str(fits / "synonyms.json")})
 
 
 def metrics(sets: list[EvalSet], out: Path) -> dict[tuple[str, str], dict[str, float | None]]:

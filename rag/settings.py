@@ -140,6 +140,10 @@ class RetrievalSettings:
     # fusion_file names another such file (e.g. a leave-one-set-out fit).
     fusion: str = "weighted"
     fusion_file: str = ""
+    # A Chinese question's word the articles never use is searched as their word that CC-CEDICT glosses alike
+    # (片子 as 影片), when the glosses they share reach the fitted share (rag/data/synonyms.json, fitted by
+    # bench/fit_synonyms.py); synonyms_file names another such file, "off" searches the question's words only.
+    synonyms_file: str = ""
     rrf_k: int = 60
 
 

@@ -559,17 +559,28 @@ def test_held_out_fits_the_unread_languages_threshold_and_answers_each_without_i
     decision = next(command for command, _ in steps if "bench.fit_decision" in command)
     unread = [decision[i + 1] for i, arg in enumerate(decision) if arg == "--unread"]
     assert [u.split("=")[0] for u in unread] == [f"xquad-{lang}" for lang in LANGUAGES]
-    assert not any("gold-de.jsonl" in arg for command, _ in steps[:2] for arg in command)  # retrieval, ranking: never
+    # The share of glosses first, over the sets of Chinese questions; every fit after it reads words as it chose.
+    assert "bench.fit_synonyms" in steps[0][0]
+    assert [arg.split("=")[0] for arg in steps[0][0] if arg.count("=") == 3] == ["cmrc", "xquad-zh", "public"]
+    assert all(env["RAG_SYNONYMS_FILE"].endswith("fits/synonyms.json") for _, env in steps[1:])
+    assert not any("gold-de.jsonl" in arg for command, _ in steps[:3] for arg in command)  # retrieval, ranking: never
     # The English sets over English articles: in the decision's fit only, after the others (their draws stay put).
     named = [arg.split("=")[0] for arg in decision if arg.count("=") == 3 and not arg.startswith("xquad-")]
     assert named[-3:] == ["public", "squad-a", "squad-b"]
-    assert not any("squad" in arg for command, _ in steps[:2] for arg in command)
+    assert not any("squad" in arg for command, _ in steps[:3] for arg in command)
     (fits / "decision-without-xquad-de.json").write_text("{}", encoding="utf-8")
     steps.clear()
     held_out.answer(sets, fits, tmp_path / "out")
     german = next(env for command, env in steps if str(tmp_path / "out" / "held-out" / "xquad-de") in command)
     assert german["RAG_DECISION_FILE"].endswith("decision-without-xquad-de.json")
     assert german["RAG_FUSION_FILE"].endswith("fits/fusion.json")  # no fold of its own: the fit on all never saw it
+    (fits / "synonyms-without-public.json").write_text("{}", encoding="utf-8")
+    public = next(env for command, env in steps if str(tmp_path / "out" / "held-out" / "public") in command)
+    assert public["RAG_SYNONYMS_FILE"].endswith("fits/synonyms.json")  # written after the answers: not read
+    steps.clear()
+    held_out.answer(sets, fits, tmp_path / "out")
+    public = next(env for command, env in steps if str(tmp_path / "out" / "held-out" / "public") in command)
+    assert public["RAG_SYNONYMS_FILE"].endswith("synonyms-without-public.json")
 
 
 def test_a_set_s_articles_held_out_leave_out_every_row_of_their_questions(monkeypatch):

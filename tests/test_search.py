@@ -554,3 +554,57 @@ def test_translated_features_are_each_word_s_best_translation_and_the_share_of_w
     assert expected.max() > 0 and 0 < held.mean() < 1
     plain = fusion_features(index, rows, vector, ["adobe"])
     assert not plain[:, [FEATURES.index("translated"), FEATURES.index("translated_coverage")]].any()
+
+
+def test_a_chinese_word_the_articles_never_use_is_read_as_their_word_the_dictionary_glosses_alike():
+    from rag.retrieval.glossary import shared_glossary
+
+    glossary = shared_glossary()
+    # 片子 and 影片 share "film" and "movie"; 取代 and 替代 "replace" and "supersede", which few words share.
+    assert glossary.alike("片子", {"影片", "视频"}, 0.1) == "影片"
+    assert glossary.alike("取代", {"替代", "更换"}, 0.1) == "替代"
+    # 变样 and 变化 share only "change", which 38 words have: not alike. Nor is a word the vocabulary lacks.
+    assert glossary.alike("变样", {"变化"}, 0.1) == ""
+    assert glossary.alike("片子", {"视频"}, 0.1) == ""
+
+
+def test_a_paraphrased_questions_everyday_words_are_searched_as_the_articles_words(seeds_settings, fake_embedder):
+    import dataclasses
+
+    from rag.index.lexical import shared_tokenizer
+    from rag.index.store import load_index
+    from rag.retrieval.glossary import min_share
+    from rag.retrieval.retriever import Retriever
+
+    question = "AI做的片子能取代演员真实的表演吗？"
+    vector = fake_embedder.encode_queries([question])[0]
+    index = load_index(seeds_settings)
+
+    def tokens(synonyms_file: str) -> tuple[str, ...]:
+        settings = dataclasses.replace(seeds_settings, retrieval=dataclasses.replace(seeds_settings.retrieval,
+                                                                                      synonyms_file=synonyms_file))
+        return Retriever(settings, index, fake_embedder, shared_tokenizer()).search(question, vector, 5).tokens
+
+    # The seeds say 影片 and 替代, never 片子 or 取代: searched for those words, the question matched nothing of them.
+    assert {"片子", "取代"} <= set(tokens("off")) and not {"影片", "替代"} & set(tokens("off"))
+    assert {"影片", "替代"} <= set(tokens("")) and not {"片子", "取代"} & set(tokens(""))
+    assert min_share() is not None  # the shipped file reads words so
+
+
+def test_the_shipped_synonyms_file_says_how_it_was_made_and_a_bad_file_is_one_line(tmp_path):
+    import json
+    from pathlib import Path
+
+    from rag.errors import RagError
+    from rag.retrieval.glossary import min_share
+
+    shipped = json.loads((Path(__file__).parents[1] / "rag" / "data" / "synonyms.json").read_text(encoding="utf-8"))
+    assert shipped["made"]["script"] == "bench/fit_synonyms.py"
+    assert set(shipped["made"]["leave_one_set_out"]) >= {"cmrc", "xquad-zh", "public"}
+    assert min_share() == shipped["min_share"] and min_share("off") is None
+    for text in ("{", '{"min_share": -1}', '{"share": 0.1}'):
+        broken = tmp_path / f"synonyms-{len(text)}.json"
+        broken.write_text(text, encoding="utf-8")
+        with pytest.raises(RagError) as caught:
+            min_share(str(broken))
+        assert "\n" not in str(caught.value) and "bench/fit_synonyms.py" in str(caught.value)

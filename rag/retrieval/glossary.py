@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import json
 import math
 import re
 import threading
@@ -25,6 +26,7 @@ from collections.abc import Container, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -177,8 +179,15 @@ class Glossary:
     """English words and word pairs -> Chinese words with a weight, read backwards from CC-CEDICT; and each
     character's pinyin readings, for names the dictionary does not hold."""
 
-    def __init__(self, entries: dict[str, dict[str, float]], sounds: dict[str, set[str]] | None = None) -> None:
+    def __init__(self, entries: dict[str, dict[str, float]], sounds: dict[str, set[str]] | None = None,
+                 glosses: dict[str, frozenset[str]] | None = None) -> None:
         self.entries = entries
+        # Each Chinese word's glosses and each gloss's words, for a word the articles never use (`alike`).
+        self.glosses = glosses or {}
+        self.glossed: dict[str, list[str]] = {}
+        for chinese, held in self.glosses.items():
+            for gloss in held:
+                self.glossed.setdefault(gloss, []).append(chinese)
         # Sorted once, so each word's readings combine in the same order for every index that lists them.
         self.sounds = {char: tuple(sorted(held)) for char, held in (sounds or {}).items()}
         self.syllables = frozenset(s for held in self.sounds.values() for s in held)
@@ -188,17 +197,36 @@ class Glossary:
         """Read CC-CEDICT's lines (`meanings` and `readings`), each parsed once."""
         parsed = list(_parsed(lines))
         entries: dict[str, dict[str, float]] = {}
+        glosses: dict[str, set[str]] = {}
         for chinese, gloss in _meanings(parsed):
             words = _gloss_words(gloss)
             if not words or len(words) > MAX_GLOSS_WORDS:
                 continue
+            if _HAN.fullmatch(chinese):
+                glosses.setdefault(chinese, set()).add(" ".join(words))
             keys = {word: 1.0 / len(words) for word in words if word not in STOP}
             if len(words) > 1:
                 keys[" ".join(words)] = 1.0
             for key, weight in keys.items():
                 held = entries.setdefault(key, {})
                 held[chinese] = max(held.get(chinese, 0.0), weight)
-        return cls(entries, _readings(parsed))
+        return cls(entries, _readings(parsed), {chinese: frozenset(held) for chinese, held in glosses.items()})
+
+    def alike(self, word: str, vocabulary: Container[str], min_share: float) -> str:
+        """Return the index's word (`vocabulary`) that means what a Chinese `word` the index never uses does, or "":
+        the one whose glosses share most with the word's ("片子" -> 影片: film, movie; "取代" -> 替代: replace,
+        supersede). A shared gloss counts 1/n, n the words that have it ("change" has 38, "supersede" 3), so only
+        glosses few words share make two words alike; the share must reach `min_share` (rag/data/synonyms.json)."""
+        shares: dict[str, float] = {}
+        for gloss in self.glosses.get(word, ()):
+            others = self.glossed[gloss]
+            for other in others:
+                if other != word and len(other) >= 2:
+                    shares[other] = shares.get(other, 0.0) + 1.0 / len(others)
+        candidates = sorted((other for other, share in shares.items() if share >= min_share),
+                            key=lambda other: (-shares[other], other))
+        held = held_terms(vocabulary, candidates)
+        return held[0] if held else ""
 
     def sound_index(self, vocabulary: Iterable[str]) -> Soundings:
         """Return the index's Chinese words of two to four characters by how they read ("gao ying" -> 高英)."""
@@ -276,6 +304,27 @@ def held_terms(vocabulary: Container[str], terms: Iterable[str]) -> list[str]:
         found = lookup(terms)
         return [term for term in terms if term in found]
     return [term for term in terms if term in vocabulary]
+
+
+class SynonymsFileError(RagError, ValueError):
+    """The file of the share of glosses that makes two words alike cannot be read."""
+
+
+@lru_cache(maxsize=8)
+def min_share(path: str = "") -> float | None:
+    """Return the share of glosses that makes two words alike (`Glossary.alike`) from `path`, or the bundled fitted
+    one (rag/data/synonyms.json) when it is empty; None for "off"."""
+    if path == "off":
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8") if path else resources.files("rag.data").joinpath("synonyms.json").read_text(encoding="utf-8")
+        share = json.loads(text)["min_share"]
+        if share is not None and not (isinstance(share, (int, float)) and share > 0):
+            raise ValueError(f"min_share is {share!r}, not a positive number or null")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SynonymsFileError(f"cannot read the synonyms file {path or 'rag/data/synonyms.json'} ({error}): fix "
+                                f"RAG_SYNONYMS_FILE or refit it with bench/fit_synonyms.py") from None
+    return None if share is None else float(share)
 
 
 _READING = threading.Lock()

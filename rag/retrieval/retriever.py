@@ -1,6 +1,7 @@
 """From a question to evidence: embed it, tokenise it, search the index both ways, fuse."""
 from __future__ import annotations
 
+import re
 import threading
 import time
 from functools import cached_property
@@ -14,13 +15,14 @@ from rag.index.store import Index
 from rag.ingest.language import is_chinese, mostly_chinese, told
 from rag.records import NO_TRANSLATION, Evidence, Translation
 from rag.retrieval.fusion import load_fusion
-from rag.retrieval.glossary import NO_SOUNDINGS, Glossary, Soundings, reads, shared_glossary
+from rag.retrieval.glossary import NO_SOUNDINGS, Glossary, Soundings, held_terms, min_share, reads, shared_glossary
 from rag.retrieval.search import answer_hits, candidates, hybrid_search
 from rag.settings import Settings
 
 # The fewest passages whose own idf weighs a question's words (rag/index/lexical.py); a smaller corpus takes the
 # language's (Tokenizer.language_idf).
 MIN_IDF_PASSAGES = 20
+_HAN_WORD = re.compile(r"[\u4e00-\u9fff]+")
 
 
 class Retriever:
@@ -66,6 +68,8 @@ class Retriever:
         translation = self.translation(question, chinese)
         depth = max(top_k, self.settings.retrieval.top_k)
         same_language = chinese == self.articles_chinese
+        if chinese and same_language:
+            tokens = self.alike(tokens)
         sides = candidates(self.index, query_vector, tokens, self.settings, translation)
         unread = not chinese and self.articles_chinese and not reads(question)
         # Of those, input that is no question in any language ("ok", "???") is declined, unless the corpus uses a word
@@ -100,6 +104,24 @@ class Retriever:
             weights = self.index.lexical.term_weights(tokens)
         return Evidence(question, query_vector, tuple(tokens), weights, tuple(hits), same_language,
                         translation, tuple(judged), tuple(ranked[:depth]), unread, untold)
+
+    def alike(self, tokens: list[str]) -> list[str]:
+        """Return a Chinese question's tokens with each word the articles never use read as their word that means
+        the same (`Glossary.alike`: "片子" as 影片, "取代" as 替代): a user's everyday word would otherwise weigh as the
+        corpus's rarest, and the question be declined for it (docs/answers.md, *Words the articles say otherwise*)."""
+        share = min_share(self.settings.retrieval.synonyms_file)
+        vocabulary = self.index.lexical.vocabulary
+        unheld = [t for t in tokens if len(t) >= 2 and _HAN_WORD.fullmatch(t)]
+        unheld = set(unheld) - set(held_terms(vocabulary, unheld))
+        if share is None or not unheld:
+            return tokens
+        glossary = shared_glossary()
+        out: list[str] = []
+        for token in tokens:
+            token = (glossary.alike(token, vocabulary, share) or token) if token in unheld else token
+            if token not in out:
+                out.append(token)
+        return out
 
     def reading(self, question: str) -> np.ndarray | None:
         """Return the question as the second reader reads it (rag/embedding/reader.py; read ahead by the assistant),
