@@ -16,7 +16,8 @@ choice over every set is written to --out with how it was made, and with --loso-
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench.fit_synonyms \\
         cmrc=../shared/eval/dev/cmrc-trial/gold.jsonl=../shared/eval/dev/cmrc-trial/corpus=/work/idx/cmrc \\
         xquad-zh=../shared/eval/dev/xquad-dev/gold-zh.jsonl=../shared/eval/dev/xquad-dev/corpus=/work/idx/xquad \\
-        public=../shared/eval/gold_public.jsonl=seeds=/work/idx/seeds --out rag/data/synonyms.json
+        public=../shared/eval/gold_public.jsonl+tests/data/calibration.jsonl=seeds=/work/idx/seeds \\
+        --out rag/data/synonyms.json
 """
 from __future__ import annotations
 
@@ -36,16 +37,20 @@ FIGURES = {"answer_keyword_recall@300c": True, "answer_contains@300c": True, "re
 
 
 def figures(name: str, golds: list[Path], corpus: Path, index: Path, synonyms_file: str, out: Path) -> dict[str, float]:
-    """Return one set's figures with the given synonyms file ("off": none), its gold files answered in turn."""
-    counts: dict[str, list[float]] = {}
+    """Return one set's figures with the given synonyms file ("off": none), its gold files answered in turn and their
+    questions pooled (the public set's unanswerable questions are mostly its calibration file's)."""
+    pooled: dict[str, list[float]] = {}  # figure -> [questions counted, sum]
     for n, gold in enumerate(golds):
         settings = load_settings(index_dir=index, corpus_dir=corpus, synonyms_file=synonyms_file)
         run = evaluate_set(EvalSet(name, gold, settings), out / f"{name}-{n}")
         overall = run.summary.overall.to_dict() if run.summary else {}
         for figure in FIGURES:
-            if overall.get(figure) is not None:
-                counts.setdefault(figure, []).append(float(overall[figure]))
-    return {figure: sum(values) / len(values) for figure, values in counts.items()}
+            counted = overall.get("unanswerable" if figure == "refusal_on_unanswerable" else "answerable") or 0
+            if overall.get(figure) is not None and counted:
+                held = pooled.setdefault(figure, [0.0, 0.0])
+                held[0] += counted
+                held[1] += counted * float(overall[figure])
+    return {figure: total / counted for figure, (counted, total) in pooled.items()}
 
 
 def acceptable(at: dict[str, float], off: dict[str, float]) -> bool:

@@ -122,7 +122,7 @@ def fit(sets: list[EvalSet], fits: Path) -> None:
     py = [sys.executable, "-m"]
     # The share of glosses that makes words alike first, with the files in the repository: the fits after it read
     # the question's words as it does (the sets it moves: Chinese questions over Chinese articles).
-    alike = [named[n].arg() for n in ("cmrc", "xquad-zh", "public")]
+    alike = [named[n].arg() for n in ("cmrc", "xquad-zh")] + [named["public"].arg(REPO / "tests/data/calibration.jsonl")]
     run(py + ["bench.fit_synonyms", *alike, "--out", str(fits / "synonyms.json"), "--loso-dir", str(fits)])
     synonyms = {"RAG_SYNONYMS_FILE": str(fits / "synonyms.json")}
     run(py + ["bench.fit_retrieval", *fitted, "--out", str(fits / "fusion.json"), "--loso-dir", str(fits)], synonyms)
