@@ -111,9 +111,11 @@ class Retriever:
         corpus's rarest, and the question be declined for it (docs/answers.md, *Words the articles say otherwise*)."""
         share = min_share(self.settings.retrieval.synonyms_file)
         vocabulary = self.index.lexical.vocabulary
-        unheld = [t for t in tokens if len(t) >= 2 and _HAN_WORD.fullmatch(t)]
-        unheld = set(unheld) - set(held_terms(vocabulary, unheld))
-        if share is None or not unheld:
+        words = [t for t in tokens if len(t) >= 2 and _HAN_WORD.fullmatch(t)]
+        if share is None or not words:
+            return tokens
+        unheld = set(words) - set(held_terms(vocabulary, words))  # one lookup for a Milvus vocabulary
+        if not unheld:
             return tokens
         glossary = shared_glossary()
         out: list[str] = []
