@@ -306,6 +306,13 @@ def held_terms(vocabulary: Container[str], terms: Iterable[str]) -> list[str]:
     return [term for term in terms if term in vocabulary]
 
 
+def unheld_words(tokens: Iterable[str], vocabulary: Container[str]) -> set[str]:
+    """Return the tokens of two or more Chinese characters the vocabulary does not hold: the words `Glossary.alike`
+    may read as the index's (the dictionary glosses only such words); one lookup for a Milvus vocabulary."""
+    words = [token for token in tokens if len(token) >= 2 and _HAN.fullmatch(token)]
+    return set(words) - set(held_terms(vocabulary, words)) if words else set()
+
+
 class SynonymsFileError(RagError, ValueError):
     """The file of the share of glosses that makes two words alike cannot be read."""
 

@@ -1,7 +1,6 @@
 """From a question to evidence: embed it, tokenise it, search the index both ways, fuse."""
 from __future__ import annotations
 
-import re
 import threading
 import time
 from functools import cached_property
@@ -15,14 +14,13 @@ from rag.index.store import Index
 from rag.ingest.language import is_chinese, mostly_chinese, told
 from rag.records import NO_TRANSLATION, Evidence, Translation
 from rag.retrieval.fusion import load_fusion
-from rag.retrieval.glossary import NO_SOUNDINGS, Glossary, Soundings, held_terms, min_share, reads, shared_glossary
+from rag.retrieval.glossary import NO_SOUNDINGS, Glossary, Soundings, min_share, reads, shared_glossary, unheld_words
 from rag.retrieval.search import answer_hits, candidates, hybrid_search
 from rag.settings import Settings
 
 # The fewest passages whose own idf weighs a question's words (rag/index/lexical.py); a smaller corpus takes the
 # language's (Tokenizer.language_idf).
 MIN_IDF_PASSAGES = 20
-_HAN_WORD = re.compile(r"[\u4e00-\u9fff]+")
 
 
 class Retriever:
@@ -110,11 +108,10 @@ class Retriever:
         the same (`Glossary.alike`: "片子" as 影片, "取代" as 替代): a user's everyday word would otherwise weigh as the
         corpus's rarest, and the question be declined for it (docs/answers.md, *Words the articles say otherwise*)."""
         share = min_share(self.settings.retrieval.synonyms_file)
-        vocabulary = self.index.lexical.vocabulary
-        words = [t for t in tokens if len(t) >= 2 and _HAN_WORD.fullmatch(t)]
-        if share is None or not words:
+        if share is None:
             return tokens
-        unheld = set(words) - set(held_terms(vocabulary, words))  # one lookup for a Milvus vocabulary
+        vocabulary = self.index.lexical.vocabulary
+        unheld = unheld_words(tokens, vocabulary)
         if not unheld:
             return tokens
         glossary = shared_glossary()
