@@ -70,6 +70,17 @@ def test_questions_the_articles_do_not_answer_are_mostly_declined(real):
     assert not answer.refused and "难以准确模拟" in answer.text[:300]
 
 
+def test_who_wrote_an_article_is_answered_from_its_byline_and_an_unknown_paper_is_declined(real):
+    # "篇文章" is no word of the articles: it declined the first, and the second was answered with body sentences.
+    answer = real.ask("新快报的这篇报道是哪位记者写的？")
+    assert not answer.refused and "郑志辉" in answer.text
+    answer = real.ask("人民日报那篇文章是谁写的？")
+    assert answer.refused and answer.text == "资料中没有出现“人民日报”，没有找到与此问题相关的内容。"
+    # A question framed by its article asks what it says: 篇文章 declined it while it weighed as a word to hold.
+    answer = real.ask("这篇文章说Sora是什么时候发布的？")
+    assert not answer.refused and "2月16日" in answer.text[:300]
+
+
 # English chit-chat over Chinese articles looks, to the dense side, like the English questions about them; what tells
 # it apart is that the articles hold none of its words read through the dictionary (rag/answer/decide.py).
 @pytest.mark.parametrize("question", [

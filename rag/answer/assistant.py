@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
+from rag.answer.about_article import ArticleQuestions
 from rag.answer.composer import Composer, make_composer
 from rag.answer.conversation import check_history, make_rewriter, small_talk_reply, understand
 from rag.answer.decide import Decider, for_index, load_params
@@ -63,6 +64,8 @@ class Assistant:
         self.decider = Decider(index, params, word_tags, tokenizer.word_counts())
         # A language model's composer asks the decider first, so a declined question never reaches the model.
         self.composer: Composer = make_composer(settings, index, self.titles, word_tags, embedder, self.decider)
+        # Who wrote an article, when, where it comes from: answered from the lines that state it, in either mode.
+        self.about_article = ArticleQuestions(index, tokenizer)
         # With a language model, it makes follow-ups standalone; the rules stand in when it fails.
         self.rewriter = make_rewriter(settings, tokenizer)
 
@@ -157,7 +160,10 @@ class Assistant:
         tick = time.perf_counter()
         drafted = False
         compose_stream = getattr(self.composer, "compose_stream", None)
-        if stream and compose_stream is not None:
+        about = self.about_article.answer(question, evidence)
+        if about is not None:
+            draft = about.draft
+        elif stream and compose_stream is not None:
             steps = compose_stream(evidence, tuple(history))
             while True:
                 try:
@@ -169,8 +175,10 @@ class Assistant:
                 yield event
         else:
             draft = self.composer.compose(evidence, tuple(history))
-        decision = self.decider.decide(evidence, draft)
-        if decision.refused:
+        decision = about.decision if about is not None else self.decider.decide(evidence, draft)
+        if about is not None and about.refusal:
+            text, citations = about.refusal, ()
+        elif decision.refused:
             text, citations = refusal_text(question, decision.counted, decision.unused), ()
         else:
             text, citations = draft.text, draft.citations
