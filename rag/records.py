@@ -144,6 +144,10 @@ class Evidence:
     # Of those, one whose language the identifier cannot tell either (a word or two of chat, a number, an emoji):
     # nothing to find it by, so it is declined (rag/ingest/language.py).
     untold: bool = False
+    # A question that asks several: the evidence for each of its parts (rag/answer/questions.py, `question_parts`),
+    # embedded with it; the answer adds the best block of each part it answers (rag/answer/assistant.py). Empty for a
+    # question that asks one.
+    parts: tuple[Evidence, ...] = ()
 
 
 @dataclass(frozen=True)

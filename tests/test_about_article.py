@@ -3,10 +3,11 @@ state it, cited; an article that states none declines with a message that says s
 from __future__ import annotations
 
 import pytest
+from test_answers import assistant_over
 
 from rag.answer.about_article import asked_about_article, facts
-from tests.support import stands_in_lines
-from tests.test_answers import assistant_over
+
+from support import stands_in_lines
 
 
 @pytest.mark.parametrize(("question", "kind"), [

@@ -19,7 +19,16 @@ from rag.answer.extractive import (
     score_sentences,
     select_sentences,
 )
-from rag.answer.questions import asked_kinds, count_asked, counted, holds_count, holds_kind, names_in, unused_words
+from rag.answer.questions import (
+    asked_kinds,
+    count_asked,
+    counted,
+    holds_count,
+    holds_kind,
+    names_in,
+    question_parts,
+    unused_words,
+)
 from rag.answer.ranking import load_ranking
 from rag.errors import RagError
 from rag.index.build import build_index
@@ -1110,3 +1119,19 @@ def test_a_citation_names_the_section_its_sentence_stands_in(tmp_path, fake_embe
         assert cited.section == section, (question, answer.citations)
         assert section in [c["section"] for c in answer_to_dict(answer)["citations"]]
         assert f"› {section}\n" in _format_answer(answer_to_dict(answer))  # the CLI's sources, after the title
+
+
+@pytest.mark.parametrize(("question", "parts"), [
+    ("“世界模型”这个概念最早是谁提出来的？Runway又是什么时候说要做通用世界模型的？",
+     ["“世界模型”这个概念最早是谁提出来的？", "Runway又是什么时候说要做通用世界模型的？"]),
+    ("食堂在哪里？一线城市出差住宿每晚能报销多少钱？", ["食堂在哪里？", "一线城市出差住宿每晚能报销多少钱？"]),
+    # Parts that lean on the one before stay with it: pointing back, asking more of it, naming too little, no question.
+    ("Runway有位联合创始人看到Sora后发了感慨，他叫什么？说了什么？", None),
+    ("哪位券商分析师把Sora概括为“四方面的突破”？具体是哪四点？", None),
+    ("Sora是怎么把一团噪点一点点变成清楚画面的？能打个比方吗？", None),
+    ("在Sora出来之前，AI生成的视频一次大概只能做到多长？（按齐鲁晚报的说法）", None),
+    ("Sora是在哪一天发布的？", None),
+])
+def test_a_question_that_asks_several_is_read_as_its_parts(question, parts):
+    assert question_parts(question, shared_tokenizer().tokens) == (parts or [question])
+

@@ -81,6 +81,17 @@ def test_who_wrote_an_article_is_answered_from_its_byline_and_an_unknown_paper_i
     assert not answer.refused and "2月16日" in answer.text[:300]
 
 
+def test_each_part_of_a_question_that_asks_several_is_answered_in_its_order(real):
+    # Ranked as a whole, the question quoted Jim Fan only: his words outweigh the date's in it.
+    answer = real.ask("Sora是哪天发布的？英伟达的Jim Fan怎么评价它？")
+    assert not answer.refused
+    assert answer.text.index("2月16日") < answer.text.index("Jim Fan")
+    assert "物理引擎" in answer.text
+    # A part the whole answer already quotes adds nothing.
+    whole = real.ask("Adobe股价在Sora发布后怎么样了？Pika的创始人是谁？")
+    assert whole.text.count("Adobe") == 1 and "郭文景" in whole.text
+
+
 # English chit-chat over Chinese articles looks, to the dense side, like the English questions about them; what tells
 # it apart is that the articles hold none of its words read through the dictionary (rag/answer/decide.py).
 @pytest.mark.parametrize("question", [

@@ -14,6 +14,7 @@ from rag.answer.conversation import check_history, make_rewriter, small_talk_rep
 from rag.answer.decide import Decider, for_index, load_params
 from rag.answer.decide import Evidence as Features
 from rag.answer.extractive import refusal_text
+from rag.answer.questions import question_parts
 from rag.answer.streaming import AnswerEvent, DraftingEvent, Event, QuestionEvent, TextEvent, pieces
 from rag.embedding import Embedder, load_embedder
 from rag.embedding.reader import shared_reader
@@ -105,6 +106,20 @@ class Assistant:
         found = self.decider.evidence(evidence, draft)
         return draft, self.decider.judge(found, draft), found
 
+    def _with_parts(self, evidence: Evidence, draft: Draft) -> Draft:
+        """Return the draft of a question that asks several with the best block of each part the articles answer
+        (the part's own draft, judged on its own) and the draft does not quote yet; an extractive composer's only."""
+        with_parts = getattr(self.composer, "with_parts", None)
+        if with_parts is None:
+            return draft
+        answered = []
+        for at, part in enumerate(evidence.parts):
+            part_draft = self.composer.compose(part)
+            first = part_draft.sentences[:1]
+            if first and first[0] not in draft.sentences and not self.decider.decide(part, part_draft).refused:
+                answered.append((at, part_draft))
+        return with_parts(draft, answered)
+
     def on_page(self, citation: Citation) -> Citation:
         """Return the citation with its page and line on the page when it cites a PDF, else as it is."""
         kept = self.index.text_of(citation.file)
@@ -155,7 +170,8 @@ class Assistant:
         yield QuestionEvent(asked, question if question != asked else None)
         top_k = max(1, min(top_k or self.settings.retrieval.top_k, 100))
         timings: dict[str, float] = {}
-        evidence = self.retriever.retrieve(question, top_k, timings)
+        parts = question_parts(question, self.tokenizer.tokens)
+        evidence = self.retriever.retrieve(question, top_k, timings, parts if len(parts) > 1 else ())
 
         tick = time.perf_counter()
         drafted = False
@@ -176,6 +192,8 @@ class Assistant:
         else:
             draft = self.composer.compose(evidence, tuple(history))
         decision = about.decision if about is not None else self.decider.decide(evidence, draft)
+        if evidence.parts and about is None and not decision.refused and not drafted:
+            draft = self._with_parts(evidence, draft)
         if about is not None and about.refusal:
             text, citations = about.refusal, ()
         elif decision.refused:

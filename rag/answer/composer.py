@@ -18,7 +18,7 @@ from rag.embedding import Embedder
 from rag.index.lexical import shared_tokenizer
 from rag.index.store import Index
 from rag.ingest.language import is_chinese
-from rag.records import NO_TRANSLATION, Draft, Evidence, Turn
+from rag.records import NO_TRANSLATION, Draft, Evidence, Sentence, Turn
 from rag.settings import Settings, SettingsError
 
 COMPOSERS = ("extractive", "llm")
@@ -92,6 +92,32 @@ class ExtractiveComposer:
         text, citations = cite(self.index, chosen, self.titles, self.subjects.section_text) if chosen else ("", ())
         best = max((s.dense for s in candidates), default=None)
         return Draft(text, citations, tuple(chosen), best, tuple(s.dense for s in candidates))
+
+    def with_parts(self, draft: Draft, parts: Sequence[tuple[int, Draft]]) -> Draft:
+        """Return the draft with the first block of each (part's place, part's draft) it does not quote yet: the first
+        part's before the rest, the others' after it, cited anew."""
+        chosen = list(draft.sentences)
+        for at, part in parts:
+            block = _new(_first_block(part), chosen)
+            chosen = block + chosen if at == 0 else chosen + block
+        if len(chosen) == len(draft.sentences):
+            return draft
+        text, citations = cite(self.index, chosen, self.titles, self.subjects.section_text)
+        return dataclasses.replace(draft, text=text, citations=citations, sentences=tuple(chosen))
+
+
+def _new(items: Sequence[Sentence], chosen: Sequence[Sentence]) -> list[Sentence]:
+    """Return the sentences of `items` that are not among `chosen`, in their order."""
+    taken = {sentence.sentence_id for sentence in chosen}
+    return [item for item in items if item.sentence_id not in taken]
+
+
+def _first_block(draft: Draft) -> list[Sentence]:
+    """Return the sentences a draft's first citation quotes."""
+    if not draft.citations:
+        return []
+    first = draft.citations[0]
+    return [s for s in draft.sentences if s.file == first.file and first.line_start <= s.line_start <= first.line_end]
 
 
 def make_composer(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 
 from rag.index.lexical import MEASURE_WORDS, PRICE_COMPARED
 from rag.ingest.headings import BYLINE
@@ -307,3 +307,30 @@ def _glued(word: str, word_counts: Mapping[str, int]) -> bool:
     """Return whether a word the question alone writes is likely its grammar glued to a neighbour by the cut."""
     return (len(word) == 2 and not _GRAMMAR_CHARACTERS.isdisjoint(word)
             and (word_counts.get(word) or 0) < _GLUE_COUNT)
+
+
+# A question of several questions ("“世界模型”这个概念最早是谁提出来的？Runway又是什么时候说要做通用世界模型的？"): each part
+# that stands on its own asks something of its own. A part that leans on the one before belongs to it: it opens by
+# pointing back, asking more of the same or asking with no subject of its own ("他叫什么？说了什么？", "具体是哪四点？",
+# "为什么？", "这事有定论了吗？", "能打个比方吗？"), names fewer than two things, or asks nothing ("（按齐鲁晚报的说法）" after
+# the question mark).
+_LEANS_BACK = re.compile(r"^(?:他|她|它|其|这|那|该|此|为什么|为何|具体|那么|还有|另外|又|并且|而且|能|可以|可否|可不可以"
+                         r"|and\b|why\b|how so\b|can\b|could\b)", re.I)
+_PART_END = re.compile(r"(?<=[？?])")
+_NAMING_TOKEN = re.compile(r"^(?:[a-z0-9].*|[\u3400-\u9fff]{2,})$")
+
+
+def question_parts(question: str, tokens: Callable[[str], Iterable[str]]) -> list[str]:
+    """Return the questions a question asks, each with the parts that lean on it (`_LEANS_BACK`); the question
+    alone when it asks one. `tokens` are a text's searchable tokens (stopwords left out): a part that names fewer
+    than two things (words of two or more characters, Latin words, numbers) leans on the one before."""
+    parts: list[str] = []
+    for piece in (p.strip() for p in _PART_END.split(question)):
+        if not piece:
+            continue
+        named = sum(1 for token in tokens(piece) if _NAMING_TOKEN.match(token))
+        if parts and (_LEANS_BACK.match(piece) or named < 2 or not piece.endswith(("？", "?"))):
+            parts[-1] += piece
+        else:
+            parts.append(piece)
+    return parts if len(parts) > 1 else [question]

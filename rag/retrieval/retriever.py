@@ -1,8 +1,10 @@
 """From a question to evidence: embed it, tokenise it, search the index both ways, fuse."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
+from collections.abc import Sequence
 from functools import cached_property
 
 import numpy as np
@@ -48,15 +50,20 @@ class Retriever:
                 self._sound_index = NO_SOUNDINGS if hasattr(vocabulary, "lookup") else glossary.sound_index(vocabulary)
             return self._sound_index
 
-    def retrieve(self, question: str, top_k: int, timings: dict[str, float] | None = None) -> Evidence:
-        """Return the evidence for a validated question, at least `top_k` passages deep; time the stages into `timings`."""
+    def retrieve(self, question: str, top_k: int, timings: dict[str, float] | None = None,
+                 parts: Sequence[str] = ()) -> Evidence:
+        """Return the evidence for a validated question, at least `top_k` passages deep; time the stages into `timings`.
+        The `parts` of a question that asks several are embedded with it, in one batch, and searched each."""
         timings = {} if timings is None else timings
         tick = time.perf_counter()
-        query_vector = self.embedder.encode_queries([question])[0]
+        vectors = self.embedder.encode_queries([question, *parts])
         timings["embed_ms"] = (time.perf_counter() - tick) * 1000
         tick = time.perf_counter()
-        evidence = self.search(question, query_vector, top_k)
+        evidence = self.search(question, vectors[0], top_k)
         timings["retrieve_ms"] = (time.perf_counter() - tick) * 1000
+        if parts:
+            found = tuple(self.search(part, vector, top_k) for part, vector in zip(parts, vectors[1:]))
+            evidence = dataclasses.replace(evidence, parts=found)
         return evidence
 
     def search(self, question: str, query_vector: np.ndarray, top_k: int) -> Evidence:
