@@ -120,6 +120,15 @@ class Translation:
 NO_TRANSLATION = Translation()  # a question in the articles' language
 
 
+@dataclass(frozen=True)
+class Frame:
+    """The article a question's frame names ("据齐鲁晚报，……": its file) and the source it names it by ("齐鲁晚报"),
+    read by rag/answer/framing.py: the question is searched in that article alone."""
+
+    file: str
+    source: str
+
+
 @dataclass(frozen=True, eq=False)
 class Evidence:
     """What retrieval found for one question: its vector and words, their weights, and the ranked passages."""
@@ -148,6 +157,9 @@ class Evidence:
     # embedded with it; the answer adds the best block of each part it answers (rag/answer/assistant.py). Empty for a
     # question that asks one.
     parts: tuple[Evidence, ...] = ()
+    # A question framed by its article ("据齐鲁晚报，……"): the words of the source that names it, searched in it alone
+    # (rag/answer/framing.py). They say which article, not what the answer holds: the answer's ranking leaves them out.
+    framing: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

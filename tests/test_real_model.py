@@ -81,6 +81,14 @@ def test_who_wrote_an_article_is_answered_from_its_byline_and_an_unknown_paper_i
     assert not answer.refused and "2月16日" in answer.text[:300]
 
 
+def test_a_question_framed_by_its_paper_is_answered_from_that_article(real):
+    # Searched in all five, the video's length was quoted from another article first ("一分钟"), and with the paper's
+    # name weighed as a word to hold, the sentence "……在接受齐鲁晚报采访时……" came first in its own.
+    answer = real.ask("齐鲁晚报说那段东京街头的视频有多长？")
+    assert not answer.refused and "59秒" in answer.text[:100]
+    assert all(c.file.endswith("002_d122934e973f1a01.txt") for c in answer.citations)
+
+
 def test_each_part_of_a_question_that_asks_several_is_answered_in_its_order(real):
     # Ranked as a whole, the question quoted Jim Fan only: his words outweigh the date's in it.
     answer = real.ask("Sora是哪天发布的？英伟达的Jim Fan怎么评价它？")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from rag.index.lexical import Tokenizer
 from rag.index.store import Index
+from rag.ingest.cleaning import front_matter_end
 from rag.ingest.headings import BYLINE
 from rag.ingest.language import is_chinese
 from rag.records import Citation, Decision, Draft, Evidence
@@ -59,7 +60,6 @@ _LINE_CHARS = 60
 # How many of its first non-blank lines hold an article's header (a dateline, "梦晨 西风 发自 凹非寺").
 _HEADER_LINES = 15
 
-_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\n(.*?\n)---[ \t]*(?:\n|\Z)", re.S)
 _LABEL = r"^\W{{0,3}}(?:文章|本文)?(?:{})\s*[:：|｜/]\s*\S"
 # Each kind's lines: labelled anywhere ("文章作者: 量子位", "发布时间: 2024-02-19"), and in the header only.
 _LABELLED = {
@@ -123,8 +123,8 @@ def facts(raw: str, kind: str) -> list[Fact]:
     """Return the lines of an article's text that state its `kind` of fact, in the order the article has them: a
     labelled line, a byline or a header's line, a colophon's clause, a front matter's field."""
     lines = raw.split("\n")
-    front = _FRONT_MATTER.match(raw)
-    body_from = front.group(0).count("\n") if front else 0
+    front = front_matter_end(raw)
+    body_from = raw[:front].count("\n")
     found: list[Fact] = []
     header_seen = 0
     for number, line in enumerate(lines[body_from:], start=body_from + 1):

@@ -14,6 +14,7 @@ from rag.answer.conversation import check_history, make_rewriter, small_talk_rep
 from rag.answer.decide import Decider, for_index, load_params
 from rag.answer.decide import Evidence as Features
 from rag.answer.extractive import refusal_text
+from rag.answer.framing import Framing
 from rag.answer.questions import question_parts
 from rag.answer.streaming import AnswerEvent, DraftingEvent, Event, QuestionEvent, TextEvent, pieces
 from rag.embedding import Embedder, load_embedder
@@ -67,6 +68,8 @@ class Assistant:
         self.composer: Composer = make_composer(settings, index, self.titles, word_tags, embedder, self.decider)
         # Who wrote an article, when, where it comes from: answered from the lines that state it, in either mode.
         self.about_article = ArticleQuestions(index, tokenizer)
+        # A question framed by the article it asks about ("据齐鲁晚报，……") is searched in that article only.
+        self.framing = Framing(index, tokenizer)
         # With a language model, it makes follow-ups standalone; the rules stand in when it fails.
         self.rewriter = make_rewriter(settings, tokenizer)
 
@@ -171,7 +174,8 @@ class Assistant:
         top_k = max(1, min(top_k or self.settings.retrieval.top_k, 100))
         timings: dict[str, float] = {}
         parts = question_parts(question, self.tokenizer.tokens)
-        evidence = self.retriever.retrieve(question, top_k, timings, parts if len(parts) > 1 else ())
+        evidence = self.retriever.retrieve(question, top_k, timings, parts if len(parts) > 1 else (),
+                                           self.framing.read(question))
 
         tick = time.perf_counter()
         drafted = False

@@ -80,8 +80,10 @@ class ExtractiveComposer:
 
     def _draft(self, evidence: Evidence, candidates: list[SentenceScore], ranking: RankingParams, in_language: bool) -> Draft:
         answer = self.settings.answer
+        # A frame's source says which article (rag/answer/framing.py); a sentence holding it answers nothing for that.
+        weights = {t: w for t, w in evidence.term_weights.items() if t not in evidence.framing} or evidence.term_weights
         scored = rerank(
-            self.index, candidates, evidence.question, evidence.term_weights, in_language,
+            self.index, candidates, evidence.question, weights, in_language,
             self.word_tags, lambda file: self.titles.get(file, ""), ranking, evidence.translation, self.subjects,
         )
         # A row a table's key names answers for its table: the model reads each row alone and cannot tell them apart.

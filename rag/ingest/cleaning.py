@@ -157,6 +157,12 @@ def _first_sentence(text: str, limit: int = 40) -> str:
     return first if len(first) <= limit else first[:limit] + "…"
 
 
+def front_matter_end(raw: str) -> int:
+    """Return where an article's text starts after its front matter ("---" lines of fields), 0 when it has none."""
+    front = _FRONT_MATTER.match(raw)
+    return front.end() if front else 0
+
+
 def clean(raw: str) -> Cleaned:
     """Return the article's clean text with a source offset for every character, and its title."""
     mapped = _Mapped(raw)

@@ -14,7 +14,7 @@ from rag.embedding.reader import reads_language, shared_reader
 from rag.index.lexical import Tokenizer
 from rag.index.store import Index
 from rag.ingest.language import is_chinese, mostly_chinese, told
-from rag.records import NO_TRANSLATION, Evidence, Translation
+from rag.records import NO_TRANSLATION, Evidence, Frame, Translation
 from rag.retrieval.fusion import load_fusion
 from rag.retrieval.glossary import NO_SOUNDINGS, Glossary, Soundings, min_share, reads, shared_glossary, unheld_words
 from rag.retrieval.search import answer_hits, candidates, hybrid_search
@@ -51,23 +51,33 @@ class Retriever:
             return self._sound_index
 
     def retrieve(self, question: str, top_k: int, timings: dict[str, float] | None = None,
-                 parts: Sequence[str] = ()) -> Evidence:
+                 parts: Sequence[str] = (), frame: Frame | None = None) -> Evidence:
         """Return the evidence for a validated question, at least `top_k` passages deep; time the stages into `timings`.
-        The `parts` of a question that asks several are embedded with it, in one batch, and searched each."""
+        The `parts` of a question that asks several are embedded with it, in one batch, and searched each; a `frame`
+        names the one article to search, and its source's words are the evidence's `framing` (rag/answer/framing.py)."""
         timings = {} if timings is None else timings
         tick = time.perf_counter()
         vectors = self.embedder.encode_queries([question, *parts])
         timings["embed_ms"] = (time.perf_counter() - tick) * 1000
         tick = time.perf_counter()
-        evidence = self.search(question, vectors[0], top_k)
+        rows = self.rows_of(frame.file) if frame is not None else range(0)
+        framing = frozenset(self.tokenizer.tokens(frame.source)) if frame is not None else frozenset()
+        evidence = dataclasses.replace(self.search(question, vectors[0], top_k, rows), framing=framing)
         timings["retrieve_ms"] = (time.perf_counter() - tick) * 1000
         if parts:
-            found = tuple(self.search(part, vector, top_k) for part, vector in zip(parts, vectors[1:]))
+            found = tuple(dataclasses.replace(self.search(part, vector, top_k, rows), framing=framing)
+                          for part, vector in zip(parts, vectors[1:]))
             evidence = dataclasses.replace(evidence, parts=found)
         return evidence
 
-    def search(self, question: str, query_vector: np.ndarray, top_k: int) -> Evidence:
-        """Return the evidence for a question already embedded (the fits embed their questions in batches)."""
+    def rows_of(self, file: str) -> range:
+        """Return the passage rows of article `file` (none for "" or a file the index does not hold)."""
+        entry = next((a for a in self.index.manifest.articles if a.file == file), None) if file else None
+        return range(entry.chunks[0], entry.chunks[0] + entry.chunks[1]) if entry is not None else range(0)
+
+    def search(self, question: str, query_vector: np.ndarray, top_k: int, within: Sequence[int] = ()) -> Evidence:
+        """Return the evidence for a question already embedded (the fits embed their questions in batches); with
+        `within`, from those passage rows only."""
         tokens = self.tokenizer.question_tokens(question, self.index.lexical.vocabulary)
         chinese = is_chinese(question)
         translation = self.translation(question, chinese)
@@ -90,7 +100,7 @@ class Retriever:
         weighed = self.settings.retrieval.fusion != "rrf" and any(weights.reader for weights in fused_with)
         reading = self.reading(question) if weighed else None
         ranked = hybrid_search(self.index, query_vector, tokens, 2 * depth, self.settings, translation=translation,
-                               sides=sides, reading=reading, weights=fused_with[0])
+                               sides=sides, reading=reading, weights=fused_with[0], within=within)
         # An answer quotes, and a reader is shown, only passages with a sentence to quote: one that is only a title
         # matches a question on its subject and would push an answer out (docs/answers.md, *Passages that are only a
         # title*). The decision still reads the ranking as fused, the one its features were fitted on.
@@ -100,7 +110,7 @@ class Retriever:
         # articles never mention looks answered (docs/answers.md, *English questions read through CC-CEDICT*).
         # They are the same dense and lexical candidates fused without the translation's side and features.
         judged = (hybrid_search(self.index, query_vector, tokens, depth, self.settings, sides=sides[:2], reading=reading,
-                                weights=fused_with[1]) if translation else [])
+                                weights=fused_with[1], within=within) if translation else [])
         # In a corpus of a few passages the question's subject is in all of them and weighs next to nothing, while a
         # word it never uses weighs most: the words' weight in the language at large says more there.
         if len(self.index.chunks) < MIN_IDF_PASSAGES:

@@ -90,20 +90,26 @@ def hybrid_search(
     sides: tuple[Ranking, ...] = (),
     reading: np.ndarray | None = None,
     weights: FusionWeights | None = None,
+    within: Sequence[int] = (),
 ) -> list[Hit]:
     """Return the top_k hits of dense and lexical candidates fused as the settings say, with each side's rank.
     `weights` are the fusion weights the caller chose for the question (`FusionParams.for_question`: a question in
     another language than the articles' has weights of its own), else those of the articles' language; a question's
     `translation` brings candidates and features of its own. `sides` are the candidates when the caller already
     searched for them (`candidates`), the translation's side last. `reading` is the question as the second reader
-    reads it (rag/embedding/reader.py), for the weights that read it."""
+    reads it (rag/embedding/reader.py), for the weights that read it. `within`, when given, are the only rows fused
+    (the passages of the article a question names: rag/answer/framing.py), whichever side found them."""
     sides = sides or candidates(index, query_vector, query_tokens, settings, translation)
     dense, lexical = sides[:2]
     weights = weights or load_fusion(settings.retrieval.fusion_file).same_language
     if settings.retrieval.fusion == "rrf":
         fused = rrf([dense.rows, lexical.rows], [weights.dense, weights.lexical], settings.retrieval.rrf_k)
+        if within:
+            kept = set(within)
+            fused = [(row, score) for row, score in fused if row in kept]
     else:
-        fused = weighted_fusion(index, union(*sides), query_vector, query_tokens, weights, translation, reading)
+        fused = weighted_fusion(index, list(within) or union(*sides), query_vector, query_tokens, weights, translation,
+                                reading)
     dense_rank = {row: rank for rank, row in enumerate(dense.rows, start=1)}
     lexical_rank = {row: rank for rank, row in enumerate(lexical.rows, start=1)}
     return [
