@@ -106,6 +106,17 @@ def test_a_word_jieba_cuts_across_the_articles_words_is_read_as_they_write_them(
     assert "魏玩" in tokenizer.question_tokens("魏玩是谁的妻子？", build_lexical([tokenizer.tokens("他姓魏。孩子们在玩。")], 1.2, 0.75).vocabulary)
 
 
+def test_a_one_character_verb_the_articles_only_use_inside_a_word_is_left_out_and_a_noun_stays():
+    # "带进" is cut 带 / 进 where the article writes 带入: each weighed as the rarest word, and the question was
+    # declined. A single-character noun the articles never use (猫) names what they may lack: it still weighs.
+    tokenizer = shared_tokenizer()
+    index = build_lexical([tokenizer.tokens("有网友感慨，它将把视频内容带入零基础创作时代。")], 1.2, 0.75)
+    assert {"带", "进"} <= set(tokenizer.tokens("Sora会把视频内容带进什么时代？")) and "带" not in index.vocabulary
+    tokens = tokenizer.question_tokens("Sora会把视频内容带进什么时代？", index.vocabulary)
+    assert "带" not in tokens and "进" not in tokens and {"视频", "内容", "时代"} <= set(tokens)
+    assert "猫" in tokenizer.question_tokens("猫能进入零基础创作时代吗？", index.vocabulary)
+
+
 def test_a_one_character_word_jieba_glues_to_a_stopword_after_it_is_read_as_the_articles_word():
     # "进修假有几天？" is cut 进修 / 假有 / 几天 and the article's "带薪进修假" 进修 / 假: 假有, a word of neither
     # jieba's dictionary nor the articles, weighed as the rarest word, and the question was declined over the

@@ -74,7 +74,9 @@ class Tokenizer:
         杨昊现, the articles 杨昊). Any other made-up word stays whole: it is a name the articles never use (魏玩,
         although 魏 and 玩 are each in some article). A word comparing prices the articles never use (便宜,
         "cheapest") is read as their word for price (`PRICE_COMPARED`). A word jieba cut across the articles' words
-        ("才能量产" as 才 / 能量 / 产) is read as they write them (`_recut`)."""
+        ("才能量产" as 才 / 能量 / 产) is read as they write them (`_recut`). A single character the articles never use
+        as a word, and that is no noun (带 and 进 of "带进", where they write 带入), says too little to weigh as the
+        question's rarest word and is left out; a noun (猫) names what the articles may lack, and stays."""
         out = []
         compares = PRICE_COMPARED.search(to_simplified(text)) is not None
         recut = self._recut(text, vocabulary)
@@ -85,6 +87,9 @@ class Tokenizer:
                 out.append(next((word for word in _PRICE_WORDS[is_chinese(token)] if word in vocabulary), token))
             elif _DEGREE.fullmatch(token) and token not in vocabulary:
                 continue
+            elif len(token) == 1 and token not in vocabulary and is_chinese(token) \
+                    and not self.word_tags().get(token, "n").startswith("n"):
+                continue  # a verb or an adjective the articles only use inside longer words (带 of 带进, 带入)
             elif token in vocabulary or self._jieba.FREQ.get(token) or not is_chinese(token):
                 out.append(token)
             else:
