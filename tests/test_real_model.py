@@ -86,6 +86,7 @@ def test_a_verb_the_articles_write_otherwise_does_not_decline_the_question(real)
     answer = real.ask("Sora会把视频内容带进什么时代？")
     assert not answer.refused and "零基础创作" in answer.text[:300]
 
+
 def test_a_question_framed_by_its_paper_is_answered_from_that_article(real):
     # Searched in all five, the video's length was quoted from another article first ("一分钟"), and with the paper's
     # name weighed as a word to hold, the sentence "……在接受齐鲁晚报采访时……" came first in its own.
