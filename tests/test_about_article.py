@@ -6,6 +6,7 @@ import pytest
 from test_answers import assistant_over
 
 from rag.answer.about_article import asked_about_article, facts
+from rag.ingest.textnorm import stands_in
 
 from support import stands_in_lines
 
@@ -65,6 +66,13 @@ def test_the_facts_of_each_kind_are_the_lines_that_state_them():
     assert facts("# 标题\n\n只有正文，没有作者和日期。\n", "author") == []
 
 
+def test_a_fact_in_a_line_of_html_is_quoted_as_its_text_which_the_citation_check_finds():
+    line = '</p><p class="editor-note">本文来自微信公众号<a href="https://mp.weixin.qq.com/s/x">“读懂财经”</a>，作者：小白。</p>'
+    (fact,) = facts(f"# 标题\n\n{line}\n", "author")
+    assert fact.quote == "本文来自微信公众号“读懂财经”，作者：小白。" and fact.line == 3
+    assert stands_in([line], 1, 1, fact.quote)
+
+
 NOTES = {
     "leave.md": "# 年假制度\n\n作者：人事部 王芳\n发布日期：2024-03-01\n\n员工每年有10天年假，需提前一周申请。\n",
     "expenses.md": "# 报销流程\n\n作者：财务部 李强\n\n报销需在30天内提交，逾期不予受理。\n",
@@ -86,7 +94,7 @@ def test_who_wrote_a_note_quotes_its_own_byline_not_another_notes(tmp_path, fake
 def test_an_article_that_states_no_date_says_so(tmp_path, fake_embedder):
     assistant = assistant_over(tmp_path, fake_embedder, NOTES)
     answer = assistant.ask("报销流程那篇文章是什么时候发布的？")
-    assert answer.refused and answer.citations == ()
+    assert answer.refused and answer.citations == () and answer.confidence == 0.0
     assert answer.text == "资料中《报销流程》没有写明发布时间。"
 
 

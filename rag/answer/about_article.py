@@ -20,6 +20,7 @@ from rag.index.store import Index
 from rag.ingest.cleaning import front_matter_end
 from rag.ingest.headings import BYLINE
 from rag.ingest.language import is_chinese
+from rag.ingest.textnorm import strip_tags
 from rag.records import Citation, Decision, Draft, Evidence
 
 # The article itself, as a question refers to it ("这篇文章", "那篇稿子", "该报道", "the article"). 报道 alone is
@@ -128,7 +129,7 @@ def facts(raw: str, kind: str) -> list[Fact]:
     found: list[Fact] = []
     header_seen = 0
     for number, line in enumerate(lines[body_from:], start=body_from + 1):
-        text = line.strip().lstrip("#").strip()
+        text = strip_tags(line).strip().lstrip("#").strip()  # a citation's quote stands in its line's text
         if not text:
             continue
         header_seen += 1
@@ -171,7 +172,7 @@ class ArticleQuestions:
         title = self.titles.get(file, file)
         if not found:
             message = (_DECLINE_ZH if is_chinese(question) else _DECLINE_EN)[kind].format(title)
-            return ArticleAnswer(Draft("", (), (), None), Decision(share, True), message)
+            return ArticleAnswer(Draft("", (), (), None), Decision(0.0, True), message)
         citations = tuple(Citation(n, file, title, fact.line, fact.line, fact.quote) for n, fact in enumerate(found, start=1))
         answer = "\n".join(f"{fact.quote}[{n}]" for n, fact in enumerate(found, start=1))
         return ArticleAnswer(Draft(answer, citations, (), None), Decision(share, False))
