@@ -64,6 +64,7 @@ def test_the_facts_of_each_kind_are_the_lines_that_state_them():
     assert [f.quote for f in dates] == ["2024年2月20日 星期二 责编/李焕泉", "date: Mon, 19 Feb 2024 00:47:03 GMT"]
     assert lines[dates[1].line - 1].startswith("date:")
     assert facts("# 标题\n\n只有正文，没有作者和日期。\n", "author") == []
+    assert facts("---\nauthor\ntitle: 无值的字段\n---\n正文。\n", "author") == []  # a field with no colon is none
 
 
 def test_a_fact_in_a_line_of_html_is_quoted_as_its_text_which_the_citation_check_finds():

@@ -142,8 +142,8 @@ def facts(raw: str, kind: str) -> list[Fact]:
             found.append(Fact(number, clause.strip()))
     if front:
         for number, line in enumerate(lines[1:body_from], start=2):
-            field = line.split(":", 1)[0].strip().lower()
-            if field in _FRONT_FIELDS[kind] and line.split(":", 1)[1].strip():
+            field, colon, value = line.partition(":")
+            if colon and field.strip().lower() in _FRONT_FIELDS[kind] and value.strip():
                 found.append(Fact(number, line.strip()))
     return found[:MAX_FACTS]
 

@@ -8,8 +8,8 @@ paper's name among its words, another article's passages came first and another 
 and its answer ranked without its source's words: in the article they name, they say which article, not what the
 answer holds, and a sentence that holds them ("电影学者李超在接受齐鲁晚报采访时……") came first. The decision still
 weighs them: that the article holds its source is part of what it holds of the question (docs/answers.md, *A
-question framed by its article*). A frame that names no article's source, or more than one
-article's, is left as it is: "郭全中说……" quotes a person the text names, not a source.
+question framed by its article*). A frame that names no article's source, or more than one article's, is left as it
+is: "郭全中说……" quotes a person the text names, not a source.
 """
 from __future__ import annotations
 
@@ -20,10 +20,12 @@ from rag.index.lexical import Tokenizer
 from rag.index.store import Index
 from rag.ingest.cleaning import front_matter_end
 from rag.ingest.headings import source_names
+from rag.ingest.textnorm import strip_tags
 from rag.records import Frame
 
-# The frames, each with the source it names. The first three say "according to" or "in the article of"; the last
-# says the source speaks, which a person the text quotes also does, so it counts only for a source an article states.
+# The frames, each with the source it names. The first three say "according to" or "in the article of"; the last two
+# say the source speaks or shows (说, 称, 举了, 提到), which a person the text quotes also does: any of them counts only
+# for a source an article states.
 _FRAMES = (
     re.compile(r"^(?:据|根据|按照?|依照|依据)(?P<source>[^，,。？?！!（(]{2,16}?)的?(?:报道|说法|介绍|文章|稿子|消息|描述)?[，,：:]"),
     re.compile(r"[（(](?:按照?|据|根据|依照)(?P<source>[^）)]{2,16}?)的?(?:报道|说法|介绍|文章)?[）)]"),
@@ -79,8 +81,8 @@ class Framing:
 
     def _source_lines(self, file: str) -> tuple[str, ...]:
         """Return the lines of an article that state its source: of its first `HEAD_LINES` and last `FOOT_LINES`
-        non-blank lines, a line that says who wrote it or where it comes from (`source_names`: "文章作者: 量子位", "■采写：新快报记者 郑志辉",
-        "记者 刘宗智"), an account's or a dispatch's line ("量子位 | 公众号 QbitAI", "梦晨 西风 发自 凹非寺"), or, before
+        non-blank lines, a line that says who wrote it or where it comes from (`source_names`: "文章作者: 量子位",
+        "■采写：新快报记者 郑志辉", "记者 刘宗智"), an account's or a dispatch's line ("量子位 | 公众号 QbitAI", "梦晨 西风 发自 凹非寺"), or, before
         its text starts or after it ends (a line of its text ends a sentence or is long), a short line of names alone
         ("N 新京报 澎湃新闻", a last line "齐鲁晚报"); its title, a section's heading ("焦点1") and a line of keywords
         ("OpenAI, Sora, AI视频模型") are none."""
@@ -88,7 +90,7 @@ class Framing:
         if text is None:
             return ()
         raw = text.raw
-        lines = [line.strip().lstrip("#").strip() for line in raw[front_matter_end(raw):].split("\n")]
+        lines = [strip_tags(line).strip().lstrip("#").strip() for line in raw[front_matter_end(raw):].split("\n")]
         lines = [line for line in lines if line]
         text_at = [at for at, line in enumerate(lines) if _TEXT_LINE.search(line) or len(line) > SOURCE_LINE_CHARS]
         title = self.titles.get(file, "")
