@@ -123,10 +123,13 @@ NO_TRANSLATION = Translation()  # a question in the articles' language
 @dataclass(frozen=True)
 class Frame:
     """The article a question's frame names ("据齐鲁晚报，……": its file) and the source it names it by ("齐鲁晚报"),
-    read by rag/answer/framing.py: the question is searched in that article alone."""
+    read by rag/answer/framing.py: the question is searched in that article's passage rows alone, and the source's
+    words are the evidence's `framing`."""
 
     file: str
     source: str
+    rows: range
+    words: frozenset[str]
 
 
 @dataclass(frozen=True, eq=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_answers import assistant_over
 
-from rag.answer.about_article import asked_about_article, facts
+from rag.answer.about_article import Fact, asked_about_article, facts
 from rag.ingest.textnorm import stands_in
 
 from support import stands_in_lines
@@ -65,6 +65,7 @@ def test_the_facts_of_each_kind_are_the_lines_that_state_them():
     assert lines[dates[1].line - 1].startswith("date:")
     assert facts("# 标题\n\n只有正文，没有作者和日期。\n", "author") == []
     assert facts("---\nauthor\ntitle: 无值的字段\n---\n正文。\n", "author") == []  # a field with no colon is none
+    assert facts("---\nauthor: 张三\n---", "author") == [Fact(2, "author: 张三")]  # front matter that ends the file
 
 
 def test_a_fact_in_a_line_of_html_is_quoted_as_its_text_which_the_citation_check_finds():

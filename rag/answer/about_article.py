@@ -15,12 +15,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.answer.decide import Articles
 from rag.index.lexical import Tokenizer
 from rag.index.store import Index
-from rag.ingest.cleaning import front_matter_end
-from rag.ingest.headings import BYLINE
+from rag.ingest.cleaning import front_matter_end, text_lines
+from rag.ingest.headings import BYLINE, HEADER_LINES
 from rag.ingest.language import is_chinese
-from rag.ingest.textnorm import strip_tags
 from rag.records import Citation, Decision, Draft, Evidence
 
 # The article itself, as a question refers to it ("这篇文章", "那篇稿子", "该报道", "the article"). 报道 alone is
@@ -58,8 +58,6 @@ MIN_SHARE = 0.5
 MAX_FACTS = 3
 # Lines longer than this are the article's text, not a header's or a sign-off's.
 _LINE_CHARS = 60
-# How many of its first non-blank lines hold an article's header (a dateline, "梦晨 西风 发自 凹非寺").
-_HEADER_LINES = 15
 
 _LABEL = r"^\W{{0,3}}(?:文章|本文)?(?:{})\s*[:：|｜/]\s*\S"
 # Each kind's lines: labelled anywhere ("文章作者: 量子位", "发布时间: 2024-02-19"), and in the header only.
@@ -123,25 +121,18 @@ def asked_about_article(question: str) -> tuple[str, str] | None:
 def facts(raw: str, kind: str) -> list[Fact]:
     """Return the lines of an article's text that state its `kind` of fact, in the order the article has them: a
     labelled line, a byline or a header's line, a colophon's clause, a front matter's field."""
-    lines = raw.split("\n")
-    front = front_matter_end(raw)
-    body_from = raw[:front].count("\n")
     found: list[Fact] = []
-    header_seen = 0
-    for number, line in enumerate(lines[body_from:], start=body_from + 1):
-        text = strip_tags(line).strip().lstrip("#").strip()  # a citation's quote stands in its line's text
-        if not text:
-            continue
-        header_seen += 1
+    for seen, (number, text) in enumerate(text_lines(raw), start=1):  # a citation's quote stands in its line's text
         short = len(text) <= _LINE_CHARS
         if short and (_LABELLED[kind].match(text) or (kind == "author" and BYLINE.match(text))
-                      or (header_seen <= _HEADER_LINES and _HEADER[kind].search(text))):
+                      or (seen <= HEADER_LINES and _HEADER[kind].search(text))):
             found.append(Fact(number, text))
         elif _INLINE[kind].search(text):
             clause = next(c for c in _CLAUSE.findall(text) if _INLINE[kind].search(c))
             found.append(Fact(number, clause.strip()))
+    front = front_matter_end(raw)
     if front:
-        for number, line in enumerate(lines[1:body_from], start=2):
+        for number, line in enumerate(raw[:front].split("\n")[1:], start=2):  # its closing "---" is no field
             field, colon, value = line.partition(":")
             if colon and field.strip().lower() in _FRONT_FIELDS[kind] and value.strip():
                 found.append(Fact(number, line.strip()))
@@ -151,11 +142,10 @@ def facts(raw: str, kind: str) -> list[Fact]:
 class ArticleQuestions:
     """Answers the questions about an article itself from the lines it states them in (`facts`)."""
 
-    def __init__(self, index: Index, tokenizer: Tokenizer) -> None:
+    def __init__(self, index: Index, tokenizer: Tokenizer, articles: Articles) -> None:
         self.index = index
         self.tokenizer = tokenizer
-        self.rows = {a.file: range(a.chunks[0], a.chunks[0] + a.chunks[1]) for a in index.manifest.articles}
-        self.titles = {a.file: a.title for a in index.manifest.articles}
+        self.articles = articles
 
     def answer(self, question: str, evidence: Evidence) -> ArticleAnswer | None:
         """Return the answer to a question about an article, or None when it is none or names no article here."""
@@ -169,7 +159,7 @@ class ArticleQuestions:
         file, share = named
         text = self.index.text_of(file)
         found = facts(text.raw, kind) if text is not None else []
-        title = self.titles.get(file, file)
+        title = self.articles.titles.get(file, file)
         if not found:
             message = (_DECLINE_ZH if is_chinese(question) else _DECLINE_EN)[kind].format(title)
             return ArticleAnswer(Draft("", (), (), None), Decision(0.0, True), message)
@@ -183,7 +173,7 @@ class ArticleQuestions:
         的？") or the corpus has one article; None when none holds `MIN_SHARE` of what names it. A question in
         another language than the articles' cannot be matched word for word: only a one-article corpus answers it."""
         ordered = list(dict.fromkeys(files))
-        if len(self.rows) == 1:
+        if len(self.articles.rows) == 1:
             return ordered[0], 1.0
         if not same_language:
             return None
@@ -192,8 +182,9 @@ class ArticleQuestions:
         weights = lexical.term_weights(tokens)
         if not sum(weights.values()):  # nothing left but the asking, or words every passage holds
             return ordered[0], 1.0
-        shares = {file: float(lexical.row_coverage(list(self.rows[file]), weights, together=True)[0])
-                  for file in ordered if file in self.rows}
+        rows = self.articles.rows
+        shares = {file: float(lexical.row_coverage(list(rows[file]), weights, together=True)[0])
+                  for file in ordered if file in rows}
         best = max(shares, key=lambda file: (shares[file], -ordered.index(file)), default=None)
         if best is None or shares[best] < MIN_SHARE:
             return None

@@ -67,9 +67,9 @@ class Assistant:
         # A language model's composer asks the decider first, so a declined question never reaches the model.
         self.composer: Composer = make_composer(settings, index, self.titles, word_tags, embedder, self.decider)
         # Who wrote an article, when, where it comes from: answered from the lines that state it, in either mode.
-        self.about_article = ArticleQuestions(index, tokenizer)
+        self.about_article = ArticleQuestions(index, tokenizer, self.decider.articles)
         # A question framed by the article it asks about ("据齐鲁晚报，……") is searched in that article only.
-        self.framing = Framing(index, tokenizer)
+        self.framing = Framing(index, tokenizer, self.decider.articles)
         # With a language model, it makes follow-ups standalone; the rules stand in when it fails.
         self.rewriter = make_rewriter(settings, tokenizer)
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from rag.answer.decide import Articles
 from rag.index.lexical import Tokenizer
 from rag.index.store import Index
-from rag.ingest.cleaning import front_matter_end
-from rag.ingest.headings import source_names
-from rag.ingest.textnorm import strip_tags
+from rag.ingest.cleaning import text_lines
+from rag.ingest.headings import HEADER_LINES, source_names
 from rag.records import Frame
 
 # The frames, each with the source it names. The first three say "according to" or "in the article of"; the last two
@@ -33,8 +33,8 @@ _FRAMES = (
     re.compile(r"(?P<source>[\u4e00-\u9fffA-Za-z0-9]{2,8}?)(?:报道说|报道称|说|称)(?![明话])"),
     re.compile(r"(?P<source>[\u4e00-\u9fffA-Za-z0-9]{2,8}?)(?=举了|举的|提到|写道|介绍了)"),
 )
-# How many lines before an article's text and after it may state its source, and how long such a line may be.
-HEAD_LINES = 15
+# How many of an article's last non-blank lines are its sign-off (its first `HEADER_LINES` its header), and how long
+# a line that states its source may be.
 FOOT_LINES = 5
 SOURCE_LINE_CHARS = 40
 # A line of the article's text: a sentence ends on it.
@@ -52,10 +52,10 @@ _CANDIDATE_ROWS = 200
 class Framing:
     """Reads the frame of a question that names the article it asks about (`read`)."""
 
-    def __init__(self, index: Index, tokenizer: Tokenizer) -> None:
+    def __init__(self, index: Index, tokenizer: Tokenizer, articles: Articles) -> None:
         self.index = index
         self.tokenizer = tokenizer
-        self.titles = {a.file: a.title for a in index.manifest.articles}
+        self.articles = articles
         self._lines = lru_cache(maxsize=4096)(self._source_lines)
 
     def read(self, question: str) -> Frame | None:
@@ -64,23 +64,23 @@ class Framing:
         for pattern in _FRAMES:
             for found in pattern.finditer(question):
                 source = found.group("source").strip()
-                files = self._stating(source)
+                words = self.tokenizer.tokens(source)
+                files = self._stating(source, words)
                 if len(files) == 1:
-                    return Frame(files[0], source)
+                    return Frame(files[0], source, self.articles.rows[files[0]], frozenset(words))
         return None
 
-    def _stating(self, source: str) -> list[str]:
-        """Return the articles whose header or sign-off lines hold every piece of `source`."""
+    def _stating(self, source: str, tokens: list[str]) -> list[str]:
+        """Return the articles whose header or sign-off lines hold every piece of `source` (its `tokens` searched)."""
         pieces = [piece for piece in _PIECES.split(source) if len(piece) >= 2]
         if not pieces:
             return []
-        tokens = self.tokenizer.tokens(source)
         rows = [row for row, _ in self.index.lexical.top(tokens, _CANDIDATE_ROWS)] if tokens else []
         files = dict.fromkeys(self.index.chunks[row].file for row in rows)
         return [file for file in files if all(any(piece in line for line in self._lines(file)) for piece in pieces)]
 
     def _source_lines(self, file: str) -> tuple[str, ...]:
-        """Return the lines of an article that state its source: of its first `HEAD_LINES` and last `FOOT_LINES`
+        """Return the lines of an article that state its source: of its first `HEADER_LINES` and last `FOOT_LINES`
         non-blank lines, a line that says who wrote it or where it comes from (`source_names`: "文章作者: 量子位",
         "■采写：新快报记者 郑志辉", "记者 刘宗智"), an account's or a dispatch's line ("量子位 | 公众号 QbitAI", "梦晨 西风 发自 凹非寺"), or, before
         its text starts or after it ends (a line of its text ends a sentence or is long), a short line of names alone
@@ -89,13 +89,11 @@ class Framing:
         text = self.index.text_of(file)
         if text is None:
             return ()
-        raw = text.raw
-        lines = [strip_tags(line).strip().lstrip("#").strip() for line in raw[front_matter_end(raw):].split("\n")]
-        lines = [line for line in lines if line]
+        lines = [line for _, line in text_lines(text.raw)]
         text_at = [at for at, line in enumerate(lines) if _TEXT_LINE.search(line) or len(line) > SOURCE_LINE_CHARS]
-        title = self.titles.get(file, "")
+        title = self.articles.titles.get(file, "")
         first, last = (text_at[0], text_at[-1]) if text_at else (len(lines), len(lines))
-        near = {at: line for at, line in enumerate(lines[:HEAD_LINES])}
+        near = {at: line for at, line in enumerate(lines[:HEADER_LINES])}
         near.update({at: line for at, line in enumerate(lines) if at >= len(lines) - FOOT_LINES})
         return tuple(line for at, line in sorted(near.items()) if len(line) <= SOURCE_LINE_CHARS and line not in title
                      and (source_names(line) or _ACCOUNT.search(line)

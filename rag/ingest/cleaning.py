@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.ingest.headings import BYLINE
+from rag.ingest.textnorm import strip_tags
 
 # A replacement piece: a literal string (mapped to the match start) or a group number whose text is kept in place.
 Piece = str | int
@@ -161,6 +162,17 @@ def front_matter_end(raw: str) -> int:
     """Return where an article's text starts after its front matter ("---" lines of fields), 0 when it has none."""
     front = _FRONT_MATTER.match(raw)
     return front.end() if front else 0
+
+
+def text_lines(raw: str) -> list[tuple[int, str]]:
+    """Return an article's non-blank source lines after its front matter, each with its 1-based line number, as text:
+    HTML tags and a markdown heading's marks taken off (what a citation of the line quotes, and the citation check
+    reads)."""
+    front = front_matter_end(raw)
+    first = raw[:front].count("\n") + 1
+    found = ((number, strip_tags(line).strip().lstrip("#").strip())
+             for number, line in enumerate(raw[front:].split("\n"), start=first))
+    return [(number, text) for number, text in found if text]
 
 
 def clean(raw: str) -> Cleaned:

@@ -38,6 +38,8 @@ _METADATA = re.compile(
 # A line that says by its label who wrote an article or where it comes from, its value after the label.
 _SOURCE = re.compile(_labelled(_SOURCE_LABELS) + r"\s*(?P<names>.+)$", re.I)
 HEADING_CHARS = 40
+# How many of an article's first non-blank lines its header may take: a byline, a dateline, a dispatch, the paper's name.
+HEADER_LINES = 15
 # A line that ends on a word no phrase ends with (的, 还, 和, 被…) is a sentence the source broke across lines
 # ("Sora的出现也为影视行业的" / "忧参半。"), not a heading, although neither piece ends as a sentence does.
 _UNFINISHED = re.compile(r"[的还和与及在是对把被从向为也都就而但且或将让给使比]$")

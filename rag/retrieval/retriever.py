@@ -60,8 +60,8 @@ class Retriever:
         vectors = self.embedder.encode_queries([question, *parts])
         timings["embed_ms"] = (time.perf_counter() - tick) * 1000
         tick = time.perf_counter()
-        rows = self.rows_of(frame.file) if frame is not None else range(0)
-        framing = frozenset(self.tokenizer.tokens(frame.source)) if frame is not None else frozenset()
+        rows = frame.rows if frame is not None else range(0)
+        framing = frame.words if frame is not None else frozenset()
         evidence = dataclasses.replace(self.search(question, vectors[0], top_k, rows), framing=framing)
         timings["retrieve_ms"] = (time.perf_counter() - tick) * 1000
         if parts:
@@ -69,11 +69,6 @@ class Retriever:
                           for part, vector in zip(parts, vectors[1:]))
             evidence = dataclasses.replace(evidence, parts=found)
         return evidence
-
-    def rows_of(self, file: str) -> range:
-        """Return the passage rows of article `file` (none for "" or a file the index does not hold)."""
-        entry = next((a for a in self.index.manifest.articles if a.file == file), None) if file else None
-        return range(entry.chunks[0], entry.chunks[0] + entry.chunks[1]) if entry is not None else range(0)
 
     def search(self, question: str, query_vector: np.ndarray, top_k: int, within: Sequence[int] = ()) -> Evidence:
         """Return the evidence for a question already embedded (the fits embed their questions in batches); with
