@@ -87,6 +87,12 @@ def test_a_verb_the_articles_write_otherwise_does_not_decline_the_question(real)
     assert not answer.refused and "零基础创作" in answer.text[:300]
 
 
+def test_a_question_that_points_at_the_article_is_answered(real):
+    # 文章 and 提到, rare words of the articles, weighed most of the question: it was declined.
+    answer = real.ask("那篇文章提到Sora能生成多长的视频？")
+    assert not answer.refused and ("一分钟" in answer.text[:300] or "60秒" in answer.text[:300])
+
+
 def test_a_question_framed_by_its_paper_is_answered_from_that_article(real):
     # Searched in all five, the video's length was quoted from another article first ("一分钟"), and with the paper's
     # name weighed as a word to hold, the sentence "……在接受齐鲁晚报采访时……" came first in its own.

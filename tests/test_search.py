@@ -117,6 +117,21 @@ def test_a_one_character_verb_the_articles_only_use_inside_a_word_is_left_out_an
     assert "猫" in tokenizer.question_tokens("猫能进入零基础创作时代吗？", index.vocabulary)
 
 
+def test_words_that_point_at_the_text_asked_of_are_not_words_to_match():
+    # 文章 and 提到 are words of the articles, rare ones: they weighed most of "那篇文章提到Sora能生成多长的视频？", and
+    # the answer's sentences, which hold neither, read as not answering it.
+    tokenizer = shared_tokenizer()
+    index = build_lexical([tokenizer.tokens(a) for a in ("文章作者: 量子位。文章提到了股价。", "Sora能生成长达一分钟的视频。")],
+                          1.2, 0.75)
+    assert {"文章", "提到"} <= set(index.vocabulary)
+    for question in ("那篇文章提到Sora能生成多长的视频？", "文中说Sora能生成多长的视频？", "根据材料，Sora能生成多长的视频？",
+                     "這篇文章裡提到Sora能生成多長的視頻？"):
+        assert tokenizer.question_tokens(question, index.vocabulary) == ["sora", "生成", "视频"], question
+    # A language's name before 文中 is no pointer, and 说明 is a word of its own, not a verb of saying.
+    assert "希腊文" in tokenizer.question_tokens("栉水母类在希腊文中是什么意思？", index.vocabulary)
+    assert "说明" in tokenizer.question_tokens("文章说明了什么？", index.vocabulary)
+
+
 def test_a_one_character_word_jieba_glues_to_a_stopword_after_it_is_read_as_the_articles_word():
     # "进修假有几天？" is cut 进修 / 假有 / 几天 and the article's "带薪进修假" 进修 / 假: 假有, a word of neither
     # jieba's dictionary nor the articles, weighed as the rarest word, and the question was declined over the

@@ -41,6 +41,17 @@ _ASKS_WHICH = re.compile(rf"^[哪几][{MEASURE_WORDS}款类样天年月国]$")
 # hold: "长达1分钟" answers "Sora生成的视频最长多长？". Read as its degree characters, stopwords.
 _DEGREE = re.compile(r"[最更][\u4e00-\u9fff]|有多[\u4e00-\u9fff]")
 _PRICE_WORDS = {True: ("价格", "售价", "价钱", "定价", "报价"), False: ("price", "prices", "pricing", "cost", "costs")}
+# A question that points at the text it asks of ("那篇文章提到…", "文中说…", "根据材料，…") names no content by it: 文章 and
+# 提到 are words of the articles, rare ones, and weighed most of "那篇文章提到Sora能生成多长的视频？", which was declined.
+# The pointer and its verb of saying are read as punctuation. 说明, 称为, 写作, 讲解 are words of their own, not saying.
+_TEXT = r"(?:这|那|该|本|此)?(?:篇|份|段)?(?:文章|原文|全文|本文|报道|稿子|文稿|材料|资料|文档|文件|文中)"
+_SAYING = (r"(?:提到|提及|说到|说(?![明法服])|写到|写道|写着|写(?![作法成])|讲到|讲(?![解话座述究])|称(?![为号作呼赞])"
+           r"|指出|介绍|表示|谈到|描述|记载|记录)(?:了|过|着)?")
+_POINTS_AT_TEXT = re.compile(
+    rf"(?:根据|依据|按照|按|据){_TEXT}(?:的说法|所说|所述|的介绍|介绍|里面|里|中|当中)?"
+    rf"|{_TEXT}(?:里面|里|中|当中|上)?{_SAYING}"
+    r"|(?:文章|原文|全文|本文|文稿|文档)(?:里面|里|中|当中)|(?:^|(?<=[\s，,：:；;在从按据照]))文中"
+)
 
 
 class Tokenizer:
@@ -76,9 +87,11 @@ class Tokenizer:
         "cheapest") is read as their word for price (`PRICE_COMPARED`). A word jieba cut across the articles' words
         ("才能量产" as 才 / 能量 / 产) is read as they write them (`_recut`). A single character the articles never use
         as a word, and that is no noun (带 and 进 of "带进", where they write 带入), says too little to weigh as the
-        question's rarest word and is left out; a noun (猫) names what the articles may lack, and stays."""
+        question's rarest word and is left out; a noun (猫) names what the articles may lack, and stays. Words that point
+        at the text asked of ("那篇文章提到", "文中", "根据材料") are left out (`_POINTS_AT_TEXT`)."""
         out = []
-        compares = PRICE_COMPARED.search(to_simplified(text)) is not None
+        text = _POINTS_AT_TEXT.sub("，", to_simplified(text))
+        compares = PRICE_COMPARED.search(text) is not None
         recut = self._recut(text, vocabulary)
         for token in self.tokens(text):
             if token in recut:
