@@ -184,3 +184,19 @@ def test_the_widget_asks_the_knowledge_base_its_snippet_names(server, page):
         assert cited.get_attribute("value") == "2"
     finally:
         wiki.shutdown()
+
+
+def test_a_knowledge_base_made_through_the_api_is_in_the_selector_once_the_page_is_opened(server, page):
+    """Built with the page, the selector's choices missed a knowledge base made since the server started, until the
+    admin panel changed one in that browser."""
+    import httpx
+
+    response = httpx.post(server + "api/kbs/canteen/documents", headers={"Authorization": f"Bearer {TOKEN}"},
+                          files=[("file", ("canteen.md", "# 食堂\n\n食堂晚餐五点半开始。\n".encode()))], timeout=60)
+    assert response.status_code == 202, response.text
+    opened = page.context.new_page()
+    opened.goto(server)
+    opened.wait_for_selector(".rag-status-ready", timeout=READY_MS)
+    opened.locator("#rag-kb input").click()
+    expect(opened.get_by_role("option", name="canteen")).to_be_visible()
+    opened.close()

@@ -123,10 +123,13 @@ def build_page(service: Service, handlers: ChatHandlers | None = None, opening: 
         ask_inputs = [question, chatbot, top_k, show_passages, locale, kb]
         # The examples too: drawn from titles only a loaded index has, they were empty when the page was built, and
         # an index loaded before the page was opened never ticks the timer that would fill them in.
+        # The selector's choices too: built with the page, they would miss a knowledge base made since the server
+        # started (`rag build --kb`, an upload through the API) until the admin panel changed one.
         page.load(None, None, locale, js=LOCALE_JS).then(
-            lambda lang_code, chosen: (*refresh(lang_code, chosen), handlers.clear(lang_code)[2], *example_updates(chosen)),
+            lambda lang_code, chosen: (*refresh(lang_code, chosen), handlers.clear(lang_code)[2], *example_updates(chosen),
+                                       gr.Dropdown(choices=handlers.kb_choices())),
             [locale, kb],
-            [status, timer, panel, *example_buttons],
+            [status, timer, panel, *example_buttons, kb],
             queue=False,
             api_visibility="private",
         )
