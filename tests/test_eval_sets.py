@@ -63,3 +63,25 @@ def test_eval_rejects_a_malformed_set_in_one_line(tmp_path, capsys) -> None:
     assert main(["eval", "gold.jsonl=only-corpus"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "GOLD.jsonl=CORPUS_DIR=INDEX_DIR" in err
+
+
+def test_an_evidence_file_written_as_a_citation_shows_it_counts_and_one_the_corpus_lacks_is_named(tmp_path, capsys,
+                                                                                                   monkeypatch) -> None:
+    # Citations show "tiny/fruit.txt" (under the corpus folder's name); a gold file that copied it scored every
+    # question as a miss, and said only "evidence not in any retrieved passage".
+    monkeypatch.setenv("RAG_EMBED_MODEL", "hash:64")
+    tiny = write_corpus(tmp_path, TINY)
+    index = tmp_path / "tiny-index"
+    assert main(["build", "--corpus", str(tiny), "--index", str(index)]) == 0
+    file, quote, question = "a.txt", "新手机的价格是五千元", "新手机的价格是多少？"
+    rows = [{"id": "a", "question": question, "answerable": True, "evidence": [{"file": f"{tiny.name}/{file}", "quote": quote}]},
+            {"id": "b", "question": question, "answerable": True, "evidence": [{"file": file, "quote": quote}]}]
+    gold = _gold(tmp_path / "g.jsonl", rows)
+    assert main(["eval", f"{gold}={tiny}={index}", "-o", str(tmp_path / "run")]) == 0
+    assert "not in the corpus" not in capsys.readouterr().out
+    scored = {r["id"]: r for r in map(json.loads, (tmp_path / "run" / "g" / "questions.jsonl").read_text().splitlines())}
+    assert scored["a"]["hit_at_5"] is True and scored["b"]["hit_at_5"] is True
+    missing = _gold(tmp_path / "m.jsonl", [dict(rows[1], evidence=[{"file": "other/none.txt", "quote": quote}])])
+    assert main(["eval", f"{missing}={tiny}={index}", "-o", str(tmp_path / "run2")]) == 0
+    printed = capsys.readouterr().out
+    assert "1 evidence file(s) of the gold are not in the corpus (other/none.txt)" in printed

@@ -9,8 +9,8 @@ import logging
 import re
 import statistics
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -301,6 +301,25 @@ def _parse_list(value: Any, name: str, line_no: int) -> list[Any]:
 def normalize(text: str) -> str:
     """Return text after NFKC, HTML unescaping and removal of all whitespace (README)."""
     return _WHITESPACE.sub("", html.unescape(unicodedata.normalize("NFKC", text)))
+
+
+def evidence_in_corpus(questions: Sequence[Question], files: Container[str], corpus_name: str) -> tuple[tuple[Question, ...], tuple[str, ...]]:
+    """Return the questions with each evidence file read as the corpus file it names (`files`: relative to the corpus
+    folder), and the evidence files that name none. A citation shows its file under the corpus folder's name
+    ("seeds/000_x.txt"); a gold file written that way names the corpus's "000_x.txt", and was scored as a miss."""
+    unknown: dict[str, None] = {}
+    out = []
+    for question in questions:
+        evidence = []
+        for file, quote in question.evidence:
+            head, _, rest = file.partition("/")
+            if file not in files and head == corpus_name and rest in files:
+                file = rest
+            elif file not in files:
+                unknown[file] = None
+            evidence.append((file, quote))
+        out.append(replace(question, evidence=tuple(evidence)) if question.evidence else question)
+    return tuple(out), tuple(unknown)
 
 
 def corpus_relative(file: str) -> str:

@@ -1,6 +1,7 @@
 """Answer a file of questions, and for `eval`, score the answers and write a run folder with a report."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from rag.answer.assistant import Assistant
 from rag.answer.schema import answer_to_dict
 from rag.errors import QuestionError
 from rag.eval.generation import format_generation, generation_summary
-from rag.eval.metrics import Question, QuestionFile, Summary, read_questions, score_questions, summarize
+from rag.eval.metrics import Question, QuestionFile, Summary, corpus_relative, evidence_in_corpus, read_questions, score_questions, summarize
 from rag.eval.report import format_sets, format_summary, write_run
 from rag.settings import Settings, public_settings
 
@@ -30,6 +31,7 @@ class EvalRun:
     errors: tuple[dict[str, Any], ...] = ()  # error records, as in answers.jsonl: {"line", "id"?, "question"?, "error"}
     answered: int = 0
     generation: dict[str, Any] | None = None  # generated sentences kept and dropped, in a run with a language model
+    unknown_evidence: tuple[str, ...] = ()  # gold evidence files the corpus has none of: scored as misses
 
     def describe(self) -> str:
         """Return the terminal text for the run: the metrics table and where the files are."""
@@ -42,7 +44,16 @@ class EvalRun:
         if self.generation:
             lines.append(format_generation(self.generation))
         lines += [f"{name}: {path}" for name, path in self.files.items()]
+        if self.unknown_evidence:
+            lines.append(unknown_evidence_warning(self.unknown_evidence))
         return "\n".join(lines)
+
+
+def unknown_evidence_warning(files: Sequence[str]) -> str:
+    """Return the line that says which gold evidence files the corpus has none of, and what to write instead."""
+    shown = ", ".join(files[:3]) + (", …" if len(files) > 3 else "")
+    return (f"warning: {len(files)} evidence file(s) of the gold are not in the corpus ({shown}), so their questions "
+            "score as misses: give each file's path relative to the corpus folder")
 
 
 def error_record(line: int, error: str, question_id: str | None = None, question: str | None = None) -> dict[str, Any]:
@@ -104,6 +115,9 @@ def evaluate_set(eval_set: EvalSet, folder: Path, progress: Progress | None = No
     settings = eval_set.settings
     found = read_questions(eval_set.questions)
     assistant = Assistant.load(settings)
+    named, unknown = evidence_in_corpus(found.questions, {corpus_relative(a.file) for a in assistant.index.manifest.articles},
+                                        settings.index.corpus_dir.name)
+    found = dataclasses.replace(found, questions=named)
     results = answer_all(assistant, found.questions, progress)
     records = in_file_order(found, results)
     write_jsonl(folder / "answers.jsonl", records)
@@ -120,7 +134,7 @@ def evaluate_set(eval_set: EvalSet, folder: Path, progress: Progress | None = No
     answered = [(q, r) for q, r in zip(found.questions, results) if "error" not in r]
     questions = [q for q, _ in answered]
     if not any(q.answerable is not None for q in questions):
-        return EvalRun(folder, None, files, errors, len(answered), generation)
+        return EvalRun(folder, None, files, errors, len(answered), generation, unknown)
     scores = score_questions(questions, [r for _, r in answered], settings.index.corpus_dir.resolve().parent)
     summary = summarize(scores)
     info = {
@@ -133,7 +147,7 @@ def evaluate_set(eval_set: EvalSet, folder: Path, progress: Progress | None = No
         "settings": public_settings(settings),
     }
     files.update(write_run(folder, questions, [r for _, r in answered], scores, summary, info))
-    return EvalRun(folder, summary, files, errors, len(answered), generation)
+    return EvalRun(folder, summary, files, errors, len(answered), generation, unknown)
 
 
 def run_eval(settings: Settings, questions_path: Path, out_dir: Path | None, progress: Progress | None = None) -> EvalRun:
@@ -163,6 +177,8 @@ class MultiRun:
                 lines.append(f"{name}: " + ("no gold fields in the question file: answers only" if run.answered
                                             else "no question could be answered: see the errors"))
             lines.append(f"{name}: {run.folder}")
+            if run.unknown_evidence:
+                lines.append(f"{name}: {unknown_evidence_warning(run.unknown_evidence)}")
         lines.append(f"per-set metrics: {self.folder / 'sets.json'}")
         return "\n".join(lines)
 
