@@ -23,7 +23,7 @@ CONCURRENCY = 20
 # one access policy judges it (rag/apps/server/access.py), and follows the update with GET /api/kbs/{kb}.
 ADMIN_HTML = """<div id="rag-admin-panel">
 <label>知识库名称 · Knowledge base <input id="rag-admin-kb" type="text" placeholder="policies" maxlength="40"></label>
-<label>管理令牌 · Admin token <input id="rag-admin-token" type="password" autocomplete="off"
+<label>管理令牌（服务器设了令牌才需要）· Admin token (if the server has one) <input id="rag-admin-token" type="password" autocomplete="off"
  placeholder="RAG_API_TOKEN"></label>
 <input id="rag-admin-files" type="file" multiple accept=".pdf,.docx,.txt,.md,.markdown,.html,.htm">
 <div class="rag-admin-buttons"><button id="rag-admin-upload" type="button">上传 · Upload</button>
