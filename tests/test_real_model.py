@@ -93,6 +93,17 @@ def test_a_question_that_points_at_the_article_is_answered(real):
     assert not answer.refused and ("一分钟" in answer.text[:300] or "60秒" in answer.text[:300])
 
 
+@pytest.mark.parametrize("question", ["Sora是什么？", "What is Sora?", "Sora是哪家公司发布的？", "Who made Sora?"])
+def test_what_sora_is_and_who_made_it_open_with_the_sentence_that_says_it(real, question):
+    # Over five articles about Sora every sentence holds it: "Sora是什么？" opened with a professor's view and a line of a
+    # video's prompt, "Sora是哪家公司发布的？" with Adobe's fall after Sora's release, never naming OpenAI.
+    answer = real.ask(question)
+    first = answer.text.split("[1]")[0]
+    assert not answer.refused and "文生视频模型" in first and "Sora" in first, answer.text[:200]
+    if "发布" in question or "made" in question:
+        assert "OpenAI" in first
+
+
 def test_a_question_framed_by_its_paper_is_answered_from_that_article(real):
     # Searched in all five, the video's length was quoted from another article first ("一分钟"), and with the paper's
     # name weighed as a word to hold, the sentence "……在接受齐鲁晚报采访时……" came first in its own.

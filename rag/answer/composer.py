@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from rag.answer.decide import TOP_PASSAGES
 from rag.answer.extractive import SentenceScore, cite, score_sentences, select_sentences
+from rag.answer.identity import identity_asked, prefer_identifying
 from rag.answer.ranking import RankingParams, Subjects, load_ranking, rerank
 from rag.answer.tables import prefer_named_rows
 from rag.embedding import Embedder
@@ -43,6 +44,7 @@ class ExtractiveComposer:
         self.word_tags = word_tags
         self.ranking = load_ranking(settings.answer.ranking_file)
         self.tokens = shared_tokenizer().tokens
+        self.first_rows = {article.file: article.chunks[0] for article in index.manifest.articles if article.chunks[1]}
 
     def compose(self, evidence: Evidence, history: Sequence[Turn] = ()) -> Draft:
         """Return the sentences of the top passages that most likely answer (rag/answer/ranking.py), headings
@@ -66,9 +68,29 @@ class ExtractiveComposer:
                 scored = candidates
             judged_candidates = [c for c in scored if c.passage_rank <= TOP_PASSAGES]
             judged = self._draft(plain, judged_candidates, dataclasses.replace(judged_model or self.ranking, translated=None),
-                                 is_chinese(evidence.question))
+                                 is_chinese(evidence.question), shown=False)
             draft = dataclasses.replace(draft, judged=judged)
         return draft
+
+    def _leads(self, evidence: Evidence, candidates: Sequence[SentenceScore]) -> list[SentenceScore]:
+        """Return, for a question that asks what its subject is or who made it (rag/answer/identity.py), the sentences
+        of the first passage of each article the answer's passages come from that are not candidates already: an
+        article says what its subject is where it starts, and over articles all about it, the passages such a question
+        finds seldom hold that start. Unranked: they stand in only for a candidate that says it."""
+        if identity_asked(evidence.question) is None:
+            return []
+        hits = evidence.hits[: self.settings.answer.answer_passages]
+        taken = {c.sentence.sentence_id for c in candidates}
+        out = []
+        for rank, file in enumerate(dict.fromkeys(hit.chunk.file for hit in hits), start=len(hits) + 1):
+            first = self.first_rows.get(file)
+            if first is None:
+                continue
+            for sentence_id in self.index.chunks[first].sentence_ids:
+                if sentence_id not in taken:
+                    taken.add(sentence_id)
+                    out.append(SentenceScore(self.index.sentences[sentence_id], 0.0, 0.0, 0.0, rank))
+        return out
 
     def _candidates(self, evidence: Evidence, passages: int = 0) -> list[SentenceScore]:
         """Return the scored sentences of the top `passages` passages (the answer's setting when 0)."""
@@ -78,7 +100,11 @@ class ExtractiveComposer:
             passages or answer.answer_passages, answer.sentence_lexical_weight, answer.sentence_rank_weight,
         )
 
-    def _draft(self, evidence: Evidence, candidates: list[SentenceScore], ranking: RankingParams, in_language: bool) -> Draft:
+    def _draft(self, evidence: Evidence, candidates: list[SentenceScore], ranking: RankingParams, in_language: bool,
+               shown: bool = True) -> Draft:
+        """Return the draft of the candidates ranked by `ranking`; the one `shown` to the user opens with a sentence
+        that says what the question asks of its subject, when it asks what it is or who made it (the decision judges
+        the ranking it was fitted over)."""
         answer = self.settings.answer
         # A frame's source says which article (rag/answer/framing.py); a sentence holding it answers nothing for that.
         weights = {t: w for t, w in evidence.term_weights.items() if t not in evidence.framing} or evidence.term_weights
@@ -88,6 +114,8 @@ class ExtractiveComposer:
         )
         # A row a table's key names answers for its table: the model reads each row alone and cannot tell them apart.
         scored = prefer_named_rows(self.index, scored, evidence.question, self.tokens)
+        if shown:
+            scored = prefer_identifying(scored, evidence.question, self._leads(evidence, candidates))
         margin = ranking.for_translation(bool(evidence.translation)).margin
         chosen = select_sentences(self.index, scored, answer.answer_max_blocks, answer.answer_max_chars, margin,
                                   self.titles)
