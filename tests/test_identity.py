@@ -20,7 +20,8 @@ def test_an_identity_question_names_what_it_asks_of_its_subject(question, kind, 
 
 @pytest.mark.parametrize("question", [
     "复杂性理论对问题进行分类的主要依据是什么？", "这是什么？", "What is the name of the latest epoch?",
-    "What are cilia used for?", "Sora能生成多长的视频？", "Who is Kearney Boulevard named after?",
+    "What are cilia used for?", "Sora能生成多长的视频？", "Who is Kearney Boulevard named after?", "球栉水母不是什么？",
+    "What is its activation command?",
 ])
 def test_a_question_that_asks_more_of_its_subject_is_none(question):
     assert identity_asked(question) is None

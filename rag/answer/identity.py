@@ -27,8 +27,8 @@ from rag.answer.extractive import SentenceScore
 from rag.ingest.textnorm import to_simplified
 
 # A subject is a name or a short noun: no question word, pointer or 的 (a phrase, "复杂性理论的依据", asks for more
-# than what the thing is).
-_SUBJECT = r"(?P<x>[^，,。？?！!的哪谁啥么何这那它他她]{1,12}?)"
+# than what the thing is), and no adverb before the copula ("球栉水母不是什么？" asks what it is not).
+_SUBJECT = r"(?P<x>[^，,。？?！!的哪谁啥么何这那它他她]{1,12}?)(?<![不也都还])"
 _MAKES_ZH = r"发布|推出|开发|研发|研制|打造|创造|制作|做出|做|创办|创立|创建|发明|设计|出品|开发出"
 _WHO_ZH = r"谁|哪家公司|哪个公司|哪家机构|哪个机构|什么公司|什么机构|哪个团队|哪家企业|什么人|哪位"
 _ASKS_ZH = {
@@ -54,7 +54,7 @@ _ASKS_EN = {
 }
 _NOT_SUBJECT_EN = re.compile(
     r"\b(?:of|for|in|on|by|to|from|with|about|used|called|named|known|meant|name|another|other|one|difference|"
-    r"reason|purpose|role|way|kind|type|it|this|that|these|those|they|he|she|you|i)\b", re.I)
+    r"reason|purpose|role|way|kind|type|it|its|this|that|these|those|they|their|he|his|she|her|you|i)\b", re.I)
 # Kinds of thing an apposition names before its subject ("文生视频模型 Sora", "工会NASUWT").
 _KINDS = (r"模型|公司|企业|产品|平台|工具|软件|系统|应用|程序|技术|引擎|网络|协议|组织|机构|联盟|工会|品牌|项目|服务|"
           r"游戏|电影|影片|节目|歌曲|专辑|小说|作品|疾病|病|物种|植物|动物|概念|理论|方法|算法|语言|框架|芯片|设备|"
