@@ -434,6 +434,19 @@ def test_the_glossary_reads_cedict_backwards_shorter_glosses_first_and_only_word
     assert not glossary.translate("variant", vocabulary)
 
 
+def test_a_word_the_articles_write_as_the_question_does_is_its_own_translation():
+    from rag.retrieval.glossary import Glossary
+
+    # The dictionary has no entry for a name: "Sora", "OpenAI" or a plant's Latin name that a Chinese article writes
+    # beside its Chinese one matched nothing, and an English question that named it read as holding none of it.
+    glossary = Glossary.from_lines(["視頻 视频 [shi4 pin2] /video/", "訓練 训练 [xun4 lian4] /to train/"])
+    vocabulary = {"视频", "训练", "sora", "openai", "video", "telosma"}
+    assert glossary.translate("Did OpenAI train Sora on videos?", vocabulary).groups == (
+        (("openai", 1.0),), (("训练", 1.0),), (("sora", 1.0),), (("视频", 1.0), ("video", 1.0)))
+    assert glossary.translate("Where is Telosma cordata found?", vocabulary).groups == ((("telosma", 1.0),),)
+    assert not glossary.translate("Did YouTube train it?", {"sora"})
+
+
 def test_a_name_written_in_pinyin_is_read_as_the_index_words_that_sound_like_it():
     from rag.retrieval.glossary import Glossary
 

@@ -21,6 +21,7 @@ from rag.index.build import build_index, shard_of, stale_reason
 from rag.index.lexical import shared_tokenizer
 from rag.index.store import load_index
 from rag.index.stores import open_store
+from rag.ingest.language import is_chinese
 from rag.settings import Settings
 
 from milvus_servers import lite_server
@@ -130,7 +131,8 @@ def test_every_store_answers_the_seeds_as_the_folder_does(in_store, reference, t
     assert report.chunks == load_index(reference).manifest.counts.chunks
     mine, theirs = Assistant.load(settings, EMBEDDER), Assistant.load(reference, EMBEDDER)
     # A Milvus index keeps no sentences embedded alone nor the second reader's readings (docs/milvus.md, Not done):
-    # a question gets the same passages there, its sentences ranked without them.
+    # a question in the articles' language gets the same passages there, its sentences ranked without them; one in
+    # another language read through the dictionary ("What is Sora?": sora) is fused with the readings' cosines too.
     held = all(v is not None for v in (mine.index.vectors.alone_vectors(np.arange(1)),
                                        mine.index.vectors.reader_vectors(np.arange(1))))
     for question in SEEDS_QUESTIONS:
@@ -139,7 +141,8 @@ def test_every_store_answers_the_seeds_as_the_folder_does(in_store, reference, t
             assert (a.text, a.refused, a.citations) == (b.text, b.refused, b.citations), question
         else:
             assert {c.file for c in a.citations} <= {h.chunk.file for h in a.hits}, question
-        assert [(h.chunk, round(h.score, 4)) for h in a.hits] == [(h.chunk, round(h.score, 4)) for h in b.hits], question
+        if held or is_chinese(question):
+            assert [(h.chunk, round(h.score, 4)) for h in a.hits] == [(h.chunk, round(h.score, 4)) for h in b.hits], question
     index = load_index(settings)
     assert index.manifest.extra["store"]["kind"] == ("files" if not settings.index.store else "milvus")
     first = index.manifest.articles[0]

@@ -275,8 +275,9 @@ class Glossary:
 
     def translate(self, question: str, vocabulary: Container[str], per_word: int = PER_WORD,
                   sounds: Soundings = NO_SOUNDINGS) -> Translation:
-        """Return the groups of Chinese words `vocabulary` holds for the question's words and adjacent word pairs,
-        and with `sounds` (the index's `sound_index`), for the names it writes in pinyin."""
+        """Return the groups of Chinese words `vocabulary` holds for the question's words and adjacent word pairs (a
+        word the articles write as the question does among them), and with `sounds` (the index's `sound_index`), for
+        the names it writes in pinyin."""
         words = _WORD.findall(question.lower())
         keys = [variants(word) for word in words if word not in STOP]
         keys += [[f"{a} {b}"] for a, b in zip(words, words[1:]) if a not in STOP and b not in STOP]
@@ -287,6 +288,10 @@ class Glossary:
                 for chinese, weight in self.entries.get(form, {}).items():
                     if weight > found.get(chinese, 0.0):
                         found[chinese] = weight
+                # The word as the articles write it ("Sora", "OpenAI", a plant's Latin name beside its Chinese one): the
+                # dictionary has no entry for a name, and the question wrote the articles' own word.
+                if " " not in form and len(form) > 1:
+                    found[form] = 1.0
             held = held_terms(vocabulary, found)
             best = sorted(((term, found[term]) for term in held), key=lambda item: -item[1])[:per_word]
             if best:
