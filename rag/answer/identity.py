@@ -13,8 +13,8 @@ or a passive after it ("Sora由OpenAI开发", "Sora, developed by OpenAI").
 
 The best-ranked such sentence among the candidates goes first, a view someone states of the subject ("他认为，Sora
 是……") only when nothing says what it is plainly; the rest keep their order. An article says what its subject is
-where it starts, so the composer adds the first passage of each article the answer's passages come from to the
-candidates of such a question (rag/answer/composer.py; docs/answers.md, *What something is, and who made it*).
+where it starts: when no candidate says it plainly, the first sentence that does in the opening passages of the
+answer's articles stands in (the composer's `_leads`; docs/answers.md, *A fresh user's first questions*).
 """
 from __future__ import annotations
 
