@@ -67,6 +67,6 @@ def test_the_best_ranked_sentence_that_says_it_plainly_opens_and_the_rest_keep_t
     assert prefer_identifying(_scored(texts[:1] + texts[2:3]), "Sora是什么？") == _scored(texts[:1] + texts[2:3])
     # A sentence where an article starts stands in when no candidate says it plainly, ahead of a mere view of it.
     leads = _scored(["甲辰龙年迎新，最吸睛的大事当属文生视频模型 Sora。", "2月16日凌晨，OpenAI 官方发布了文生视频模型 Sora。"])
-    ranked = prefer_identifying(_scored(texts[:3]), "Sora是什么？", leads)
+    ranked = prefer_identifying(_scored(texts[:3]), "Sora是什么？", lambda: leads)
     assert ranked[0].sentence.text == leads[0].sentence.text and len(ranked) == 4
-    assert prefer_identifying(_scored(texts), "Sora是什么？", leads)[0].sentence.text == texts[3]
+    assert prefer_identifying(_scored(texts), "Sora是什么？", lambda: leads)[0].sentence.text == texts[3]

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from rag.answer.decide import TOP_PASSAGES
 from rag.answer.extractive import SentenceScore, cite, score_sentences, select_sentences
-from rag.answer.identity import identity_asked, prefer_identifying
+from rag.answer.identity import prefer_identifying
 from rag.answer.ranking import RankingParams, Subjects, load_ranking, rerank
 from rag.answer.tables import prefer_named_rows
 from rag.embedding import Embedder
@@ -77,8 +77,6 @@ class ExtractiveComposer:
         of the first passage of each article the answer's passages come from that are not candidates already: an
         article says what its subject is where it starts, and over articles all about it, the passages such a question
         finds seldom hold that start. Unranked: they stand in only for a candidate that says it."""
-        if identity_asked(evidence.question) is None:
-            return []
         hits = evidence.hits[: self.settings.answer.answer_passages]
         taken = {c.sentence.sentence_id for c in candidates}
         out = []
@@ -115,7 +113,7 @@ class ExtractiveComposer:
         # A row a table's key names answers for its table: the model reads each row alone and cannot tell them apart.
         scored = prefer_named_rows(self.index, scored, evidence.question, self.tokens)
         if shown:
-            scored = prefer_identifying(scored, evidence.question, self._leads(evidence, candidates))
+            scored = prefer_identifying(scored, evidence.question, lambda: self._leads(evidence, candidates))
         margin = ranking.for_translation(bool(evidence.translation)).margin
         chosen = select_sentences(self.index, scored, answer.answer_max_blocks, answer.answer_max_chars, margin,
                                   self.titles)

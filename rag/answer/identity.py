@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.answer.extractive import SentenceScore
@@ -122,10 +122,12 @@ def states(text: str, asked: Asked) -> int:
     return PLAIN if not before.strip(" “\"《") and not _REPORTED.search(before) else VIEW
 
 
-def prefer_identifying(scored: Sequence[SentenceScore], question: str, leads: Sequence[SentenceScore] = ()) -> list[SentenceScore]:
+def prefer_identifying(scored: Sequence[SentenceScore], question: str,
+                       leads: Callable[[], Sequence[SentenceScore]] = tuple) -> list[SentenceScore]:
     """Return the ranked candidates with the best-ranked one that says most plainly what the question asks of its
     subject first, when it is an identity question; otherwise as ranked. When no candidate says it plainly, the
-    first of the `leads` (sentences where the answer's articles start, in their order) that does stands in."""
+    first of the `leads` (sentences where the answer's articles start, in their order; read only then) that does
+    stands in."""
     asked = identity_asked(question)
     if asked is None or not scored:
         return list(scored)
@@ -133,7 +135,7 @@ def prefer_identifying(scored: Sequence[SentenceScore], question: str, leads: Se
     most = max(strength)
     best = scored[strength.index(most)] if most else None
     if most < PLAIN:
-        best = next((lead for lead in leads if states(lead.sentence.text, asked) == PLAIN), best)
+        best = next((lead for lead in leads() if states(lead.sentence.text, asked) == PLAIN), best)
     if best is None or best is scored[0]:
         return list(scored)
     first = dataclasses.replace(best, score=scored[0].score + 1e-3)
