@@ -22,9 +22,11 @@ def progress_bar(description: str, unit: str = " texts") -> Callable[[int, int],
     def update(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, desc=description, unit=unit, file=sys.stderr, disable=total == 0)
-        bar.n = done
-        bar.refresh()
+            # Created when the first batch is already done: counted as the bar's start, so its rate is not that batch
+            # over the microsecond since (millions of texts a second).
+            bar = tqdm(total=total, initial=done, desc=description, unit=unit, file=sys.stderr, disable=total == 0)
+        else:
+            bar.update(done - bar.n)
         if done >= total:
             bar.close()
 
