@@ -4,7 +4,10 @@ from __future__ import annotations
 import re
 import time
 
+from rag.apps.cli import main
 from rag.apps.console import progress_bar
+
+from support import SEEDS
 
 
 def test_a_bar_started_after_its_first_batch_shows_no_rate_of_millions(capsys):
@@ -18,3 +21,13 @@ def test_a_bar_started_after_its_first_batch_shows_no_rate_of_millions(capsys):
     rates = [float(r) for r in re.findall(r"([\d.]+) texts/s", shown)]
     assert "1763/1763" in shown and rates
     assert max(rates) < 100_000, shown
+
+
+def test_ask_on_a_terminal_says_it_is_loading_before_the_wait(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("RAG_EMBED_MODEL", "hash:64")
+    args = ["--index", str(tmp_path / "index"), "--corpus", str(SEEDS)]
+    assert main(["build", *args]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    assert main(["ask", "Adobe股价跌了多少？", "--json", *args]) == 0
+    assert "loading the index and the embedding model" in capsys.readouterr().err

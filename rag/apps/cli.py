@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.apps.console import build_if_needed, progress_bar
+from rag.apps.console import build_if_needed, loading_note, progress_bar
 from rag.errors import CorpusError, IndexMismatchError, IndexMissingError, RagError
 from rag.settings import Settings, load_settings
 
@@ -166,6 +166,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     check_corpus(settings)
+    loading_note()
     answer = Assistant.load(settings).ask(args.question, top_k=args.top_k)
     result = answer_to_dict(answer)
     print(json.dumps(result, ensure_ascii=False, indent=2) if args.json else _format_answer(result))
@@ -188,6 +189,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     settings = _settings(args)
     check_corpus(settings)
     found = read_questions(Path(args.questions))
+    loading_note()
     assistant = Assistant.load(settings)
     records = in_file_order(found, answer_all(assistant, found.questions, progress_bar("answering", unit="q")))
     write_jsonl(Path(args.output), records)
@@ -232,6 +234,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         cases = read_follow_ups(args.follow_ups)
         settings = _settings(args)
         check_corpus(settings)
+        loading_note()
         results = ask_follow_ups(Assistant.load(settings), cases, progress_bar("asking", unit="follow-up"))
         print(format_follow_ups(results))
         return 0
@@ -243,12 +246,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else None
     if len(args.questions) == 1 and "=" not in args.questions[0]:
         check_corpus(settings)
+        loading_note()
         run = run_eval(settings, Path(args.questions[0]), output, progress_bar("answering", unit="q"))
         print(run.describe())
         return 1 if _report_errors(Path(args.questions[0]).name, run.errors) else 0
     sets = eval_sets(args.questions, settings)
     for one in sets:
         check_corpus(one.settings)
+    loading_note()
     multi = run_eval_sets(sets, output, progress_bar("answering", unit="q"))
     print(multi.describe())
     failed = sum(_report_errors(s.questions.name, one.errors) for s, (_, one) in zip(sets, multi.sets))

@@ -33,6 +33,12 @@ def progress_bar(description: str, unit: str = " texts") -> Callable[[int, int],
     return update
 
 
+def loading_note() -> None:
+    """Say on a terminal that the index and the model are loading: the first answer waits for them, silently else."""
+    if sys.stderr.isatty():
+        print("loading the index and the embedding model…", file=sys.stderr, flush=True)
+
+
 def print_stage(line: str) -> None:
     """Print one line of what a build is doing on stderr."""
     print(line, file=sys.stderr, flush=True)
