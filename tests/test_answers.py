@@ -108,6 +108,8 @@ def test_a_decline_names_the_question_words_the_articles_never_use():
     assert unused_words("Runway有位联合创始人看到Sora后发了感慨，他叫什么？", asked, held, [], counts) == ()
     assert unused_words("百度文心一言怎么说？", ["百度", "文心", "一言"], vocabulary, [], counts) == ("百度文心一言",)
     assert unused_words("Sora能取代演员吗？", ["sora", "取代", "演员"], held, [], counts) == ("取代演员",)
+    # A word the cut broke off the articles' word is named whole: "参数量" cut 参 / 数量 over articles that write 参数.
+    assert unused_words("Sora的参数量是多少？", ["sora", "参", "数量"], {"sora", "参数"}, [], counts) == ("参数量",)
 
     class Remote:  # a Milvus vocabulary: asked once for every form, never term by term
         asked: list[list[str]] = []

@@ -296,11 +296,27 @@ def unused_words(question: str, terms: Iterable[str], vocabulary: Container[str]
             spans[-1][1] = max(spans[-1][1], end)
         else:
             spans.append([start, end])
+    spans = _across_cuts(simplified, spans, vocabulary)
     if word_counts is not None:
         spans = [[start, end] for start, end in spans if not _glued(simplified[start:end], word_counts)]
     # Folding script, case and width mostly keeps each character where the question has it: quote the question's own.
     source = question if len(simplified) == len(question) else simplified
     return tuple(source[start:end] for start, end in spans[:MAX_UNUSED])
+
+
+_HAN_PAIR = re.compile(r"[\u3400-\u9fff]{2}")
+
+
+def _across_cuts(text: str, spans: list[list[int]], vocabulary: Container[str]) -> list[list[int]]:
+    """Return the spans, each widened by the character beside it when the two make a word the corpus uses: the cut
+    broke the articles' word ("参数量" cut 参 / 数量 over articles that write 参数), and the decline names the question's
+    word ("参数量"), not the half that is left ("数量"). One lookup for every span."""
+    pairs = [text[start - 1: start + 1] for start, _ in spans if start > 0]
+    pairs += [text[end - 1: end + 1] for _, end in spans if end < len(text)]
+    pairs = [pair for pair in pairs if _HAN_PAIR.fullmatch(pair)]
+    held = set(held_terms(vocabulary, pairs)) if pairs else set()
+    return [[start - (start > 0 and text[start - 1: start + 1] in held),
+             end + (end < len(text) and text[end - 1: end + 1] in held)] for start, end in spans]
 
 
 def _glued(word: str, word_counts: Mapping[str, int]) -> bool:
