@@ -108,11 +108,14 @@ def test_a_docx_and_a_pdf_uploaded_from_the_page_answer_with_their_lines_then_on
     page.set_input_files("#rag-admin-files", [str(tmp_path / "rooms.docx"), str(tmp_path / "travel.pdf")])
     page.click("#rag-admin-upload")
     expect(page.locator("#rag-admin-status")).to_have_attribute("data-state", "failed")  # no token typed: refused
-    expect(page.locator("#rag-admin-status")).to_contain_text("needs the server's token")
+    expect(page.locator("#rag-admin-status")).to_contain_text("服务器设了管理令牌")
+    # A Chinese page's panel speaks Chinese only: its English words are there for an English page, hidden.
+    expect(page.locator("#rag-admin-upload")).to_have_text("上传", use_inner_text=True)
+    expect(page.locator("#rag-admin-panel")).not_to_contain_text("Knowledge base", use_inner_text=True)
     page.fill("#rag-admin-token", TOKEN)
     page.click("#rag-admin-upload")
     _wait_panel(page)
-    expect(page.locator("#rag-admin-status")).to_contain_text("handbook: 2 articles")
+    expect(page.locator("#rag-admin-status")).to_contain_text("handbook：2 篇文章")
     expect(page.locator("#rag-admin-docs li")).to_have_count(2)
     # the selector switched to the new knowledge base; its examples come from its own titles, never Sora
     expect(page.locator("#rag-kb input")).to_have_value("handbook")
@@ -136,7 +139,7 @@ def test_a_docx_and_a_pdf_uploaded_from_the_page_answer_with_their_lines_then_on
 
     page.locator("#rag-admin-docs .rag-admin-delete[data-name='travel.pdf']").click()
     _wait_panel(page)
-    expect(page.locator("#rag-admin-status")).to_contain_text("handbook: 1 articles")
+    expect(page.locator("#rag-admin-status")).to_contain_text("handbook：1 篇文章")
     expect(page.locator("#rag-admin-docs li")).to_have_count(1)
     answer = _answer(page, "出差的住宿标准是多少？")
     assert "五百元" not in answer.inner_text()
@@ -200,3 +203,16 @@ def test_a_knowledge_base_made_through_the_api_is_in_the_selector_once_the_page_
     opened.locator("#rag-kb input").click()
     expect(opened.get_by_role("option", name="canteen")).to_be_visible()
     opened.close()
+
+
+def test_an_english_page_s_admin_panel_speaks_english(server, page):
+    context = page.context.browser.new_context(locale="en-US", viewport={"width": 1400, "height": 900})
+    opened = context.new_page()
+    opened.goto(server + _session(server)["url"].lstrip("/"))
+    opened.wait_for_selector(".rag-status-ready", timeout=READY_MS)
+    opened.locator("#rag-admin").get_by_text("Manage documents").click()
+    expect(opened.locator("#rag-admin-upload")).to_have_text("Upload", use_inner_text=True)
+    expect(opened.locator("#rag-admin-panel")).not_to_contain_text("知识库", use_inner_text=True)
+    opened.click("#rag-admin-upload")  # no name, no files
+    expect(opened.locator("#rag-admin-status")).to_have_text("Type a knowledge base name and choose files first.")
+    context.close()

@@ -1,6 +1,8 @@
 """The Gradio page: chat on the left, sources panel on the right, wired to the chat handlers."""
 from __future__ import annotations
 
+import html
+import json
 from pathlib import Path
 from typing import Any
 
@@ -8,7 +10,7 @@ import gradio as gr
 
 from rag.apps.service import Service
 from rag.apps.web.chat import ChatHandlers
-from rag.apps.web.text import i18n_tables
+from rag.apps.web.text import admin_words, i18n_tables
 from rag.apps.web.view import panel_placeholder_html, status_html
 from rag.kbs import DEFAULT_KB
 from rag.kbs.catalog import MAX_EXAMPLES
@@ -20,14 +22,23 @@ I18N = gr.I18n(**i18n_tables())
 # (rag/embedding/batching.py): more in flight make bigger batches, not a crowd (docs/decisions.md).
 CONCURRENCY = 20
 # The admin panel's form; page.js sends it to POST/DELETE /api/kbs/{kb}/documents with the token typed in, so the
-# one access policy judges it (rag/apps/server/access.py), and follows the update with GET /api/kbs/{kb}.
-ADMIN_HTML = """<div id="rag-admin-panel">
-<label>知识库名称 · Knowledge base <input id="rag-admin-kb" type="text" placeholder="policies" maxlength="40"></label>
-<label>管理令牌（服务器设了令牌才需要）· Admin token (if the server has one) <input id="rag-admin-token" type="password" autocomplete="off"
+# one access policy judges it (rag/apps/server/access.py), and follows the update with GET /api/kbs/{kb}. Its words
+# stand in both languages and page.css shows the page's (a label is written before the browser's language is known);
+# page.js says what it does in the page's language from `data-words`.
+
+
+def _both(key: str) -> str:
+    words = admin_words()
+    return "".join(f'<span lang="{lang}">{html.escape(words[lang][key])}</span>' for lang in ("zh", "en"))
+
+
+ADMIN_HTML = f"""<div id="rag-admin-panel" data-words="{html.escape(json.dumps(admin_words(), ensure_ascii=False))}">
+<label>{_both("admin_kb")} <input id="rag-admin-kb" type="text" placeholder="policies" maxlength="40"></label>
+<label>{_both("admin_token")} <input id="rag-admin-token" type="password" autocomplete="off"
  placeholder="RAG_API_TOKEN"></label>
 <input id="rag-admin-files" type="file" multiple accept=".pdf,.docx,.txt,.md,.markdown,.html,.htm">
-<div class="rag-admin-buttons"><button id="rag-admin-upload" type="button">上传 · Upload</button>
-<button id="rag-admin-list" type="button">列出文档 · List documents</button></div>
+<div class="rag-admin-buttons"><button id="rag-admin-upload" type="button">{_both("admin_upload")}</button>
+<button id="rag-admin-list" type="button">{_both("admin_list")}</button></div>
 <p id="rag-admin-status" data-state="idle" role="status"></p>
 <ul id="rag-admin-docs"></ul>
 </div>"""

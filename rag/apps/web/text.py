@@ -64,6 +64,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "feedback_comment_short": "意见（可选）",
         "drafting": "语言模型正在撰写（草稿）；写完后逐句与原文核对，核对后的回答将替换这份草稿。",
         "stream_cut": "连接在回答完成前中断了，请再问一次。",
+        "admin_kb": "知识库名称",
+        "admin_token": "管理令牌（服务器设了令牌才需要）",
+        "admin_upload": "上传",
+        "admin_list": "列出文档",
+        "admin_delete": "删除",
+        "admin_first": "请先填写知识库名称并选择文件。",
+        "admin_uploading": "正在上传……",
+        "admin_deleting": "正在删除 {name}……",
+        "admin_updating": "正在更新索引：{stage}",
+        "admin_ready": "✓ {name}：{articles} 篇文章",
+        "admin_denied": "服务器设了管理令牌：请在“管理令牌”一栏填入它（RAG_API_TOKEN），再上传或删除。",
     },
     "en": {
         "title": "Answers you can check",
@@ -123,6 +134,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "drafting": "The language model is writing (a draft); once it is done every sentence is checked against the "
         "articles, and the checked answer replaces this draft.",
         "stream_cut": "The connection broke before the answer was complete: please ask again.",
+        "admin_kb": "Knowledge base",
+        "admin_token": "Admin token (only if the server has one)",
+        "admin_upload": "Upload",
+        "admin_list": "List documents",
+        "admin_delete": "Delete",
+        "admin_first": "Type a knowledge base name and choose files first.",
+        "admin_uploading": "Uploading…",
+        "admin_deleting": "Deleting {name}…",
+        "admin_updating": "Updating the index: {stage}",
+        "admin_ready": "✓ {name}: {articles} articles",
+        "admin_denied": "The server has an admin token: type it (RAG_API_TOKEN) in the admin token field, then upload or delete again.",
     },
 }
 
@@ -148,6 +170,16 @@ def say(lang: Language, key: str, **values: object) -> str:
     """Return the string `key` in `lang`, with `{name}` fields filled in (values are not escaped here)."""
     template = STRINGS[lang][key]
     return template.format(**values) if values else template
+
+
+# Words of the admin panel, which page.js writes in the page's language (its form is plain HTML, not Gradio's).
+ADMIN_KEYS = ("admin_kb", "admin_token", "admin_upload", "admin_list", "admin_delete", "admin_first", "admin_uploading",
+              "admin_deleting", "admin_updating", "admin_ready", "admin_denied")
+
+
+def admin_words() -> dict[str, dict[str, str]]:
+    """Return the admin panel's words by language, as page.js reads them."""
+    return {lang: {key: table[key] for key in ADMIN_KEYS} for lang, table in STRINGS.items()}
 
 
 def i18n_tables() -> dict[str, dict[str, str]]:

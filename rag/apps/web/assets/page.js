@@ -51,6 +51,13 @@
   // in (never stored), then follow the update until the new index answers and select that knowledge base.
   const api = (path) => new URL("api/kbs/" + path, document.baseURI).toString();
   const field = (id) => document.getElementById(id);
+  // The page's language as Gradio chose it (rag/apps/web/text.py, language()): Chinese for zh*, English else.
+  const lang = () => ((document.documentElement.lang || navigator.language || "").toLowerCase().split(/[-_]/)[0] === "zh" ? "zh" : "en");
+  const word = (key, values) => {
+    const panel = field("rag-admin-panel");
+    const words = panel ? JSON.parse(panel.getAttribute("data-words") || "{}")[lang()] || {} : {};
+    return (words[key] || key).replace(/\{(\w+)\}/g, (whole, name) => (values && name in values ? String(values[name]) : whole));
+  };
   const say = (state, text) => {
     const line = field("rag-admin-status");
     if (!line) return;
@@ -63,6 +70,7 @@
   };
   const kbName = () => ((field("rag-admin-kb") || {}).value || "").trim();
   const failed = async (response) => {
+    if (response.status === 401) return word("admin_denied");
     try { return (await response.json()).error || response.statusText; } catch (e) { return response.statusText; }
   };
   const selectKb = (name) => {
@@ -83,7 +91,7 @@
       remove.type = "button";
       remove.className = "rag-admin-delete";
       remove.setAttribute("data-name", doc.name);
-      remove.textContent = "删除 · Delete";
+      remove.textContent = word("admin_delete");
       item.appendChild(label);
       item.appendChild(remove);
       list.appendChild(item);
@@ -98,26 +106,27 @@
       const update = found.update || {};
       if (update.state === "failed") { say("failed", update.message); return; }
       if (update.state !== "updating" && found.status === "ready") {
-        say("ready", "✓ " + name + ": " + found.articles + " articles" + (update.message ? " · " + update.message : ""));
+        say("ready", word("admin_ready", { name: name, articles: found.articles }) + (update.message ? " · " + update.message : ""));
         if (select) selectKb(name);
         return;
       }
       if (found.status === "failed") { say("failed", found.error || ""); return; }
       const progress = update.total ? " " + update.done + "/" + update.total : "";
-      say("updating", "… " + (update.stage || found.status) + progress);
+      say("updating", word("admin_updating", { stage: (update.stage || found.status) + progress }));
       await new Promise((resolve) => setTimeout(resolve, 400));
     }
   };
   document.addEventListener("click", async (event) => {
-    const target = event.target instanceof Element ? event.target : null;
+    // A button holds its words in spans (one a language): the click lands on a span.
+    const target = event.target instanceof Element ? event.target.closest("button") : null;
     if (!target) return;
     if (target.id === "rag-admin-upload") {
       const name = kbName();
       const files = (field("rag-admin-files") || {}).files || [];
-      if (!name || !files.length) { say("failed", "knowledge base name and files first · 先填知识库名称并选择文件"); return; }
+      if (!name || !files.length) { say("failed", word("admin_first")); return; }
       const form = new FormData();
       Array.from(files).forEach((file) => form.append("file", file, file.name));
-      say("updating", "… uploading");
+      say("updating", word("admin_uploading"));
       const response = await fetch(api(encodeURIComponent(name) + "/documents"), { method: "POST", headers: headers(), body: form });
       if (!response.ok) { say("failed", await failed(response)); return; }
       field("rag-admin-files").value = "";
@@ -127,7 +136,7 @@
     } else if (target.classList.contains("rag-admin-delete")) {
       const name = kbName();
       const doc = target.getAttribute("data-name");
-      say("updating", "… deleting " + doc);
+      say("updating", word("admin_deleting", { name: doc }));
       const response = await fetch(api(encodeURIComponent(name) + "/documents/" + encodeURIComponent(doc)),
         { method: "DELETE", headers: headers() });
       if (!response.ok) { say("failed", await failed(response)); return; }
