@@ -42,6 +42,10 @@ def test_ocr_spaces_inside_chinese_words_are_joined_but_english_spacing_kept():
     cleaned = clean("一位时尚女性走在东京街 道上, 她走路自信。OpenAI 在官网发布了 Sora model。\n")
     assert "东京街道上,她走路自信" in cleaned.text
     assert "OpenAI 在官网发布了 Sora model" in cleaned.text
+    # The space after a numbered provision's number is the document's: joined, "第一条员工" reads "the first employee".
+    cleaned = clean("第一条 员工每年享有五天带薪年假。\n第十二章\u3000附则 本 制度自发布之日起施行。\n")
+    assert "第一条 员工每年享有五天带薪年假" in cleaned.text
+    assert "第十二章 附则本制度自发布之日起施行" in cleaned.text
 
 
 def test_boilerplate_lines_are_dropped_and_content_kept():

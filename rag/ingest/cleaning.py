@@ -67,6 +67,12 @@ def _newline(_: re.Match[str]) -> Sequence[Piece]:
     return ("\n",)
 
 
+def _space_in_cjk(match: re.Match[str]) -> Sequence[Piece]:
+    """Drop spaces between Chinese characters (OCR and PDF text put them inside words), but one after a numbered
+    provision's number."""
+    return (" ",) if _PROVISION_BEFORE.search(match.string, max(0, match.start() - 8), match.start()) else ()
+
+
 def _keep(group: int) -> Callable[[re.Match[str]], Sequence[Piece]]:
     return lambda _match: (group,)
 
@@ -91,6 +97,9 @@ _LINE_MARKUP = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+|[*+\-][ \t]+|>[ \t]?|\d+\.[ \
 _RULE = re.compile(r"^[ \t]*(?:[-*_=][ \t]*){3,}$", re.M)
 _CR = re.compile(r"\r")
 _SPACES_IN_CJK = re.compile(rf"(?<=[{_CJK}{_CJK_PUNCT},;:?!])[ \t\u3000\xa0]+(?=[{_CJK}{_CJK_PUNCT}])")
+# A numbered provision's number ends where its text starts: the space after it ("第一条 员工每年……") is the document's,
+# not OCR's, and joined it would read "第一条员工" ("the first employee").
+_PROVISION_BEFORE = re.compile(r"第[〇零一二三四五六七八九十百千两\d]{1,6}[条章节款项编篇部卷]$")
 _EDGE_SPACES = re.compile(r"^[ \t\u3000\xa0]+|[ \t\u3000\xa0]+$", re.M)
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
@@ -200,7 +209,7 @@ def clean(raw: str) -> Cleaned:
     mapped.sub(_LINE_MARKUP, _drop)
     mapped.sub(_EDGE_SPACES, _drop)
     mapped.sub(_WHOLE_LINE, _boilerplate_line)
-    mapped.sub(_SPACES_IN_CJK, _drop)
+    mapped.sub(_SPACES_IN_CJK, _space_in_cjk)
     mapped.sub(_TAIL_SHORT_LINES, lambda m: () if m.start() >= _MIN_BODY_FOR_TAIL else (0,))
     mapped.sub(_BLANK_RUNS, lambda _m: ("\n\n",))
 
