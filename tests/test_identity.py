@@ -13,6 +13,8 @@ from rag.records import Sentence
     ("Jim Fan是谁？", "what", "Jim Fan"), ("What is Sora?", "what", "Sora"), ("What are clades?", "what", "clades"),
     ("Who is Jim Fan?", "what", "Jim Fan"), ("Sora是哪家公司发布的？", "maker", "Sora"), ("Sora是谁开发的？", "maker", "Sora"),
     ("谁发布了Sora？", "maker", "Sora"), ("Who made Sora?", "maker", "Sora"), ("Which company released Sora?", "maker", "Sora"),
+    ("sora是哪个公司的", "maker", "sora"), ("Sora是哪家公司的产品？", "maker", "Sora"), ("Sora出自哪家公司？", "maker", "Sora"),
+    ("What company made Sora?", "maker", "Sora"), ("Who is behind Sora?", "maker", "Sora"),
 ])
 def test_an_identity_question_names_what_it_asks_of_its_subject(question, kind, subject):
     assert identity_asked(question) == Asked(kind, subject)

@@ -41,6 +41,8 @@ _ASKS_ZH = {
     "maker": (
         re.compile(rf"^(?:请问)?{_SUBJECT}(?:是|由)?(?:{_WHO_ZH})(?:{_MAKES_ZH})(?:的|出来的)?(?:呢|啊)?$"),
         re.compile(rf"^(?:请问)?(?:是)?(?:{_WHO_ZH})(?:{_MAKES_ZH})(?:了|出了)?{_SUBJECT}(?:呢|啊)?$"),
+        # whose it is, without a verb of making ("Sora是哪个公司的？", "Sora是哪家公司的产品？", "Sora出自哪家公司？")
+        re.compile(rf"^(?:请问)?{_SUBJECT}(?:是|出自|来自)(?:{_WHO_ZH}|谁家)(?:的)?(?:产品|模型|作品|技术|东西)?(?:呢|啊)?$"),
     ),
 }
 # "What is Sora?", "What are clades?", "Who is Jim Fan?", "Who made Sora?", "Which company released Sora?": a subject of
@@ -50,10 +52,11 @@ _THING_EN = r"(?:an? |the )?(?P<x>[\w+.-]+(?: [\w+.-]+){0,2})"
 _MAKES_EN = r"made|makes|developed|develops|released|releases|created|creates|built|builds|launched|launches|invented|designed|founded"
 _ASKS_EN = {
     "what": re.compile(rf"^(?:(?:what|who)(?: is| are| was)|what's|who's) {_THING_EN}$", re.I),
-    "maker": re.compile(rf"^(?:who|which (?:company|organi[sz]ation|firm|lab|team)) (?:{_MAKES_EN}) {_THING_EN}$", re.I),
+    "maker": re.compile(rf"^(?:who|(?:which|what) (?:company|organi[sz]ation|firm|lab|team))(?: (?:{_MAKES_EN})| is behind)"
+                        rf" {_THING_EN}$", re.I),
 }
 _NOT_SUBJECT_EN = re.compile(
-    r"\b(?:of|for|in|on|by|to|from|with|about|used|called|named|known|meant|name|another|other|one|difference|"
+    r"\b(?:of|for|in|on|by|to|from|with|about|behind|used|called|named|known|meant|name|another|other|one|difference|"
     r"reason|purpose|role|way|kind|type|it|its|this|that|these|those|they|their|he|his|she|her|you|i)\b", re.I)
 # Kinds of thing an apposition names before its subject ("文生视频模型 Sora", "工会NASUWT").
 _KINDS = (r"模型|公司|企业|产品|平台|工具|软件|系统|应用|程序|技术|引擎|网络|协议|组织|机构|联盟|工会|品牌|项目|服务|"
