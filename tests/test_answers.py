@@ -110,6 +110,9 @@ def test_a_decline_names_the_question_words_the_articles_never_use():
     assert unused_words("Sora能取代演员吗？", ["sora", "取代", "演员"], held, [], counts) == ("取代演员",)
     # A word the cut broke off the articles' word is named whole: "参数量" cut 参 / 数量 over articles that write 参数.
     assert unused_words("Sora的参数量是多少？", ["sora", "参", "数量"], {"sora", "参数"}, [], counts) == ("参数量",)
+    # Not across a character of grammar, nor into another of the question's words.
+    assert unused_words("蔡敏的死因是什么？", ["蔡敏", "死因"], {"因是"}, [], counts) == ("蔡敏", "死因")
+    assert unused_words("211系全新设计体现在哪里？", ["211", "全新", "设计"], {"211", "设计", "新设"}, [], counts) == ("全新",)
 
     class Remote:  # a Milvus vocabulary: asked once for every form, never term by term
         asked: list[list[str]] = []

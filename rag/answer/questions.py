@@ -296,7 +296,7 @@ def unused_words(question: str, terms: Iterable[str], vocabulary: Container[str]
             spans[-1][1] = max(spans[-1][1], end)
         else:
             spans.append([start, end])
-    spans = _across_cuts(simplified, spans, vocabulary)
+    spans = _across_cuts(simplified, spans, vocabulary, terms)
     if word_counts is not None:
         spans = [[start, end] for start, end in spans if not _glued(simplified[start:end], word_counts)]
     # Folding script, case and width mostly keeps each character where the question has it: quote the question's own.
@@ -307,16 +307,22 @@ def unused_words(question: str, terms: Iterable[str], vocabulary: Container[str]
 _HAN_PAIR = re.compile(r"[\u3400-\u9fff]{2}")
 
 
-def _across_cuts(text: str, spans: list[list[int]], vocabulary: Container[str]) -> list[list[int]]:
-    """Return the spans, each widened by the character beside it when the two make a word the corpus uses: the cut
-    broke the articles' word ("参数量" cut 参 / 数量 over articles that write 参数), and the decline names the question's
-    word ("参数量"), not the half that is left ("数量"). One lookup for every span."""
-    pairs = [text[start - 1: start + 1] for start, _ in spans if start > 0]
-    pairs += [text[end - 1: end + 1] for _, end in spans if end < len(text)]
+def _across_cuts(text: str, spans: list[list[int]], vocabulary: Container[str], terms: Iterable[str]) -> list[list[int]]:
+    """Return the spans, each widened by the character beside it when the cut left that character alone and the two
+    make a word the corpus uses: the cut broke the articles' word ("参数量" cut 参 / 数量 over articles that write 参数),
+    and the decline names the question's word ("参数量"), not the half that is left ("数量"). A character of grammar
+    (是 of "死因是") or one of the question's longer words (设 of 设计 in "全新设计") was not left alone. One lookup."""
+    words = [term for term in terms if len(term) >= 2]
+
+    def alone(char: str) -> bool:
+        return char not in _GRAMMAR_CHARACTERS and not any(char in word for word in words)
+
+    pairs = [text[start - 1: start + 1] for start, _ in spans if start > 0 and alone(text[start - 1])]
+    pairs += [text[end - 1: end + 1] for _, end in spans if end < len(text) and alone(text[end])]
     pairs = [pair for pair in pairs if _HAN_PAIR.fullmatch(pair)]
     held = set(held_terms(vocabulary, pairs)) if pairs else set()
-    return [[start - (start > 0 and text[start - 1: start + 1] in held),
-             end + (end < len(text) and text[end - 1: end + 1] in held)] for start, end in spans]
+    return [[start - (start > 0 and alone(text[start - 1]) and text[start - 1: start + 1] in held),
+             end + (end < len(text) and alone(text[end]) and text[end - 1: end + 1] in held)] for start, end in spans]
 
 
 def _glued(word: str, word_counts: Mapping[str, int]) -> bool:
