@@ -112,3 +112,15 @@ def test_who_wrote_a_seed_article_quotes_its_header(seeds_assistant):
     assert [c.quote for c in answer.citations] == ["文章作者: 量子位", "梦晨 西风 发自 凹非寺"]
     assert all(c.file.endswith("004_02a4909be80bae2b.txt") for c in answer.citations)
     assert seeds_assistant.ask("新京报那篇报道的作者是谁？").refused
+
+
+def test_a_date_line_is_no_answer_to_a_subject_question_its_label_alone_matches(tmp_path, fake_embedder):
+    # "Sora 发布时间" asks when Sora was released; "发布时间: 2024-02-19 13:42" says when the article was, and holds
+    # 发布 and 时间 in its label only. Asked of the article, the same line answers.
+    notes = {"sora.md": "# Sora横空出世\n\n发布时间: 2024-02-19 13:42\n\n2月16日凌晨，OpenAI 发布了文生视频模型 Sora。\n\n"
+                        "网友说，这个视频很有意思。\n"}
+    assistant = assistant_over(tmp_path, fake_embedder, notes, refusal_threshold=1e-9)
+    answer = assistant.ask("Sora 发布时间")
+    assert not answer.refused and answer.citations[0].quote.startswith("2月16日凌晨")
+    assert all("2024-02-19" not in citation.quote for citation in answer.citations)
+    assert "2024-02-19" in assistant.ask("这篇文章的发布时间是什么？").text

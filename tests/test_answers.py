@@ -137,6 +137,9 @@ def test_a_decline_names_the_question_words_the_articles_never_use():
 
 def test_the_kind_of_answer_a_question_asks_for_is_read_in_chinese_and_english():
     assert asked_kinds("Sora是在哪一天发布的？") == {"time"}
+    # The time of an event named by its verb, as a keyword query writes it; 时间 alone is as often a length.
+    assert asked_kinds("Sora 发布时间") == asked_kinds("潘仕成逝世的时间是？") == {"time"}
+    assert "time" not in asked_kinds("Sora的训练时间有多长？")
     assert asked_kinds("公司有多少员工？") == {"number"}
     assert asked_kinds("谁是Sora团队的负责人？") == {"person"}
     assert asked_kinds("When was Sora released?") == {"time"}

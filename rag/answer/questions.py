@@ -22,6 +22,10 @@ KINDS = ("time", "number", "person", "place", "reason", "money")
 _ASKS = {
     "time": re.compile(
         r"何时|什么时候|哪一?年|哪一?天|几月|几号|哪个月|何年|哪个时期|什么时间|什么年代|多少年|几几年|年份|日期|几点|几时|啥时|"
+        # the time of an event named by its verb ("Sora 发布时间", "潘仕成逝世的时间是？"); 时间 alone is as often a length
+        # ("训练时间多长")
+        r"(?:发布|成立|上市|出生|去世|逝世|开业|建立|创建|创立|举办|召开|开幕|开始|结束|发生|推出|上线|建成|竣工|开通|发行|"
+        r"出版|首映|上映|播出|首播|通车|投产|问世|诞生)的?时间|"
         r"\bwhen\b|\bwhat (?:year|date|time|day|month|century|decade)\b|\bwhich (?:year|date|century|decade)\b",
         re.I,
     ),

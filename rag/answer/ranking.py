@@ -41,8 +41,9 @@ from rag.answer.questions import asked_kinds, holds_kind
 from rag.embedding.reader import shared_reader
 from rag.errors import RagError, fitted_over_other_features
 from rag.index.store import Index
-from rag.ingest.headings import is_candidate, section_heading, sections, source_names
+from rag.ingest.headings import is_candidate, metadata_value, section_heading, sections, source_names
 from rag.ingest.language import is_chinese
+from rag.ingest.textnorm import to_simplified
 from rag.records import NO_TRANSLATION, Sentence, Translation
 
 FEATURES = (
@@ -218,7 +219,8 @@ def rerank(
 ) -> list[SentenceScore]:
     """Return the candidates (headings, bare titles and short questions left out: `is_candidate`), re-scored by the
     fitted model, best first; `subjects` gives what names each article (`Subjects`; its title when None)."""
-    kept = [s for s in scored if is_candidate(s.sentence, titles(s.sentence.file), index.on_list_item)]
+    kept = [s for s in scored if is_candidate(s.sentence, titles(s.sentence.file), index.on_list_item)
+            and not _label_only(s.sentence.text, weights)]
     if not kept:
         return []
     x = features(index, kept, question, weights, in_language, word_tags, translation, subjects or titles)
@@ -226,6 +228,18 @@ def rerank(
     score = ((x - np.array(params.mean)) / np.array(params.scale)) @ np.array(params.weights)
     out = [dataclasses.replace(s, score=float(v)) for s, v in zip(kept, score)]
     return sorted(out, key=lambda s: (-s.score, s.sentence.sentence_id))
+
+
+def _label_only(text: str, weights: Mapping[str, float]) -> bool:
+    """Return whether a line states the article's author, source or date by its label and holds the question's words
+    in its label only: "Sora 发布时间" asks when Sora was released, and "发布时间: 2024-02-19 13:42" says when the article
+    was, holding 发布 and 时间 in its label alone. A question about the article itself is answered from such lines before
+    any ranking (rag/answer/about_article.py)."""
+    value = metadata_value(text)
+    if value is None:
+        return False
+    value = to_simplified(value).lower()
+    return not any(term in value for term in weights)
 
 
 # The sentences at an article's top read for what names it: a newspaper's name or a byline stands there.

@@ -35,6 +35,10 @@ _METADATA = re.compile(
     r"|\d{4}\s*[年\-/.]\s*\d{1,2}\s*[月\-/.]",
     re.I,
 )
+# A line that states by its label who wrote an article, where it comes from or when ("发布时间: 2024-02-19 13:42"),
+# its value after the label.
+_LABELLED_METADATA = re.compile(_labelled(_SOURCE_LABELS + "|原标题|发布时间|发布于|发布地点?|时间|日期|date")
+                                + r"\s*(?P<value>.*)$", re.I)
 # A line that says by its label who wrote an article or where it comes from, its value after the label.
 _SOURCE = re.compile(_labelled(_SOURCE_LABELS) + r"\s*(?P<names>.+)$", re.I)
 HEADING_CHARS = 40
@@ -79,6 +83,14 @@ def source_names(text: str) -> str:
         return ""
     found = _SOURCE.match(text) or BYLINE.match(text)
     return found.group("names").strip() if found else ""
+
+
+def metadata_value(text: str) -> str | None:
+    """Return what a line that states an article's author, source or date by its label says after the label
+    ("2024-02-19 13:42" of "发布时间: 2024-02-19 13:42"), None for any other line."""
+    text = text.strip()
+    found = _LABELLED_METADATA.match(text) if len(text) <= HEADING_CHARS else None
+    return found.group("value") if found else None
 
 
 def short_question(text: str) -> bool:
