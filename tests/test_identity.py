@@ -33,6 +33,8 @@ def test_a_sentence_says_what_its_subject_is_plainly_or_as_someone_s_view():
     what = Asked("what", "Sora")
     assert states("2月16日凌晨，OpenAI 官方发布了文生视频模型 Sora。", what) == 2  # after the kind of thing it is
     assert states("Sora，一个具有超强AI视频生成能力的模型。", what) == 2
+    assert states("OpenAI首个视频生成模型Sora发布,一夜之间刷屏朋友圈。", what) == 2  # a Chinese character after the name
+    assert states("首个视频生成模型Soraya发布。", what) == 0
     assert states("Sora 是一个数据驱动的物理引擎。", what) == 2
     assert states("他认为，Sora 是一个可学习的模拟器，或“世界模型”。", what) == 1  # a view of it
     assert states("Sora 是否被“神化”了？", what) == 0

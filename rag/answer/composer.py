@@ -14,6 +14,7 @@ from rag.answer.decide import TOP_PASSAGES
 from rag.answer.extractive import SentenceScore, cite, score_sentences, select_sentences
 from rag.answer.identity import prefer_identifying
 from rag.answer.ranking import RankingParams, Subjects, load_ranking, rerank
+from rag.answer.stated import prefer_stated
 from rag.answer.tables import prefer_named_rows
 from rag.embedding import Embedder
 from rag.index.lexical import shared_tokenizer
@@ -113,6 +114,7 @@ class ExtractiveComposer:
         # A row a table's key names answers for its table: the model reads each row alone and cannot tell them apart.
         scored = prefer_named_rows(self.index, scored, evidence.question, self.tokens)
         if shown:
+            scored = prefer_stated(scored, evidence.question, self.word_tags)
             scored = prefer_identifying(scored, evidence.question, lambda: self._leads(evidence, candidates))
         margin = ranking.for_translation(bool(evidence.translation)).margin
         chosen = select_sentences(self.index, scored, answer.answer_max_blocks, answer.answer_max_chars, margin,

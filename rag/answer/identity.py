@@ -107,7 +107,10 @@ def states(text: str, asked: Asked) -> int:
                      or re.search(rf"{x}[^，,。；;]{{0,8}}(?:是由|由)[^，,。；;]{{1,20}}(?:{_MAKES_ZH})", text)
                      or re.search(rf"\b(?:{_MAKES_EN}|unveiled|introduced)\b[^.;!?]{{0,40}}\b{x}\b", text)
                      or re.search(rf"\b{x}\b[^.;]{{0,30}}\b(?:{_MAKES_EN}) by\b", text)) else 0
-    if (re.search(rf"(?:{_KINDS})\s*[：:]?\s*[“\"《]?{x}(?![\w])", text)
+    # A Latin name ends where a Latin letter does not follow ("模型Sora发布" names Sora, "Soraya" is another name); a
+    # Chinese one where no character of a longer word does.
+    end = r"(?![a-z0-9])" if re.search(r"[a-z0-9]$", x) else r"(?![\w])"
+    if (re.search(rf"(?:{_KINDS})\s*[：:]?\s*[“\"《]?{x}{end}", text)
             or re.search(rf"{x}[”\"》]?\s*[，,]\s*(?:一[{_MEASURES}])", text)
             or re.search(rf"(?:名为|叫做|称为|被称为)\s*[“\"《]?{x}", text)):
         return PLAIN
