@@ -31,7 +31,8 @@ def guesses(text: str) -> bool:
     """Return whether a sentence reports a guess at what it says: a word of guessing before its first figure ("有网友预测，
     …2月25日和3月16日附近"), or anywhere in a sentence without one. After a figure the guess is the sentence's subject
     matter, not its manner ("…first released in 1972, and said to have successfully predicted the 1975 … earthquakes")."""
-    found = _GUESS.search(to_simplified(text))
+    text = to_simplified(text)
+    found = _GUESS.search(text)
     if found is None:
         return False
     figure = _FIGURE.search(text)
