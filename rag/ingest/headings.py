@@ -28,17 +28,18 @@ def _labelled(labels: str) -> str:
     return rf"^\W{{0,2}}(?:文章|本文)?(?:{labels})\s*[:：|｜]"
 
 
+# The labels of a line that says who wrote an article, where it comes from or when.
+_METADATA_LABELS = _SOURCE_LABELS + "|原标题|发布时间|发布于|发布地点?|时间|日期|date"
 # A line that states who wrote an article, where it comes from or when: an answer, not a heading.
 _METADATA = re.compile(
-    _labelled(_SOURCE_LABELS + "|原标题|发布时间|发布于|发布地点?|时间|日期|date")
+    _labelled(_METADATA_LABELS)
     + r"|" + BYLINE.pattern +
     r"|\d{4}\s*[年\-/.]\s*\d{1,2}\s*[月\-/.]",
     re.I,
 )
 # A line that states by its label who wrote an article, where it comes from or when ("发布时间: 2024-02-19 13:42"),
 # its value after the label.
-_LABELLED_METADATA = re.compile(_labelled(_SOURCE_LABELS + "|原标题|发布时间|发布于|发布地点?|时间|日期|date")
-                                + r"\s*(?P<value>.*)$", re.I)
+_LABELLED_METADATA = re.compile(_labelled(_METADATA_LABELS) + r"\s*(?P<value>.*)$", re.I)
 # A line that says by its label who wrote an article or where it comes from, its value after the label.
 _SOURCE = re.compile(_labelled(_SOURCE_LABELS) + r"\s*(?P<names>.+)$", re.I)
 HEADING_CHARS = 40
