@@ -321,12 +321,12 @@ def _across_cuts(text: str, spans: list[list[int]], vocabulary: Container[str], 
     def alone(char: str) -> bool:
         return char not in _GRAMMAR_CHARACTERS and not any(char in word for word in words)
 
-    pairs = [text[start - 1: start + 1] for start, _ in spans if start > 0 and alone(text[start - 1])]
-    pairs += [text[end - 1: end + 1] for _, end in spans if end < len(text) and alone(text[end])]
-    pairs = [pair for pair in pairs if _HAN_PAIR.fullmatch(pair)]
+    # Each span's pair across its start and across its end, "" where there is none to ask about.
+    before = [text[start - 1: start + 1] if start > 0 and alone(text[start - 1]) else "" for start, _ in spans]
+    after = [text[end - 1: end + 1] if end < len(text) and alone(text[end]) else "" for _, end in spans]
+    pairs = [pair for pair in before + after if _HAN_PAIR.fullmatch(pair)]
     held = set(held_terms(vocabulary, pairs)) if pairs else set()
-    return [[start - (start > 0 and alone(text[start - 1]) and text[start - 1: start + 1] in held),
-             end + (end < len(text) and alone(text[end]) and text[end - 1: end + 1] in held)] for start, end in spans]
+    return [[start - (left in held), end + (right in held)] for (start, end), left, right in zip(spans, before, after)]
 
 
 def _glued(word: str, word_counts: Mapping[str, int]) -> bool:
