@@ -434,6 +434,25 @@ def test_the_glossary_reads_cedict_backwards_shorter_glosses_first_and_only_word
     assert not glossary.translate("variant", vocabulary)
 
 
+def test_a_noun_the_dictionary_glosses_only_by_its_root_is_read_through_the_root():
+    from rag.retrieval.glossary import Glossary
+
+    # CC-CEDICT glosses 弱点 "weak point", never "weakness": "What are Sora's weaknesses?" found nothing to match, and
+    # opened with a sentence on Sora's training input.
+    glossary = Glossary.from_lines([
+        "弱點 弱点 [ruo4 dian3] /weak point/failing/",
+        "疲態 疲态 [pi2 tai4] /weakness/",
+        "限度 限度 [xian4 du4] /limitation/limit/",
+        "限制 限制 [xian4 zhi4] /to restrict/to limit/",
+    ])
+    assert glossary.translate("What are Sora's weaknesses?", {"弱点", "sora"}).groups == (
+        (("sora", 1.0),), (("弱点", 0.25),))
+    # Read through its root only when nothing the articles use translates the word itself, and at half the weight.
+    assert glossary.translate("weaknesses", {"弱点", "疲态"}).groups == ((("疲态", 1.0),),)
+    assert glossary.translate("limitations", {"限度", "限制"}).groups == ((("限度", 1.0),),)
+    assert glossary.translate("limitations", {"限制"}).groups == ((("限制", 0.5),),)
+
+
 def test_a_word_the_articles_write_as_the_question_does_is_its_own_translation():
     from rag.retrieval.glossary import Glossary
 

@@ -115,10 +115,24 @@ def variants(word: str) -> list[str]:
     return out
 
 
+def derived(word: str) -> list[str]:
+    """Return the words an English noun or adverb is made from (weakness -> weak, limitation -> limit, limitate,
+    development -> develop, popularity -> popular, easily -> easy): where the dictionary glosses only the root
+    ("weak point" for 弱点, never "weakness")."""
+    out = []
+    for suffix, replacements in (("ness", ("",)), ("iness", ("y",)), ("ment", ("",)), ("ation", ("", "e", "ate")),
+                                 ("ity", ("",)), ("ily", ("y",))):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            out += [word[: -len(suffix)] + replacement for replacement in replacements]
+    return out
+
+
 # A sound read as a name has two to four syllables; a word of the articles is read only when its characters' readings
 # combine in at most this many ways (a run of characters each with several readings reads as anything).
 NAME_SYLLABLES = (2, 4)
 MAX_SOUNDINGS = 8
+# A word read through its root (`derived`) weighs half what its own translation would.
+DERIVED_WEIGHT = 0.5
 _CAPITALISED_RUN = re.compile(r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
 _HAN = re.compile(r"[\u4e00-\u9fff]+")
 _TONES = str.maketrans("", "", "0123456789")
@@ -293,6 +307,13 @@ class Glossary:
                 if " " not in form and len(form) > 1:
                     found[form] = 1.0
             held = held_terms(vocabulary, found)
+            if not held and len(forms) and " " not in forms[0]:
+                # Nothing the articles use: the word's root may be what the dictionary glosses, a looser reading.
+                found = {}
+                for form in (root for own in forms for root in derived(own)):
+                    for chinese, weight in self.entries.get(form, {}).items():
+                        found[chinese] = max(found.get(chinese, 0.0), weight * DERIVED_WEIGHT)
+                held = held_terms(vocabulary, found) if found else []
             best = sorted(((term, found[term]) for term in held), key=lambda item: -item[1])[:per_word]
             if best:
                 groups.append(tuple(best))
