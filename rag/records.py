@@ -108,6 +108,8 @@ class Translation:
     pair with translations the index holds, each translation with its weight, best first."""
 
     groups: tuple[tuple[tuple[str, float], ...], ...] = ()
+    # The index's words that the question's names written in pinyin read as ("Zhou Hongyi": 周鸿祎), also in `groups`.
+    named: tuple[str, ...] = ()
 
     def terms(self) -> list[str]:
         """Return every translation once, in group order."""

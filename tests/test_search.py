@@ -575,6 +575,36 @@ def test_an_english_question_over_chinese_notes_finds_the_note_through_its_words
         assert found.unread and found.translation.groups == () and found.judged_hits == (), question
 
 
+def test_a_name_an_english_question_writes_in_pinyin_is_its_own_word_in_what_the_decision_judges(tmp_path):
+    from rag.embedding import HashingEmbedder
+    from rag.index.build import build_index
+    from rag.index.store import load_index
+    from rag.retrieval.retriever import Retriever
+
+    from support import fake_settings
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    texts = {
+        "reception.md": "# 前台\n\n前台主管周鸿祎负责访客登记和快递签收。\n",
+        "canteen.md": "# 食堂\n\n公司食堂每天上午十一点半开始供应午餐，晚餐五点半开始。\n",
+        "leave.md": "# 年假\n\n员工每年享有十二天带薪年假，入职满一年后开始计算。\n",
+        "parking.md": "# 停车\n\n员工停车场位于大楼地下二层，需要提前登记车牌。\n",
+        "expenses.md": "# 报销\n\n差旅费用的报销须在出差结束后三十天内提交发票。\n",
+        "overtime.md": "# 加班\n\n周末加班按照两倍工资计算，节假日加班按照三倍工资计算。\n",
+    }
+    for name, text in texts.items():
+        (notes / name).write_text(text, encoding="utf-8")
+    settings = fake_settings(tmp_path / "index", notes)
+    build_index(settings, HashingEmbedder(64))
+    retriever = Retriever(settings, load_index(settings), HashingEmbedder(64), shared_tokenizer())
+    # "Who is Zhou Hongyi?" holds no word the dictionary translates: without the name the passages the decision
+    # judges were the dense side's alone, noise here and often another article over real ones, and it was declined.
+    found = retriever.retrieve("Who is Zhou Hongyi?", 3)
+    assert found.translation.named == ("周鸿祎",)
+    assert found.judged_hits[0].chunk.file.endswith("reception.md")
+
+
 def test_only_an_english_question_is_read_by_the_dictionary():
     from rag.retrieval.glossary import reads
 

@@ -317,9 +317,9 @@ class Glossary:
             best = sorted(((term, found[term]) for term in held), key=lambda item: -item[1])[:per_word]
             if best:
                 groups.append(tuple(best))
-        for words in self.names_by_sound(question, sounds):
-            groups.append(tuple((word, 1.0) for word in words[:per_word]))
-        return Translation(tuple(groups))
+        named = [words[:per_word] for words in self.names_by_sound(question, sounds)]
+        groups += [tuple((word, 1.0) for word in words) for words in named]
+        return Translation(tuple(groups), tuple(dict.fromkeys(word for words in named for word in words)))
 
 
 def held_terms(vocabulary: Container[str], terms: Iterable[str]) -> list[str]:

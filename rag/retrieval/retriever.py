@@ -17,7 +17,7 @@ from rag.ingest.language import is_chinese, mostly_chinese, told
 from rag.records import NO_TRANSLATION, Evidence, Frame, Translation
 from rag.retrieval.fusion import load_fusion
 from rag.retrieval.glossary import NO_SOUNDINGS, Glossary, Soundings, min_share, reads, shared_glossary, unheld_words
-from rag.retrieval.search import answer_hits, candidates, hybrid_search
+from rag.retrieval.search import answer_hits, candidates, hybrid_search, lexical_ranking
 from rag.settings import Settings
 
 # The fewest passages whose own idf weighs a question's words (rag/index/lexical.py); a smaller corpus takes the
@@ -104,8 +104,16 @@ class Retriever:
         # translated word with the question in any corpus, and judged on them a question about something the
         # articles never mention looks answered (docs/answers.md, *English questions read through CC-CEDICT*).
         # They are the same dense and lexical candidates fused without the translation's side and features.
-        judged = (hybrid_search(self.index, query_vector, tokens, depth, self.settings, sides=sides[:2], reading=reading,
-                                weights=fused_with[1], within=within) if translation else [])
+        # A name the question writes in pinyin that reads as the articles' word ("Who is Zhou Hongyi?": 周鸿祎) is
+        # searched as the question's own word there: it names one thing, where a translated word is any corpus's.
+        judged: list = []
+        if translation:
+            named = [word for word in translation.named if word not in tokens]
+            judged_tokens, judged_sides = tokens + named, sides[:2]
+            if named:
+                judged_sides = (sides[0], lexical_ranking(self.index, judged_tokens, self.settings.retrieval.candidates))
+            judged = hybrid_search(self.index, query_vector, judged_tokens, depth, self.settings, sides=judged_sides,
+                                   reading=reading, weights=fused_with[1], within=within)
         # In a corpus of a few passages the question's subject is in all of them and weighs next to nothing, while a
         # word it never uses weighs most: the words' weight in the language at large says more there.
         if len(self.index.chunks) < MIN_IDF_PASSAGES:
