@@ -453,6 +453,29 @@ def test_a_noun_the_dictionary_glosses_only_by_its_root_is_read_through_the_root
     assert glossary.translate("limitations", {"限制"}).groups == ((("限制", 0.5),),)
 
 
+def test_a_hyphenated_word_is_read_as_its_parts_and_a_phrase_joined_by_grammar_whole():
+    from rag.retrieval.glossary import Glossary
+
+    glossary = Glossary.from_lines([
+        "創始人 创始人 [chuang4 shi3 ren2] /founder/",
+        "白堊紀 白垩纪 [bai2 e4 ji4] /Cretaceous/",
+        "古近紀 古近纪 [gu3 jin4 ji4] /Paleogene/",
+        "因果 因果 [yin1 guo3] /cause and effect/karma/",
+        "原因 原因 [yuan2 yin1] /cause/origin/",
+        "長期 长期 [chang2 qi1] /long-term/",
+    ])
+    vocabulary = {"创始人", "白垩纪", "古近纪", "因果", "原因", "长期"}
+    # A hyphenated word the dictionary lacks is read through its parts, as one word still: one group, held when either
+    # part's translation is. A prefix's word is read as the word it was made from ("co-founder": "founder").
+    assert glossary.translate("Cretaceous-Paleogene", vocabulary).groups == ((("白垩纪", 1.0), ("古近纪", 1.0)),)
+    assert glossary.translate("Which co-founder?", vocabulary).groups == ((("创始人", 1.0),),)
+    # A hyphenated word the dictionary glosses stays whole.
+    assert glossary.translate("long-term", vocabulary).groups == ((("长期", 1.0),),)
+    # "cause and effect" is one gloss: its words alone read 原因 and nothing for "effect".
+    assert (("因果", 1.0),) in glossary.translate("cause and effect", vocabulary).groups
+    assert (("因果", 1.0),) not in glossary.translate("cause or effect", vocabulary).groups
+
+
 def test_a_word_the_articles_write_as_the_question_does_is_its_own_translation():
     from rag.retrieval.glossary import Glossary
 

@@ -131,6 +131,8 @@ def derived(word: str) -> list[str]:
 # combine in at most this many ways (a run of characters each with several readings reads as anything).
 NAME_SYLLABLES = (2, 4)
 MAX_SOUNDINGS = 8
+# Prefixes an English word is made with before a hyphen ("co-founder", "vice-chairman", "non-profit").
+_PREFIXES = frozenset({"co", "ex", "vice", "non", "anti", "pre", "post", "sub", "semi", "multi", "mid", "self"})
 # A word read through its root (`derived`) weighs half what its own translation would.
 DERIVED_WEIGHT = 0.5
 _CAPITALISED_RUN = re.compile(r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
@@ -293,8 +295,26 @@ class Glossary:
         word the articles write as the question does among them), and with `sounds` (the index's `sound_index`), for
         the names it writes in pinyin."""
         words = _WORD.findall(question.lower())
-        keys = [variants(word) for word in words if word not in STOP]
+        keys = []
+        for word in words:
+            if word in STOP:
+                continue
+            # A hyphenated word the dictionary lacks is read as its parts, one word still ("Cretaceous-Paleogene":
+            # 白垩纪 or 第三纪, "best-known"), and a word made by a prefix as the word it was made from ("co-founder":
+            # 创始人 of "founder").
+            if "-" in word and not any(form in self.entries for form in variants(word)):
+                parts = [part for part in word.split("-") if part]
+                if parts[0] in _PREFIXES:
+                    parts = parts[1:]
+                forms = [form for part in parts if len(part) >= 3 and part not in STOP for form in variants(part)]
+                keys.append(forms or [word])
+            else:
+                keys.append(variants(word))
         keys += [[f"{a} {b}"] for a, b in zip(words, words[1:]) if a not in STOP and b not in STOP]
+        # A phrase of three words joined by a word of grammar, which the dictionary glosses whole ("left and right":
+        # 左右, "cause and effect": 因果, "point of view": 观点).
+        keys += [[phrase] for a, b, c in zip(words, words[1:], words[2:])
+                 if a not in STOP and c not in STOP and (phrase := f"{a} {b} {c}") in self.entries]
         groups = []
         for forms in keys:
             found: dict[str, float] = {}
