@@ -65,6 +65,11 @@ def test_a_count_asked_is_answered_only_by_a_number_that_counts():
     assert not holds_count("他们开了3次会", "有多少位测试者？")
     assert holds_count("团队有30名研究员", "OpenAI做Sora的团队一共有多少人？")
     assert holds_count("共有12国参加", "几个国家参加了？") and holds_count("来了5位嘉宾", "来了几个人？")
+    # The measure word after an approximation is the number's ("十多家" counts companies, not "几只" stocks), and an
+    # amount of money in its magnitude ("7000 万美元") is no count.
+    assert not holds_count("有十多家A股上市公司布局了多模态大模型", "具体有几只概念股涨停？")
+    assert holds_count("有十多只股票涨停", "具体有几只概念股涨停？") and holds_count("共有20余只股票涨停", "有几只股票涨停？")
+    assert not holds_count("市值一夜蒸发超 7000 万美元", "有几只概念股涨停？")
 
 
 def test_a_count_declined_names_what_the_articles_mention_but_do_not_count():

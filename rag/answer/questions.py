@@ -184,6 +184,8 @@ _NO_COUNT = frozenset({"一", "几", "数"})
 # "Paris, Lyon and Nice").
 _COUNT_IN_WORDS = re.compile(r"没有一|无一|一个也没有|、|\bnone of\b|\bno one\b|\b[\w'-]+, [\w' -]+,? (?:and|or) [\w'-]+", re.I)
 _CURRENCY_BEFORE = re.compile(r"[$€£¥￥]\s?$")
+# A currency after a number, with its order of magnitude ("7000 万美元"): an amount, not a count.
+_MONEY_AFTER = re.compile(r"\s*[十百千万亿]?\s*(?:美元|欧元|英镑|日元|港元|港币|人民币|美金|韩元|卢布)")
 
 
 def count_asked(question: str) -> bool:
@@ -228,8 +230,11 @@ def holds_count(text: str, question: str = "") -> bool:
         found = match.group().strip()
         if not found or found in asked or found in _NO_COUNT:
             continue
-        after = text[match.end(): match.end() + 1]
+        # The measure word after an approximation ("十多家", "20余只") is the number's.
+        after = text[match.end(): match.end() + 2].lstrip("多余来")[:1]
         if measures and after in _COUNTING_MEASURES and after not in measures:
+            continue
+        if _MONEY_AFTER.match(text, match.end()):
             continue
         if found[0].isdigit() and (_ENGLISH_MEASURE_AFTER.match(text, match.end()) or
                                    _CURRENCY_BEFORE.search(text[: match.start()])):
