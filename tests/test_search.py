@@ -117,6 +117,20 @@ def test_a_one_character_verb_the_articles_only_use_inside_a_word_is_left_out_an
     assert "猫" in tokenizer.question_tokens("猫能进入零基础创作时代吗？", index.vocabulary)
 
 
+def test_a_question_word_with_its_measure_word_and_glued_grammar_are_not_words_to_match():
+    # "Sora 视频时长 比别家提升了几倍" weighed 几倍, and "有个把Sora原理比成……的解释" 有个, as the rarest words, which the
+    # articles never use: they ask how many or are the question's grammar, and name nothing an answer must hold.
+    tokenizer = shared_tokenizer()
+    index = build_lexical([tokenizer.tokens("Sora生成视频的时长提升了15倍。有位专家给出了一个解释。")], 1.2, 0.75)
+    assert "几倍" in tokenizer.tokens("视频时长提升了几倍") and "有个" in tokenizer.tokens("有个专家的解释")
+    tokens = tokenizer.question_tokens("视频时长提升了几倍", index.vocabulary)
+    assert "几倍" not in tokens and {"视频", "提升"} <= set(tokens)
+    assert tokenizer.question_tokens("有个专家的解释", index.vocabulary) == ["专家", "解释"]
+    assert tokenizer.question_tokens("哪所大学有几位专家", index.vocabulary) == ["大学", "专家"]
+    # Grammar the articles use as a word stays: they cut it so too.
+    assert "有位" in tokenizer.question_tokens("有位专家怎么说", index.vocabulary)
+
+
 def test_words_that_point_at_the_text_asked_of_are_not_words_to_match():
     # 文章 and 提到 are words of the articles, rare ones: they weighed most of "那篇文章提到Sora能生成多长的视频？", and
     # the answer's sentences, which hold neither, read as not answering it.

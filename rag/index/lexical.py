@@ -36,7 +36,9 @@ MEASURE_WORDS = "个位家所座种项件部只条支场届次本首颗匹头间
 # A question word with a measure word after it ("哪款最便宜？", "几台"): jieba's dictionary counts 哪款 never and 哪项 three
 # times, so by the language's idf it weighed as the question's rarest word (docs/answers.md, *Prices compared, counts
 # named and the fits refitted*).
-_ASKS_WHICH = re.compile(rf"^[哪几][{MEASURE_WORDS}款类样天年月国]$")
+_ASKS_WHICH = re.compile(rf"^[哪几][{MEASURE_WORDS}款类样天年月国倍成]$")
+# Two or more characters of grammar (有个, 有位, 就会): a word the cut glued across the question's phrasing.
+_GRAMMAR_ONLY = re.compile(r"[的了是在和与及就才能会要可以把被让给对从向也都还又再很更最不没否吗呢吧得着过有个位一]{2,}")
 # A degree word the articles never use (最长, 最多, 更高, 有多强) asks how far, as 多长 does, and names nothing they must
 # hold: "长达1分钟" answers "Sora生成的视频最长多长？". Read as its degree characters, stopwords.
 _DEGREE = re.compile(r"[最更][\u4e00-\u9fff]|有多[\u4e00-\u9fff]")
@@ -88,7 +90,9 @@ class Tokenizer:
         ("才能量产" as 才 / 能量 / 产) is read as they write them (`_recut`). A single character the articles never use
         as a word, and that is no noun (带 and 进 of "带进", where they write 带入), says too little to weigh as the
         question's rarest word and is left out; a noun (猫) names what the articles may lack, and stays. Words that point
-        at the text asked of ("那篇文章提到", "文中", "根据材料") are left out (`_POINTS_AT_TEXT`)."""
+        at the text asked of ("那篇文章提到", "文中", "根据材料") are left out (`_POINTS_AT_TEXT`), and so are a question
+        word with its measure word (几位, 哪所, 几倍) and characters of grammar the cut glued into a word the articles
+        never use (有个)."""
         out = []
         text = _POINTS_AT_TEXT.sub("，", to_simplified(text))
         compares = PRICE_COMPARED.search(text) is not None
@@ -100,6 +104,8 @@ class Tokenizer:
                 out.append(next((word for word in _PRICE_WORDS[is_chinese(token)] if word in vocabulary), token))
             elif _DEGREE.fullmatch(token) and token not in vocabulary:
                 continue
+            elif _ASKS_WHICH.match(token) or (token not in vocabulary and _GRAMMAR_ONLY.fullmatch(token)):
+                continue  # asks which or how many (几位, 哪所, 几倍), or grammar glued by the cut (有个, 有位)
             elif len(token) == 1 and token not in vocabulary and is_chinese(token) \
                     and not self.word_tags().get(token, "n").startswith("n"):
                 continue  # a verb or an adjective the articles only use inside longer words (带 of 带进, 带入)
