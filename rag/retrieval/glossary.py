@@ -327,7 +327,7 @@ class Glossary:
                 if " " not in form and len(form) > 1:
                     found[form] = 1.0
             held = held_terms(vocabulary, found)
-            if not held and len(forms) and " " not in forms[0]:
+            if not held and " " not in forms[0]:
                 # Nothing the articles use: the word's root may be what the dictionary glosses, a looser reading.
                 found = {}
                 for form in (root for own in forms for root in derived(own)):

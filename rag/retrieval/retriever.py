@@ -14,7 +14,7 @@ from rag.embedding.reader import reads_language, shared_reader
 from rag.index.lexical import Tokenizer
 from rag.index.store import Index
 from rag.ingest.language import is_chinese, mostly_chinese, told
-from rag.records import NO_TRANSLATION, Evidence, Frame, Translation
+from rag.records import NO_TRANSLATION, Evidence, Frame, Hit, Translation
 from rag.retrieval.fusion import load_fusion
 from rag.retrieval.glossary import NO_SOUNDINGS, Glossary, Soundings, min_share, reads, shared_glossary, unheld_words
 from rag.retrieval.search import answer_hits, candidates, hybrid_search, lexical_ranking
@@ -106,7 +106,7 @@ class Retriever:
         # They are the same dense and lexical candidates fused without the translation's side and features.
         # A name the question writes in pinyin that reads as the articles' word ("Who is Zhou Hongyi?": 周鸿祎) is
         # searched as the question's own word there: it names one thing, where a translated word is any corpus's.
-        judged: list = []
+        judged: list[Hit] = []
         if translation:
             named = [word for word in translation.named if word not in tokens]
             judged_tokens, judged_sides = tokens + named, sides[:2]
