@@ -386,6 +386,7 @@ READS_ON = {
             "娜塔莎在2004年为第一张专辑录音。这张专辑受到R&B音乐的影响。这张专辑卖得很好。\n\n"
             "高压氧舱可以提高血液中的氧含量。这些设备有时被用来治疗一氧化碳中毒。\n\n"
             "测试于1967年1月27日上午开始，但立刻问题不断。首先，机组人员注意到一股奇怪的气味。然后，通信又出了问题。\n\n"
+            "模型可能无法理解因果关系的具体实例。例如，一个人咬了一口饼干，饼干却没有咬痕。\n\n"
             "亚马逊雨林（葡萄牙语：Amazônia；西班牙语：Amazonía；荷兰语：Amazoneregenwoud）是一片阔叶林。\n\n"
             "长城（" + "，".join(f"第{i}段城墙" for i in range(70)) + "）是中国古代的军事工程。\n",
     "c.md": "# 报销\n\n报销需要提交以下材料：\n\n- 发票原件\n- 行程单或登机牌\n\n## 报销时限\n\n"
@@ -421,6 +422,9 @@ def test_a_sentence_is_quoted_with_the_one_it_cannot_be_read_without(tmp_path, f
     # "the first problem" is in it. What comes after stands on its own.
     assert block("测试于196") == "测试于1967年1月27日上午开始，但立刻问题不断。首先，机组人员注意到一股奇怪的气味。"
     assert block("然后，通信又") == "然后，通信又出了问题。"
+    # A sentence that opens with "例如" is an example of what the one before says: "What example did OpenAI give of
+    # Sora getting cause and effect wrong?" opened with the statement and left the biscuit out.
+    assert block("模型可能无法") == "模型可能无法理解因果关系的具体实例。例如，一个人咬了一口饼干，饼干却没有咬痕。"
     assert block("娜塔莎在20") == "娜塔莎在2004年为第一张专辑录音。这张专辑受到R&B音乐的影响。"  # one sentence on, not a chain
     # A list the sentence announces is quoted item by item, short as they are; the heading after it is not, and a
     # list item with no announcing colon before it is not pulled in.

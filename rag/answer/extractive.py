@@ -133,14 +133,16 @@ def score_sentences(
 
 # A sentence that announces what follows (ends with a colon, leaves a quote open) or one the splitter cut where no
 # sentence ends (at an initial, "S.G.", or at a ；inside brackets, "牛车水（；）"); or a list item that follows it
-# (其一, 第一, 一是, "首先": the first of what the sentence before announced, "…但立刻问题不断。首先，…"). An article
-# of a regulation ("第四条 住宿费按城市类别限额报销…", 第二章) stands on its own: read as a list item, every article
-# after the one that answers was quoted with it.
+# (其一, 第一, 一是, "首先": the first of what the sentence before announced, "…但立刻问题不断。首先，…"), or an example of
+# what it says (例如, 比如, "For example"). An article of a regulation ("第四条 住宿费按城市类别限额报销…", 第二章) stands
+# on its own: read as a list item, every article after the one that answers was quoted with it.
 _LEADS_ON = re.compile(r"[：:]$|[“「][^”」]*$|(?:^|[^A-Za-z])[A-Z]\.$|[；;，,][）)]$")
 _CONTINUES = re.compile(
     r"^(?:其[一二三四五六七八九十]|第[一二三四五六七八九十百零〇]+(?![一二三四五六七八九十百零〇条章节款篇部编卷])"
     r"|[一二三四五六七八九十](?:是|就是|则是)|[0-9]+[、.．)]"
-    r"|[（(][0-9一二三四五六七八九十]+[)）]|(?:他|她|它)们?(?!们)|其(?![他它中实次])|首先)"
+    r"|[（(][0-9一二三四五六七八九十]+[)）]|(?:他|她|它)们?(?!们)|其(?![他它中实次])|首先"
+    # An example of what the sentence before says ("…无法理解因果关系的具体实例。例如，一个人可能会咬一口饼干…").
+    r"|例如|比如|譬如|举例来说|(?i:for (?:example|instance)\b))"
 )
 # A speaker named after a quote ("…，”某某表示。") whose quote resumes in the next sentence.
 _SPEAKER_THEN_QUOTE = re.compile(r"(?:表示|说|称|指出|认为|写道)[。.]$")
