@@ -557,10 +557,18 @@ def test_the_bundled_dictionary_translates_common_words():
     assert ("人口", 1.0) in found[1] and ("大学", 1.0) in found[2]
 
 
-def test_an_english_question_over_chinese_notes_finds_the_note_through_its_words_translations(tmp_path):
-    import json
-    from pathlib import Path
+NOTES = {
+    "canteen.md": "# 食堂\n\n公司食堂每天上午十一点半开始供应午餐，晚餐五点半开始。\n",
+    "leave.md": "# 年假\n\n员工每年享有十二天带薪年假，入职满一年后开始计算。\n",
+    "parking.md": "# 停车\n\n员工停车场位于大楼地下二层，需要提前登记车牌。\n",
+    "expenses.md": "# 报销\n\n差旅费用的报销须在出差结束后三十天内提交发票。\n",
+    "overtime.md": "# 加班\n\n周末加班按照两倍工资计算，节假日加班按照三倍工资计算。\n",
+    "delivery.md": "# 快递\n\n个人快递请寄到前台，由前台统一签收后通知本人领取。\n",
+}
 
+
+def notes_retriever(tmp_path, notes: dict[str, str], **overrides):
+    """Return a retriever over `notes` (file name: text), indexed with the hashing embedder."""
     from rag.embedding import HashingEmbedder
     from rag.index.build import build_index
     from rag.index.store import load_index
@@ -568,27 +576,26 @@ def test_an_english_question_over_chinese_notes_finds_the_note_through_its_words
 
     from support import fake_settings
 
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    texts = {
-        "canteen.md": "# 食堂\n\n公司食堂每天上午十一点半开始供应午餐，晚餐五点半开始。\n",
-        "leave.md": "# 年假\n\n员工每年享有十二天带薪年假，入职满一年后开始计算。\n",
-        "parking.md": "# 停车\n\n员工停车场位于大楼地下二层，需要提前登记车牌。\n",
-        "expenses.md": "# 报销\n\n差旅费用的报销须在出差结束后三十天内提交发票。\n",
-        "overtime.md": "# 加班\n\n周末加班按照两倍工资计算，节假日加班按照三倍工资计算。\n",
-        "delivery.md": "# 快递\n\n个人快递请寄到前台，由前台统一签收后通知本人领取。\n",
-    }
-    for name, text in texts.items():
-        (notes / name).write_text(text, encoding="utf-8")
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for name, text in notes.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    settings = fake_settings(tmp_path / "index", folder, **overrides)
+    build_index(settings, HashingEmbedder(64))
+    return Retriever(settings, load_index(settings), HashingEmbedder(64), shared_tokenizer())
+
+
+def test_an_english_question_over_chinese_notes_finds_the_note_through_its_words_translations(tmp_path):
+    import json
+    from pathlib import Path
+
     # The hashing embedder's cosines are noise across languages, as large as any signal over six notes: the dense
     # side weighs little here, so what is tested is what the translation brings, not the shipped weights' balance.
     shipped = json.loads((Path(__file__).parents[1] / "rag" / "data" / "fusion.json").read_text(encoding="utf-8"))
     shipped["model"]["other_language"] = dict.fromkeys(shipped["model"]["other_language"], 0.0) | {
         "dense": 0.25, "translated": 1.0, "translated_coverage": 1.0}
     (tmp_path / "fusion.json").write_text(json.dumps(shipped), encoding="utf-8")
-    settings = fake_settings(tmp_path / "index", notes, fusion_file=str(tmp_path / "fusion.json"))
-    build_index(settings, HashingEmbedder(64))
-    retriever = Retriever(settings, load_index(settings), HashingEmbedder(64), shared_tokenizer())
+    retriever = notes_retriever(tmp_path, NOTES, fusion_file=str(tmp_path / "fusion.json"))
     asked = {
         "When does the canteen serve lunch?": "canteen.md",
         "How long do I have to submit invoices for travel expenses?": "expenses.md",
@@ -613,28 +620,8 @@ def test_an_english_question_over_chinese_notes_finds_the_note_through_its_words
 
 
 def test_a_name_an_english_question_writes_in_pinyin_is_its_own_word_in_what_the_decision_judges(tmp_path):
-    from rag.embedding import HashingEmbedder
-    from rag.index.build import build_index
-    from rag.index.store import load_index
-    from rag.retrieval.retriever import Retriever
-
-    from support import fake_settings
-
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    texts = {
-        "reception.md": "# 前台\n\n前台主管周鸿祎负责访客登记和快递签收。\n",
-        "canteen.md": "# 食堂\n\n公司食堂每天上午十一点半开始供应午餐，晚餐五点半开始。\n",
-        "leave.md": "# 年假\n\n员工每年享有十二天带薪年假，入职满一年后开始计算。\n",
-        "parking.md": "# 停车\n\n员工停车场位于大楼地下二层，需要提前登记车牌。\n",
-        "expenses.md": "# 报销\n\n差旅费用的报销须在出差结束后三十天内提交发票。\n",
-        "overtime.md": "# 加班\n\n周末加班按照两倍工资计算，节假日加班按照三倍工资计算。\n",
-    }
-    for name, text in texts.items():
-        (notes / name).write_text(text, encoding="utf-8")
-    settings = fake_settings(tmp_path / "index", notes)
-    build_index(settings, HashingEmbedder(64))
-    retriever = Retriever(settings, load_index(settings), HashingEmbedder(64), shared_tokenizer())
+    reception = {"reception.md": "# 前台\n\n前台主管周鸿祎负责访客登记和快递签收。\n"}
+    retriever = notes_retriever(tmp_path, NOTES | reception)
     # "Who is Zhou Hongyi?" holds no word the dictionary translates: without the name the passages the decision
     # judges were the dense side's alone, noise here and often another article over real ones, and it was declined.
     found = retriever.retrieve("Who is Zhou Hongyi?", 3)
