@@ -384,3 +384,38 @@ def test_a_line_that_breaks_off_a_sentence_heads_no_section(tmp_path):
     index = load_index(settings)
     after = [c for c in index.chunks if "震撼" in c.text or "皮克斯" in c.text]
     assert after and all(c.section == "1 Sora 牛在哪？" for c in after if not c.text.startswith("1 Sora")), after
+
+
+def test_a_rebuilt_folder_is_swapped_in_so_a_reader_never_finds_the_index_missing(tmp_path, monkeypatch):
+    # `rag watch` rebuilds a knowledge base while the page serves it: with two renames there was a moment with no
+    # folder, and a reader then found no manifest (CI's watch test read one in that moment, on a loaded machine).
+    import os
+    import shutil
+
+    import rag.index.store as store
+
+    target, staged = tmp_path / "notes", tmp_path / ".notes.tmp"
+    for folder, text in ((target, "old"), (staged, "new")):
+        folder.mkdir()
+        (folder / "manifest.json").write_text(text, encoding="utf-8")
+    seen = []
+
+    def reading(real):
+        def call(*args, **kwargs):
+            manifest = target / "manifest.json"
+            seen.append(manifest.read_text(encoding="utf-8") if manifest.exists() else "missing")
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(store.os, "rename", reading(os.rename))
+    monkeypatch.setattr(store.shutil, "rmtree", reading(shutil.rmtree))
+    store.replace_folder(staged, target)
+    assert (target / "manifest.json").read_text(encoding="utf-8") == "new" and not staged.exists()
+    assert seen and "missing" not in seen
+    # Where folders cannot be swapped in one step, two renames still replace it.
+    monkeypatch.setattr(store, "_exchange", lambda staged, target: False)
+    staged.mkdir()
+    (staged / "manifest.json").write_text("newer", encoding="utf-8")
+    store.replace_folder(staged, target)
+    assert (target / "manifest.json").read_text(encoding="utf-8") == "newer" and not staged.exists()
+    assert not (tmp_path / "notes.old").exists()

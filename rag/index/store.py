@@ -1,6 +1,7 @@
 """The index on disk: a folder of plain files with a manifest that is checked on load, replaced atomically."""
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -134,12 +135,32 @@ def _is_index_or_empty(folder: Path) -> bool:
     return all(path.name in FILES for path in folder.iterdir())
 
 
+# renameat2's flag that swaps two paths in one step (Linux 3.15+, glibc 2.28+), and its "relative to the working
+# folder" descriptor.
+_RENAME_EXCHANGE, _AT_FDCWD = 2, -100
+
+
+def _exchange(staged: Path, target: Path) -> bool:
+    """Swap two folders in one step, so that no reader finds `target` missing; False where the system cannot (not
+    Linux, an older libc, a file system without it), and nothing has moved."""
+    try:
+        swap = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    return swap(_AT_FDCWD, os.fsencode(staged), _AT_FDCWD, os.fsencode(target), _RENAME_EXCHANGE) == 0
+
+
 def replace_folder(staged: Path, target: Path) -> None:
-    """Move a fully written `staged` folder to `target`; the old index is removed only once the new one is there."""
+    """Move a fully written `staged` folder to `target`; the old index is removed only once the new one is there.
+    Where the system swaps folders in one step, the old index is never missing either: a server that reads it while
+    `rag watch` rebuilds it finds one index or the other, never none (two renames leave a moment with no folder)."""
     if not _is_index_or_empty(target):
         shutil.rmtree(staged, ignore_errors=True)
         detail = f"{target} exists and is not an index"
         raise IndexMismatchError(f"{detail}: choose another folder with --index", "not_an_index", detail)
+    if target.exists() and _exchange(staged, target):
+        shutil.rmtree(staged, ignore_errors=True)  # it holds the old index now
+        return
     retired = target.with_name(target.name + ".old")
     shutil.rmtree(retired, ignore_errors=True)
     if target.exists():
