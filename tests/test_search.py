@@ -131,6 +131,18 @@ def test_a_question_word_with_its_measure_word_and_glued_grammar_are_not_words_t
     assert "有位" in tokenizer.question_tokens("有位专家怎么说", index.vocabulary)
 
 
+def test_a_piece_of_a_word_that_straddles_a_word_the_articles_use_is_the_cut_s_and_not_a_word_to_match():
+    # jieba's search mode cuts 普通人 into 普通, 通人 and 普通人: 通人, which the articles never use, weighed as their
+    # rarest word beside 普通人, twice the weight of one word they lack. A piece beside the held word stays (高尔夫 of
+    # 高尔夫球场, beside 球场): it names what the articles may lack.
+    tokenizer = shared_tokenizer()
+    index = build_lexical([tokenizer.tokens("普通网友已经可以使用。"), tokenizer.tokens("这座球场很大。")], 1.2, 0.75)
+    assert "通人" in tokenizer.tokens("普通人能用吗")
+    tokens = tokenizer.question_tokens("普通人能用吗", index.vocabulary)
+    assert "通人" not in tokens and {"普通", "普通人"} <= set(tokens)
+    assert {"球场", "高尔夫", "高尔夫球场"} <= set(tokenizer.question_tokens("高尔夫球场有多大", index.vocabulary))
+
+
 def test_words_that_point_at_the_text_asked_of_are_not_words_to_match():
     # 文章 and 提到 are words of the articles, rare ones: they weighed most of "那篇文章提到Sora能生成多长的视频？", and
     # the answer's sentences, which hold neither, read as not answering it.

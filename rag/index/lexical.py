@@ -56,6 +56,14 @@ _POINTS_AT_TEXT = re.compile(
 )
 
 
+def _straddles(piece: str, held: str, word: str) -> bool:
+    """Return whether `piece` and `held`, each a part of `word` but neither of the other, share some of its characters."""
+    if piece == word or held == word or piece in held or held in piece:
+        return False
+    at, where = word.find(piece), word.find(held)
+    return at >= 0 and where >= 0 and at < where + len(held) and where < at + len(piece)
+
+
 class Tokenizer:
     """jieba search-mode tokens, NFKC-normalised, lower-cased and in simplified script (a question in one script
     matches articles in the other), stopwords and punctuation removed."""
@@ -113,7 +121,10 @@ class Tokenizer:
                 out.append(token)
             else:
                 out.extend(self._held_parts(token, vocabulary) or [token])
-        return out
+        # jieba's search mode also cuts a word into the words inside it: one the articles never use that straddles
+        # a word they do (通人 across 普通 of 普通人, 辨率 of 分辨率) is the cut's, not the question's.
+        held = [t for t in out if t in vocabulary]
+        return [t for t in out if t in vocabulary or not any(_straddles(t, h, w) for w in out for h in held)]
 
     def _recut(self, text: str, vocabulary: Container[str]) -> dict[str, list[str]]:
         """Return the question's words the articles never use that its characters, read with a neighbour's, write as
