@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Container, Iterable, Mapping
 
-from rag.index.lexical import MEASURE_WORDS, PRICE_COMPARED
+from rag.index.lexical import FUNCTION_CHARACTERS, MEASURE_WORDS, PRICE_COMPARED
 from rag.ingest.headings import BYLINE
 from rag.ingest.language import is_chinese
 from rag.ingest.textnorm import to_simplified
@@ -265,12 +265,12 @@ MAX_UNUSED = 3
 _ASKS_OR_POINTS = re.compile(r"^(?:哪|几|什么|何|怎|谁|多[少久长大远高重宽深]|这|那|该|此)")
 # A word made of function characters only (才能 of "多久才能到账", 能否, 还是): jieba may read it as a noun (才能,
 # "talent"), but the question wrote grammar, not a thing the articles lack.
-_FUNCTION_ONLY = re.compile(r"^[的了是在和与及就才能会要可以把被让给对从向也都还又再很更最不没否吗呢吧得着过]+$")
+_FUNCTION_ONLY = re.compile(f"^[{FUNCTION_CHARACTERS}]+$")
 # Characters of grammar (时 "when", 后 "after", 有, 位, 一…). A two-character word holding one that the language seldom
 # uses as a word is more often the question's grammar glued to a neighbour by the cut ("再出现时会不会" cut 时会,
 # "看到Sora后发了感慨" 后发, "有位联合创始人" 有位) than a thing the articles lack; named alone, it would puzzle the user.
 # Seldom: fewer than `_GLUE_COUNT` uses in jieba's dictionary counts (时会 257, 后发 137, 一共 726; 就算 2,708, 走出 3,073).
-_GRAMMAR_CHARACTERS = frozenset("的了是在和与及就才能会要可以把被让给对从向也都还又再很更最不没否吗呢吧得着过时后前有位个一")
+_GRAMMAR_CHARACTERS = frozenset(FUNCTION_CHARACTERS + "时后前有位个一")
 _GLUE_COUNT = 1000
 _SAYS_NOTHING = frozenset("didn doesn isn wasn weren aren hasn haven hadn don won wouldn couldn shouldn ll ve re name names"
                           .split())

@@ -37,8 +37,11 @@ MEASURE_WORDS = "个位家所座种项件部只条支场届次本首颗匹头间
 # times, so by the language's idf it weighed as the question's rarest word (docs/answers.md, *Prices compared, counts
 # named and the fits refitted*).
 _ASKS_WHICH = re.compile(rf"^[哪几][{MEASURE_WORDS}款类样天年月国倍成]$")
+# Characters that only make grammar (的, 了, 就, 才, 能…): a word of them alone names nothing (rag/answer/questions.py
+# reads them too, for the words a decline names).
+FUNCTION_CHARACTERS = "的了是在和与及就才能会要可以把被让给对从向也都还又再很更最不没否吗呢吧得着过"
 # Two or more characters of grammar (有个, 有位, 就会): a word the cut glued across the question's phrasing.
-_GRAMMAR_ONLY = re.compile(r"[的了是在和与及就才能会要可以把被让给对从向也都还又再很更最不没否吗呢吧得着过有个位一]{2,}")
+_GRAMMAR_ONLY = re.compile(f"[{FUNCTION_CHARACTERS}有个位一]{{2,}}")
 # A degree word the articles never use (最长, 最多, 更高, 有多强) asks how far, as 多长 does, and names nothing they must
 # hold: "长达1分钟" answers "Sora生成的视频最长多长？". Read as its degree characters, stopwords.
 _DEGREE = re.compile(r"[最更][\u4e00-\u9fff]|有多[\u4e00-\u9fff]")
@@ -123,8 +126,8 @@ class Tokenizer:
                 out.extend(self._held_parts(token, vocabulary) or [token])
         # jieba's search mode also cuts a word into the words inside it: one the articles never use that straddles
         # a word they do (通人 across 普通 of 普通人, 辨率 of 分辨率) is the cut's, not the question's.
-        held = [t for t in out if t in vocabulary]
-        return [t for t in out if t in vocabulary or not any(_straddles(t, h, w) for w in out for h in held)]
+        held = {t for t in out if t in vocabulary}
+        return [t for t in out if t in held or not any(_straddles(t, h, w) for w in out for h in held)]
 
     def _recut(self, text: str, vocabulary: Container[str]) -> dict[str, list[str]]:
         """Return the question's words the articles never use that its characters, read with a neighbour's, write as
