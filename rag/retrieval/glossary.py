@@ -302,14 +302,13 @@ class Glossary:
             # A hyphenated word the dictionary lacks is read as its parts, one word still ("Cretaceous-Paleogene":
             # 白垩纪 or 第三纪, "best-known"), and a word made by a prefix as the word it was made from ("co-founder":
             # 创始人 of "founder").
-            if "-" in word and not any(form in self.entries for form in variants(word)):
+            forms = variants(word)
+            if "-" in word and not any(form in self.entries for form in forms):
                 parts = [part for part in word.split("-") if part]
                 if parts[0] in _PREFIXES:
                     parts = parts[1:]
-                forms = [form for part in parts if len(part) >= 3 and part not in STOP for form in variants(part)]
-                keys.append(forms or [word])
-            else:
-                keys.append(variants(word))
+                forms = [form for part in parts if len(part) >= 3 and part not in STOP for form in variants(part)] or [word]
+            keys.append(forms)
         keys += [[f"{a} {b}"] for a, b in zip(words, words[1:]) if a not in STOP and b not in STOP]
         # A phrase of three words joined by a word of grammar, which the dictionary glosses whole ("left and right":
         # 左右, "cause and effect": 因果, "point of view": 观点).
