@@ -19,7 +19,9 @@ with a model that never saw it.
 
 With --one-subject SET, SET's questions are also asked over each of its articles cut into paragraphs, one left out
 (bench/one_subject.py): a corpus about one subject, as a team's often is, with questions on that subject it does not
-answer. They are a fold of their own (SET/one-subject), left out with SET.
+answer. They are a fold of their own (SET/one-subject), left out with SET. With --one-article SET, SET's questions are
+asked over each of its articles alone, cut into paragraphs or runs of sentences, nothing left out: every one is
+answerable, over a corpus where no passage stands out as among many subjects (fold SET/one-article, left out with SET).
 
 With --unread NAME=GOLD=CORPUS=INDEX (repeatable), questions in a language the dictionary cannot read (XQuAD's German,
 Russian, Greek…: bench/xquad_languages.py) are asked over their corpus and, a seeded sample of their answerable
@@ -80,10 +82,12 @@ def features(assistant: Assistant, question: str, vector: np.ndarray):  # -> rag
 
 
 def collect(sets: list[tuple[str, list[Path], Path, Path]], cross: bool, cross_max: int, seed: int,
-            offtopic: Path | None = None, offtopic_fold: str = "", one_subject: Sequence[str] = ()) -> list[Row]:
+            offtopic: Path | None = None, offtopic_fold: str = "", one_subject: Sequence[str] = (),
+            one_article: Sequence[str] = ()) -> list[Row]:
     """Return one feature row per (question, index) asked; the off-topic questions (which no corpus answers)
     are asked over every set's index, in `offtopic_fold`'s fold; the sets named in `one_subject` are also asked
-    over their articles cut into paragraphs (bench/one_subject.py), in their fold's one-subject twin."""
+    over their articles cut into paragraphs, one left out, and those in `one_article` over each article alone
+    (bench/one_subject.py), in their fold's twins."""
     assistants = {name: Assistant.load(load_settings(corpus_dir=corpus, index_dir=index))
                   for name, _, corpus, index in sets}
     embedder = next(iter(assistants.values())).embedder
@@ -116,10 +120,11 @@ def collect(sets: list[tuple[str, list[Path], Path, Path]], cross: bool, cross_m
             rows.append(Row(offtopic_fold or name, f"{q.id}@{name}", found.values, False, True, _language(found),
                             western[name]))
     for name, _, corpus, _ in sets:
-        if name in one_subject:
-            rows += subject_rows(name, questions[name], corpus, embedder)
-            print(f"collected {one_subject_fold(name)}: {sum(r.fold == one_subject_fold(name) for r in rows)} rows",
-                  file=sys.stderr)
+        for twin, leave_out in ((one_subject, True), (one_article, False)):
+            if name in twin:
+                rows += subject_rows(name, questions[name], corpus, embedder, leave_out)
+                fold = subject_fold(name, leave_out)
+                print(f"collected {fold}: {sum(r.fold == fold for r in rows)} rows", file=sys.stderr)
     return rows
 
 
@@ -129,14 +134,20 @@ def _cross_sample(rng: random.Random, questions: list[Question], cross_max: int)
     return rng.sample(answerable, min(cross_max, len(answerable)))
 
 
-def one_subject_fold(name: str) -> str:
-    """Return the fold of set `name`'s questions asked over its articles cut into paragraphs."""
-    return f"{name}/one-subject"
+def subject_fold(name: str, leave_out: bool = True) -> str:
+    """Return the fold of set `name`'s questions asked over its articles cut into paragraphs, one left out
+    (`leave_out`), or over each article alone."""
+    return f"{name}/one-subject" if leave_out else f"{name}/one-article"
+
+
+def twins(name: str) -> tuple[str, str]:
+    """Return the folds made from set `name`'s questions over its own articles cut: left out wherever it is."""
+    return subject_fold(name, True), subject_fold(name, False)
 
 
 def training(rows: list[Row], name: str) -> list[Row]:
-    """Return the rows a fit that holds set `name` out may read: not its own, nor its one-subject twin's."""
-    return [r for r in rows if r.fold not in (name, one_subject_fold(name))]
+    """Return the rows a fit that holds set `name` out may read: not its own, nor its twins'."""
+    return [r for r in rows if r.fold != name and r.fold not in twins(name)]
 
 
 def read_row(line: str) -> Row:
@@ -181,14 +192,16 @@ def unread_rows(sets: list[tuple[str, list[Path], Path, Path]], unread: list[tup
     return rows
 
 
-def subject_rows(name: str, questions: list[Question], corpus: Path, embedder: Embedder) -> list[Row]:
+def subject_rows(name: str, questions: list[Question], corpus: Path, embedder: Embedder,
+                 leave_out: bool = True) -> list[Row]:
     """Return the rows of set `name`'s questions asked over each of its articles cut into paragraphs, one paragraph
-    left out (bench/one_subject.py): answerable when their paragraph is kept, not when it is the one left out.
+    left out (bench/one_subject.py): answerable when their paragraph is kept, not when it is the one left out; without
+    `leave_out`, every paragraph is kept and every question answerable.
     Each cut's questions are embedded together, as for the shipped fit: the vectors collect() embeds in one batch
     with every set's questions move the features a little on a CPU without bfloat16, so the fit would not come out
     the same (docs/answers.md, *Corpora about one subject in the decision's fit*)."""
     rows: list[Row] = []
-    for cut in cuts(corpus, questions):
+    for cut in cuts(corpus, questions, leave_out):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / "corpus"
             folder.mkdir()
@@ -200,7 +213,7 @@ def subject_rows(name: str, questions: list[Question], corpus: Path, embedder: E
             asked = [(q, True) for q in cut.answerable] + [(q, False) for q in cut.unanswerable]
             for (q, answerable), vector in zip(asked, embedder.encode_queries([q.question for q, _ in asked])):
                 found = features(assistant, q.question, vector)
-                rows.append(Row(one_subject_fold(name), q.id, found.values, answerable, False, _language(found),
+                rows.append(Row(subject_fold(name, leave_out), q.id, found.values, answerable, False, _language(found),
                                 not assistant.retriever.articles_chinese))
     return rows
 
@@ -430,6 +443,9 @@ def main() -> None:
     top.add_argument("--one-subject", action="append", default=[], metavar="NAME",
                      help="also ask set NAME's questions over each of its articles cut into paragraphs, one left out "
                           "(bench/one_subject.py); they are left out with NAME")
+    top.add_argument("--one-article", action="append", default=[], metavar="NAME",
+                     help="also ask set NAME's questions over each of its articles alone, cut into paragraphs or runs of "
+                          "sentences, nothing left out (bench/one_subject.py); they are left out with NAME")
     top.add_argument("--unread", action="append", default=[], metavar="NAME=GOLD=CORPUS=INDEX",
                      help="questions in a language the dictionary cannot read: they choose that language's threshold only")
     top.add_argument("--article-folds", type=int, default=0, metavar="K",
@@ -455,10 +471,12 @@ def main() -> None:
     if args.from_rows:
         rows = [read_row(line) for line in args.from_rows.read_text(encoding="utf-8").splitlines()]
     else:
-        unknown = set(args.one_subject) - {name for name, *_ in sets}
-        if unknown:
-            raise SystemExit(f"--one-subject {', '.join(sorted(unknown))}: name a set given on the command line")
-        rows = collect(sets, args.cross, args.cross_max, args.seed, args.offtopic, args.offtopic_fold, args.one_subject)
+        for flag, named in (("--one-subject", args.one_subject), ("--one-article", args.one_article)):
+            unknown = set(named) - {name for name, *_ in sets}
+            if unknown:
+                raise SystemExit(f"{flag} {', '.join(sorted(unknown))}: name a set given on the command line")
+        rows = collect(sets, args.cross, args.cross_max, args.seed, args.offtopic, args.offtopic_fold, args.one_subject,
+                       args.one_article)
         rows += unread_rows(sets, unread, args.cross_max, args.seed) if unread else []
     if args.rows:
         args.rows.parent.mkdir(parents=True, exist_ok=True)
@@ -473,10 +491,10 @@ def main() -> None:
         if model.western is not None:
             held_out[name]["threshold_western"] = round(model.western.threshold, 3)
         print(f"{name} (fitted without it): {held_out[name]}")
-        twin = one_subject_fold(name)
-        if any(r.fold == twin for r in rows):
-            held_out[twin] = report([r for r in rows if r.fold == twin], model)
-            print(f"{twin} (fitted without {name}): {held_out[twin]}")
+        for twin in twins(name):
+            if any(r.fold == twin for r in rows):
+                held_out[twin] = report([r for r in rows if r.fold == twin], model)
+                print(f"{twin} (fitted without {name}): {held_out[twin]}")
         if args.bootstrap:
             drawn = spread(rows, name, args.bootstrap, args.seed, args.l2, args.max_false, args.threshold_by)
             print(f"{name} (fitted without it, {args.bootstrap} draws of the training rows): {drawn}")

@@ -134,7 +134,7 @@ def fit(sets: list[EvalSet], fits: Path) -> None:
     decided += [s.arg() for s in sets if s.name.startswith("squad-")]  # after the others: their draws stay the same
     unread = [arg for s in sets if s.unread for arg in ("--unread", s.arg())]
     run(py + ["bench.fit_decision", "--cross", *decided, "--offtopic", str(REPO / "tests/data/offtopic.jsonl"),
-              "--one-subject", "xquad-zh", *unread,
+              "--one-subject", "xquad-zh", "--one-article", "cmrc", *unread,
               "--rows", str(fits / "rows.jsonl"), "--out", str(fits / "decision.json"), "--loso-dir", str(fits)], files)
 
 

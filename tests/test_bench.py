@@ -505,13 +505,51 @@ def test_one_subject_cuts_leave_a_paragraph_out_and_its_questions_become_unanswe
     assert not any("甲段" in text for text in first.files.values())
 
 
-def test_a_set_held_out_leaves_its_one_subject_rows_out_of_the_fit_too():
-    from bench.fit_decision import Row, one_subject_fold, training
+def test_a_one_paragraph_article_is_cut_into_runs_of_sentences_and_kept_whole_every_question_is_answerable(tmp_path):
+    # CMRC's articles are one paragraph each: without runs of sentences, none could be cut, and --one-article would
+    # ask nothing.
+    from bench.one_subject import cuts, sentence_runs
+    from rag.eval.metrics import Question
 
-    rows = [Row(fold, f"{fold}{i}", (0.0,), True, False, "zh")
-            for fold in ("xquad-zh", one_subject_fold("xquad-zh"), "xquad-en", one_subject_fold("xquad-en"))
-            for i in range(2)]
-    assert {r.fold for r in training(rows, "xquad-zh")} == {"xquad-en", "xquad-en/one-subject"}
+    sentences = ["甲说的是河流。", "乙说的是湖泊。", "丙说的是海洋！", "丁说“降雨”。", "戊说的是冰川？", "己说的是雪吗"]
+    assert sentence_runs("".join(sentences), 3) == ["甲说的是河流。乙说的是湖泊。", "丙说的是海洋！丁说“降雨”。",
+                                                    "戊说的是冰川？己说的是雪吗"]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("# 水\n\n" + "".join(sentences) + "\n", encoding="utf-8")
+    asked = [Question("q0", "问题？", answerable=True, evidence=(("a.txt", "甲说的是河流。"),)),
+             Question("q5", "问题？", answerable=True, evidence=(("a.txt", "己说的是雪吗"),))]
+    whole, = cuts(corpus, asked, leave_out=False)
+    assert [q.id for q in whole.answerable] == ["q0", "q5"] and not whole.unanswerable
+    assert "".join(whole.files.values()).count("# 水") == len(whole.files) >= 3
+    assert "甲说的是河流。" in whole.files["a_00.txt"] and "己说的是雪吗" in "".join(whole.files.values())
+    left, = cuts(corpus, asked)  # the first article leaves out its first run
+    assert [q.id for q in left.unanswerable] == ["q0"] and [q.id for q in left.answerable] == ["q5"]
+
+
+def test_a_question_whose_answer_the_kept_paragraphs_also_state_is_not_asked_as_unanswerable(tmp_path):
+    from bench.one_subject import cuts
+    from rag.eval.metrics import Question
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    parts = ["长江全长6300公里。", "黄河是第二长河。", "长江的长度是6300公里，居亚洲第一。"]
+    (corpus / "a.txt").write_text("# 河\n\n" + "\n\n".join(parts) + "\n", encoding="utf-8")
+    asked = [Question("twice", "长江多长？", answerable=True, keywords=("6300公里",), evidence=(("a.txt", parts[0]),)),
+             Question("once", "黄河排第几？", answerable=True, keywords=("第二",), evidence=(("a.txt", parts[1]),))]
+    cut, = cuts(corpus, asked)
+    assert not cut.unanswerable and [q.id for q in cut.answerable] == ["once"]
+
+
+def test_a_set_held_out_leaves_its_one_subject_and_one_article_rows_out_of_the_fit_too():
+    from bench.fit_decision import Row, subject_fold, training
+
+    folds = ("xquad-zh", subject_fold("xquad-zh"), "cmrc", subject_fold("cmrc", leave_out=False), "xquad-en",
+             subject_fold("xquad-en"))
+    rows = [Row(fold, f"{fold}{i}", (0.0,), True, False, "zh") for fold in folds for i in range(2)]
+    assert {r.fold for r in training(rows, "xquad-zh")} == {"cmrc", "cmrc/one-article", "xquad-en", "xquad-en/one-subject"}
+    assert {r.fold for r in training(rows, "cmrc")} == {"xquad-zh", "xquad-zh/one-subject", "xquad-en",
+                                                       "xquad-en/one-subject"}
 
 
 def test_a_fit_s_made_command_keeps_the_rag_settings_it_ran_with(monkeypatch):
