@@ -23,6 +23,7 @@ from rag.answer.questions import (
     asked_kinds,
     count_asked,
     counted,
+    counted_words,
     holds_count,
     holds_kind,
     names_in,
@@ -70,6 +71,15 @@ def test_a_count_asked_is_answered_only_by_a_number_that_counts():
     assert not holds_count("有十多家A股上市公司布局了多模态大模型", "具体有几只概念股涨停？")
     assert holds_count("有十多只股票涨停", "具体有几只概念股涨停？") and holds_count("共有20余只股票涨停", "有几只股票涨停？")
     assert not holds_count("市值一夜蒸发超 7000 万美元", "有几只概念股涨停？")
+    # A list counts what its clause names: "类型、材质和空间位置" counted Sora's parameters, and "ChatGPT、Midjourney 等工具"
+    # the stocks that rose, so "Sora模型有多少参数？" was answered.
+    listed = "识别每个物体的类型、材质和空间位置；运用物理定律来调整声音模式的参数"
+    assert holds_count(listed) and not holds_count(listed, "Sora模型有多少参数？", ("参数",))
+    assert not holds_count("和ChatGPT、Midjourney 等工具一样", "有几只概念股涨停？", ("概念股", "涨停"))
+    assert holds_count("他还是A骑士团、B骑士团和C骑士团的大团长", "他是几个骑士团的大团长？", ("骑士团", "大团长"))
+    assert counted_words("具体有几只Sora概念股涨停，涨了多少？", ["具体", "sora", "概念股", "涨停"]) == ("sora", "概念股", "涨停")
+    # An English question's words are not the articles': any list still counts for it.
+    assert counted_words("How many tools are named?", ["tools", "named"]) == ()
 
 
 def test_a_count_declined_names_what_the_articles_mention_but_do_not_count():

@@ -60,7 +60,16 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.questions import asked_kinds, count_asked, counted, holds_count, holds_kind, names_in, unused_words
+from rag.answer.questions import (
+    asked_kinds,
+    count_asked,
+    counted,
+    counted_words,
+    holds_count,
+    holds_kind,
+    names_in,
+    unused_words,
+)
 from rag.answer.ranking import translated_share
 from rag.answer.tables import is_row
 from rag.errors import RagError, fitted_over_other_features
@@ -382,7 +391,9 @@ class Decider:
         )
         # The count is looked for in the answer the user would read: an English question's judged draft, retrieved
         # without the dictionary, often lacks the sentence that holds it ("How many videos did OpenAI show?": 几十段).
-        if count_asked(retrieved.question) and not any(holds_count(s.text, retrieved.question) for s in shown.sentences):
+        words = counted_words(retrieved.question, retrieved.term_weights)
+        if count_asked(retrieved.question) and not any(holds_count(s.text, retrieved.question, words)
+                                                       for s in shown.sentences):
             word = counted(retrieved.question, retrieved.term_weights)
             named = bool(word) and any(word.lower() in s.text.lower() for s in shown.sentences)
             found = dataclasses.replace(found, count_missing=True, counted=word if named else "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 
 from rag.index.lexical import FUNCTION_CHARACTERS, MEASURE_WORDS, PRICE_COMPARED
 from rag.ingest.headings import BYLINE
@@ -182,7 +182,10 @@ _PEOPLE = frozenset("人名位个")
 _NO_COUNT = frozenset({"一", "几", "数"})
 # A count said without a figure: none ("没有一项提到"), or a list of what is counted ("圣乔治骑士团、圣斐迪南骑士团和…",
 # "Paris, Lyon and Nice").
-_COUNT_IN_WORDS = re.compile(r"没有一|无一|一个也没有|、|\bnone of\b|\bno one\b|\b[\w'-]+, [\w' -]+,? (?:and|or) [\w'-]+", re.I)
+_COUNT_IN_WORDS = re.compile(r"没有一|无一|一个也没有|\bnone of\b|\bno one\b|\b[\w'-]+, [\w' -]+,? (?:and|or) [\w'-]+", re.I)
+# A Chinese list counts what it lists: the clause that holds its 、 must name what is counted ("工具" of
+# "ChatGPT、Midjourney 等工具" does not count the stocks "几只概念股" asks of, nor "类型、材质和空间位置" parameters).
+_CLAUSE_ZH = re.compile(r"[^，。；：！？,;:!?\n]+")
 _CURRENCY_BEFORE = re.compile(r"[$€£¥￥]\s?$")
 # A currency after a number, with its order of magnitude ("7000 万美元"): an amount, not a count.
 _MONEY_AFTER = re.compile(r"\s*[十百千万亿]?\s*(?:美元|欧元|英镑|日元|港元|港币|人民币|美金|韩元|卢布)")
@@ -208,6 +211,18 @@ def counted(question: str, terms: Iterable[str]) -> str:
     return max((t for t in terms if rest.startswith(t)), key=len, default="")
 
 
+def counted_words(question: str, terms: Iterable[str]) -> tuple[str, ...]:
+    """Return the words of `terms` (a question's searchable words) in what a Chinese question asks to count, from the
+    counted noun to the end of its clause ("sora", "概念股", "涨停" of "具体有几只Sora概念股涨停？"); none for a question
+    in another language, whose words are not the articles'."""
+    question = to_simplified(question)
+    match = _count_match(question)
+    if match is None or not match.group("zh"):
+        return ()
+    rest = re.split(r"[，。；：！？,;:!?]", question[match.start("zh"):], maxsplit=1)[0].lower()
+    return tuple(t for t in terms if t and t.lower() in rest)
+
+
 def _count_match(question: str) -> re.Match[str] | None:
     """Return the match of what a simplified question asks to count, or None when it asks no count."""
     match = _COUNT_ASKED.search(question)
@@ -218,12 +233,17 @@ def _count_match(question: str) -> re.Match[str] | None:
     return match if match.group("en").lower() not in _MEASURE_EN else None
 
 
-def holds_count(text: str, question: str = "") -> bool:
+def holds_count(text: str, question: str = "", what: Sequence[str] = ()) -> bool:
     """Return whether a sentence holds a number that counts something (not one of days, money or metres) that the
     question does not already write, and not in a measure word that counts another kind of thing than the question
-    asks of ("几十段视频" does not answer "团队一共有多少人？", nor "3次" "多少位")."""
+    asks of ("几十段视频" does not answer "团队一共有多少人？", nor "3次" "多少位"), or a list in a clause that names
+    one of `what` (`counted_words`; any list, when none is known)."""
     text, asked = to_simplified(text), to_simplified(question)
     if _COUNT_IN_WORDS.search(text):
+        return True
+    if "、" in text and not what:  # what is counted is not known, or not in the articles' words
+        return True
+    if any("、" in clause and any(w.lower() in clause.lower() for w in what) for clause in _CLAUSE_ZH.findall(text)):
         return True
     measures = _measures_asked(asked)
     for match in _COUNTING_NUMBER.finditer(text):
