@@ -45,6 +45,8 @@ _GRAMMAR_ONLY = re.compile(f"[{FUNCTION_CHARACTERS}有个位一]{{2,}}")
 # A degree word the articles never use (最长, 最多, 更高, 有多强) asks how far, as 多长 does, and names nothing they must
 # hold: "长达1分钟" answers "Sora生成的视频最长多长？". Read as its degree characters, stopwords.
 _DEGREE = re.compile(r"[最更][\u4e00-\u9fff]|有多[\u4e00-\u9fff]")
+# "In all" beside a count (一共有几家, 总共有多少个) asks the count, as 几 and 多少 do; the articles state a count without it.
+_IN_ALL = frozenset({"一共", "总共", "共计", "总计", "合计"})
 # A word for "thing" after a question word (什么东西, 哪些事情) names no thing: the question word asks it. Read as punctuation.
 _THING_ASKED = re.compile(r"(?<=什么|哪些|哪种|哪样)(?:东西|事物|事情|玩意儿?)")
 _PRICE_WORDS = {True: ("价格", "售价", "价钱", "定价", "报价"), False: ("price", "prices", "pricing", "cost", "costs")}
@@ -105,7 +107,8 @@ class Tokenizer:
         question's rarest word and is left out; a noun (猫) names what the articles may lack, and stays. Words that point
         at the text asked of ("那篇文章提到", "文中", "根据材料") are left out (`_POINTS_AT_TEXT`), and so are a question
         word with its measure word (几位, 哪所, 几倍) and characters of grammar the cut glued into a word the articles
-        never use (有个), and so is a word for "thing" after a question word (什么东西)."""
+        never use (有个), and so are "in all" beside a count (一共, 总共) when they never use it and a word for "thing"
+        after a question word (什么东西)."""
         out = []
         text = _THING_ASKED.sub("，", _POINTS_AT_TEXT.sub("，", to_simplified(text)))
         compares = PRICE_COMPARED.search(text) is not None
@@ -115,7 +118,7 @@ class Tokenizer:
                 out.extend(piece for piece in recut[token] if piece not in out)
             elif compares and token in _COMPARING_PRICE and token not in vocabulary:
                 out.append(next((word for word in _PRICE_WORDS[is_chinese(token)] if word in vocabulary), token))
-            elif _DEGREE.fullmatch(token) and token not in vocabulary:
+            elif (_DEGREE.fullmatch(token) or token in _IN_ALL) and token not in vocabulary:
                 continue
             elif _ASKS_WHICH.match(token) or (token not in vocabulary and _GRAMMAR_ONLY.fullmatch(token)):
                 continue  # asks which or how many (几位, 哪所, 几倍), or grammar glued by the cut (有个, 有位)
