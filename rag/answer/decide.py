@@ -60,16 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.questions import (
-    asked_kinds,
-    count_asked,
-    counted,
-    counted_words,
-    holds_count,
-    holds_kind,
-    names_in,
-    unused_words,
-)
+from rag.answer.questions import asked_kinds, count_asked, counted, counted_words, holds_count, holds_kind, names_in, unused_words
 from rag.answer.ranking import translated_share
 from rag.answer.tables import is_row
 from rag.errors import RagError, fitted_over_other_features
