@@ -180,12 +180,11 @@ _COUNTING_MEASURES = frozenset(MEASURE_WORDS + "名人段篇")
 _PEOPLE = frozenset("人名位个")
 # 一 alone is mostly "a" ("一个新的架构"), 几 and 数 alone "a few": no count a question could be answered by.
 _NO_COUNT = frozenset({"一", "几", "数"})
-# A count said without a figure: none ("没有一项提到"), or a list of what is counted ("圣乔治骑士团、圣斐迪南骑士团和…",
-# "Paris, Lyon and Nice").
+# A count said without a figure: none ("没有一项提到"), or an English list of what is counted ("Paris, Lyon and Nice").
 _COUNT_IN_WORDS = re.compile(r"没有一|无一|一个也没有|\bnone of\b|\bno one\b|\b[\w'-]+, [\w' -]+,? (?:and|or) [\w'-]+", re.I)
-# A Chinese list counts what it lists: the clause that holds its 、 must name what is counted ("工具" of
-# "ChatGPT、Midjourney 等工具" does not count the stocks "几只概念股" asks of, nor "类型、材质和空间位置" parameters).
-_CLAUSE_ZH = re.compile(r"[^，。；：！？,;:!?\n]+")
+# A Chinese list counts what it lists ("圣乔治骑士团、圣斐迪南骑士团和…"): the clause that holds its 、 must name what is
+# counted ("工具" of "ChatGPT、Midjourney 等工具" does not count the stocks "几只概念股" asks of). Clauses end at these.
+_CLAUSE_ENDS = "，。；：！？,;:!?\n"
 _CURRENCY_BEFORE = re.compile(r"[$€£¥￥]\s?$")
 # A currency after a number, with its order of magnitude ("7000 万美元"): an amount, not a count.
 _MONEY_AFTER = re.compile(r"\s*[十百千万亿]?\s*(?:美元|欧元|英镑|日元|港元|港币|人民币|美金|韩元|卢布)")
@@ -219,7 +218,7 @@ def counted_words(question: str, terms: Iterable[str]) -> tuple[str, ...]:
     match = _count_match(question)
     if match is None or not match.group("zh"):
         return ()
-    rest = re.split(r"[，。；：！？,;:!?]", question[match.start("zh"):], maxsplit=1)[0].lower()
+    rest = re.split(f"[{_CLAUSE_ENDS}]", question[match.start("zh"):], maxsplit=1)[0].lower()
     return tuple(t for t in terms if t and t.lower() in rest)
 
 
@@ -243,7 +242,7 @@ def holds_count(text: str, question: str = "", what: Sequence[str] = ()) -> bool
         return True
     if "、" in text and not what:  # what is counted is not known, or not in the articles' words
         return True
-    if any("、" in clause and any(w.lower() in clause.lower() for w in what) for clause in _CLAUSE_ZH.findall(text)):
+    if any("、" in clause and any(w.lower() in clause.lower() for w in what) for clause in re.split(f"[{_CLAUSE_ENDS}]", text)):
         return True
     measures = _measures_asked(asked)
     for match in _COUNTING_NUMBER.finditer(text):
