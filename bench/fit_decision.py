@@ -147,7 +147,8 @@ def twins(name: str) -> tuple[str, str]:
 
 def training(rows: list[Row], name: str) -> list[Row]:
     """Return the rows a fit that holds set `name` out may read: not its own, nor its twins'."""
-    return [r for r in rows if r.fold != name and r.fold not in twins(name)]
+    left_out = {name, *twins(name)}
+    return [r for r in rows if r.fold not in left_out]
 
 
 def read_row(line: str) -> Row:

@@ -183,8 +183,8 @@ _NO_COUNT = frozenset({"一", "几", "数"})
 # A count said without a figure: none ("没有一项提到"), or an English list of what is counted ("Paris, Lyon and Nice").
 _COUNT_IN_WORDS = re.compile(r"没有一|无一|一个也没有|\bnone of\b|\bno one\b|\b[\w'-]+, [\w' -]+,? (?:and|or) [\w'-]+", re.I)
 # A Chinese list counts what it lists ("圣乔治骑士团、圣斐迪南骑士团和…"): the clause that holds its 、 must name what is
-# counted ("工具" of "ChatGPT、Midjourney 等工具" does not count the stocks "几只概念股" asks of). Clauses end at these.
-_CLAUSE_ENDS = "，。；：！？,;:!?\n"
+# counted ("工具" of "ChatGPT、Midjourney 等工具" does not count the stocks "几只概念股" asks of).
+_CLAUSE_END = re.compile(r"[，。；：！？,;:!?\n]")
 _CURRENCY_BEFORE = re.compile(r"[$€£¥￥]\s?$")
 # A currency after a number, with its order of magnitude ("7000 万美元"): an amount, not a count.
 _MONEY_AFTER = re.compile(r"\s*[十百千万亿]?\s*(?:美元|欧元|英镑|日元|港元|港币|人民币|美金|韩元|卢布)")
@@ -218,7 +218,7 @@ def counted_words(question: str, terms: Iterable[str]) -> tuple[str, ...]:
     match = _count_match(question)
     if match is None or not match.group("zh"):
         return ()
-    rest = re.split(f"[{_CLAUSE_ENDS}]", question[match.start("zh"):], maxsplit=1)[0].lower()
+    rest = _CLAUSE_END.split(question[match.start("zh"):], maxsplit=1)[0].lower()
     return tuple(t for t in terms if t and t.lower() in rest)
 
 
@@ -240,10 +240,9 @@ def holds_count(text: str, question: str = "", what: Sequence[str] = ()) -> bool
     text, asked = to_simplified(text), to_simplified(question)
     if _COUNT_IN_WORDS.search(text):
         return True
-    if "、" in text and not what:  # what is counted is not known, or not in the articles' words
-        return True
-    if any("、" in clause and any(w.lower() in clause.lower() for w in what) for clause in re.split(f"[{_CLAUSE_ENDS}]", text)):
-        return True
+    if "、" in text and (not what or any("、" in clause and any(w.lower() in clause.lower() for w in what)
+                                         for clause in _CLAUSE_END.split(text))):
+        return True  # any list, when what is counted is not known or not in the articles' words
     measures = _measures_asked(asked)
     for match in _COUNTING_NUMBER.finditer(text):
         found = match.group().strip()
