@@ -78,8 +78,13 @@ def test_a_count_asked_is_answered_only_by_a_number_that_counts():
     assert not holds_count("和ChatGPT、Midjourney 等工具一样", "有几只概念股涨停？", ("概念股", "涨停"))
     assert holds_count("他还是A骑士团、B骑士团和C骑士团的大团长", "他是几个骑士团的大团长？", ("骑士团", "大团长"))
     assert counted_words("具体有几只Sora概念股涨停，涨了多少？", ["具体", "sora", "概念股", "涨停"]) == ("sora", "概念股", "涨停")
-    # An English question's words are not the articles': any list still counts for it.
-    assert counted_words("How many tools are named?", ["tools", "named"]) == ()
+    # An English sentence has no measure word: its number counts what is asked only when it names a word of it.
+    assert counted_words("How many employees does Northwind have?", ["employees", "northwind"]) == ("employees", "northwind")
+    what = ("employees", "northwind")
+    assert not holds_count("The Business plan allows up to five administrators.", "How many employees does Northwind have?", what)
+    assert holds_count("Northwind has 300 staff.", "How many employees does Northwind have?", what)
+    assert holds_count("It allows one button to open doors.", "It is controlled by how many buttons?", ("buttons",))
+    assert holds_count("The Business plan allows up to five administrators.", "How many employees does Northwind have?")
 
 
 def test_a_count_declined_names_what_the_articles_mention_but_do_not_count():

@@ -382,7 +382,9 @@ class Decider:
         )
         # The count is looked for in the answer the user would read: an English question's judged draft, retrieved
         # without the dictionary, often lacks the sentence that holds it ("How many videos did OpenAI show?": 几十段).
-        words = counted_words(retrieved.question, retrieved.term_weights) if count_asked(retrieved.question) else None
+        words = None
+        if count_asked(retrieved.question):
+            words = counted_words(retrieved.question, retrieved.term_weights) if retrieved.same_language else ()
         if words is not None and not any(holds_count(s.text, retrieved.question, words) for s in shown.sentences):
             word = counted(retrieved.question, retrieved.term_weights)
             named = bool(word) and any(word.lower() in s.text.lower() for s in shown.sentences)

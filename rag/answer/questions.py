@@ -211,14 +211,16 @@ def counted(question: str, terms: Iterable[str]) -> str:
 
 
 def counted_words(question: str, terms: Iterable[str]) -> tuple[str, ...]:
-    """Return the words of `terms` (a question's searchable words) in what a Chinese question asks to count, from the
-    counted noun to the end of its clause ("sora", "概念股", "涨停" of "具体有几只Sora概念股涨停？"); none for a question
-    in another language, whose words are not the articles'."""
+    """Return the words of `terms` (a question's searchable words) in what a question asks to count, from the counted
+    noun to the end of its clause ("sora", "概念股", "涨停" of "具体有几只Sora概念股涨停？"; "employees", "northwind" of
+    "How many employees does Northwind have?"). Ask it only of a question in the articles' language: another
+    language's words are never the articles'."""
     question = to_simplified(question)
     match = _count_match(question)
-    if match is None or not match.group("zh"):
+    if match is None:
         return ()
-    rest = _CLAUSE_END.split(question[match.start("zh"):], maxsplit=1)[0].lower()
+    start = match.start("zh") if match.group("zh") else match.start("en")
+    rest = _CLAUSE_END.split(question[start:], maxsplit=1)[0].lower()
     return tuple(t for t in terms if t and t.lower() in rest)
 
 
@@ -238,6 +240,10 @@ def holds_count(text: str, question: str = "", what: Sequence[str] = ()) -> bool
     asks of ("几十段视频" does not answer "团队一共有多少人？", nor "3次" "多少位"), or a list in a clause that names
     one of `what` (`counted_words`; any list, when none is known)."""
     text, asked = to_simplified(text), to_simplified(question)
+    # An English sentence has no measure word to say what its number counts: it counts what is asked only when it names
+    # a word of it ("five administrators" does not answer "How many employees does Northwind have?").
+    if what and not is_chinese(asked) and not any(form in text.lower() for w in what for form in _singular(w.lower())):
+        return False
     if _COUNT_IN_WORDS.search(text):
         return True
     if "、" in text and (not what or any("、" in clause and any(w.lower() in clause.lower() for w in what)
@@ -259,6 +265,18 @@ def holds_count(text: str, question: str = "", what: Sequence[str] = ()) -> bool
             continue
         return True
     return False
+
+
+def _singular(word: str) -> tuple[str, ...]:
+    """Return an English word and the singulars it may be the plural of ("buttons": button; "companies": company)."""
+    forms = [word]
+    if word.endswith("ies") and len(word) > 4:
+        forms.append(word[:-3] + "y")
+    elif word.endswith("es") and len(word) > 4:
+        forms += [word[:-2], word[:-1]]
+    elif word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        forms.append(word[:-1])
+    return tuple(forms)
 
 
 def _measures_asked(question: str) -> frozenset[str]:
