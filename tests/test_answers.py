@@ -58,12 +58,14 @@ def test_a_count_asked_is_answered_only_by_a_number_that_counts():
         assert holds_count(counts), counts
     for measures in ("每年可享受5天带薪年假；工作满十年的，每年可享受10天", "每餐公司补贴15元", "食堂11:30开饭",
                      "It costs $149", "It lasts 3 years", "本制度适用于公司全体正式员工", "利用3D模型", "GPT-4和A3",
-                     "Sora采取了一个新的架构"):
+                     "Sora采取了一个新的架构", "股价随即暴跌超 7%", "跌幅达百分之五十",
+                     "佳都科技(600728)等上市公司也布局相关视频研发领域"):
         assert not holds_count(measures), measures
     assert not holds_count("共有3个省", "这3个省有多少人口？")  # the question's own number is not its answer
     # A number in another kind's measure word counts something else: "几十段视频" answered "团队一共有多少人？".
     assert not holds_count("OpenAI公布了几十段长短不一的视频", "OpenAI做Sora的团队一共有多少人？")
     assert not holds_count("他们开了3次会", "有多少位测试者？")
+    assert not holds_count("开发出仿真230万根毛发飘动的软件程序", "Sora研发团队有多少人？")  # hairs, not people
     assert holds_count("团队有30名研究员", "OpenAI做Sora的团队一共有多少人？")
     assert holds_count("共有12国参加", "几个国家参加了？") and holds_count("来了5位嘉宾", "来了几个人？")
     # The measure word after an approximation is the number's ("十多家" counts companies, not "几只" stocks), and an
@@ -78,6 +80,9 @@ def test_a_count_asked_is_answered_only_by_a_number_that_counts():
     assert not holds_count("和ChatGPT、Midjourney 等工具一样", "有几只概念股涨停？", ("概念股", "涨停"))
     assert holds_count("他还是A骑士团、B骑士团和C骑士团的大团长", "他是几个骑士团的大团长？", ("骑士团", "大团长"))
     assert counted_words("具体有几只Sora概念股涨停，涨了多少？", ["具体", "sora", "概念股", "涨停"]) == ("sora", "概念股", "涨停")
+    # What is counted in words the articles never use is the phrase itself: "影视公司" does not list employees.
+    assert counted_words("公司有多少员工？", ["公司", "人员"]) == ("员工",) and counted_words("How many are there?", []) == ()
+    assert not holds_count("奈飞、迪士尼等影视公司的股价下跌", "公司有多少员工？", ("员工",))
     # An English sentence has no measure word: its number counts what is asked only when it names a word of it.
     assert counted_words("How many employees does Northwind have?", ["employees", "northwind"]) == ("employees", "northwind")
     what = ("employees", "northwind")
@@ -93,6 +98,10 @@ def test_a_count_declined_names_what_the_articles_mention_but_do_not_count():
     assert counted("Sora能生成多少个视频片段？", ["sora", "生成", "视频", "片段"]) == "视频"
     assert counted("How many employees does it have?", ["employees"]) == "employees"
     assert counted("年假有几天？", ["年假"]) == "" and counted("公司在哪里？", ["公司"]) == ""
+    # The head noun of what is counted, not the name before it: "sora" of "几只Sora概念股涨停" named no count asked.
+    tags = {"概念股": "n", "涨停": "v", "视频": "n", "片段": "m"}
+    assert counted("龙年开市第一天具体有几只Sora概念股涨停？", ["具体", "sora", "概念股", "涨停"], tags) == "概念股"
+    assert counted("Sora能生成多少个视频片段？", ["sora", "生成", "视频", "片段"], tags) == "视频"
     assert refusal_text("公司有多少员工？", "员工") == "资料提到了“员工”，但没有给出数量。"
     assert refusal_text("How many employees does it have?", "employees") == (
         "The articles mention employees but do not say how many.")

@@ -386,7 +386,7 @@ class Decider:
         if count_asked(retrieved.question):
             words = counted_words(retrieved.question, retrieved.term_weights) if retrieved.same_language else ()
         if words is not None and not any(holds_count(s.text, retrieved.question, words) for s in shown.sentences):
-            word = counted(retrieved.question, retrieved.term_weights)
+            word = counted(retrieved.question, retrieved.term_weights, self.word_tags)
             named = bool(word) and any(word.lower() in s.text.lower() for s in shown.sentences)
             found = dataclasses.replace(found, count_missing=True, counted=word if named else "")
         return found

@@ -157,13 +157,13 @@ _MEASURE_EN = frozenset({
     "miles", "kilometers", "kilometres", "meters", "metres", "feet", "inches", "acres", "tons", "tonnes", "degrees",
     "percent", "decades", "centuries", "of", "more", "people's", "yen", "won", "francs", "marks", "rupees", "pesos",
 })
-# A number that counts: not followed by a unit of time, money, length or weight (Chinese), nor by a unit word or a
+# A number that counts: not followed by a unit of time, money, length or weight or by a percent sign (Chinese), nor by a unit word or a
 # currency (English), nor part of a model's name ("3D", "A3", "GPT-4"); a number word ("两名", "three", "dozens")
 # counts too.
 _COUNTING_NUMBER = re.compile(
     r"(?:(?<![\d.,:A-Za-z\-])\d+(?:[.,]\d+)*(?:\s*[十百千万亿])?(?![A-Za-z])|[一二三四五六七八九十百千万亿两半数几]+)"
     r"(?!\d|[.,:]\d|[一二三四五六七八九十百千万亿两半])\s*"
-    rf"(?![{_UNITS_ZH}钟])"
+    rf"(?![{_UNITS_ZH}钟%％])"
     r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|"
     r"thousands?|millions?|billions?|dozens?|several|a few)\b",
     re.I,
@@ -176,7 +176,7 @@ _ENGLISH_MEASURE_AFTER = re.compile(
 # Another question word: "几" is then "a few" ("综合几篇报道，…有哪些弱点？"), and the count not what is asked.
 _ASKS_OTHER = re.compile(r"哪|什么|谁|怎|如何|为何|为什么|\b(?:what|which|who|why|where|when)\b", re.I)
 # Measure words a count is said in, and those that count people (a count of 人 may be said in any of them: 30名, 5位).
-_COUNTING_MEASURES = frozenset(MEASURE_WORDS + "名人段篇")
+_COUNTING_MEASURES = frozenset(MEASURE_WORDS + "名人段篇根棵朵粒片幅封集款把")
 _PEOPLE = frozenset("人名位个")
 # 一 alone is mostly "a" ("一个新的架构"), 几 and 数 alone "a few": no count a question could be answered by.
 _NO_COUNT = frozenset({"一", "几", "数"})
@@ -186,6 +186,11 @@ _COUNT_IN_WORDS = re.compile(r"没有一|无一|一个也没有|\bnone of\b|\bno
 # counted ("工具" of "ChatGPT、Midjourney 等工具" does not count the stocks "几只概念股" asks of).
 _CLAUSE_END = re.compile(r"[，。；：！？,;:!?\n]")
 _CURRENCY_BEFORE = re.compile(r"[$€£¥￥]\s?$")
+# A share ("百分之五十", like "7%" and "50 percent") is no count: "暴跌超 7%" does not say how many employees.
+_SHARE_BEFORE = "百分之"
+# A code alone in brackets (a stock's: "佳都科技(600728)") counts nothing. A year there ("第二张专辑（2007）") is left to
+# the rules for any number: read as no count, it declined a question its sentence's "5张单曲" answers.
+_BRACKETED = re.compile(r"[(（]\s*\d{5,}\s*[)）]")
 # A currency after a number, with its order of magnitude ("7000 万美元"): an amount, not a count.
 _MONEY_AFTER = re.compile(r"\s*[十百千万亿]?\s*(?:美元|欧元|英镑|日元|港元|港币|人民币|美金|韩元|卢布)")
 
@@ -196,10 +201,11 @@ def count_asked(question: str) -> bool:
     return _count_match(to_simplified(question)) is not None
 
 
-def counted(question: str, terms: Iterable[str]) -> str:
+def counted(question: str, terms: Iterable[str], tags: Mapping[str, str] | None = None) -> str:
     """Return what a count question asks to count ("员工" of "公司有多少员工？", "employees" of "How many employees…"): for
-    a Chinese question the longest of its `terms` (its searchable words) that starts where the counted noun does;
-    "" when it asks no count or no term starts there."""
+    a Chinese question, of its `terms` (its searchable words) that follow one another from where the counted noun
+    starts, the last noun before a verb (`tags`, the dictionary's: "概念股" of "几只Sora概念股涨停", not "sora"; the first
+    without tags); "" when it asks no count or no term starts there."""
     question = to_simplified(question)
     match = _count_match(question)
     if match is None:
@@ -207,7 +213,18 @@ def counted(question: str, terms: Iterable[str]) -> str:
     if match.group("en"):
         return match.group("en")
     rest = question[match.start("zh"):].lower()
-    return max((t for t in terms if rest.startswith(t)), key=len, default="")
+    longest_first = sorted({t.lower() for t in terms if t}, key=len, reverse=True)
+    head, at = "", 0
+    while (word := next((t for t in longest_first if rest.startswith(t, at)), "")):
+        if tags is None:  # no tags to tell a noun by: the first word
+            return word
+        tag = tags.get(word, "n")  # a word the dictionary does not tag (a Latin name) is a noun
+        if head and tag.startswith("v"):
+            break
+        if not head or tag.startswith("n"):
+            head = word
+        at += len(word)
+    return head
 
 
 def counted_words(question: str, terms: Iterable[str]) -> tuple[str, ...]:
@@ -221,7 +238,10 @@ def counted_words(question: str, terms: Iterable[str]) -> tuple[str, ...]:
         return ()
     start = match.start("zh") if match.group("zh") else match.start("en")
     rest = _CLAUSE_END.split(question[start:], maxsplit=1)[0].lower()
-    return tuple(t for t in terms if t and t.lower() in rest)
+    words = tuple(t for t in terms if t and t.lower() in rest)
+    # No searchable word of a Chinese question stands in it (the articles write "员工" otherwise, as "人员"): the phrase
+    # itself, which no list of other things names. An English phrase without one ("are there") names nothing to look for.
+    return words or ((rest,) if rest and match.group("zh") else ())
 
 
 def _count_match(question: str) -> re.Match[str] | None:
@@ -258,7 +278,9 @@ def holds_count(text: str, question: str = "", what: Sequence[str] = ()) -> bool
         after = text[match.end(): match.end() + 2].lstrip("多余来")[:1]
         if measures and after in _COUNTING_MEASURES and after not in measures:
             continue
-        if _MONEY_AFTER.match(text, match.end()):
+        if _MONEY_AFTER.match(text, match.end()) or text.endswith(_SHARE_BEFORE, 0, match.start()):
+            continue
+        if _BRACKETED.match(text, max(0, match.start() - 1)):
             continue
         if found[0].isdigit() and (_ENGLISH_MEASURE_AFTER.match(text, match.end()) or
                                    _CURRENCY_BEFORE.search(text[: match.start()])):
