@@ -157,9 +157,9 @@ _MEASURE_EN = frozenset({
     "miles", "kilometers", "kilometres", "meters", "metres", "feet", "inches", "acres", "tons", "tonnes", "degrees",
     "percent", "decades", "centuries", "of", "more", "people's", "yen", "won", "francs", "marks", "rupees", "pesos",
 })
-# A number that counts: not followed by a unit of time, money, length or weight or by a percent sign (Chinese), nor by a unit word or a
-# currency (English), nor part of a model's name ("3D", "A3", "GPT-4"); a number word ("两名", "three", "dozens")
-# counts too.
+# A number that counts: not followed by a unit of time, money, length or weight or by a percent sign (Chinese), nor by
+# a unit word or a currency (English), nor part of a model's name ("3D", "A3", "GPT-4"); a number word ("两名",
+# "three", "dozens") counts too.
 _COUNTING_NUMBER = re.compile(
     r"(?:(?<![\d.,:A-Za-z\-])\d+(?:[.,]\d+)*(?:\s*[十百千万亿])?(?![A-Za-z])|[一二三四五六七八九十百千万亿两半数几]+)"
     r"(?!\d|[.,:]\d|[一二三四五六七八九十百千万亿两半])\s*"
