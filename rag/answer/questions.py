@@ -257,8 +257,9 @@ def _count_match(question: str) -> re.Match[str] | None:
 def holds_count(text: str, question: str = "", what: Sequence[str] = ()) -> bool:
     """Return whether a sentence holds a number that counts something (not one of days, money or metres) that the
     question does not already write, and not in a measure word that counts another kind of thing than the question
-    asks of ("几十段视频" does not answer "团队一共有多少人？", nor "3次" "多少位"), or a list in a clause that names
-    one of `what` (`counted_words`; any list, when none is known)."""
+    asks of ("几十段视频" does not answer "团队一共有多少人？", nor "3次" "多少位"), nor a share or a code in brackets;
+    or a list in a clause that names one of `what` (`counted_words`; any list, when none is known). For an English
+    question with `what`, only a sentence that names one of them counts at all."""
     text, asked = to_simplified(text), to_simplified(question)
     # An English sentence has no measure word to say what its number counts: it counts what is asked only when it names
     # a word of it ("five administrators" does not answer "How many employees does Northwind have?").
