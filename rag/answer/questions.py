@@ -261,14 +261,15 @@ def holds_count(text: str, question: str = "", what: Sequence[str] = ()) -> bool
     or a list in a clause that names one of `what` (`counted_words`; any list, when none is known). For an English
     question with `what`, only a sentence that names one of them counts at all."""
     text, asked = to_simplified(text), to_simplified(question)
+    lowered, what = text.lower(), [w.lower() for w in what]
     # An English sentence has no measure word to say what its number counts: it counts what is asked only when it names
     # a word of it ("five administrators" does not answer "How many employees does Northwind have?").
-    if what and not is_chinese(asked) and not any(form in text.lower() for w in what for form in _singular(w.lower())):
+    if what and not is_chinese(asked) and not any(form in lowered for w in what for form in _singular(w)):
         return False
     if _COUNT_IN_WORDS.search(text):
         return True
-    if "、" in text and (not what or any("、" in clause and any(w.lower() in clause.lower() for w in what)
-                                         for clause in _CLAUSE_END.split(text))):
+    if "、" in text and (not what or any("、" in clause and any(w in clause for w in what)
+                                         for clause in _CLAUSE_END.split(lowered))):
         return True  # any list, when what is counted is not known or not in the articles' words
     measures = _measures_asked(asked)
     for match in _COUNTING_NUMBER.finditer(text):
