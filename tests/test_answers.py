@@ -868,6 +868,18 @@ def test_what_the_question_already_names_is_not_the_kind_it_asks_for():
     assert not holds_kind("person", "负责人是李白。", ("负责人", "李白"), {"李白": "nr"}, "李白是谁？")
 
 
+def test_a_name_in_latin_letters_is_a_person_after_a_role_or_before_saying_and_a_product_name_is_not():
+    # Chinese tech news writes foreign names in Latin letters; the dictionary tags none of them.
+    who = "Sora团队的领队是谁？"
+    assert holds_kind("person", "让Sora开发领队Tim Brooks直呼“快来个人收养它”。", (), {}, who)
+    assert holds_kind("person", "英伟达首席研究科学家 Jim Fan 解读成", (), {}, "哪位科学家评论了Sora？")
+    assert holds_kind("person", "Peebles表示Sora的表现还远称不上完美。", (), {}, "谁说Sora还不完美？")
+    assert holds_kind("person", "OpenAI CEO Sam Altman发布了视频。", (), {}, "谁发布了视频？")
+    assert not holds_kind("person", "市场上的模型包括Runway、Pika以及Stable Video Diffusion。", (), {}, who)
+    assert not holds_kind("person", "数据资产企业 Getty Images 等股价亦有下跌。", (), {}, who)
+    assert not holds_kind("person", "研究科学家Tim Brooks表示。", (), {}, "Tim Brooks是谁？")  # the question names him
+
+
 def test_the_ranking_reads_the_second_readers_cosine_and_nothing_where_the_index_has_none(tmp_path, fake_embedder,
                                                                                          monkeypatch):
     # The second reader (rag/embedding/reader.py) reads the question and each candidate apart from the embedder (the

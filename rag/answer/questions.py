@@ -73,6 +73,16 @@ _PERSON_TAGS = frozenset({"nr", "nrfg", "nrt"})
 # A name written from another language, its parts joined by a middle dot (卡万·肖特, 马丁·路德): jieba's dictionary
 # knows few of them, so the tags alone miss most of the people in a translated article.
 _DOTTED_NAME = re.compile(r"([\u4e00-\u9fff]{1,2})[·•・]([\u4e00-\u9fff]{2})")
+# A name written in Latin letters in Chinese text ("研究科学家Tim Brooks", "Peebles表示"): the dictionary tags no Latin
+# word, and a capitalised run names a product or company as often as a person ("Stable Video Diffusion", "Getty
+# Images"), so it counts as a person only after a word for a person's role or before a verb of saying.
+_LATIN_NAME = r"[A-Z][a-z]+(?:[ \-][A-Z][a-z]+){0,2}"
+_ROLE = (r"(?:[\u4e00-\u9fff][家师员者手官长]|领队|教授|博士|总裁|主席|导演|创始人|负责人|主持人|发言人|合伙人|总监|经理|主任"
+         r"|\b(?:CEO|CTO|COO|CFO))")
+_LATIN_PERSON = re.compile(
+    rf"(?:{_ROLE}\s?(?P<after_role>{_LATIN_NAME})(?![A-Za-z]))|"
+    rf"(?:(?<![A-Za-z])(?P<before_saying>{_LATIN_NAME})\s?(?:表示|说|称|认为|指出|透露|坦言|解释|强调|回忆|写道))"
+)
 _PLACE_TAGS = frozenset({"ns"})
 _PLACE_WORDS = re.compile(r"[省市县区州国城镇村岛山河湖海港湾街路]")
 
@@ -105,7 +115,8 @@ def holds_kind(kind: str, text: str, terms: Iterable[str], tags: Mapping[str, st
         byline = BYLINE.match(text.strip())
         return (any(tags.get(term) in _PERSON_TAGS and new(term) for term in terms)
                 or bool(byline and new(byline.group("names")))
-                or any(new(m.group(1)) and new(m.group(2)) for m in _DOTTED_NAME.finditer(text)))
+                or any(new(m.group(1)) and new(m.group(2)) for m in _DOTTED_NAME.finditer(text))
+                or any(new(m.group("after_role") or m.group("before_saying")) for m in _LATIN_PERSON.finditer(text)))
     if kind == "place":
         return (any(tags.get(term) in _PLACE_TAGS and new(term) for term in terms)
                 or bool(_PLACE_WORDS.search(text)))
