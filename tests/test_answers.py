@@ -102,6 +102,10 @@ def test_a_count_declined_names_what_the_articles_mention_but_do_not_count():
     tags = {"概念股": "n", "涨停": "v", "视频": "n", "片段": "m"}
     assert counted("龙年开市第一天具体有几只Sora概念股涨停？", ["具体", "sora", "概念股", "涨停"], tags) == "概念股"
     assert counted("Sora能生成多少个视频片段？", ["sora", "生成", "视频", "片段"], tags) == "视频"
+    # One character counts people of what comes before the count: the decline names 团队, not "人".
+    tags |= {"研发": "vn", "团队": "n", "人": "n", "公司": "n"}
+    assert counted("Sora研发团队有多少人？", ["sora", "研发", "团队", "人"], tags) == "团队"
+    assert counted("多少人？", ["人"], tags) == "人"
     assert refusal_text("公司有多少员工？", "员工") == "资料提到了“员工”，但没有给出数量。"
     assert refusal_text("How many employees does it have?", "employees") == (
         "The articles mention employees but do not say how many.")

@@ -216,7 +216,8 @@ def counted(question: str, terms: Iterable[str], tags: Mapping[str, str] | None 
     """Return what a count question asks to count ("员工" of "公司有多少员工？", "employees" of "How many employees…"): for
     a Chinese question, of its `terms` (its searchable words) that follow one another from where the counted noun
     starts, the last noun before a verb (`tags`, the dictionary's: "概念股" of "几只Sora概念股涨停", not "sora"; the first
-    without tags); "" when it asks no count or no term starts there."""
+    without tags; for one character, "人" of "Sora研发团队有多少人？", the last noun before the count, 团队); "" when it asks
+    no count or no term starts there."""
     question = to_simplified(question)
     match = _count_match(question)
     if match is None:
@@ -235,6 +236,13 @@ def counted(question: str, terms: Iterable[str], tags: Mapping[str, str] | None 
         if not head or tag.startswith("n"):
             head = word
         at += len(word)
+    if len(head) == 1 and is_chinese(head):
+        # One character counts people or things of what comes before the count ("Sora研发团队有多少人？"): that noun
+        # says what the articles mention, where "资料提到了“人”" says nothing.
+        before = question[: match.start()].lower()
+        owners = [(before.rfind(t) + len(t), len(t), t) for t in longest_first
+                  if len(t) > 1 and t in before and tags.get(t, "n").startswith("n")]
+        return max(owners)[2] if owners else head
     return head
 
 
