@@ -83,6 +83,12 @@ def test_a_count_asked_is_answered_only_by_a_number_that_counts():
     # What is counted in words the articles never use is the phrase itself: "影视公司" does not list employees.
     assert counted_words("公司有多少员工？", ["公司", "人员"]) == ("员工",) and counted_words("How many are there?", []) == ()
     assert not holds_count("奈飞、迪士尼等影视公司的股价下跌", "公司有多少员工？", ("员工",))
+    # One character stands in words that are not it and in lists of kinds: neither lists how many people there are.
+    people = "OpenAI一共有多少人？"
+    assert not holds_count("模拟器包含了生活在其中的物体、动物和人，是一条路。", people, ("人",))
+    assert not holds_count("这很容易让人想到颠覆短视频、影视行业。", people, ("人",))
+    assert holds_count("参与者有张三、李四等人。", people, ("人",))
+    assert holds_count("中国设有河北省、山东省和广东省。", "中国有多少个省？", ("省",))
     # An English sentence has no measure word: its number counts what is asked only when it names a word of it.
     assert counted_words("How many employees does Northwind have?", ["employees", "northwind"]) == ("employees", "northwind")
     what = ("employees", "northwind")
@@ -103,9 +109,10 @@ def test_a_count_declined_names_what_the_articles_mention_but_do_not_count():
     assert counted("龙年开市第一天具体有几只Sora概念股涨停？", ["具体", "sora", "概念股", "涨停"], tags) == "概念股"
     assert counted("Sora能生成多少个视频片段？", ["sora", "生成", "视频", "片段"], tags) == "视频"
     # One character counts people of what comes before the count: the decline names 团队, not "人".
-    tags |= {"研发": "vn", "团队": "n", "人": "n", "公司": "n"}
+    tags |= {"研发": "vn", "团队": "n", "人": "n", "公司": "n", "一共": "d"}
     assert counted("Sora研发团队有多少人？", ["sora", "研发", "团队", "人"], tags) == "团队"
     assert counted("多少人？", ["人"], tags) == "人"
+    assert counted("OpenAI一共有多少人？", ["openai", "一共", "人"], tags) == "OpenAI"
     assert refusal_text("公司有多少员工？", "员工") == "资料提到了“员工”，但没有给出数量。"
     assert refusal_text("How many employees does it have?", "employees") == (
         "The articles mention employees but do not say how many.")

@@ -242,7 +242,10 @@ def counted(question: str, terms: Iterable[str], tags: Mapping[str, str] | None 
         before = question[: match.start()].lower()
         owners = [(before.rfind(t) + len(t), len(t), t) for t in longest_first
                   if len(t) > 1 and t in before and tags.get(t, "n").startswith("n")]
-        return max(owners)[2] if owners else head
+        if not owners:
+            return head
+        end, length, _ = max(owners)
+        return question[end - length: end]  # as the question writes it ("OpenAI", lower-cased in its terms)
     return head
 
 
@@ -277,8 +280,8 @@ def holds_count(text: str, question: str = "", what: Sequence[str] = ()) -> bool
     """Return whether a sentence holds a number that counts something (not one of days, money or metres) that the
     question does not already write, and not in a measure word that counts another kind of thing than the question
     asks of ("几十段视频" does not answer "团队一共有多少人？", nor "3次" "多少位"), nor a share or a code in brackets;
-    or a list in a clause that names one of `what` (`counted_words`; any list, when none is known). For an English
-    question with `what`, only a sentence that names one of them counts at all."""
+    or a list in a clause that names one of `what` as what it lists (`counted_words`, `_lists`; any list, when none is
+    known). For an English question with `what`, only a sentence that names one of them counts at all."""
     text, asked = to_simplified(text), to_simplified(question)
     lowered, what = text.lower(), [w.lower() for w in what]
     # An English sentence has no measure word to say what its number counts: it counts what is asked only when it names
@@ -287,7 +290,7 @@ def holds_count(text: str, question: str = "", what: Sequence[str] = ()) -> bool
         return False
     if _COUNT_IN_WORDS.search(text):
         return True
-    if "、" in text and (not what or any("、" in clause and any(w in clause for w in what)
+    if "、" in text and (not what or any("、" in clause and any(_lists(clause, w) for w in what)
                                          for clause in _CLAUSE_END.split(lowered))):
         return True  # any list, when what is counted is not known or not in the articles' words
     measures = _measures_asked(asked)
@@ -308,6 +311,19 @@ def holds_count(text: str, question: str = "", what: Sequence[str] = ()) -> bool
             continue
         return True
     return False
+
+
+# The items of a Chinese list ("物体、动物和人").
+_LIST_ITEMS = re.compile(r"[、和与及]")
+
+
+def _lists(clause: str, word: str) -> bool:
+    """Return whether a clause holding a list names `word` as what it lists. One character stands in many words that
+    are not it ("让人想到", "人类"), and a list with it as an item ("物体、动物和人") lists kinds, not how many: the list
+    must say it after 等 ("张三、李四等人") or end an item with it ("河北省、山东省")."""
+    if len(word) > 1 or not is_chinese(word):
+        return word in clause
+    return f"等{word}" in clause or any(len(item) > 1 and item.endswith(word) for item in _LIST_ITEMS.split(clause))
 
 
 def _singular(word: str) -> tuple[str, ...]:
