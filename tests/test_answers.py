@@ -35,7 +35,7 @@ from rag.errors import RagError
 from rag.index.build import build_index
 from rag.index.lexical import shared_tokenizer
 from rag.ingest.headings import source_names
-from rag.records import Sentence
+from rag.records import Sentence, Translation
 
 from support import TINY, fake_settings, stands_in_lines, write_corpus
 
@@ -708,7 +708,15 @@ def test_a_sentence_is_ranked_by_the_question_words_beyond_its_articles_subject(
     english = features(assistant.index, candidates, "What are its leaves like?", evidence.term_weights, False, {},
                        subjects=titles)
     beyond_title = [RANKING_FEATURES.index(f) for f in JUDGED_WITHOUT if "beyond_title" in f]
-    assert len(beyond_title) == 4 and not english[:, beyond_title].any()  # questions in the articles' language only
+    assert len(beyond_title) == 4 and not english[:, beyond_title].any()  # no translation: nothing to read them by
+    # Read through the dictionary, an English question's words beyond the subject are its groups none of whose
+    # translations the title holds: "leaves" (叶子), not "Artemisia japonica" (牡蒿), which every sentence holds.
+    translation = Translation(((("叶子", 1.0), ("叶", 0.5)), (("牡蒿", 1.0),)))
+    english = features(assistant.index, candidates, "What are the leaves of Artemisia japonica like?",
+                       evidence.term_weights, False, {}, translation, subjects=titles)
+    beyond = {c.sentence.text[:4]: row[RANKING_FEATURES.index("coverage_beyond_title")] for c, row in zip(candidates, english)}
+    assert beyond["它的叶子"] == 1.0 and beyond["牡蒿是菊"] == beyond["牡蒿秋季"] == 0.0
+    assert not english[:, RANKING_FEATURES.index("pairs_beyond_title")].any()
     ranked = rerank(assistant.index, candidates, question, evidence.term_weights, True, {}, titles, load_ranking())
     assert ranked[0].sentence.text.startswith("它的叶子互生")
 

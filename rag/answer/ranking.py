@@ -8,7 +8,8 @@ question's idf mass it holds, relative to the best candidate's; whether it holds
 question asks for (a time, a number, a price, a person, a place, a reason: rag/answer/questions.py); for a question in the
 articles' language, the share of the idf mass of its words beyond the article's subject (the words not in what
 names the candidate's article: its title, headline lines and source, `Subjects`) that it holds with the headings
-of its section (`article_sections`), the share of its
+of its section (`article_sections`), and for one read through the dictionary the share of its words (their groups of
+translations) beyond the subject that it holds with them; for a question in the articles' language, the share of its
 pairs of characters (of words, in English) beyond the subject that it holds,
 and those shares' gaps to the best candidate's; whether its neighbours hold the question's words (the answer
 often follows the sentence that repeats the question); its passage's
@@ -136,7 +137,9 @@ def features(
         # when the sentence holds it as a substring: a few lookups instead of the set of every pair the sentence holds.
         text = s.sentence.text.lower()
         pairs.append(sum(pair in text for pair in rest_pairs) / len(rest_pairs) if rest_pairs else 0.0)
-    beyond_arr = np.array(beyond) if in_language else np.zeros(len(scored))
+    if not in_language and translation:
+        beyond = _translated_beyond_subject(scored, translation, subjects, sections)
+    beyond_arr = np.array(beyond) if beyond else np.zeros(len(scored))
     beyond_gap = beyond_arr - beyond_arr.max()
     pairs_arr = np.array(pairs) if in_language else np.zeros(len(scored))
     pairs_gap = pairs_arr - pairs_arr.max()
@@ -169,6 +172,27 @@ def features(
             t, tg, bt, bg, pt, pg, rg, rz,
         ))
     return np.array(rows, dtype=np.float64)
+
+
+def _translated_beyond_subject(scored: Sequence[SentenceScore], translation: Translation,
+                               subjects: Callable[[str], str],
+                               sections: Callable[[Sentence], frozenset[str]] | None) -> list[float]:
+    """Return, for a question read through the dictionary, the share of its words beyond each candidate's article's
+    subject (the groups none of whose translations stands in what names the article) that the candidate holds with
+    its section's headings. "How many runways does Port Elizabeth Airport have?" is answered by the sentence with 跑道,
+    not by the one that opens the article "伊丽莎白港机场(英文：Port Elizabeth Airport)", which holds every other word."""
+    beyond_subject: dict[str, list[set[str]]] = {}
+    out = []
+    for s in scored:
+        file = s.sentence.file
+        if file not in beyond_subject:
+            subject = (subjects(file) or "").lower()
+            beyond_subject[file] = [{term for term, _ in group} for group in translation.groups
+                                    if not any(term in subject for term, _ in group)]
+        groups = beyond_subject[file]
+        terms = set(s.sentence.terms) | (sections(s.sentence) if sections else frozenset())
+        out.append(sum(bool(group & terms) for group in groups) / len(groups) if groups else 0.0)
+    return out
 
 
 def _reader_cosines(index: Index, scored: Sequence[SentenceScore], question: str) -> np.ndarray:
