@@ -181,17 +181,16 @@ def _translated_beyond_subject(scored: Sequence[SentenceScore], translation: Tra
     subject (the groups none of whose translations stands in what names the article) that the candidate holds with
     its section's headings. "How many runways does Port Elizabeth Airport have?" is answered by the sentence with 跑道,
     not by the one that opens the article "伊丽莎白港机场(英文：Port Elizabeth Airport)", which holds every other word."""
-    beyond_subject: dict[str, list[set[str]]] = {}
+    beyond_subject: dict[str, Translation] = {}  # per article: the question's groups beyond what names it
     out = []
     for s in scored:
         file = s.sentence.file
         if file not in beyond_subject:
             subject = (subjects(file) or "").lower()
-            beyond_subject[file] = [{term for term, _ in group} for group in translation.groups
-                                    if not any(term in subject for term, _ in group)]
-        groups = beyond_subject[file]
-        terms = set(s.sentence.terms) | (sections(s.sentence) if sections else frozenset())
-        out.append(sum(bool(group & terms) for group in groups) / len(groups) if groups else 0.0)
+            beyond_subject[file] = Translation(tuple(group for group in translation.groups
+                                                     if not any(term in subject for term, _ in group)))
+        terms = frozenset(s.sentence.terms) | (sections(s.sentence) if sections else frozenset())
+        out.append(translated_share(beyond_subject[file], terms))
     return out
 
 
