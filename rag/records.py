@@ -110,14 +110,6 @@ class Translation:
     groups: tuple[tuple[tuple[str, float], ...], ...] = ()
     # The index's words that the question's names written in pinyin read as ("Zhou Hongyi": 周鸿祎), also in `groups`.
     named: tuple[str, ...] = ()
-    # The question's words (and numbers) with no reading the index holds ("apple" when no article says 苹果), and how
-    # many of its words were read at all: the decision weighs the share of what the articles never say.
-    unheld: tuple[str, ...] = ()
-    words: int = 0
-
-    def unheld_share(self) -> float:
-        """Return the share of the question's words with no reading the index holds (0 for no words)."""
-        return len(self.unheld) / self.words if self.words else 0.0
 
     def terms(self) -> list[str]:
         """Return every translation once, in group order."""

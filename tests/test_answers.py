@@ -635,23 +635,6 @@ def test_an_english_question_is_judged_by_how_many_of_its_translated_words_the_p
     assert chinese["article_coverage"] == 1.0 and not chinese["other_language_article_coverage"]
 
 
-def test_an_english_question_is_judged_by_the_share_of_its_words_the_notes_never_say(tmp_path, fake_embedder):
-    # Read through the dictionary, "Where do I register my license plate?" has every word in the parking note. "Where
-    # do I register my bicycle in 2019?" asks of a bicycle and a year no note names: a word with no reading the notes
-    # hold dropped out of the shares before, and the question looked as answered as the first.
-    notes = {"parking.md": "# 停车\n\n员工停车场位于大楼地下二层，需要提前登记车牌。\n",
-             "expenses.md": "# 报销\n\n差旅费用的报销须在出差结束后三十天内提交发票。\n"}
-    assistant = assistant_over(tmp_path, fake_embedder, notes)
-
-    def unknown(question: str) -> float:
-        evidence = assistant.retriever.retrieve(question, 5)
-        return assistant.decider.evidence(evidence, assistant.composer.compose(evidence)).as_dict()["other_language_unknown"]
-
-    assert unknown("Where do I register my license plate?") == 0.0
-    assert unknown("Where do I register my bicycle in 2019?") == 2 / 3  # register is held; bicycle and 2019 are not
-    assert unknown("员工停车场在哪里？") == 0.0  # a Chinese question has its own share (unknown)
-
-
 def test_a_chinese_question_over_english_articles_is_weighed_not_declined_for_want_of_words(tmp_path, fake_embedder):
     # None of its words can be in English notes, which declined it before the model as if it were Chinese asking
     # Chinese articles about nothing they hold; it is judged as a question in another language, on the dense side.

@@ -710,20 +710,6 @@ def test_a_chinese_word_the_articles_never_use_is_read_as_their_word_the_diction
     assert glossary.alike("片子", {"视频"}, 0.1) == ""
 
 
-def test_an_english_questions_words_with_no_reading_the_articles_hold_are_named():
-    from rag.retrieval.glossary import shared_glossary
-
-    glossary = shared_glossary()
-    vocabulary = {"股价", "世界", "发布", "sora", "adobe"}
-    # "stock price" reads as 股价 though neither word does alone; "apple's" reads as 苹果, which no article says.
-    apple = glossary.translate("What is Apple's stock price?", vocabulary)
-    assert apple.unheld == ("apple's",) and apple.words == 3 and apple.unheld_share() == 1 / 3
-    # "world" reads as 世界 (of 世界模型); the cup, the year and the win are what the articles never say.
-    cup = glossary.translate("Who won the 2018 World Cup?", vocabulary)
-    assert set(cup.unheld) == {"won", "cup", "2018"} and cup.words == 4
-    assert glossary.translate("When was Sora released?", vocabulary).unheld == ()
-
-
 def test_a_paraphrased_questions_everyday_words_are_searched_as_the_articles_words(seeds_settings, fake_embedder):
     import dataclasses
 

@@ -33,11 +33,7 @@ words as the articles' words, the passage, article and sentence coverages are th
 of its translations) that the best passage, article and the chosen sentences hold, and the same three shares stand
 again in features of their own, zero for a question in the articles' language: the weights the languages share are
 fitted mostly on Chinese rows, and these let English ones weigh a translated word differently. Without a translation
-they are zero. The unknown share, agreement and missing names stay zero for such a question; its own unknown share
-(`other_language_unknown`) is the share of its words and numbers with no reading the index holds ("Apple's" when no
-article says 苹果, "2018"), words a held pair reads ("stock price": 股价) and names read by their sound excepted: those
-shares count only the words with a reading, and a question whose other words the articles never say looked as covered
-as one they answer. It is judged on the
+they are zero. The unknown share, agreement and missing names stay zero for such a question. It is judged on the
 passages retrieved without the dictionary's words, and on the draft composed from them: the quoted answer comes from
 the passages retrieved with it. Every draft is judged as
 ranked without the question's words beyond the article's subject (rag/answer/ranking.py's `judged` model): the
@@ -83,7 +79,6 @@ FEATURES = (
     "unknown", "passage_coverage", "article_coverage", "sentence_coverage",
     "kind_asked", "kind_found", "agree", "sentence_peak", "passage_peak", "best_cosine", "names", "missing_names",
     "other_language_passage_coverage", "other_language_article_coverage", "other_language_sentence_coverage",
-    "other_language_unknown",
 )
 TOP_PASSAGES = 5
 # The fewest passages whose peak says anything: over one it is 0, over two always 1, whichever answers.
@@ -237,8 +232,7 @@ def evidence(
     agree = float((top.dense_rank or 99) <= 3 and (top.lexical_rank or 99) <= 3)
     if not same_language:
         covered = _translated_coverage(lexicon, articles, hits, chosen, translation)
-        values = (dense_z, 1.0, 0.0, *covered, float(bool(kinds)), float(found), 0.0, *shared[1:], 0.0, *covered,
-                  translation.unheld_share())
+        values = (dense_z, 1.0, 0.0, *covered, float(bool(kinds)), float(found), 0.0, *shared[1:], 0.0, *covered)
         return Evidence(values, known, unread, untold)
     total = sum(term_weights.values()) or 1.0
     unknown = sum(w for t, w in term_weights.items() if t not in lexicon.vocabulary) / total
@@ -252,7 +246,7 @@ def evidence(
     sentence = _share(term_weights, {t for s in chosen for t in s.terms})
     missing = sum(1 for name in names if name not in lexicon.vocabulary) / len(names) if names else 0.0
     values = (dense_z, 0.0, unknown, passage, article, sentence, float(bool(kinds)), float(found), agree,
-              *shared[1:], missing, 0.0, 0.0, 0.0, 0.0)
+              *shared[1:], missing, 0.0, 0.0, 0.0)
     return Evidence(values, known, western=western)
 
 

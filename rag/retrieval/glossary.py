@@ -39,7 +39,6 @@ _LINE = re.compile(r"^\S+ (\S+) \[([^\]]*)\] /(.*)/$")
 _PARENS = re.compile(r"\([^)]*\)")
 _LEADING = re.compile(r"^(?:(?:to|a|an|the) )+")
 _WORD = re.compile(r"[a-z][a-z'-]*")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # Glosses that point at another entry or name a use, not a meaning ("variant of 台", "surname Li", "classifier
 # for ..."): reading them backwards would translate "variant" or "surname" into hundreds of words.
 _NOT_A_MEANING = re.compile(r"^(variant of|old variant|see |surname|abbr\. for|used in|classifier|cl:|also written|"
@@ -263,10 +262,6 @@ class Glossary:
     def names_by_sound(self, question: str, sounds: Soundings) -> list[tuple[str, ...]]:
         """Return, for each run of capitalised pinyin words the dictionary does not translate, the index's words that
         read as it (`sounds`, from `sound_index`)."""
-        return [words for words, _ in self._named_runs(question, sounds)]
-
-    def _named_runs(self, question: str, sounds: Soundings) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
-        """Return `names_by_sound`'s words for each run with the question's words (lower-cased) it read them from."""
         found = []
         for run in _CAPITALISED_RUN.finditer(question):
             pieces: list[list[tuple[str, list[str]]]] = [[]]  # runs of (word, its syllables)
@@ -281,7 +276,7 @@ class Glossary:
                 for start in range(min(2, len(piece))):
                     words = self._sounding(piece[start:], sounds)
                     if words:
-                        found.append((words, tuple(word for word, _ in piece[start:])))
+                        found.append(words)
                         break
         return found
 
@@ -301,7 +296,6 @@ class Glossary:
         the names it writes in pinyin."""
         words = _WORD.findall(question.lower())
         keys = []
-        singles: list[str] = []  # the question's word each single-word key reads (keys[:len(singles)])
         for word in words:
             if word in STOP:
                 continue
@@ -315,14 +309,12 @@ class Glossary:
                     parts = parts[1:]
                 forms = [form for part in parts if len(part) >= 3 and part not in STOP for form in variants(part)] or [word]
             keys.append(forms)
-            singles.append(word)
         keys += [[f"{a} {b}"] for a, b in zip(words, words[1:]) if a not in STOP and b not in STOP]
         # A phrase of three words joined by a word of grammar, which the dictionary glosses whole ("left and right":
         # 左右, "cause and effect": 因果, "point of view": 观点).
         keys += [[phrase] for a, b, c in zip(words, words[1:], words[2:])
                  if a not in STOP and c not in STOP and (phrase := f"{a} {b} {c}") in self.entries]
         groups = []
-        read: list[bool] = []  # whether each key has a reading the index holds
         for forms in keys:
             found: dict[str, float] = {}
             for form in forms:
@@ -342,22 +334,11 @@ class Glossary:
                         found[chinese] = max(found.get(chinese, 0.0), weight * DERIVED_WEIGHT)
                 held = held_terms(vocabulary, found) if found else []
             best = sorted(((term, found[term]) for term in held), key=lambda item: -item[1])[:per_word]
-            read.append(bool(best))
             if best:
                 groups.append(tuple(best))
-        runs = self._named_runs(question, sounds)
-        named = [words[:per_word] for words, _ in runs]
+        named = [words[:per_word] for words in self.names_by_sound(question, sounds)]
         groups += [tuple((word, 1.0) for word in words) for words in named]
-        # What the articles never say: a word with no reading they hold, unless a held pair or phrase reads it ("stock
-        # price": 股价) or it is part of a name read by its sound; and a number they never write ("2018").
-        covered = {part for forms, held in zip(keys[len(singles):], read[len(singles):]) if held for part in forms[0].split()}
-        covered.update(word for _, spoken in runs for word in spoken)
-        unheld = [word for word, held in zip(singles, read) if not held and word not in covered]
-        numbers = list(dict.fromkeys(_NUMBER.findall(question)))
-        written = set(held_terms(vocabulary, numbers))
-        unheld += [number for number in numbers if number not in written]
-        return Translation(tuple(groups), tuple(dict.fromkeys(word for words in named for word in words)),
-                           tuple(unheld), len(singles) + len(numbers))
+        return Translation(tuple(groups), tuple(dict.fromkeys(word for words in named for word in words)))
 
 
 def held_terms(vocabulary: Container[str], terms: Iterable[str]) -> list[str]:
