@@ -5,7 +5,9 @@ run through the pipeline up to the decision (Assistant.consider) and its feature
 gold `answerable`. With --cross, each set's answerable questions are also asked over the other sets' indexes
 (another corpus) as questions the articles do not answer, a seeded sample of at most --cross-max per pair;
 they count in their source set's fold. For each set, the model is fitted without it and reported on it;
-the threshold is the highest that keeps every training set's false refusal at or under --max-false.
+the threshold is the highest that keeps every training set's false refusal at or under --max-false
+(a set with at least --min-fold-answerable answerable questions in the threshold's language), and the report names
+the sets that keep each threshold from rising (threshold_bound_by).
 The model fitted on every set is written to --out with how it was made; --loso-dir also writes each
 fold's model (decision-without-NAME.json) so `RAG_DECISION_FILE=… python -m rag eval` reports a set
 with a model that never saw it.
@@ -50,12 +52,24 @@ from rag.eval.metrics import Question, load_questions
 from rag.index.build import build_index
 from rag.settings import load_settings
 
-# A fold's answerable questions of one language choose the threshold only when there are this many.
-MIN_FOLD_ANSWERABLE = 20
 # The false refusal the threshold holds (--threshold-by): over the training sets' answerable questions pooled,
 # the mean of each set's ("fold"), which gives a small set as much say as a large one, or the worst set's
 # ("worst"), which holds it on every set and so on a corpus whose confidences sit lower than the others'.
 THRESHOLD_BY = ("worst", "fold", "pooled")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How a fit weighs its rows and chooses its thresholds (the command line's --l2, --max-false, --threshold-by,
+    --min-fold-answerable and --western-weights)."""
+
+    l2: float = 1.0
+    max_false: float = 0.05  # the highest false refusal a threshold may leave (on whose questions: threshold_by)
+    threshold_by: str = THRESHOLD_BY[0]
+    # A set's answerable questions of one language have a say in that language's threshold only when there are this
+    # many: fewer make its false refusal move in steps too coarse to hold a bound of a few percent.
+    min_fold_answerable: int = 20
+    western_weights: bool = False
 
 
 @dataclass(frozen=True)
@@ -275,7 +289,7 @@ class Model:
                 "threshold_unread_language": None if self.threshold_unread is None else round(self.threshold_unread, 4)}
 
 
-def train(rows: list[Row], l2: float, max_false: float, threshold_by: str = THRESHOLD_BY[0]) -> Model:
+def train(rows: list[Row], rule: Rule = Rule()) -> Model:
     """Fit on rows: every fold weighs the same, answerable and not equally within it; pick the thresholds. A fold of
     questions in a language the dictionary cannot read chooses that language's threshold and nothing else: its few
     questions that read as English would otherwise weigh as much as a whole set."""
@@ -292,36 +306,74 @@ def train(rows: list[Row], l2: float, max_false: float, threshold_by: str = THRE
     weight *= len(weighed) / weight.sum()
     mean, scale = np.nanmean(x, 0), np.nanstd(x, 0)  # dense_z is not a number over a corpus too small for it
     scale[scale < 1e-9] = 1.0
-    w = fit(np.nan_to_num((x - mean) / scale, nan=0.0), y, weight, l2)
-    return with_thresholds(Model(float(w[0]), w[1:], mean, scale, 0.5, 0.5), rows, max_false, threshold_by)
+    w = fit(np.nan_to_num((x - mean) / scale, nan=0.0), y, weight, rule.l2)
+    return with_thresholds(Model(float(w[0]), w[1:], mean, scale, 0.5, 0.5), rows, rule)
 
 
-def with_thresholds(model: Model, rows: list[Row], max_false: float, threshold_by: str = THRESHOLD_BY[0]) -> Model:
-    """Return the model with each language's threshold chosen on `rows`: the highest that keeps the false refusal of
-    the folds with enough answerable questions of that language at or under `max_false` (`threshold_by` says whose)."""
+# The thresholds a fit may choose: below 0.05 in finer steps, as a question the dictionary cannot read may need one
+# that low.
+CANDIDATES = np.r_[np.arange(0.005, 0.05, 0.005), np.arange(0.05, 0.951, 0.01)]
+
+
+def _voters(rows: list[Row], language: str, rule: Rule) -> list[tuple[str, np.ndarray]]:
+    """Return the sets that have a say in `language`'s threshold, each with the mask of its answerable rows."""
     folds = sorted({r.fold for r in rows})
+    groups = [(f, np.array([r.fold == f and r.language == language and r.answerable for r in rows])) for f in folds]
+    return [(f, g) for f, g in groups if g.sum() >= rule.min_fold_answerable]
+
+
+def _false(p: np.ndarray, groups: list[np.ndarray], candidate: float, rule: Rule) -> float:
+    """Return the false refusal a threshold of `candidate` leaves, as `rule.threshold_by` counts it."""
+    if rule.threshold_by == "fold":
+        return float(np.mean([np.mean(p[g] < candidate) for g in groups]))
+    if rule.threshold_by == "worst":
+        return float(max(np.mean(p[g] < candidate) for g in groups))
+    return float(np.mean(p[np.any(groups, axis=0)] < candidate))
+
+
+def with_thresholds(model: Model, rows: list[Row], rule: Rule = Rule()) -> Model:
+    """Return the model with each language's threshold chosen on `rows`: the highest that keeps the false refusal of
+    the folds with enough answerable questions of that language at or under `rule.max_false` (`rule.threshold_by`
+    says whose)."""
     p = model.confidence(np.array([r.features for r in rows]))
     thresholds: dict[str, float | None] = {}
     for language in ("zh", "other", "unread"):
-        groups = [np.array([r.fold == f and r.language == language and r.answerable for r in rows]) for f in folds]
-        groups = [g for g in groups if g.sum() >= MIN_FOLD_ANSWERABLE]
-        # Below 0.05 in finer steps: a question the dictionary cannot read may need a threshold that low.
-        candidates = np.r_[np.arange(0.005, 0.05, 0.005), np.arange(0.05, 0.951, 0.01)]
-        best = float(candidates[0]) if groups else 0.05
-        for candidate in candidates:
-            if not groups:
-                break
-            if threshold_by == "fold":
-                false = float(np.mean([np.mean(p[g] < candidate) for g in groups]))
-            elif threshold_by == "worst":
-                false = float(max(np.mean(p[g] < candidate) for g in groups))
-            else:
-                false = float(np.mean(p[np.any(groups, axis=0)] < candidate))
-            if false <= max_false:
+        groups = [g for _, g in _voters(rows, language, rule)]
+        best = float(CANDIDATES[0]) if groups else 0.05
+        for candidate in CANDIDATES if groups else ():
+            if _false(p, groups, candidate, rule) <= rule.max_false:
                 best = float(candidate)
         thresholds[language] = best if groups or language != "unread" else None
     return Model(model.bias, model.weights, model.mean, model.scale, thresholds["zh"],  # type: ignore[arg-type]
                  thresholds["other"], thresholds["unread"])  # type: ignore[arg-type]
+
+
+def bound_by(model: Model, rows: list[Row], rule: Rule = Rule()) -> dict[str, str]:
+    """Return, for each language's threshold, the training sets that keep it from rising to the next candidate: those
+    whose answerable questions would be declined more than `rule.max_false` allows ("worst"), or, counted over
+    every set ("fold", "pooled"), those that hold the questions between the two. A threshold held by one small set's
+    few questions is fragile, and this names it."""
+    p = model.confidence(np.array([r.features for r in rows]))
+    found: dict[str, str] = {}
+    for language, threshold in (("zh", model.threshold), ("other", model.threshold_other),
+                                ("unread", model.threshold_unread)):
+        voters = _voters(rows, language, rule)
+        if threshold is None or not voters:
+            continue
+        above = CANDIDATES[CANDIDATES > threshold + 1e-9]
+        if not above.size:
+            found[language] = "none: the highest threshold tried"
+            continue
+        step = float(above[0])
+        named = []
+        for fold, g in voters:
+            under = int(np.sum(p[g] < step))
+            between = int(np.sum((p[g] >= threshold) & (p[g] < step)))
+            over = float(np.mean(p[g] < step)) > rule.max_false
+            if (over if rule.threshold_by == "worst" else between > 0):
+                named.append(f"{fold} ({under} of {int(g.sum())} answerable under {step:.3f})")
+        found[language] = ", ".join(named) or "none"
+    return found
 
 
 @dataclass(frozen=True)
@@ -350,21 +402,25 @@ class Fitted:
         return out
 
 
-def train_both(rows: list[Row], l2: float, max_false: float, threshold_by: str = THRESHOLD_BY[0],
-               western_weights: bool = False) -> Fitted:
+def _main_rows(rows: list[Row]) -> list[Row]:
+    """Return the rows the main model is fitted on: those over Chinese articles of the sets whose own articles are."""
+    western_folds = {r.fold for r in rows if r.over_western and not r.cross}
+    return [r for r in rows if not r.over_western and r.fold not in western_folds]
+
+
+def train_both(rows: list[Row], rule: Rule = Rule()) -> Fitted:
     """Fit the two models: the main one on the rows over Chinese articles of the sets whose own articles are Chinese
     (a fit without Western sets reads the same rows), and for the rows over Western articles asked in their language
-    the main model with a threshold of their own chosen on them (`western_weights`: weights of their own too). A
+    the main model with a threshold of their own chosen on them (`rule.western_weights`: weights of their own too). A
     question in another language than Western articles (Chinese over English notes) is judged by the main model, as
     one in another language; there are no such answerable rows to fit on."""
-    western_folds = {r.fold for r in rows if r.over_western and not r.cross}
-    main = train([r for r in rows if not r.over_western and r.fold not in western_folds], l2, max_false, threshold_by)
+    main = train(_main_rows(rows), rule)
     own = [r for r in rows if r.western]
     if not any(r.answerable for r in own):
         return Fitted(main)
-    if western_weights:
-        return Fitted(main, train(own, l2, max_false, threshold_by))
-    return Fitted(main, with_thresholds(main, own, max_false, threshold_by))
+    if rule.western_weights:
+        return Fitted(main, train(own, rule))
+    return Fitted(main, with_thresholds(main, own, rule))
 
 
 def report(rows: list[Row], model: Fitted) -> dict[str, float | int | None]:
@@ -384,8 +440,7 @@ def report(rows: list[Row], model: Fitted) -> dict[str, float | int | None]:
     }
 
 
-def spread(rows: list[Row], name: str, times: int, seed: int, l2: float, max_false: float,
-           threshold_by: str) -> dict[str, str]:
+def spread(rows: list[Row], name: str, times: int, seed: int, rule: Rule) -> dict[str, str]:
     """Return how much set `name`'s held-out declined shares move when the training rows are drawn again: the mean and
     standard deviation over `times` fits, each on as many training rows drawn with replacement (seeded)."""
     kept = training(rows, name)
@@ -393,7 +448,7 @@ def spread(rows: list[Row], name: str, times: int, seed: int, l2: float, max_fal
     draws: dict[str, list[float]] = {}
     for time in range(times):
         pick = random.Random(seed + time)
-        model = train_both([pick.choice(kept) for _ in kept], l2, max_false, threshold_by)
+        model = train_both([pick.choice(kept) for _ in kept], rule)
         for key, value in report(held, model).items():
             if key.startswith("declined") and value is not None:
                 draws.setdefault(key, []).append(float(value))
@@ -408,8 +463,8 @@ def article_groups(questions: list[Question], folds: int) -> dict[str, int]:
     return {q.id: (place[q.evidence[0][0]] if q.evidence else i) % folds for i, q in enumerate(questions)}
 
 
-def by_article(rows: list[Row], name: str, groups: dict[str, int], folds: int, l2: float, max_false: float,
-               threshold_by: str) -> dict[str, float | int | None]:
+def by_article(rows: list[Row], name: str, groups: dict[str, int], folds: int,
+               rule: Rule) -> dict[str, float | int | None]:
     """Return set `name`'s declined shares with its articles held out instead of the whole set (`groups`, from
     `article_groups`): each group's questions are left out of the fit wherever they were asked (their translations
     in other sets, over other corpora, the one-subject cuts: every row with their id) and reported with the model
@@ -420,7 +475,7 @@ def by_article(rows: list[Row], name: str, groups: dict[str, int], folds: int, l
         ids = {qid for qid, group in groups.items() if group == part}
         mine = [r for r in rows if r.qid in ids and r.fold == name]
         if mine:
-            model = train_both([r for r in rows if r.qid not in ids], l2, max_false, threshold_by)
+            model = train_both([r for r in rows if r.qid not in ids], rule)
             held += mine
             decided.append(model.declined(mine))
     flags = np.concatenate(decided) if decided else np.zeros(0, dtype=bool)
@@ -456,6 +511,8 @@ def main() -> None:
     top.add_argument("--max-false", type=float, default=0.05, help="highest false refusal allowed on a training set")
     top.add_argument("--threshold-by", choices=THRESHOLD_BY, default=THRESHOLD_BY[0],
                      help="whose false refusal --max-false bounds: every training set's (worst), their mean (fold), or all pooled")
+    top.add_argument("--min-fold-answerable", type=int, default=Rule.min_fold_answerable, metavar="N",
+                     help="a set has a say in a language's threshold only with at least N answerable questions in it")
     top.add_argument("--western-weights", action="store_true",
                      help="fit the questions over Western articles in their language weights of their own, not only a "
                           "threshold (docs/answers.md, *English articles*)")
@@ -467,6 +524,9 @@ def main() -> None:
     top.add_argument("--bootstrap", type=int, default=0, metavar="N",
                      help="also print each held-out set's declined shares over N fits on training rows drawn again")
     args = top.parse_args()
+    if args.min_fold_answerable < 1:
+        raise SystemExit(f"--min-fold-answerable {args.min_fold_answerable}: give a count of questions, 1 or more")
+    rule = Rule(args.l2, args.max_false, args.threshold_by, args.min_fold_answerable, args.western_weights)
     sets = [parse_set(s) for s in args.sets]
     unread = [parse_set(s) for s in args.unread]
     if args.from_rows:
@@ -484,9 +544,11 @@ def main() -> None:
         args.rows.write_text("".join(json.dumps(r.__dict__, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     held_out = {}
     for name, *_ in sets + unread:
-        model = train_both(training(rows, name), args.l2, args.max_false, args.threshold_by, args.western_weights)
+        kept = training(rows, name)
+        model = train_both(kept, rule)
         held_out[name] = dict(report([r for r in rows if r.fold == name], model),
-                              threshold=round(model.main.threshold, 3), threshold_other=round(model.main.threshold_other, 3))
+                              threshold=round(model.main.threshold, 3), threshold_other=round(model.main.threshold_other, 3),
+                              threshold_bound_by=bound_by(model.main, _main_rows(kept), rule))
         if model.main.threshold_unread is not None:
             held_out[name]["threshold_unread"] = round(model.main.threshold_unread, 3)
         if model.western is not None:
@@ -497,7 +559,7 @@ def main() -> None:
                 held_out[twin] = report([r for r in rows if r.fold == twin], model)
                 print(f"{twin} (fitted without {name}): {held_out[twin]}")
         if args.bootstrap:
-            drawn = spread(rows, name, args.bootstrap, args.seed, args.l2, args.max_false, args.threshold_by)
+            drawn = spread(rows, name, args.bootstrap, args.seed, rule)
             print(f"{name} (fitted without it, {args.bootstrap} draws of the training rows): {drawn}")
         if args.loso_dir:
             args.loso_dir.mkdir(parents=True, exist_ok=True)
@@ -506,10 +568,11 @@ def main() -> None:
     if args.article_folds > 1:
         for name, files, _, _ in sets + unread:
             groups = article_groups([q for f in files for q in load_questions(f)], args.article_folds)
-            found = by_article(rows, name, groups, args.article_folds, args.l2, args.max_false, args.threshold_by)
+            found = by_article(rows, name, groups, args.article_folds, rule)
             print(f"{name} (its articles held out in {args.article_folds} groups): {found}")
-    final = train_both(rows, args.l2, args.max_false, args.threshold_by, args.western_weights)
+    final = train_both(rows, rule)
     print("fitted on every set:", json.dumps(final.to_dict(embed_model(sets)), ensure_ascii=False))
+    print("fitted on every set, thresholds bound by:", bound_by(final.main, _main_rows(rows), rule))
     if args.out:
         in_sample = {fold: report([r for r in rows if r.fold == fold], final) for fold in dict.fromkeys(r.fold for r in rows)}
         made = provenance("bench.fit_decision", sets + unread, list(FEATURES), held_out, in_sample)

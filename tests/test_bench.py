@@ -149,7 +149,7 @@ def test_targets_say_which_are_missed_and_which_were_not_measured():
 def test_the_decline_threshold_holds_the_false_refusal_bound_on_every_training_set_not_just_on_average():
     import numpy as np
 
-    from bench.fit_decision import Row, train
+    from bench.fit_decision import Row, Rule, train
 
     def fold(name, answerable_from):
         yes = [Row(name, f"{name}{i}", (float(v),), True, False, "zh") for i, v in enumerate(np.linspace(answerable_from, 3, 40))]
@@ -160,10 +160,32 @@ def test_the_decline_threshold_holds_the_false_refusal_bound_on_every_training_s
     rows = fold("a", 1.0) + fold("b", -0.5)
     false_b = {}
     for by in ("worst", "fold"):
-        model = train(rows, 1.0, 0.05, by)
+        model = train(rows, Rule(threshold_by=by))
         b = [r for r in rows if r.fold == "b" and r.answerable]
         false_b[by] = float(np.mean(model.confidence(np.array([r.features for r in b])) < model.threshold))
     assert false_b["worst"] <= 0.05 < false_b["fold"]
+
+
+def test_the_fit_names_the_set_that_holds_a_threshold_down_and_can_require_sets_of_a_size_to_hold_it():
+    import numpy as np
+
+    from bench.fit_decision import Row, Rule, bound_by, train
+
+    def fold(name, size, answerable_from):
+        yes = [Row(name, f"{name}{i}", (float(v),), True, False, "zh")
+               for i, v in enumerate(np.linspace(answerable_from, 3, size))]
+        no = [Row(name, f"{name}n{i}", (float(v),), False, False, "zh") for i, v in enumerate(np.linspace(-3, 0, size))]
+        return yes + no
+
+    # A small set whose answerable questions sit low, beside a large one: the small set holds the threshold down.
+    rows = fold("large", 200, 0.5) + fold("small", 30, -1.0)
+    model = train(rows)
+    assert bound_by(model, rows)["zh"].startswith("small (")
+    assert "large" not in bound_by(model, rows)["zh"]
+    # Required to have 40 answerable questions to have a say, it has none, and the threshold rises to the large set's.
+    larger = train(rows, Rule(min_fold_answerable=40))
+    assert larger.threshold > model.threshold
+    assert bound_by(larger, rows, Rule(min_fold_answerable=40))["zh"].startswith("large (")
 
 
 def test_questions_the_dictionary_cannot_read_choose_their_own_threshold_and_leave_the_weights_alone():
@@ -181,7 +203,7 @@ def test_questions_the_dictionary_cannot_read_choose_their_own_threshold_and_lea
     # Their answerable questions sit lower, as those whose words nothing translates do.
     unread = fold("c", "unread", -2.0) + fold("d", "unread", -1.5)
     unread[0] = Row("c", "c-english", (5.0,), True, False, "other")  # one of them reads as English
-    without, with_them = train(rows, 1.0, 0.05), train(rows + unread, 1.0, 0.05)
+    without, with_them = train(rows), train(rows + unread)
     assert without.threshold_unread is None and with_them.threshold_unread is not None
     assert np.array_equal(without.weights, with_them.weights) and without.bias == with_them.bias
     assert (without.threshold, without.threshold_other) == (with_them.threshold, with_them.threshold_other)
@@ -195,7 +217,7 @@ def test_questions_the_dictionary_cannot_read_choose_their_own_threshold_and_lea
 def test_questions_over_western_articles_choose_their_own_threshold_and_leave_the_main_model_alone():
     import numpy as np
 
-    from bench.fit_decision import Row, train, train_both
+    from bench.fit_decision import Row, Rule, train, train_both
 
     def fold(name, answerable_from, over_western=False):
         yes = [Row(name, f"{name}{i}", (float(v),), True, False, "zh", over_western)
@@ -211,7 +233,7 @@ def test_questions_over_western_articles_choose_their_own_threshold_and_leave_th
     assert all(r.western for r in english)  # over Western articles, in their language
     across = [Row("a", f"a-over-squad{i}", (float(v),), False, True, "other", True)
               for i, v in enumerate(np.linspace(-3, 2, 40))]
-    alone, both = train(chinese, 1.0, 0.05), train_both(chinese + english + across, 1.0, 0.05)
+    alone, both = train(chinese), train_both(chinese + english + across)
     assert np.array_equal(alone.weights, both.main.weights) and alone.threshold == both.main.threshold
     assert both.western is not None and both.western.threshold < both.main.threshold
     assert np.array_equal(both.western.weights, both.main.weights)  # a threshold of their own, not weights
@@ -219,8 +241,8 @@ def test_questions_over_western_articles_choose_their_own_threshold_and_leave_th
     assert both.declined(answerable).mean() <= 0.05
     assert both.main.confidence(np.array([r.features for r in answerable])).mean() < both.main.threshold
     assert set(both.to_dict("m")) == {"model", "western_model"}
-    assert train_both(chinese, 1.0, 0.05).western is None
-    weighed = train_both(chinese + english, 1.0, 0.05, western_weights=True).western
+    assert train_both(chinese).western is None
+    weighed = train_both(chinese + english, Rule(western_weights=True)).western
     assert weighed is not None and not np.array_equal(weighed.weights, both.main.weights)
 
 
@@ -357,7 +379,7 @@ def test_a_feature_a_small_corpus_cannot_measure_is_fitted_and_read_as_its_mean(
     rows = [Row("a", f"y{i}", (float(v), float(v) / 2), True, False, "zh") for i, v in enumerate(np.linspace(0.5, 3, 30))]
     rows += [Row("a", f"n{i}", (float(v), float(v) / 2), False, False, "zh") for i, v in enumerate(np.linspace(-3, 0.5, 30))]
     rows.append(Row("a", "small", (math.nan, 1.0), True, False, "zh"))
-    model = train(rows, 1.0, 0.05)
+    model = train(rows)
     assert np.isfinite(model.weights).all() and np.isfinite(model.mean).all()
     assert model.confidence(np.array([[math.nan, 1.0]]))[0] == model.confidence(np.array([[model.mean[0], 1.0]]))[0]
 
@@ -631,7 +653,7 @@ def test_a_set_s_articles_held_out_leave_out_every_row_of_their_questions(monkey
     import numpy as np
 
     from bench import fit_decision
-    from bench.fit_decision import Row, article_groups, by_article
+    from bench.fit_decision import Row, Rule, article_groups, by_article
     from rag.eval.metrics import Question
 
     questions = [Question("q1", "?", True, evidence=(("b.txt", "x"),)), Question("q2", "?", True, evidence=(("a.txt", "y"),)),
@@ -647,7 +669,7 @@ def test_a_set_s_articles_held_out_leave_out_every_row_of_their_questions(monkey
         return fit_decision.Model(0.0, np.zeros(1), np.zeros(1), np.ones(1), 0.9, 0.9)
 
     monkeypatch.setattr(fit_decision, "train", train)
-    found = by_article(rows, "s", groups, 2, 1.0, 0.05, "worst")
+    found = by_article(rows, "s", groups, 2, Rule())
     # Group 0 (a.txt and the question without evidence), then group 1 (b.txt: q1 and its twin's row left out).
     assert seen == [[("other", "z"), ("s", "q1"), ("twin", "q1")], [("other", "z"), ("s", "q2"), ("s", "q3")]]
     assert found == {"declined_answerable": 1.0, "declined_unanswerable": 1.0, "declined_other_corpus": None,
