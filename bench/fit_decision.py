@@ -571,11 +571,13 @@ def main() -> None:
             found = by_article(rows, name, groups, args.article_folds, rule)
             print(f"{name} (its articles held out in {args.article_folds} groups): {found}")
     final = train_both(rows, rule)
+    held = bound_by(final.main, _main_rows(rows), rule)
     print("fitted on every set:", json.dumps(final.to_dict(embed_model(sets)), ensure_ascii=False))
-    print("fitted on every set, thresholds bound by:", bound_by(final.main, _main_rows(rows), rule))
+    print("fitted on every set, thresholds bound by:", held)
     if args.out:
         in_sample = {fold: report([r for r in rows if r.fold == fold], final) for fold in dict.fromkeys(r.fold for r in rows)}
-        made = provenance("bench.fit_decision", sets + unread, list(FEATURES), held_out, in_sample)
+        made = dict(provenance("bench.fit_decision", sets + unread, list(FEATURES), held_out, in_sample),
+                    threshold_bound_by=held)
         args.out.write_text(json.dumps({"made": made, **final.to_dict(embed_model(sets))}, ensure_ascii=False,
                                        indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.out}", file=sys.stderr)

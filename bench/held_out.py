@@ -4,7 +4,8 @@ Builds the indexes it lacks (cmrc-trial, xquad-dev, the Sora seeds) under --inde
 that makes words alike (bench/fit_synonyms.py), refits retrieval, ranking and the decision on every set and
 leave-one-set-out into OUT/fits (the shipped rag/data files are left alone), answers each set through `rag eval`
 with the four files fitted without it (OUT/held-out/SET) and with the four fitted on every set (OUT/fitted-on-all),
-and prints both against the issue's floors as a Markdown table. Each step is the documented command
+and prints both against the issue's floors as a Markdown table, then the decision's thresholds with the training sets
+that hold each (OUT/table.md). Each step is the documented command
 (docs/answers.md, *How they were fitted*), printed before it runs, so any one can be rerun alone.
 The decision has no cmrc-en fold (it is not fitted on it), so cmrc-en is held out with the decision fitted on all;
 the English Sora questions are held out with the public fold's files. XQuAD's questions in ten languages the
@@ -185,6 +186,25 @@ def table(sets: list[EvalSet], found: dict[tuple[str, str], dict[str, float | No
     return "\n".join(lines)
 
 
+def thresholds(fits: Path) -> str:
+    """Return the decision's thresholds, each fold's and the fit on all's, with the training sets that keep each from
+    rising (`bench.fit_decision`'s threshold_bound_by; "–" in a fit made before it named them), as Markdown: a
+    threshold that one small set holds is fragile."""
+    decision = json.loads((fits / "decision.json").read_text(encoding="utf-8"))
+    made, model = decision.get("made", {}), decision["model"]
+    folds = {f"without {name}": found for name, found in made.get("leave_one_set_out", {}).items()
+             if "threshold" in found}  # a set's twins (cmrc/one-article) are reported with its fold's fit
+    folds["fitted on all"] = {"threshold": model["threshold"], "threshold_other": model["threshold_other_language"],
+                              **({"threshold_bound_by": made["threshold_bound_by"]} if "threshold_bound_by" in made else {})}
+    lines = ["| decision | Chinese threshold | held by | other languages' | held by |", "| --- | --- | --- | --- | --- |"]
+    for label, found in folds.items():
+        held = found.get("threshold_bound_by")
+        named = ["–" if held is None else held.get(language, "none: no set has questions enough (the default)") for language in ("zh", "other")]
+        lines.append(f"| {label} | {found.get('threshold', '–')} | {named[0]} | {found.get('threshold_other', '–')} | "
+                     f"{named[1]} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     top = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     top.add_argument("--dev", type=Path, default=REPO.parent / "shared/eval/dev", help="the dev sets' folder")
@@ -215,7 +235,7 @@ def main() -> None:
     if args.fits_only:
         return
     answer(sets, fits, out)
-    report = table(sets, metrics(sets, out))
+    report = table(sets, metrics(sets, out)) + "\n\n" + thresholds(fits)
     (out / "table.md").write_text(report + "\n", encoding="utf-8")
     print(report)
 

@@ -611,6 +611,29 @@ def test_held_out_writes_the_english_sets_beside_the_indexes_so_a_second_run_reu
     assert corpora[0] == corpora[1] == [(tmp_path / "idx" / "squad-sets" / n / "corpus").resolve() for n in ("squad-a", "squad-b")]
 
 
+def test_held_out_s_table_names_what_holds_each_fold_s_threshold_and_says_when_a_fit_did_not_record_it(tmp_path):
+    import json
+
+    from bench.held_out import thresholds
+
+    model = {"threshold": 0.45, "threshold_other_language": 0.22}
+    folds = {"xquad-zh": {"threshold": 0.45, "threshold_other": 0.19,
+                          "threshold_bound_by": {"zh": "public (3 of 48 answerable under 0.460)"}},
+             "cmrc/one-article": {"declined_answerable": 0.01}}  # a twin: reported with its set's fold, no fit of its own
+    made = {"leave_one_set_out": folds, "threshold_bound_by": {"zh": "public (3 of 48 answerable under 0.460)",
+                                                               "other": "xquad-en (35 of 632 answerable under 0.230)"}}
+    (tmp_path / "decision.json").write_text(json.dumps({"made": made, "model": model}), encoding="utf-8")
+    rows = thresholds(tmp_path).splitlines()[2:]
+    assert rows == ["| without xquad-zh | 0.45 | public (3 of 48 answerable under 0.460) | 0.19 | "
+                    "none: no set has questions enough (the default) |",
+                    "| fitted on all | 0.45 | public (3 of 48 answerable under 0.460) | 0.22 | "
+                    "xquad-en (35 of 632 answerable under 0.230) |"]
+    del made["threshold_bound_by"], folds["xquad-zh"]["threshold_bound_by"]  # a fit made before it named them
+    (tmp_path / "decision.json").write_text(json.dumps({"made": made, "model": model}), encoding="utf-8")
+    assert thresholds(tmp_path).splitlines()[2:] == ["| without xquad-zh | 0.45 | – | 0.19 | – |",
+                                                     "| fitted on all | 0.45 | – | 0.22 | – |"]
+
+
 def test_held_out_fits_the_unread_languages_threshold_and_answers_each_without_its_own_fold(tmp_path, monkeypatch):
     from bench import held_out
     from bench.xquad_languages import LANGUAGES
