@@ -542,6 +542,9 @@ def main() -> None:
     if args.rows:
         args.rows.parent.mkdir(parents=True, exist_ok=True)
         args.rows.write_text("".join(json.dumps(r.__dict__, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    if len(sets) < 2:
+        raise SystemExit(f"{len(sets)} set given: give two or more, each is reported by a fit without it"
+                         + (f" (the rows are in {args.rows})" if args.rows else ""))
     held_out = {}
     for name, *_ in sets + unread:
         kept = training(rows, name)

@@ -188,6 +188,24 @@ def test_the_fit_names_the_set_that_holds_a_threshold_down_and_can_require_sets_
     assert bound_by(larger, rows, Rule(min_fold_answerable=40))["zh"].startswith("large (")
 
 
+def test_a_decision_fit_of_one_set_says_to_give_two_and_keeps_the_rows_it_asked(tmp_path, monkeypatch):
+    import json
+
+    import pytest
+
+    from bench import fit_decision
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"fold": "a", "qid": "q1", "features": [1.0], "answerable": True, "cross": False,
+                                "language": "zh"}) + "\n", encoding="utf-8")
+    kept = tmp_path / "kept.jsonl"
+    monkeypatch.setattr("sys.argv", ["fit_decision", "a=g.jsonl=corpus=idx", "--from-rows", str(rows), "--rows", str(kept)])
+    with pytest.raises(SystemExit, match="give two or more") as stop:
+        fit_decision.main()
+    assert str(kept) in str(stop.value)
+    assert [json.loads(line)["qid"] for line in kept.read_text(encoding="utf-8").splitlines()] == ["q1"]
+
+
 def test_questions_the_dictionary_cannot_read_choose_their_own_threshold_and_leave_the_weights_alone():
     import numpy as np
 
