@@ -422,6 +422,9 @@ READS_ON = {
             "高压氧舱可以提高血液中的氧含量。这些设备有时被用来治疗一氧化碳中毒。\n\n"
             "测试于1967年1月27日上午开始，但立刻问题不断。首先，机组人员注意到一股奇怪的气味。然后，通信又出了问题。\n\n"
             "模型可能无法理解因果关系的具体实例。例如，一个人咬了一口饼干，饼干却没有咬痕。\n\n"
+            "分析师概括说：“三方面的突破：其一，视频生成视频。模型能修改视频。其二，向过去拓展。结尾保持一致。"
+            "其三，视频拼接。”分析师认为效果更好。\n\n"
+            "有人写道：“一段没有收尾的引语。后面的句子一。后面的句子二。\n\n"
             "亚马逊雨林（葡萄牙语：Amazônia；西班牙语：Amazonía；荷兰语：Amazoneregenwoud）是一片阔叶林。\n\n"
             "长城（" + "，".join(f"第{i}段城墙" for i in range(70)) + "）是中国古代的军事工程。\n",
     "c.md": "# 报销\n\n报销需要提交以下材料：\n\n- 发票原件\n- 行程单或登机牌\n\n## 报销时限\n\n"
@@ -480,6 +483,15 @@ def test_a_sentence_is_quoted_with_the_one_it_cannot_be_read_without(tmp_path, f
     second = index.sentences[first.sentence_id + 1]
     assert (first.text + second.text).count("（") > (first.text + second.text).count("）")
     assert [s.text for s in answer_block(index, first, len(first.text) + len(second.text))] == [first.text]
+    # A quotation the sentence opens is read to its close: "具体是哪三点？" was answered with the first two points of
+    # an analyst's three. Not when it would outgrow max_chars (the sentence and the one its open quote leads on to,
+    # as before), nor when no closing mark comes (a stray mark would pull in whatever follows).
+    quoted = "分析师概括说：“三方面的突破：其一，视频生成视频。模型能修改视频。其二，向过去拓展。结尾保持一致。其三，视频拼接。”"
+    assert block("分析师概括说") == quoted
+    opening = by_start["分析师概括说"]
+    assert "".join(s.text for s in answer_block(index, opening, len(quoted) - 1)) == \
+        "分析师概括说：“三方面的突破：其一，视频生成视频。模型能修改视频。其二，向过去拓展。"
+    assert block("有人写道：“") == "有人写道：“一段没有收尾的引语。后面的句子一。"
 
 
 MANUAL = {"manual.md": "# 产品手册\n\n## 保修\n\n- 屏幕保修两年\n- 电池保修一年\n\n## 价格\n\n| 项目 | 价格 |\n| --- | --- |\n"
