@@ -197,9 +197,10 @@ def thresholds(fits: Path) -> str:
     folds["fitted on all"] = {"threshold": model["threshold"], "threshold_other": model["threshold_other_language"],
                               **({"threshold_bound_by": made["threshold_bound_by"]} if "threshold_bound_by" in made else {})}
     lines = ["| decision | Chinese threshold | held by | other languages' | held by |", "| --- | --- | --- | --- | --- |"]
+    unchosen = "none: no set has questions enough (the default)"
     for label, found in folds.items():
         held = found.get("threshold_bound_by")
-        named = ["–" if held is None else held.get(language, "none: no set has questions enough (the default)") for language in ("zh", "other")]
+        named = ["–" if held is None else held.get(language, unchosen) for language in ("zh", "other")]
         lines.append(f"| {label} | {found.get('threshold', '–')} | {named[0]} | {found.get('threshold_other', '–')} | "
                      f"{named[1]} |")
     return "\n".join(lines)
