@@ -256,7 +256,8 @@ def answer_block(index: Index, sentence: Sentence, max_chars: int, title: str = 
         following = neighbour(following.sentence_id + 1)
     if len(block) > before_following and _unclosed(block):
         return block[:before_following]  # cut inside brackets by max_chars: the pieces read no better than the sentence
-    return block + _rest_of_quote(block, following, max_chars - sum(len(s.text) for s in block), title, index)
+    return block + _rest_of_quote(block, following, max_chars - used, neighbour,
+                                  lambda candidate: is_heading(candidate, title, index))
 
 
 def _open_quotes(text: str) -> int:
@@ -264,22 +265,21 @@ def _open_quotes(text: str) -> int:
     return text.count("“") + text.count("「") - text.count("”") - text.count("」")
 
 
-def _rest_of_quote(block: Sequence[Sentence], following: Sentence | None, room: int, title: str,
-                   index: Index) -> list[Sentence]:
+def _rest_of_quote(block: Sequence[Sentence], following: Sentence | None, room: int,
+                   neighbour: Callable[[int], Sentence | None], heading: Callable[[Sentence], bool]) -> list[Sentence]:
     """Return the sentences that close a quotation the block opens and leaves open ("…概括说：“Sora 主要有四方面的突破：
     其一，…其二，…" runs on to "…其四，具有交互反馈。”"), when they fit in `room` and no heading stands between; none
     otherwise: a quotation cut short reads as its speaker's last word, and a stray quotation mark would pull in
-    whatever follows."""
+    whatever follows. `neighbour` gives the sentence at an id when it is in the block's article."""
     open_ = _open_quotes("".join(s.text for s in block))
     rest: list[Sentence] = []
-    while open_ > 0 and following is not None and not is_heading(following, title, index):
+    while open_ > 0 and following is not None and not heading(following):
         room -= len(following.text)
         if room < 0:
             return []
         rest.append(following)
         open_ += _open_quotes(following.text)
-        nxt = following.sentence_id + 1
-        following = index.sentences[nxt] if nxt < len(index.sentences) and index.sentences[nxt].file == rest[0].file else None
+        following = neighbour(following.sentence_id + 1)
     return rest if open_ <= 0 else []
 
 
