@@ -29,10 +29,16 @@ With --unread NAME=GOLD=CORPUS=INDEX (repeatable), questions in a language the d
 Russian, Greek…: bench/xquad_languages.py) are asked over their corpus and, a seeded sample of their answerable
 ones, over the other sets' corpora. They choose the threshold of such questions only (`threshold_unread_language`):
 the weights are fitted without them, so every other figure comes out as without the flag.
+
+With --also-rows LABEL=ROWS (repeatable), the rows --rows wrote for the same sets over indexes built and questions
+embedded at another precision (RAG_EMBED_PRECISION=bfloat16, which `auto` picks on a CPU that multiplies bfloat16)
+have a say in the thresholds beside each set's own, in folds of their own (SET/LABEL), and fit no weight: a threshold
+then holds on either arithmetic the product embeds in. They are left out with their set.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import sys
@@ -56,12 +62,16 @@ from rag.settings import load_settings
 # the mean of each set's ("fold"), which gives a small set as much say as a large one, or the worst set's
 # ("worst"), which holds it on every set and so on a corpus whose confidences sit lower than the others'.
 THRESHOLD_BY = ("worst", "fold", "pooled")
+# The confidences a threshold is chosen on (--threshold-on): those of the fit itself ("fit"), which has seen every
+# training set and so rates their questions higher than it will rate a new corpus's, or each training set's as rated
+# by weights fitted without it ("held-out"), as the fit will meet a corpus it has not seen.
+THRESHOLD_ON = ("fit", "held-out")
 
 
 @dataclass(frozen=True)
 class Rule:
     """How a fit weighs its rows and chooses its thresholds (the command line's --l2, --max-false, --threshold-by,
-    --min-fold-answerable and --western-weights)."""
+    --min-fold-answerable, --western-weights and --threshold-on)."""
 
     l2: float = 1.0
     max_false: float = 0.05  # the highest false refusal a threshold may leave (on whose questions: threshold_by)
@@ -70,6 +80,7 @@ class Rule:
     # many: fewer make its false refusal move in steps too coarse to hold a bound of a few percent.
     min_fold_answerable: int = 20
     western_weights: bool = False
+    threshold_on: str = THRESHOLD_ON[0]
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,9 @@ class Row:
     cross: bool
     language: str
     over_western: bool = False  # asked over Western articles, in any language
+    # The same question embedded at another precision of the product's (--also-rows): it has a say in the thresholds
+    # and fits no weight, so a threshold holds on either arithmetic the product may embed in.
+    votes_only: bool = False
 
     @property
     def western(self) -> bool:
@@ -154,15 +168,17 @@ def subject_fold(name: str, leave_out: bool = True) -> str:
     return f"{name}/one-subject" if leave_out else f"{name}/one-article"
 
 
-def twins(name: str) -> tuple[str, str]:
-    """Return the folds made from set `name`'s questions over its own articles cut: left out wherever it is."""
-    return subject_fold(name, True), subject_fold(name, False)
-
-
 def training(rows: list[Row], name: str) -> list[Row]:
-    """Return the rows a fit that holds set `name` out may read: not its own, nor its twins'."""
-    left_out = {name, *twins(name)}
-    return [r for r in rows if r.fold not in left_out]
+    """Return the rows a fit that holds set `name` out may read: none of its folds (its own, its twins', its
+    questions embedded at another precision)."""
+    return [r for r in rows if _set_of(r.fold) != name]
+
+
+def also_rows(label: str, path: Path) -> list[Row]:
+    """Return the rows written by --rows of a run at another embedding precision, each in a fold of its own beside
+    its set's (cmrc/bfloat16, cmrc/one-article/bfloat16) and with a say in the thresholds only."""
+    rows = [read_row(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [dataclasses.replace(r, fold=f"{r.fold}/{label}", votes_only=True) for r in rows]
 
 
 def read_row(line: str) -> Row:
@@ -293,8 +309,25 @@ def train(rows: list[Row], rule: Rule = Rule()) -> Model:
     """Fit on rows: every fold weighs the same, answerable and not equally within it; pick the thresholds. A fold of
     questions in a language the dictionary cannot read chooses that language's threshold and nothing else: its few
     questions that read as English would otherwise weigh as much as a whole set."""
-    unread = {r.fold for r in rows if r.language == "unread"}
-    weighed = [r for r in rows if r.fold not in unread]
+    model = _weights(_weighed(rows), rule)
+    return with_thresholds(model, rows, rule, threshold_confidence(model, rows, rule))
+
+
+def _weighed(rows: list[Row]) -> list[Row]:
+    """Return the rows the weights are fitted on: all but those of folds in a language the dictionary cannot read
+    and those with a say in the thresholds only."""
+    unread = _unread_folds(rows)
+    return [r for r in rows if r.fold not in unread and not r.votes_only]
+
+
+def _unread_folds(rows: list[Row]) -> set[str]:
+    """Return the folds of questions in a language the dictionary cannot read (they choose that threshold only)."""
+    return {r.fold for r in rows if r.language == "unread"}
+
+
+def _weights(weighed: list[Row], rule: Rule) -> Model:
+    """Return the weights fitted on `weighed` (every fold weighs the same, answerable and not equally within it),
+    with placeholder thresholds."""
     x = np.array([r.features for r in weighed])
     y = np.array([float(r.answerable) for r in weighed])
     weight = np.ones(len(weighed))
@@ -307,7 +340,30 @@ def train(rows: list[Row], rule: Rule = Rule()) -> Model:
     mean, scale = np.nanmean(x, 0), np.nanstd(x, 0)  # dense_z is not a number over a corpus too small for it
     scale[scale < 1e-9] = 1.0
     w = fit(np.nan_to_num((x - mean) / scale, nan=0.0), y, weight, rule.l2)
-    return with_thresholds(Model(float(w[0]), w[1:], mean, scale, 0.5, 0.5), rows, rule)
+    return Model(float(w[0]), w[1:], mean, scale, 0.5, 0.5)
+
+
+def _set_of(fold: str) -> str:
+    """Return the set a fold belongs to: its own name, or the set whose questions its cuts (`subject_fold`) or its
+    rows at another precision (`also_rows`) ask."""
+    return fold.split("/", 1)[0]
+
+
+def threshold_confidence(model: Model, rows: list[Row], rule: Rule = Rule()) -> np.ndarray:
+    """Return the confidences `rows`' thresholds are chosen on (`rule.threshold_on`): the model's own, or each row's
+    as weights fitted on `rows` without its set (and the set's cuts) rate it. A fold in a language the dictionary
+    cannot read is in no fit's weights, so the model's own rating of it is already one that has not seen it."""
+    p = model.confidence(np.array([r.features for r in rows]))
+    weighed = _weighed(rows)
+    sets = sorted({_set_of(r.fold) for r in weighed})
+    if rule.threshold_on == "fit" or len(sets) < 2:
+        return p
+    unread = _unread_folds(rows)
+    for name in sets:
+        without = _weights([r for r in weighed if _set_of(r.fold) != name], rule)
+        at = [i for i, r in enumerate(rows) if r.fold not in unread and _set_of(r.fold) == name]
+        p[at] = without.confidence(np.array([rows[i].features for i in at]))
+    return p
 
 
 # The thresholds a fit may choose: below 0.05 in finer steps, as a question the dictionary cannot read may need one
@@ -331,11 +387,11 @@ def _false(p: np.ndarray, groups: list[np.ndarray], candidate: float, rule: Rule
     return float(np.mean(p[np.any(groups, axis=0)] < candidate))
 
 
-def with_thresholds(model: Model, rows: list[Row], rule: Rule = Rule()) -> Model:
+def with_thresholds(model: Model, rows: list[Row], rule: Rule = Rule(), confidence: np.ndarray | None = None) -> Model:
     """Return the model with each language's threshold chosen on `rows`: the highest that keeps the false refusal of
     the folds with enough answerable questions of that language at or under `rule.max_false` (`rule.threshold_by`
-    says whose)."""
-    p = model.confidence(np.array([r.features for r in rows]))
+    says whose). `confidence` is the rows' (`threshold_confidence`), the model's own when not given."""
+    p = model.confidence(np.array([r.features for r in rows])) if confidence is None else confidence
     thresholds: dict[str, float | None] = {}
     for language in ("zh", "other", "unread"):
         groups = [g for _, g in _voters(rows, language, rule)]
@@ -353,7 +409,7 @@ def bound_by(model: Model, rows: list[Row], rule: Rule = Rule()) -> dict[str, st
     whose answerable questions would be declined more than `rule.max_false` allows ("worst"), or, counted over
     every set ("fold", "pooled"), those that hold the questions between the two. A threshold held by one small set's
     few questions is fragile, and this names it."""
-    p = model.confidence(np.array([r.features for r in rows]))
+    p = threshold_confidence(model, rows, rule)
     found: dict[str, str] = {}
     for language, threshold in (("zh", model.threshold), ("other", model.threshold_other),
                                 ("unread", model.threshold_unread)):
@@ -513,6 +569,9 @@ def main() -> None:
                      help="whose false refusal --max-false bounds: every training set's (worst), their mean (fold), or all pooled")
     top.add_argument("--min-fold-answerable", type=int, default=Rule.min_fold_answerable, metavar="N",
                      help="a set has a say in a language's threshold only with at least N answerable questions in it")
+    top.add_argument("--threshold-on", choices=THRESHOLD_ON, default=THRESHOLD_ON[0],
+                     help="choose the thresholds on the fit's own confidences (fit) or on each training set's as rated by "
+                          "weights fitted without it (held-out)")
     top.add_argument("--western-weights", action="store_true",
                      help="fit the questions over Western articles in their language weights of their own, not only a "
                           "threshold (docs/answers.md, *English articles*)")
@@ -521,12 +580,16 @@ def main() -> None:
     top.add_argument("--loso-dir", type=Path, help="also write each leave-one-set-out model here")
     top.add_argument("--rows", type=Path, help="write the feature rows here (JSON lines)")
     top.add_argument("--from-rows", type=Path, help="fit on rows written by --rows instead of asking the questions")
+    top.add_argument("--also-rows", action="append", default=[], metavar="LABEL=ROWS",
+                     help="rows written by --rows of the same sets embedded at another precision (RAG_EMBED_PRECISION): "
+                          "each set's rows there have a say in the thresholds beside its own and fit no weight")
     top.add_argument("--bootstrap", type=int, default=0, metavar="N",
                      help="also print each held-out set's declined shares over N fits on training rows drawn again")
     args = top.parse_args()
     if args.min_fold_answerable < 1:
         raise SystemExit(f"--min-fold-answerable {args.min_fold_answerable}: give a count of questions, 1 or more")
-    rule = Rule(args.l2, args.max_false, args.threshold_by, args.min_fold_answerable, args.western_weights)
+    rule = Rule(args.l2, args.max_false, args.threshold_by, args.min_fold_answerable, args.western_weights,
+                args.threshold_on)
     sets = [parse_set(s) for s in args.sets]
     unread = [parse_set(s) for s in args.unread]
     if args.from_rows:
@@ -542,6 +605,11 @@ def main() -> None:
     if args.rows:
         args.rows.parent.mkdir(parents=True, exist_ok=True)
         args.rows.write_text("".join(json.dumps(r.__dict__, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    for labelled in args.also_rows:
+        label, _, path = labelled.partition("=")
+        if not label or not path or "/" in label or not Path(path).is_file():
+            raise SystemExit(f"--also-rows {labelled}: give LABEL=ROWS, a label without '/' and a file --rows wrote")
+        rows += also_rows(label, Path(path))
     if len(sets) < 2:
         raise SystemExit(f"{len(sets)} set given: give two or more, each is reported by a fit without it"
                          + (f" (the rows are in {args.rows})" if args.rows else ""))
@@ -557,10 +625,9 @@ def main() -> None:
         if model.western is not None:
             held_out[name]["threshold_western"] = round(model.western.threshold, 3)
         print(f"{name} (fitted without it): {held_out[name]}")
-        for twin in twins(name):
-            if any(r.fold == twin for r in rows):
-                held_out[twin] = report([r for r in rows if r.fold == twin], model)
-                print(f"{twin} (fitted without {name}): {held_out[twin]}")
+        for twin in dict.fromkeys(r.fold for r in rows if _set_of(r.fold) == name and r.fold != name):
+            held_out[twin] = report([r for r in rows if r.fold == twin], model)
+            print(f"{twin} (fitted without {name}): {held_out[twin]}")
         if args.bootstrap:
             drawn = spread(rows, name, args.bootstrap, args.seed, rule)
             print(f"{name} (fitted without it, {args.bootstrap} draws of the training rows): {drawn}")

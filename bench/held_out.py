@@ -24,11 +24,13 @@ fitted without it and the retrieval and ranking fitted on all, which never read 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,11 +110,22 @@ def run(command: list[str], env: dict[str, str] | None = None) -> None:
         raise SystemExit(f"the step above failed (exit {done.returncode}): fix what it printed and rerun")
 
 
-def build(sets: list[EvalSet]) -> None:
-    """Build each index that is not there yet."""
+def build(sets: list[EvalSet], env: dict[str, str] | None = None) -> None:
+    """Build each index that is not there yet (`env`: settings of the build, such as its precision)."""
     for corpus, index in dict.fromkeys((s.corpus, s.index) for s in sets):
         if not (index / "manifest.json").exists():
-            run([sys.executable, "-m", "rag", "build", "--corpus", str(corpus), "--index", str(index)])
+            run([sys.executable, "-m", "rag", "build", "--corpus", str(corpus), "--index", str(index)], env)
+
+
+# The precision the decision's thresholds must also hold at: `auto` embeds in bfloat16 on a CPU that multiplies it,
+# and a question within a few thousandths of a threshold crosses it (docs/answers.md, *Thresholds that hold in
+# bfloat16 too*). Its indexes are built beside the others, in INDEXES/bfloat16.
+OTHER_PRECISION = "bfloat16"
+
+
+def at_other_precision(s: EvalSet) -> EvalSet:
+    """Return the set over its index built at OTHER_PRECISION."""
+    return dataclasses.replace(s, index=s.index.parent / OTHER_PRECISION / s.index.name)
 
 
 def fit(sets: list[EvalSet], fits: Path) -> None:
@@ -123,19 +136,30 @@ def fit(sets: list[EvalSet], fits: Path) -> None:
     py = [sys.executable, "-m"]
     # The share of glosses that makes words alike first, with the files in the repository: the fits after it read
     # the question's words as it does (the sets it moves: Chinese questions over Chinese articles).
-    alike = [named[n].arg() for n in ("cmrc", "xquad-zh")] + [named["public"].arg(REPO / "tests/data/calibration.jsonl")]
+    calibration = REPO / "tests/data/calibration.jsonl"
+    alike = [named[n].arg() for n in ("cmrc", "xquad-zh")] + [named["public"].arg(calibration)]
     run(py + ["bench.fit_synonyms", *alike, "--out", str(fits / "synonyms.json"), "--loso-dir", str(fits)])
     synonyms = {"RAG_SYNONYMS_FILE": str(fits / "synonyms.json")}
     run(py + ["bench.fit_retrieval", *fitted, "--out", str(fits / "fusion.json"), "--loso-dir", str(fits)], synonyms)
     files = synonyms | {"RAG_FUSION_FILE": str(fits / "fusion.json")}
     run(py + ["bench.fit_ranking", *fitted, "--out", str(fits / "ranking.json"), "--loso-dir", str(fits)], files)
     files["RAG_RANKING_FILE"] = str(fits / "ranking.json")
-    decided = [named[n].arg() for n in ("cmrc", "xquad-zh", "xquad-en")]
-    decided.append(named["public"].arg(REPO / "tests/data/calibration.jsonl"))
-    decided += [s.arg() for s in sets if s.name.startswith("squad-")]  # after the others: their draws stay the same
-    unread = [arg for s in sets if s.unread for arg in ("--unread", s.arg())]
-    run(py + ["bench.fit_decision", "--cross", *decided, "--offtopic", str(REPO / "tests/data/offtopic.jsonl"),
-              "--one-subject", "xquad-zh", "--one-article", "cmrc", *unread,
+    chosen = [named[n] for n in ("cmrc", "xquad-zh", "xquad-en", "public")]
+    chosen += [s for s in sets if s.name.startswith("squad-")]  # after the others: their draws stay the same
+
+    def arguments(at: Callable[[EvalSet], EvalSet]) -> list[str]:  # the sets, each over the index `at` gives it
+        decided = [at(s).arg(calibration if s.name == "public" else None) for s in chosen]
+        unread = [arg for s in sets if s.unread for arg in ("--unread", at(s).arg())]
+        return ["--cross", *decided, "--offtopic", str(REPO / "tests/data/offtopic.jsonl"), "--one-subject", "xquad-zh",
+                "--one-article", "cmrc", *unread]
+
+    # The same questions over indexes built, and embedded, at the other precision: their rows have a say in the
+    # thresholds of the fit below.
+    other = {"RAG_EMBED_PRECISION": OTHER_PRECISION}
+    build([at_other_precision(s) for s in chosen + [s for s in sets if s.unread]], other)
+    other_rows = fits / f"rows-{OTHER_PRECISION}.jsonl"
+    run(py + ["bench.fit_decision", *arguments(at_other_precision), "--rows", str(other_rows)], files | other)
+    run(py + ["bench.fit_decision", *arguments(lambda s: s), "--also-rows", f"{OTHER_PRECISION}={other_rows}",
               "--rows", str(fits / "rows.jsonl"), "--out", str(fits / "decision.json"), "--loso-dir", str(fits)], files)
 
 

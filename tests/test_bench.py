@@ -188,6 +188,71 @@ def test_the_fit_names_the_set_that_holds_a_threshold_down_and_can_require_sets_
     assert bound_by(larger, rows, Rule(min_fold_answerable=40))["zh"].startswith("large (")
 
 
+def test_thresholds_chosen_on_held_out_confidences_hold_the_bound_for_a_set_the_weights_never_saw():
+    import numpy as np
+
+    from bench.fit_decision import Row, Rule, _weights, train
+
+    rng = np.random.default_rng(3)
+
+    def fold(name, telling):  # the feature that tells its answerable questions apart; the other is noise
+        rows = []
+        for i in range(60):
+            for answerable in (True, False):
+                values = rng.normal(0.0, 1.0, 2)
+                values[telling] += 1.5 if answerable else -1.5
+                rows.append(Row(name, f"{name}{i}{answerable}", tuple(values), answerable, False, "zh"))
+        return rows
+
+    # Two sets told apart by the first feature, one by the second: a fit that has seen the third rates its questions
+    # well, one that has not rates them by the wrong feature.
+    rows = fold("a", 0) + fold("b", 0) + fold("c", 1)
+    on_fit, on_held_out = train(rows), train(rows, Rule(threshold_on="held-out"))
+    assert np.array_equal(on_fit.weights, on_held_out.weights)
+    assert on_held_out.threshold < on_fit.threshold
+    unseen = _weights([r for r in rows if r.fold != "c"], Rule())
+    c = [r for r in rows if r.fold == "c" and r.answerable]
+    rated = unseen.confidence(np.array([r.features for r in c]))
+    assert np.mean(rated < on_held_out.threshold) <= 0.05 < np.mean(rated < on_fit.threshold)
+
+
+def test_rows_at_another_precision_hold_the_thresholds_and_leave_the_weights_alone(tmp_path, monkeypatch):
+    import json
+
+    import numpy as np
+    import pytest
+
+    from bench import fit_decision
+    from bench.fit_decision import Row, also_rows, train, training
+
+    def fold(name, answerable_from, shift=0.0):
+        yes = [Row(name, f"{name}{i}", (float(v) + shift,), True, False, "zh")
+               for i, v in enumerate(np.linspace(answerable_from, 3, 40))]
+        no = [Row(name, f"{name}n{i}", (float(v) + shift,), False, False, "zh") for i, v in enumerate(np.linspace(-3, 0, 40))]
+        return yes + no
+
+    rows = fold("a", 1.0) + fold("b", 0.5)
+    # The same questions embedded in bfloat16: set b's rated a little lower, as a question near the threshold may be.
+    written = tmp_path / "rows-bf16.jsonl"
+    written.write_text("".join(json.dumps(r.__dict__) + "\n" for r in fold("a", 1.0) + fold("b", 0.5, -0.3)),
+                       encoding="utf-8")
+    other = also_rows("bfloat16", written)
+    assert {r.fold for r in other} == {"a/bfloat16", "b/bfloat16"} and all(r.votes_only for r in other)
+    alone, both = train(rows), train(rows + other)
+    assert np.array_equal(alone.weights, both.weights) and alone.bias == both.bias
+    lower = [r for r in other if r.fold == "b/bfloat16" and r.answerable]
+    rated = both.confidence(np.array([r.features for r in lower]))
+    assert np.mean(rated < both.threshold) <= 0.05 < np.mean(rated < alone.threshold)
+    assert {r.fold for r in training(rows + other, "b")} == {"a", "a/bfloat16"}
+
+    given = tmp_path / "rows.jsonl"
+    given.write_text("".join(json.dumps(r.__dict__) + "\n" for r in rows), encoding="utf-8")
+    monkeypatch.setattr("sys.argv", ["fit_decision", "a=g=c=i", "b=g=c=i", "--from-rows", str(given),
+                                     "--also-rows", str(written)])
+    with pytest.raises(SystemExit, match="give LABEL=ROWS"):
+        fit_decision.main()
+
+
 def test_a_decision_fit_of_one_set_says_to_give_two_and_keeps_the_rows_it_asked(tmp_path, monkeypatch):
     import json
 
@@ -449,6 +514,29 @@ def test_held_out_table_marks_each_floor_met_or_not(tmp_path):
     assert "| xquad-zh false_refusal ≤ 0.03 | 0.030 **not met** |" in table(sets, found)
 
 
+def test_held_out_fits_the_decision_with_its_questions_embedded_in_bfloat16_too(tmp_path, monkeypatch):
+    from bench import held_out
+
+    steps = []
+    monkeypatch.setattr(held_out, "run", lambda command, env=None: steps.append((command, env or {})))
+    sets = held_out.dev_sets(tmp_path / "dev", tmp_path / "public.jsonl", tmp_path / "idx")
+    sets += held_out.english_sets(tmp_path / "squad", tmp_path / "idx")
+    held_out.fit(sets, tmp_path / "fits")
+    builds = [(c, env) for c, env in steps if c[2:4] == ["rag", "build"]]
+    assert builds and all(env == {"RAG_EMBED_PRECISION": "bfloat16"} for _, env in builds)
+    assert {c[c.index("--index") + 1] for c, _ in builds} == {str(tmp_path / "idx" / "bfloat16" / name)
+                                                             for name in ("cmrc", "xquad", "seeds", "squad-a", "squad-b")}
+    decisions = [(c, env) for c, env in steps if "bench.fit_decision" in c]
+    (other, other_env), (main, main_env) = decisions
+    written = str(tmp_path / "fits" / "rows-bfloat16.jsonl")
+    assert other_env["RAG_EMBED_PRECISION"] == "bfloat16" and other[other.index("--rows") + 1] == written
+    assert all("/bfloat16/" in arg for arg in other if arg.startswith("cmrc="))
+    assert "RAG_EMBED_PRECISION" not in main_env and main[main.index("--also-rows") + 1] == f"bfloat16={written}"
+    # The same sets, in the same order, each over its index at the other precision.
+    named = lambda command: [a.split("=")[0] for a in command if "=" in a and not a.startswith("bfloat16=")]  # noqa: E731
+    assert named(other) == named(main) and "xquad-zh" in named(main)
+
+
 def test_held_out_without_the_dev_sets_says_where_to_point_it(tmp_path, monkeypatch):
     from bench import held_out
 
@@ -669,7 +757,8 @@ def test_held_out_fits_the_unread_languages_threshold_and_answers_each_without_i
     # The share of glosses first, over the sets of Chinese questions; every fit after it reads words as it chose.
     assert "bench.fit_synonyms" in steps[0][0]
     assert [arg.split("=")[0] for arg in steps[0][0] if arg.count("=") == 3] == ["cmrc", "xquad-zh", "public"]
-    assert all(env["RAG_SYNONYMS_FILE"].endswith("fits/synonyms.json") for _, env in steps[1:])
+    assert all(env["RAG_SYNONYMS_FILE"].endswith("fits/synonyms.json") for command, env in steps[1:]
+               if command[2:4] != ["rag", "build"])  # an index is built before any fit, whichever files they chose
     assert not any("gold-de.jsonl" in arg for command, _ in steps[:3] for arg in command)  # retrieval, ranking: never
     # The English sets over English articles: in the decision's fit only, after the others (their draws stay put).
     named = [arg.split("=")[0] for arg in decision if arg.count("=") == 3 and not arg.startswith("xquad-")]
