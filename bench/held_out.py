@@ -146,17 +146,18 @@ def fit(sets: list[EvalSet], fits: Path) -> None:
     files["RAG_RANKING_FILE"] = str(fits / "ranking.json")
     chosen = [named[n] for n in ("cmrc", "xquad-zh", "xquad-en", "public")]
     chosen += [s for s in sets if s.name.startswith("squad-")]  # after the others: their draws stay the same
+    languages = [s for s in sets if s.unread]
 
     def arguments(at: Callable[[EvalSet], EvalSet]) -> list[str]:  # the sets, each over the index `at` gives it
         decided = [at(s).arg(calibration if s.name == "public" else None) for s in chosen]
-        unread = [arg for s in sets if s.unread for arg in ("--unread", at(s).arg())]
+        unread = [arg for s in languages for arg in ("--unread", at(s).arg())]
         return ["--cross", *decided, "--offtopic", str(REPO / "tests/data/offtopic.jsonl"), "--one-subject", "xquad-zh",
                 "--one-article", "cmrc", *unread]
 
     # The same questions over indexes built, and embedded, at the other precision: their rows have a say in the
     # thresholds of the fit below.
     other = {"RAG_EMBED_PRECISION": OTHER_PRECISION}
-    build([at_other_precision(s) for s in chosen + [s for s in sets if s.unread]], other)
+    build([at_other_precision(s) for s in chosen + languages], other)
     other_rows = fits / f"rows-{OTHER_PRECISION}.jsonl"
     run(py + ["bench.fit_decision", *arguments(at_other_precision), "--rows", str(other_rows)], files | other)
     run(py + ["bench.fit_decision", *arguments(lambda s: s), "--also-rows", f"{OTHER_PRECISION}={other_rows}",
