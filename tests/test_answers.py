@@ -195,6 +195,11 @@ def test_the_kind_of_answer_a_question_asks_for_is_read_in_chinese_and_english()
     # Colloquial question words ask as their plain forms do.
     assert asked_kinds("Sora啥时候发布的？") == {"time"} and asked_kinds("为啥Sora这么火？") == {"reason"}
     assert asked_kinds("食堂在啥地方？") == {"place"}
+    # An organisation, by the word for its kind or as who made something; who leads a team is still a person.
+    assert asked_kinds("Sora是哪家公司开发的？") == asked_kinds("罗保铭本科毕业于哪所大学？") == {"organisation"}
+    assert asked_kinds("Which team was suspended from the MLS?") == asked_kinds("第 33 届超级碗冠军是哪支球队？") == {"organisation"}
+    assert asked_kinds("Sora是谁开发的？") == asked_kinds("Who developed Sora?") == {"person", "organisation"}
+    assert asked_kinds("谁是Sora团队的负责人？") == {"person"}
 
 
 def test_a_sentence_holds_a_time_or_a_number_and_a_question_names_its_subject():
@@ -212,6 +217,15 @@ def test_a_sentence_holds_a_time_or_a_number_and_a_question_names_its_subject():
     assert not holds_kind("money", "整机保修三年，硬盘保修五年。", (), {})
     assert not holds_kind("money", "每月餐补600元。", (), {}, "餐补是600元吗？")  # the question's own amount
     assert holds_kind("person", "负责人是李白。", ("负责人", "李白"), {"李白": "nr"})
+    # An organisation: named with the word for its kind, a name in Latin letters in Chinese text, a dictionary tag.
+    asked = "Sora是哪家公司开发的？"
+    for named in ("2月16日凌晨，OpenAI 官方发布了文生视频模型 Sora。", "他毕业于耶鲁大学。", "He studied at the University of Chicago.",
+                  "The Denver Broncos defeated the Carolina Panthers."):
+        assert holds_kind("organisation", named, (), {}, asked), named
+    assert holds_kind("organisation", "此举获得了联合国支持。", ("联合国",), {"联合国": "nt"}, asked)
+    for unnamed in ("这家公司表示将继续研发。", "多家公司已经布局。", "Sora可以生成视频。", "it was raining."):
+        assert not holds_kind("organisation", unnamed, (), {}, asked), unnamed
+    assert not holds_kind("organisation", "OpenAI发布了Sora。", (), {}, "OpenAI的Sora是哪家公司投资的？")  # the question's own
     assert len(names_in("How many points did the Panthers score?", {})) == 1
     assert len(names_in("Hello", {})) == 0
     assert len(names_in("Sora是在哪一天发布的？", {})) == 1

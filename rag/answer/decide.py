@@ -16,7 +16,7 @@ Each feature asks one question of the retrieved passages and the chosen sentence
 - sentence coverage: the share in the chosen sentences (not the share in their article's title: titles follow
   each corpus's convention, a file name in another language than the articles (XQuAD's "Super_Bowl_50") holds no
   question word, and a fit that read them learnt to doubt every question over such a corpus);
-- kind: whether the question asks for a time, number, price, person, place or reason, and whether the first chosen
+- kind: whether the question asks for a time, number, price, person, place, organisation or reason, and whether the first chosen
   sentence holds one;
 - names: how many names (people, places, organisations, Latin words, numbers) the question holds: a question
   about the articles names what it asks about, small talk seldom does;

@@ -1,5 +1,5 @@
 """What a question asks for, read from its words: its language and the kind of answer (a time, a number, a
-price, a person, a place, a reason), and whether a candidate sentence holds that kind of thing.
+price, a person, a place, an organisation, a reason), and whether a candidate sentence holds that kind of thing.
 
 Both readings are cheap (regular expressions and dictionary look-ups over tokens the build stored), so they
 run on every candidate sentence without a second model pass. They are signals for the fitted decision
@@ -18,7 +18,7 @@ from rag.ingest.textnorm import to_simplified
 from rag.retrieval.glossary import STOP, held_terms, variants
 
 # The kinds a question can ask for, from its question words (Chinese and English).
-KINDS = ("time", "number", "person", "place", "reason", "money")
+KINDS = ("time", "number", "person", "place", "organisation", "reason", "money")
 _ASKS = {
     "time": re.compile(
         r"何时|什么时候|哪一?年|哪一?天|几月|几号|哪个月|何年|哪个时期|什么时间|什么年代|多少年|几几年|年份|日期|几点|几时|啥时|"
@@ -38,6 +38,21 @@ _ASKS = {
     "place": re.compile(
         r"哪里|哪儿|何地|何处|在哪(?![一天年月个次些位])|什么地方|啥地方|哪个(?:国家|城市|地区|省|州|县)|哪座|哪国|\bwhere\b|"
         r"\bwhat (?:country|city|state|region|place)\b|\bwhich (?:country|city|state|region|place)\b",
+        re.I,
+    ),
+    # A company, school, team, party, newspaper… named by the word for its kind ("哪家公司", "哪所大学", "哪支球队",
+    # "What company…"), or asked as who made, founded or owns something ("Sora是谁开发的？" is answered by OpenAI).
+    "organisation": re.compile(
+        r"哪(?:一|几)?[家个所支间座]?(?:公司|企业|集团|机构|组织|团体|团队|单位|部门|大学|高校|学校|学院|中学|银行|媒体|报社|报纸|"
+        r"杂志|电视台|电台|网站|出版社|球队|俱乐部|政党|党派|协会|学会|委员会|研究所|研究院|实验室|基金会|联盟|乐队|军队|部队|医院|"
+        r"博物馆|剧院|工作室|厂商|厂家|交易所|法院|政府)|哪家|什么(?:公司|企业|集团|机构|组织|团体|单位|大学|学校|球队|俱乐部|"
+        r"政党|媒体)|(?:由谁|谁)(?:来)?(?:开发|研发|推出|制作|出品|生产|创办|创立|创建|成立|建立|收购|拥有|运营|经营|主办|赞助|"
+        r"出版|发行|投资|资助)|"
+        r"\b(?:which|what) (?:company|companies|corporation|firm|organi[sz]ations?|institutions?|agency|agencies|teams?|"
+        r"clubs?|universit(?:y|ies)|college|school|part(?:y|ies)|network|newspaper|magazine|station|channel|studio|label|"
+        r"band|league|bank|government|army|museum|publisher|council|committee|association)\b|"
+        r"\bwho (?:developed|develops|makes|made|built|builds|owns|owned|founded|publishe[sd]|produce[sd]|launched|bought|"
+        r"acquired|sponsor(?:s|ed)|created|manufactures|manufactured|runs|ran|operates|operated|funded)\b",
         re.I,
     ),
     "reason": re.compile(r"为什么|为何|为啥|凭啥|什么原因|原因是|怎么会|\bwhy\b|\bwhat (?:caused|causes)\b", re.I),
@@ -84,6 +99,21 @@ _LATIN_PERSON = re.compile(
     rf"(?:(?<![A-Za-z])(?P<before_saying>{_LATIN_NAME})\s?(?:表示|说|称|认为|指出|透露|坦言|解释|强调|回忆|写道))"
 )
 _PLACE_TAGS = frozenset({"ns"})
+_ORGANISATION_TAGS = frozenset({"nt"})
+# An organisation named with the word for its kind, two characters of name or more before it; a word that points
+# rather than names ("这家公司", "该大学", "多家公司") names none.
+_ORGANISATION = re.compile(
+    r"([\u4e00-\u9fff]{2,10}?)(?:有限公司|公司|集团|大学|学院|学校|中学|银行|协会|学会|委员会|研究所|研究院|实验室|基金会|联盟|"
+    r"俱乐部|电视台|出版社|通讯社|报社|日报|晚报|时报|医院|博物馆|剧院|交易所|工作室|政府|议会|法院|党|队)")
+_POINTING = re.compile(r"(?:[这那该本此各每某哪其][家个所支间座]?|[一多几数两][家个所支间座])$")
+# In Chinese text a run in Latin letters names a company or product more often than anything else ("OpenAI",
+# "Adobe", "Runway ML"); in English text, a capitalised name with the word for its kind, or an acronym.
+_LATIN_IN_CHINESE = re.compile(r"(?<![A-Za-z])[A-Z][A-Za-z0-9]*(?:[ \-.][A-Z][A-Za-z0-9]*){0,2}(?![A-Za-z])")
+_ORGANISATION_EN = re.compile(
+    r"\b(?:[A-Z][\w'&.\-]*\s+){1,4}(?:Inc|Corp|Corporation|Company|Co|Ltd|LLC|University|College|Institute|Association|"
+    r"Council|Committee|Party|Club|Bank|Agency|Foundation|Group|Network|Museum|Records|Studios?|Society|Union|League|"
+    r"Church|Army|Navy|Times|Post|News)\b|\b(?:University|Institute|Bank|Museum|College) of [A-Z]\w+|\b[A-Z]{2,6}\b|"
+    r"\bthe (?:[A-Z][\w'&.\-]*\s?){1,4}")
 _PLACE_WORDS = re.compile(r"[省市县区州国城镇村岛山河湖海港湾街路]")
 
 
@@ -120,6 +150,13 @@ def holds_kind(kind: str, text: str, terms: Iterable[str], tags: Mapping[str, st
     if kind == "place":
         return (any(tags.get(term) in _PLACE_TAGS and new(term) for term in terms)
                 or bool(_PLACE_WORDS.search(text)))
+    if kind == "organisation":
+        if any(tags.get(term) in _ORGANISATION_TAGS and new(term) for term in terms):
+            return True
+        if not is_chinese(text):
+            return any(new(m.group()) for m in _ORGANISATION_EN.finditer(text))
+        return (any(new(m.group()) and not _POINTING.search(m.group(1)) for m in _ORGANISATION.finditer(text))
+                or any(new(m.group()) for m in _LATIN_IN_CHINESE.finditer(text)))
     return False
 
 

@@ -5,7 +5,7 @@ embedder): its cosine to the question, relative to the best candidate and to the
 second model reads both (rag/embedding/reader.py, stored by the build; the question read once, a few milliseconds),
 relative to the best candidate's and to the others'; the share of the
 question's idf mass it holds, relative to the best candidate's; whether it holds the kind of answer the
-question asks for (a time, a number, a price, a person, a place, a reason: rag/answer/questions.py); for a question in the
+question asks for (a time, a number, a price, a person, a place, an organisation, a reason: rag/answer/questions.py); for a question in the
 articles' language, the share of the idf mass of its words beyond the article's subject (the words not in what
 names the candidate's article: its title, headline lines and source, `Subjects`) that it holds with the headings
 of its section (`article_sections`), and for one read through the dictionary the share of its words (their groups of
