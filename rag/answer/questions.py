@@ -155,9 +155,19 @@ def holds_kind(kind: str, text: str, terms: Iterable[str], tags: Mapping[str, st
             return True
         if not is_chinese(text):
             return any(new(m.group()) for m in _ORGANISATION_EN.finditer(text))
-        return (any(new(m.group()) and not _POINTING.search(m.group(1)) for m in _ORGANISATION.finditer(text))
+        return (any(_new_organisation(m, new) for m in _ORGANISATION.finditer(text))
                 or any(new(m.group()) for m in _LATIN_IN_CHINESE.finditer(text)))
     return False
+
+
+def _new_organisation(match: re.Match[str], new: Callable[[str], bool]) -> bool:
+    """Return whether an organisation named with the word for its kind (`_ORGANISATION`) is one the question does not
+    write: the match may open before the name ("他毕业于耶鲁大学"), so no tail of it from two characters of name on may
+    stand in the question, and a word that points rather than names ("这家公司") names none."""
+    name, kind = match.group(1), match.group()[len(match.group(1)):]
+    if _POINTING.search(name):
+        return False
+    return all(new(name[start:] + kind) for start in range(len(name) - 1))
 
 
 _NAME_TAGS = frozenset({"nr", "nrfg", "nrt", "ns", "nt", "nz"})
